@@ -1,0 +1,220 @@
+/*
+ * microtcp wire layer: stateless parse and emit of each header.
+ *
+ * THE CONTRACT (every function here honours it):
+ * - A parser takes (pointer, length) of untrusted bytes. It either returns 0
+ *   and fills a struct whose every field and every pointer/length pair has been
+ *   checked against the bytes actually present, or returns a negative
+ *   MICROTCP_E* code (ETRUNCATED: fewer bytes than the header claims/needs;
+ *   EMALFORMED: a field is impossible). After success, no access through the
+ *   struct can read out of bounds. Parsers never loop more than len times.
+ * - Parsers do not verify checksums; callers do (wire_*_checksum helpers), so
+ *   fuzz harnesses can choose. Multi-byte fields are returned in host order.
+ * - An emitter writes exactly the number of bytes it returns (or returns
+ *   MICROTCP_ENOSPC and writes nothing when cap is too small). *_len()
+ *   functions report that number in advance.
+ * - No state, no allocation.
+ */
+#ifndef MICROTCP_WIRE_H
+#define MICROTCP_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- byte order helpers --------------------------------------------------- */
+static inline uint16_t wire_get16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint32_t wire_get32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline void wire_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void wire_put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+/* ---- Internet checksum (RFC 1071) ---------------------------------------------
+ * wire_csum_partial: one's-complement sum of len bytes added to `sum` (32-bit
+ * accumulator, not folded; odd length handled as if padded with zero — only
+ * the LAST chunk of a multi-chunk sum may have odd length).
+ * wire_csum_fold: fold and complement → the checksum field value (host order).
+ * wire_csum_pseudo: partial sum of the IPv4 pseudo header.
+ * wire_csum_update16: RFC 1624 incremental update of a checksum field when one
+ * 16-bit word changes from old_word to new_word. */
+uint32_t wire_csum_partial(uint32_t sum, const void *data, size_t len);
+uint16_t wire_csum_fold(uint32_t sum);
+uint32_t wire_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t l4_len);
+uint16_t wire_csum_update16(uint16_t csum, uint16_t old_word, uint16_t new_word);
+static inline uint16_t wire_csum(const void *data, size_t len) {
+  return wire_csum_fold(wire_csum_partial(0, data, len));
+}
+
+/* ---- Ethernet II ------------------------------------------------------------ */
+#define WIRE_ETH_HLEN 14
+#define WIRE_ETHERTYPE_IPV4 0x0800
+#define WIRE_ETHERTYPE_ARP 0x0806
+typedef struct wire_eth {
+  uint8_t dst[6], src[6];
+  uint16_t ethertype;
+  const uint8_t *payload;   /* points into the frame */
+  size_t payload_len;
+} wire_eth;
+int wire_eth_parse(const uint8_t *buf, size_t len, wire_eth *out);
+/* Writes the 14-byte header (payload fields of h are ignored). */
+int wire_eth_emit(const wire_eth *h, uint8_t *buf, size_t cap);
+
+/* ---- ARP (Ethernet/IPv4 only: htype 1, ptype 0x0800, hlen 6, plen 4) -------- */
+#define WIRE_ARP_LEN 28
+#define WIRE_ARP_REQUEST 1
+#define WIRE_ARP_REPLY 2
+typedef struct wire_arp {
+  uint16_t op;
+  uint8_t sha[6];
+  uint32_t spa;
+  uint8_t tha[6];
+  uint32_t tpa;
+} wire_arp;
+int wire_arp_parse(const uint8_t *buf, size_t len, wire_arp *out);
+int wire_arp_emit(const wire_arp *a, uint8_t *buf, size_t cap);
+
+/* ---- IPv4 --------------------------------------------------------------------- */
+#define WIRE_IPV4_HLEN 20
+#define WIRE_IP_PROTO_ICMP 1
+#define WIRE_IP_PROTO_TCP 6
+#define WIRE_IP_PROTO_UDP 17
+#define WIRE_IPV4_DF 0x4000
+#define WIRE_IPV4_MF 0x2000
+typedef struct wire_ipv4 {
+  uint8_t ihl_bytes;        /* header length in bytes (20..60), options validated */
+  uint8_t tos;
+  uint16_t total_len;       /* as in header; <= len given to parse */
+  uint16_t id;
+  bool df, mf;
+  uint16_t frag_offset;     /* in BYTES (field * 8) */
+  uint8_t ttl, proto;
+  uint16_t checksum;
+  uint32_t src, dst;
+  const uint8_t *payload;   /* header + ihl_bytes */
+  size_t payload_len;       /* total_len - ihl_bytes (trailing link padding excluded) */
+} wire_ipv4;
+/* Validates version 4, ihl >= 5, ihl*4 <= total_len <= len, options well formed
+ * (EOL/NOP single bytes, others with length >= 2 that fits), fragment offset +
+ * payload <= 65535. Does NOT check the header checksum: see wire_ipv4_checksum_ok. */
+int wire_ipv4_parse(const uint8_t *buf, size_t len, wire_ipv4 *out);
+bool wire_ipv4_checksum_ok(const uint8_t *hdr, size_t ihl_bytes);
+/* Emits a 20-byte header (no options) with checksum computed. h->ihl_bytes,
+ * checksum, payload are ignored; total_len must be set by the caller. */
+int wire_ipv4_emit(const wire_ipv4 *h, uint8_t *buf, size_t cap);
+
+/* ---- ICMP ---------------------------------------------------------------------- */
+#define WIRE_ICMP_HLEN 8
+#define WIRE_ICMP_ECHO_REPLY 0
+#define WIRE_ICMP_DEST_UNREACH 3
+#define WIRE_ICMP_ECHO_REQUEST 8
+#define WIRE_ICMP_TIME_EXCEEDED 11
+#define WIRE_ICMP_UNREACH_NET 0
+#define WIRE_ICMP_UNREACH_HOST 1
+#define WIRE_ICMP_UNREACH_PROTO 2
+#define WIRE_ICMP_UNREACH_PORT 3
+#define WIRE_ICMP_UNREACH_NEEDFRAG 4
+typedef struct wire_icmp {
+  uint8_t type, code;
+  uint16_t checksum;
+  uint32_t rest;            /* bytes 4..7: echo id<<16|seq, or unused/next-hop MTU */
+  const uint8_t *payload;   /* after the 8-byte header */
+  size_t payload_len;
+} wire_icmp;
+int wire_icmp_parse(const uint8_t *buf, size_t len, wire_icmp *out);
+/* Emits header + copies payload, computing the checksum. Returns 8 + payload_len. */
+int wire_icmp_emit(const wire_icmp *h, uint8_t *buf, size_t cap);
+/* For an ICMP error: parse the quoted IPv4 header and at least 8 bytes of its
+ * payload (RFC 792). Returns 0 and fills quoted (payload_len may be < the
+ * original) or an error. */
+int wire_icmp_quoted(const wire_icmp *icmp, wire_ipv4 *quoted);
+
+/* ---- UDP ----------------------------------------------------------------------- */
+#define WIRE_UDP_HLEN 8
+typedef struct wire_udp {
+  uint16_t src_port, dst_port, length, checksum;
+  const uint8_t *payload;
+  size_t payload_len;       /* length - 8 */
+} wire_udp;
+/* Checks 8 <= length <= len. */
+int wire_udp_parse(const uint8_t *buf, size_t len, wire_udp *out);
+/* true if checksum is 0 (none) or correct over pseudo header. buf/len = the whole
+ * UDP datagram as given to parse (len = u->length). */
+bool wire_udp_checksum_ok(uint32_t src, uint32_t dst, const uint8_t *buf, size_t len);
+/* Emits the header and copies payload, computing the checksum (0 → 0xffff). */
+int wire_udp_emit(uint32_t src, uint32_t dst, const wire_udp *h, uint8_t *buf, size_t cap);
+
+/* ---- TCP ----------------------------------------------------------------------- */
+#define WIRE_TCP_HLEN 20
+#define WIRE_TCP_FIN 0x01
+#define WIRE_TCP_SYN 0x02
+#define WIRE_TCP_RST 0x04
+#define WIRE_TCP_PSH 0x08
+#define WIRE_TCP_ACK 0x10
+#define WIRE_TCP_URG 0x20
+#define WIRE_TCP_ECE 0x40
+#define WIRE_TCP_CWR 0x80
+#define WIRE_TCP_MAX_SACK 4
+
+#define WIRE_TCPOPT_EOL 0
+#define WIRE_TCPOPT_NOP 1
+#define WIRE_TCPOPT_MSS 2
+#define WIRE_TCPOPT_WS 3
+#define WIRE_TCPOPT_SACK_PERM 4
+#define WIRE_TCPOPT_SACK 5
+#define WIRE_TCPOPT_TS 8
+
+typedef struct wire_tcp_opts {
+  bool has_mss, has_ws, sack_permitted, has_ts;
+  uint16_t mss;
+  uint8_t ws;               /* raw shift as received (caller clamps to 14) */
+  uint32_t ts_val, ts_ecr;
+  uint8_t sack_count;       /* 0..4 blocks */
+  struct { uint32_t left, right; } sack[WIRE_TCP_MAX_SACK];
+} wire_tcp_opts;
+
+typedef struct wire_tcp {
+  uint16_t src_port, dst_port;
+  uint32_t seq, ack;
+  uint8_t data_off;         /* header length in bytes, 20..60, <= len */
+  uint8_t flags;            /* WIRE_TCP_* (low 8 bits; NS bit ignored) */
+  uint16_t window;          /* raw (unscaled) */
+  uint16_t checksum;
+  uint16_t urgent;
+  wire_tcp_opts opts;       /* parsed options */
+  const uint8_t *payload;
+  size_t payload_len;
+} wire_tcp;
+/* Option walking (FreeRTOS+TCP style: explicit remaining count, each step is
+ * "end", "advance n" or "drop"): EOL ends; NOP advances 1; any other kind needs
+ * a length byte present and 2 <= length <= remaining, else EMALFORMED. Known
+ * kinds with a wrong length (MSS != 4, WS != 3, SACK_PERM != 2, TS != 10,
+ * SACK not 2+8n with n in 1..4) are EMALFORMED. Unknown kinds are skipped by
+ * length. A duplicate option: the last one wins. */
+int wire_tcp_parse(const uint8_t *buf, size_t len, wire_tcp *out);
+int wire_tcp_parse_options(const uint8_t *opt, size_t len, wire_tcp_opts *out);
+bool wire_tcp_checksum_ok(uint32_t src, uint32_t dst, const uint8_t *buf, size_t len);
+
+/* Bytes the options of o take when emitted by wire_tcp_emit_options (padded to
+ * a multiple of 4). Layout (Linux order, so packetdrill scripts match):
+ *   SYN with TS:    MSS, SACK_PERM, TS, NOP, WS            (mss,sackOK,TS,nop,wscale)
+ *   SYN without TS: MSS, NOP, NOP, SACK_PERM, NOP, WS      (subset as enabled)
+ *   other:          NOP, NOP, TS, then NOP, NOP, SACK blocks
+ * Which are emitted is given by the has_* / sack_permitted / sack_count fields. */
+size_t wire_tcp_options_len(const wire_tcp_opts *o);
+int wire_tcp_emit_options(const wire_tcp_opts *o, uint8_t *buf, size_t cap);
+/* Emits header + options (h->opts) + payload bytes (copied from payload, may be
+ * NULL when payload_len is 0), and the checksum over the pseudo header.
+ * h->data_off and h->checksum are ignored (computed). Returns total length. */
+int wire_tcp_emit(uint32_t src, uint32_t dst, const wire_tcp *h, uint8_t *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,36 @@
+/* TCP: module interface used by the rest of the core (internals in tcp_int.h). */
+#ifndef MICROTCP_TCP_H
+#define MICROTCP_TCP_H
+#include <stdint.h>
+struct microtcp_stack;
+struct carve;
+struct wire_ipv4;
+
+struct tcb;
+struct tcp_listener;
+struct tcp_state {
+  struct tcb *tcbs;
+  struct tcp_listener *listeners;
+  uint8_t *bufs;
+  uint32_t tcbs_in_use, listeners_in_use;
+  uint32_t rr_next;               /* round-robin cursor for output */
+  uint32_t challenge_tokens;      /* RFC 5961 rate limit */
+  uint64_t challenge_refill;
+  uint64_t ts_base;               /* timestamp clock offset (from PRF) */
+};
+
+size_t tcp_footprint(const microtcp_config *cfg);
+int tcp_init(struct microtcp_stack *st, struct carve *c);
+/* ip->payload is the TCP segment (checksum not yet verified). */
+void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip);
+/* ICMP error quoting a TCP segment we sent. */
+void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint16_t next_mtu,
+                    const struct wire_ipv4 *quoted);
+/* Produce pending TCP output into the tx queue; returns true if anything was queued. */
+int tcp_output_pending(struct microtcp_stack *st);
+uint64_t tcp_deadline(const struct microtcp_stack *st);
+void tcp_advance(struct microtcp_stack *st, uint64_t now);
+unsigned tcp_poll(const struct microtcp_stack *st, int h);
+int tcp_socket_error(struct microtcp_stack *st, int h);
+int tcp_local_port(const struct microtcp_stack *st, int h);
+#endif

@@ -1,0 +1,431 @@
+/*
+ * The stack instance: configuration, arena carving, the frame pool and transmit
+ * queue, input dispatch, output, timers, handles and the small shared helpers
+ * (trace, notify, PRF, ephemeral ports, error names).
+ */
+#include "internal.h"
+
+/* ---- arena carving ---------------------------------------------------------------- */
+#define CARVE_ALIGN 16u
+
+void *carve_take(struct carve *c, size_t size) {
+  size_t start = (c->used + (CARVE_ALIGN - 1)) & ~(size_t)(CARVE_ALIGN - 1);
+  size_t end = start + ((size + (CARVE_ALIGN - 1)) & ~(size_t)(CARVE_ALIGN - 1));
+  c->used = end;
+  if (c->base == NULL || end > c->cap) return NULL;
+  void *p = c->base + start;
+  memset(p, 0, size);
+  return p;
+}
+
+/* ---- configuration ------------------------------------------------------------------ */
+void microtcp_config_default(microtcp_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  static const uint8_t mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+  memcpy(cfg->mac, mac, 6);
+  cfg->ip = 0xc0a80102u;      /* 192.168.1.2 */
+  cfg->netmask = 0xffffff00u; /* /24 */
+  cfg->mtu = 1500;
+
+  cfg->max_tcp = 8;
+  cfg->max_listeners = 2;
+  cfg->max_udp = 4;
+  cfg->tcp_sndbuf = 8192;
+  cfg->tcp_rcvbuf = 8192;
+  cfg->udp_rcvq = 4096;
+  cfg->frames = 16;
+  cfg->arp_entries = 8;
+  cfg->arp_pending = 4;
+  cfg->reasm_slots = 2;
+  cfg->reasm_bytes = 8192;
+  cfg->ping_queue = 4;
+
+  cfg->arp_ttl_us = 60u * 1000000u;
+  cfg->arp_retry_us = 500000u;
+  cfg->arp_retries = 3;
+  cfg->arp_gratuitous = true;
+
+  cfg->ttl = 64;
+  cfg->reasm_timeout_us = 30u * 1000000u;
+
+  cfg->icmp_echo = true;
+  cfg->icmp_rate_per_s = 1000;
+  cfg->icmp_burst = 50;
+
+  cfg->tcp_mss = 0;
+  cfg->tcp_wscale = 0xff;
+  cfg->tcp_sack = true;
+  cfg->tcp_timestamps = true;
+  cfg->tcp_nodelay = false;
+  cfg->tcp_cc = MICROTCP_CC_NEWRENO;
+  cfg->tcp_initial_cwnd = 10;
+  cfg->tcp_rto_initial_us = 1000000u;
+  cfg->tcp_rto_min_us = 1000000u;
+  cfg->tcp_rto_max_us = 120u * 1000000u;
+  cfg->tcp_delack_us = 40000u;
+  cfg->tcp_msl_us = 30u * 1000000u;
+  cfg->tcp_syn_retries = 6;
+  cfg->tcp_max_retries = 15;
+  cfg->tcp_user_timeout_us = 0;
+  cfg->tcp_keepidle_us = 7200u * 1000000u;
+  cfg->tcp_keepintvl_us = 75u * 1000000u;
+  cfg->tcp_keepcnt = 9;
+  cfg->tcp_challenge_ack_per_s = 1000;
+  cfg->tcp_ooo_ranges = 4;
+}
+
+/* Check a config and fill derived values (MSS from MTU, window scale from the
+ * receive buffer). Returns MICROTCP_OK or MICROTCP_EINVAL. */
+static int config_derive(const microtcp_config *in, microtcp_config *out) {
+  *out = *in;
+  if (out->mtu < 576 || out->mtu > 9000) return MICROTCP_EINVAL;
+  if (out->frames < 2 || out->frames >= FRAME_NONE) return MICROTCP_EINVAL;
+  if (out->max_tcp > 0x7fff || out->max_listeners > 0x7fff || out->max_udp > 0x7fff)
+    return MICROTCP_EINVAL;
+  if (out->arp_entries == 0) return MICROTCP_EINVAL;
+  if (out->tcp_sndbuf > (1u << 30) || out->tcp_rcvbuf > (1u << 30)) return MICROTCP_EINVAL;
+  if (out->max_tcp && (out->tcp_sndbuf < 64 || out->tcp_rcvbuf < 64)) return MICROTCP_EINVAL;
+  if (out->tcp_cc > MICROTCP_CC_CUBIC) return MICROTCP_EINVAL;
+  if (out->tcp_ooo_ranges == 0) out->tcp_ooo_ranges = 1;
+  if (out->tcp_ooo_ranges > 64) return MICROTCP_EINVAL;
+  if (out->tcp_rto_min_us == 0 || out->tcp_rto_max_us < out->tcp_rto_min_us) return MICROTCP_EINVAL;
+  if (out->tcp_rto_initial_us < out->tcp_rto_min_us) out->tcp_rto_initial_us = out->tcp_rto_min_us;
+  if (out->tcp_delack_us > 500000u) return MICROTCP_EINVAL; /* RFC 1122 4.2.3.2 */
+  if (out->tcp_initial_cwnd == 0) out->tcp_initial_cwnd = 1;
+  uint16_t mtu_mss = (uint16_t)(out->mtu - 40);
+  if (out->tcp_mss == 0 || out->tcp_mss > mtu_mss) out->tcp_mss = mtu_mss;
+  if (out->tcp_mss < 64) return MICROTCP_EINVAL;
+  if (out->tcp_wscale == 0xff) {
+    /* RFC 7323 2.2: the smallest shift that lets the whole buffer be advertised. */
+    uint8_t ws = 0;
+    while (ws < 14 && (out->tcp_rcvbuf >> ws) > 65535u) ws++;
+    out->tcp_wscale = ws;
+  } else if (out->tcp_wscale > 14) {
+    return MICROTCP_EINVAL;
+  }
+  if (out->ttl == 0) out->ttl = 64;
+  return MICROTCP_OK;
+}
+
+const microtcp_config *microtcp_get_config(const microtcp_stack *st) { return &st->cfg; }
+
+/* ---- footprint and init ---------------------------------------------------------------- */
+/* One function lays out the arena for both footprint (base NULL: count only)
+ * and init, so the two can never disagree. */
+static int layout(struct microtcp_stack *st, struct carve *c) {
+  const microtcp_config *cfg = &st->cfg;
+  size_t cap = frame_cap(st);
+  st->frames = carve_take(c, sizeof(struct frame) * cfg->frames);
+  for (uint16_t i = 0; i < cfg->frames; i++) {
+    uint8_t *data = carve_take(c, cap);
+    if (st->frames) st->frames[i].data = data;
+  }
+  int err;
+  if ((err = arp_init(st, c, st->now)) < 0) return err;
+  if ((err = ipv4_init(st, c)) < 0) return err;
+  if ((err = icmp_init(st, c)) < 0) return err;
+  if ((err = udp_init(st, c)) < 0) return err;
+  if ((err = tcp_init(st, c)) < 0) return err;
+  return MICROTCP_OK;
+}
+
+size_t microtcp_footprint(const microtcp_config *cfg) {
+  if (cfg == NULL) return 0;
+  /* Count with a scratch stack struct: modules only record pointers into it. */
+  struct microtcp_stack scratch;
+  memset(&scratch, 0, sizeof scratch);
+  if (config_derive(cfg, &scratch.cfg) < 0) return 0;
+  struct carve c = {NULL, 0, 0};
+  (void)carve_take(&c, sizeof(struct microtcp_stack));
+  if (layout(&scratch, &c) < 0) return 0;
+  return c.used;
+}
+
+static void frames_reset(struct microtcp_stack *st) {
+  for (uint16_t i = 0; i < st->cfg.frames; i++)
+    st->frames[i].next = (uint16_t)(i + 1 < st->cfg.frames ? i + 1 : FRAME_NONE);
+  st->frame_free_head = 0;
+  st->frames_in_use = 0;
+  st->txq_head = st->txq_tail = FRAME_NONE;
+  st->txq_len = 0;
+}
+
+microtcp_stack *microtcp_init(void *arena, size_t arena_len, const microtcp_config *cfg,
+                              uint64_t now, int *err) {
+  int dummy;
+  if (err == NULL) err = &dummy;
+  if (arena == NULL || cfg == NULL || ((uintptr_t)arena & (CARVE_ALIGN - 1)) != 0) {
+    *err = MICROTCP_EINVAL;
+    return NULL;
+  }
+  size_t need = microtcp_footprint(cfg);
+  if (need == 0) {
+    *err = MICROTCP_EINVAL;
+    return NULL;
+  }
+  if (arena_len < need) {
+    *err = MICROTCP_ENOMEM;
+    return NULL;
+  }
+  struct carve c = {(uint8_t *)arena, 0, arena_len};
+  struct microtcp_stack *st = carve_take(&c, sizeof *st);
+  (void)config_derive(cfg, &st->cfg);
+  st->now = now;
+  /* Seed the per-stack counters from the PRF so two stacks differ. */
+  static const char tag[] = "microtcp-init";
+  uint64_t h = prf(st, tag, sizeof tag);
+  st->port_counter = (uint32_t)h;
+  st->ip_id_counter = (uint32_t)(h >> 32);
+  int e = layout(st, &c);
+  if (e < 0 || c.used > arena_len) {
+    *err = e < 0 ? e : MICROTCP_ENOMEM;
+    return NULL;
+  }
+  frames_reset(st);
+  *err = MICROTCP_OK;
+  return st;
+}
+
+/* ---- frames and the transmit queue ------------------------------------------------------ */
+size_t frame_cap(const struct microtcp_stack *st) { return (size_t)st->cfg.mtu + WIRE_ETH_HLEN; }
+
+struct frame *frame_alloc(struct microtcp_stack *st) {
+  if (st->frame_free_head == FRAME_NONE) return NULL;
+  struct frame *f = &st->frames[st->frame_free_head];
+  st->frame_free_head = f->next;
+  f->next = FRAME_NONE;
+  f->len = 0;
+  f->nexthop = 0;
+  st->frames_in_use++;
+  return f;
+}
+
+void frame_free(struct microtcp_stack *st, struct frame *f) {
+  f->next = st->frame_free_head;
+  st->frame_free_head = frame_index(st, f);
+  st->frames_in_use--;
+}
+
+uint16_t frame_index(const struct microtcp_stack *st, const struct frame *f) {
+  return (uint16_t)(f - st->frames);
+}
+
+struct frame *frame_at(struct microtcp_stack *st, uint16_t idx) {
+  return idx == FRAME_NONE ? NULL : &st->frames[idx];
+}
+
+void txq_push(struct microtcp_stack *st, struct frame *f) {
+  uint16_t idx = frame_index(st, f);
+  f->next = FRAME_NONE;
+  if (st->txq_tail == FRAME_NONE)
+    st->txq_head = idx;
+  else
+    st->frames[st->txq_tail].next = idx;
+  st->txq_tail = idx;
+  st->txq_len++;
+}
+
+static struct frame *txq_pop(struct microtcp_stack *st) {
+  if (st->txq_head == FRAME_NONE) return NULL;
+  struct frame *f = &st->frames[st->txq_head];
+  st->txq_head = f->next;
+  if (st->txq_head == FRAME_NONE) st->txq_tail = FRAME_NONE;
+  st->txq_len--;
+  return f;
+}
+
+/* ---- driving ---------------------------------------------------------------------------- */
+static void set_now(struct microtcp_stack *st, uint64_t now) {
+  if (now > st->now) st->now = now;
+}
+
+void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t len) {
+  set_now(st, now);
+  st->ctr.frames_in++;
+  st->ctr.bytes_in += len;
+  wire_eth eth;
+  if (frame == NULL || wire_eth_parse(frame, len, &eth) < 0) {
+    st->ctr.drop_eth_malformed++;
+    return;
+  }
+  static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  if (memcmp(eth.dst, st->cfg.mac, 6) != 0 && memcmp(eth.dst, bcast, 6) != 0) {
+    st->ctr.drop_eth_not_for_us++;
+    return;
+  }
+  if (memcmp(eth.src, st->cfg.mac, 6) == 0) {
+    /* Our own frame looped back (or a spoof): never process it. */
+    st->ctr.drop_eth_not_for_us++;
+    return;
+  }
+  switch (eth.ethertype) {
+  case WIRE_ETHERTYPE_ARP: arp_input(st, eth.payload, eth.payload_len, eth.src); break;
+  case WIRE_ETHERTYPE_IPV4: ipv4_input(st, eth.payload, eth.payload_len); break;
+  default: st->ctr.drop_eth_type++; break;
+  }
+}
+
+int microtcp_output(microtcp_stack *st, uint64_t now, void *buf, size_t cap) {
+  set_now(st, now);
+  if (st->txq_head == FRAME_NONE) tcp_output_pending(st);
+  if (st->txq_head == FRAME_NONE) return 0;
+  struct frame *head = &st->frames[st->txq_head];
+  if (buf == NULL || cap < head->len) return MICROTCP_ENOSPC;
+  struct frame *f = txq_pop(st);
+  memcpy(buf, f->data, f->len);
+  int n = f->len;
+  frame_free(st, f);
+  st->ctr.frames_out++;
+  st->ctr.bytes_out += (uint64_t)n;
+  return n;
+}
+
+uint64_t microtcp_deadline(const microtcp_stack *st) {
+  uint64_t d = arp_deadline(st);
+  d = MIN(d, ipv4_deadline(st));
+  d = MIN(d, tcp_deadline(st));
+  return d;
+}
+
+void microtcp_advance(microtcp_stack *st, uint64_t now) {
+  set_now(st, now);
+  arp_advance(st, st->now);
+  ipv4_advance(st, st->now);
+  tcp_advance(st, st->now);
+}
+
+/* ---- counters and pools ------------------------------------------------------------------ */
+const microtcp_counters *microtcp_get_counters(const microtcp_stack *st) { return &st->ctr; }
+
+const char *microtcp_counter_name(size_t i) {
+  /* One string of NUL-separated names (no pointer table: keeps the core free of
+   * relocated data, so it stays position independent and ROM-able). */
+  static const char names[] =
+#define MICROTCP_X_NAME(name) #name "\0"
+      MICROTCP_COUNTERS(MICROTCP_X_NAME)
+#undef MICROTCP_X_NAME
+      ;
+  const char *p = names;
+  const char *end = names + sizeof names - 1;
+  for (size_t k = 0; k < i && p < end; k++) p += strlen(p) + 1;
+  return p < end ? p : NULL;
+}
+
+void microtcp_get_pool_usage(const microtcp_stack *st, microtcp_pool_usage *out) {
+  memset(out, 0, sizeof *out);
+  out->tcp = st->tcp.tcbs_in_use;
+  out->listeners = st->tcp.listeners_in_use;
+  out->udp = st->udp.in_use;
+  out->frames = st->frames_in_use;
+  out->arp_entries = arp_entries_in_use(st);
+  out->arp_pending = st->arp.pending_count;
+  out->reasm_slots = st->ip.reasm_slots_used;
+  out->reasm_bytes = st->ip.reasm_bytes_used;
+}
+
+/* ---- handles: generic calls dispatch by kind ----------------------------------------------- */
+unsigned microtcp_poll(const microtcp_stack *st, int handle) {
+  switch (handle_kind(handle)) {
+  case HK_TCP:
+  case HK_LISTENER: return tcp_poll(st, handle);
+  case HK_UDP: return udp_poll(st, handle);
+  default: return 0;
+  }
+}
+
+int microtcp_socket_error(microtcp_stack *st, int handle) {
+  switch (handle_kind(handle)) {
+  case HK_TCP:
+  case HK_LISTENER: return tcp_socket_error(st, handle);
+  case HK_UDP: return udp_socket_error(st, handle);
+  default: return MICROTCP_EBADF;
+  }
+}
+
+int microtcp_local_port(const microtcp_stack *st, int h) {
+  switch (handle_kind(h)) {
+  case HK_TCP:
+  case HK_LISTENER: return tcp_local_port(st, h);
+  case HK_UDP: return udp_local_port(st, h);
+  default: return MICROTCP_EBADF;
+  }
+}
+
+/* ---- shared helpers ------------------------------------------------------------------------ */
+void trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uint32_t b) {
+  if (st->cfg.trace) st->cfg.trace(st->cfg.trace_ctx, st->now, kind, msg, a, b);
+}
+
+void notify(struct microtcp_stack *st, int handle) {
+  if (st->cfg.event) st->cfg.event(st->cfg.event_ctx, handle, microtcp_poll(st, handle));
+}
+
+uint64_t prf(const struct microtcp_stack *st, const void *data, size_t len) {
+  return microtcp_siphash(st->cfg.secret, data, len);
+}
+
+/* RFC 6056 3.3.3 (Algorithm 3, "Simple Hash-Based Port Selection"): the offset
+ * comes from a keyed hash of the connection's remote end, so ports are not
+ * predictable across destinations; a per-stack counter moves on each use. */
+int ephemeral_port(struct microtcp_stack *st, uint8_t proto, uint32_t remote_ip,
+                   uint16_t remote_port, port_in_use_fn in_use, const void *ctx) {
+  const uint32_t lo = 49152, count = 65536 - 49152;
+  uint8_t key[7];
+  key[0] = proto;
+  wire_put32(key + 1, remote_ip);
+  wire_put16(key + 5, remote_port);
+  uint32_t offset = (uint32_t)prf(st, key, sizeof key);
+  for (uint32_t i = 0; i < count; i++) {
+    uint16_t port = (uint16_t)(lo + (offset + st->port_counter + i) % count);
+    if (!in_use(st, port, ctx)) {
+      st->port_counter += i + 1;
+      return port;
+    }
+  }
+  return MICROTCP_EADDRINUSE;
+}
+
+/* ---- names ---------------------------------------------------------------------------------- */
+const char *microtcp_strerror(int err) {
+  switch (err) {
+  case MICROTCP_OK: return "success";
+  case MICROTCP_EINVAL: return "invalid argument";
+  case MICROTCP_ENOMEM: return "pool exhausted";
+  case MICROTCP_EAGAIN: return "operation would block";
+  case MICROTCP_EBADF: return "bad handle";
+  case MICROTCP_EADDRINUSE: return "address in use";
+  case MICROTCP_ENOTCONN: return "not connected";
+  case MICROTCP_EISCONN: return "already connected";
+  case MICROTCP_ECONNREFUSED: return "connection refused";
+  case MICROTCP_ECONNRESET: return "connection reset by peer";
+  case MICROTCP_ETIMEDOUT: return "connection timed out";
+  case MICROTCP_EHOSTUNREACH: return "host unreachable";
+  case MICROTCP_ENETUNREACH: return "network unreachable";
+  case MICROTCP_EMSGSIZE: return "message too long";
+  case MICROTCP_EPIPE: return "send after shutdown";
+  case MICROTCP_ECONNABORTED: return "connection aborted";
+  case MICROTCP_EPORTUNREACH: return "port unreachable";
+  case MICROTCP_ENOPROTOOPT: return "unknown option";
+  case MICROTCP_EMALFORMED: return "malformed input";
+  case MICROTCP_ETRUNCATED: return "truncated input";
+  case MICROTCP_ENOSPC: return "buffer too small";
+  default: return "unknown error";
+  }
+}
+
+const char *microtcp_state_name(int state) {
+  switch (state) {
+  case MICROTCP_CLOSED: return "CLOSED";
+  case MICROTCP_LISTEN: return "LISTEN";
+  case MICROTCP_SYN_SENT: return "SYN_SENT";
+  case MICROTCP_SYN_RECEIVED: return "SYN_RECEIVED";
+  case MICROTCP_ESTABLISHED: return "ESTABLISHED";
+  case MICROTCP_FIN_WAIT_1: return "FIN_WAIT_1";
+  case MICROTCP_FIN_WAIT_2: return "FIN_WAIT_2";
+  case MICROTCP_CLOSE_WAIT: return "CLOSE_WAIT";
+  case MICROTCP_CLOSING: return "CLOSING";
+  case MICROTCP_LAST_ACK: return "LAST_ACK";
+  case MICROTCP_TIME_WAIT: return "TIME_WAIT";
+  default: return "INVALID";
+  }
+}

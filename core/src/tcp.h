@@ -8,12 +8,17 @@ struct wire_ipv4;
 
 struct tcb;
 struct tcp_listener;
+struct asm_range;
 struct tcp_state {
   struct tcb *tcbs;
   struct tcp_listener *listeners;
   uint8_t *bufs;
+  struct asm_range *ooo_mem;
+  uint16_t *hash;                 /* buckets of tcb indices, chained by tcb.hnext */
+  uint32_t hash_mask;
+  uint16_t free_head;             /* free tcb list */
+  uint16_t out_head, out_tail;    /* connections that may have output */
   uint32_t tcbs_in_use, listeners_in_use;
-  uint32_t rr_next;               /* round-robin cursor for output */
   uint32_t challenge_tokens;      /* RFC 5961 rate limit */
   uint64_t challenge_refill;
   uint64_t ts_base;               /* timestamp clock offset (from PRF) */

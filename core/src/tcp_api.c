@@ -1,0 +1,695 @@
+/*
+ * TCP socket API (non-blocking) and connection-block management: pools,
+ * handles, the connection hash, listen/accept/connect/send/recv/shutdown/close,
+ * options and statistics.
+ */
+#include "tcp_int.h"
+
+/* ---- memory ---------------------------------------------------------------------------- */
+static uint32_t hash_buckets(const microtcp_config *cfg) {
+  uint32_t n = 1;
+  while (n < (uint32_t)cfg->max_tcp * 2u) n <<= 1;
+  return n;
+}
+
+size_t tcp_footprint(const microtcp_config *cfg) {
+  struct carve c = {NULL, 0, 0};
+  (void)carve_take(&c, sizeof(struct tcb) * cfg->max_tcp);
+  (void)carve_take(&c, sizeof(struct tcp_listener) * cfg->max_listeners);
+  (void)carve_take(&c, ((size_t)cfg->tcp_sndbuf + cfg->tcp_rcvbuf) * cfg->max_tcp);
+  (void)carve_take(&c, sizeof(struct asm_range) * cfg->tcp_ooo_ranges * cfg->max_tcp);
+  (void)carve_take(&c, sizeof(uint16_t) * hash_buckets(cfg));
+  return c.used;
+}
+
+int tcp_init(struct microtcp_stack *st, struct carve *c) {
+  const microtcp_config *cfg = &st->cfg;
+  struct tcp_state *tcp = &st->tcp;
+  uint32_t nb = hash_buckets(cfg);
+  tcp->tcbs = carve_take(c, sizeof(struct tcb) * cfg->max_tcp);
+  tcp->listeners = carve_take(c, sizeof(struct tcp_listener) * cfg->max_listeners);
+  tcp->bufs = carve_take(c, ((size_t)cfg->tcp_sndbuf + cfg->tcp_rcvbuf) * cfg->max_tcp);
+  tcp->ooo_mem = carve_take(c, sizeof(struct asm_range) * cfg->tcp_ooo_ranges * cfg->max_tcp);
+  tcp->hash = carve_take(c, sizeof(uint16_t) * nb);
+  if (c->base == NULL) return MICROTCP_OK; /* footprint pass */
+  tcp->hash_mask = nb - 1;
+  for (uint32_t i = 0; i < nb; i++) tcp->hash[i] = TCP_NONE;
+  for (uint16_t i = 0; i < cfg->max_tcp; i++) {
+    tcp->tcbs[i].next = (uint16_t)(i + 1 < cfg->max_tcp ? i + 1 : TCP_NONE);
+    tcp->tcbs[i].state = MICROTCP_CLOSED;
+  }
+  tcp->free_head = cfg->max_tcp ? 0 : TCP_NONE;
+  tcp->out_head = tcp->out_tail = TCP_NONE;
+  tcp->challenge_tokens = cfg->tcp_challenge_ack_per_s;
+  tcp->challenge_refill = st->now;
+  return MICROTCP_OK;
+}
+
+/* ---- handles ----------------------------------------------------------------------------- */
+uint16_t tcb_index(const struct microtcp_stack *st, const struct tcb *t) {
+  return (uint16_t)(t - st->tcp.tcbs);
+}
+
+int tcb_handle(const struct microtcp_stack *st, const struct tcb *t) {
+  return handle_make(HK_TCP, t->gen, tcb_index(st, t));
+}
+
+struct tcb *tcb_from_handle(const struct microtcp_stack *st, int h) {
+  if (handle_kind(h) != HK_TCP) return NULL;
+  uint16_t i = handle_index(h);
+  if (i >= st->cfg.max_tcp) return NULL;
+  struct tcb *t = &st->tcp.tcbs[i];
+  if (!t->in_use || t->gen != handle_gen(h) || t->owner != OWN_APP) return NULL;
+  return t;
+}
+
+static struct tcp_listener *listener_from_handle(const struct microtcp_stack *st, int h) {
+  if (handle_kind(h) != HK_LISTENER) return NULL;
+  uint16_t i = handle_index(h);
+  if (i >= st->cfg.max_listeners) return NULL;
+  struct tcp_listener *l = &st->tcp.listeners[i];
+  if (!l->in_use || l->gen != handle_gen(h)) return NULL;
+  return l;
+}
+
+static int listener_handle(const struct microtcp_stack *st, const struct tcp_listener *l) {
+  return handle_make(HK_LISTENER, l->gen, (uint16_t)(l - st->tcp.listeners));
+}
+
+void tcb_notify(struct microtcp_stack *st, struct tcb *t) {
+  if (t->owner == OWN_APP) notify(st, tcb_handle(st, t));
+}
+
+/* ---- connection hash (remote ip, remote port, local port) ---------------------------------- */
+static uint32_t tuple_hash(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
+                           uint16_t lport) {
+  uint32_t h = rip * 2654435761u ^ ((uint32_t)rport << 16 | lport) * 2246822519u;
+  return (h ^ (h >> 15)) & st->tcp.hash_mask;
+}
+
+void tcb_hash_insert(struct microtcp_stack *st, struct tcb *t) {
+  uint32_t b = tuple_hash(st, t->remote_ip, t->rport, t->lport);
+  t->hnext = st->tcp.hash[b];
+  st->tcp.hash[b] = tcb_index(st, t);
+}
+
+static void tcb_hash_remove(struct microtcp_stack *st, struct tcb *t) {
+  uint32_t b = tuple_hash(st, t->remote_ip, t->rport, t->lport);
+  uint16_t *link = &st->tcp.hash[b];
+  uint16_t me = tcb_index(st, t);
+  while (*link != TCP_NONE) {
+    if (*link == me) {
+      *link = t->hnext;
+      return;
+    }
+    link = &st->tcp.tcbs[*link].hnext;
+  }
+}
+
+struct tcb *tcb_lookup(struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport) {
+  uint16_t i = st->tcp.hash[tuple_hash(st, rip, rport, lport)];
+  while (i != TCP_NONE) {
+    struct tcb *t = &st->tcp.tcbs[i];
+    if (t->remote_ip == rip && t->rport == rport && t->lport == lport) return t;
+    i = t->hnext;
+  }
+  return NULL;
+}
+
+struct tcp_listener *listener_by_port(struct microtcp_stack *st, uint16_t port) {
+  for (uint16_t i = 0; i < st->cfg.max_listeners; i++) {
+    struct tcp_listener *l = &st->tcp.listeners[i];
+    if (l->in_use && l->port == port) return l;
+  }
+  return NULL;
+}
+
+bool tcp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void *ctx) {
+  (void)ctx;
+  for (uint16_t i = 0; i < st->cfg.max_listeners; i++)
+    if (st->tcp.listeners[i].in_use && st->tcp.listeners[i].port == port) return true;
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++)
+    if (st->tcp.tcbs[i].in_use && st->tcp.tcbs[i].lport == port) return true;
+  return false;
+}
+
+/* ---- allocation ---------------------------------------------------------------------------- */
+static struct tcb *oldest_in_state(struct microtcp_stack *st, uint8_t state) {
+  struct tcb *best = NULL;
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    struct tcb *t = &st->tcp.tcbs[i];
+    if (t->in_use && t->state == state && t->owner != OWN_APP && (!best || t->created_at < best->created_at))
+      best = t;
+  }
+  return best;
+}
+
+struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
+  struct tcp_state *tcp = &st->tcp;
+  if (tcp->free_head == TCP_NONE) {
+    /* Pool exhausted: reuse the oldest TIME_WAIT block (its only job is to
+     * absorb stray segments), then, for passive opens, the oldest half-open
+     * connection (SYN-flood protection by eviction). */
+    struct tcb *victim = oldest_in_state(st, MICROTCP_TIME_WAIT);
+    if (!victim && may_evict_half_open) {
+      victim = oldest_in_state(st, MICROTCP_SYN_RECEIVED);
+      if (victim) st->ctr.tcp_half_open_evicted++;
+    }
+    if (!victim) return NULL;
+    tcb_terminate(st, victim, MICROTCP_ECONNABORTED);
+    if (tcp->free_head == TCP_NONE) return NULL;
+  }
+  struct tcb *t = &tcp->tcbs[tcp->free_head];
+  tcp->free_head = t->next;
+  uint16_t gen = (uint16_t)((t->gen + 1) & 0x0fff);
+  uint16_t idx = tcb_index(st, t);
+  memset(t, 0, sizeof *t);
+  t->gen = gen;
+  t->in_use = true;
+  t->next = t->hnext = t->out_next = t->listener = TCP_NONE;
+  t->created_at = st->now;
+  /* Buffers are fixed slices of the arena: slot idx owns them for good. */
+  size_t slot = (size_t)st->cfg.tcp_sndbuf + st->cfg.tcp_rcvbuf;
+  uint8_t *mem = st->tcp.bufs + slot * idx;
+  rb_init(&t->sndbuf, mem, st->cfg.tcp_sndbuf);
+  rb_init(&t->rcvbuf, mem + st->cfg.tcp_sndbuf, st->cfg.tcp_rcvbuf);
+  asm_init(&t->ooo, st->tcp.ooo_mem + (size_t)st->cfg.tcp_ooo_ranges * idx,
+           st->cfg.tcp_ooo_ranges);
+  t->sndbuf_lim = st->cfg.tcp_sndbuf;
+  t->rcvbuf_lim = st->cfg.tcp_rcvbuf;
+  t->cc_algo = st->cfg.tcp_cc;
+  t->keepidle_us = st->cfg.tcp_keepidle_us;
+  t->keepintvl_us = st->cfg.tcp_keepintvl_us;
+  t->keepcnt = st->cfg.tcp_keepcnt;
+  t->user_timeout_us = st->cfg.tcp_user_timeout_us;
+  if (st->cfg.tcp_nodelay) t->flags |= TF_NODELAY;
+  tcp->tcbs_in_use++;
+  return t;
+}
+
+static void output_list_remove(struct microtcp_stack *st, struct tcb *t) {
+  if (!(t->flags & TF_OUTLISTED)) return;
+  uint16_t me = tcb_index(st, t), prev = TCP_NONE, i = st->tcp.out_head;
+  while (i != TCP_NONE && i != me) {
+    prev = i;
+    i = st->tcp.tcbs[i].out_next;
+  }
+  if (i == TCP_NONE) return;
+  if (prev == TCP_NONE)
+    st->tcp.out_head = t->out_next;
+  else
+    st->tcp.tcbs[prev].out_next = t->out_next;
+  if (st->tcp.out_tail == me) st->tcp.out_tail = prev;
+  t->flags &= ~(uint32_t)TF_OUTLISTED;
+  t->out_next = TCP_NONE;
+}
+
+static void acceptq_remove(struct microtcp_stack *st, struct tcb *t) {
+  if (!(t->flags & TF_IN_ACCEPTQ) || t->listener == TCP_NONE) return;
+  struct tcp_listener *l = &st->tcp.listeners[t->listener];
+  uint16_t me = tcb_index(st, t), prev = TCP_NONE, i = l->acc_head;
+  while (i != TCP_NONE && i != me) {
+    prev = i;
+    i = st->tcp.tcbs[i].next;
+  }
+  if (i == TCP_NONE) return;
+  if (prev == TCP_NONE)
+    l->acc_head = t->next;
+  else
+    st->tcp.tcbs[prev].next = t->next;
+  if (l->acc_tail == me) l->acc_tail = prev;
+  l->ready--;
+  t->flags &= ~(uint32_t)TF_IN_ACCEPTQ;
+}
+
+void tcb_free(struct microtcp_stack *st, struct tcb *t) {
+  if (t->owner == OWN_LISTENER && t->listener != TCP_NONE) {
+    struct tcp_listener *l = &st->tcp.listeners[t->listener];
+    if (t->flags & TF_IN_ACCEPTQ)
+      acceptq_remove(st, t);
+    else if (l->half_open)
+      l->half_open--;
+  }
+  output_list_remove(st, t);
+  tcb_hash_remove(st, t);
+  uint16_t gen = t->gen;
+  memset(t, 0, sizeof *t);
+  t->gen = (uint16_t)((gen + 1) & 0x0fff); /* stale handles die here */
+  t->state = MICROTCP_CLOSED;
+  t->owner = OWN_ORPHAN;
+  t->next = st->tcp.free_head;
+  t->hnext = t->out_next = t->listener = TCP_NONE;
+  st->tcp.free_head = tcb_index(st, t);
+  st->tcp.tcbs_in_use--;
+}
+
+void tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state) {
+  if (t->state == state) return;
+  trace(st, MICROTCP_TRACE_TCP_STATE, "tcp state", tcb_index(st, t),
+        (uint32_t)t->state << 8 | state);
+  t->state = state;
+}
+
+void tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err) {
+  tcb_set_state(st, t, MICROTCP_CLOSED);
+  t->t_rexmt = t->t_delack = t->t_keep = t->t_2msl = 0;
+  output_list_remove(st, t);
+  tcb_hash_remove(st, t);
+  t->hnext = TCP_NONE;
+  if (err) {
+    t->err = (int16_t)err;
+    t->close_reason = (int16_t)err;
+  }
+  if (t->owner == OWN_APP) {
+    tcb_notify(st, t); /* the application reads the outcome, then closes */
+  } else {
+    tcb_free(st, t);
+  }
+}
+
+uint32_t tcp_isn(const struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport) {
+  /* RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
+   * M a 4 µs timer, F a keyed PRF (SipHash). */
+  uint8_t key[12];
+  wire_put32(key, st->cfg.ip);
+  wire_put16(key + 4, lport);
+  wire_put32(key + 6, rip);
+  wire_put16(key + 10, rport);
+  return (uint32_t)(st->now / 4) + (uint32_t)prf(st, key, sizeof key);
+}
+
+void tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t rport,
+               uint16_t lport) {
+  t->remote_ip = rip;
+  t->rport = rport;
+  t->lport = lport;
+  t->iss = tcp_isn(st, rip, rport, lport);
+  t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+  t->snd_buf_seq = t->iss + 1;
+  t->rto = st->cfg.tcp_rto_initial_us;
+  t->rcv_wscale = st->cfg.tcp_wscale;
+  uint8_t key[13];
+  memcpy(key, "ts", 2);
+  wire_put32(key + 2, rip);
+  wire_put16(key + 6, rport);
+  wire_put16(key + 8, lport);
+  key[10] = key[11] = key[12] = 0;
+  t->ts_offset = (uint32_t)prf(st, key, sizeof key); /* RFC 7323 5.4: per-connection offset */
+  t->last_rcv_at = st->now;
+  tcb_hash_insert(st, t);
+}
+
+/* ---- API: listen / accept ------------------------------------------------------------------ */
+int microtcp_tcp_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backlog) {
+  if (now > st->now) st->now = now;
+  if (port == 0 || backlog < 1 || backlog > 1024) return MICROTCP_EINVAL;
+  if (tcp_port_in_use(st, port, NULL)) return MICROTCP_EADDRINUSE;
+  for (uint16_t i = 0; i < st->cfg.max_listeners; i++) {
+    struct tcp_listener *l = &st->tcp.listeners[i];
+    if (l->in_use) continue;
+    uint16_t gen = (uint16_t)((l->gen + 1) & 0x0fff);
+    memset(l, 0, sizeof *l);
+    l->gen = gen;
+    l->in_use = true;
+    l->port = port;
+    l->backlog = (uint16_t)backlog;
+    l->acc_head = l->acc_tail = TCP_NONE;
+    l->flags = st->cfg.tcp_nodelay ? TF_NODELAY : 0;
+    l->cc_algo = st->cfg.tcp_cc;
+    l->sndbuf_lim = st->cfg.tcp_sndbuf;
+    l->rcvbuf_lim = st->cfg.tcp_rcvbuf;
+    l->keepidle_us = st->cfg.tcp_keepidle_us;
+    l->keepintvl_us = st->cfg.tcp_keepintvl_us;
+    l->keepcnt = st->cfg.tcp_keepcnt;
+    l->user_timeout_us = st->cfg.tcp_user_timeout_us;
+    st->tcp.listeners_in_use++;
+    return listener_handle(st, l);
+  }
+  return MICROTCP_ENOMEM;
+}
+
+int microtcp_tcp_accept(microtcp_stack *st, uint64_t now, int listener, microtcp_endpoint *peer) {
+  if (now > st->now) st->now = now;
+  struct tcp_listener *l = listener_from_handle(st, listener);
+  if (!l) return MICROTCP_EBADF;
+  while (l->acc_head != TCP_NONE) {
+    struct tcb *t = &st->tcp.tcbs[l->acc_head];
+    acceptq_remove(st, t);
+    t->owner = OWN_APP;
+    t->listener = TCP_NONE;
+    if (peer) {
+      peer->ip = t->remote_ip;
+      peer->port = t->rport;
+    }
+    st->ctr.tcp_conns_accepted++;
+    return tcb_handle(st, t);
+  }
+  return MICROTCP_EAGAIN;
+}
+
+/* ---- API: connect ---------------------------------------------------------------------------- */
+int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
+                         uint16_t local_port) {
+  if (now > st->now) st->now = now;
+  if (port == 0 || ip == 0 || ipv4_is_martian_src(st, ip) || ip == st->cfg.ip)
+    return MICROTCP_EINVAL;
+  if (ipv4_route(st, ip) == 0) return MICROTCP_ENETUNREACH;
+  if (local_port == 0) {
+    int p = ephemeral_port(st, WIRE_IP_PROTO_TCP, ip, port, tcp_port_in_use, NULL);
+    if (p < 0) return p;
+    local_port = (uint16_t)p;
+  } else if (tcb_lookup(st, ip, port, local_port) || listener_by_port(st, local_port)) {
+    return MICROTCP_EADDRINUSE;
+  }
+  struct tcb *t = tcb_alloc(st, false);
+  if (!t) return MICROTCP_ENOMEM;
+  t->owner = OWN_APP;
+  tcb_setup(st, t, ip, port, local_port);
+  tcb_set_state(st, t, MICROTCP_SYN_SENT);
+  t->flags |= TF_SYN_NEEDED;
+  st->ctr.tcp_conns_opened++;
+  tcb_want_output(st, t);
+  return tcb_handle(st, t);
+}
+
+/* ---- API: data ----------------------------------------------------------------------------------- */
+int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len) {
+  if (now > st->now) st->now = now;
+  struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return MICROTCP_EBADF;
+  if (data == NULL && len) return MICROTCP_EINVAL;
+  if (t->err) return t->err;
+  if (t->flags & TF_SHUT_WR) return MICROTCP_EPIPE;
+  switch (t->state) {
+  case MICROTCP_SYN_SENT:
+  case MICROTCP_SYN_RECEIVED:
+  case MICROTCP_ESTABLISHED:
+  case MICROTCP_CLOSE_WAIT: break;
+  case MICROTCP_CLOSED: return t->close_reason ? t->close_reason : MICROTCP_ENOTCONN;
+  default: return MICROTCP_EPIPE;
+  }
+  uint32_t space = t->sndbuf.len < t->sndbuf_lim ? t->sndbuf_lim - t->sndbuf.len : 0;
+  if (space == 0) return MICROTCP_EAGAIN;
+  if (len > 0x7fffffff) len = 0x7fffffff;
+  uint32_t n = rb_write(&t->sndbuf, data, (uint32_t)MIN((size_t)space, len));
+  if (n == 0) return len ? MICROTCP_EAGAIN : 0;
+  tcb_want_output(st, t);
+  return (int)n;
+}
+
+int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+  if (now > st->now) st->now = now;
+  struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return MICROTCP_EBADF;
+  if (buf == NULL && cap) return MICROTCP_EINVAL;
+  if (t->rcvbuf.len) {
+    uint32_t old_wnd = tcp_rcv_window(t);
+    if (cap > 0x7fffffff) cap = 0x7fffffff;
+    uint32_t n = rb_read(&t->rcvbuf, buf, (uint32_t)MIN(cap, (size_t)t->rcvbuf.len));
+    /* RFC 9293 3.8.6.2.2 (receiver SWS avoidance): announce the opened window
+     * once it grew by min(half the buffer, one MSS) beyond what we advertised. */
+    uint32_t wnd = tcp_rcv_window(t);
+    uint32_t advertised = t->rcv_adv - t->rcv_nxt;
+    uint32_t thresh = MIN(t->rcvbuf_lim / 2, (uint32_t)st->cfg.tcp_mss);
+    if (tcb_synchronized(t) && !(t->flags & TF_FIN_RCVD) && wnd > old_wnd &&
+        (wnd >= advertised + thresh || advertised == 0)) {
+      t->flags |= TF_ACK_NOW;
+      tcb_want_output(st, t);
+    }
+    return (int)n;
+  }
+  if (t->flags & TF_FIN_RCVD) return 0;
+  if (t->err) {
+    int e = t->err;
+    return e;
+  }
+  if (t->state == MICROTCP_CLOSED) return t->close_reason ? t->close_reason : 0;
+  return MICROTCP_EAGAIN;
+}
+
+/* ---- API: closing -------------------------------------------------------------------------------- */
+int microtcp_tcp_shutdown(microtcp_stack *st, uint64_t now, int h) {
+  if (now > st->now) st->now = now;
+  struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return MICROTCP_EBADF;
+  if (t->flags & TF_SHUT_WR) return MICROTCP_OK;
+  switch (t->state) {
+  case MICROTCP_SYN_SENT:
+  case MICROTCP_SYN_RECEIVED:
+  case MICROTCP_ESTABLISHED:
+  case MICROTCP_CLOSE_WAIT: break;
+  default: return MICROTCP_ENOTCONN;
+  }
+  t->flags |= TF_SHUT_WR;
+  t->fin_seq = t->snd_buf_seq + t->sndbuf.len;
+  /* The state moves when the FIN is actually sent (tcp_output.c), so a FIN
+   * queued behind data or before the handshake completes stays correct. */
+  tcb_want_output(st, t);
+  return MICROTCP_OK;
+}
+
+static void tcb_reset_and_free(struct microtcp_stack *st, struct tcb *t) {
+  if (tcb_synchronized(t) || t->state == MICROTCP_SYN_RECEIVED) {
+    /* RFC 9293 3.10.4 ABORT: send a reset with SEQ = SND.NXT. */
+    tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, true);
+  }
+  t->owner = OWN_ORPHAN;
+  if (t->state != MICROTCP_CLOSED) tcb_set_state(st, t, MICROTCP_CLOSED);
+  tcb_free(st, t);
+}
+
+static int listener_close(struct microtcp_stack *st, struct tcp_listener *l) {
+  uint16_t li = (uint16_t)(l - st->tcp.listeners);
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    struct tcb *t = &st->tcp.tcbs[i];
+    if (t->in_use && t->owner == OWN_LISTENER && t->listener == li) tcb_reset_and_free(st, t);
+  }
+  l->in_use = false;
+  l->gen = (uint16_t)((l->gen + 1) & 0x0fff);
+  st->tcp.listeners_in_use--;
+  return MICROTCP_OK;
+}
+
+int microtcp_tcp_close(microtcp_stack *st, uint64_t now, int h) {
+  if (now > st->now) st->now = now;
+  struct tcp_listener *l = listener_from_handle(st, h);
+  if (l) return listener_close(st, l);
+  struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return MICROTCP_EBADF;
+  switch (t->state) {
+  case MICROTCP_CLOSED:
+  case MICROTCP_SYN_SENT:
+    t->owner = OWN_ORPHAN;
+    tcb_set_state(st, t, MICROTCP_CLOSED);
+    tcb_free(st, t);
+    return MICROTCP_OK;
+  default: break;
+  }
+  /* RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread data resets. */
+  if (t->rcvbuf.len || (t->flags & TF_LINGER0)) {
+    tcb_reset_and_free(st, t);
+    return MICROTCP_OK;
+  }
+  t->owner = OWN_ORPHAN;
+  if (t->state == MICROTCP_TIME_WAIT) return MICROTCP_OK;
+  if (!(t->flags & TF_SHUT_WR) && t->state != MICROTCP_FIN_WAIT_1 &&
+      t->state != MICROTCP_FIN_WAIT_2 && t->state != MICROTCP_CLOSING &&
+      t->state != MICROTCP_LAST_ACK) {
+    t->flags |= TF_SHUT_WR;
+    t->fin_seq = t->snd_buf_seq + t->sndbuf.len;
+  }
+  if (t->state == MICROTCP_FIN_WAIT_2 && !t->t_2msl)
+    t->t_2msl = st->now + TCP_FIN_WAIT_2_TIMEOUT_US;
+  tcb_want_output(st, t);
+  return MICROTCP_OK;
+}
+
+int microtcp_tcp_abort(microtcp_stack *st, uint64_t now, int h) {
+  if (now > st->now) st->now = now;
+  struct tcp_listener *l = listener_from_handle(st, h);
+  if (l) return listener_close(st, l);
+  struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return MICROTCP_EBADF;
+  tcb_reset_and_free(st, t);
+  return MICROTCP_OK;
+}
+
+/* ---- API: inspection -------------------------------------------------------------------------------- */
+int microtcp_tcp_state(const microtcp_stack *st, int h) {
+  if (listener_from_handle(st, h)) return MICROTCP_LISTEN;
+  const struct tcb *t = tcb_from_handle(st, h);
+  return t ? t->state : MICROTCP_EBADF;
+}
+
+int microtcp_tcp_peer(const microtcp_stack *st, int h, microtcp_endpoint *peer) {
+  const struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return MICROTCP_EBADF;
+  if (peer) {
+    peer->ip = t->remote_ip;
+    peer->port = t->rport;
+  }
+  return MICROTCP_OK;
+}
+
+int tcp_local_port(const struct microtcp_stack *st, int h) {
+  const struct tcp_listener *l = listener_from_handle(st, h);
+  if (l) return l->port;
+  const struct tcb *t = tcb_from_handle(st, h);
+  return t ? t->lport : MICROTCP_EBADF;
+}
+
+unsigned tcp_poll(const struct microtcp_stack *st, int h) {
+  const struct tcp_listener *l = listener_from_handle(st, h);
+  if (l) return l->ready ? MICROTCP_READABLE : 0;
+  const struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return 0;
+  unsigned r = 0;
+  if (t->rcvbuf.len || (t->flags & TF_FIN_RCVD) || t->err || t->state == MICROTCP_CLOSED)
+    r |= MICROTCP_READABLE;
+  if (t->flags & TF_FIN_RCVD) r |= MICROTCP_PEER_FIN;
+  bool can_send = t->state == MICROTCP_ESTABLISHED || t->state == MICROTCP_CLOSE_WAIT ||
+                  t->state == MICROTCP_SYN_SENT || t->state == MICROTCP_SYN_RECEIVED;
+  if (can_send && !(t->flags & TF_SHUT_WR) && t->sndbuf.len < t->sndbuf_lim)
+    r |= MICROTCP_WRITABLE;
+  if (t->flags & TF_CONNECTED) r |= MICROTCP_CONNECTED;
+  if (t->state == MICROTCP_CLOSED || t->state == MICROTCP_TIME_WAIT) r |= MICROTCP_CLOSED;
+  if (t->err) r |= MICROTCP_ERROR | MICROTCP_WRITABLE;
+  return r;
+}
+
+int tcp_socket_error(struct microtcp_stack *st, int h) {
+  if (listener_from_handle(st, h)) return 0;
+  struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return MICROTCP_EBADF;
+  int e = t->err;
+  t->err = 0;
+  return e;
+}
+
+/* ---- API: options ----------------------------------------------------------------------------------- */
+static int set_flag(uint32_t *flags, uint32_t bit, int64_t value) {
+  if (value)
+    *flags |= bit;
+  else
+    *flags &= ~bit;
+  return MICROTCP_OK;
+}
+
+int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
+  struct tcp_listener *l = listener_from_handle(st, h);
+  struct tcb *t = l ? NULL : tcb_from_handle(st, h);
+  if (!l && !t) return MICROTCP_EBADF;
+  uint32_t *flags = l ? &l->flags : &t->flags;
+  switch (opt) {
+  case MICROTCP_OPT_NODELAY:
+    set_flag(flags, TF_NODELAY, value);
+    if (t) tcb_want_output(st, t);
+    return MICROTCP_OK;
+  case MICROTCP_OPT_KEEPALIVE:
+    set_flag(flags, TF_KEEPALIVE, value);
+    if (t) tcp_arm_keepalive(st, t);
+    return MICROTCP_OK;
+  case MICROTCP_OPT_LINGER_ZERO: return set_flag(flags, TF_LINGER0, value);
+  case MICROTCP_OPT_KEEPIDLE_US:
+  case MICROTCP_OPT_KEEPINTVL_US:
+  case MICROTCP_OPT_USER_TIMEOUT_US: {
+    if (value < 0 || value > 0xffffffffll) return MICROTCP_EINVAL;
+    if ((opt != MICROTCP_OPT_USER_TIMEOUT_US) && value == 0) return MICROTCP_EINVAL;
+    uint32_t v = (uint32_t)value;
+    if (opt == MICROTCP_OPT_KEEPIDLE_US) *(l ? &l->keepidle_us : &t->keepidle_us) = v;
+    if (opt == MICROTCP_OPT_KEEPINTVL_US) *(l ? &l->keepintvl_us : &t->keepintvl_us) = v;
+    if (opt == MICROTCP_OPT_USER_TIMEOUT_US) *(l ? &l->user_timeout_us : &t->user_timeout_us) = v;
+    if (t) tcp_arm_keepalive(st, t);
+    return MICROTCP_OK;
+  }
+  case MICROTCP_OPT_KEEPCNT:
+    if (value < 1 || value > 255) return MICROTCP_EINVAL;
+    *(l ? &l->keepcnt : &t->keepcnt) = (uint8_t)value;
+    return MICROTCP_OK;
+  case MICROTCP_OPT_SNDBUF:
+    if (value < 1 || value > st->cfg.tcp_sndbuf) return MICROTCP_EINVAL;
+    *(l ? &l->sndbuf_lim : &t->sndbuf_lim) = (uint32_t)value;
+    return MICROTCP_OK;
+  case MICROTCP_OPT_RCVBUF:
+    if (value < 1 || value > st->cfg.tcp_rcvbuf) return MICROTCP_EINVAL;
+    /* Takes effect for the advertised window; never shrinks below what was
+     * already advertised (tcp_rcv_window keeps the right edge). */
+    *(l ? &l->rcvbuf_lim : &t->rcvbuf_lim) = (uint32_t)value;
+    return MICROTCP_OK;
+  case MICROTCP_OPT_CC:
+    if (value != MICROTCP_CC_NEWRENO && value != MICROTCP_CC_CUBIC) return MICROTCP_EINVAL;
+    if (l) {
+      l->cc_algo = (uint8_t)value;
+    } else if (t->cc_algo != value) {
+      /* Switch: the new controller starts from the current window. */
+      uint32_t cwnd = t->cc.cwnd, ssthresh = t->cc.ssthresh;
+      t->cc_algo = (uint8_t)value;
+      if (tcb_synchronized(t)) {
+        tcp_cc_ops(t->cc_algo)->init(&t->cc, t->mss, cwnd);
+        t->cc.ssthresh = ssthresh;
+      }
+    }
+    return MICROTCP_OK;
+  case MICROTCP_OPT_MAXSEG:
+    if (value < TCP_MIN_MSS || value > 65535) return MICROTCP_EINVAL;
+    *(l ? &l->maxseg : &t->maxseg) = (uint16_t)value;
+    return MICROTCP_OK;
+  default: return MICROTCP_ENOPROTOOPT;
+  }
+}
+
+int microtcp_tcp_getopt(const microtcp_stack *st, int h, int opt, int64_t *value) {
+  const struct tcp_listener *l = listener_from_handle(st, h);
+  const struct tcb *t = l ? NULL : tcb_from_handle(st, h);
+  if (!l && !t) return MICROTCP_EBADF;
+  if (!value) return MICROTCP_EINVAL;
+  uint32_t flags = l ? l->flags : t->flags;
+  switch (opt) {
+  case MICROTCP_OPT_NODELAY: *value = (flags & TF_NODELAY) != 0; break;
+  case MICROTCP_OPT_KEEPALIVE: *value = (flags & TF_KEEPALIVE) != 0; break;
+  case MICROTCP_OPT_LINGER_ZERO: *value = (flags & TF_LINGER0) != 0; break;
+  case MICROTCP_OPT_KEEPIDLE_US: *value = l ? l->keepidle_us : t->keepidle_us; break;
+  case MICROTCP_OPT_KEEPINTVL_US: *value = l ? l->keepintvl_us : t->keepintvl_us; break;
+  case MICROTCP_OPT_USER_TIMEOUT_US: *value = l ? l->user_timeout_us : t->user_timeout_us; break;
+  case MICROTCP_OPT_KEEPCNT: *value = l ? l->keepcnt : t->keepcnt; break;
+  case MICROTCP_OPT_SNDBUF: *value = l ? l->sndbuf_lim : t->sndbuf_lim; break;
+  case MICROTCP_OPT_RCVBUF: *value = l ? l->rcvbuf_lim : t->rcvbuf_lim; break;
+  case MICROTCP_OPT_CC: *value = l ? l->cc_algo : t->cc_algo; break;
+  case MICROTCP_OPT_MAXSEG:
+    *value = l ? (l->maxseg ? l->maxseg : st->cfg.tcp_mss) : (t->mss ? t->mss : st->cfg.tcp_mss);
+    break;
+  default: return MICROTCP_ENOPROTOOPT;
+  }
+  return MICROTCP_OK;
+}
+
+int microtcp_tcp_get_stats(const microtcp_stack *st, int h, microtcp_tcp_stats *out) {
+  const struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return MICROTCP_EBADF;
+  if (!out) return MICROTCP_EINVAL;
+  memset(out, 0, sizeof *out);
+  out->state = t->state;
+  out->srtt_us = t->srtt;
+  out->rttvar_us = t->rttvar;
+  out->rto_us = t->rto;
+  out->cwnd = t->cc.cwnd;
+  out->ssthresh = t->cc.ssthresh;
+  out->snd_wnd = t->snd_wnd;
+  out->rcv_wnd = tcp_rcv_window(t);
+  out->mss = t->mss;
+  out->bytes_sent = t->bytes_sent;
+  out->bytes_acked = t->bytes_acked;
+  out->bytes_received = t->bytes_received;
+  out->segs_out = t->segs_out;
+  out->segs_in = t->segs_in;
+  out->retransmits = t->retransmits;
+  out->fast_retransmits = t->fast_retransmits;
+  out->rto_timeouts = t->rto_timeouts;
+  out->dup_acks = t->dup_acks_total;
+  out->sack_recoveries = t->sack_recoveries;
+  out->snd_wscale = (t->flags & TF_WS) ? t->snd_wscale : 0;
+  out->rcv_wscale = (t->flags & TF_WS) ? t->rcv_wscale : 0;
+  out->sack = (t->flags & TF_SACK) != 0;
+  out->timestamps = (t->flags & TF_TS) != 0;
+  return MICROTCP_OK;
+}

@@ -1,0 +1,708 @@
+/*
+ * TCP input: segment arrival, following RFC 9293 3.10.7 ("SEGMENT ARRIVES")
+ * step by step, with RFC 5961 (blind attacks), RFC 7323 (PAWS, timestamps),
+ * RFC 5681/6582 (duplicate ACKs, NewReno) and RFC 2018/6675 (SACK) folded in.
+ */
+#include "tcp_int.h"
+
+struct seg_in {
+  const wire_tcp *h;
+  uint32_t src;
+  uint32_t seq, ack;
+  uint32_t len;      /* data bytes */
+  uint8_t flags;
+};
+
+static bool has(const struct seg_in *s, uint8_t f) { return (s->flags & f) != 0; }
+
+/* Sequence space the segment occupies (data + SYN + FIN). */
+static uint32_t seg_seqlen(const struct seg_in *s) {
+  return s->len + (has(s, WIRE_TCP_SYN) ? 1u : 0u) + (has(s, WIRE_TCP_FIN) ? 1u : 0u);
+}
+
+/* RFC 5961 7: limit challenge ACKs to cfg.tcp_challenge_ack_per_s per second. */
+bool tcp_challenge_ack_allowed(struct microtcp_stack *st) {
+  struct tcp_state *tcp = &st->tcp;
+  uint32_t limit = st->cfg.tcp_challenge_ack_per_s;
+  if (limit == 0) return true;
+  if (st->now - tcp->challenge_refill >= 1000000u) {
+    tcp->challenge_tokens = limit;
+    tcp->challenge_refill = st->now;
+  }
+  if (tcp->challenge_tokens == 0) {
+    st->ctr.tcp_challenge_acks_limited++;
+    return false;
+  }
+  tcp->challenge_tokens--;
+  return true;
+}
+
+static void challenge_ack(struct microtcp_stack *st, struct tcb *t) {
+  if (!tcp_challenge_ack_allowed(st)) return;
+  st->ctr.tcp_challenge_acks++;
+  tcp_send_ack_now(st, t);
+}
+
+/* ---- no connection: RFC 9293 3.10.7.1 (CLOSED) ------------------------------------------ */
+static void reply_rst(struct microtcp_stack *st, const struct seg_in *s) {
+  if (has(s, WIRE_TCP_RST)) return;
+  if (has(s, WIRE_TCP_ACK))
+    tcp_send_rst(st, s->src, s->h->dst_port, s->h->src_port, s->ack, 0, false);
+  else
+    tcp_send_rst(st, s->src, s->h->dst_port, s->h->src_port, 0, s->seq + seg_seqlen(s), true);
+}
+
+/* Take the peer's SYN options. */
+static void take_syn_options(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s,
+                             bool we_offered_all) {
+  const wire_tcp_opts *o = &s->h->opts;
+  const microtcp_config *cfg = &st->cfg;
+  uint16_t peer = o->has_mss ? o->mss : TCP_DEFAULT_MSS;
+  if (peer < TCP_MIN_MSS) peer = TCP_MIN_MSS; /* tiny MSS: the SACK-panic class */
+  t->peer_mss = peer;
+  /* For a SYN-ACK, an option counts only if we offered it (we_offered_all is
+   * true when we sent every option the config enables). */
+  (void)we_offered_all;
+  t->flags &= ~(uint32_t)(TF_WS | TF_TS | TF_SACK);
+  if (o->has_ws) {
+    t->flags |= TF_WS;
+    /* RFC 7323 2.3: a shift above 14 is treated as 14. */
+    t->snd_wscale = (uint8_t)MIN(o->ws, 14);
+  } else {
+    t->snd_wscale = 0;
+    t->rcv_wscale = 0;
+  }
+  if (o->sack_permitted && cfg->tcp_sack) t->flags |= TF_SACK;
+  if (o->has_ts && cfg->tcp_timestamps) {
+    t->flags |= TF_TS | TF_TS_RECENT;
+    t->ts_recent = o->ts_val;
+    t->ts_recent_at = st->now;
+  }
+}
+
+/* Effective send MSS: RFC 6691 — the peer's MSS minus the options we put on
+ * every segment; our own clamp applies too. */
+static void set_mss(struct microtcp_stack *st, struct tcb *t) {
+  uint32_t m = MIN((uint32_t)t->peer_mss, (uint32_t)st->cfg.tcp_mss);
+  if (t->maxseg) m = MIN(m, (uint32_t)t->maxseg);
+  if (t->flags & TF_TS) m -= 12;
+  if (m < TCP_MIN_MSS - 12) m = TCP_MIN_MSS - 12;
+  t->mss = (uint16_t)m;
+}
+
+static void start_cc(struct microtcp_stack *st, struct tcb *t) {
+  /* RFC 6928 / RFC 5681 3.1: initial window in segments. */
+  uint32_t iw = (uint32_t)st->cfg.tcp_initial_cwnd * t->mss;
+  tcp_cc_ops(t->cc_algo)->init(&t->cc, t->mss, iw);
+}
+
+/* ---- LISTEN: RFC 9293 3.10.7.2 -------------------------------------------------------------- */
+static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
+                         const struct seg_in *s) {
+  if (has(s, WIRE_TCP_RST)) return;
+  if (has(s, WIRE_TCP_ACK)) {
+    reply_rst(st, s);
+    return;
+  }
+  if (!has(s, WIRE_TCP_SYN) || has(s, WIRE_TCP_FIN)) return;
+  if (l->ready >= l->backlog) {
+    st->ctr.drop_tcp_backlog++; /* accept queue full: the peer retries its SYN */
+    return;
+  }
+  uint16_t li = (uint16_t)(l - st->tcp.listeners);
+  if (l->half_open >= l->backlog) {
+    /* SYN-flood protection: the oldest half-open connection of this listener
+     * makes room (bounded memory; legitimate peers finish within an RTT). */
+    struct tcb *oldest = NULL;
+    for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+      struct tcb *c = &st->tcp.tcbs[i];
+      if (c->in_use && c->owner == OWN_LISTENER && c->listener == li &&
+          c->state == MICROTCP_SYN_RECEIVED && (!oldest || c->created_at < oldest->created_at))
+        oldest = c;
+    }
+    if (oldest) {
+      st->ctr.tcp_half_open_evicted++;
+      tcb_terminate(st, oldest, MICROTCP_ECONNABORTED);
+    }
+  }
+  struct tcb *t = tcb_alloc(st, true);
+  if (!t) {
+    st->ctr.drop_tcp_backlog++;
+    return;
+  }
+  t->owner = OWN_LISTENER;
+  t->listener = li;
+  l->half_open++;
+  t->flags |= (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)) | TF_PASSIVE;
+  t->cc_algo = l->cc_algo;
+  t->maxseg = l->maxseg;
+  t->sndbuf_lim = l->sndbuf_lim;
+  t->rcvbuf_lim = l->rcvbuf_lim;
+  t->keepidle_us = l->keepidle_us;
+  t->keepintvl_us = l->keepintvl_us;
+  t->keepcnt = l->keepcnt;
+  t->user_timeout_us = l->user_timeout_us;
+  tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
+  t->irs = s->seq;
+  t->rcv_nxt = s->seq + 1;
+  t->rcv_adv = t->rcv_nxt;
+  take_syn_options(st, t, s, true);
+  set_mss(st, t);
+  t->snd_wnd = s->h->window; /* RFC 7323 2.2: not scaled in a SYN */
+  t->max_snd_wnd = t->snd_wnd;
+  t->snd_wl1 = s->seq;
+  t->snd_wl2 = t->iss;
+  t->recover = t->iss;
+  tcb_set_state(st, t, MICROTCP_SYN_RECEIVED);
+  t->flags |= TF_SYN_NEEDED;
+  tcb_want_output(st, t);
+}
+
+/* ---- SYN-SENT: RFC 9293 3.10.7.3 -------------------------------------------------------------- */
+static void established(struct microtcp_stack *st, struct tcb *t) {
+  tcb_set_state(st, t, MICROTCP_ESTABLISHED);
+  t->flags |= TF_CONNECTED;
+  t->backoff = 0;
+  t->t_rexmt = 0;
+  t->unacked_since = 0;
+  tcp_arm_keepalive(st, t);
+}
+
+static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  bool ack_ok = false;
+  if (has(s, WIRE_TCP_ACK)) {
+    if (seq_le(s->ack, t->iss) || seq_gt(s->ack, t->snd_max)) {
+      if (!has(s, WIRE_TCP_RST)) reply_rst(st, s);
+      st->ctr.drop_tcp_bad_ack++;
+      return;
+    }
+    ack_ok = true;
+  }
+  if (has(s, WIRE_TCP_RST)) {
+    /* RFC 5961 3.2 / RFC 9293: only a RST acknowledging our SYN refuses. */
+    if (ack_ok) tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    return;
+  }
+  if (!has(s, WIRE_TCP_SYN)) return;
+  t->irs = s->seq;
+  t->rcv_nxt = s->seq + 1;
+  t->rcv_adv = t->rcv_nxt;
+  take_syn_options(st, t, s, true);
+  set_mss(st, t);
+  if (ack_ok) {
+    t->snd_una = s->ack;
+    if (t->flags & TF_RTT_TIMING) {
+      tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
+      t->flags &= ~(uint32_t)TF_RTT_TIMING;
+    }
+    /* RFC 7323 2.2: the window in a SYN-ACK is not scaled. */
+    t->snd_wnd = s->h->window;
+    t->max_snd_wnd = t->snd_wnd;
+    t->snd_wl1 = s->seq;
+    t->snd_wl2 = s->ack;
+    t->recover = t->iss;
+    start_cc(st, t);
+    established(st, t);
+    t->flags |= TF_ACK_NOW;
+    tcb_notify(st, t);
+  } else {
+    /* Simultaneous open (RFC 9293 3.5 figure 7): answer with SYN-ACK. */
+    t->snd_wnd = s->h->window;
+    t->max_snd_wnd = t->snd_wnd;
+    t->snd_wl1 = s->seq;
+    tcb_set_state(st, t, MICROTCP_SYN_RECEIVED);
+    t->flags |= TF_SYN_NEEDED;
+    t->t_rexmt = 0;
+    t->backoff = 0;
+  }
+  tcb_want_output(st, t);
+}
+
+/* ---- synchronized states -------------------------------------------------------------------- */
+/* RFC 9293 3.10.7.4 first check: is the segment acceptable? */
+static bool seq_acceptable(const struct tcb *t, const struct seg_in *s, uint32_t rcv_wnd) {
+  uint32_t seqlen = seg_seqlen(s);
+  if (seqlen == 0) {
+    if (rcv_wnd == 0) return s->seq == t->rcv_nxt;
+    return seq_ge(s->seq, t->rcv_nxt) && seq_lt(s->seq, t->rcv_nxt + rcv_wnd);
+  }
+  if (rcv_wnd == 0) return false;
+  uint32_t last = s->seq + seqlen - 1;
+  return (seq_ge(s->seq, t->rcv_nxt) && seq_lt(s->seq, t->rcv_nxt + rcv_wnd)) ||
+         (seq_ge(last, t->rcv_nxt) && seq_lt(last, t->rcv_nxt + rcv_wnd));
+}
+
+static uint32_t cur_rcv_wnd(const struct tcb *t) {
+  /* The window the peer may use: what we last advertised (RFC 9293 RCV.WND). */
+  uint32_t adv = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+  return adv;
+}
+
+static void update_window(struct tcb *t, const struct seg_in *s) {
+  /* RFC 9293 3.10.7.4 (fifth check): update SND.WND from the newest segment. */
+  if (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_le(t->snd_wl2, s->ack))) {
+    uint8_t ws = (t->flags & TF_WS) ? t->snd_wscale : 0;
+    t->snd_wnd = (uint32_t)s->h->window << ws;
+    t->snd_wl1 = s->seq;
+    t->snd_wl2 = s->ack;
+    if (t->snd_wnd > t->max_snd_wnd) t->max_snd_wnd = t->snd_wnd;
+  }
+}
+
+static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
+  const struct tcp_cc_ops *cc = tcp_cc_ops(t->cc_algo);
+  cc->on_loss(&t->cc, t->mss, tcp_flight(t), st->now);
+  t->recover = t->snd_max;
+  t->flags |= TF_RECOVERY | TF_REXMIT_UNA;
+  t->high_rxt = t->snd_una;
+  t->fast_retransmits++;
+  if (t->flags & TF_SACK) {
+    t->sack_recoveries++; /* RFC 6675 5 step 4.2: cwnd = ssthresh */
+  } else {
+    t->cc.cwnd = t->cc.ssthresh + 3u * t->mss; /* RFC 6582 3.2 step 2 */
+  }
+}
+
+/* New data acknowledged: snd_una < ack <= snd_max. */
+static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  uint32_t acked = s->ack - t->snd_una;
+  uint32_t buf_end = t->snd_buf_seq + t->sndbuf.len;
+  uint32_t upto = seq_lt(s->ack, buf_end) ? s->ack : buf_end;
+  if (seq_gt(upto, t->snd_buf_seq)) {
+    uint32_t n = upto - t->snd_buf_seq;
+    rb_drop(&t->sndbuf, n);
+    t->snd_buf_seq += n;
+    t->bytes_acked += n;
+  }
+  /* RFC 6298 5.3 / Karn: time only segments never retransmitted. */
+  if ((t->flags & TF_RTT_TIMING) && seq_gt(s->ack, t->rtt_seq)) {
+    tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
+    t->flags &= ~(uint32_t)TF_RTT_TIMING;
+  }
+  t->snd_una = s->ack;
+  if (seq_lt(t->snd_nxt, t->snd_una)) t->snd_nxt = t->snd_una;
+  t->backoff = 0;
+  if (t->flags & TF_SACK) sb_advance(&t->sb, t->snd_una);
+
+  const struct tcp_cc_ops *cc = tcp_cc_ops(t->cc_algo);
+  if (t->flags & TF_RECOVERY) {
+    if (seq_ge(s->ack, t->recover)) {
+      /* Full ACK: leave recovery (RFC 6582 3.2 step 3, RFC 6675 5). */
+      t->flags &= ~(uint32_t)TF_RECOVERY;
+      cc->on_recovery_end(&t->cc, t->mss, st->now);
+      t->dupacks = 0;
+    } else if (!(t->flags & TF_SACK)) {
+      /* Partial ACK (RFC 6582 3.2 step 4): retransmit the next hole, deflate
+       * cwnd by the amount acked and add back one MSS. */
+      t->flags |= TF_REXMIT_UNA;
+      t->cc.cwnd = t->cc.cwnd > acked ? t->cc.cwnd - acked : 0;
+      if (acked >= t->mss) t->cc.cwnd += t->mss;
+      if (t->cc.cwnd < t->mss) t->cc.cwnd = t->mss;
+    } else if (seq_lt(t->high_rxt, t->snd_una)) {
+      t->high_rxt = t->snd_una;
+    }
+  } else {
+    cc->on_ack(&t->cc, t->mss, acked, st->now, t->srtt);
+    t->dupacks = 0;
+  }
+
+  /* RFC 6298 5.2 / 5.3: stop the timer when everything is acked, else restart. */
+  t->flags &= ~(uint32_t)TF_PERSIST;
+  if (t->snd_una == t->snd_max) {
+    t->t_rexmt = 0;
+    t->unacked_since = 0;
+  } else {
+    t->t_rexmt = st->now + t->rto;
+    t->unacked_since = st->now;
+  }
+  tcb_want_output(st, t);
+  tcb_notify(st, t);
+}
+
+static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
+  t->dupacks = (uint8_t)MIN(t->dupacks + 1, 250);
+  t->dup_acks_total++;
+  if (!(t->flags & TF_RECOVERY)) {
+    bool lost = t->dupacks >= 3;
+    if (!lost && (t->flags & TF_SACK)) lost = sb_is_lost(&t->sb, t->snd_una, t->mss);
+    /* RFC 6582 4.1: no new recovery until snd_una passed the last one's
+     * "recover" point (avoids multiple fast retransmits after an RTO). */
+    if (lost && seq_gt(t->snd_una, t->recover)) {
+      enter_recovery(st, t);
+    } else if (lost && t->snd_una == t->recover && t->recover == t->iss) {
+      enter_recovery(st, t);
+    }
+  } else if (!(t->flags & TF_SACK)) {
+    t->cc.cwnd += t->mss; /* RFC 6582 3.2 step 3: inflate */
+  }
+  tcb_want_output(st, t);
+}
+
+/* Deliver in-window data; returns true if an immediate ACK is due. */
+static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  const uint8_t *data = s->h->payload;
+  uint32_t len = s->len;
+  uint32_t seq = s->seq + (has(s, WIRE_TCP_SYN) ? 1u : 0u);
+  if (seq_lt(seq, t->rcv_nxt)) {
+    uint32_t cut = t->rcv_nxt - seq;
+    if (cut >= len) return true; /* all old: a duplicate, ACK it (RFC 9293) */
+    data += cut;
+    len -= cut;
+    seq = t->rcv_nxt;
+  }
+  uint32_t off = seq - t->rcv_nxt;
+  uint32_t wnd = cur_rcv_wnd(t);
+  uint32_t physical = t->rcvbuf.cap - t->rcvbuf.len;
+  wnd = MIN(MAX(wnd, 0u), physical);
+  if (off >= wnd) return true;
+  if (len > wnd - off) len = wnd - off; /* trim to the window */
+  if (len == 0) return false;
+  if (off == 0) {
+    uint32_t n = rb_write_at(&t->rcvbuf, 0, data, len);
+    rb_commit(&t->rcvbuf, n);
+    asm_shift(&t->ooo, n);
+    uint32_t extra = asm_front(&t->ooo);
+    if (extra) {
+      rb_commit(&t->rcvbuf, extra);
+      asm_shift(&t->ooo, extra);
+    }
+    t->rcv_nxt += n + extra;
+    t->bytes_received += n + extra;
+    t->delack_bytes += n + extra;
+    tcb_notify(st, t);
+    /* RFC 5681 4.2: ACK at once when a hole is filled; otherwise at least
+     * every second full-sized segment, else within the delayed-ACK time. */
+    if (extra || t->ooo.count) return true;
+    if (t->delack_bytes >= 2u * st->cfg.tcp_mss - (uint32_t)((t->flags & TF_TS) ? 24 : 0))
+      return true;
+    if (!t->t_delack) t->t_delack = st->now + st->cfg.tcp_delack_us;
+    return false;
+  }
+  if (asm_add(&t->ooo, off, off + len) < 0) {
+    st->ctr.drop_tcp_ooo_full++;
+    return true;
+  }
+  rb_write_at(&t->rcvbuf, off, data, len);
+  return true; /* RFC 5681 4.2: out-of-order data gets an immediate ACK */
+}
+
+static void fin_received(struct microtcp_stack *st, struct tcb *t) {
+  t->rcv_nxt += 1;
+  t->flags |= TF_FIN_RCVD | TF_ACK_NOW;
+  t->flags &= ~(uint32_t)TF_FIN_PENDING;
+  switch (t->state) {
+  case MICROTCP_SYN_RECEIVED:
+  case MICROTCP_ESTABLISHED: tcb_set_state(st, t, MICROTCP_CLOSE_WAIT); break;
+  case MICROTCP_FIN_WAIT_1:
+    if ((t->flags & TF_FIN_SENT) && seq_gt(t->snd_una, t->fin_seq))
+      tcp_enter_time_wait(st, t);
+    else
+      tcb_set_state(st, t, MICROTCP_CLOSING);
+    break;
+  case MICROTCP_FIN_WAIT_2: tcp_enter_time_wait(st, t); break;
+  case MICROTCP_TIME_WAIT: tcp_enter_time_wait(st, t); break; /* restart 2MSL */
+  default: break;
+  }
+  tcb_notify(st, t);
+}
+
+/* Our FIN was acknowledged: advance the closing states. */
+static void fin_acked(struct microtcp_stack *st, struct tcb *t) {
+  switch (t->state) {
+  case MICROTCP_FIN_WAIT_1:
+    tcb_set_state(st, t, MICROTCP_FIN_WAIT_2);
+    if (t->owner == OWN_ORPHAN) t->t_2msl = st->now + TCP_FIN_WAIT_2_TIMEOUT_US;
+    break;
+  case MICROTCP_CLOSING: tcp_enter_time_wait(st, t); break;
+  case MICROTCP_LAST_ACK: tcb_terminate(st, t, 0); break;
+  default: break;
+  }
+}
+
+static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  const wire_tcp_opts *o = &s->h->opts;
+
+  /* A retransmitted SYN in SYN-RECEIVED: repeat our SYN-ACK. */
+  if (t->state == MICROTCP_SYN_RECEIVED && has(s, WIRE_TCP_SYN) && !has(s, WIRE_TCP_ACK) &&
+      s->seq == t->irs) {
+    t->flags |= TF_SYN_NEEDED;
+    tcb_want_output(st, t);
+    return;
+  }
+
+  /* RFC 7323 3.2: once timestamps are in use, non-RST segments without one
+   * are dropped. */
+  if ((t->flags & TF_TS) && !o->has_ts && !has(s, WIRE_TCP_RST)) {
+    st->ctr.drop_tcp_paws++;
+    return;
+  }
+  /* RFC 7323 5.3 R1 (PAWS). */
+  if ((t->flags & TF_TS) && o->has_ts && (t->flags & TF_TS_RECENT) &&
+      seq_lt(o->ts_val, t->ts_recent) && !has(s, WIRE_TCP_RST)) {
+    if (st->now - t->ts_recent_at > TCP_PAWS_IDLE_US) {
+      t->flags &= ~(uint32_t)TF_TS_RECENT; /* R1 note: idle > 24 days invalidates */
+    } else {
+      st->ctr.drop_tcp_paws++;
+      tcp_send_ack_now(st, t);
+      return;
+    }
+  }
+
+  /* First check: sequence number. */
+  uint32_t rcv_wnd = cur_rcv_wnd(t);
+  if (t->state == MICROTCP_SYN_RECEIVED) rcv_wnd = MAX(rcv_wnd, 1u);
+  if (!seq_acceptable(t, s, rcv_wnd)) {
+    if (has(s, WIRE_TCP_RST)) return;
+    if (t->state == MICROTCP_TIME_WAIT && has(s, WIRE_TCP_FIN))
+      tcp_enter_time_wait(st, t); /* retransmitted FIN: restart 2MSL, ACK below */
+    st->ctr.drop_tcp_out_of_window++;
+    if (has(s, WIRE_TCP_SYN) && tcb_synchronized(t))
+      challenge_ack(st, t); /* RFC 5961 4.2 */
+    else
+      tcp_send_ack_now(st, t);
+    return;
+  }
+
+  /* Second check: RST (RFC 5961 3.2). */
+  if (has(s, WIRE_TCP_RST)) {
+    if (s->seq != t->rcv_nxt) {
+      challenge_ack(st, t);
+      return;
+    }
+    if (t->state == MICROTCP_TIME_WAIT) {
+      /* RFC 1337 (TIME-WAIT assassination): ignore RSTs in TIME-WAIT. */
+      return;
+    }
+    if (t->state == MICROTCP_SYN_RECEIVED && (t->flags & TF_PASSIVE)) {
+      tcb_terminate(st, t, MICROTCP_ECONNREFUSED); /* back to LISTEN: just drop it */
+      return;
+    }
+    int err = MICROTCP_ECONNRESET;
+    if (t->state == MICROTCP_SYN_RECEIVED) err = MICROTCP_ECONNREFUSED;
+    if (t->state == MICROTCP_CLOSING || t->state == MICROTCP_LAST_ACK) err = 0;
+    tcb_terminate(st, t, err ? err : MICROTCP_ECONNRESET);
+    return;
+  }
+
+  /* Fourth check: SYN in a synchronized state → challenge ACK (RFC 5961 4.2). */
+  if (has(s, WIRE_TCP_SYN)) {
+    if (t->state == MICROTCP_SYN_RECEIVED && (t->flags & TF_PASSIVE)) {
+      tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+      return;
+    }
+    challenge_ack(st, t);
+    return;
+  }
+
+  /* Fifth check: ACK. */
+  if (!has(s, WIRE_TCP_ACK)) return;
+
+  /* RFC 7323 4.3: update TS.Recent if the segment covers Last.ACK.sent. */
+  if ((t->flags & TF_TS) && o->has_ts && seq_le(s->seq, t->last_ack_sent) &&
+      (!(t->flags & TF_TS_RECENT) || seq_ge(o->ts_val, t->ts_recent))) {
+    t->ts_recent = o->ts_val;
+    t->ts_recent_at = st->now;
+    t->flags |= TF_TS_RECENT;
+  }
+
+  if (t->state == MICROTCP_SYN_RECEIVED) {
+    if (!(seq_gt(s->ack, t->snd_una) && seq_le(s->ack, t->snd_max))) {
+      reply_rst(st, s);
+      st->ctr.drop_tcp_bad_ack++;
+      return;
+    }
+    t->snd_una = s->ack;
+    if (t->flags & TF_RTT_TIMING) {
+      tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
+      t->flags &= ~(uint32_t)TF_RTT_TIMING;
+    }
+    uint8_t ws = (t->flags & TF_WS) ? t->snd_wscale : 0;
+    t->snd_wnd = (uint32_t)s->h->window << ws;
+    t->max_snd_wnd = MAX(t->max_snd_wnd, t->snd_wnd);
+    t->snd_wl1 = s->seq;
+    t->snd_wl2 = s->ack;
+    t->recover = t->iss;
+    start_cc(st, t);
+    established(st, t);
+    if (t->owner == OWN_LISTENER && t->listener != TCP_NONE) {
+      struct tcp_listener *l = &st->tcp.listeners[t->listener];
+      l->half_open--;
+      t->flags |= TF_IN_ACCEPTQ;
+      t->next = TCP_NONE;
+      if (l->acc_tail == TCP_NONE)
+        l->acc_head = tcb_index(st, t);
+      else
+        st->tcp.tcbs[l->acc_tail].next = tcb_index(st, t);
+      l->acc_tail = tcb_index(st, t);
+      l->ready++;
+      notify(st, handle_make(HK_LISTENER, l->gen, t->listener));
+    } else {
+      tcb_notify(st, t);
+    }
+    tcb_want_output(st, t);
+  }
+
+  /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */
+  if (seq_gt(s->ack, t->snd_max)) {
+    st->ctr.drop_tcp_bad_ack++;
+    tcp_send_ack_now(st, t);
+    return;
+  }
+  if (seq_lt(s->ack, t->snd_una - t->max_snd_wnd)) {
+    st->ctr.drop_tcp_bad_ack++;
+    challenge_ack(st, t);
+    return;
+  }
+
+  if (t->flags & TF_SACK && o->sack_count) {
+    uint32_t l[WIRE_TCP_MAX_SACK], r[WIRE_TCP_MAX_SACK];
+    for (uint8_t i = 0; i < o->sack_count; i++) {
+      l[i] = o->sack[i].left;
+      r[i] = o->sack[i].right;
+    }
+    sb_update(&t->sb, t->snd_una, t->snd_max, l, r, o->sack_count);
+  }
+
+  uint32_t old_wnd = t->snd_wnd;
+  if (seq_gt(s->ack, t->snd_una)) {
+    bool fin_was_outstanding = (t->flags & TF_FIN_SENT) && seq_le(t->snd_una, t->fin_seq);
+    ack_new_data(st, t, s);
+    update_window(t, s);
+    if (fin_was_outstanding && seq_gt(s->ack, t->fin_seq)) fin_acked(st, t);
+    if (t->state == MICROTCP_CLOSED) return;
+  } else {
+    update_window(t, s);
+    /* RFC 5681 2 (duplicate ACK): no data, no SYN/FIN, same window, data
+     * outstanding, ack == snd_una. */
+    if (s->ack == t->snd_una && s->len == 0 && !has(s, WIRE_TCP_FIN) &&
+        t->snd_wnd == old_wnd && t->snd_una != t->snd_max)
+      dup_ack(st, t);
+  }
+  if (t->snd_wnd > old_wnd) tcb_want_output(st, t);
+  if (old_wnd == 0 && t->snd_wnd > 0 && (t->flags & TF_PERSIST)) {
+    t->flags &= ~(uint32_t)TF_PERSIST;
+    t->t_rexmt = 0;
+    tcb_want_output(st, t);
+  }
+
+  /* Segment text (RFC 9293 3.10.7.4 seventh check). */
+  bool ack_now = false;
+  if (s->len) {
+    switch (t->state) {
+    case MICROTCP_ESTABLISHED:
+    case MICROTCP_FIN_WAIT_1:
+    case MICROTCP_FIN_WAIT_2:
+      if (t->owner == OWN_ORPHAN && seq_ge(s->seq + s->len, t->rcv_nxt) && !(t->flags & TF_FIN_RCVD)) {
+        /* Nobody will ever read this: RFC 9293 3.10.7.4 / RFC 2525 2.17 say reset. */
+        tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, 0, false);
+        tcb_terminate(st, t, MICROTCP_ECONNRESET);
+        return;
+      }
+      ack_now = take_data(st, t, s);
+      break;
+    default: ack_now = true; break; /* after the peer's FIN: just re-ACK */
+    }
+  }
+
+  /* FIN (eighth check), in order only; an early FIN waits for the gap. */
+  if (has(s, WIRE_TCP_FIN) && !(t->flags & TF_FIN_RCVD)) {
+    uint32_t fin_seq = s->seq + s->len;
+    if (fin_seq == t->rcv_nxt) {
+      fin_received(st, t);
+    } else if (seq_gt(fin_seq, t->rcv_nxt)) {
+      t->flags |= TF_FIN_PENDING;
+      t->rcv_fin_seq = fin_seq;
+      ack_now = true;
+    }
+  } else if (has(s, WIRE_TCP_FIN) && t->state == MICROTCP_TIME_WAIT) {
+    fin_received(st, t); /* retransmitted FIN: ACK and restart 2MSL */
+  }
+  if ((t->flags & TF_FIN_PENDING) && t->rcv_nxt == t->rcv_fin_seq) fin_received(st, t);
+
+  if (ack_now) t->flags |= TF_ACK_NOW;
+}
+
+/* ---- entry --------------------------------------------------------------------------------- */
+void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
+  wire_tcp h;
+  st->ctr.tcp_segments_in++;
+  if (ip->dst != st->cfg.ip) { /* TCP is unicast only (RFC 1122 4.2.3.10) */
+    st->ctr.drop_ip_not_for_us++;
+    return;
+  }
+  if (wire_tcp_parse(ip->payload, ip->payload_len, &h) < 0) {
+    st->ctr.drop_tcp_malformed++;
+    return;
+  }
+#ifndef MICROTCP_FUZZING
+  if (!wire_tcp_checksum_ok(ip->src, ip->dst, ip->payload, ip->payload_len)) {
+    st->ctr.drop_tcp_checksum++;
+    return;
+  }
+#endif
+  if (h.src_port == 0 || h.dst_port == 0) {
+    st->ctr.drop_tcp_malformed++;
+    return;
+  }
+  struct seg_in s = {&h, ip->src, h.seq, h.ack, (uint32_t)h.payload_len, h.flags};
+
+  struct tcb *t = tcb_lookup(st, ip->src, h.src_port, h.dst_port);
+  if (t && t->state == MICROTCP_TIME_WAIT && has(&s, WIRE_TCP_SYN) && !has(&s, WIRE_TCP_ACK) &&
+      !has(&s, WIRE_TCP_RST) && seq_gt(s.seq, t->rcv_nxt) && listener_by_port(st, h.dst_port)) {
+    /* RFC 9293 3.6.1 / RFC 6191: a new SYN above the old sequence space may
+     * reopen a connection in TIME-WAIT. */
+    tcb_terminate(st, t, 0);
+    t = NULL;
+  }
+  if (!t) {
+    struct tcp_listener *l = listener_by_port(st, h.dst_port);
+    if (l) {
+      listen_input(st, l, &s);
+    } else {
+      st->ctr.drop_tcp_no_socket++;
+      reply_rst(st, &s);
+    }
+    return;
+  }
+  t->segs_in++;
+  t->last_rcv_at = st->now;
+  t->keep_probes_sent = 0;
+  if (t->state == MICROTCP_SYN_SENT)
+    syn_sent_input(st, t, &s);
+  else
+    synchronized_input(st, t, &s);
+  if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) tcp_send_ack_now(st, t);
+}
+
+/* ---- ICMP errors (RFC 1122 4.2.3.9, RFC 5927) ------------------------------------------------ */
+void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint16_t next_mtu,
+                    const struct wire_ipv4 *quoted) {
+  if (quoted->payload_len < 8 || quoted->src != st->cfg.ip) return;
+  uint16_t sport = wire_get16(quoted->payload), dport = wire_get16(quoted->payload + 2);
+  uint32_t seq = wire_get32(quoted->payload + 4);
+  struct tcb *t = tcb_lookup(st, quoted->dst, dport, sport);
+  if (!t || t->state == MICROTCP_CLOSED) return;
+  /* RFC 5927 4.1: the quoted sequence number must be in flight. */
+  if (!(seq_ge(seq, t->snd_una) && seq_lt(seq, t->snd_max))) return;
+  if (type == WIRE_ICMP_DEST_UNREACH && code == WIRE_ICMP_UNREACH_NEEDFRAG) {
+    /* RFC 1191: lower the MSS to fit the next-hop MTU, resend at once. */
+    if (next_mtu >= 68 + 40 && next_mtu - 40u < (uint32_t)t->peer_mss) {
+      t->peer_mss = (uint16_t)(next_mtu - 40);
+      set_mss(st, t);
+      t->snd_nxt = t->snd_una;
+      tcb_want_output(st, t);
+    }
+    return;
+  }
+  if (type == WIRE_ICMP_DEST_UNREACH &&
+      (code == WIRE_ICMP_UNREACH_PROTO || code == WIRE_ICMP_UNREACH_PORT)) {
+    /* Hard errors abort (RFC 1122 4.2.3.9: SHOULD abort). */
+    tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    return;
+  }
+  /* Soft errors (net/host unreachable, time exceeded): remembered and reported
+   * only if the connection then times out. */
+  t->soft_err = type == WIRE_ICMP_DEST_UNREACH && code == WIRE_ICMP_UNREACH_NET
+                    ? MICROTCP_ENETUNREACH
+                    : MICROTCP_EHOSTUNREACH;
+}

@@ -1,0 +1,202 @@
+/*
+ * TCP internals shared by tcp_api.c (socket calls), tcp_input.c (segment
+ * arrival, RFC 9293 3.10.7), tcp_output.c (segment generation) and
+ * tcp_timer.c (RTO, persist, delayed ACK, keepalive, TIME_WAIT).
+ *
+ * Sequence space of a connection:
+ *   iss            our SYN
+ *   snd_buf_seq    sequence number of the first byte in sndbuf (iss+1 at start;
+ *                  moves forward as data is acknowledged)
+ *   fin_seq        our FIN (valid once the application shut the write side):
+ *                  snd_buf_seq + sndbuf.len at that moment, fixed from then on
+ *   snd_una <= snd_nxt <= snd_max: oldest unacknowledged, next to send, highest
+ *                  ever sent (snd_nxt goes back to snd_una on an RTO)
+ */
+#ifndef MICROTCP_TCP_INT_H
+#define MICROTCP_TCP_INT_H
+
+#include "internal.h"
+#include "tcp_buf.h"
+#include "tcp_cc.h"
+#include "tcp_sack.h"
+
+#define TCP_NONE 0xffffu
+#define TCP_MIN_MSS 64          /* floor for a peer's tiny MSS (the SACK-panic class) */
+#define TCP_DEFAULT_MSS 536     /* RFC 9293 3.7.1: no MSS option received */
+#define TCP_PERSIST_MAX_US 60000000u
+#define TCP_FIN_WAIT_2_TIMEOUT_US 60000000u /* orphaned FIN-WAIT-2 gives up after this */
+#define TCP_PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 5.5: 24 days */
+
+/* Who holds a connection block. */
+enum tcb_owner {
+  OWN_APP = 0,     /* the application holds a handle */
+  OWN_LISTENER,    /* half-open or waiting in an accept queue */
+  OWN_ORPHAN,      /* the application closed it; it finishes on its own */
+};
+
+/* Flags of a connection (bits of tcb.flags). */
+enum {
+  TF_ACK_NOW = 1u << 0,      /* send an ACK at the next output */
+  TF_NODELAY = 1u << 1,      /* Nagle off */
+  TF_KEEPALIVE = 1u << 2,
+  TF_LINGER0 = 1u << 3,      /* close() resets */
+  TF_SHUT_WR = 1u << 4,      /* application shut the write side: FIN after data */
+  TF_FIN_SENT = 1u << 5,     /* FIN sent at least once */
+  TF_FIN_RCVD = 1u << 6,     /* peer FIN consumed (rcv_nxt counts it) */
+  TF_WS = 1u << 7,           /* window scaling in use */
+  TF_TS = 1u << 8,           /* timestamps in use */
+  TF_SACK = 1u << 9,         /* SACK in use */
+  TF_RTT_TIMING = 1u << 10,  /* timing rtt_seq (Karn: cleared by a retransmission) */
+  TF_RECOVERY = 1u << 11,    /* in fast recovery (RFC 6582 / RFC 6675) */
+  TF_REXMIT_UNA = 1u << 12,  /* retransmit one segment at snd_una at the next output */
+  TF_PROBE = 1u << 13,       /* persist timer fired: send one probe */
+  TF_KEEP_PROBE = 1u << 14,  /* keepalive timer fired: send a probe */
+  TF_CONNECTED = 1u << 15,   /* reached ESTABLISHED once */
+  TF_SYN_NEEDED = 1u << 16,  /* (re)send SYN or SYN-ACK */
+  TF_OUTLISTED = 1u << 17,   /* on the output list */
+  TF_TS_RECENT = 1u << 18,   /* ts_recent holds a value */
+  TF_WND_ZERO_ADV = 1u << 19,/* last advertised window was zero */
+  TF_IN_ACCEPTQ = 1u << 20,  /* on the listener's accept queue */
+  TF_PERSIST = 1u << 21,     /* t_rexmt is the persist timer */
+  TF_FIN_PENDING = 1u << 22, /* peer FIN seen out of order at rcv_fin_seq */
+  TF_PASSIVE = 1u << 23,     /* created by a listener (SYN-RECEIVED returns to LISTEN on RST) */
+};
+
+struct tcb {
+  uint16_t gen;               /* handle generation */
+  bool in_use;
+  uint8_t state;              /* enum microtcp_tcp_state */
+  uint8_t owner;              /* enum tcb_owner */
+  uint8_t cc_algo;
+  uint8_t snd_wscale, rcv_wscale;
+  uint8_t dupacks;
+  uint8_t backoff;            /* consecutive RTO expirations (or SYN retries) */
+  uint8_t persist_backoff;
+  uint8_t keep_probes_sent;
+  uint8_t keepcnt;
+  int16_t err;                /* pending socket error (MICROTCP_E*) */
+  int16_t close_reason;       /* why it closed (0 = orderly), kept for recv */
+  uint32_t flags;
+
+  uint16_t listener;          /* listener index while OWN_LISTENER */
+  uint16_t next;              /* free list / accept queue link */
+  uint16_t hnext;             /* hash chain */
+  uint16_t out_next;          /* output list link */
+
+  uint32_t remote_ip;
+  uint16_t lport, rport;
+
+  /* send side */
+  uint32_t iss, snd_una, snd_nxt, snd_max, snd_buf_seq, fin_seq;
+  uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+  uint32_t recover;           /* RFC 6582 "recover" / RFC 6675 RecoveryPoint */
+  uint32_t high_rxt;          /* RFC 6675 HighRxt */
+  uint16_t mss;               /* effective send MSS (payload bytes per segment) */
+  uint16_t peer_mss;          /* as received (clamped) */
+  uint16_t maxseg;            /* application clamp (0 = none) */
+  struct ringbuf sndbuf;
+  uint32_t sndbuf_lim;
+  struct tcp_cc cc;
+  struct sack_board sb;
+
+  /* receive side */
+  uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge of the window we advertised */
+  uint32_t rcv_fin_seq;       /* with TF_FIN_PENDING */
+  int16_t soft_err;           /* ICMP soft error, reported if the connection times out */
+  uint32_t last_ack_sent;
+  uint32_t rcvbuf_lim;
+  struct ringbuf rcvbuf;
+  struct assembler ooo;
+  uint32_t delack_bytes;      /* in-order bytes received since the last ACK we sent */
+
+  /* timestamps (RFC 7323) */
+  uint32_t ts_offset, ts_recent;
+  uint64_t ts_recent_at;
+
+  /* RTT (RFC 6298), µs */
+  uint32_t srtt, rttvar, rto;
+  uint32_t rtt_seq;
+  uint64_t rtt_start;
+
+  /* timers: absolute µs, 0 = off */
+  uint64_t t_rexmt;           /* retransmission or persist */
+  uint64_t t_delack;
+  uint64_t t_keep;
+  uint64_t t_2msl;            /* TIME_WAIT, or orphan FIN-WAIT-2 timeout */
+  uint64_t unacked_since;     /* when the oldest unacknowledged data was sent (user timeout) */
+  uint64_t last_rcv_at;       /* for keepalive idle */
+  uint64_t created_at;        /* half-open age (eviction order) */
+
+  /* per-socket options */
+  uint32_t keepidle_us, keepintvl_us, user_timeout_us;
+
+  /* stats */
+  uint64_t bytes_sent, bytes_acked, bytes_received;
+  uint32_t segs_out, segs_in, retransmits, fast_retransmits, rto_timeouts, dup_acks_total,
+      sack_recoveries;
+};
+
+struct tcp_listener {
+  uint16_t gen;
+  bool in_use;
+  uint16_t port;
+  uint16_t backlog;
+  uint16_t half_open;         /* SYN_RECEIVED connections of this listener */
+  uint16_t ready;             /* connections on the accept queue */
+  uint16_t acc_head, acc_tail;
+  /* options inherited by accepted connections */
+  uint32_t flags;             /* TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 */
+  uint8_t cc_algo;
+  uint16_t maxseg;
+  uint32_t sndbuf_lim, rcvbuf_lim, keepidle_us, keepintvl_us, user_timeout_us;
+  uint8_t keepcnt;
+};
+
+/* ---- tcp_api.c / shared ---- */
+struct tcb *tcb_from_handle(const struct microtcp_stack *st, int h);
+int tcb_handle(const struct microtcp_stack *st, const struct tcb *t);
+uint16_t tcb_index(const struct microtcp_stack *st, const struct tcb *t);
+struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open);
+void tcb_free(struct microtcp_stack *st, struct tcb *t);
+void tcb_hash_insert(struct microtcp_stack *st, struct tcb *t);
+struct tcb *tcb_lookup(struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
+struct tcp_listener *listener_by_port(struct microtcp_stack *st, uint16_t port);
+bool tcp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void *ctx);
+void tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state);
+/* Connection is finished (reset, timed out, or closed): record err, stop timers,
+ * and free it if nobody will read the result. */
+void tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err);
+/* Initialise sequence numbers, buffers and options for a new connection. */
+void tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t rport,
+               uint16_t lport);
+uint32_t tcp_isn(const struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
+void tcb_notify(struct microtcp_stack *st, struct tcb *t);
+
+/* ---- tcp_output.c ---- */
+void tcb_want_output(struct microtcp_stack *st, struct tcb *t);
+/* Send a RST (or RST|ACK) not tied to a connection block. */
+void tcp_send_rst(struct microtcp_stack *st, uint32_t rip, uint16_t lport, uint16_t rport,
+                  uint32_t seq, uint32_t ack, bool with_ack);
+/* Send a bare ACK for t right away (challenge ACKs, PAWS, out-of-window). */
+void tcp_send_ack_now(struct microtcp_stack *st, struct tcb *t);
+/* Window we would advertise now, in bytes (unscaled). */
+uint32_t tcp_rcv_window(const struct tcb *t);
+uint32_t tcp_ts_now(const struct microtcp_stack *st, const struct tcb *t);
+/* Data bytes queued but not yet sent at snd_nxt. */
+uint32_t tcp_unsent(const struct tcb *t);
+uint32_t tcp_flight(const struct tcb *t);
+
+/* ---- tcp_timer.c ---- */
+void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t rtt_us);
+void tcp_arm_rexmt(struct microtcp_stack *st, struct tcb *t);
+void tcp_arm_keepalive(struct microtcp_stack *st, struct tcb *t);
+void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
+uint64_t tcb_deadline(const struct tcb *t);
+
+/* ---- tcp_input.c ---- */
+bool tcp_challenge_ack_allowed(struct microtcp_stack *st);
+
+static inline bool tcb_synchronized(const struct tcb *t) {
+  return t->state >= MICROTCP_ESTABLISHED;
+}
+#endif

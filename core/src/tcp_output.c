@@ -1,0 +1,434 @@
+/*
+ * TCP output: deciding what a connection sends next and building segments.
+ *
+ * Connections that may have something to send sit on an output list; the
+ * stack's microtcp_output() pulls one segment at a time from it (so data is
+ * generated lazily, at the pace the caller drains frames). Immediate replies
+ * (duplicate/challenge ACKs, RSTs) are built straight into the transmit queue.
+ */
+#include "tcp_int.h"
+
+/* ---- small helpers ------------------------------------------------------------------ */
+uint32_t tcp_ts_now(const struct microtcp_stack *st, const struct tcb *t) {
+  /* RFC 7323 5.4: a 1 ms clock with a per-connection random offset. */
+  return (uint32_t)(st->now / 1000u) + t->ts_offset;
+}
+
+uint32_t tcp_unsent(const struct tcb *t) {
+  uint32_t off = t->snd_nxt - t->snd_buf_seq;
+  if (seq_lt(t->snd_nxt, t->snd_buf_seq)) return t->sndbuf.len; /* SYN not yet acked */
+  return off < t->sndbuf.len ? t->sndbuf.len - off : 0;
+}
+
+uint32_t tcp_flight(const struct tcb *t) { return t->snd_nxt - t->snd_una; }
+
+void tcb_want_output(struct microtcp_stack *st, struct tcb *t) {
+  if (t->flags & TF_OUTLISTED) return;
+  t->flags |= TF_OUTLISTED;
+  t->out_next = TCP_NONE;
+  uint16_t me = tcb_index(st, t);
+  if (st->tcp.out_tail == TCP_NONE)
+    st->tcp.out_head = me;
+  else
+    st->tcp.tcbs[st->tcp.out_tail].out_next = me;
+  st->tcp.out_tail = me;
+}
+
+static struct tcb *output_list_pop(struct microtcp_stack *st) {
+  uint16_t i = st->tcp.out_head;
+  if (i == TCP_NONE) return NULL;
+  struct tcb *t = &st->tcp.tcbs[i];
+  st->tcp.out_head = t->out_next;
+  if (st->tcp.out_head == TCP_NONE) st->tcp.out_tail = TCP_NONE;
+  t->out_next = TCP_NONE;
+  t->flags &= ~(uint32_t)TF_OUTLISTED;
+  return t;
+}
+
+/* Receive window to advertise, in bytes, following RFC 9293 3.8.6.2.2
+ * (receiver SWS avoidance: the right edge moves only in steps of at least
+ * min(half the buffer, one MSS)) and never shrinking the right edge. */
+uint32_t tcp_rcv_window(const struct tcb *t) {
+  uint32_t used = t->rcvbuf.len;
+  uint32_t lim = MIN(t->rcvbuf_lim, t->rcvbuf.cap);
+  uint32_t free_space = used < lim ? lim - used : 0;
+  uint32_t old = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+  uint32_t step = MIN(lim / 2, (uint32_t)(t->mss ? t->mss : TCP_DEFAULT_MSS));
+  if (free_space >= old + step || free_space < old) return MAX(free_space, old);
+  return old;
+}
+
+/* ---- segment building ------------------------------------------------------------------ */
+struct seg {
+  uint32_t seq;
+  uint8_t flags;
+  uint32_t data_off; /* offset in sndbuf */
+  uint32_t len;      /* data bytes */
+};
+
+static bool is_syn_opts(uint8_t flags) { return (flags & WIRE_TCP_SYN) != 0; }
+
+static void build_options(struct microtcp_stack *st, struct tcb *t, uint8_t flags,
+                          wire_tcp_opts *o) {
+  memset(o, 0, sizeof *o);
+  const microtcp_config *cfg = &st->cfg;
+  bool synack = (flags & WIRE_TCP_ACK) != 0;
+  if (is_syn_opts(flags)) {
+    o->has_mss = true;
+    o->mss = t->maxseg ? MIN(t->maxseg, cfg->tcp_mss) : cfg->tcp_mss;
+    /* Active open offers what the config enables; a SYN-ACK answers only
+     * options the peer offered (RFC 7323 1.3, RFC 2018 2). */
+    if (!synack || (t->flags & TF_WS)) {
+      o->has_ws = true;
+      o->ws = t->rcv_wscale;
+    }
+    if (cfg->tcp_sack && (!synack || (t->flags & TF_SACK))) o->sack_permitted = true;
+    if (cfg->tcp_timestamps && (!synack || (t->flags & TF_TS))) {
+      o->has_ts = true;
+      o->ts_val = tcp_ts_now(st, t);
+      o->ts_ecr = synack ? t->ts_recent : 0;
+    }
+    return;
+  }
+  if (t->flags & TF_TS) {
+    o->has_ts = true;
+    o->ts_val = tcp_ts_now(st, t);
+    o->ts_ecr = t->ts_recent;
+  }
+}
+
+/* Raw window field for a segment, and remember the advertised right edge. */
+static uint16_t window_field(struct tcb *t, uint8_t flags) {
+  uint32_t wnd = tcp_rcv_window(t);
+  if (flags & WIRE_TCP_SYN) {
+    /* RFC 7323 2.2: the window in a SYN is never scaled. */
+    uint16_t raw = (uint16_t)MIN(wnd, 65535u);
+    t->rcv_adv = t->rcv_nxt + raw;
+    return raw;
+  }
+  uint8_t ws = (t->flags & TF_WS) ? t->rcv_wscale : 0;
+  uint32_t raw = MIN(wnd >> ws, 65535u);
+  uint32_t edge = t->rcv_nxt + (raw << ws);
+  if (seq_gt(edge, t->rcv_adv) || !(t->flags & TF_CONNECTED)) t->rcv_adv = edge;
+  if (raw == 0)
+    t->flags |= TF_WND_ZERO_ADV;
+  else
+    t->flags &= ~(uint32_t)TF_WND_ZERO_ADV;
+  return (uint16_t)raw;
+}
+
+/* Write the segment into a new frame and hand it to IPv4. Returns false if no
+ * frame was available (nothing changed: the caller retries later). */
+static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct seg *s) {
+  struct frame *f = frame_alloc(st);
+  if (!f) return false;
+  uint8_t *tcp = f->data + WIRE_ETH_HLEN + WIRE_IPV4_HLEN;
+  size_t room = frame_cap(st) - WIRE_ETH_HLEN - WIRE_IPV4_HLEN;
+
+  wire_tcp_opts o;
+  build_options(st, t, s->flags, &o);
+  /* SACK blocks ride on segments without data (RFC 2018 4: "SHOULD be
+   * included in all ACKs which do not ACK the highest sequence number in the
+   * data receiver's queue"); we skip them on data segments so the MSS math
+   * stays simple. */
+  if ((t->flags & TF_SACK) && s->len == 0 && !(s->flags & WIRE_TCP_SYN) && t->ooo.count) {
+    uint8_t max = (t->flags & TF_TS) ? 3 : 4;
+    uint32_t l[4], r[4];
+    uint16_t n = asm_sack_blocks(&t->ooo, t->rcv_nxt, l, r, max);
+    for (uint16_t i = 0; i < n; i++) {
+      o.sack[i].left = l[i];
+      o.sack[i].right = r[i];
+    }
+    o.sack_count = (uint8_t)n;
+  }
+  size_t optlen = wire_tcp_options_len(&o);
+  size_t hlen = WIRE_TCP_HLEN + optlen;
+  if (hlen + s->len > room) {
+    frame_free(st, f);
+    return false;
+  }
+  uint32_t ack = (s->flags & WIRE_TCP_ACK) ? t->rcv_nxt : 0;
+  wire_put16(tcp, t->lport);
+  wire_put16(tcp + 2, t->rport);
+  wire_put32(tcp + 4, s->seq);
+  wire_put32(tcp + 8, ack);
+  tcp[12] = (uint8_t)((hlen / 4) << 4);
+  tcp[13] = s->flags;
+  wire_put16(tcp + 14, window_field(t, s->flags));
+  wire_put16(tcp + 16, 0);
+  wire_put16(tcp + 18, 0);
+  (void)wire_tcp_emit_options(&o, tcp + WIRE_TCP_HLEN, optlen);
+  if (s->len) rb_peek(&t->sndbuf, s->data_off, tcp + hlen, s->len);
+  size_t seglen = hlen + s->len;
+  uint32_t sum = wire_csum_pseudo(st->cfg.ip, t->remote_ip, WIRE_IP_PROTO_TCP, (uint16_t)seglen);
+  wire_put16(tcp + 16, wire_csum_fold(wire_csum_partial(sum, tcp, seglen)));
+
+  if (s->flags & WIRE_TCP_ACK) {
+    t->last_ack_sent = t->rcv_nxt;
+    t->delack_bytes = 0;
+    t->t_delack = 0;
+    t->flags &= ~(uint32_t)TF_ACK_NOW;
+  }
+  t->segs_out++;
+  st->ctr.tcp_segments_out++;
+  (void)ipv4_send_frame(st, f, t->remote_ip, WIRE_IP_PROTO_TCP, seglen, true);
+  return true;
+}
+
+/* Send a bare ACK now (straight into the transmit queue). */
+void tcp_send_ack_now(struct microtcp_stack *st, struct tcb *t) {
+  struct seg s = {t->snd_nxt, WIRE_TCP_ACK, 0, 0};
+  if (!send_segment(st, t, &s)) {
+    t->flags |= TF_ACK_NOW; /* no frame free: the output path sends it later */
+    tcb_want_output(st, t);
+  }
+}
+
+void tcp_send_rst(struct microtcp_stack *st, uint32_t rip, uint16_t lport, uint16_t rport,
+                  uint32_t seq, uint32_t ack, bool with_ack) {
+  struct frame *f = frame_alloc(st);
+  if (!f) {
+    st->ctr.drop_tx_queue_full++;
+    return;
+  }
+  uint8_t *tcp = f->data + WIRE_ETH_HLEN + WIRE_IPV4_HLEN;
+  memset(tcp, 0, WIRE_TCP_HLEN);
+  wire_put16(tcp, lport);
+  wire_put16(tcp + 2, rport);
+  wire_put32(tcp + 4, seq);
+  wire_put32(tcp + 8, with_ack ? ack : 0);
+  tcp[12] = (WIRE_TCP_HLEN / 4) << 4;
+  tcp[13] = (uint8_t)(WIRE_TCP_RST | (with_ack ? WIRE_TCP_ACK : 0));
+  uint32_t sum = wire_csum_pseudo(st->cfg.ip, rip, WIRE_IP_PROTO_TCP, WIRE_TCP_HLEN);
+  wire_put16(tcp + 16, wire_csum_fold(wire_csum_partial(sum, tcp, WIRE_TCP_HLEN)));
+  st->ctr.tcp_rst_out++;
+  st->ctr.tcp_segments_out++;
+  (void)ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, WIRE_TCP_HLEN, true);
+}
+
+/* ---- what to send --------------------------------------------------------------------------- */
+static void note_sent(struct microtcp_stack *st, struct tcb *t, uint32_t seq, uint32_t seqlen,
+                      uint32_t datalen) {
+  uint32_t end = seq + seqlen;
+  bool rexmit = seq_lt(seq, t->snd_max);
+  if (rexmit) {
+    t->retransmits++;
+    st->ctr.tcp_retransmits++;
+    trace(st, MICROTCP_TRACE_TCP_RETRANSMIT, "tcp retransmit", tcb_index(st, t), seq);
+    if (t->flags & TF_RTT_TIMING) t->flags &= ~(uint32_t)TF_RTT_TIMING; /* Karn */
+  } else if (seqlen && !(t->flags & TF_RTT_TIMING)) {
+    t->flags |= TF_RTT_TIMING;
+    t->rtt_seq = seq;
+    t->rtt_start = st->now;
+  }
+  if (!rexmit) t->bytes_sent += datalen;
+  if (seq_gt(end, t->snd_nxt) && seq_ge(seq, t->snd_una) && seq_le(seq, t->snd_nxt))
+    t->snd_nxt = end;
+  if (seq_gt(end, t->snd_max)) t->snd_max = end;
+  if (seqlen) {
+    if (t->snd_una == seq || !t->unacked_since) {
+      if (!t->unacked_since) t->unacked_since = st->now;
+    }
+    /* RFC 6298 5.1: start the timer if it is not running. */
+    if (!t->t_rexmt || (t->flags & TF_PERSIST)) {
+      t->flags &= ~(uint32_t)TF_PERSIST;
+      t->t_rexmt = st->now + t->rto;
+    }
+  }
+}
+
+static bool send_syn(struct microtcp_stack *st, struct tcb *t) {
+  uint8_t flags = WIRE_TCP_SYN | (t->state == MICROTCP_SYN_RECEIVED ? WIRE_TCP_ACK : 0);
+  struct seg s = {t->iss, flags, 0, 0};
+  if (!send_segment(st, t, &s)) return false;
+  t->flags &= ~(uint32_t)TF_SYN_NEEDED;
+  if (seq_lt(t->iss, t->snd_max)) {
+    t->retransmits++;
+    st->ctr.tcp_retransmits++;
+    t->flags &= ~(uint32_t)TF_RTT_TIMING;
+  } else {
+    t->flags |= TF_RTT_TIMING;
+    t->rtt_seq = t->iss;
+    t->rtt_start = st->now;
+  }
+  t->snd_nxt = t->iss + 1;
+  if (seq_lt(t->snd_max, t->snd_nxt)) t->snd_max = t->snd_nxt;
+  if (!t->t_rexmt) t->t_rexmt = st->now + t->rto;
+  return true;
+}
+
+/* Send [seq, seq+len) of the send buffer, with FIN if it ends at fin_seq. */
+static bool send_data(struct microtcp_stack *st, struct tcb *t, uint32_t seq, uint32_t len) {
+  bool fin = (t->flags & TF_SHUT_WR) && seq + len == t->fin_seq;
+  uint8_t flags = WIRE_TCP_ACK;
+  if (len && seq + len == t->snd_buf_seq + t->sndbuf.len) flags |= WIRE_TCP_PSH;
+  if (fin) flags |= WIRE_TCP_FIN;
+  struct seg s = {seq, flags, seq - t->snd_buf_seq, len};
+  if (!send_segment(st, t, &s)) return false;
+  note_sent(st, t, seq, len + (fin ? 1u : 0u), len);
+  if (fin && !(t->flags & TF_FIN_SENT)) {
+    t->flags |= TF_FIN_SENT;
+    if (t->state == MICROTCP_ESTABLISHED) tcb_set_state(st, t, MICROTCP_FIN_WAIT_1);
+    else if (t->state == MICROTCP_CLOSE_WAIT) tcb_set_state(st, t, MICROTCP_LAST_ACK);
+  }
+  return true;
+}
+
+/* Bytes of data (not FIN) available from seq to the end of the buffer. */
+static uint32_t data_after(const struct tcb *t, uint32_t seq) {
+  uint32_t end = t->snd_buf_seq + t->sndbuf.len;
+  return seq_lt(seq, end) ? end - seq : 0;
+}
+
+/* Retransmit one segment starting at seq (used for fast retransmit, partial
+ * ACKs and SACK-based loss recovery). */
+static bool retransmit_at(struct microtcp_stack *st, struct tcb *t, uint32_t seq, uint32_t max) {
+  uint32_t len = MIN(data_after(t, seq), (uint32_t)t->mss);
+  if (max && len > max) len = max;
+  if (len == 0 && !((t->flags & TF_SHUT_WR) && seq == t->fin_seq)) return true; /* nothing */
+  return send_data(st, t, seq, len);
+}
+
+static bool can_send_data_now(const struct tcb *t) {
+  switch (t->state) {
+  case MICROTCP_ESTABLISHED:
+  case MICROTCP_CLOSE_WAIT:
+  case MICROTCP_FIN_WAIT_1:
+  case MICROTCP_CLOSING:
+  case MICROTCP_LAST_ACK: return true;
+  default: return false;
+  }
+}
+
+/* The amount the congestion and peer windows allow beyond what is in flight. */
+static uint32_t send_allowance(const struct tcb *t) {
+  uint32_t flight = tcp_flight(t);
+  uint32_t cwnd = t->cc.cwnd;
+  if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK)) {
+    uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+    uint32_t c = cwnd > pipe ? cwnd - pipe : 0;
+    uint32_t w = t->snd_wnd > flight ? t->snd_wnd - flight : 0;
+    return MIN(c, w);
+  }
+  /* RFC 3042 limited transmit: on the first two duplicate ACKs, one new
+   * segment each may go beyond cwnd (still within the peer's window). */
+  if (!(t->flags & TF_RECOVERY) && t->dupacks > 0 && t->dupacks < 3)
+    cwnd += (uint32_t)t->dupacks * t->mss;
+  uint32_t wnd = MIN(cwnd, t->snd_wnd);
+  return wnd > flight ? wnd - flight : 0;
+}
+
+/* New data (or a go-back-N resend after an RTO) at snd_nxt. */
+static int try_send_new(struct microtcp_stack *st, struct tcb *t) {
+  uint32_t avail = data_after(t, t->snd_nxt);
+  bool fin_due = (t->flags & TF_SHUT_WR) && t->snd_nxt == t->fin_seq;
+  if (avail == 0) {
+    if (fin_due) return send_data(st, t, t->snd_nxt, 0) ? 1 : -1;
+    return 0;
+  }
+  uint32_t allow = send_allowance(t);
+  uint32_t len = MIN(MIN(avail, allow), (uint32_t)t->mss);
+  bool resend = seq_lt(t->snd_nxt, t->snd_max);
+  if (len == 0) {
+    /* RFC 9293 3.8.6.1: a zero window with data waiting starts the persist
+     * timer (when nothing is in flight to elicit ACKs). */
+    if (t->snd_wnd <= tcp_flight(t) && t->snd_una == t->snd_nxt && !t->t_rexmt) {
+      t->flags |= TF_PERSIST;
+      t->persist_backoff = 0;
+      t->t_rexmt = st->now + MAX(t->rto, st->cfg.tcp_rto_min_us);
+    }
+    return 0;
+  }
+  if (len < t->mss && !resend) {
+    bool all_queued = len == avail;
+    bool idle = t->snd_nxt == t->snd_una;
+    bool nodelay = (t->flags & TF_NODELAY) != 0;
+    /* RFC 9293 3.8.6.2.1 sender SWS avoidance + RFC 896 Nagle: send a short
+     * segment only if it is all we have and nothing is in flight (or Nagle is
+     * off), or it fills half the largest window the peer ever offered. */
+    bool ok = (all_queued && (idle || nodelay || (t->flags & TF_SHUT_WR))) ||
+              (len >= t->max_snd_wnd / 2 && (idle || nodelay));
+    if (!ok) {
+      if (t->snd_wnd <= tcp_flight(t) + len && idle && !t->t_rexmt) {
+        t->flags |= TF_PERSIST;
+        t->persist_backoff = 0;
+        t->t_rexmt = st->now + MAX(t->rto, st->cfg.tcp_rto_min_us);
+      }
+      return 0;
+    }
+  }
+  return send_data(st, t, t->snd_nxt, len) ? 1 : -1;
+}
+
+/* One segment for t, if it has one due. Returns 1 if sent, 0 if nothing is
+ * due, -1 if it could not be sent now (no frame). */
+static int output_one(struct microtcp_stack *st, struct tcb *t) {
+  if (t->state == MICROTCP_CLOSED || t->state == MICROTCP_LISTEN) return 0;
+  if (t->flags & TF_SYN_NEEDED) return send_syn(st, t) ? 1 : -1;
+  if (t->state == MICROTCP_SYN_SENT || t->state == MICROTCP_SYN_RECEIVED) {
+    if (t->flags & TF_ACK_NOW) {
+      t->flags &= ~(uint32_t)TF_ACK_NOW;
+      if (t->state == MICROTCP_SYN_RECEIVED) return send_syn(st, t) ? 1 : -1;
+    }
+    return 0;
+  }
+  if (t->flags & (TF_KEEP_PROBE | TF_PROBE)) {
+    /* RFC 1122 4.2.3.6 / RFC 9293 3.8.6.1: a segment with SEG.SEQ = SND.NXT-1
+     * (already acknowledged, no data) makes the peer answer with an ACK
+     * carrying its current window. */
+    struct seg s = {t->snd_una - 1, WIRE_TCP_ACK, 0, 0};
+    if (!send_segment(st, t, &s)) return -1;
+    t->flags &= ~(uint32_t)(TF_KEEP_PROBE | TF_PROBE);
+    return 1;
+  }
+  if (can_send_data_now(t)) {
+    if (t->flags & TF_REXMIT_UNA) {
+      t->flags &= ~(uint32_t)TF_REXMIT_UNA;
+      if (!retransmit_at(st, t, t->snd_una, 0)) {
+        t->flags |= TF_REXMIT_UNA;
+        return -1;
+      }
+      if (seq_gt(t->snd_una + MIN(data_after(t, t->snd_una), (uint32_t)t->mss), t->high_rxt))
+        t->high_rxt = t->snd_una + MIN(data_after(t, t->snd_una), (uint32_t)t->mss);
+      return 1;
+    }
+    if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK)) {
+      /* RFC 6675 5 (NextSeg rule 1): retransmit the first lost, unSACKed
+       * segment while the pipe leaves room. */
+      uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+      if (t->cc.cwnd >= pipe + t->mss) {
+        uint32_t seq, len;
+        uint32_t from = seq_gt(t->high_rxt, t->snd_una) ? t->high_rxt : t->snd_una;
+        if (sb_next_lost(&t->sb, from, t->snd_una, t->mss, &seq, &len)) {
+          if (!retransmit_at(st, t, seq, len)) return -1;
+          t->high_rxt = seq + len;
+          return 1;
+        }
+      }
+    }
+    int r = try_send_new(st, t);
+    if (r != 0) return r;
+  }
+  /* Window update after the application read (receiver SWS rule) or a
+   * pending ACK. */
+  if (t->flags & TF_ACK_NOW) {
+    struct seg s = {t->snd_nxt, WIRE_TCP_ACK, 0, 0};
+    return send_segment(st, t, &s) ? 1 : -1;
+  }
+  return 0;
+}
+
+int tcp_output_pending(struct microtcp_stack *st) {
+  /* Visit each listed connection at most once per call. */
+  uint32_t budget = st->tcp.tcbs_in_use + 1;
+  while (budget--) {
+    struct tcb *t = output_list_pop(st);
+    if (!t) return 0;
+    if (!t->in_use) continue;
+    int r = output_one(st, t);
+    if (r != 0) tcb_want_output(st, t); /* sent (may have more) or blocked */
+    if (r > 0) return 1;
+    if (r < 0) return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,163 @@
+/*
+ * TCP timers: retransmission (RFC 6298), persist (RFC 9293 3.8.6.1),
+ * delayed ACK (RFC 1122 4.2.3.2), keepalive (RFC 1122 4.2.3.6), TIME-WAIT
+ * (RFC 9293 3.6) and the user timeout (RFC 5482). All deadlines are absolute
+ * µs in the connection block; 0 means off.
+ */
+#include "tcp_int.h"
+
+/* RFC 6298 2.2 / 2.3: SRTT/RTTVAR with alpha 1/8, beta 1/4; RTO = SRTT +
+ * max(G, 4*RTTVAR), clamped to [rto_min, rto_max] (2.4, 2.5). */
+void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t r) {
+  if (r == 0) r = 1;
+  if (t->srtt == 0) {
+    t->srtt = r;
+    t->rttvar = r / 2;
+  } else {
+    uint32_t diff = t->srtt > r ? t->srtt - r : r - t->srtt;
+    t->rttvar = t->rttvar - t->rttvar / 4 + diff / 4;
+    t->srtt = t->srtt - t->srtt / 8 + r / 8;
+  }
+  uint64_t rto = (uint64_t)t->srtt + MAX(1000u, 4ull * t->rttvar);
+  rto = MAX(rto, (uint64_t)st->cfg.tcp_rto_min_us);
+  rto = MIN(rto, (uint64_t)st->cfg.tcp_rto_max_us);
+  t->rto = (uint32_t)rto;
+}
+
+void tcp_arm_rexmt(struct microtcp_stack *st, struct tcb *t) { t->t_rexmt = st->now + t->rto; }
+
+void tcp_arm_keepalive(struct microtcp_stack *st, struct tcb *t) {
+  if ((t->flags & TF_KEEPALIVE) && tcb_synchronized(t))
+    t->t_keep = t->last_rcv_at + t->keepidle_us;
+  else
+    t->t_keep = 0;
+}
+
+void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t) {
+  tcb_set_state(st, t, MICROTCP_TIME_WAIT);
+  t->t_rexmt = t->t_keep = 0;
+  t->flags &= ~(uint32_t)TF_PERSIST;
+  t->t_2msl = st->now + 2ull * st->cfg.tcp_msl_us;
+  tcb_notify(st, t);
+}
+
+uint64_t tcb_deadline(const struct tcb *t) {
+  uint64_t d = UINT64_MAX;
+  if (t->t_rexmt) d = MIN(d, t->t_rexmt);
+  if (t->t_delack) d = MIN(d, t->t_delack);
+  if (t->t_keep) d = MIN(d, t->t_keep);
+  if (t->t_2msl) d = MIN(d, t->t_2msl);
+  return d;
+}
+
+uint64_t tcp_deadline(const struct microtcp_stack *st) {
+  uint64_t d = UINT64_MAX;
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    const struct tcb *t = &st->tcp.tcbs[i];
+    if (t->in_use && t->state != MICROTCP_CLOSED) d = MIN(d, tcb_deadline(t));
+  }
+  /* Pending output is not a deadline: the caller drains microtcp_output(). */
+  return d;
+}
+
+static int timeout_error(const struct tcb *t) {
+  return t->soft_err ? t->soft_err : MICROTCP_ETIMEDOUT;
+}
+
+/* Persist timer: probe the zero window with exponential backoff (capped),
+ * never giving up while probes are answered (RFC 1122 4.2.2.17). */
+static void persist_fire(struct microtcp_stack *st, struct tcb *t) {
+  if (t->user_timeout_us && t->unacked_since &&
+      st->now - t->unacked_since >= t->user_timeout_us) {
+    st->ctr.tcp_timeouts++;
+    tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
+    return;
+  }
+  t->flags |= TF_PROBE;
+  if (!t->unacked_since) t->unacked_since = st->now;
+  uint64_t iv = (uint64_t)MAX(t->rto, st->cfg.tcp_rto_min_us) << MIN(t->persist_backoff, 16);
+  iv = MIN(iv, (uint64_t)TCP_PERSIST_MAX_US);
+  if (t->persist_backoff < 16) t->persist_backoff++;
+  t->t_rexmt = st->now + iv;
+  tcb_want_output(st, t);
+}
+
+static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
+  t->t_rexmt = 0;
+  if (t->flags & TF_PERSIST) {
+    persist_fire(st, t);
+    return;
+  }
+  bool handshake = t->state == MICROTCP_SYN_SENT || t->state == MICROTCP_SYN_RECEIVED;
+  uint8_t limit = handshake ? st->cfg.tcp_syn_retries : st->cfg.tcp_max_retries;
+  bool user_to = t->user_timeout_us && t->unacked_since &&
+                 st->now - t->unacked_since >= t->user_timeout_us;
+  if (t->backoff >= limit || user_to) {
+    st->ctr.tcp_timeouts++;
+    tcb_terminate(st, t, timeout_error(t));
+    return;
+  }
+  t->backoff++;
+  t->rto_timeouts++;
+  /* RFC 6298 5.5: back off the timer (doubling, bounded by rto_max). */
+  t->rto = (uint32_t)MIN((uint64_t)t->rto * 2, (uint64_t)st->cfg.tcp_rto_max_us);
+  t->flags &= ~(uint32_t)TF_RTT_TIMING; /* Karn */
+  if (!t->unacked_since) t->unacked_since = st->now;
+  if (handshake) {
+    t->flags |= TF_SYN_NEEDED;
+  } else {
+    /* RFC 5681 3.1 eq. 4 / RFC 6582 4 / RFC 2018 8: collapse the window, leave
+     * recovery, forget SACK state, and resend from snd_una (go-back-N). */
+    tcp_cc_ops(t->cc_algo)->on_rto(&t->cc, t->mss, tcp_flight(t), st->now);
+    t->flags &= ~(uint32_t)(TF_RECOVERY | TF_REXMIT_UNA);
+    t->dupacks = 0;
+    t->recover = t->snd_max;
+    t->high_rxt = t->snd_una;
+    sb_clear(&t->sb);
+    t->snd_nxt = t->snd_una;
+  }
+  t->t_rexmt = st->now + t->rto;
+  tcb_want_output(st, t);
+}
+
+static void keep_fire(struct microtcp_stack *st, struct tcb *t) {
+  t->t_keep = 0;
+  if (!(t->flags & TF_KEEPALIVE) || !tcb_synchronized(t)) return;
+  if (st->now < t->last_rcv_at + t->keepidle_us && t->keep_probes_sent == 0) {
+    t->t_keep = t->last_rcv_at + t->keepidle_us; /* traffic since: not idle */
+    return;
+  }
+  if (t->keep_probes_sent >= t->keepcnt) {
+    st->ctr.tcp_timeouts++;
+    tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, 0, false);
+    tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
+    return;
+  }
+  t->keep_probes_sent++;
+  t->flags |= TF_KEEP_PROBE;
+  t->t_keep = st->now + t->keepintvl_us;
+  tcb_want_output(st, t);
+}
+
+static void tcb_advance(struct microtcp_stack *st, struct tcb *t, uint64_t now) {
+  if (t->t_2msl && t->t_2msl <= now) {
+    t->t_2msl = 0;
+    tcb_terminate(st, t, t->state == MICROTCP_TIME_WAIT ? 0 : MICROTCP_ETIMEDOUT);
+    return;
+  }
+  if (t->t_delack && t->t_delack <= now) {
+    t->t_delack = 0;
+    t->flags |= TF_ACK_NOW;
+    tcb_want_output(st, t);
+  }
+  if (t->t_rexmt && t->t_rexmt <= now) rexmt_fire(st, t);
+  if (t->state != MICROTCP_CLOSED && t->t_keep && t->t_keep <= now) keep_fire(st, t);
+}
+
+void tcp_advance(struct microtcp_stack *st, uint64_t now) {
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    struct tcb *t = &st->tcp.tcbs[i];
+    if (t->in_use && t->state != MICROTCP_CLOSED && tcb_deadline(t) <= now)
+      tcb_advance(st, t, now);
+  }
+}

@@ -327,9 +327,8 @@ static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
     if (!lost && (t->flags & TF_SACK)) lost = sb_is_lost(&t->sb, t->snd_una, t->mss);
     /* RFC 6582 4.1: no new recovery until snd_una passed the last one's
      * "recover" point (avoids multiple fast retransmits after an RTO). */
-    if (lost && seq_gt(t->snd_una, t->recover)) {
-      enter_recovery(st, t);
-    } else if (lost && t->snd_una == t->recover && t->recover == t->iss) {
+    if (lost && (!(t->flags & TF_RTO_RECOVER) || seq_gt(t->snd_una, t->recover))) {
+      t->flags &= ~(uint32_t)TF_RTO_RECOVER;
       enter_recovery(st, t);
     }
   } else if (!(t->flags & TF_SACK)) {

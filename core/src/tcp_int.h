@@ -60,6 +60,8 @@ enum {
   TF_PERSIST = 1u << 21,     /* t_rexmt is the persist timer */
   TF_FIN_PENDING = 1u << 22, /* peer FIN seen out of order at rcv_fin_seq */
   TF_PASSIVE = 1u << 23,     /* created by a listener (SYN-RECEIVED returns to LISTEN on RST) */
+  TF_RTO_RECOVER = 1u << 24, /* "recover" was set by an RTO (RFC 6582 4.1 guard active) */
+  TF_FORCE = 1u << 25,       /* persist timer: send what the window allows, ignoring SWS */
 };
 
 struct tcb {

@@ -53,7 +53,7 @@ uint32_t tcp_rcv_window(const struct tcb *t) {
   uint32_t lim = MIN(t->rcvbuf_lim, t->rcvbuf.cap);
   uint32_t free_space = used < lim ? lim - used : 0;
   uint32_t old = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-  uint32_t step = MIN(lim / 2, (uint32_t)(t->mss ? t->mss : TCP_DEFAULT_MSS));
+  uint32_t step = MIN(lim / 2, (uint32_t)TCP_DEFAULT_MSS);
   if (free_space >= old + step || free_space < old) return MAX(free_space, old);
   return old;
 }
@@ -339,7 +339,9 @@ static int try_send_new(struct microtcp_stack *st, struct tcb *t) {
     }
     return 0;
   }
-  if (len < t->mss && !resend) {
+  bool force = (t->flags & TF_FORCE) != 0;
+  t->flags &= ~(uint32_t)TF_FORCE;
+  if (len < t->mss && !resend && !force) {
     bool all_queued = len == avail;
     bool idle = t->snd_nxt == t->snd_una;
     bool nodelay = (t->flags & TF_NODELAY) != 0;

@@ -73,7 +73,12 @@ static void persist_fire(struct microtcp_stack *st, struct tcb *t) {
     tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
     return;
   }
-  t->flags |= TF_PROBE;
+  /* A small but non-zero window that sender SWS avoidance refused to use:
+   * after the timeout, send what fits (RFC 9293 3.8.6.2.1 override). */
+  if (t->snd_wnd > tcp_flight(t))
+    t->flags |= TF_FORCE;
+  else
+    t->flags |= TF_PROBE;
   if (!t->unacked_since) t->unacked_since = st->now;
   uint64_t iv = (uint64_t)MAX(t->rto, st->cfg.tcp_rto_min_us) << MIN(t->persist_backoff, 16);
   iv = MIN(iv, (uint64_t)TCP_PERSIST_MAX_US);
@@ -112,6 +117,7 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
     t->flags &= ~(uint32_t)(TF_RECOVERY | TF_REXMIT_UNA);
     t->dupacks = 0;
     t->recover = t->snd_max;
+    t->flags |= TF_RTO_RECOVER;
     t->high_rxt = t->snd_una;
     sb_clear(&t->sb);
     t->snd_nxt = t->snd_una;

@@ -143,7 +143,7 @@ size_t microtcp_footprint(const microtcp_config *cfg) {
 
 static void frames_reset(struct microtcp_stack *st) {
   for (uint16_t i = 0; i < st->cfg.frames; i++)
-    st->frames[i].next = (uint16_t)(i + 1 < st->cfg.frames ? i + 1 : FRAME_NONE);
+    st->frames[i].next = i + 1 < st->cfg.frames ? (uint16_t)(i + 1) : (uint16_t)FRAME_NONE;
   st->frame_free_head = 0;
   st->frames_in_use = 0;
   st->txq_head = st->txq_tail = FRAME_NONE;

@@ -35,10 +35,10 @@ int tcp_init(struct microtcp_stack *st, struct carve *c) {
   tcp->hash_mask = nb - 1;
   for (uint32_t i = 0; i < nb; i++) tcp->hash[i] = TCP_NONE;
   for (uint16_t i = 0; i < cfg->max_tcp; i++) {
-    tcp->tcbs[i].next = (uint16_t)(i + 1 < cfg->max_tcp ? i + 1 : TCP_NONE);
+    tcp->tcbs[i].next = i + 1 < cfg->max_tcp ? (uint16_t)(i + 1) : (uint16_t)TCP_NONE;
     tcp->tcbs[i].state = MICROTCP_CLOSED;
   }
-  tcp->free_head = cfg->max_tcp ? 0 : TCP_NONE;
+  tcp->free_head = cfg->max_tcp ? (uint16_t)0 : (uint16_t)TCP_NONE;
   tcp->out_head = tcp->out_tail = TCP_NONE;
   tcp->challenge_tokens = cfg->tcp_challenge_ack_per_s;
   tcp->challenge_refill = st->now;
@@ -552,7 +552,7 @@ unsigned tcp_poll(const struct microtcp_stack *st, int h) {
   if (can_send && !(t->flags & TF_SHUT_WR) && t->sndbuf.len < t->sndbuf_lim)
     r |= MICROTCP_WRITABLE;
   if (t->flags & TF_CONNECTED) r |= MICROTCP_CONNECTED;
-  if (t->state == MICROTCP_CLOSED || t->state == MICROTCP_TIME_WAIT) r |= MICROTCP_CLOSED;
+  if (t->state == MICROTCP_CLOSED || t->state == MICROTCP_TIME_WAIT) r |= MICROTCP_HANGUP;
   if (t->err) r |= MICROTCP_ERROR | MICROTCP_WRITABLE;
   return r;
 }

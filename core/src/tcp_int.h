@@ -190,7 +190,6 @@ uint32_t tcp_flight(const struct tcb *t);
 
 /* ---- tcp_timer.c ---- */
 void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t rtt_us);
-void tcp_arm_rexmt(struct microtcp_stack *st, struct tcb *t);
 void tcp_arm_keepalive(struct microtcp_stack *st, struct tcb *t);
 void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
 uint64_t tcb_deadline(const struct tcb *t);

@@ -24,9 +24,9 @@ void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t r) {
   t->rto = (uint32_t)rto;
 }
 
-void tcp_arm_rexmt(struct microtcp_stack *st, struct tcb *t) { t->t_rexmt = st->now + t->rto; }
 
 void tcp_arm_keepalive(struct microtcp_stack *st, struct tcb *t) {
+  (void)st;
   if ((t->flags & TF_KEEPALIVE) && tcb_synchronized(t))
     t->t_keep = t->last_rcv_at + t->keepidle_us;
   else

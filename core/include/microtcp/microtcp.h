@@ -87,7 +87,7 @@ enum microtcp_ready {
   MICROTCP_READABLE = 1u << 0,  /* recv would not block (data, EOF or error); listener: accept ready */
   MICROTCP_WRITABLE = 1u << 1,  /* send would accept at least one byte */
   MICROTCP_CONNECTED = 1u << 2, /* handshake completed (stays set) */
-  MICROTCP_CLOSED = 1u << 3,    /* connection fully closed (or never will transfer again) */
+  MICROTCP_HANGUP = 1u << 3,    /* connection over: CLOSED or TIME_WAIT (no more data either way) */
   MICROTCP_ERROR = 1u << 4,     /* a pending error: microtcp_socket_error() */
   MICROTCP_PEER_FIN = 1u << 5,  /* peer sent FIN: recv returns 0 after queued data */
 };
@@ -261,7 +261,7 @@ typedef struct microtcp_ping_reply {
 int microtcp_ping_recv(microtcp_stack *st, microtcp_ping_reply *out);
 
 /* ---- Sockets: common ----------------------------------------------------------- */
-/* Readiness bits (MICROTCP_READABLE, ...) of any handle; 0 for a bad handle. */
+/* Readiness bits (MICROTCP_READABLE, ..., MICROTCP_HANGUP) of any handle; 0 for a bad handle. */
 unsigned microtcp_poll(const microtcp_stack *st, int handle);
 /* Pending error of a socket (0 if none) and clear it, like SO_ERROR. */
 int microtcp_socket_error(microtcp_stack *st, int handle);

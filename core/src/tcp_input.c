@@ -418,8 +418,19 @@ static void fin_acked(struct microtcp_stack *st, struct tcb *t) {
   }
 }
 
-static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
-  const wire_tcp_opts *o = &s->h->opts;
+static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *in) {
+  const wire_tcp_opts *o = &in->h->opts;
+  struct seg_in stripped = *in;
+  const struct seg_in *s = in;
+  /* Simultaneous open (RFC 9293 3.5 figure 7, step 6): the peer's SYN-ACK
+   * repeats its SYN, already counted in RCV.NXT; drop the SYN bit so the ACK it
+   * carries is processed. */
+  if (t->state == MICROTCP_SYN_RECEIVED && !(t->flags & TF_PASSIVE) && has(in, WIRE_TCP_SYN) &&
+      has(in, WIRE_TCP_ACK) && in->seq == t->irs) {
+    stripped.flags = (uint8_t)(stripped.flags & ~WIRE_TCP_SYN);
+    stripped.seq = in->seq + 1;
+    s = &stripped;
+  }
 
   /* A retransmitted SYN in SYN-RECEIVED: repeat our SYN-ACK. */
   if (t->state == MICROTCP_SYN_RECEIVED && has(s, WIRE_TCP_SYN) && !has(s, WIRE_TCP_ACK) &&

@@ -56,9 +56,10 @@ struct tcp_cc_ops {
    * ssthresh = max(cwnd*0.7, 2*mss) (4.6). cwnd is set to ssthresh; the
    * caller may inflate it for NewReno-style recovery. */
   void (*on_loss)(struct tcp_cc *cc, uint32_t mss, uint32_t flight, uint64_t now_us);
-  /* Retransmission timeout: ssthresh as on_loss (unless already in a loss
-   * episode the caller handles), cwnd = 1*mss (RFC 5681 3.1 eq. 4 and
-   * following; RFC 9438 4.8). */
+  /* Retransmission timeout: ssthresh as on_loss, cwnd = 1*mss (RFC 5681 3.1
+   * eq. 4 and following; RFC 9438 4.8). RFC 5681 3.1 holds ssthresh constant
+   * when the same segment times out again: on a repeated RTO the caller saves
+   * ssthresh before the call and restores it after. */
   void (*on_rto)(struct tcp_cc *cc, uint32_t mss, uint32_t flight, uint64_t now_us);
   /* Fast recovery ended with a full ACK: cwnd = ssthresh (RFC 6582 3.2 step 3). */
   void (*on_recovery_end)(struct tcp_cc *cc, uint32_t mss, uint64_t now_us);
@@ -68,7 +69,13 @@ struct tcp_cc_ops {
  * any other value. The returned table is constant and shared. */
 const struct tcp_cc_ops *tcp_cc_ops(int algorithm);
 
-/* Exposed for tests and for the CUBIC implementation. */
+/* ---- Shared by tcp_cc.c and tcp_cc_cubic.c, exposed for tests ---- */
+extern const struct tcp_cc_ops tcp_cc_newreno_ops;
+extern const struct tcp_cc_ops tcp_cc_cubic_ops;
+#define TCP_CC_CWND_MAX 0x7fffffffu /* cwnd never exceeds half the sequence space */
+/* RFC 5681 3.1 slow start with RFC 3465 ABC (L = 2): cwnd += min(acked,
+ * 2*mss), not past ssthresh. Call only while cwnd < ssthresh. */
+void tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked);
 /* floor(cbrt(x)) for any 64-bit x, exact. */
 uint32_t tcp_cc_icbrt(uint64_t x);
 /* CUBIC window W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 eq. 1) in bytes, for

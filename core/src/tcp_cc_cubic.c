@@ -8,14 +8,16 @@
  *   time t, K in milliseconds; windows in bytes (the RFC's segments x mss).
  *
  * W_cubic(t) = C*(t-K)^3 + W_max (eq. 1). With t-K = d ms and C = 0.4
- * segments/s^3 the offset in 1/1024 segments is
- *   0.4 * d^3 / 10^9 * 1024 = 4 * d^3 / 5^10,
- * computed exactly as 4*q + 4*r/5^10 with q,r = d^3 divmod 5^10 so no term
- * exceeds 64 bits. Bounds: d is clamped at 2^21 ms (~35 minutes), where
- * d^3 <= 2^63 still fits; at that point the offset is 0.4*2097^3 ~ 3.7e9
- * segments, beyond any 32-bit byte window for mss >= 2, so clamping only
- * saturates a result that would saturate anyway. The byte offset
- * (<= 2^42 * mss) is checked against 2^64 before multiplying.
+ * segments/s^3 the offset in 1/65536 segments is
+ *   0.4 * d^3 / 10^9 * 65536 = 256 * d^3 / 5^10,
+ * computed exactly (floor) as 256*q + 256*r/5^10 with q,r = d^3 divmod 5^10,
+ * so no term exceeds 64 bits; the byte result is then within 1 byte +
+ * mss/65536 of the exact value. Bounds: d is clamped at 2^21 ms (~35
+ * minutes), where d^3 <= 2^63 still fits (q < 2^40, 256*q < 2^48); at that
+ * point the offset is 0.4*2097^3 ~ 3.7e9 segments, beyond any 32-bit byte
+ * window for mss >= 2, so clamping only saturates a result that would
+ * saturate anyway. The fixed-point offset times mss is checked against 2^64
+ * before multiplying (it only fails for results far above 2^32 bytes).
  *
  * K = cbrt((W_max - cwnd_epoch)/C) (eq. 2). In ms and bytes:
  *   K_ms = cbrt(diff_bytes / mss * 2.5 * 10^9) = icbrt(diff_bytes * 2.5e9 / mss)
@@ -55,8 +57,8 @@ uint32_t tcp_cubic_window(uint32_t t_ms, uint32_t k_ms, uint32_t origin, uint32_
     delta = UINT64_MAX;
   } else {
     uint64_t c = (uint64_t)d * d * d; /* < 2^63 */
-    uint64_t fp = 4 * (c / FIVE_POW_10) + (4 * (c % FIVE_POW_10)) / FIVE_POW_10;
-    delta = fp > UINT64_MAX / mss ? UINT64_MAX : fp * mss / 1024;
+    uint64_t fp = 256 * (c / FIVE_POW_10) + (256 * (c % FIVE_POW_10)) / FIVE_POW_10;
+    delta = fp > UINT64_MAX / mss ? UINT64_MAX : fp * mss / 65536;
   }
   if (below) return delta >= origin ? 0 : (uint32_t)(origin - delta);
   return delta >= (uint64_t)(0xffffffffu - origin) ? 0xffffffffu : (uint32_t)(origin + delta);
@@ -155,7 +157,9 @@ static void cubic_on_ack(struct tcp_cc *cc, uint32_t mss, uint32_t acked, uint64
     cc->cwnd = clamp_cwnd(next);
     acc -= k * need;
   }
-  cc->ack_acc = (uint32_t)(acc > cc->cwnd ? cc->cwnd : acc);
+  /* Near the plateau need can exceed a whole window: keep accumulating
+   * (after the subtraction acc < need, which may exceed 32 bits). */
+  cc->ack_acc = (uint32_t)(acc > 0xffffffffu ? 0xffffffffu : acc);
 }
 
 /* RFC 9438 4.6 multiplicative decrease with 4.7 fast convergence. */

@@ -58,8 +58,10 @@ struct tcp_cc_ops {
   void (*on_loss)(struct tcp_cc *cc, uint32_t mss, uint32_t flight, uint64_t now_us);
   /* Retransmission timeout: ssthresh as on_loss, cwnd = 1*mss (RFC 5681 3.1
    * eq. 4 and following; RFC 9438 4.8). RFC 5681 3.1 holds ssthresh constant
-   * when the same segment times out again: on a repeated RTO the caller saves
-   * ssthresh before the call and restores it after. */
+   * when the same segment times out again. NewReno recomputes it from
+   * `flight` (unchanged by a back-to-back RTO, so ssthresh stays); CUBIC
+   * leaves ssthresh and W_max alone when cwnd is already 1 mss. Callers
+   * that want the rule exactly can save and restore ssthresh. */
   void (*on_rto)(struct tcp_cc *cc, uint32_t mss, uint32_t flight, uint64_t now_us);
   /* Fast recovery ended with a full ACK: cwnd = ssthresh (RFC 6582 3.2 step 3). */
   void (*on_recovery_end)(struct tcp_cc *cc, uint32_t mss, uint64_t now_us);

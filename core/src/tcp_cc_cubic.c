@@ -192,6 +192,13 @@ static void cubic_on_rto(struct tcp_cc *cc, uint32_t mss, uint32_t flight, uint6
   (void)flight;
   (void)now_us;
   if (mss == 0) mss = 1;
+  /* A window already at one segment means the previous RTO has not been
+   * followed by any progress: RFC 5681 3.1 keeps ssthresh on back-to-back
+   * timeouts, and reducing from cwnd = 1 mss would collapse it to 2 mss. */
+  if (cc->cwnd <= mss) {
+    cc->cwnd = mss;
+    return;
+  }
   cubic_reduce(cc, mss);
   cc->cwnd = mss;
   /* 4.8: in the first congestion avoidance after a timeout K = 0 and W_max

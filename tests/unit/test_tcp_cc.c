@@ -224,6 +224,10 @@ static void cubic_loss_reduces_by_beta_with_fast_convergence(void) {
   o->on_rto(&cc, mss, 100000, 0);
   CHECK_EQ(cc.cwnd, mss);
   CHECK_EQ(cc.ssthresh, 70019);
+  /* A back-to-back RTO keeps ssthresh (RFC 5681 3.1). */
+  o->on_rto(&cc, mss, 100000, 0);
+  CHECK_EQ(cc.cwnd, mss);
+  CHECK_EQ(cc.ssthresh, 70019);
   o->on_recovery_end(&cc, mss, 0);
   CHECK_EQ(cc.cwnd, 70019);
 }
@@ -302,6 +306,41 @@ static void cubic_after_rto_restarts_with_k_zero(void) {
   CHECK(cc.cwnd >= 70019);
 }
 
+/* An ACK long after the epoch began (e.g. the sender was application
+ * limited) must not jump to W_cubic(t): growth is clamped to 1.5x cwnd per
+ * window acked (RFC 9438 4.4/4.5 target clamp). */
+static void cubic_growth_clamped_to_one_and_a_half_per_rtt(void) {
+  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  struct tcp_cc cc;
+  const uint32_t mss = 1000;
+  uint64_t now = 1000000;
+  o->init(&cc, mss, 100 * mss);
+  o->on_loss(&cc, mss, 100 * mss, now);
+  o->on_ack(&cc, mss, mss, now, 0); /* epoch starts */
+  now += 60ull * 1000000;           /* W_cubic(60 s) is ~ 70000 segments */
+  uint32_t start = cc.cwnd, segs = start / mss;
+  for (uint32_t i = 0; i < segs; i++) o->on_ack(&cc, mss, mss, now, 0);
+  CHECK(cc.cwnd > start + start / 4);            /* it does grow fast ... */
+  CHECK((uint64_t)cc.cwnd * 2 <= (uint64_t)start * 3 + 2 * mss); /* ... but <= 1.5x */
+}
+
+/* The target is W_cubic(t + RTT) (RFC 9438 4.2): a longer RTT aims further
+ * ahead on the curve and grows faster at the same elapsed time. */
+static void cubic_target_looks_one_rtt_ahead(void) {
+  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  struct tcp_cc a, b;
+  const uint32_t mss = 1000;
+  o->init(&a, mss, 100 * mss);
+  o->on_loss(&a, mss, 100 * mss, 1000);
+  b = a;
+  for (uint64_t i = 1; i <= 200; i++) {
+    o->on_ack(&a, mss, mss, 1000 + i * 1000, 0);
+    o->on_ack(&b, mss, mss, 1000 + i * 1000, 1000000);
+  }
+  /* a aims at W_cubic(0.2 s) ~ 72 segments, b at W_cubic(1.2 s) ~ 84. */
+  CHECK(b.cwnd > a.cwnd + 5 * mss);
+}
+
 /* Huge windows and times: no overflow (run under UBSan in the asan build),
  * cwnd stays bounded and never shrinks on an ACK. */
 static void cubic_huge_window_and_hour_long_epoch_stay_bounded(void) {
@@ -350,6 +389,8 @@ int main(void) {
   RUN(cubic_recovers_to_w_max_near_k_then_probes);
   RUN(cubic_short_rtt_follows_reno_friendly_estimate);
   RUN(cubic_after_rto_restarts_with_k_zero);
+  RUN(cubic_growth_clamped_to_one_and_a_half_per_rtt);
+  RUN(cubic_target_looks_one_rtt_ahead);
   RUN(cubic_huge_window_and_hour_long_epoch_stay_bounded);
   return check_report();
 }

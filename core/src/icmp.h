@@ -5,11 +5,12 @@
 struct microtcp_stack;
 struct carve;
 struct wire_ipv4;
+struct microtcp_ping_reply;
 
 struct icmp_state {
-  /* owned by icmp.c; filled in by its author */
-  void *ping_replies;
-  uint32_t tokens;
+  struct microtcp_ping_reply *ping_replies; /* ring of cfg.ping_queue */
+  uint16_t ping_head, ping_len;
+  uint64_t tokens_micro;  /* token bucket, in millionths of a token */
   uint64_t last_refill;
 };
 

@@ -182,6 +182,7 @@ microtcp_stack *microtcp_init(void *arena, size_t arena_len, const microtcp_conf
     return NULL;
   }
   frames_reset(st);
+  arp_announce(st);
   *err = MICROTCP_OK;
   return st;
 }

@@ -1,14 +1,24 @@
 /* UDP sockets. */
 #ifndef MICROTCP_UDP_H
 #define MICROTCP_UDP_H
+#include <stdbool.h>
 #include <stdint.h>
 struct microtcp_stack;
 struct carve;
 struct wire_ipv4;
 
+struct udp_sock {
+  bool in_use;
+  uint16_t gen;
+  uint16_t port;
+  int16_t err;
+  uint32_t q_head, q_len;  /* ring of records: [u16 len][u32 ip][u16 port][data] */
+  uint16_t q_count;        /* datagrams queued */
+  uint8_t *q;              /* cfg.udp_rcvq bytes */
+};
+
 struct udp_state {
-  /* owned by udp.c; filled in by its author */
-  void *socks;
+  struct udp_sock *socks;
   uint16_t in_use;
 };
 

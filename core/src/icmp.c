@@ -1,0 +1,151 @@
+/*
+ * ICMP (RFC 792, RFC 1122 3.2.2): echo replies, errors generated under the
+ * RFC 1122 restrictions and a token-bucket rate limit, errors received and
+ * routed to the UDP/TCP socket they quote, and the ping API.
+ */
+#include "internal.h"
+
+size_t icmp_footprint(const microtcp_config *cfg) {
+  return sizeof(microtcp_ping_reply) * cfg->ping_queue;
+}
+
+int icmp_init(struct microtcp_stack *st, struct carve *c) {
+  st->icmp.ping_replies = carve_take(c, icmp_footprint(&st->cfg));
+  st->icmp.ping_head = st->icmp.ping_len = 0;
+  st->icmp.tokens_micro = (uint64_t)st->cfg.icmp_burst * 1000000u;
+  st->icmp.last_refill = st->now;
+  return MICROTCP_OK;
+}
+
+/* Token bucket: icmp_rate_per_s tokens per second, at most icmp_burst saved. */
+static bool rate_ok(struct microtcp_stack *st) {
+  const microtcp_config *cfg = &st->cfg;
+  if (cfg->icmp_rate_per_s == 0) return true;
+  uint64_t cap = (uint64_t)MAX(cfg->icmp_burst, 1u) * 1000000u;
+  uint64_t dt = st->now - st->icmp.last_refill;
+  st->icmp.last_refill = st->now;
+  uint64_t add = dt > cap ? cap : dt * cfg->icmp_rate_per_s; /* µs × tokens/s = micro-tokens */
+  st->icmp.tokens_micro = MIN(cap, st->icmp.tokens_micro + add);
+  if (st->icmp.tokens_micro < 1000000u) {
+    st->ctr.drop_icmp_ratelimit++;
+    return false;
+  }
+  st->icmp.tokens_micro -= 1000000u;
+  return true;
+}
+
+/* Send header (8 bytes, checksum filled here) + payload. */
+static int icmp_send(struct microtcp_stack *st, uint32_t dst, uint8_t type, uint8_t code,
+                     uint32_t rest, const uint8_t *payload, size_t len) {
+  uint8_t h[WIRE_ICMP_HLEN];
+  h[0] = type;
+  h[1] = code;
+  wire_put16(h + 2, 0);
+  wire_put32(h + 4, rest);
+  uint32_t sum = wire_csum_partial(0, h, sizeof h);
+  sum = wire_csum_partial(sum, payload, len);
+  wire_put16(h + 2, wire_csum_fold(sum));
+  return ipv4_send(st, dst, WIRE_IP_PROTO_ICMP, h, sizeof h, payload, len);
+}
+
+static bool is_error_type(uint8_t type) {
+  return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+void icmp_send_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint32_t rest,
+                     const struct wire_ipv4 *orig, const uint8_t *ip_pkt, size_t len) {
+  if (!ip_pkt || orig->frag_offset != 0 || orig->dst != st->cfg.ip ||
+      ipv4_is_martian_src(st, orig->src))
+    return;
+  if (orig->proto == WIRE_IP_PROTO_ICMP) {
+    /* Never answer an ICMP error (or an unreadable ICMP message) with one. */
+    if (orig->payload_len < 1 || is_error_type(orig->payload[0])) return;
+  }
+  if (!rate_ok(st)) return;
+  size_t quote = MIN(len, (size_t)orig->ihl_bytes + 8);
+  if (icmp_send(st, orig->src, type, code, rest, ip_pkt, quote) == MICROTCP_OK)
+    st->ctr.icmp_errors_out++;
+}
+
+static void deliver_error(struct microtcp_stack *st, const wire_icmp *m) {
+  wire_ipv4 q;
+  if (wire_icmp_quoted(m, &q) < 0) {
+    st->ctr.drop_icmp_malformed++;
+    return;
+  }
+  st->ctr.icmp_errors_in++;
+  if (q.src != st->cfg.ip) return; /* not about something we sent */
+  uint16_t mtu = (uint16_t)(m->rest & 0xffff);
+  if (q.proto == WIRE_IP_PROTO_TCP) {
+    tcp_icmp_error(st, m->type, m->code, mtu, &q);
+  } else if (q.proto == WIRE_IP_PROTO_UDP) {
+    int err = MICROTCP_EHOSTUNREACH;
+    if (m->type == WIRE_ICMP_DEST_UNREACH && m->code == WIRE_ICMP_UNREACH_PORT)
+      err = MICROTCP_EPORTUNREACH;
+    else if (m->type == WIRE_ICMP_DEST_UNREACH && m->code == WIRE_ICMP_UNREACH_NET)
+      err = MICROTCP_ENETUNREACH;
+    else if (m->type == WIRE_ICMP_DEST_UNREACH && m->code == WIRE_ICMP_UNREACH_NEEDFRAG)
+      err = MICROTCP_EMSGSIZE;
+    udp_icmp_error(st, err, &q);
+  }
+}
+
+static void queue_ping_reply(struct microtcp_stack *st, uint32_t src, const wire_icmp *m) {
+  struct icmp_state *s = &st->icmp;
+  if (s->ping_len >= st->cfg.ping_queue) return;
+  microtcp_ping_reply *r = &s->ping_replies[(s->ping_head + s->ping_len) % st->cfg.ping_queue];
+  r->src = src;
+  r->id = (uint16_t)(m->rest >> 16);
+  r->seq = (uint16_t)m->rest;
+  r->len = (uint32_t)m->payload_len;
+  uint32_t sum = 0;
+  for (size_t i = 0; i < m->payload_len; i++) sum += m->payload[i];
+  r->payload_sum = sum;
+  r->at = st->now;
+  s->ping_len++;
+}
+
+void icmp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
+  wire_icmp m;
+  if (wire_icmp_parse(ip->payload, ip->payload_len, &m) < 0) {
+    st->ctr.drop_icmp_malformed++;
+    return;
+  }
+#ifndef MICROTCP_FUZZING
+  if (wire_csum(ip->payload, ip->payload_len) != 0) {
+    st->ctr.drop_icmp_checksum++;
+    return;
+  }
+#endif
+  switch (m.type) {
+  case WIRE_ICMP_ECHO_REQUEST:
+    /* RFC 1122 3.2.2.6: echo to a broadcast address may be ignored: we do. */
+    if (!st->cfg.icmp_echo || ip->dst != st->cfg.ip) return;
+    if (!rate_ok(st)) return;
+    if (icmp_send(st, ip->src, WIRE_ICMP_ECHO_REPLY, 0, m.rest, m.payload, m.payload_len) ==
+        MICROTCP_OK)
+      st->ctr.icmp_echo_replies_out++;
+    break;
+  case WIRE_ICMP_ECHO_REPLY: queue_ping_reply(st, ip->src, &m); break;
+  case WIRE_ICMP_DEST_UNREACH:
+  case WIRE_ICMP_TIME_EXCEEDED: deliver_error(st, &m); break;
+  default: break;
+  }
+}
+
+int microtcp_ping(microtcp_stack *st, uint64_t now, uint32_t dst, uint16_t id, uint16_t seq,
+                  const void *payload, size_t len) {
+  if (now > st->now) st->now = now;
+  if (payload == NULL && len) return MICROTCP_EINVAL;
+  if (dst == 0 || dst == st->cfg.ip) return MICROTCP_EINVAL;
+  return icmp_send(st, dst, WIRE_ICMP_ECHO_REQUEST, 0, (uint32_t)id << 16 | seq, payload, len);
+}
+
+int microtcp_ping_recv(microtcp_stack *st, microtcp_ping_reply *out) {
+  struct icmp_state *s = &st->icmp;
+  if (s->ping_len == 0) return MICROTCP_EAGAIN;
+  *out = s->ping_replies[s->ping_head];
+  s->ping_head = (uint16_t)((s->ping_head + 1) % st->cfg.ping_queue);
+  s->ping_len--;
+  return (int)out->len;
+}

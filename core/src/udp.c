@@ -1,0 +1,206 @@
+/*
+ * UDP (RFC 768, RFC 1122 4.1): sockets bound to a port (ephemeral per RFC
+ * 6056), a bounded byte queue of received datagrams per socket, port
+ * unreachable when nothing listens, ICMP errors reported per socket.
+ */
+#include "internal.h"
+
+#define UDP_REC_HDR 8 /* len(2) ip(4) port(2) */
+#define UDP_MAX_PAYLOAD 65507u
+
+size_t udp_footprint(const microtcp_config *cfg) {
+  struct carve c = {NULL, 0, 0};
+  (void)carve_take(&c, sizeof(struct udp_sock) * cfg->max_udp);
+  (void)carve_take(&c, (size_t)cfg->udp_rcvq * cfg->max_udp);
+  return c.used;
+}
+
+int udp_init(struct microtcp_stack *st, struct carve *c) {
+  st->udp.socks = carve_take(c, sizeof(struct udp_sock) * st->cfg.max_udp);
+  uint8_t *q = carve_take(c, (size_t)st->cfg.udp_rcvq * st->cfg.max_udp);
+  if (st->udp.socks && q)
+    for (uint16_t i = 0; i < st->cfg.max_udp; i++) st->udp.socks[i].q = q + (size_t)i * st->cfg.udp_rcvq;
+  return MICROTCP_OK;
+}
+
+static struct udp_sock *sock_from_handle(const struct microtcp_stack *st, int h) {
+  if (handle_kind(h) != HK_UDP) return NULL;
+  uint16_t i = handle_index(h);
+  if (i >= st->cfg.max_udp) return NULL;
+  struct udp_sock *s = &st->udp.socks[i];
+  return s->in_use && s->gen == handle_gen(h) ? s : NULL;
+}
+
+static struct udp_sock *sock_by_port(const struct microtcp_stack *st, uint16_t port) {
+  for (uint16_t i = 0; i < st->cfg.max_udp; i++)
+    if (st->udp.socks[i].in_use && st->udp.socks[i].port == port) return &st->udp.socks[i];
+  return NULL;
+}
+
+static bool udp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void *ctx) {
+  (void)ctx;
+  return sock_by_port(st, port) != NULL;
+}
+
+int microtcp_udp_bind(microtcp_stack *st, uint64_t now, uint16_t port) {
+  if (now > st->now) st->now = now;
+  if (port == 0) {
+    int p = ephemeral_port(st, WIRE_IP_PROTO_UDP, 0, 0, udp_port_in_use, NULL);
+    if (p < 0) return p;
+    port = (uint16_t)p;
+  } else if (sock_by_port(st, port)) {
+    return MICROTCP_EADDRINUSE;
+  }
+  for (uint16_t i = 0; i < st->cfg.max_udp; i++) {
+    struct udp_sock *s = &st->udp.socks[i];
+    if (s->in_use) continue;
+    uint16_t gen = (uint16_t)((s->gen + 1) & 0x0fff);
+    uint8_t *q = s->q;
+    memset(s, 0, sizeof *s);
+    s->q = q;
+    s->gen = gen;
+    s->in_use = true;
+    s->port = port;
+    st->udp.in_use++;
+    return handle_make(HK_UDP, gen, i);
+  }
+  return MICROTCP_ENOMEM;
+}
+
+int microtcp_udp_close(microtcp_stack *st, int h) {
+  struct udp_sock *s = sock_from_handle(st, h);
+  if (!s) return MICROTCP_EBADF;
+  s->in_use = false;
+  s->gen = (uint16_t)((s->gen + 1) & 0x0fff);
+  st->udp.in_use--;
+  return MICROTCP_OK;
+}
+
+int microtcp_udp_sendto(microtcp_stack *st, uint64_t now, int h, uint32_t ip, uint16_t port,
+                        const void *data, size_t len) {
+  if (now > st->now) st->now = now;
+  struct udp_sock *s = sock_from_handle(st, h);
+  if (!s) return MICROTCP_EBADF;
+  if (data == NULL && len) return MICROTCP_EINVAL;
+  if (len > UDP_MAX_PAYLOAD) return MICROTCP_EMSGSIZE;
+  if (port == 0 || ip == 0) return MICROTCP_EINVAL;
+  uint8_t h8[WIRE_UDP_HLEN];
+  uint16_t total = (uint16_t)(WIRE_UDP_HLEN + len);
+  wire_put16(h8, s->port);
+  wire_put16(h8 + 2, port);
+  wire_put16(h8 + 4, total);
+  wire_put16(h8 + 6, 0);
+  uint32_t sum = wire_csum_pseudo(st->cfg.ip, ip, WIRE_IP_PROTO_UDP, total);
+  sum = wire_csum_partial(sum, h8, sizeof h8);
+  sum = wire_csum_partial(sum, data, len);
+  uint16_t c = wire_csum_fold(sum);
+  wire_put16(h8 + 6, c == 0 ? 0xffff : c); /* RFC 768: 0 means "none" */
+  int r = ipv4_send(st, ip, WIRE_IP_PROTO_UDP, h8, sizeof h8, data, len);
+  if (r < 0) return r;
+  st->ctr.udp_datagrams_out++;
+  return (int)len;
+}
+
+/* Ring helpers over the socket's byte queue. */
+static void q_put(const struct microtcp_stack *st, struct udp_sock *s, uint32_t at,
+                  const uint8_t *src, uint32_t n) {
+  uint32_t cap = st->cfg.udp_rcvq;
+  for (uint32_t i = 0; i < n; i++) s->q[(at + i) % cap] = src[i];
+}
+
+static void q_get(const struct microtcp_stack *st, const struct udp_sock *s, uint32_t at,
+                  uint8_t *dst, uint32_t n) {
+  uint32_t cap = st->cfg.udp_rcvq;
+  for (uint32_t i = 0; i < n; i++) dst[i] = s->q[(at + i) % cap];
+}
+
+void udp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip, const uint8_t *ip_pkt,
+               size_t ip_len) {
+  wire_udp u;
+  if (wire_udp_parse(ip->payload, ip->payload_len, &u) < 0) {
+    st->ctr.drop_udp_malformed++;
+    return;
+  }
+#ifndef MICROTCP_FUZZING
+  if (!wire_udp_checksum_ok(ip->src, ip->dst, ip->payload, u.length)) {
+    st->ctr.drop_udp_checksum++;
+    return;
+  }
+#endif
+  struct udp_sock *s = sock_by_port(st, u.dst_port);
+  if (!s) {
+    st->ctr.drop_udp_no_port++;
+    if (ip->dst == st->cfg.ip)
+      icmp_send_error(st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PORT, 0, ip, ip_pkt, ip_len);
+    return;
+  }
+  uint32_t need = UDP_REC_HDR + (uint32_t)u.payload_len;
+  if (s->q_len + need > st->cfg.udp_rcvq) {
+    st->ctr.drop_udp_queue_full++;
+    return;
+  }
+  uint8_t rec[UDP_REC_HDR];
+  wire_put16(rec, (uint16_t)u.payload_len);
+  wire_put32(rec + 2, ip->src);
+  wire_put16(rec + 6, u.src_port);
+  uint32_t at = (s->q_head + s->q_len) % st->cfg.udp_rcvq;
+  q_put(st, s, at, rec, UDP_REC_HDR);
+  q_put(st, s, (at + UDP_REC_HDR) % st->cfg.udp_rcvq, u.payload, (uint32_t)u.payload_len);
+  s->q_len += need;
+  s->q_count++;
+  st->ctr.udp_datagrams_in++;
+  notify(st, handle_make(HK_UDP, s->gen, (uint16_t)(s - st->udp.socks)));
+}
+
+int microtcp_udp_recvfrom(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap,
+                          microtcp_endpoint *from) {
+  if (now > st->now) st->now = now;
+  struct udp_sock *s = sock_from_handle(st, h);
+  if (!s) return MICROTCP_EBADF;
+  if (buf == NULL && cap) return MICROTCP_EINVAL;
+  if (s->q_count == 0) return MICROTCP_EAGAIN;
+  uint8_t rec[UDP_REC_HDR];
+  q_get(st, s, s->q_head, rec, UDP_REC_HDR);
+  uint32_t len = wire_get16(rec);
+  uint32_t copy = (uint32_t)MIN((size_t)len, cap);
+  q_get(st, s, (s->q_head + UDP_REC_HDR) % st->cfg.udp_rcvq, buf, copy);
+  if (from) {
+    from->ip = wire_get32(rec + 2);
+    from->port = wire_get16(rec + 6);
+  }
+  s->q_head = (s->q_head + UDP_REC_HDR + len) % st->cfg.udp_rcvq;
+  s->q_len -= UDP_REC_HDR + len;
+  s->q_count--;
+  return (int)len;
+}
+
+void udp_icmp_error(struct microtcp_stack *st, int err, const struct wire_ipv4 *quoted) {
+  if (quoted->payload_len < 4) return;
+  struct udp_sock *s = sock_by_port(st, wire_get16(quoted->payload));
+  if (!s) return;
+  s->err = (int16_t)err;
+  notify(st, handle_make(HK_UDP, s->gen, (uint16_t)(s - st->udp.socks)));
+}
+
+unsigned udp_poll(const struct microtcp_stack *st, int h) {
+  const struct udp_sock *s = sock_from_handle(st, h);
+  if (!s) return 0;
+  unsigned r = 0;
+  if (s->q_count || s->err) r |= MICROTCP_READABLE;
+  if (st->frames_in_use < st->cfg.frames) r |= MICROTCP_WRITABLE;
+  if (s->err) r |= MICROTCP_ERROR;
+  return r;
+}
+
+int udp_socket_error(struct microtcp_stack *st, int h) {
+  struct udp_sock *s = sock_from_handle(st, h);
+  if (!s) return MICROTCP_EBADF;
+  int e = s->err;
+  s->err = 0;
+  return e;
+}
+
+int udp_local_port(const struct microtcp_stack *st, int h) {
+  const struct udp_sock *s = sock_from_handle(st, h);
+  return s ? s->port : MICROTCP_EBADF;
+}

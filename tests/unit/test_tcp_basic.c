@@ -126,6 +126,7 @@ static void half_close_then_receive(void) {
   CHECK_EQ(microtcp_tcp_send(p.st[0], p.now, c, "x", 1), MICROTCP_EPIPE);
   char buf[16];
   RUN_UNTIL(&p, microtcp_tcp_recv(p.st[1], p.now, s, buf, sizeof buf) == 0, 1000000);
+  RUN_UNTIL(&p, microtcp_tcp_state(p.st[0], c) == MICROTCP_FIN_WAIT_2, 1000000);
   CHECK_EQ(microtcp_tcp_state(p.st[0], c), MICROTCP_FIN_WAIT_2);
   CHECK_EQ(microtcp_tcp_send(p.st[1], p.now, s, "late", 4), 4);
   int n = MICROTCP_EAGAIN;

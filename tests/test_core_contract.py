@@ -1,0 +1,56 @@
+"""The core contract checker rejects what the design forbids (so the ctest
+contract.core_symbols really guards something), and public headers compile
+standalone."""
+import pathlib
+import subprocess
+
+import pytest
+
+CHECK = "tools/check-core-symbols.sh"
+
+
+def compile_obj(tmp_path, name, source):
+    src = tmp_path / f"{name}.c"
+    src.write_text(source)
+    obj = tmp_path / f"{name}.o"
+    subprocess.run(["gcc", "-std=c11", "-c", str(src), "-o", str(obj)], check=True)
+    return obj
+
+
+@pytest.mark.parametrize(
+    "name,source,reason",
+    [
+        ("uses_malloc", "#include <stdlib.h>\nvoid *f(void){return malloc(4);}\n", "malloc"),
+        ("uses_printf", "#include <stdio.h>\nvoid f(int v){printf(\"%d\", v);}\n", "printf"),
+        ("uses_clock", "#include <time.h>\nlong f(void){return (long)time(0);}\n", "time"),
+        ("static_counter", "int g(void){static int n; return ++n;}\n", "writable"),
+        ("global_var", "int counter = 3; int g(void){return counter++;}\n", "writable"),
+    ],
+)
+def test_checker_rejects_forbidden(tmp_path, repo_dir, name, source, reason):
+    obj = compile_obj(tmp_path, name, source)
+    r = subprocess.run([str(repo_dir / CHECK), str(obj)], capture_output=True, text=True)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert reason in r.stderr
+
+
+def test_checker_accepts_freestanding(tmp_path, repo_dir):
+    obj = compile_obj(tmp_path, "ok", "#include <string.h>\nstatic const int t[2]={1,2};\n"
+                      "int f(char *d, const char *s, unsigned long n){memcpy(d,s,n);return t[n&1];}\n")
+    r = subprocess.run([str(repo_dir / CHECK), str(obj)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_core_library_passes(build_dir, repo_dir):
+    lib = build_dir / "libmicrotcp_core.a"
+    r = subprocess.run([str(repo_dir / CHECK), str(lib)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("header", sorted((pathlib.Path(__file__).resolve().parent.parent
+                                           / "core/include/microtcp").glob("*.h")), ids=lambda p: p.name)
+def test_public_header_standalone(tmp_path, repo_dir, header):
+    src = tmp_path / "h.c"
+    src.write_text(f'#include "microtcp/{header.name}"\n')
+    subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only",
+                    "-I", str(repo_dir / "core/include"), str(src)], check=True)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Enforces the core contract on a built library or object file:
+#  1. it references no external symbol outside the freestanding set
+#     (mem*/str* and compiler/sanitizer runtime), so no I/O, clock, malloc,
+#     printf or rand can hide in it;
+#  2. it defines no writable global or static data (.data/.bss), so any number
+#     of stack instances coexist. Read-only tables of pointers land in
+#     .data.rel.ro under PIE; those are read-only after relocation and allowed.
+# Usage: tools/check-core-symbols.sh path/to/libmicrotcp_core.a|file.o
+set -euo pipefail
+lib=${1:?usage: check-core-symbols.sh LIBRARY_OR_OBJECT}
+[ -f "$lib" ] || { echo "check-core-symbols: no such file: $lib" >&2; exit 2; }
+allowed='^(mem(cpy|move|set|cmp|chr)|str(len|cmp|ncmp|chr)|__stack_chk_fail|__stack_chk_guard|__asan_.*|__ubsan_.*|__sanitizer_.*|__msan_.*|__tsan_.*|__gcov_.*|__llvm_.*|__afl_.*|__sancov_.*|_GLOBAL_OFFSET_TABLE_|__aeabi_.*)$'
+# Undefined in some member and defined in none = really external.
+defined=$(nm --defined-only "$lib" | awk 'NF >= 3 {print $NF}' | sort -u)
+undefined=$(nm -u "$lib" | awk 'NF && $NF !~ /:$/ {print $NF}' | sort -u)
+bad_undef=$(comm -23 <(echo "$undefined") <(echo "$defined") | grep -Ev "$allowed" | grep -v '^$' || true)
+# Writable data: section names from objdump (nm's letters cannot tell
+# .data.rel.ro from .data). Sanitizer/coverage instrumentation sections are
+# skipped.
+bad_data=$(objdump -t "$lib" 2>/dev/null | awk '$0 ~ /^[0-9a-f]+ / {
+    sec=""; for (i = 1; i <= NF; i++) if ($i ~ /^\./ || $i == "*COM*") { sec=$i; break }
+    if ((sec ~ /^\.(data|bss)/ && sec !~ /^\.data\.rel\.ro/) || sec == "*COM*") print sec, $NF }' |
+  grep -Ev '__(asan|ubsan|sancov|llvm|gcov|profc|profd)|\.L|asan\.module' | sort -u || true)
+status=0
+if [ -n "$bad_undef" ]; then
+  echo "core references symbols outside the freestanding set:" >&2
+  echo "$bad_undef" | sed 's/^/  /' >&2
+  status=1
+fi
+if [ -n "$bad_data" ]; then
+  echo "core defines writable global/static data:" >&2
+  echo "$bad_data" | sed 's/^/  /' >&2
+  status=1
+fi
+[ $status = 0 ] && echo "core contract ok: $lib"
+exit $status

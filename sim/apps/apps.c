@@ -1,0 +1,569 @@
+/* Shared apps: deterministic streams over TCP, UDP and ICMP (see apps.h). */
+#include "apps.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+
+uint8_t app_stream_byte(uint64_t s, uint64_t i) {
+  /* One 64-bit hash per 8 bytes: cheap enough to verify gigabytes. */
+  uint64_t w = mix64(s ^ mix64(i >> 3));
+  return (uint8_t)(w >> (8 * (i & 7)));
+}
+
+void app_stream_fill(uint64_t s, uint64_t off, uint8_t *buf, size_t n) {
+  size_t k = 0;
+  while (k < n) {
+    uint64_t i = off + k;
+    uint64_t w = mix64(s ^ mix64(i >> 3));
+    for (unsigned b = (unsigned)(i & 7); b < 8 && k < n; b++, k++) buf[k] = (uint8_t)(w >> (8 * b));
+  }
+}
+
+static uint64_t verify(uint64_t s, uint64_t off, const uint8_t *buf, size_t n) {
+  uint8_t want[4096];
+  uint64_t bad = 0;
+  size_t k = 0;
+  while (k < n) {
+    size_t m = n - k < sizeof want ? n - k : sizeof want;
+    app_stream_fill(s, off + k, want, m);
+    for (size_t i = 0; i < m; i++) bad += want[i] != buf[k + i];
+    k += m;
+  }
+  return bad;
+}
+
+uint64_t app_conn_seed(uint64_t flow_seed, uint32_t client_ip, uint16_t client_port) {
+  return mix64(flow_seed ^ ((uint64_t)client_ip << 16 | client_port));
+}
+
+const char *app_kind_name(enum app_kind k) {
+  switch (k) {
+  case APP_SOURCE: return "tcp-bulk";
+  case APP_SINK: return "sink";
+  case APP_ECHO_CLIENT: return "tcp-echo";
+  case APP_ECHO_SERVER: return "echo";
+  case APP_HTTP_CLIENT: return "http";
+  case APP_HTTP_SERVER: return "http-server";
+  case APP_UDP_ECHO_CLIENT: return "udp-echo";
+  case APP_UDP_ECHO_SERVER: return "udp-echo-server";
+  case APP_PING: return "ping";
+  }
+  return "?";
+}
+
+int app_kind_from_name(const char *name) {
+  for (int k = APP_SOURCE; k <= APP_PING; k++)
+    if (strcmp(name, app_kind_name((enum app_kind)k)) == 0) return k;
+  return 0;
+}
+
+enum app_kind app_server_kind(enum app_kind client) {
+  switch (client) {
+  case APP_SOURCE: return APP_SINK;
+  case APP_ECHO_CLIENT: return APP_ECHO_SERVER;
+  case APP_HTTP_CLIENT: return APP_HTTP_SERVER;
+  case APP_UDP_ECHO_CLIENT: return APP_UDP_ECHO_SERVER;
+  default: return (enum app_kind)0;
+  }
+}
+
+static void fail(struct app *a, uint64_t now, const char *fmt, const char *detail) {
+  if (a->status != APP_RUNNING) return;
+  a->status = APP_FAILED;
+  snprintf(a->reason, sizeof a->reason, fmt, detail);
+  a->finished_at = now;
+}
+
+static void done(struct app *a, uint64_t now) {
+  if (a->status != APP_RUNNING) return;
+  a->status = APP_DONE;
+  a->finished_at = now;
+}
+
+static uint64_t udp_timeout(const struct app *a) {
+  return a->p.timeout_us ? a->p.timeout_us : 2000000u;
+}
+
+int app_start_client(struct app *a, enum app_kind kind, const struct app_params *p,
+                     microtcp_stack *st, uint64_t now) {
+  memset(a, 0, sizeof *a);
+  a->kind = kind;
+  a->p = *p;
+  a->handle = -1;
+  a->started_at = a->last_progress = now;
+  int h;
+  switch (kind) {
+  case APP_SOURCE:
+  case APP_ECHO_CLIENT:
+  case APP_HTTP_CLIENT:
+    h = microtcp_tcp_connect(st, now, p->remote_ip, p->remote_port, 0);
+    if (h < 0) {
+      fail(a, now, "connect: %s", microtcp_strerror(h));
+      return h;
+    }
+    a->handle = h;
+    a->stream_seed =
+        app_conn_seed(p->flow_seed, microtcp_get_config(st)->ip, (uint16_t)microtcp_local_port(st, h));
+    return 0;
+  case APP_UDP_ECHO_CLIENT:
+    h = microtcp_udp_bind(st, now, 0);
+    if (h < 0) {
+      fail(a, now, "udp bind: %s", microtcp_strerror(h));
+      return h;
+    }
+    a->handle = h;
+    a->stream_seed = app_conn_seed(p->flow_seed, microtcp_get_config(st)->ip,
+                                   (uint16_t)microtcp_local_port(st, h));
+    return 0;
+  case APP_PING:
+    a->stream_seed = p->flow_seed;
+    return 0;
+  default: fail(a, now, "%s is not a client app", app_kind_name(kind)); return MICROTCP_EINVAL;
+  }
+}
+
+void app_start_server(struct app *a, enum app_kind kind, const struct app_params *p, int handle,
+                      microtcp_stack *st, uint64_t now) {
+  memset(a, 0, sizeof *a);
+  a->kind = kind;
+  a->p = *p;
+  a->handle = handle;
+  a->started_at = a->last_progress = now;
+  a->connected = true;
+  microtcp_endpoint peer = {0, 0};
+  if (kind != APP_UDP_ECHO_SERVER) microtcp_tcp_peer(st, handle, &peer);
+  a->stream_seed = app_conn_seed(p->flow_seed, peer.ip, peer.port);
+}
+
+/* ---- TCP helpers ---------------------------------------------------------------------- */
+static int tcp_error_of(microtcp_stack *st, struct app *a) {
+  int e = microtcp_socket_error(st, a->handle);
+  return e ? e : MICROTCP_ECONNRESET;
+}
+
+static void finish_tcp(struct app *a, microtcp_stack *st, uint64_t now) {
+  if (!a->closed) {
+    microtcp_tcp_stats ts;
+    if (microtcp_tcp_get_stats(st, a->handle, &ts) == 0) {
+      a->retransmits = ts.retransmits;
+      a->srtt_us = ts.srtt_us;
+    }
+    microtcp_tcp_close(st, now, a->handle);
+    a->closed = true;
+  }
+}
+
+/* Send stream bytes [a->sent, limit) as far as the buffer allows. */
+static int pump_stream(struct app *a, microtcp_stack *st, uint64_t now, uint64_t limit) {
+  uint8_t buf[4096];
+  while (a->sent < limit) {
+    size_t n = (size_t)(limit - a->sent < sizeof buf ? limit - a->sent : sizeof buf);
+    app_stream_fill(a->stream_seed, a->sent, buf, n);
+    int r = microtcp_tcp_send(st, now, a->handle, buf, n);
+    if (r == MICROTCP_EAGAIN) return 0;
+    if (r < 0) return r;
+    a->sent += (uint64_t)r;
+    a->last_progress = now;
+  }
+  return 0;
+}
+
+/* Read and verify stream bytes; returns 1 at EOF, 0 if it would block, <0 on error. */
+static int drain_stream(struct app *a, microtcp_stack *st, uint64_t now) {
+  uint8_t buf[4096];
+  for (;;) {
+    int r = microtcp_tcp_recv(st, now, a->handle, buf, sizeof buf);
+    if (r > 0) {
+      a->verified_errors += verify(a->stream_seed, a->received, buf, (size_t)r);
+      a->received += (uint64_t)r;
+      a->last_progress = now;
+      continue;
+    }
+    if (r == 0) return 1;
+    if (r == MICROTCP_EAGAIN) return 0;
+    return r;
+  }
+}
+
+static void poll_source(struct app *a, microtcp_stack *st, uint64_t now) {
+  unsigned ev = microtcp_poll(st, a->handle);
+  if (ev & MICROTCP_ERROR) {
+    fail(a, now, "tcp: %s", microtcp_strerror(tcp_error_of(st, a)));
+    finish_tcp(a, st, now);
+    return;
+  }
+  if (ev & MICROTCP_CONNECTED) a->connected = true;
+  int r = pump_stream(a, st, now, a->p.bytes);
+  if (r < 0) {
+    fail(a, now, "send: %s", microtcp_strerror(r));
+    finish_tcp(a, st, now);
+    return;
+  }
+  if (a->sent == a->p.bytes && !a->fin_sent) {
+    microtcp_tcp_shutdown(st, now, a->handle);
+    a->fin_sent = true;
+  }
+  if (a->fin_sent) {
+    /* Wait for the sink's FIN: it proves every byte was delivered and read. */
+    uint8_t tmp[256];
+    int n = microtcp_tcp_recv(st, now, a->handle, tmp, sizeof tmp);
+    if (n == 0) {
+      finish_tcp(a, st, now);
+      done(a, now);
+    } else if (n < 0 && n != MICROTCP_EAGAIN) {
+      fail(a, now, "tcp: %s", microtcp_strerror(n));
+      finish_tcp(a, st, now);
+    }
+  }
+}
+
+static void poll_sink(struct app *a, microtcp_stack *st, uint64_t now) {
+  int r = drain_stream(a, st, now);
+  if (r < 0) {
+    fail(a, now, "recv: %s", microtcp_strerror(r));
+    finish_tcp(a, st, now);
+  } else if (r == 1) {
+    a->eof_seen = true;
+    finish_tcp(a, st, now);
+    done(a, now);
+  }
+}
+
+static void poll_echo_client(struct app *a, microtcp_stack *st, uint64_t now) {
+  unsigned ev = microtcp_poll(st, a->handle);
+  if (ev & MICROTCP_ERROR) {
+    fail(a, now, "tcp: %s", microtcp_strerror(tcp_error_of(st, a)));
+    finish_tcp(a, st, now);
+    return;
+  }
+  uint64_t total = (uint64_t)a->p.count * a->p.size;
+  /* One request outstanding at a time: send request k, wait for its echo. */
+  uint64_t req_end = ((uint64_t)a->exchanges_done + 1) * a->p.size;
+  if (a->exchanges_done < a->p.count) {
+    int r = pump_stream(a, st, now, req_end);
+    if (r < 0) {
+      fail(a, now, "send: %s", microtcp_strerror(r));
+      finish_tcp(a, st, now);
+      return;
+    }
+  }
+  int r = drain_stream(a, st, now);
+  if (r < 0) {
+    fail(a, now, "recv: %s", microtcp_strerror(r));
+    finish_tcp(a, st, now);
+    return;
+  }
+  while (a->exchanges_done < a->p.count && a->received >= req_end) {
+    a->exchanges_done++;
+    req_end += a->p.size;
+  }
+  if (a->received > total) {
+    fail(a, now, "echo: %s", "more bytes than sent");
+    finish_tcp(a, st, now);
+    return;
+  }
+  if (a->exchanges_done == a->p.count && !a->fin_sent) {
+    microtcp_tcp_shutdown(st, now, a->handle);
+    a->fin_sent = true;
+  }
+  if (r == 1) {
+    finish_tcp(a, st, now);
+    if (a->exchanges_done == a->p.count)
+      done(a, now);
+    else
+      fail(a, now, "echo: %s", "server closed early");
+  }
+}
+
+static void poll_echo_server(struct app *a, microtcp_stack *st, uint64_t now) {
+  for (;;) {
+    if (a->pending) {
+      int w = microtcp_tcp_send(st, now, a->handle, a->buf, a->pending);
+      if (w == MICROTCP_EAGAIN) return;
+      if (w < 0) {
+        fail(a, now, "send: %s", microtcp_strerror(w));
+        finish_tcp(a, st, now);
+        return;
+      }
+      memmove(a->buf, a->buf + w, a->pending - (uint32_t)w);
+      a->pending -= (uint32_t)w;
+      a->sent += (uint64_t)w;
+      if (a->pending) return;
+    }
+    if (a->eof_seen) {
+      finish_tcp(a, st, now);
+      done(a, now);
+      return;
+    }
+    int r = microtcp_tcp_recv(st, now, a->handle, a->buf, sizeof a->buf);
+    if (r > 0) {
+      a->verified_errors += verify(a->stream_seed, a->received, a->buf, (size_t)r);
+      a->received += (uint64_t)r;
+      a->pending = (uint32_t)r;
+      a->last_progress = now;
+      continue;
+    }
+    if (r == 0) {
+      a->eof_seen = true;
+      continue;
+    }
+    if (r != MICROTCP_EAGAIN) {
+      fail(a, now, "recv: %s", microtcp_strerror(r));
+      finish_tcp(a, st, now);
+    }
+    return;
+  }
+}
+
+static void poll_http_client(struct app *a, microtcp_stack *st, uint64_t now) {
+  unsigned ev = microtcp_poll(st, a->handle);
+  if (ev & MICROTCP_ERROR) {
+    fail(a, now, "tcp: %s", microtcp_strerror(tcp_error_of(st, a)));
+    finish_tcp(a, st, now);
+    return;
+  }
+  if (!a->fin_sent) {
+    char req[64];
+    int n = snprintf(req, sizeof req, "GET /%llu HTTP/1.0\r\n\r\n", (unsigned long long)a->p.bytes);
+    int r = microtcp_tcp_send(st, now, a->handle, req, (size_t)n);
+    if (r == MICROTCP_EAGAIN) return;
+    if (r != n) {
+      fail(a, now, "send: %s", r < 0 ? microtcp_strerror(r) : "short write");
+      finish_tcp(a, st, now);
+      return;
+    }
+    microtcp_tcp_shutdown(st, now, a->handle);
+    a->fin_sent = true;
+  }
+  while (!a->http_header_done) {
+    int r = microtcp_tcp_recv(st, now, a->handle, a->buf + a->hdr_len, 1);
+    if (r == MICROTCP_EAGAIN) return;
+    if (r <= 0) {
+      fail(a, now, "http: %s", r == 0 ? "closed before header" : microtcp_strerror(r));
+      finish_tcp(a, st, now);
+      return;
+    }
+    a->hdr_len++;
+    if (a->hdr_len >= 4 && memcmp(a->buf + a->hdr_len - 4, "\r\n\r\n", 4) == 0) {
+      a->http_header_done = true;
+      a->buf[a->hdr_len] = 0;
+      if (strncmp((char *)a->buf, "HTTP/1.0 200", 12) != 0) {
+        fail(a, now, "http: %s", "status is not 200");
+        finish_tcp(a, st, now);
+        return;
+      }
+    } else if (a->hdr_len >= sizeof a->buf - 1) {
+      fail(a, now, "http: %s", "header too long");
+      finish_tcp(a, st, now);
+      return;
+    }
+  }
+  int r = drain_stream(a, st, now);
+  if (r < 0) {
+    fail(a, now, "recv: %s", microtcp_strerror(r));
+    finish_tcp(a, st, now);
+  } else if (r == 1) {
+    finish_tcp(a, st, now);
+    if (a->received == a->p.bytes)
+      done(a, now);
+    else
+      fail(a, now, "http: %s", "body length differs");
+  }
+}
+
+static void poll_http_server(struct app *a, microtcp_stack *st, uint64_t now) {
+  while (!a->http_header_done) {
+    int r = microtcp_tcp_recv(st, now, a->handle, a->buf + a->hdr_len, 1);
+    if (r == MICROTCP_EAGAIN) return;
+    if (r <= 0) {
+      fail(a, now, "http: %s", r == 0 ? "closed before request" : microtcp_strerror(r));
+      finish_tcp(a, st, now);
+      return;
+    }
+    a->hdr_len++;
+    if (a->hdr_len >= 4 && memcmp(a->buf + a->hdr_len - 4, "\r\n\r\n", 4) == 0) {
+      a->buf[a->hdr_len] = 0;
+      unsigned long long n = 0;
+      if (sscanf((char *)a->buf, "GET /%llu HTTP/1.", &n) != 1) {
+        static const char bad[] = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        microtcp_tcp_send(st, now, a->handle, bad, sizeof bad - 1);
+        finish_tcp(a, st, now);
+        done(a, now);
+        return;
+      }
+      a->http_body_len = n;
+      int h = snprintf((char *)a->buf, sizeof a->buf,
+                       "HTTP/1.0 200 OK\r\nContent-Length: %llu\r\nContent-Type: "
+                       "application/octet-stream\r\n\r\n",
+                       n);
+      a->pending = (uint32_t)h;
+      a->http_header_done = true;
+    } else if (a->hdr_len >= sizeof a->buf - 1) {
+      fail(a, now, "http: %s", "request too long");
+      finish_tcp(a, st, now);
+      return;
+    }
+  }
+  while (a->pending) {
+    int w = microtcp_tcp_send(st, now, a->handle, a->buf, a->pending);
+    if (w == MICROTCP_EAGAIN) return;
+    if (w < 0) {
+      fail(a, now, "send: %s", microtcp_strerror(w));
+      finish_tcp(a, st, now);
+      return;
+    }
+    memmove(a->buf, a->buf + w, a->pending - (uint32_t)w);
+    a->pending -= (uint32_t)w;
+  }
+  int r = pump_stream(a, st, now, a->http_body_len);
+  if (r < 0) {
+    fail(a, now, "send: %s", microtcp_strerror(r));
+    finish_tcp(a, st, now);
+    return;
+  }
+  if (a->sent == a->http_body_len) {
+    finish_tcp(a, st, now); /* graceful: FIN after the queued body */
+    done(a, now);
+  }
+}
+
+/* UDP and ping: `count` exchanges, one outstanding at a time, each with a
+ * timeout; replies are verified byte for byte (UDP) or by checksum (ping). */
+static void poll_udp_client(struct app *a, microtcp_stack *st, uint64_t now) {
+  uint8_t buf[2048];
+  uint32_t size = a->p.size > sizeof buf ? (uint32_t)sizeof buf : a->p.size;
+  for (;;) {
+    microtcp_endpoint from;
+    int r = microtcp_udp_recvfrom(st, now, a->handle, buf, sizeof buf, &from);
+    if (r == MICROTCP_EAGAIN) break;
+    if (r < 0) break;
+    uint32_t k = a->exchanges_sent - 1; /* replies to older requests are late: ignored */
+    if (r >= 4 && (uint32_t)(buf[0] | buf[1] << 8 | buf[2] << 16 | (uint32_t)buf[3] << 24) == k &&
+        (uint32_t)r == size) {
+      a->verified_errors += verify(a->stream_seed, (uint64_t)k * size + 4, buf + 4, (size_t)r - 4);
+      a->received += (uint64_t)r;
+      a->exchanges_done++;
+      a->req_base = 0; /* reply seen: next request may go */
+      a->last_progress = now;
+    }
+  }
+  int e = microtcp_socket_error(st, a->handle);
+  if (e && e != MICROTCP_EBADF) snprintf(a->reason, sizeof a->reason, "icmp: %s", microtcp_strerror(e));
+  bool waiting = a->req_base != 0 && now < a->req_base + udp_timeout(a);
+  if (!waiting && a->exchanges_sent < a->p.count) {
+    uint32_t k = a->exchanges_sent;
+    buf[0] = (uint8_t)k;
+    buf[1] = (uint8_t)(k >> 8);
+    buf[2] = (uint8_t)(k >> 16);
+    buf[3] = (uint8_t)(k >> 24);
+    app_stream_fill(a->stream_seed, (uint64_t)k * size + 4, buf + 4, size - 4);
+    int r = microtcp_udp_sendto(st, now, a->handle, a->p.remote_ip, a->p.remote_port, buf, size);
+    if (r < 0 && r != MICROTCP_ENOMEM) {
+      fail(a, now, "sendto: %s", microtcp_strerror(r));
+      return;
+    }
+    if (r >= 0) {
+      a->exchanges_sent++;
+      a->sent += size;
+      a->req_base = now ? now : 1;
+    }
+  } else if (!waiting && a->exchanges_sent == a->p.count) {
+    if (a->exchanges_done == 0 && a->p.count > 0)
+      fail(a, now, "udp: %s", "no reply at all");
+    else
+      done(a, now);
+    if (a->status == APP_DONE && a->exchanges_done < a->p.count)
+      snprintf(a->reason, sizeof a->reason, "%u of %u replies (rest lost)", a->exchanges_done,
+               a->p.count);
+  }
+}
+
+static void poll_udp_server(struct app *a, microtcp_stack *st, uint64_t now) {
+  uint8_t buf[2048];
+  for (;;) {
+    microtcp_endpoint from;
+    int r = microtcp_udp_recvfrom(st, now, a->handle, buf, sizeof buf, &from);
+    if (r < 0) return;
+    size_t n = (size_t)r < sizeof buf ? (size_t)r : sizeof buf;
+    if (microtcp_udp_sendto(st, now, a->handle, from.ip, from.port, buf, n) >= 0) a->sent += n;
+    a->received += n;
+    a->last_progress = now;
+  }
+}
+
+static void poll_ping(struct app *a, microtcp_stack *st, uint64_t now) {
+  microtcp_ping_reply r;
+  while (microtcp_ping_recv(st, &r) >= 0) {
+    if (r.seq == (uint16_t)(a->exchanges_sent - 1) && r.src == a->p.remote_ip) {
+      uint8_t want[2048];
+      uint32_t size = a->p.size > sizeof want ? (uint32_t)sizeof want : a->p.size;
+      app_stream_fill(a->stream_seed, r.seq, want, size);
+      uint32_t sum = 0;
+      for (uint32_t i = 0; i < size; i++) sum += want[i];
+      if (r.len != size || r.payload_sum != sum) a->verified_errors++;
+      a->exchanges_done++;
+      a->received += r.len;
+      a->req_base = 0;
+      a->last_progress = now;
+    }
+  }
+  bool waiting = a->req_base != 0 && now < a->req_base + udp_timeout(a);
+  if (!waiting && a->exchanges_sent < a->p.count) {
+    uint8_t buf[2048];
+    uint32_t size = a->p.size > sizeof buf ? (uint32_t)sizeof buf : a->p.size;
+    app_stream_fill(a->stream_seed, (uint16_t)a->exchanges_sent, buf, size);
+    int sr = microtcp_ping(st, now, a->p.remote_ip, (uint16_t)(a->p.flow_seed & 0xffff),
+                           (uint16_t)a->exchanges_sent, buf, size);
+    if (sr >= 0) {
+      a->exchanges_sent++;
+      a->sent += size;
+      a->req_base = now ? now : 1;
+    }
+  } else if (!waiting && a->exchanges_sent == a->p.count) {
+    if (a->exchanges_done == 0 && a->p.count > 0)
+      fail(a, now, "ping: %s", "no reply at all");
+    else
+      done(a, now);
+  }
+}
+
+enum app_status app_poll(struct app *a, microtcp_stack *st, uint64_t now) {
+  if (a->status != APP_RUNNING) return a->status;
+  switch (a->kind) {
+  case APP_SOURCE: poll_source(a, st, now); break;
+  case APP_SINK: poll_sink(a, st, now); break;
+  case APP_ECHO_CLIENT: poll_echo_client(a, st, now); break;
+  case APP_ECHO_SERVER: poll_echo_server(a, st, now); break;
+  case APP_HTTP_CLIENT: poll_http_client(a, st, now); break;
+  case APP_HTTP_SERVER: poll_http_server(a, st, now); break;
+  case APP_UDP_ECHO_CLIENT: poll_udp_client(a, st, now); break;
+  case APP_UDP_ECHO_SERVER: poll_udp_server(a, st, now); break;
+  case APP_PING: poll_ping(a, st, now); break;
+  }
+  return a->status;
+}
+
+void app_abandon(struct app *a, const char *why, uint64_t now) {
+  fail(a, now, "%s", why);
+  a->closed = true;
+  a->handle = -1;
+}
+
+void app_close(struct app *a, microtcp_stack *st, uint64_t now) {
+  if (a->handle < 0 || a->closed || a->kind == APP_PING) return;
+  if (a->kind == APP_UDP_ECHO_CLIENT || a->kind == APP_UDP_ECHO_SERVER)
+    microtcp_udp_close(st, a->handle);
+  else
+    microtcp_tcp_close(st, now, a->handle);
+  a->closed = true;
+}

@@ -1,0 +1,344 @@
+/*
+ * microtcp-sim: run, swarm and check deterministic multi-host simulations.
+ *
+ * Exit codes: 0 ok, 2 usage or scenario error, 3 invariant violated
+ * (integrity or leak), 4 liveness failure (a flow neither finished nor failed).
+ */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+static const char usage[] =
+    "usage: microtcp-sim run SCENARIO [--seed N] [--swarm] [--pcap FILE] [--json FILE] [--until T]\n"
+    "                        [--events FILE] [--quiet] [--inject-bug corrupt-payload]\n"
+    "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T]\n"
+    "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
+    "exit codes: 0 ok, 2 usage/scenario error, 3 invariant violated, 4 liveness failure\n";
+
+static int usage_error(const char *msg, const char *arg) {
+  fprintf(stderr, "microtcp-sim: %s%s%s (see microtcp-sim --help)\n", msg, arg ? ": " : "", arg ? arg : "");
+  return 2;
+}
+
+struct opts {
+  const char *cmd, *scenario, *pcap, *json, *events, *inject_bug;
+  uint64_t seed;
+  bool have_seed, swarm, quiet;
+  uint64_t until_us;
+  uint64_t seed_a, seed_b;
+  bool have_seeds;
+  uint64_t shard_k, shard_n;
+};
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  if (!s || !*s || *s == '-') return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*end) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_time_arg(const char *s, uint64_t *us) {
+  char *end;
+  if (!s || !*s || *s == '-') return -1;
+  double v = strtod(s, &end); /* CLI convenience only: not a simulation decision */
+  if (end == s) return -1;
+  if (!strcmp(end, "ms")) v *= 1e3;
+  else if (!strcmp(end, "us")) v *= 1;
+  else if (!strcmp(end, "s") || !*end) v *= 1e6;
+  else return -1;
+  *us = (uint64_t)v;
+  return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o) {
+  memset(o, 0, sizeof *o);
+  if (argc < 2) return usage_error("missing command", NULL);
+  o->cmd = argv[1];
+  if (strcmp(o->cmd, "run") && strcmp(o->cmd, "swarm") && strcmp(o->cmd, "check"))
+    return usage_error("unknown command", o->cmd);
+  if (argc < 3 || argv[2][0] == '-') return usage_error("missing SCENARIO file", NULL);
+  o->scenario = argv[2];
+  for (int i = 3; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--swarm")) { o->swarm = true; continue; }
+    if (!strcmp(a, "--quiet")) { o->quiet = true; continue; }
+    if (!v) return usage_error("option needs a value", a);
+    i++;
+    if (!strcmp(a, "--seed")) {
+      if (parse_u64(v, &o->seed) < 0) return usage_error("--seed expects an unsigned integer", v);
+      o->have_seed = true;
+    } else if (!strcmp(a, "--pcap")) o->pcap = v;
+    else if (!strcmp(a, "--json")) o->json = v;
+    else if (!strcmp(a, "--events")) o->events = v;
+    else if (!strcmp(a, "--inject-bug")) {
+      if (strcmp(v, "corrupt-payload")) return usage_error("--inject-bug knows only corrupt-payload", v);
+      o->inject_bug = v;
+    } else if (!strcmp(a, "--until")) {
+      if (parse_time_arg(v, &o->until_us) < 0) return usage_error("--until expects a time like 10s", v);
+    } else if (!strcmp(a, "--seeds")) {
+      const char *dots = strstr(v, "..");
+      char first[32];
+      if (!dots || (size_t)(dots - v) >= sizeof first) return usage_error("--seeds expects A..B", v);
+      memcpy(first, v, (size_t)(dots - v));
+      first[dots - v] = 0;
+      if (parse_u64(first, &o->seed_a) < 0 || parse_u64(dots + 2, &o->seed_b) < 0 || o->seed_b < o->seed_a)
+        return usage_error("--seeds expects A..B with A <= B", v);
+      o->have_seeds = true;
+    } else if (!strcmp(a, "--shard")) {
+      if (sscanf(v, "%" SCNu64 "/%" SCNu64, &o->shard_k, &o->shard_n) != 2 || o->shard_n == 0 ||
+          o->shard_k == 0 || o->shard_k > o->shard_n)
+        return usage_error("--shard expects K/N with 1 <= K <= N", v);
+    } else return usage_error("unknown option", a);
+  }
+  if (!strcmp(o->cmd, "swarm") && !o->have_seeds) return usage_error("swarm needs --seeds A..B", NULL);
+  return 0;
+}
+
+/* One complete run; fills *s (caller frees). Returns the exit code. */
+static int run_once(const struct opts *o, uint64_t seed, bool have_seed, bool swarm, struct sim *s,
+                    FILE *report) {
+  memset(s, 0, sizeof *s);
+  s->seed = have_seed ? seed : 0;
+  if (sim_scenario_load(s, o->scenario) < 0) return 2;
+  if (!have_seed && s->seed == 0) s->seed = 1;
+  s->swarm = swarm;
+  s->inject_bug = o->inject_bug;
+  if (swarm) sim_swarm_faults(s);
+  if (o->pcap) {
+    s->pcap = pcap_open_dead(DLT_EN10MB, 65535);
+    s->pcap_dumper = s->pcap ? pcap_dump_open((pcap_t *)s->pcap, o->pcap) : NULL;
+    if (!s->pcap_dumper) {
+      fprintf(stderr, "microtcp-sim: cannot write pcap %s\n", o->pcap);
+      return 2;
+    }
+  }
+  if (o->events) {
+    s->events_log = fopen(o->events, "w");
+    if (!s->events_log) {
+      fprintf(stderr, "microtcp-sim: cannot write %s\n", o->events);
+      return 2;
+    }
+  }
+  if (sim_setup(s) < 0) return 2;
+  sim_run(s, o->until_us ? o->until_us : s->duration_us);
+  int code = sim_check(s, report);
+  if (s->pcap_dumper) pcap_dump_close((pcap_dumper_t *)s->pcap_dumper);
+  if (s->pcap) pcap_close((pcap_t *)s->pcap);
+  s->pcap = s->pcap_dumper = NULL;
+  if (s->events_log) fclose(s->events_log);
+  s->events_log = NULL;
+  return code;
+}
+
+static const char *flow_status_name(enum flow_status st) {
+  switch (st) {
+  case FLOW_PENDING: return "pending";
+  case FLOW_RUNNING: return "running";
+  case FLOW_DONE: return "done";
+  case FLOW_FAILED: return "failed";
+  }
+  return "?";
+}
+
+struct flow_totals {
+  uint64_t bytes;
+  uint32_t retransmits, srtt_us;
+};
+
+static struct flow_totals flow_totals(const struct sim_flow *fl) {
+  struct flow_totals t = {0, 0, 0};
+  for (uint32_t c = 0; fl->clients && c < fl->connections; c++) {
+    const struct app *a = &fl->clients[c];
+    t.bytes += fl->kind == APP_SOURCE ? a->sent : a->received;
+    t.retransmits += a->retransmits;
+    if (a->srtt_us > t.srtt_us) t.srtt_us = a->srtt_us;
+  }
+  return t;
+}
+
+void sim_print_summary(const struct sim *s, FILE *out) {
+  fprintf(out, "seed %" PRIu64 ": %d hosts, %d flows, %.3f s simulated, %" PRIu64 " events\n", s->seed,
+          s->nhosts, s->nflows, (double)s->now / 1e6, s->events_processed);
+  int shown = 0;
+  for (int f = 0; f < s->nflows; f++) {
+    const struct sim_flow *fl = &s->flows[f];
+    if (shown++ >= 40) {
+      fprintf(out, "  ... %d more flows\n", s->nflows - 40);
+      break;
+    }
+    struct flow_totals t = flow_totals(fl);
+    uint64_t dur = fl->finished_at > fl->start_us ? fl->finished_at - fl->start_us : 0;
+    double mbps = dur ? (double)t.bytes * 8.0 / (double)dur : 0.0;
+    fprintf(out, "  flow %-14s %-9s %-7s %12" PRIu64 " B %9.2f Mbit/s  rexmit %5u  srtt %7.3f ms  %s\n",
+            fl->name, app_kind_name(fl->kind), flow_status_name(fl->status), t.bytes, mbps,
+            t.retransmits, t.srtt_us / 1000.0, fl->reason);
+  }
+  uint64_t drops[DROP_KINDS] = {0}, frames = 0, dup = 0, corrupt = 0, reorder = 0;
+  for (int i = 0; i < s->nhosts; i++) {
+    const struct sim_link_dir *d[2] = {&s->hosts[i].up_dir, &s->hosts[i].down_dir};
+    for (int k = 0; k < 2; k++) {
+      for (int j = 0; j < DROP_KINDS; j++) drops[j] += d[k]->drops[j];
+      frames += d[k]->frames;
+      dup += d[k]->dup;
+      corrupt += d[k]->corrupted;
+      reorder += d[k]->reordered;
+    }
+  }
+  fprintf(out, "  links: %" PRIu64 " frame hops, %" PRIu64 " duplicated, %" PRIu64 " corrupted, %" PRIu64 " reordered; drops:",
+          frames, dup, corrupt, reorder);
+  for (int j = 0; j < DROP_KINDS; j++)
+    if (drops[j]) fprintf(out, " %s %" PRIu64, sim_drop_names[j], drops[j]);
+  fprintf(out, "\n  trace hash %016" PRIx64 "\n", s->trace_hash);
+}
+
+int sim_write_json(const struct sim *s, const char *path, int exit_code) {
+  cJSON *root = cJSON_CreateObject();
+  char hash[17];
+  snprintf(hash, sizeof hash, "%016" PRIx64, s->trace_hash);
+  cJSON_AddStringToObject(root, "scenario", s->scenario_path);
+  cJSON_AddNumberToObject(root, "seed", (double)s->seed);
+  cJSON_AddBoolToObject(root, "swarm", s->swarm);
+  cJSON_AddNumberToObject(root, "simulated_us", (double)s->now);
+  cJSON_AddNumberToObject(root, "events", (double)s->events_processed);
+  cJSON_AddStringToObject(root, "trace_hash", hash);
+  cJSON_AddNumberToObject(root, "exit_code", exit_code);
+  cJSON_AddNumberToObject(root, "integrity_errors", (double)s->integrity_errors);
+  cJSON *flows = cJSON_AddArrayToObject(root, "flows");
+  for (int f = 0; f < s->nflows; f++) {
+    const struct sim_flow *fl = &s->flows[f];
+    struct flow_totals t = flow_totals(fl);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "name", fl->name);
+    cJSON_AddStringToObject(j, "type", app_kind_name(fl->kind));
+    cJSON_AddStringToObject(j, "client", s->hosts[fl->client].name);
+    cJSON_AddStringToObject(j, "server", s->hosts[fl->server].name);
+    cJSON_AddStringToObject(j, "status", flow_status_name(fl->status));
+    cJSON_AddStringToObject(j, "reason", fl->reason);
+    cJSON_AddNumberToObject(j, "bytes", (double)t.bytes);
+    cJSON_AddNumberToObject(j, "start_us", (double)fl->start_us);
+    cJSON_AddNumberToObject(j, "finished_us", (double)fl->finished_at);
+    cJSON_AddNumberToObject(j, "retransmits", t.retransmits);
+    cJSON_AddNumberToObject(j, "srtt_us", t.srtt_us);
+    cJSON_AddItemToArray(flows, j);
+  }
+  cJSON *links = cJSON_AddArrayToObject(root, "links");
+  for (int i = 0; i < s->nhosts; i++) {
+    const struct sim_link_dir *d[2] = {&s->hosts[i].up_dir, &s->hosts[i].down_dir};
+    for (int k = 0; k < 2; k++) {
+      cJSON *j = cJSON_CreateObject();
+      cJSON_AddStringToObject(j, "host", s->hosts[i].name);
+      cJSON_AddStringToObject(j, "direction", k ? "down" : "up");
+      cJSON_AddNumberToObject(j, "frames", (double)d[k]->frames);
+      cJSON_AddNumberToObject(j, "duplicated", (double)d[k]->dup);
+      cJSON_AddNumberToObject(j, "corrupted", (double)d[k]->corrupted);
+      cJSON_AddNumberToObject(j, "reordered", (double)d[k]->reordered);
+      cJSON *dr = cJSON_AddObjectToObject(j, "drops");
+      for (int x = 0; x < DROP_KINDS; x++) cJSON_AddNumberToObject(dr, sim_drop_names[x], (double)d[k]->drops[x]);
+      cJSON_AddItemToArray(links, j);
+    }
+  }
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  FILE *f = fopen(path, "w");
+  if (!f || !text) {
+    free(text);
+    if (f) fclose(f);
+    return -1;
+  }
+  fputs(text, f);
+  fputc('\n', f);
+  fclose(f);
+  free(text);
+  return 0;
+}
+
+static int cmd_run(const struct opts *o) {
+  struct sim s;
+  int code = run_once(o, o->seed, o->have_seed, o->swarm, &s, stderr);
+  if (code == 2) {
+    sim_free(&s);
+    return 2;
+  }
+  if (!o->quiet) sim_print_summary(&s, stdout);
+  if (o->json && sim_write_json(&s, o->json, code) < 0) {
+    fprintf(stderr, "microtcp-sim: cannot write %s\n", o->json);
+    code = code ? code : 2;
+  }
+  if (!o->quiet) printf("result: %s\n", code == 0 ? "ok" : code == 3 ? "INVARIANT VIOLATED" : "LIVENESS FAILURE");
+  sim_free(&s);
+  return code;
+}
+
+static int cmd_check(const struct opts *o) {
+  uint64_t h[2], t[2];
+  int codes[2];
+  for (int i = 0; i < 2; i++) {
+    struct sim s;
+    codes[i] = run_once(o, o->seed, o->have_seed, o->swarm, &s, stderr);
+    h[i] = s.trace_hash;
+    t[i] = s.now;
+    sim_free(&s);
+    if (codes[i] == 2) return 2;
+  }
+  bool same = h[0] == h[1] && t[0] == t[1] && codes[0] == codes[1];
+  printf("determinism: run 1 hash %016" PRIx64 ", run 2 hash %016" PRIx64 ": %s\n", h[0], h[1],
+         same ? "identical" : "DIFFERENT");
+  if (!same) return 3;
+  return codes[0];
+}
+
+static int cmd_swarm(const struct opts *o) {
+  uint64_t total = 0, failed = 0;
+  uint64_t k = o->shard_n ? o->shard_k - 1 : 0, n = o->shard_n ? o->shard_n : 1;
+  uint64_t count = 0;
+  for (uint64_t seed = o->seed_a; seed <= o->seed_b; seed++)
+    if ((seed - o->seed_a) % n == k) count++;
+  time_t t0 = time(NULL);
+  int worst = 0;
+  for (uint64_t seed = o->seed_a; seed <= o->seed_b; seed++) {
+    if ((seed - o->seed_a) % n != k) continue; /* another shard's seed */
+    struct sim s;
+    FILE *sink = fopen("/dev/null", "w");
+    int code = run_once(o, seed, true, true, &s, sink ? sink : stderr);
+    if (sink) fclose(sink);
+    total++;
+    if (code == 2) {
+      sim_free(&s);
+      return 2;
+    }
+    if (code) {
+      failed++;
+      if (code > worst) worst = code;
+      fprintf(stderr, "\rseed %" PRIu64 " FAILED (%s): reproduce: microtcp-sim run %s --seed %" PRIu64 " --swarm\n",
+              seed, code == 3 ? "invariant" : "liveness", o->scenario, seed);
+    }
+    printf("seed %" PRIu64 " %s %016" PRIx64 "\n", seed, code ? "fail" : "ok", s.trace_hash);
+    sim_free(&s);
+    fprintf(stderr, "\rswarm: %" PRIu64 "/%" PRIu64 " seeds, %" PRIu64 " failed, %lds", total, count, failed,
+            (long)(time(NULL) - t0));
+    fflush(stderr);
+  }
+  fprintf(stderr, "\nswarm: %" PRIu64 " seeds run, %" PRIu64 " failed\n", total, failed);
+  return worst;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  struct opts o;
+  int r = parse_args(argc, argv, &o);
+  if (r) return r;
+  if (!strcmp(o.cmd, "run")) return cmd_run(&o);
+  if (!strcmp(o.cmd, "check")) return cmd_check(&o);
+  return cmd_swarm(&o);
+}

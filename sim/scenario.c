@@ -1,0 +1,545 @@
+/*
+ * Scenario files: INI (parsed by libinih), documented in sim/README.md.
+ * All entries are read first (with their line numbers), then applied in a fixed
+ * order ([sim], [defaults], [host], [flow], [event]) so errors can name
+ * file:line and what was expected.
+ */
+#include <ini.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+struct entry {
+  char section[64], key[64], value[192];
+  int line;
+};
+
+struct reader {
+  FILE *f;
+  int line;
+  struct entry *e;
+  size_t n, cap;
+  const char *path;
+  int error;
+};
+
+static char *read_line(char *str, int num, void *stream) {
+  struct reader *r = stream;
+  char *p = fgets(str, num, r->f);
+  if (p) r->line++;
+  return p;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value) {
+  struct reader *r = user;
+  if (r->n == r->cap) {
+    r->cap = r->cap ? r->cap * 2 : 64;
+    r->e = realloc(r->e, r->cap * sizeof *r->e);
+    if (!r->e) return 0;
+  }
+  struct entry *e = &r->e[r->n++];
+  snprintf(e->section, sizeof e->section, "%s", section);
+  snprintf(e->key, sizeof e->key, "%s", name);
+  snprintf(e->value, sizeof e->value, "%s", value);
+  e->line = r->line;
+  return 1;
+}
+
+static int errf(const struct reader *r, const struct entry *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s:%d: ", r->path, e ? e->line : 0);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return -1;
+}
+
+/* ---- values ------------------------------------------------------------------------------ */
+/* Decimal with an optional fraction, scaled by 10^6, integers only. */
+static int parse_fixed6(const char *s, uint64_t *out, const char **rest) {
+  uint64_t ip = 0, frac = 0, scale = 1000000;
+  const char *p = s;
+  if (*p < '0' || *p > '9') {
+    if (*p != '.') return -1;
+  }
+  while (*p >= '0' && *p <= '9') {
+    ip = ip * 10 + (uint64_t)(*p - '0');
+    if (ip > 1000000000000ull) return -1;
+    p++;
+  }
+  if (*p == '.') {
+    p++;
+    while (*p >= '0' && *p <= '9') {
+      if (scale > 1) {
+        scale /= 10;
+        frac += (uint64_t)(*p - '0') * scale;
+      }
+      p++;
+    }
+  }
+  *out = ip * 1000000 + frac;
+  *rest = p;
+  return 0;
+}
+
+static int parse_duration(const char *s, uint64_t *us) {
+  uint64_t v;
+  const char *u;
+  if (parse_fixed6(s, &v, &u) < 0) return -1;
+  if (strcmp(u, "us") == 0) *us = v / 1000000;
+  else if (strcmp(u, "ms") == 0) *us = v / 1000;
+  else if (strcmp(u, "s") == 0 || *u == 0) *us = v;
+  else if (strcmp(u, "min") == 0) *us = v * 60;
+  else return -1;
+  return 0;
+}
+
+static int parse_size(const char *s, uint64_t *bytes) {
+  uint64_t v;
+  const char *u;
+  if (parse_fixed6(s, &v, &u) < 0) return -1;
+  uint64_t mul = 1;
+  if (*u == 0 || strcmp(u, "B") == 0) mul = 1;
+  else if (strcmp(u, "KB") == 0 || strcmp(u, "kB") == 0) mul = 1000;
+  else if (strcmp(u, "KiB") == 0) mul = 1024;
+  else if (strcmp(u, "MB") == 0) mul = 1000000;
+  else if (strcmp(u, "MiB") == 0) mul = 1048576;
+  else if (strcmp(u, "GB") == 0) mul = 1000000000;
+  else if (strcmp(u, "GiB") == 0) mul = 1073741824;
+  else return -1;
+  *bytes = v / 1000000 * mul + (v % 1000000) * mul / 1000000;
+  return 0;
+}
+
+static int parse_rate(const char *s, uint64_t *bps) {
+  uint64_t v;
+  const char *u;
+  if (parse_fixed6(s, &v, &u) < 0) return -1;
+  uint64_t mul;
+  if (strcmp(u, "bit") == 0 || strcmp(u, "bps") == 0) mul = 1;
+  else if (strcmp(u, "kbit") == 0) mul = 1000;
+  else if (strcmp(u, "mbit") == 0 || strcmp(u, "Mbit") == 0) mul = 1000000;
+  else if (strcmp(u, "gbit") == 0 || strcmp(u, "Gbit") == 0) mul = 1000000000;
+  else return -1;
+  *bps = v / 1000000 * mul + (v % 1000000) * mul / 1000000;
+  return 0;
+}
+
+/* "1%", "0.25%" or "0.01" → parts per million. */
+static int parse_prob(const char *s, uint32_t *ppm) {
+  uint64_t v;
+  const char *u;
+  if (parse_fixed6(s, &v, &u) < 0) return -1;
+  if (strcmp(u, "%") == 0) v /= 100;
+  else if (*u) return -1;
+  if (v > SIM_PPM) return -1;
+  *ppm = (uint32_t)v;
+  return 0;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out) {
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*s == 0 || *end || v > max || *s == '-') return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_bool(const char *s, bool *out) {
+  if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "on")) *out = true;
+  else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "off")) *out = false;
+  else return -1;
+  return 0;
+}
+
+static int parse_ip(const char *s, uint32_t *ip) {
+  unsigned a, b, c, d;
+  char tail;
+  if (sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 || c > 255 || d > 255)
+    return -1;
+  *ip = a << 24 | b << 16 | c << 8 | d;
+  return 0;
+}
+
+/* ---- host settings: link faults and stack knobs -------------------------------------------- */
+struct host_tmpl {
+  struct sim_faults up, down;
+  microtcp_config cfg;
+  int32_t drift_ppm;
+};
+
+static int fault_key(struct sim_faults *f, const char *k, const char *v) {
+  uint64_t x;
+  if (!strcmp(k, "loss")) return parse_prob(v, &f->loss_ppm);
+  if (!strcmp(k, "burst_p")) return parse_prob(v, &f->ge_p_ppm);
+  if (!strcmp(k, "burst_r")) return parse_prob(v, &f->ge_r_ppm);
+  if (!strcmp(k, "burst_loss")) return parse_prob(v, &f->ge_loss_bad_ppm);
+  if (!strcmp(k, "burst_good_loss")) return parse_prob(v, &f->ge_loss_good_ppm);
+  if (!strcmp(k, "reorder")) return parse_prob(v, &f->reorder_ppm);
+  if (!strcmp(k, "duplicate")) return parse_prob(v, &f->dup_ppm);
+  if (!strcmp(k, "corrupt")) return parse_prob(v, &f->corrupt_ppm);
+  if (!strcmp(k, "reorder_delay") || !strcmp(k, "latency") || !strcmp(k, "jitter")) {
+    if (parse_duration(v, &x) < 0 || x > 60000000) return -1;
+    if (!strcmp(k, "reorder_delay")) f->reorder_delay_us = (uint32_t)x;
+    if (!strcmp(k, "latency")) f->latency_us = (uint32_t)x;
+    if (!strcmp(k, "jitter")) f->jitter_us = (uint32_t)x;
+    return 0;
+  }
+  if (!strcmp(k, "bandwidth")) return parse_rate(v, &f->bandwidth_bps);
+  if (!strcmp(k, "queue")) {
+    if (parse_size(v, &x) < 0 || x > 1u << 30) return -1;
+    f->queue_bytes = (uint32_t)x;
+    return 0;
+  }
+  if (!strcmp(k, "mtu")) {
+    if (parse_uint(v, 9000, &x) < 0 || x < 68) return -1;
+    f->mtu = (uint32_t)x;
+    return 0;
+  }
+  return -2; /* unknown */
+}
+
+static int host_key(struct host_tmpl *t, const char *k, const char *v) {
+  uint64_t x;
+  bool b;
+  if (!strncmp(k, "link.", 5) || !strncmp(k, "up.", 3) || !strncmp(k, "down.", 5)) {
+    const char *fk = strchr(k, '.') + 1;
+    int r = 0;
+    if (k[0] != 'd') r = fault_key(&t->up, fk, v);
+    if (r == 0 && k[0] != 'u') r = fault_key(&t->down, fk, v);
+    return r;
+  }
+  microtcp_config *c = &t->cfg;
+  if (!strcmp(k, "mtu")) {
+    if (parse_uint(v, 9000, &x) < 0 || x < 576) return -1;
+    c->mtu = (uint16_t)x;
+  } else if (!strcmp(k, "drift_ppm")) {
+    long d = strtol(v, NULL, 10);
+    if (d < -100000 || d > 100000) return -1;
+    t->drift_ppm = (int32_t)d;
+  } else if (!strcmp(k, "max_tcp")) {
+    if (parse_uint(v, 30000, &x) < 0) return -1;
+    c->max_tcp = (uint16_t)x;
+  } else if (!strcmp(k, "max_udp")) {
+    if (parse_uint(v, 1000, &x) < 0) return -1;
+    c->max_udp = (uint16_t)x;
+  } else if (!strcmp(k, "frames")) {
+    if (parse_uint(v, 60000, &x) < 0 || x < 2) return -1;
+    c->frames = (uint16_t)x;
+  } else if (!strcmp(k, "sndbuf") || !strcmp(k, "rcvbuf")) {
+    if (parse_size(v, &x) < 0 || x < 64 || x > (1u << 30)) return -1;
+    *(k[0] == 's' ? &c->tcp_sndbuf : &c->tcp_rcvbuf) = (uint32_t)x;
+  } else if (!strcmp(k, "cc")) {
+    if (!strcmp(v, "newreno")) c->tcp_cc = MICROTCP_CC_NEWRENO;
+    else if (!strcmp(v, "cubic")) c->tcp_cc = MICROTCP_CC_CUBIC;
+    else return -1;
+  } else if (!strcmp(k, "rto_min") || !strcmp(k, "msl") || !strcmp(k, "delack")) {
+    if (parse_duration(v, &x) < 0 || x > 3600000000ull || x == 0) return -1;
+    if (!strcmp(k, "rto_min")) {
+      c->tcp_rto_min_us = (uint32_t)x;
+      if (c->tcp_rto_initial_us < x) c->tcp_rto_initial_us = (uint32_t)x;
+    }
+    if (!strcmp(k, "msl")) c->tcp_msl_us = (uint32_t)x;
+    if (!strcmp(k, "delack")) {
+      if (x > 500000) return -1;
+      c->tcp_delack_us = (uint32_t)x;
+    }
+  } else if (!strcmp(k, "sack") || !strcmp(k, "timestamps") || !strcmp(k, "nodelay")) {
+    if (parse_bool(v, &b) < 0) return -1;
+    if (!strcmp(k, "sack")) c->tcp_sack = b;
+    if (!strcmp(k, "timestamps")) c->tcp_timestamps = b;
+    if (!strcmp(k, "nodelay")) c->tcp_nodelay = b;
+  } else {
+    return -2;
+  }
+  return 0;
+}
+
+static const char *const host_expect =
+    "a host key: ip, count, mtu, drift_ppm, max_tcp, max_udp, frames, sndbuf, rcvbuf, cc, rto_min, "
+    "msl, delack, sack, timestamps, nodelay, or link./up./down. + a fault (loss, burst_p, burst_r, "
+    "burst_loss, burst_good_loss, reorder, reorder_delay, duplicate, corrupt, latency, jitter, "
+    "bandwidth, queue, mtu)";
+
+static void default_tmpl(struct host_tmpl *t) {
+  memset(t, 0, sizeof *t);
+  microtcp_config_default(&t->cfg);
+  microtcp_config *c = &t->cfg;
+  /* Simulation-friendly defaults (documented in sim/README.md). */
+  c->netmask = 0xffff0000u;
+  c->max_tcp = 16;
+  c->max_listeners = 4;
+  c->max_udp = 8;
+  c->tcp_sndbuf = 64 * 1024;
+  c->tcp_rcvbuf = 64 * 1024;
+  c->udp_rcvq = 16 * 1024;
+  c->frames = 128;
+  c->arp_entries = 32;
+  c->arp_pending = 32;
+  c->reasm_slots = 4;
+  c->reasm_bytes = 32 * 1024;
+  c->ping_queue = 16;
+  c->tcp_rto_min_us = 200000;
+  c->tcp_rto_initial_us = 1000000;
+  c->tcp_msl_us = 2000000;
+  c->tcp_ooo_ranges = 8;
+  c->icmp_rate_per_s = 0;
+  t->up.latency_us = t->down.latency_us = 100;
+}
+
+/* ---- load --------------------------------------------------------------------------------- */
+static int find_host(const struct sim *s, const char *name) {
+  for (int i = 0; i < s->nhosts; i++)
+    if (!strcmp(s->hosts[i].name, name)) return i;
+  return -1;
+}
+
+static const char *section_kind(const char *section, const char **name) {
+  static const char *kinds[] = {"sim", "defaults", "host", "flow", "event"};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    size_t n = strlen(kinds[i]);
+    if (!strncmp(section, kinds[i], n) && (section[n] == 0 || section[n] == ' ')) {
+      *name = section[n] ? section + n + 1 : "";
+      return kinds[i];
+    }
+  }
+  return NULL;
+}
+
+static int add_host(struct sim *s, const char *name, const struct host_tmpl *t, uint32_t ip) {
+  s->hosts = realloc(s->hosts, (size_t)(s->nhosts + 1) * sizeof *s->hosts);
+  if (!s->hosts) return -1;
+  struct sim_host *h = &s->hosts[s->nhosts];
+  memset(h, 0, sizeof *h);
+  snprintf(h->name, sizeof h->name, "%s", name);
+  h->cfg = t->cfg;
+  h->up_dir.f = t->up;
+  h->down_dir.f = t->down;
+  h->drift_ppm = t->drift_ppm;
+  uint32_t idx = (uint32_t)s->nhosts + 1;
+  uint8_t mac[6] = {0x02, 0x00, (uint8_t)(idx >> 24), (uint8_t)(idx >> 16), (uint8_t)(idx >> 8), (uint8_t)idx};
+  memcpy(h->cfg.mac, mac, 6);
+  h->cfg.ip = ip ? ip : 0x0a000000u + idx; /* 10.0.x.y */
+  s->nhosts++;
+  return 0;
+}
+
+int sim_scenario_load(struct sim *s, const char *path) {
+  struct reader r = {0};
+  r.path = path;
+  r.f = fopen(path, "r");
+  if (!r.f) {
+    fprintf(stderr, "%s: cannot open scenario\n", path);
+    return -1;
+  }
+  int rc = ini_parse_stream(read_line, &r, on_entry, &r);
+  fclose(r.f);
+  if (rc != 0) {
+    free(r.e);
+    fprintf(stderr, "%s:%d: syntax error: expected [section] or key = value\n", path, rc);
+    return -1;
+  }
+  snprintf(s->scenario_path, sizeof s->scenario_path, "%s", path);
+  s->duration_us = 60000000;
+  s->settle_us = 5000000;
+  struct host_tmpl defaults;
+  default_tmpl(&defaults);
+  int err = 0;
+  /* pass 1: [sim], [defaults]; pass 2: hosts; pass 3: flows; pass 4: events */
+  for (int pass = 1; pass <= 4 && !err; pass++) {
+    for (size_t i = 0; i < r.n && !err; i++) {
+      struct entry *e = &r.e[i];
+      const char *name;
+      const char *kind = section_kind(e->section, &name);
+      if (!kind) {
+        err = errf(&r, e, "unknown section [%s]: expected [sim], [defaults], [host NAME], [flow NAME] or [event NAME]", e->section);
+        break;
+      }
+      uint64_t x;
+      if (pass == 1 && !strcmp(kind, "sim")) {
+        if (!strcmp(e->key, "seed")) {
+          if (parse_uint(e->value, UINT64_MAX, &x) < 0) err = errf(&r, e, "expected an integer seed");
+          else if (!s->seed) s->seed = x; /* --seed on the command line wins */
+        } else if (!strcmp(e->key, "duration") || !strcmp(e->key, "settle")) {
+          if (parse_duration(e->value, &x) < 0) err = errf(&r, e, "expected a duration like 30s or 500ms");
+          else *(e->key[0] == 'd' ? &s->duration_us : &s->settle_us) = x;
+        } else {
+          err = errf(&r, e, "unknown key '%s': expected seed, duration or settle", e->key);
+        }
+      } else if (pass == 1 && !strcmp(kind, "defaults")) {
+        int hr = host_key(&defaults, e->key, e->value);
+        if (hr == -2) err = errf(&r, e, "unknown key '%s': expected %s", e->key, host_expect);
+        else if (hr < 0) err = errf(&r, e, "bad value '%s' for %s", e->value, e->key);
+      } else if (pass == 2 && !strcmp(kind, "host") && (i == 0 || strcmp(r.e[i - 1].section, e->section))) {
+        /* first entry of a host section: gather the whole section */
+        if (!*name) { err = errf(&r, e, "expected a host name: [host NAME]"); break; }
+        struct host_tmpl t = defaults;
+        uint64_t count = 1;
+        uint32_t ip = 0;
+        for (size_t j = i; j < r.n && !strcmp(r.e[j].section, e->section) && !err; j++) {
+          struct entry *f = &r.e[j];
+          if (!strcmp(f->key, "ip")) {
+            if (parse_ip(f->value, &ip) < 0) err = errf(&r, f, "expected an IPv4 address like 10.0.0.1");
+          } else if (!strcmp(f->key, "count")) {
+            if (parse_uint(f->value, 100000, &count) < 0 || count == 0) err = errf(&r, f, "expected a host count 1..100000");
+          } else {
+            int hr = host_key(&t, f->key, f->value);
+            if (hr == -2) err = errf(&r, f, "unknown key '%s': expected %s", f->key, host_expect);
+            else if (hr < 0) err = errf(&r, f, "bad value '%s' for %s", f->value, f->key);
+          }
+        }
+        if (err) break;
+        for (uint64_t k = 0; k < count; k++) {
+          char hn[32];
+          if (count == 1) snprintf(hn, sizeof hn, "%s", name);
+          else snprintf(hn, sizeof hn, "%s%llu", name, (unsigned long long)k);
+          if (find_host(s, hn) >= 0) { err = errf(&r, e, "host '%s' defined twice", hn); break; }
+          if (add_host(s, hn, &t, ip ? ip + (uint32_t)k : 0) < 0) { err = -1; break; }
+        }
+      } else if (pass == 3 && !strcmp(kind, "flow") && (i == 0 || strcmp(r.e[i - 1].section, e->section))) {
+        if (!*name) { err = errf(&r, e, "expected a flow name: [flow NAME]"); break; }
+        struct sim_flow fl;
+        memset(&fl, 0, sizeof fl);
+        snprintf(fl.name, sizeof fl.name, "%s", name);
+        fl.client = fl.server = -1;
+        fl.connections = 1;
+        fl.port = 5000;
+        fl.params.bytes = 1000000;
+        fl.params.count = 10;
+        fl.params.size = 100;
+        char client_group[32] = "";
+        uint64_t group_count = 0;
+        for (size_t j = i; j < r.n && !strcmp(r.e[j].section, e->section) && !err; j++) {
+          struct entry *f = &r.e[j];
+          if (!strcmp(f->key, "type")) {
+            int k = app_kind_from_name(f->value);
+            if (!k || app_kind_name((enum app_kind)k)[0] == 0 || k == APP_SINK || k == APP_ECHO_SERVER ||
+                k == APP_HTTP_SERVER || k == APP_UDP_ECHO_SERVER)
+              err = errf(&r, f, "expected a flow type: tcp-bulk, tcp-echo, http, udp-echo or ping");
+            else fl.kind = (enum app_kind)k;
+          } else if (!strcmp(f->key, "client") || !strcmp(f->key, "server")) {
+            int hidx = find_host(s, f->value);
+            if (hidx < 0 && !strcmp(f->key, "client")) {
+              /* a host group: NAME0..NAMEk */
+              char probe[40];
+              snprintf(probe, sizeof probe, "%.30s0", f->value);
+              if (find_host(s, probe) >= 0) {
+                snprintf(client_group, sizeof client_group, "%.30s", f->value);
+                while (1) {
+                  snprintf(probe, sizeof probe, "%.20s%llu", f->value, (unsigned long long)group_count);
+                  if (find_host(s, probe) < 0) break;
+                  group_count++;
+                }
+                continue;
+              }
+            }
+            if (hidx < 0) err = errf(&r, f, "expected a host defined in a [host] section, not '%s'", f->value);
+            else *(f->key[0] == 'c' ? &fl.client : &fl.server) = hidx;
+          } else if (!strcmp(f->key, "port")) {
+            if (parse_uint(f->value, 65535, &x) < 0 || x == 0) err = errf(&r, f, "expected a port 1..65535");
+            else fl.port = (uint16_t)x;
+          } else if (!strcmp(f->key, "bytes")) {
+            if (parse_size(f->value, &x) < 0) err = errf(&r, f, "expected a size like 10MB");
+            else fl.params.bytes = x;
+          } else if (!strcmp(f->key, "count") || !strcmp(f->key, "connections")) {
+            if (parse_uint(f->value, 1000000, &x) < 0 || x == 0) err = errf(&r, f, "expected a positive integer");
+            else if (f->key[0] == 'c' && f->key[1] == 'o' && f->key[2] == 'u') fl.params.count = (uint32_t)x;
+            else fl.connections = (uint32_t)x;
+          } else if (!strcmp(f->key, "size")) {
+            if (parse_size(f->value, &x) < 0 || x < 8 || x > 2048) err = errf(&r, f, "expected a size 8..2048 bytes");
+            else fl.params.size = (uint32_t)x;
+          } else if (!strcmp(f->key, "start") || !strcmp(f->key, "timeout")) {
+            if (parse_duration(f->value, &x) < 0) err = errf(&r, f, "expected a duration like 100ms");
+            else if (f->key[0] == 's') fl.start_us = x;
+            else fl.params.timeout_us = x;
+          } else {
+            err = errf(&r, f, "unknown key '%s': expected type, client, server, port, bytes, count, size, connections, start or timeout", f->key);
+          }
+        }
+        if (err) break;
+        if (!fl.kind) { err = errf(&r, e, "flow %s: expected a 'type'", name); break; }
+        if ((fl.client < 0 && !client_group[0]) || fl.server < 0) { err = errf(&r, e, "flow %s: expected both 'client' and 'server'", name); break; }
+        uint64_t members = client_group[0] ? group_count : 1;
+        for (uint64_t k = 0; k < members; k++) {
+          struct sim_flow one = fl;
+          if (client_group[0]) {
+            char hn[48];
+            snprintf(hn, sizeof hn, "%.20s%llu", client_group, (unsigned long long)k);
+            one.client = find_host(s, hn);
+            snprintf(one.name, sizeof one.name, "%.16s.%llu", name, (unsigned long long)(k % 1000000));
+          }
+          if (one.client == one.server) { err = errf(&r, e, "flow %s: client and server must differ", name); break; }
+          one.params.remote_ip = s->hosts[one.server].cfg.ip;
+          one.params.remote_port = one.port;
+          one.params.flow_seed = sim_stream_seed(s->seed, 3000 + (uint64_t)s->nflows, one.port);
+          s->flows = realloc(s->flows, (size_t)(s->nflows + 1) * sizeof *s->flows);
+          s->flows[s->nflows++] = one;
+        }
+      } else if (pass == 4 && !strcmp(kind, "event") && (i == 0 || strcmp(r.e[i - 1].section, e->section))) {
+        struct sim_event_spec ev = {0, 0, -1, -1, false};
+        bool have_at = false;
+        for (size_t j = i; j < r.n && !strcmp(r.e[j].section, e->section) && !err; j++) {
+          struct entry *f = &r.e[j];
+          if (!strcmp(f->key, "at")) {
+            if (parse_duration(f->value, &ev.at) < 0) err = errf(&r, f, "expected a time like 2s");
+            have_at = true;
+          } else if (!strcmp(f->key, "action")) {
+            static const struct { const char *n; enum sim_event_kind k; } acts[] = {
+                {"partition", EV_PARTITION}, {"heal", EV_HEAL}, {"link_down", EV_LINK_DOWN},
+                {"link_up", EV_LINK_UP}, {"crash", EV_CRASH}, {"restart", EV_RESTART}};
+            for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+              if (!strcmp(f->value, acts[a].n)) ev.kind = acts[a].k;
+            if (!ev.kind) err = errf(&r, f, "expected an action: partition, heal, link_down, link_up, crash or restart");
+          } else if (!strcmp(f->key, "host") || !strcmp(f->key, "peer")) {
+            int hidx = find_host(s, f->value);
+            if (hidx < 0) err = errf(&r, f, "expected a host defined in a [host] section, not '%s'", f->value);
+            else *(f->key[0] == 'h' ? &ev.a : &ev.b) = hidx;
+          } else if (!strcmp(f->key, "one_way")) {
+            if (parse_bool(f->value, &ev.one_way) < 0) err = errf(&r, f, "expected yes or no");
+          } else {
+            err = errf(&r, f, "unknown key '%s': expected at, action, host, peer or one_way", f->key);
+          }
+        }
+        if (err) break;
+        if (!have_at || !ev.kind || ev.a < 0) { err = errf(&r, e, "event %s: expected 'at', 'action' and 'host'", name); break; }
+        s->events = realloc(s->events, (size_t)(s->nevents + 1) * sizeof *s->events);
+        s->events[s->nevents++] = ev;
+      }
+    }
+  }
+  free(r.e);
+  if (!err && s->nhosts < 2) {
+    fprintf(stderr, "%s: expected at least two [host] sections\n", path);
+    err = -1;
+  }
+  return err ? -1 : 0;
+}
+
+/* Swarm: every link direction gets faults drawn from the seed, in these ranges:
+ * loss 0–3 %, reorder 0–5 % (delay up to 2 ms), duplicate 0–1 %, corrupt 0–1 %,
+ * latency 50 µs–5 ms, jitter 0–1 ms, and with probability 1/4 bursty loss
+ * (p 0–1 %, r 10–50 %, loss-in-bad 20–80 %). */
+void sim_swarm_faults(struct sim *s) {
+  uint64_t rng = sim_stream_seed(s->seed, 77, 77);
+  for (int i = 0; i < s->nhosts; i++) {
+    struct sim_faults *dirs[2] = {&s->hosts[i].up_dir.f, &s->hosts[i].down_dir.f};
+    for (int d = 0; d < 2; d++) {
+      struct sim_faults *f = dirs[d];
+      f->loss_ppm = (uint32_t)(sim_rand(&rng) % 30001);
+      f->reorder_ppm = (uint32_t)(sim_rand(&rng) % 50001);
+      f->reorder_delay_us = (uint32_t)(sim_rand(&rng) % 2000 + 100);
+      f->dup_ppm = (uint32_t)(sim_rand(&rng) % 10001);
+      f->corrupt_ppm = (uint32_t)(sim_rand(&rng) % 10001);
+      f->latency_us = (uint32_t)(sim_rand(&rng) % 4951 + 50);
+      f->jitter_us = (uint32_t)(sim_rand(&rng) % 1001);
+      if (sim_rand(&rng) % 4 == 0) {
+        f->ge_p_ppm = (uint32_t)(sim_rand(&rng) % 10001);
+        f->ge_r_ppm = (uint32_t)(sim_rand(&rng) % 400001 + 100000);
+        f->ge_loss_bad_ppm = (uint32_t)(sim_rand(&rng) % 600001 + 200000);
+      }
+    }
+  }
+}

@@ -1,0 +1,758 @@
+/* The simulator engine: scheduler, hosts, the switch, faults, flows, invariants. */
+#include "sim.h"
+
+#include <pcap/pcap.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const sim_drop_names[DROP_KINDS] = {"loss", "burst", "queue", "mtu",
+                                               "partition", "link_down", "host_down", "no_host"};
+
+/* ---- randomness: SplitMix64 streams --------------------------------------------------- */
+uint64_t sim_rand(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint64_t sim_stream_seed(uint64_t master, uint64_t a, uint64_t b) {
+  uint64_t s = master ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full);
+  return sim_rand(&s);
+}
+
+static bool chance(uint64_t *rng, uint32_t ppm) {
+  return ppm && sim_rand(rng) % SIM_PPM < ppm;
+}
+
+/* ---- event heap (ordered by time, then insertion sequence: a total order) ----------- */
+static bool ev_before(const struct sim_ev *x, const struct sim_ev *y) {
+  return x->at < y->at || (x->at == y->at && x->seq < y->seq);
+}
+
+static void heap_push(struct sim *s, struct sim_ev ev) {
+  if (s->nheap == s->capheap) {
+    s->capheap = s->capheap ? s->capheap * 2 : 1024;
+    s->heap = realloc(s->heap, s->capheap * sizeof *s->heap);
+    if (!s->heap) abort();
+  }
+  ev.seq = s->evseq++;
+  size_t i = s->nheap++;
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!ev_before(&ev, &s->heap[parent])) break;
+    s->heap[i] = s->heap[parent];
+    i = parent;
+  }
+  s->heap[i] = ev;
+}
+
+static struct sim_ev heap_pop(struct sim *s) {
+  struct sim_ev top = s->heap[0];
+  struct sim_ev last = s->heap[--s->nheap];
+  size_t i = 0;
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    const struct sim_ev *best = &last;
+    if (l < s->nheap && ev_before(&s->heap[l], best)) {
+      m = l;
+      best = &s->heap[l];
+    }
+    if (r < s->nheap && ev_before(&s->heap[r], best)) m = r;
+    if (m == i) break;
+    s->heap[i] = s->heap[m];
+    i = m;
+  }
+  if (s->nheap) s->heap[i] = last;
+  return top;
+}
+
+/* ---- per-host clocks (drift) ---------------------------------------------------------- */
+static uint64_t local_time(const struct sim_host *h, uint64_t global) {
+  if (!h->drift_ppm) return global;
+  return (uint64_t)((__int128)global * (SIM_PPM + h->drift_ppm) / SIM_PPM);
+}
+
+static uint64_t global_time(const struct sim_host *h, uint64_t local) {
+  if (local == UINT64_MAX) return UINT64_MAX;
+  if (!h->drift_ppm) return local;
+  __int128 g = ((__int128)local * SIM_PPM + (SIM_PPM + h->drift_ppm) - 1) / (SIM_PPM + h->drift_ppm);
+  return (uint64_t)g;
+}
+
+/* ---- hosts ------------------------------------------------------------------------------ */
+struct host_apps {           /* apps living on one host, found by socket handle */
+  struct app **tcp, **udp;   /* indexed by handle index */
+  struct app **all;
+  size_t nall, capall;
+  int *ready;                /* handles reported by the stack's event callback */
+  size_t nready, capready;
+  uint64_t last_sweep;
+};
+
+static void on_event(void *ctx, int handle, unsigned ready) {
+  struct host_apps *ha = ctx;
+  (void)ready;
+  if (ha->nready == ha->capready) {
+    ha->capready = ha->capready ? ha->capready * 2 : 64;
+    ha->ready = realloc(ha->ready, ha->capready * sizeof *ha->ready);
+    if (!ha->ready) abort();
+  }
+  ha->ready[ha->nready++] = handle;
+}
+
+static struct host_apps *g_apps_of(struct sim *s, int host) {
+  return &((struct host_apps *)s->apps)[host];
+}
+
+static int host_boot(struct sim *s, struct sim_host *h) {
+  h->cfg.event = on_event;
+  h->cfg.event_ctx = g_apps_of(s, h->index);
+  /* A new incarnation gets a new secret: ISNs and ports differ from before. */
+  uint64_t k0 = sim_stream_seed(s->seed, 1000 + (uint64_t)h->index, h->restarts);
+  uint64_t k1 = sim_stream_seed(s->seed, 2000 + (uint64_t)h->index, h->restarts);
+  memcpy(h->cfg.secret, &k0, 8);
+  memcpy(h->cfg.secret + 8, &k1, 8);
+  size_t need = microtcp_footprint(&h->cfg);
+  if (need == 0) {
+    fprintf(stderr, "host %s: invalid stack configuration\n", h->name);
+    return -1;
+  }
+  if (h->arena_len < need) {
+    free(h->arena);
+    h->arena = aligned_alloc(16, (need + 15) & ~(size_t)15);
+    h->arena_len = need;
+    if (!h->arena) return -1;
+  }
+  int err = 0;
+  h->st = microtcp_init(h->arena, h->arena_len, &h->cfg, local_time(h, s->now), &err);
+  if (!h->st) {
+    fprintf(stderr, "host %s: microtcp_init: %s\n", h->name, microtcp_strerror(err));
+    return -1;
+  }
+  h->up = true;
+  h->wake_at = 0;
+  return 0;
+}
+
+static void app_register(struct sim *s, int host, struct app *a) {
+  struct host_apps *ha = g_apps_of(s, host);
+  if (ha->nall == ha->capall) {
+    ha->capall = ha->capall ? ha->capall * 2 : 16;
+    ha->all = realloc(ha->all, ha->capall * sizeof *ha->all);
+    if (!ha->all) abort();
+  }
+  ha->all[ha->nall++] = a;
+  const microtcp_config *cfg = &s->hosts[host].cfg;
+  if (a->handle >= 0) {
+    uint32_t idx = (uint32_t)a->handle & 0xffffu;
+    int kind = (int)((uint32_t)a->handle >> 28);
+    if (kind == 1 && idx < cfg->max_tcp) ha->tcp[idx] = a;
+    if (kind == 3 && idx < cfg->max_udp) ha->udp[idx] = a;
+  }
+}
+
+static void trace_frame(struct sim *s, const uint8_t *data, size_t len) {
+  if (!s->pcap_dumper) return;
+  struct pcap_pkthdr ph;
+  ph.ts.tv_sec = (time_t)(s->now / 1000000u);
+  ph.ts.tv_usec = (suseconds_t)(s->now % 1000000u);
+  ph.caplen = ph.len = (bpf_u_int32)len;
+  pcap_dump((u_char *)s->pcap_dumper, &ph, data);
+}
+
+static void log_event(struct sim *s, const char *what, const char *host, const char *detail) {
+  if (s->events_log)
+    fprintf(s->events_log, "%llu.%06llu %s %s %s\n", (unsigned long long)(s->now / 1000000),
+            (unsigned long long)(s->now % 1000000), what, host, detail ? detail : "");
+}
+
+/* ---- the wire -------------------------------------------------------------------------- */
+/* Apply one direction's faults; returns the arrival time or 0 if dropped.
+ * *copies is set to 2 for a duplicate. */
+static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame *f, int *copies) {
+  const struct sim_faults *x = &d->f;
+  d->frames++;
+  d->bytes += f->len;
+  *copies = 1;
+  if (x->mtu && f->len > x->mtu + 14u) {
+    d->drops[DROP_MTU]++;
+    return 0;
+  }
+  /* Gilbert-Elliott: the state moves once per frame. */
+  if (x->ge_p_ppm || x->ge_r_ppm) {
+    if (d->ge_bad) {
+      if (chance(&d->rng, x->ge_r_ppm)) d->ge_bad = false;
+    } else if (chance(&d->rng, x->ge_p_ppm)) {
+      d->ge_bad = true;
+    }
+    if (chance(&d->rng, d->ge_bad ? x->ge_loss_bad_ppm : x->ge_loss_good_ppm)) {
+      d->drops[DROP_BURST]++;
+      return 0;
+    }
+  }
+  if (chance(&d->rng, x->loss_ppm)) {
+    d->drops[DROP_LOSS]++;
+    return 0;
+  }
+  uint64_t start = t;
+  if (x->bandwidth_bps) {
+    /* Byte-limited tail-drop queue in front of a serialising link. */
+    uint64_t backlog_us = d->busy_until > t ? d->busy_until - t : 0;
+    uint64_t backlog_bytes = backlog_us * x->bandwidth_bps / 8u / 1000000u;
+    if (x->queue_bytes && backlog_bytes + f->len > x->queue_bytes) {
+      d->drops[DROP_QUEUE]++;
+      return 0;
+    }
+    start = d->busy_until > t ? d->busy_until : t;
+    uint64_t ser = ((uint64_t)f->len * 8u * 1000000u + x->bandwidth_bps - 1) / x->bandwidth_bps;
+    d->busy_until = start + ser;
+    start += ser;
+  }
+  uint64_t at = start + x->latency_us;
+  if (x->jitter_us) at += sim_rand(&d->rng) % (x->jitter_us + 1u);
+  if (chance(&d->rng, x->reorder_ppm)) {
+    at += x->reorder_delay_us ? x->reorder_delay_us : 1000;
+    d->reordered++;
+  }
+  if (chance(&d->rng, x->corrupt_ppm)) {
+    uint64_t r = sim_rand(&d->rng);
+    size_t bit = (size_t)(r % ((uint64_t)f->len * 8u));
+    f->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    if ((r >> 40) & 1) { /* half of them: a second bit */
+      size_t bit2 = (size_t)((r >> 20) % ((uint64_t)f->len * 8u));
+      f->data[bit2 / 8] ^= (uint8_t)(1u << (bit2 % 8));
+    }
+    d->corrupted++;
+  }
+  if (chance(&d->rng, x->dup_ppm)) {
+    *copies = 2;
+    d->dup++;
+  }
+  return at;
+}
+
+static struct sim_frame *frame_copy(const uint8_t *data, size_t len) {
+  struct sim_frame *f = malloc(sizeof *f + len);
+  if (!f) abort();
+  f->len = (uint16_t)len;
+  memcpy(f->data, data, len);
+  return f;
+}
+
+/* Test hook (--inject-bug corrupt-payload): change one byte of the first large
+ * TCP payload AND fix the checksums, so no stack can notice: the byte-level
+ * stream verification must catch it. */
+static void maybe_inject_bug(struct sim *s, struct sim_frame *f) {
+  if (!s->inject_bug || s->bug_injected || strcmp(s->inject_bug, "corrupt-payload") != 0) return;
+  if (f->len < 14 + 20 + 20 + 100 || f->data[12] != 0x08 || f->data[13] != 0x00) return;
+  uint8_t *ip = f->data + 14;
+  if (ip[9] != 6 || (ip[0] & 0x0f) != 5) return;
+  uint8_t *tcp = ip + 20;
+  size_t ihl = 20, off = (size_t)(tcp[12] >> 4) * 4;
+  size_t total = (size_t)(ip[2] << 8 | ip[3]);
+  if (total < ihl + off + 50) return;
+  tcp[off + 40] ^= 0x5a;
+  /* recompute the TCP checksum over the pseudo header */
+  tcp[16] = tcp[17] = 0;
+  uint32_t sum = 0;
+  size_t tlen = total - ihl;
+  for (int i = 12; i < 20; i += 2) sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+  sum += 6 + (uint32_t)tlen;
+  for (size_t i = 0; i + 1 < tlen; i += 2) sum += (uint32_t)(tcp[i] << 8 | tcp[i + 1]);
+  if (tlen & 1) sum += (uint32_t)tcp[tlen - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  uint16_t c = (uint16_t)~sum;
+  tcp[16] = (uint8_t)(c >> 8);
+  tcp[17] = (uint8_t)c;
+  s->bug_injected = true;
+}
+
+static void deliver_to(struct sim *s, int src, int dst, const struct sim_frame *orig, uint64_t t) {
+  struct sim_host *hd = &s->hosts[dst];
+  if (s->blocked[(size_t)src * (size_t)s->nhosts + (size_t)dst]) {
+    s->hosts[src].up_dir.drops[DROP_PARTITION]++;
+    return;
+  }
+  if (!hd->link_up) {
+    hd->down_dir.drops[DROP_LINK_DOWN]++;
+    return;
+  }
+  struct sim_frame *f = frame_copy(orig->data, orig->len);
+  int copies;
+  uint64_t at = link_apply(&hd->down_dir, t, f, &copies);
+  if (!at) {
+    free(f);
+    return;
+  }
+  for (int c = 0; c < copies; c++) {
+    struct sim_ev ev = {at + (uint64_t)c, 0, EV_DELIVER, dst, src, false, 0,
+                        c ? frame_copy(f->data, f->len) : f};
+    heap_push(s, ev);
+  }
+}
+
+/* A frame leaves host src: up-link faults, then the switch forwards it by MAC. */
+static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
+  struct sim_host *h = &s->hosts[src];
+  trace_frame(s, data, len);
+  if (!h->link_up) {
+    h->up_dir.drops[DROP_LINK_DOWN]++;
+    return;
+  }
+  struct sim_frame *f = frame_copy(data, len);
+  maybe_inject_bug(s, f);
+  int copies;
+  uint64_t at = link_apply(&h->up_dir, s->now, f, &copies);
+  if (!at) {
+    free(f);
+    return;
+  }
+  for (int c = 0; c < copies; c++) {
+    bool bcast = f->data[0] & 1;
+    if (bcast) {
+      for (int d = 0; d < s->nhosts; d++)
+        if (d != src) deliver_to(s, src, d, f, at + (uint64_t)c);
+    } else {
+      /* MACs are 02:00:hh:hh:hh:hh with the host index: the switch's table. */
+      uint32_t idx = (uint32_t)f->data[2] << 24 | (uint32_t)f->data[3] << 16 |
+                     (uint32_t)f->data[4] << 8 | f->data[5];
+      if (f->data[0] == 0x02 && f->data[1] == 0x00 && idx >= 1 && idx <= (uint32_t)s->nhosts &&
+          (int)idx - 1 != src)
+        deliver_to(s, src, (int)idx - 1, f, at + (uint64_t)c);
+      else
+        h->up_dir.drops[DROP_NO_HOST]++;
+    }
+  }
+  free(f);
+}
+
+static void schedule_wake(struct sim *s, struct sim_host *h) {
+  uint64_t d = global_time(h, microtcp_deadline(h->st));
+  if (d == UINT64_MAX) return;
+  if (d <= s->now) d = s->now + 1;
+  if (h->wake_at == d) return;
+  h->wake_at = d;
+  struct sim_ev ev = {d, 0, EV_WAKE, h->index, 0, false, d, NULL};
+  heap_push(s, ev);
+}
+
+static void flush_output(struct sim *s, struct sim_host *h) {
+  uint8_t buf[9100];
+  int n;
+  while ((n = microtcp_output(h->st, local_time(h, s->now), buf, sizeof buf)) > 0)
+    transmit(s, h->index, buf, (size_t)n);
+}
+
+static void poll_app(struct sim *s, struct sim_host *h, struct app *a) {
+  if (a->status == APP_RUNNING) app_poll(a, h->st, local_time(h, s->now));
+}
+
+/* Accept new connections on this host's servers and start their apps. */
+static void serve(struct sim *s, struct sim_host *h) {
+  for (int i = 0; i < s->nservers; i++) {
+    struct sim_server *sv = &s->servers[i];
+    if (sv->host != h->index || sv->handle < 0 || sv->kind == APP_UDP_ECHO_SERVER) continue;
+    for (;;) {
+      int c = microtcp_tcp_accept(h->st, local_time(h, s->now), sv->handle, NULL);
+      if (c < 0) break;
+      struct app *a = calloc(1, sizeof *a);
+      if (!a) abort();
+      struct app_params p = {0};
+      p.flow_seed = sv->flow_seed;
+      app_start_server(a, sv->kind, &p, c, h->st, local_time(h, s->now));
+      app_register(s, h->index, a);
+      poll_app(s, h, a);
+    }
+  }
+}
+
+/* After anything happened on host h: run its apps, send its frames, re-arm. */
+static void host_service(struct sim *s, struct sim_host *h) {
+  if (!h->up) return;
+  struct host_apps *ha = g_apps_of(s, h->index);
+  for (int round = 0; round < 4; round++) {
+    serve(s, h);
+    size_t n = ha->nready;
+    for (size_t i = 0; i < n; i++) {
+      int hd = ha->ready[i];
+      uint32_t idx = (uint32_t)hd & 0xffffu;
+      int kind = (int)((uint32_t)hd >> 28);
+      struct app *a = NULL;
+      if (kind == 1 && idx < h->cfg.max_tcp) a = ha->tcp[idx];
+      if (kind == 3 && idx < h->cfg.max_udp) a = ha->udp[idx];
+      if (a && a->handle == hd) poll_app(s, h, a);
+    }
+    memmove(ha->ready, ha->ready + n, (ha->nready - n) * sizeof *ha->ready);
+    ha->nready -= n;
+    /* Safety net and app timers (UDP/ping retries): sweep every app every 10 ms. */
+    if (s->now - ha->last_sweep >= 10000 || ha->last_sweep == 0) {
+      ha->last_sweep = s->now ? s->now : 1;
+      for (size_t i = 0; i < ha->nall; i++) poll_app(s, h, ha->all[i]);
+    }
+    flush_output(s, h);
+    if (ha->nready == 0) break;
+  }
+  schedule_wake(s, h);
+  /* Apps with their own timers (UDP/ping timeouts) need a tick while running. */
+  if (!h->tick_at) {
+    for (size_t i = 0; i < ha->nall; i++) {
+      const struct app *a = ha->all[i];
+      if (a->status == APP_RUNNING && (a->kind == APP_PING || a->kind == APP_UDP_ECHO_CLIENT)) {
+        h->tick_at = s->now + 10000;
+        struct sim_ev ev = {h->tick_at, 0, EV_TICK, h->index, 0, false, h->tick_at, NULL};
+        heap_push(s, ev);
+        break;
+      }
+    }
+  }
+}
+
+/* ---- setup -------------------------------------------------------------------------------- */
+static void start_servers(struct sim *s, int host) {
+  struct sim_host *h = &s->hosts[host];
+  for (int i = 0; i < s->nservers; i++) {
+    struct sim_server *sv = &s->servers[i];
+    if (sv->host != host) continue;
+    uint64_t now = local_time(h, s->now);
+    if (sv->kind == APP_UDP_ECHO_SERVER) {
+      sv->handle = microtcp_udp_bind(h->st, now, sv->port);
+      if (sv->handle >= 0) {
+        struct app *a = calloc(1, sizeof *a);
+        struct app_params p = {0};
+        p.flow_seed = sv->flow_seed;
+        app_start_server(a, APP_UDP_ECHO_SERVER, &p, sv->handle, h->st, now);
+        app_register(s, host, a);
+      }
+    } else {
+      sv->handle = microtcp_tcp_listen(h->st, now, sv->port, 128);
+    }
+    if (sv->handle < 0) fprintf(stderr, "host %s: cannot serve port %u: %s\n", h->name, sv->port, microtcp_strerror(sv->handle));
+  }
+}
+
+int sim_setup(struct sim *s) {
+  struct host_apps *apps_table = calloc((size_t)s->nhosts, sizeof *apps_table);
+  s->apps = apps_table;
+  s->blocked = calloc((size_t)s->nhosts * (size_t)s->nhosts, 1);
+  if (!apps_table || !s->blocked) return -1;
+  for (int i = 0; i < s->nhosts; i++) {
+    struct sim_host *h = &s->hosts[i];
+    h->index = i;
+    h->link_up = true;
+    h->up_dir.rng = sim_stream_seed(s->seed, 10 + (uint64_t)i, 1);
+    h->down_dir.rng = sim_stream_seed(s->seed, 10 + (uint64_t)i, 2);
+    apps_table[i].tcp = calloc(h->cfg.max_tcp ? h->cfg.max_tcp : 1, sizeof(struct app *));
+    apps_table[i].udp = calloc(h->cfg.max_udp ? h->cfg.max_udp : 1, sizeof(struct app *));
+    if (host_boot(s, h) < 0) return -1;
+  }
+  /* one server per (host, port) */
+  for (int f = 0; f < s->nflows; f++) {
+    struct sim_flow *fl = &s->flows[f];
+    enum app_kind sk = app_server_kind(fl->kind);
+    if (!sk) continue;
+    int found = 0;
+    for (int i = 0; i < s->nservers; i++)
+      if (s->servers[i].host == fl->server && s->servers[i].port == fl->port) {
+        found = 1;
+        if (s->servers[i].kind != sk) {
+          fprintf(stderr, "flows %s and another share port %u on one host with different apps\n",
+                  fl->name, fl->port);
+          return -1;
+        }
+        fl->params.flow_seed = s->servers[i].flow_seed;
+      }
+    if (!found) {
+      s->servers = realloc(s->servers, (size_t)(s->nservers + 1) * sizeof *s->servers);
+      struct sim_server *sv = &s->servers[s->nservers++];
+      memset(sv, 0, sizeof *sv);
+      sv->host = fl->server;
+      sv->port = fl->port;
+      sv->kind = sk;
+      sv->flow_seed = fl->params.flow_seed;
+      sv->handle = -1;
+    }
+  }
+  for (int i = 0; i < s->nhosts; i++) start_servers(s, i);
+  for (int f = 0; f < s->nflows; f++) {
+    struct sim_ev ev = {s->flows[f].start_us, 0, EV_FLOW_START, f, 0, false, 0, NULL};
+    heap_push(s, ev);
+  }
+  for (int e = 0; e < s->nevents; e++) {
+    struct sim_event_spec *sp = &s->events[e];
+    struct sim_ev ev = {sp->at, 0, sp->kind, sp->a, sp->b, sp->one_way, 0, NULL};
+    heap_push(s, ev);
+  }
+  for (int i = 0; i < s->nhosts; i++) host_service(s, &s->hosts[i]);
+  return 0;
+}
+
+/* ---- flows -------------------------------------------------------------------------------- */
+static void flow_start(struct sim *s, struct sim_flow *fl) {
+  struct sim_host *h = &s->hosts[fl->client];
+  fl->status = FLOW_RUNNING;
+  fl->clients = calloc(fl->connections, sizeof *fl->clients);
+  for (uint32_t c = 0; c < fl->connections; c++) {
+    struct app *a = &fl->clients[c];
+    if (!h->up) {
+      memset(a, 0, sizeof *a);
+      a->kind = fl->kind;
+      a->handle = -1;
+      app_abandon(a, "client host is down", s->now);
+      continue;
+    }
+    struct app_params p = fl->params;
+    p.flow_seed = fl->params.flow_seed + c * (fl->kind == APP_PING ? 0x10000ull : 0);
+    app_start_client(a, fl->kind, &p, h->st, local_time(h, s->now));
+    app_register(s, fl->client, a);
+    poll_app(s, h, a);
+  }
+  log_event(s, "flow-start", h->name, fl->name);
+  host_service(s, h);
+}
+
+static void flow_update(struct sim *s, struct sim_flow *fl) {
+  if (fl->status != FLOW_RUNNING) return;
+  uint32_t done = 0;
+  for (uint32_t c = 0; c < fl->connections; c++) {
+    struct app *a = &fl->clients[c];
+    if (a->status == APP_FAILED) {
+      fl->status = FLOW_FAILED;
+      snprintf(fl->reason, sizeof fl->reason, "connection %u: %s", c, a->reason);
+      fl->finished_at = s->now;
+      return;
+    }
+    done += a->status == APP_DONE;
+  }
+  if (done == fl->connections) {
+    fl->status = FLOW_DONE;
+    fl->finished_at = s->now;
+    if (fl->connections == 1 && fl->clients[0].reason[0])
+      snprintf(fl->reason, sizeof fl->reason, "%s", fl->clients[0].reason);
+  }
+}
+
+static bool all_flows_ended(const struct sim *s) {
+  for (int f = 0; f < s->nflows; f++)
+    if (s->flows[f].status == FLOW_PENDING || s->flows[f].status == FLOW_RUNNING) return false;
+  return true;
+}
+
+/* ---- scenario events ---------------------------------------------------------------------- */
+static void set_blocked(struct sim *s, int a, int b, bool one_way, uint8_t v) {
+  for (int x = 0; x < s->nhosts; x++) {
+    if (b >= 0 && x != b) continue;
+    if (x == a) continue;
+    s->blocked[(size_t)a * (size_t)s->nhosts + (size_t)x] = v;
+    if (!one_way) s->blocked[(size_t)x * (size_t)s->nhosts + (size_t)a] = v;
+  }
+}
+
+static void crash_host(struct sim *s, struct sim_host *h) {
+  if (!h->up) return;
+  struct host_apps *ha = g_apps_of(s, h->index);
+  /* Apps stay listed (failed, without a handle) so they are freed at the end. */
+  for (size_t i = 0; i < ha->nall; i++) app_abandon(ha->all[i], "host crashed", s->now);
+  ha->nready = 0;
+  memset(ha->tcp, 0, h->cfg.max_tcp * sizeof *ha->tcp);
+  memset(ha->udp, 0, h->cfg.max_udp * sizeof *ha->udp);
+  for (int i = 0; i < s->nservers; i++)
+    if (s->servers[i].host == h->index) s->servers[i].handle = -1;
+  h->up = false;
+  h->st = NULL; /* state lost: the arena is reused on restart */
+  log_event(s, "crash", h->name, NULL);
+}
+
+static void handle_event(struct sim *s, const struct sim_ev *ev) {
+  switch (ev->kind) {
+  case EV_DELIVER: {
+    struct sim_host *h = &s->hosts[ev->a];
+    struct sim_frame *f = ev->frame;
+    if (!h->up) {
+      h->down_dir.drops[DROP_HOST_DOWN]++;
+    } else {
+      s->trace_hash ^= s->now;
+      s->trace_hash *= 1099511628211ull;
+      s->trace_hash ^= (uint64_t)ev->a;
+      for (size_t i = 0; i < f->len; i++) {
+        s->trace_hash ^= f->data[i];
+        s->trace_hash *= 1099511628211ull;
+      }
+      microtcp_input(h->st, local_time(h, s->now), f->data, f->len);
+      host_service(s, h);
+    }
+    free(f);
+    break;
+  }
+  case EV_WAKE: {
+    struct sim_host *h = &s->hosts[ev->a];
+    if (!h->up || h->wake_at != ev->stamp) break; /* superseded */
+    h->wake_at = 0;
+    microtcp_advance(h->st, local_time(h, s->now));
+    host_service(s, h);
+    break;
+  }
+  case EV_TICK: {
+    struct sim_host *h = &s->hosts[ev->a];
+    if (h->tick_at != ev->stamp) break;
+    h->tick_at = 0;
+    if (h->up) {
+      g_apps_of(s, h->index)->last_sweep = 0; /* force the sweep */
+      host_service(s, h);
+    }
+    break;
+  }
+  case EV_FLOW_START: flow_start(s, &s->flows[ev->a]); break;
+  case EV_PARTITION:
+    set_blocked(s, ev->a, ev->b, ev->one_way, 1);
+    log_event(s, "partition", s->hosts[ev->a].name, ev->one_way ? "one-way" : NULL);
+    break;
+  case EV_HEAL:
+    set_blocked(s, ev->a, ev->b, ev->one_way, 0);
+    log_event(s, "heal", s->hosts[ev->a].name, NULL);
+    break;
+  case EV_LINK_DOWN:
+    s->hosts[ev->a].link_up = false;
+    log_event(s, "link-down", s->hosts[ev->a].name, NULL);
+    break;
+  case EV_LINK_UP:
+    s->hosts[ev->a].link_up = true;
+    log_event(s, "link-up", s->hosts[ev->a].name, NULL);
+    break;
+  case EV_CRASH: crash_host(s, &s->hosts[ev->a]); break;
+  case EV_RESTART: {
+    struct sim_host *h = &s->hosts[ev->a];
+    if (h->up) break;
+    h->restarts++;
+    if (host_boot(s, h) == 0) {
+      start_servers(s, h->index);
+      log_event(s, "restart", h->name, NULL);
+      host_service(s, h);
+    }
+    break;
+  }
+  }
+}
+
+void sim_run(struct sim *s, uint64_t until) {
+  uint64_t ended_at = UINT64_MAX;
+  while (s->nheap) {
+    if (s->heap[0].at > until) break;
+    if (ended_at != UINT64_MAX && s->heap[0].at > ended_at + s->settle_us) break;
+    struct sim_ev ev = heap_pop(s);
+    if (ev.at > s->now) s->now = ev.at;
+    handle_event(s, &ev);
+    s->events_processed++;
+    for (int f = 0; f < s->nflows; f++) flow_update(s, &s->flows[f]);
+    if (ended_at == UINT64_MAX && all_flows_ended(s)) ended_at = s->now;
+  }
+  if (s->now < until && ended_at == UINT64_MAX && s->nheap == 0) s->now = until;
+}
+
+/* ---- end of run ---------------------------------------------------------------------------- */
+int sim_check(struct sim *s, FILE *out) {
+  int code = 0;
+  /* Liveness: every flow finished or failed with a reason. */
+  for (int f = 0; f < s->nflows; f++) {
+    struct sim_flow *fl = &s->flows[f];
+    if (fl->status == FLOW_PENDING || fl->status == FLOW_RUNNING) {
+      fprintf(out, "LIVENESS: flow %s still %s at %.3f s\n", fl->name,
+              fl->status == FLOW_PENDING ? "pending" : "running", (double)s->now / 1e6);
+      code = 4;
+    }
+  }
+  /* Close everything, then let TIME_WAIT and retransmissions run out. */
+  for (int i = 0; i < s->nhosts; i++) {
+    struct sim_host *h = &s->hosts[i];
+    if (!h->up) continue;
+    struct host_apps *ha = g_apps_of(s, i);
+    for (size_t k = 0; k < ha->nall; k++) app_close(ha->all[k], h->st, local_time(h, s->now));
+    for (int k = 0; k < s->nservers; k++)
+      if (s->servers[k].host == i && s->servers[k].handle >= 0 &&
+          s->servers[k].kind != APP_UDP_ECHO_SERVER)
+        microtcp_tcp_close(h->st, local_time(h, s->now), s->servers[k].handle);
+    host_service(s, h);
+  }
+  /* heal everything so closing handshakes can finish */
+  memset(s->blocked, 0, (size_t)s->nhosts * (size_t)s->nhosts);
+  for (int i = 0; i < s->nhosts; i++) s->hosts[i].link_up = true;
+  uint64_t settle_until = s->now + s->settle_us + 130000000ull;
+  while (s->nheap && s->heap[0].at <= settle_until) {
+    struct sim_ev ev = heap_pop(s);
+    if (ev.kind != EV_DELIVER && ev.kind != EV_WAKE) continue; /* no new scenario events */
+    if (ev.at > s->now) s->now = ev.at;
+    handle_event(s, &ev);
+    s->events_processed++;
+  }
+  /* Integrity: every byte any app received was the byte sent. */
+  uint64_t bad = 0;
+  for (int f = 0; f < s->nflows; f++)
+    for (uint32_t c = 0; s->flows[f].clients && c < s->flows[f].connections; c++)
+      bad += s->flows[f].clients[c].verified_errors;
+  for (int i = 0; i < s->nhosts; i++) {
+    struct host_apps *ha = g_apps_of(s, i);
+    for (size_t k = 0; k < ha->nall; k++)
+      if (ha->all[k]->kind == APP_SINK || ha->all[k]->kind == APP_ECHO_SERVER)
+        bad += ha->all[k]->verified_errors;
+  }
+  s->integrity_errors = bad;
+  if (bad) {
+    fprintf(out, "INTEGRITY: %llu bytes delivered to applications differ from what was sent\n",
+            (unsigned long long)bad);
+    code = 3;
+  }
+  /* No leaks: every pool of every live instance back to zero. */
+  for (int i = 0; i < s->nhosts; i++) {
+    struct sim_host *h = &s->hosts[i];
+    if (!h->up) continue;
+    microtcp_pool_usage u;
+    microtcp_get_pool_usage(h->st, &u);
+    if (u.tcp || u.listeners || u.udp || u.frames || u.arp_pending || u.reasm_slots ||
+        u.reasm_bytes) {
+      fprintf(out,
+              "LEAK: host %s pools not empty: tcp %u listeners %u udp %u frames %u arp_pending %u "
+              "reasm %u/%u\n",
+              h->name, u.tcp, u.listeners, u.udp, u.frames, u.arp_pending, u.reasm_slots,
+              u.reasm_bytes);
+      code = 3;
+    }
+  }
+  if (code)
+    fprintf(out, "reproduce: microtcp-sim run %s --seed %llu%s\n", s->scenario_path,
+            (unsigned long long)s->seed, s->swarm ? " --swarm" : "");
+  return code;
+}
+
+void sim_free(struct sim *s) {
+  while (s->nheap) {
+    struct sim_ev ev = heap_pop(s);
+    free(ev.frame);
+  }
+  free(s->heap);
+  struct host_apps *apps_table = s->apps;
+  for (int i = 0; i < s->nhosts; i++) {
+    free(s->hosts[i].arena);
+    if (apps_table) {
+      struct host_apps *ha = &apps_table[i];
+      for (size_t k = 0; k < ha->nall; k++) {
+        bool owned_by_flow = false;
+        for (int f = 0; f < s->nflows && !owned_by_flow; f++)
+          owned_by_flow = s->flows[f].clients && ha->all[k] >= s->flows[f].clients &&
+                          ha->all[k] < s->flows[f].clients + s->flows[f].connections;
+        if (!owned_by_flow) free(ha->all[k]);
+      }
+      free(ha->all);
+      free(ha->tcp);
+      free(ha->udp);
+      free(ha->ready);
+    }
+  }
+  for (int f = 0; f < s->nflows; f++) free(s->flows[f].clients);
+  free(apps_table);
+  free(s->hosts);
+  free(s->flows);
+  free(s->servers);
+  free(s->events);
+  free(s->blocked);
+  memset(s, 0, sizeof *s);
+}

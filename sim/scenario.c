@@ -269,7 +269,7 @@ static void default_tmpl(struct host_tmpl *t) {
   microtcp_config_default(&t->cfg);
   microtcp_config *c = &t->cfg;
   /* Simulation-friendly defaults (documented in sim/README.md). */
-  c->netmask = 0xffff0000u;
+  c->netmask = 0xff000000u; /* every host is on the one switch: 10.0.0.0/8 */
   c->max_tcp = 16;
   c->max_listeners = 4;
   c->max_udp = 8;

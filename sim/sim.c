@@ -345,7 +345,8 @@ static void flush_output(struct sim *s, struct sim_host *h) {
 }
 
 static void poll_app(struct sim *s, struct sim_host *h, struct app *a) {
-  if (a->status == APP_RUNNING) app_poll(a, h->st, local_time(h, s->now));
+  if (a->status != APP_RUNNING) return;
+  if (app_poll(a, h->st, local_time(h, s->now)) != APP_RUNNING) s->flows_dirty = true;
 }
 
 /* Accept new connections on this host's servers and start their apps. */
@@ -425,7 +426,8 @@ static void start_servers(struct sim *s, int host) {
         app_register(s, host, a);
       }
     } else {
-      sv->handle = microtcp_tcp_listen(h->st, now, sv->port, 128);
+      int backlog = h->cfg.max_tcp < 1024 ? h->cfg.max_tcp : 1024;
+      sv->handle = microtcp_tcp_listen(h->st, now, sv->port, backlog > 0 ? backlog : 1);
     }
     if (sv->handle < 0) fprintf(stderr, "host %s: cannot serve port %u: %s\n", h->name, sv->port, microtcp_strerror(sv->handle));
   }
@@ -507,6 +509,7 @@ static void flow_start(struct sim *s, struct sim_flow *fl) {
     app_register(s, fl->client, a);
     poll_app(s, h, a);
   }
+  s->flows_dirty = true;
   log_event(s, "flow-start", h->name, fl->name);
   host_service(s, h);
 }
@@ -550,6 +553,7 @@ static void set_blocked(struct sim *s, int a, int b, bool one_way, uint8_t v) {
 
 static void crash_host(struct sim *s, struct sim_host *h) {
   if (!h->up) return;
+  s->flows_dirty = true;
   struct host_apps *ha = g_apps_of(s, h->index);
   /* Apps stay listed (failed, without a handle) so they are freed at the end. */
   for (size_t i = 0; i < ha->nall; i++) app_abandon(ha->all[i], "host crashed", s->now);
@@ -643,8 +647,11 @@ void sim_run(struct sim *s, uint64_t until) {
     if (ev.at > s->now) s->now = ev.at;
     handle_event(s, &ev);
     s->events_processed++;
-    for (int f = 0; f < s->nflows; f++) flow_update(s, &s->flows[f]);
-    if (ended_at == UINT64_MAX && all_flows_ended(s)) ended_at = s->now;
+    if (s->flows_dirty) { /* an app finished or failed: re-derive flow states */
+      s->flows_dirty = false;
+      for (int f = 0; f < s->nflows; f++) flow_update(s, &s->flows[f]);
+      if (ended_at == UINT64_MAX && all_flows_ended(s)) ended_at = s->now;
+    }
   }
   if (s->now < until && ended_at == UINT64_MAX && s->nheap == 0) s->now = until;
 }

@@ -145,6 +145,7 @@ struct sim {
   const char *inject_bug;             /* test hook: "corrupt-payload" */
   bool bug_injected;
   uint64_t integrity_errors;
+  bool flows_dirty;                   /* some app changed status since the last flow update */
   char scenario_path[512];
   bool swarm;
 };

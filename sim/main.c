@@ -322,9 +322,11 @@ static int cmd_swarm(const struct opts *o) {
     }
     printf("seed %" PRIu64 " %s %016" PRIx64 "\n", seed, code ? "fail" : "ok", s.trace_hash);
     sim_free(&s);
-    fprintf(stderr, "\rswarm: %" PRIu64 "/%" PRIu64 " seeds, %" PRIu64 " failed, %lds", total, count, failed,
-            (long)(time(NULL) - t0));
-    fflush(stderr);
+    if (total % 10 == 0 || total == count) {
+      fprintf(stderr, "\rswarm: %" PRIu64 "/%" PRIu64 " seeds, %" PRIu64 " failed, %lds", total, count,
+              failed, (long)(time(NULL) - t0));
+      fflush(stderr);
+    }
   }
   fprintf(stderr, "\nswarm: %" PRIu64 " seeds run, %" PRIu64 " failed\n", total, failed);
   return worst;

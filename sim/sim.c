@@ -219,9 +219,14 @@ static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame 
     uint64_t r = sim_rand(&d->rng);
     size_t bit = (size_t)(r % ((uint64_t)f->len * 8u));
     f->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-    if ((r >> 40) & 1) { /* half of them: a second bit */
-      size_t bit2 = (size_t)((r >> 20) % ((uint64_t)f->len * 8u));
-      f->data[bit2 / 8] ^= (uint8_t)(1u << (bit2 % 8));
+    if ((r >> 40) & 1) {
+      /* Half of them: a second bit in the same 16-bit word (a burst of at most
+       * 16 bits). The internet checksum detects every such burst (RFC 1071),
+       * while two flips far apart can cancel out in a one's-complement sum —
+       * on real links Ethernet's CRC drops those before any checksum runs. */
+      size_t word = bit / 16, other = (bit % 16 + 1 + (size_t)((r >> 20) % 15)) % 16;
+      size_t bit2 = word * 16 + other;
+      if (bit2 / 8 < f->len) f->data[bit2 / 8] ^= (uint8_t)(1u << (bit2 % 8));
     }
     d->corrupted++;
   }

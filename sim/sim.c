@@ -389,8 +389,10 @@ static void host_service(struct sim *s, struct sim_host *h) {
       if (kind == 3 && idx < h->cfg.max_udp) a = ha->udp[idx];
       if (a && a->handle == hd) poll_app(s, h, a);
     }
-    memmove(ha->ready, ha->ready + n, (ha->nready - n) * sizeof *ha->ready);
-    ha->nready -= n;
+    if (n) {
+      memmove(ha->ready, ha->ready + n, (ha->nready - n) * sizeof *ha->ready);
+      ha->nready -= n;
+    }
     /* Safety net and app timers (UDP/ping retries): sweep every app every 10 ms. */
     if (s->now - ha->last_sweep >= 10000 || ha->last_sweep == 0) {
       ha->last_sweep = s->now ? s->now : 1;

@@ -34,6 +34,8 @@ int wire_icmp_quoted(const wire_icmp *icmp, wire_ipv4 *quoted) {
   if (len < ihl + 8) return MICROTCP_ETRUNCATED; /* RFC 792: header + 64 bits */
   uint16_t total = wire_get16(p + 2);
   if (total < ihl + 8) return MICROTCP_EMALFORMED;
+  int e = wire_ipv4_options_ok(p + WIRE_IPV4_HLEN, ihl - WIRE_IPV4_HLEN);
+  if (e < 0) return e;
   /* The quote is usually shorter than the original datagram: parse a copy of
    * the fields with the available length. */
   quoted->ihl_bytes = (uint8_t)ihl;

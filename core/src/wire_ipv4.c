@@ -1,20 +1,25 @@
 /* IPv4 header parse/emit (RFC 791); options validated and skipped. */
 #include "internal.h"
 
-/* Walk IPv4 options with an explicit remaining count: EOL ends, NOP advances
- * one byte, anything else needs a length byte with 2 <= length <= remaining. */
-static int ipv4_options_ok(const uint8_t *p, size_t len) {
+/* Walk IPv4 options (RFC 791 3.1) with an explicit remaining count; each step
+ * ends (EOL), advances (NOP: 1 byte, others: their length) or rejects. Every
+ * option other than EOL/NOP has a length byte counting kind and length, so a
+ * length of 0 or 1 is impossible (and 0 would loop forever), and a length
+ * beyond the remaining bytes would run past the header. Options are only
+ * validated, not interpreted: the stack neither needs nor honours them. */
+int wire_ipv4_options_ok(const uint8_t *opt, size_t len) {
   size_t i = 0;
   while (i < len) {
-    uint8_t kind = p[i];
-    if (kind == 0) return MICROTCP_OK; /* EOL */
-    if (kind == 1) {
+    uint8_t kind = opt[i];
+    if (kind == 0) return MICROTCP_OK; /* EOL: the rest is padding */
+    if (kind == 1) {                  /* NOP */
       i++;
       continue;
     }
-    if (len - i < 2) return MICROTCP_EMALFORMED;
-    uint8_t olen = p[i + 1];
-    if (olen < 2 || olen > len - i) return MICROTCP_EMALFORMED;
+    size_t remaining = len - i;
+    if (remaining < 2) return MICROTCP_EMALFORMED; /* no room for the length byte */
+    uint8_t olen = opt[i + 1];
+    if (olen < 2 || olen > remaining) return MICROTCP_EMALFORMED;
     i += olen;
   }
   return MICROTCP_OK;
@@ -32,7 +37,7 @@ int wire_ipv4_parse(const uint8_t *buf, size_t len, wire_ipv4 *out) {
   if (frag & 0x8000) return MICROTCP_EMALFORMED; /* reserved bit */
   uint32_t off = (uint32_t)(frag & 0x1fff) * 8;
   if (off + (total - ihl) > 65535u) return MICROTCP_EMALFORMED;
-  int e = ipv4_options_ok(buf + WIRE_IPV4_HLEN, ihl - WIRE_IPV4_HLEN);
+  int e = wire_ipv4_options_ok(buf + WIRE_IPV4_HLEN, ihl - WIRE_IPV4_HLEN);
   if (e < 0) return e;
   out->ihl_bytes = (uint8_t)ihl;
   out->tos = buf[1];

@@ -83,8 +83,20 @@ bool wire_tcp_checksum_ok(uint32_t src, uint32_t dst, const uint8_t *buf, size_t
   return wire_csum_fold(wire_csum_partial(s, buf, len)) == 0;
 }
 
+/* MSS, window scale and SACK-permitted may only appear on SYNs (RFC 9293
+ * 3.7.1, RFC 7323 2.2, RFC 2018 2), so their presence selects the SYN layout. */
 static bool opts_is_syn(const wire_tcp_opts *o) {
   return o->has_mss || o->has_ws || o->sack_permitted;
+}
+
+/* SACK blocks that fit next to the other options in the 40 bytes a TCP header
+ * can carry (RFC 2018 3: at most 4, or 3 with timestamps). */
+static size_t sack_blocks_to_emit(const wire_tcp_opts *o) {
+  size_t room = 40 - (o->has_ts ? 12u : 0u) - 4u; /* minus NOP NOP kind len */
+  size_t n = o->sack_count;
+  if (n > WIRE_TCP_MAX_SACK) n = WIRE_TCP_MAX_SACK;
+  if (n > room / 8) n = room / 8;
+  return n;
 }
 
 size_t wire_tcp_options_len(const wire_tcp_opts *o) {
@@ -92,15 +104,15 @@ size_t wire_tcp_options_len(const wire_tcp_opts *o) {
   if (opts_is_syn(o)) {
     if (o->has_mss) n += 4;
     if (o->has_ts) {
-      n += (o->sack_permitted ? 2 : 0) + 10; /* [sackOK] TS */
-      if (!o->sack_permitted) n += 2;       /* nop nop TS */
+      n += 12; /* sackOK TS, or nop nop TS */
     } else if (o->sack_permitted) {
       n += 4; /* nop nop sackOK */
     }
     if (o->has_ws) n += 4; /* nop wscale */
   } else {
     if (o->has_ts) n += 12;
-    if (o->sack_count) n += 4 + 8u * MIN(o->sack_count, WIRE_TCP_MAX_SACK);
+    size_t blocks = sack_blocks_to_emit(o);
+    if (blocks) n += 4 + 8 * blocks;
   }
   return (n + 3) & ~(size_t)3;
 }
@@ -151,13 +163,13 @@ int wire_tcp_emit_options(const wire_tcp_opts *o, uint8_t *buf, size_t cap) {
       wire_put32(buf + i + 4, o->ts_ecr);
       i += 8;
     }
-    if (o->sack_count) {
-      uint8_t n = (uint8_t)MIN(o->sack_count, WIRE_TCP_MAX_SACK);
+    size_t n = sack_blocks_to_emit(o);
+    if (n) {
       buf[i++] = WIRE_TCPOPT_NOP;
       buf[i++] = WIRE_TCPOPT_NOP;
       buf[i++] = WIRE_TCPOPT_SACK;
       buf[i++] = (uint8_t)(2 + 8 * n);
-      for (uint8_t b = 0; b < n; b++) {
+      for (size_t b = 0; b < n; b++) {
         wire_put32(buf + i, o->sack[b].left);
         wire_put32(buf + i + 4, o->sack[b].right);
         i += 8;

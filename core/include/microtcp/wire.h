@@ -62,6 +62,9 @@ typedef struct wire_eth {
   const uint8_t *payload;   /* points into the frame */
   size_t payload_len;
 } wire_eth;
+/* ETRUNCATED if len < 14; EMALFORMED if ethertype < 0x0600 (an IEEE 802.3
+ * length field, not Ethernet II). payload_len is everything after the header
+ * (may include link padding: upper layers trim by their own length fields). */
 int wire_eth_parse(const uint8_t *buf, size_t len, wire_eth *out);
 /* Writes the 14-byte header (payload fields of h are ignored). */
 int wire_eth_emit(const wire_eth *h, uint8_t *buf, size_t cap);
@@ -77,6 +80,8 @@ typedef struct wire_arp {
   uint8_t tha[6];
   uint32_t tpa;
 } wire_arp;
+/* ETRUNCATED if len < 28 (longer is fine: Ethernet padding); EMALFORMED if
+ * htype != 1, ptype != 0x0800, hlen != 6, plen != 4 or op is not 1 or 2. */
 int wire_arp_parse(const uint8_t *buf, size_t len, wire_arp *out);
 int wire_arp_emit(const wire_arp *a, uint8_t *buf, size_t cap);
 
@@ -102,8 +107,15 @@ typedef struct wire_ipv4 {
 } wire_ipv4;
 /* Validates version 4, ihl >= 5, ihl*4 <= total_len <= len, options well formed
  * (EOL/NOP single bytes, others with length >= 2 that fits), fragment offset +
- * payload <= 65535. Does NOT check the header checksum: see wire_ipv4_checksum_ok. */
+ * payload <= 65535. Does NOT check the header checksum: see wire_ipv4_checksum_ok.
+ * Bytes beyond total_len (Ethernet padding) are accepted and ignored.
+ * Errors: ETRUNCATED if len < 20 or total_len > len; EMALFORMED for version
+ * != 4, ihl < 5, ihl*4 > total_len, the reserved flag bit set (RFC 791 3.1
+ * "must be zero"), bad options, or a fragment that would end past 65535. */
 int wire_ipv4_parse(const uint8_t *buf, size_t len, wire_ipv4 *out);
+/* The option walk used by wire_ipv4_parse (and for ICMP-quoted headers): opt/len
+ * are the bytes between the fixed header and ihl*4. 0 or EMALFORMED. */
+int wire_ipv4_options_ok(const uint8_t *opt, size_t len);
 bool wire_ipv4_checksum_ok(const uint8_t *hdr, size_t ihl_bytes);
 /* Emits a 20-byte header (no options) with checksum computed. h->ihl_bytes,
  * checksum, payload are ignored; total_len must be set by the caller. */
@@ -132,7 +144,10 @@ int wire_icmp_parse(const uint8_t *buf, size_t len, wire_icmp *out);
 int wire_icmp_emit(const wire_icmp *h, uint8_t *buf, size_t cap);
 /* For an ICMP error: parse the quoted IPv4 header and at least 8 bytes of its
  * payload (RFC 792). Returns 0 and fills quoted (payload_len may be < the
- * original) or an error. */
+ * original) or an error: ETRUNCATED if fewer than 20 bytes, or fewer than
+ * ihl*4 + 8, are quoted; EMALFORMED for version != 4, ihl < 5, bad options,
+ * or a quoted total_len < ihl*4 + 8. quoted->payload_len = min(quoted bytes,
+ * total_len - ihl*4). */
 int wire_icmp_quoted(const wire_icmp *icmp, wire_ipv4 *quoted);
 
 /* ---- UDP ----------------------------------------------------------------------- */
@@ -204,9 +219,13 @@ bool wire_tcp_checksum_ok(uint32_t src, uint32_t dst, const uint8_t *buf, size_t
 /* Bytes the options of o take when emitted by wire_tcp_emit_options (padded to
  * a multiple of 4). Layout (Linux order, so packetdrill scripts match):
  *   SYN with TS:    MSS, SACK_PERM, TS, NOP, WS            (mss,sackOK,TS,nop,wscale)
+ *                   (without SACK_PERM: MSS, NOP, NOP, TS, NOP, WS)
  *   SYN without TS: MSS, NOP, NOP, SACK_PERM, NOP, WS      (subset as enabled)
  *   other:          NOP, NOP, TS, then NOP, NOP, SACK blocks
- * Which are emitted is given by the has_* / sack_permitted / sack_count fields. */
+ * "SYN" means has_mss || has_ws || sack_permitted (SACK blocks are then not
+ * emitted). Which are emitted is given by the has_* / sack_permitted /
+ * sack_count fields. SACK blocks beyond what fits in the 40-byte option space
+ * are left out (at most 3 with TS, 4 without), so the result is always <= 40. */
 size_t wire_tcp_options_len(const wire_tcp_opts *o);
 int wire_tcp_emit_options(const wire_tcp_opts *o, uint8_t *buf, size_t cap);
 /* Emits header + options (h->opts) + payload bytes (copied from payload, may be

@@ -574,6 +574,21 @@ static void crash_host(struct sim *s, struct sim_host *h) {
   log_event(s, "crash", h->name, NULL);
 }
 
+/* Trace hash: FNV-1a-style over 64-bit words (time, destination, frame bytes). */
+static uint64_t trace_mix(uint64_t h, uint64_t now, uint64_t dst, const uint8_t *p, size_t n) {
+  const uint64_t prime = 1099511628211ull;
+  h = (h ^ now) * prime;
+  h = (h ^ dst) * prime;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w = 0;
+    for (int j = 0; j < 8; j++) w |= (uint64_t)p[i + (size_t)j] << (8 * j);
+    h = (h ^ w) * prime;
+  }
+  for (; i < n; i++) h = (h ^ p[i]) * prime;
+  return h;
+}
+
 static void handle_event(struct sim *s, const struct sim_ev *ev) {
   switch (ev->kind) {
   case EV_DELIVER: {
@@ -582,13 +597,7 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
     if (!h->up) {
       h->down_dir.drops[DROP_HOST_DOWN]++;
     } else {
-      s->trace_hash ^= s->now;
-      s->trace_hash *= 1099511628211ull;
-      s->trace_hash ^= (uint64_t)ev->a;
-      for (size_t i = 0; i < f->len; i++) {
-        s->trace_hash ^= f->data[i];
-        s->trace_hash *= 1099511628211ull;
-      }
+      s->trace_hash = trace_mix(s->trace_hash, s->now, (uint64_t)ev->a, f->data, f->len);
       microtcp_input(h->st, local_time(h, s->now), f->data, f->len);
       host_service(s, h);
     }

@@ -138,7 +138,7 @@ struct sim {
   struct sim_event_spec *events;
   int nevents;
   uint8_t *blocked;                   /* nhosts*nhosts: 1 = frames a→b dropped (partition) */
-  uint64_t trace_hash;                /* FNV-1a over (time, dst, frame) of every delivery */
+  uint64_t trace_hash;                /* FNV-style hash over (time, dst, frame) of every delivery */
   FILE *pcap_dumper_file;             /* opaque pcap_dumper_t* when tracing */
   void *pcap, *pcap_dumper;
   FILE *events_log;

@@ -677,6 +677,7 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   t->segs_in++;
   t->last_rcv_at = st->now;
   t->keep_probes_sent = 0;
+  t->probes_unanswered = 0;
   if (t->state == MICROTCP_SYN_SENT)
     syn_sent_input(st, t, &s);
   else

@@ -75,6 +75,8 @@ struct tcb {
   uint8_t backoff;            /* consecutive RTO expirations (or SYN retries) */
   uint8_t persist_backoff;
   uint8_t keep_probes_sent;
+  uint8_t probes_unanswered;  /* zero-window probes since the peer last sent anything */
+  uint8_t probes_total;       /* zero-window probes of an orphaned connection */
   uint8_t keepcnt;
   int16_t err;                /* pending socket error (MICROTCP_E*) */
   int16_t close_reason;       /* why it closed (0 = orderly), kept for recv */

@@ -64,11 +64,19 @@ static int timeout_error(const struct tcb *t) {
   return t->soft_err ? t->soft_err : MICROTCP_ETIMEDOUT;
 }
 
-/* Persist timer: probe the zero window with exponential backoff (capped),
- * never giving up while probes are answered (RFC 1122 4.2.2.17). */
+/* Persist timer: probe the zero window with exponential backoff (capped).
+ * RFC 1122 4.2.2.17: never give up while probes are answered; unanswered
+ * probes time out like retransmissions (tcp_max_retries). A connection the
+ * application already closed gives up after tcp_max_retries probes even if
+ * answered (as Linux does for orphans), so a peer that keeps its window shut
+ * forever cannot hold a connection block forever. */
 static void persist_fire(struct microtcp_stack *st, struct tcb *t) {
-  if (t->user_timeout_us && t->unacked_since &&
-      st->now - t->unacked_since >= t->user_timeout_us) {
+  bool user_to = t->user_timeout_us && t->unacked_since &&
+                 st->now - t->unacked_since >= t->user_timeout_us;
+  if (t->probes_unanswered < 255) t->probes_unanswered++;
+  if (t->owner == OWN_ORPHAN && t->probes_total < 255) t->probes_total++;
+  if (user_to || t->probes_unanswered > st->cfg.tcp_max_retries ||
+      t->probes_total > st->cfg.tcp_max_retries) {
     st->ctr.tcp_timeouts++;
     tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
     return;

@@ -30,6 +30,7 @@ link.queue = 4MiB
 sndbuf = 4MiB
 rcvbuf = 4MiB
 frames = 1024
+max_tcp = 2
 [host a]
 ip = 10.0.0.1
 [host b]

@@ -35,9 +35,10 @@ void app_stream_fill(uint64_t s, uint64_t off, uint8_t *buf, size_t n) {
   }
   for (; k + 8 <= n; k += 8) {
     uint64_t w = stream_word(s, (off + k) >> 3);
-    uint8_t b[8];
-    for (int j = 0; j < 8; j++) b[j] = (uint8_t)(w >> (8 * j));
-    memcpy(buf + k, b, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w); /* the stream is defined little-endian */
+#endif
+    memcpy(buf + k, &w, 8);
   }
   for (; k < n; k++) buf[k] = app_stream_byte(s, off + k);
 }

@@ -301,20 +301,30 @@ static void poll_echo_client(struct app *a, microtcp_stack *st, uint64_t now) {
   }
 }
 
+/* Send a->buf[0..pending): 1 when all sent, 0 if it would block, -1 if the
+ * app failed (and closed). */
+static int flush_pending(struct app *a, microtcp_stack *st, uint64_t now) {
+  while (a->pending) {
+    int w = microtcp_tcp_send(st, now, a->handle, a->buf, a->pending);
+    if (w == MICROTCP_EAGAIN) return 0;
+    if (w < 0) {
+      fail(a, now, "send: %s", microtcp_strerror(w));
+      finish_tcp(a, st, now);
+      return -1;
+    }
+    memmove(a->buf, a->buf + w, a->pending - (uint32_t)w);
+    a->pending -= (uint32_t)w;
+  }
+  return 1;
+}
+
 static void poll_echo_server(struct app *a, microtcp_stack *st, uint64_t now) {
   for (;;) {
     if (a->pending) {
-      int w = microtcp_tcp_send(st, now, a->handle, a->buf, a->pending);
-      if (w == MICROTCP_EAGAIN) return;
-      if (w < 0) {
-        fail(a, now, "send: %s", microtcp_strerror(w));
-        finish_tcp(a, st, now);
-        return;
-      }
-      memmove(a->buf, a->buf + w, a->pending - (uint32_t)w);
-      a->pending -= (uint32_t)w;
-      a->sent += (uint64_t)w;
-      if (a->pending) return;
+      uint32_t before = a->pending;
+      int f = flush_pending(a, st, now);
+      a->sent += before - a->pending;
+      if (f <= 0) return;
     }
     if (a->eof_seen) {
       finish_tcp(a, st, now);
@@ -430,17 +440,7 @@ static void poll_http_server(struct app *a, microtcp_stack *st, uint64_t now) {
       return;
     }
   }
-  while (a->pending) {
-    int w = microtcp_tcp_send(st, now, a->handle, a->buf, a->pending);
-    if (w == MICROTCP_EAGAIN) return;
-    if (w < 0) {
-      fail(a, now, "send: %s", microtcp_strerror(w));
-      finish_tcp(a, st, now);
-      return;
-    }
-    memmove(a->buf, a->buf + w, a->pending - (uint32_t)w);
-    a->pending -= (uint32_t)w;
-  }
+  if (flush_pending(a, st, now) <= 0) return;
   int r = pump_stream(a, st, now, a->http_body_len);
   if (r < 0) {
     fail(a, now, "send: %s", microtcp_strerror(r));

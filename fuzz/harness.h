@@ -54,11 +54,59 @@ static inline void fz_init(struct fz *f) {
 
 static inline void fz_free(struct fz *f) { free(f->arena); }
 
-/* Drain output; call cb on every frame (may be NULL). Returns frames. */
+/* Every pool except the ARP cache must be empty (all sockets closed, all
+ * timers run out). */
+static inline void fz_check_idle(const struct fz *f, const char *why) {
+  microtcp_pool_usage u;
+  microtcp_get_pool_usage(f->st, &u);
+  if (u.tcp || u.listeners || u.udp || u.frames || u.arp_pending || u.reasm_slots || u.reasm_bytes) {
+    fprintf(stderr, "pools: tcp %u listeners %u udp %u frames %u arp_pending %u reasm %u/%u bytes\n",
+            u.tcp, u.listeners, u.udp, u.frames, u.arp_pending, u.reasm_slots, u.reasm_bytes);
+    fz_die(why);
+  }
+}
+
+/* Every frame the stack sends must be well formed at every layer: it parses,
+ * its IPv4 header checksum verifies, unfragmented TCP/UDP/ICMP checksums
+ * verify, and it fits the MTU. */
+static inline void fz_verify_output(const struct fz *f, const uint8_t *buf, size_t len) {
+  wire_eth e;
+  if (len > (size_t)f->cfg.mtu + 14) fz_die("stack sent a frame above the MTU");
+  if (wire_eth_parse(buf, len, &e) != 0) fz_die("stack sent a malformed Ethernet frame");
+  if (memcmp(e.src, f->cfg.mac, 6) != 0) fz_die("stack sent a frame from a foreign MAC");
+  if (e.ethertype == WIRE_ETHERTYPE_ARP) {
+    wire_arp a;
+    if (wire_arp_parse(e.payload, e.payload_len, &a) != 0) fz_die("stack sent a malformed ARP");
+    return;
+  }
+  if (e.ethertype != WIRE_ETHERTYPE_IPV4) fz_die("stack sent an unknown ethertype");
+  wire_ipv4 ip;
+  if (wire_ipv4_parse(e.payload, e.payload_len, &ip) != 0) fz_die("stack sent a malformed IPv4 header");
+  if (!wire_ipv4_checksum_ok(e.payload, ip.ihl_bytes)) fz_die("stack sent a bad IPv4 checksum");
+  if (ip.src != f->cfg.ip) fz_die("stack sent from a foreign IP");
+  if (ip.mf || ip.frag_offset) return; /* L4 checksum spans fragments */
+  if (ip.proto == WIRE_IP_PROTO_TCP) {
+    wire_tcp t;
+    if (wire_tcp_parse(ip.payload, ip.payload_len, &t) != 0) fz_die("stack sent a malformed TCP segment");
+    if (!wire_tcp_checksum_ok(ip.src, ip.dst, ip.payload, ip.payload_len)) fz_die("stack sent a bad TCP checksum");
+  } else if (ip.proto == WIRE_IP_PROTO_UDP) {
+    wire_udp u;
+    if (wire_udp_parse(ip.payload, ip.payload_len, &u) != 0 || u.length != ip.payload_len)
+      fz_die("stack sent a malformed UDP datagram");
+    if (!wire_udp_checksum_ok(ip.src, ip.dst, ip.payload, ip.payload_len)) fz_die("stack sent a bad UDP checksum");
+  } else if (ip.proto == WIRE_IP_PROTO_ICMP) {
+    if (ip.payload_len < WIRE_ICMP_HLEN || wire_csum(ip.payload, ip.payload_len) != 0)
+      fz_die("stack sent a bad ICMP message");
+  }
+}
+
+/* Drain output, verifying every frame; call cb on each (may be NULL).
+ * Returns the number of frames. */
 static inline int fz_drain(struct fz *f, void (*cb)(void *, const uint8_t *, size_t), void *ctx) {
   uint8_t buf[1600];
   int n, count = 0;
   while ((n = microtcp_output(f->st, f->now, buf, sizeof buf)) > 0) {
+    fz_verify_output(f, buf, (size_t)n);
     if (cb) cb(ctx, buf, (size_t)n);
     if (++count > 100000) fz_die("unbounded output");
   }

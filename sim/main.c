@@ -165,8 +165,11 @@ static struct flow_totals flow_totals(const struct sim_flow *fl) {
 }
 
 void sim_print_summary(const struct sim *s, FILE *out) {
-  fprintf(out, "seed %" PRIu64 ": %d hosts, %d flows, %.3f s simulated, %" PRIu64 " events\n", s->seed,
-          s->nhosts, s->nflows, (double)s->now / 1e6, s->events_processed);
+  fprintf(out,
+          "seed %" PRIu64 ": %d hosts, %d flows; flows ended at %.3f s virtual time; %.3f s simulated "
+          "in all (closing and TIME_WAIT included); %" PRIu64 " events\n",
+          s->seed, s->nhosts, s->nflows, (double)s->flows_ended_at / 1e6, (double)s->now / 1e6,
+          s->events_processed);
   int shown = 0;
   for (int f = 0; f < s->nflows; f++) {
     const struct sim_flow *fl = &s->flows[f];
@@ -207,6 +210,7 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
   cJSON_AddNumberToObject(root, "seed", (double)s->seed);
   cJSON_AddBoolToObject(root, "swarm", s->swarm);
   cJSON_AddNumberToObject(root, "simulated_us", (double)s->now);
+  cJSON_AddNumberToObject(root, "flows_ended_us", (double)s->flows_ended_at);
   cJSON_AddNumberToObject(root, "events", (double)s->events_processed);
   cJSON_AddStringToObject(root, "trace_hash", hash);
   cJSON_AddNumberToObject(root, "exit_code", exit_code);

@@ -666,7 +666,7 @@ void sim_run(struct sim *s, uint64_t until) {
     if (s->flows_dirty) { /* an app finished or failed: re-derive flow states */
       s->flows_dirty = false;
       for (int f = 0; f < s->nflows; f++) flow_update(s, &s->flows[f]);
-      if (ended_at == UINT64_MAX && all_flows_ended(s)) ended_at = s->now;
+      if (ended_at == UINT64_MAX && all_flows_ended(s)) ended_at = s->flows_ended_at = s->now;
     }
   }
   if (s->now < until && ended_at == UINT64_MAX && s->nheap == 0) s->now = until;

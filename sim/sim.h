@@ -145,7 +145,8 @@ struct sim {
   const char *inject_bug;             /* test hook: "corrupt-payload" */
   bool bug_injected;
   uint64_t integrity_errors;
-  bool flows_dirty;                   /* some app changed status since the last flow update */
+  bool flows_dirty;
+  uint64_t flows_ended_at;            /* when the last flow ended (0 = never) */                   /* some app changed status since the last flow update */
   char scenario_path[512];
   bool swarm;
 };

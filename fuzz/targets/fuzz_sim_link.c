@@ -130,7 +130,7 @@ static void host_init(struct fz *f, uint32_t ip, uint32_t peer, const uint8_t *m
   c->tcp_nodelay = (conf & 8) != 0;
   if (conf & 16) c->tcp_mss = 536;
   size_t n = microtcp_footprint(c);
-  f->arena = aligned_alloc(16, (n + 15) & ~(size_t)15);
+  f->arena = fz_arena_get(n);
   f->st = microtcp_init(f->arena, n, c, 0, NULL);
   if (!f->st) fz_die("init");
   f->now = 0;

@@ -3,14 +3,14 @@
 # drivers with clang source coverage, replays fuzz/corpus (plus any extra
 # directories given, e.g. a longer fuzzing run's corpus), prints llvm-cov's
 # per-file report for core/src.
-#   tools/fuzz-coverage.sh [EXTRA_CORPUS_DIR_FOR_TARGET=dir ...]
+#   tools/fuzz-coverage.sh [TARGET=extra_corpus_dir ...]   (TARGET as in fuzz/corpus/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bd=build/coverage
 cmake -S . -B "$bd" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_FLAGS="-fprofile-instr-generate -fcoverage-mapping" >/dev/null
-targets="fuzz_frame fuzz_wire_roundtrip fuzz_ipv4_reasm fuzz_tcp_stateful"
-cmake --build "$bd" -j "$(nproc 2>/dev/null || echo 2)" --target $(for t in $targets; do echo ${t}_replay; done) >/dev/null
+targets="frame arp ipv4_reasm icmp udp tcp_segment tcp_stateful sim_link"
+cmake --build "$bd" -j "$(nproc 2>/dev/null || echo 2)" --target $(for t in $targets; do echo fuzz_${t}_replay; done) >/dev/null
 rm -f "$bd"/*.profraw
 bins=()
 for t in $targets; do
@@ -18,8 +18,8 @@ for t in $targets; do
   for arg in "$@"; do
     case "$arg" in "$t="*) extra+=("${arg#*=}") ;; esac
   done
-  LLVM_PROFILE_FILE="$bd/$t.profraw" "$bd/fuzz/${t}_replay" fuzz/corpus/$t fuzz/regressions/$t "${extra[@]}" >/dev/null
-  bins+=("$bd/fuzz/${t}_replay")
+  LLVM_PROFILE_FILE="$bd/$t.profraw" "$bd/fuzz/fuzz_${t}_replay" fuzz/corpus/$t fuzz/regressions/$t "${extra[@]}" >/dev/null
+  bins+=("$bd/fuzz/fuzz_${t}_replay")
 done
 llvm-profdata merge -sparse "$bd"/*.profraw -o "$bd/fuzz.profdata"
 others=()

@@ -2,7 +2,7 @@
 # packages the project needs, when run as root and something is missing.
 MICROTCP_DEBS="build-essential cmake ninja-build clang llvm libclang-rt-14-dev gcc-arm-none-eabi
 libnewlib-arm-none-eabi libpcap-dev libinih-dev libcjson-dev tshark tcpdump python3-pytest
-python3-scapy afl++ iproute2 iperf3 ethtool"
+python3-scapy afl++ iproute2 iperf3 ethtool iputils-ping curl"
 
 microtcp_install_deps() {
   local missing=""

@@ -59,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int u = microtcp_udp_bind(f.st, 0, 5000);
   if (l < 0 || u < 0) fz_die("listen/bind");
   fz_conn_passive(&f, c, 2, &c[0], l, 40000, 1000);
-  fz_conn_active(&f, c, 2, &c[1], 7000, 5000);
+  if (fz_conn_active(&f, c, 2, &c[1], 7000, 5000) < 0 || !c[1].stack_syn_seen)
+    fz_die("a fresh stack failed to connect");
   fz_conn_write(&f, &c[0], 3000);
   microtcp_udp_sendto(f.st, f.now, u, FZ_PEER_IP, 7, "query", 5);
   fz_drain(&f, keep_last, &last);

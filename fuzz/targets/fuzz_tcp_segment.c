@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (l < 0) fz_die("listen");
   fz_conn_passive(&f, c, 2, &c[0], l, 40000, 1000);
   fz_conn_write(&f, &c[0], 4000); /* unacknowledged data: SACK and ACK processing */
-  fz_conn_active(&f, c, 2, &c[1], 7000, 5000);
+  if (fz_conn_active(&f, c, 2, &c[1], 7000, 5000) < 0 || !c[1].stack_syn_seen)
+    fz_die("a fresh stack failed to connect");
   struct fz_learn_ctx lc = {c, 2};
   fz_drain(&f, fz_learn_cb, &lc);
 

@@ -17,8 +17,8 @@
  *              options on a non-SYN. Payload: len × 6 bytes of the peer's
  *              stream at seq (checksums always valid).
  *   1 app send [n] n × 64 bytes     2 app recv [n] up to n × 64 + 1 bytes
- *   3 [slot][which] shutdown / close / abort / setopt(nodelay, keepalive,
- *              linger-zero, rcvbuf)
+ *   3 [slot][which] shutdown / close / abort / setopt(nodelay or
+ *              congestion control, keepalive, linger-zero, rcvbuf) / stats
  *   4 advance time [n] n × 10 ms (n ≥ 200: (n - 199) × 10 s)
  *   5 passive open: a SYN from a fresh peer port on slot 1 or 2
  *   6 accept one connection from the listener into its slot
@@ -97,7 +97,12 @@ static void close_op(struct state *s, uint8_t slot, uint8_t which) {
   case 0: microtcp_tcp_shutdown(s->f.st, s->f.now, c->handle); break;
   case 1: microtcp_tcp_close(s->f.st, s->f.now, c->handle); c->handle = -1; break;
   case 2: microtcp_tcp_abort(s->f.st, s->f.now, c->handle); c->handle = -1; break;
-  case 3: microtcp_tcp_setopt(s->f.st, c->handle, MICROTCP_OPT_NODELAY, which >> 3 & 1); break;
+  case 3:
+    if (which & 8)
+      microtcp_tcp_setopt(s->f.st, c->handle, MICROTCP_OPT_NODELAY, which >> 4 & 1);
+    else
+      microtcp_tcp_setopt(s->f.st, c->handle, MICROTCP_OPT_CC, which >> 4 & 1);
+    break;
   case 4:
     microtcp_tcp_setopt(s->f.st, c->handle, MICROTCP_OPT_KEEPALIVE, 1);
     microtcp_tcp_setopt(s->f.st, c->handle, MICROTCP_OPT_KEEPIDLE_US, (int64_t)(which >> 3) * 100000 + 1);

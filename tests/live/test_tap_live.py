@@ -288,3 +288,41 @@ def test_transfer_through_5_percent_loss(ns):
     ns.start_stack("--app", "echo", "--port", 7, "--loss", 5, "--seed", 3)
     out = ns.python(ECHO_CLIENT.format(n=2_000_000, ip=STACK_IP, port=7), timeout=300)
     assert out == "2000000 True"
+
+
+# ---- the examples on the blocking API (they create their own TAP device) ----
+def _start_example(ns, argv, ip):
+    p = subprocess.Popen(ns.cmd(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ns.procs.append(p)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        r = ns.run(["ip", "-4", "addr"], check=False)
+        if ip in r.stdout:
+            time.sleep(0.3)
+            return p
+        if p.poll() is not None:
+            raise RuntimeError("example exited: " + p.stderr.read())
+        time.sleep(0.1)
+    raise RuntimeError("example did not bring its TAP device up")
+
+
+def test_example_echo(ns, build_dir):
+    _start_example(ns, [str(build_dir / "examples" / "echo"), "10.0.0.1", "10.0.0.2"], "10.0.0.1")
+    out = ns.python(ECHO_CLIENT.format(n=5_000_000, ip="10.0.0.2", port=7))
+    assert out == "5000000 True"
+
+
+def test_example_http_server_serves_files(ns, build_dir, tmp_path):
+    files = {"index.html": b"<h1>microtcp</h1>\n", "big.bin": os.urandom(700_000), "empty": b""}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    _start_example(ns, [str(build_dir / "examples" / "http_server"), str(tmp_path), "10.0.3.1",
+                        "10.0.3.2", "80"], "10.0.3.1")
+    if not shutil.which("curl"):
+        pytest.skip("curl not installed")
+    for name, data in files.items():
+        r = ns.run(["curl", "-s", "--max-time", "30", f"http://10.0.3.2/{name}"], text=False)
+        assert r.stdout == data, name
+    r = ns.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                "http://10.0.3.2/missing"])
+    assert r.stdout == "404"

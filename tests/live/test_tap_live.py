@@ -284,8 +284,8 @@ print(ok)
     assert ns.python(code) == "20"
 
 
-def test_transfer_through_5_percent_loss(ns):
-    ns.start_stack("--app", "echo", "--port", 7, "--loss", 5, "--seed", 3)
+def test_transfer_through_5_percent_loss_and_reordering(ns):
+    ns.start_stack("--app", "echo", "--port", 7, "--loss", 5, "--reorder", 5, "--seed", 3)
     out = ns.python(ECHO_CLIENT.format(n=2_000_000, ip=STACK_IP, port=7), timeout=300)
     assert out == "2000000 True"
 

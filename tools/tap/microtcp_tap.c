@@ -5,12 +5,13 @@
  *
  *   microtcp-tap --ifname tap0 --ip 10.9.0.2/24 [--host-ip 10.9.0.1/24]
  *                [--mac 02:00:00:00:00:02] [--gateway A] [--app echo|sink|http|udp-echo|none]
- *                [--port N] [--pcap FILE] [--loss PCT] [--seed N] [--duration S]
+ *                [--port N] [--pcap FILE] [--loss PCT] [--reorder PCT] [--seed N] [--duration S]
  *                [--connect A.B.C.D:PORT --bytes N]   (app "source": the stack as client)
  *
  * --host-ip configures the Linux side of the TAP device (address + up) with
- * `ip`. Server apps accept any number of connections. --loss drops that share
- * of frames in both directions (a seeded PRNG) in the bridge. SIGINT/SIGTERM
+ * `ip`. Server apps accept any number of connections. --loss drops and
+ * --reorder holds back (behind the next frame) that share of frames in both
+ * directions, from a seeded PRNG, in the bridge. SIGINT/SIGTERM
  * stop it cleanly. Errors: one line on stderr, exit 1 (runtime) or 2 (usage).
  */
 #define _GNU_SOURCE
@@ -122,13 +123,76 @@ static void serve(struct server *sv, microtcp_stack *st, uint64_t now) {
   sv->n = w;
 }
 
+/* Bridge impairments, per direction: loss and reordering (a frame is held
+ * back and released after the next one, or after 5 ms), from a seeded PRNG. */
+struct impair {
+  uint32_t loss_ppm, reorder_ppm;
+  uint64_t rng;
+  uint8_t held[2048];
+  size_t held_len;
+  uint64_t held_at;
+  uint64_t dropped, reordered;
+};
+
+static uint32_t imp_rand(struct impair *im) {
+  im->rng ^= im->rng << 13;
+  im->rng ^= im->rng >> 7;
+  im->rng ^= im->rng << 17;
+  return (uint32_t)(im->rng % 1000000u);
+}
+
+typedef void (*deliver_fn)(void *ctx, const uint8_t *frame, size_t len);
+
+static void impair_pass(struct impair *im, const uint8_t *frame, size_t len, uint64_t now,
+                        deliver_fn deliver, void *ctx) {
+  if (im->loss_ppm && imp_rand(im) < im->loss_ppm) {
+    im->dropped++;
+    return;
+  }
+  if (im->reorder_ppm && !im->held_len && len <= sizeof im->held && imp_rand(im) < im->reorder_ppm) {
+    memcpy(im->held, frame, len);
+    im->held_len = len;
+    im->held_at = now;
+    im->reordered++;
+    return;
+  }
+  deliver(ctx, frame, len);
+  if (im->held_len) { /* the held frame now arrives after a later one */
+    deliver(ctx, im->held, im->held_len);
+    im->held_len = 0;
+  }
+}
+
+static void impair_flush(struct impair *im, uint64_t now, deliver_fn deliver, void *ctx) {
+  if (im->held_len && now - im->held_at >= 5000) {
+    deliver(ctx, im->held, im->held_len);
+    im->held_len = 0;
+  }
+}
+
+struct io {
+  microtcp_stack *st;
+  int fd;
+  uint64_t now;
+};
+
+static void to_stack(void *ctx, const uint8_t *f, size_t len) {
+  struct io *io = ctx;
+  microtcp_input(io->st, io->now, f, len);
+}
+
+static void to_linux(void *ctx, const uint8_t *f, size_t len) {
+  struct io *io = ctx;
+  if (write(io->fd, f, len) < 0 && errno != EAGAIN) perror("microtcp-tap: write");
+}
+
 int main(int argc, char **argv) {
   const char *ifname = "microtcp0", *app = "echo", *pcap_path = NULL;
   uint32_t ip = 0, mask = 0xffffff00u, host_ip = 0, host_mask = 0, gw = 0;
   uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x02};
   const char *host_cidr = NULL;
   uint16_t port = 7;
-  double loss = 0, duration = 0;
+  double loss = 0, reorder = 0, duration = 0;
   uint32_t connect_ip = 0;
   uint16_t connect_port = 0;
   uint64_t source_bytes = 1000000;
@@ -138,7 +202,8 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       puts("usage: microtcp-tap --ip A/N [--ifname NAME] [--host-ip A/N] [--mac M] [--gateway A]\n"
            "                    [--app echo|sink|http|udp-echo|none] [--port N] [--pcap FILE]\n"
-           "                    [--loss PERCENT] [--seed N] [--duration SECONDS]");
+           "                    [--loss PERCENT] [--reorder PERCENT] [--seed N] [--duration SECONDS]\n"
+           "                    [--connect A.B.C.D:PORT --bytes N]");
       return 0;
     }
     if (!v) return usage("option needs a value", a);
@@ -164,6 +229,10 @@ int main(int argc, char **argv) {
       char *end;
       loss = strtod(v, &end);
       if (*end || loss < 0 || loss > 100) return usage("--loss expects a percentage 0..100", v);
+    } else if (!strcmp(a, "--reorder")) {
+      char *end;
+      reorder = strtod(v, &end);
+      if (*end || reorder < 0 || reorder > 100) return usage("--reorder expects a percentage 0..100", v);
     } else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--duration")) duration = strtod(v, NULL);
     else if (!strcmp(a, "--connect")) {
@@ -258,9 +327,12 @@ int main(int argc, char **argv) {
   }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
-  uint64_t rng = seed * 0x9e3779b97f4a7c15ull + 1;
-  uint32_t loss_ppm = (uint32_t)(loss * 10000.0);
-  uint64_t t0 = mono_us(), dropped = 0;
+  struct impair imp_in = {(uint32_t)(loss * 10000.0), (uint32_t)(reorder * 10000.0),
+                          seed * 0x9e3779b97f4a7c15ull + 1, {0}, 0, 0, 0, 0};
+  struct impair imp_out = imp_in;
+  imp_out.rng = seed * 0xc2b2ae3d27d4eb4full + 7;
+  struct io io = {st, fd, 0};
+  uint64_t t0 = mono_us();
   uint8_t buf[2048];
   fprintf(stderr, "microtcp-tap: %s up, stack %u.%u.%u.%u, app %s port %u\n", ifname, ip >> 24,
           ip >> 16 & 255, ip >> 8 & 255, ip & 255, app, port);
@@ -292,28 +364,22 @@ int main(int argc, char **argv) {
         struct pcap_pkthdr h = {{(time_t)(now / 1000000), (suseconds_t)(now % 1000000)}, (bpf_u_int32)n, (bpf_u_int32)n};
         pcap_dump((u_char *)dump, &h, buf);
       }
-      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-      if (loss_ppm && rng % 1000000u < loss_ppm) {
-        dropped++;
-        continue;
-      }
-      microtcp_input(st, now, buf, (size_t)n);
+      io.now = now;
+      impair_pass(&imp_in, buf, (size_t)n, now, to_stack, &io);
     }
+    io.now = now;
+    impair_flush(&imp_in, now, to_stack, &io);
     microtcp_advance(st, now);
     serve(&sv, st, now);
     int n;
     while ((n = microtcp_output(st, now, buf, sizeof buf)) > 0) {
-      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-      if (loss_ppm && rng % 1000000u < loss_ppm) {
-        dropped++;
-        continue;
-      }
       if (dump) {
         struct pcap_pkthdr h = {{(time_t)(now / 1000000), (suseconds_t)(now % 1000000)}, (bpf_u_int32)n, (bpf_u_int32)n};
         pcap_dump((u_char *)dump, &h, buf);
       }
-      if (write(fd, buf, (size_t)n) < 0 && errno != EAGAIN) break;
+      impair_pass(&imp_out, buf, (size_t)n, now, to_linux, &io);
     }
+    impair_flush(&imp_out, now, to_linux, &io);
     uint64_t d = microtcp_deadline(st);
     now = mono_us();
     int timeout = 10;
@@ -324,9 +390,11 @@ int main(int argc, char **argv) {
   if (dump) pcap_dump_close(dump);
   if (pd) pcap_close(pd);
   const microtcp_counters *c = microtcp_get_counters(st);
-  fprintf(stderr, "microtcp-tap: stopped: %llu frames in, %llu out, %llu dropped by --loss\n",
+  fprintf(stderr,
+          "microtcp-tap: stopped: %llu frames in, %llu out, %llu dropped by --loss, %llu reordered\n",
           (unsigned long long)c->frames_in, (unsigned long long)c->frames_out,
-          (unsigned long long)dropped);
+          (unsigned long long)(imp_in.dropped + imp_out.dropped),
+          (unsigned long long)(imp_in.reordered + imp_out.reordered));
   close(fd);
   free(arena);
   return 0;

@@ -160,6 +160,10 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
 
 /* ---- SYN-SENT: RFC 9293 3.10.7.3 -------------------------------------------------------------- */
 static void established(struct microtcp_stack *st, struct tcb *t) {
+  /* RFC 6298 5.7: if the SYN or SYN-ACK had to be retransmitted and the RTO
+   * is below 3 s, it MUST be re-initialised to 3 s once data transfer begins
+   * (Karn gave no RTT sample for the handshake). */
+  if (t->backoff > 0 && t->rto < 3000000u) t->rto = MIN(3000000u, st->cfg.tcp_rto_max_us);
   tcb_set_state(st, t, MICROTCP_ESTABLISHED);
   t->flags |= TF_CONNECTED;
   t->backoff = 0;

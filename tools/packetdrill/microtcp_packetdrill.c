@@ -168,7 +168,7 @@ static void parse_flags(struct pd *p, const char *flags) {
   c->max_listeners = 4;
   c->tcp_sndbuf = 65535;
   c->tcp_rcvbuf = 65535;
-  c->tcp_wscale = 7; /* the same defaults as tests/tcp/script_shim.c, so scripts run on both */
+  c->tcp_wscale = 7; /* the same defaults as the script runner (tests/tcp/README.md) */
   c->tcp_challenge_ack_per_s = 100;
   c->frames = 128;
   for (int i = 0; i < 16; i++) c->secret[i] = (uint8_t)(0x70 + i);

@@ -14,8 +14,9 @@
 #include "sim.h"
 
 static const char usage[] =
-    "usage: microtcp-sim run SCENARIO [--seed N] [--swarm] [--pcap FILE] [--json FILE] [--until T]\n"
-    "                        [--events FILE] [--quiet] [--inject-bug corrupt-payload]\n"
+    "usage: microtcp-sim run SCENARIO [--seed N] [--swarm] [--pcap FILE] [--pcap-link HOST:FILE]...\n"
+    "                        [--json FILE] [--until T] [--events FILE] [--quiet]\n"
+    "                        [--inject-bug corrupt-payload]\n"
     "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T]\n"
     "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
     "exit codes: 0 ok, 2 usage/scenario error, 3 invariant violated, 4 liveness failure\n";
@@ -25,8 +26,12 @@ static int usage_error(const char *msg, const char *arg) {
   return 2;
 }
 
+#define MAX_PCAP_LINKS 16
+
 struct opts {
   const char *cmd, *scenario, *pcap, *json, *events, *inject_bug;
+  const char *pcap_links[MAX_PCAP_LINKS]; /* "HOST:FILE" */
+  int npcap_links;
   uint64_t seed;
   bool have_seed, swarm, quiet;
   uint64_t until_us;
@@ -41,19 +46,6 @@ static int parse_u64(const char *s, uint64_t *out) {
   unsigned long long v = strtoull(s, &end, 10);
   if (*end) return -1;
   *out = v;
-  return 0;
-}
-
-static int parse_time_arg(const char *s, uint64_t *us) {
-  char *end;
-  if (!s || !*s || *s == '-') return -1;
-  double v = strtod(s, &end); /* CLI convenience only: not a simulation decision */
-  if (end == s) return -1;
-  if (!strcmp(end, "ms")) v *= 1e3;
-  else if (!strcmp(end, "us")) v *= 1;
-  else if (!strcmp(end, "s") || !*end) v *= 1e6;
-  else return -1;
-  *us = (uint64_t)v;
   return 0;
 }
 
@@ -76,13 +68,19 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       if (parse_u64(v, &o->seed) < 0) return usage_error("--seed expects an unsigned integer", v);
       o->have_seed = true;
     } else if (!strcmp(a, "--pcap")) o->pcap = v;
+    else if (!strcmp(a, "--pcap-link")) {
+      const char *colon = strchr(v, ':');
+      if (!colon || colon == v || !colon[1]) return usage_error("--pcap-link expects HOST:FILE", v);
+      if (o->npcap_links == MAX_PCAP_LINKS) return usage_error("too many --pcap-link options (16 at most)", v);
+      o->pcap_links[o->npcap_links++] = v;
+    }
     else if (!strcmp(a, "--json")) o->json = v;
     else if (!strcmp(a, "--events")) o->events = v;
     else if (!strcmp(a, "--inject-bug")) {
       if (strcmp(v, "corrupt-payload")) return usage_error("--inject-bug knows only corrupt-payload", v);
       o->inject_bug = v;
     } else if (!strcmp(a, "--until")) {
-      if (parse_time_arg(v, &o->until_us) < 0) return usage_error("--until expects a time like 10s", v);
+      if (sim_parse_duration(v, &o->until_us) < 0) return usage_error("--until expects a time like 10s", v);
     } else if (!strcmp(a, "--seeds")) {
       const char *dots = strstr(v, "..");
       char first[32];
@@ -102,9 +100,21 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   return 0;
 }
 
-/* One complete run; fills *s (caller frees). Returns the exit code. */
-static int run_once(const struct opts *o, uint64_t seed, bool have_seed, bool swarm, struct sim *s,
-                    FILE *report) {
+static void close_pcaps(struct sim *s) {
+  for (int i = 0; i < s->nhosts; i++)
+    if (s->hosts[i].pcap_dumper) {
+      pcap_dump_close((pcap_dumper_t *)s->hosts[i].pcap_dumper);
+      s->hosts[i].pcap_dumper = NULL;
+    }
+  if (s->pcap_dumper) pcap_dump_close((pcap_dumper_t *)s->pcap_dumper);
+  if (s->pcap) pcap_close((pcap_t *)s->pcap);
+  s->pcap = s->pcap_dumper = NULL;
+}
+
+/* One complete run; fills *s (caller frees). Returns the exit code; on a
+ * scenario or file error (2) the pcap files are closed here. */
+static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, bool swarm,
+                          struct sim *s, FILE *report) {
   memset(s, 0, sizeof *s);
   s->seed = have_seed ? seed : 0;
   if (sim_scenario_load(s, o->scenario) < 0) return 2;
@@ -112,11 +122,32 @@ static int run_once(const struct opts *o, uint64_t seed, bool have_seed, bool sw
   s->swarm = swarm;
   s->inject_bug = o->inject_bug;
   if (swarm) sim_swarm_faults(s);
-  if (o->pcap) {
+  if (o->pcap || o->npcap_links) {
     s->pcap = pcap_open_dead(DLT_EN10MB, 65535);
-    s->pcap_dumper = s->pcap ? pcap_dump_open((pcap_t *)s->pcap, o->pcap) : NULL;
+    if (!s->pcap) return 2;
+  }
+  if (o->pcap) {
+    s->pcap_dumper = pcap_dump_open((pcap_t *)s->pcap, o->pcap);
     if (!s->pcap_dumper) {
       fprintf(stderr, "microtcp-sim: cannot write pcap %s\n", o->pcap);
+      return 2;
+    }
+  }
+  for (int i = 0; i < o->npcap_links; i++) {
+    const char *colon = strchr(o->pcap_links[i], ':');
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(colon - o->pcap_links[i]), o->pcap_links[i]);
+    int h = -1;
+    for (int k = 0; k < s->nhosts; k++)
+      if (!strcmp(s->hosts[k].name, name)) h = k;
+    if (h < 0) {
+      fprintf(stderr, "microtcp-sim: --pcap-link: no host '%s' in %s\n", name, o->scenario);
+      return 2;
+    }
+    if (s->hosts[h].pcap_dumper) pcap_dump_close((pcap_dumper_t *)s->hosts[h].pcap_dumper);
+    s->hosts[h].pcap_dumper = pcap_dump_open((pcap_t *)s->pcap, colon + 1);
+    if (!s->hosts[h].pcap_dumper) {
+      fprintf(stderr, "microtcp-sim: cannot write pcap %s\n", colon + 1);
       return 2;
     }
   }
@@ -130,11 +161,20 @@ static int run_once(const struct opts *o, uint64_t seed, bool have_seed, bool sw
   if (sim_setup(s) < 0) return 2;
   sim_run(s, o->until_us ? o->until_us : s->duration_us);
   int code = sim_check(s, report);
-  if (s->pcap_dumper) pcap_dump_close((pcap_dumper_t *)s->pcap_dumper);
-  if (s->pcap) pcap_close((pcap_t *)s->pcap);
-  s->pcap = s->pcap_dumper = NULL;
+  close_pcaps(s);
   if (s->events_log) fclose(s->events_log);
   s->events_log = NULL;
+  return code;
+}
+
+static int run_once(const struct opts *o, uint64_t seed, bool have_seed, bool swarm, struct sim *s,
+                    FILE *report) {
+  int code = run_once_inner(o, seed, have_seed, swarm, s, report);
+  if (code == 2) {
+    close_pcaps(s);
+    if (s->events_log) fclose(s->events_log);
+    s->events_log = NULL;
+  }
   return code;
 }
 
@@ -165,11 +205,18 @@ static struct flow_totals flow_totals(const struct sim_flow *fl) {
 }
 
 void sim_print_summary(const struct sim *s, FILE *out) {
+  char ended[64];
+  bool all_ended = true;
+  for (int f = 0; f < s->nflows; f++)
+    all_ended &= s->flows[f].status == FLOW_DONE || s->flows[f].status == FLOW_FAILED;
+  if (all_ended)
+    snprintf(ended, sizeof ended, "flows ended at %.3f s virtual time", (double)s->flows_ended_at / 1e6);
+  else
+    snprintf(ended, sizeof ended, "NOT all flows ended");
   fprintf(out,
-          "seed %" PRIu64 ": %d hosts, %d flows; flows ended at %.3f s virtual time; %.3f s simulated "
-          "in all (closing and TIME_WAIT included); %" PRIu64 " events\n",
-          s->seed, s->nhosts, s->nflows, (double)s->flows_ended_at / 1e6, (double)s->now / 1e6,
-          s->events_processed);
+          "seed %" PRIu64 ": %d hosts, %d flows; %s; %.3f s simulated in all (closing and TIME_WAIT "
+          "included); %" PRIu64 " events\n",
+          s->seed, s->nhosts, s->nflows, ended, (double)s->now / 1e6, s->events_processed);
   int shown = 0;
   for (int f = 0; f < s->nflows; f++) {
     const struct sim_flow *fl = &s->flows[f];
@@ -184,6 +231,33 @@ void sim_print_summary(const struct sim *s, FILE *out) {
             fl->name, app_kind_name(fl->kind), flow_status_name(fl->status), t.bytes, mbps,
             t.retransmits, t.srtt_us / 1000.0, fl->reason);
   }
+  /* Per link (host attachment), both directions: only links where something
+   * happened beyond plain delivery, at most 40 lines. */
+  int lines = 0, more = 0;
+  for (int i = 0; i < s->nhosts; i++) {
+    const struct sim_link_dir *d[2] = {&s->hosts[i].up_dir, &s->hosts[i].down_dir};
+    bool eventful = false;
+    for (int k = 0; k < 2; k++) {
+      eventful |= d[k]->dup || d[k]->corrupted || d[k]->reordered;
+      for (int j = 0; j < DROP_KINDS; j++) eventful |= d[k]->drops[j] != 0;
+    }
+    if (!eventful) continue;
+    if (lines++ >= 40) {
+      more++;
+      continue;
+    }
+    fprintf(out, "  link %-12s", s->hosts[i].name);
+    for (int k = 0; k < 2; k++) {
+      fprintf(out, " %s: %" PRIu64 " frames", k ? "| down" : "up", d[k]->frames);
+      for (int j = 0; j < DROP_KINDS; j++)
+        if (d[k]->drops[j]) fprintf(out, ", %s %" PRIu64, sim_drop_names[j], d[k]->drops[j]);
+      if (d[k]->dup) fprintf(out, ", dup %" PRIu64, d[k]->dup);
+      if (d[k]->corrupted) fprintf(out, ", corrupt %" PRIu64, d[k]->corrupted);
+      if (d[k]->reordered) fprintf(out, ", reorder %" PRIu64, d[k]->reordered);
+    }
+    fputc('\n', out);
+  }
+  if (more) fprintf(out, "  ... %d more links with drops or faults\n", more);
   uint64_t drops[DROP_KINDS] = {0}, frames = 0, dup = 0, corrupt = 0, reorder = 0;
   for (int i = 0; i < s->nhosts; i++) {
     const struct sim_link_dir *d[2] = {&s->hosts[i].up_dir, &s->hosts[i].down_dir};
@@ -195,11 +269,17 @@ void sim_print_summary(const struct sim *s, FILE *out) {
       reorder += d[k]->reordered;
     }
   }
-  fprintf(out, "  links: %" PRIu64 " frame hops, %" PRIu64 " duplicated, %" PRIu64 " corrupted, %" PRIu64 " reordered; drops:",
+  fprintf(out, "  all links: %" PRIu64 " frame hops, %" PRIu64 " duplicated, %" PRIu64 " corrupted, %" PRIu64 " reordered; drops:",
           frames, dup, corrupt, reorder);
-  for (int j = 0; j < DROP_KINDS; j++)
+  uint64_t ndrops = 0;
+  for (int j = 0; j < DROP_KINDS; j++) {
     if (drops[j]) fprintf(out, " %s %" PRIu64, sim_drop_names[j], drops[j]);
-  fprintf(out, "\n  trace hash %016" PRIx64 "\n", s->trace_hash);
+    ndrops += drops[j];
+  }
+  if (!ndrops) fputs(" none", out);
+  fprintf(out, "\n  bytes delivered to apps that differ from what was sent: %" PRIu64 "\n",
+          s->integrity_errors);
+  fprintf(out, "  trace hash %016" PRIx64 "\n", s->trace_hash);
 }
 
 int sim_write_json(const struct sim *s, const char *path, int exit_code) {
@@ -207,7 +287,14 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
   char hash[17];
   snprintf(hash, sizeof hash, "%016" PRIx64, s->trace_hash);
   cJSON_AddStringToObject(root, "scenario", s->scenario_path);
-  cJSON_AddNumberToObject(root, "seed", (double)s->seed);
+  /* JSON numbers are doubles: seeds above 2^53 are written as strings. */
+  if (s->seed <= (1ull << 53)) {
+    cJSON_AddNumberToObject(root, "seed", (double)s->seed);
+  } else {
+    char seed[24];
+    snprintf(seed, sizeof seed, "%" PRIu64, s->seed);
+    cJSON_AddStringToObject(root, "seed", seed);
+  }
   cJSON_AddBoolToObject(root, "swarm", s->swarm);
   cJSON_AddNumberToObject(root, "simulated_us", (double)s->now);
   cJSON_AddNumberToObject(root, "flows_ended_us", (double)s->flows_ended_at);
@@ -225,6 +312,7 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
     cJSON_AddStringToObject(j, "client", s->hosts[fl->client].name);
     cJSON_AddStringToObject(j, "server", s->hosts[fl->server].name);
     cJSON_AddStringToObject(j, "status", flow_status_name(fl->status));
+    cJSON_AddStringToObject(j, "expect", fl->expect == EXPECT_DONE ? "done" : fl->expect == EXPECT_FAILED ? "failed" : "any");
     cJSON_AddStringToObject(j, "reason", fl->reason);
     cJSON_AddNumberToObject(j, "bytes", (double)t.bytes);
     cJSON_AddNumberToObject(j, "start_us", (double)fl->start_us);
@@ -239,6 +327,7 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
     for (int k = 0; k < 2; k++) {
       cJSON *j = cJSON_CreateObject();
       cJSON_AddStringToObject(j, "host", s->hosts[i].name);
+      cJSON_AddStringToObject(j, "segment", s->segments[s->hosts[i].segment].name);
       cJSON_AddStringToObject(j, "direction", k ? "down" : "up");
       cJSON_AddNumberToObject(j, "frames", (double)d[k]->frames);
       cJSON_AddNumberToObject(j, "duplicated", (double)d[k]->dup);
@@ -248,6 +337,16 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
       for (int x = 0; x < DROP_KINDS; x++) cJSON_AddNumberToObject(dr, sim_drop_names[x], (double)d[k]->drops[x]);
       cJSON_AddItemToArray(links, j);
     }
+  }
+  cJSON *segs = cJSON_AddArrayToObject(root, "segments");
+  for (int i = 0; i < s->nsegments; i++) {
+    const struct sim_segment *g = &s->segments[i];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "name", g->name);
+    cJSON_AddStringToObject(j, "type", g->kind == SEG_SWITCH ? "switch" : g->kind == SEG_HUB ? "hub" : "link");
+    cJSON_AddNumberToObject(j, "hosts", g->nmembers);
+    cJSON_AddNumberToObject(j, "flooded", (double)g->flooded);
+    cJSON_AddItemToArray(segs, j);
   }
   char *text = cJSON_Print(root);
   cJSON_Delete(root);

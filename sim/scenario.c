@@ -1,8 +1,8 @@
 /*
  * Scenario files: INI (parsed by libinih), documented in sim/README.md.
  * All entries are read first (with their line numbers), then applied in a fixed
- * order ([sim], [defaults], [host], [flow], [event]) so errors can name
- * file:line and what was expected.
+ * order ([sim], [defaults], [segment]; [host]; [link], [flow]; [event]) so
+ * errors can name file:line and what was expected.
  */
 #include <ini.h>
 #include <stdarg.h>
@@ -85,7 +85,7 @@ static int parse_fixed6(const char *s, uint64_t *out, const char **rest) {
   return 0;
 }
 
-static int parse_duration(const char *s, uint64_t *us) {
+int sim_parse_duration(const char *s, uint64_t *us) {
   uint64_t v;
   const char *u;
   if (parse_fixed6(s, &v, &u) < 0) return -1;
@@ -164,11 +164,33 @@ static int parse_ip(const char *s, uint32_t *ip) {
   return 0;
 }
 
+static int parse_mac(const char *s, uint8_t mac[6]) {
+  unsigned m[6];
+  char tail;
+  if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &tail) != 6)
+    return -1;
+  for (int i = 0; i < 6; i++) {
+    if (m[i] > 255) return -1;
+    mac[i] = (uint8_t)m[i];
+  }
+  if (mac[0] & 1) return -1; /* a group address cannot be a host's */
+  return 0;
+}
+
+uint64_t sim_name_id(const char *name) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (; *name; name++) h = (h ^ (uint8_t)*name) * 0x100000001b3ull;
+  return h;
+}
+
 /* ---- host settings: link faults and stack knobs -------------------------------------------- */
 struct host_tmpl {
   struct sim_faults up, down;
   microtcp_config cfg;
   int32_t drift_ppm;
+  int segment;         /* -1 = the default switch (or a [link]) */
+  bool have_mac;
+  uint8_t mac[6];
 };
 
 static int fault_key(struct sim_faults *f, const char *k, const char *v) {
@@ -182,7 +204,7 @@ static int fault_key(struct sim_faults *f, const char *k, const char *v) {
   if (!strcmp(k, "duplicate")) return parse_prob(v, &f->dup_ppm);
   if (!strcmp(k, "corrupt")) return parse_prob(v, &f->corrupt_ppm);
   if (!strcmp(k, "reorder_delay") || !strcmp(k, "latency") || !strcmp(k, "jitter")) {
-    if (parse_duration(v, &x) < 0 || x > 60000000) return -1;
+    if (sim_parse_duration(v, &x) < 0 || x > 60000000) return -1;
     if (!strcmp(k, "reorder_delay")) f->reorder_delay_us = (uint32_t)x;
     if (!strcmp(k, "latency")) f->latency_us = (uint32_t)x;
     if (!strcmp(k, "jitter")) f->jitter_us = (uint32_t)x;
@@ -217,8 +239,9 @@ static int host_key(struct host_tmpl *t, const char *k, const char *v) {
     if (parse_uint(v, 9000, &x) < 0 || x < 576) return -1;
     c->mtu = (uint16_t)x;
   } else if (!strcmp(k, "drift_ppm")) {
-    long d = strtol(v, NULL, 10);
-    if (d < -100000 || d > 100000) return -1;
+    char *end;
+    long d = strtol(v, &end, 10);
+    if (!*v || *end || d < -100000 || d > 100000) return -1;
     t->drift_ppm = (int32_t)d;
   } else if (!strcmp(k, "max_tcp")) {
     if (parse_uint(v, 30000, &x) < 0) return -1;
@@ -237,7 +260,7 @@ static int host_key(struct host_tmpl *t, const char *k, const char *v) {
     else if (!strcmp(v, "cubic")) c->tcp_cc = MICROTCP_CC_CUBIC;
     else return -1;
   } else if (!strcmp(k, "rto_min") || !strcmp(k, "msl") || !strcmp(k, "delack")) {
-    if (parse_duration(v, &x) < 0 || x > 3600000000ull || x == 0) return -1;
+    if (sim_parse_duration(v, &x) < 0 || x > 3600000000ull || x == 0) return -1;
     if (!strcmp(k, "rto_min")) {
       c->tcp_rto_min_us = (uint32_t)x;
       if (c->tcp_rto_initial_us < x) c->tcp_rto_initial_us = (uint32_t)x;
@@ -247,8 +270,10 @@ static int host_key(struct host_tmpl *t, const char *k, const char *v) {
       if (x > 500000) return -1;
       c->tcp_delack_us = (uint32_t)x;
     }
-  } else if (!strcmp(k, "sack") || !strcmp(k, "timestamps") || !strcmp(k, "nodelay")) {
+  } else if (!strcmp(k, "sack") || !strcmp(k, "timestamps") || !strcmp(k, "nodelay") ||
+             !strcmp(k, "arp_announce")) {
     if (parse_bool(v, &b) < 0) return -1;
+    if (!strcmp(k, "arp_announce")) c->arp_gratuitous = b;
     if (!strcmp(k, "sack")) c->tcp_sack = b;
     if (!strcmp(k, "timestamps")) c->tcp_timestamps = b;
     if (!strcmp(k, "nodelay")) c->tcp_nodelay = b;
@@ -259,8 +284,8 @@ static int host_key(struct host_tmpl *t, const char *k, const char *v) {
 }
 
 static const char *const host_expect =
-    "a host key: ip, count, mtu, drift_ppm, max_tcp, max_udp, frames, sndbuf, rcvbuf, cc, rto_min, "
-    "msl, delack, sack, timestamps, nodelay, or link./up./down. + a fault (loss, burst_p, burst_r, "
+    "a host key: ip, mac, segment, count, mtu, drift_ppm, max_tcp, max_udp, frames, sndbuf, rcvbuf, cc, rto_min, "
+    "msl, delack, sack, timestamps, nodelay, arp_announce, or link./up./down. + a fault (loss, burst_p, burst_r, "
     "burst_loss, burst_good_loss, reorder, reorder_delay, duplicate, corrupt, latency, jitter, "
     "bandwidth, queue, mtu)";
 
@@ -288,9 +313,34 @@ static void default_tmpl(struct host_tmpl *t) {
   c->tcp_ooo_ranges = 8;
   c->icmp_rate_per_s = 0;
   t->up.latency_us = t->down.latency_us = 100;
+  t->segment = -1;
 }
 
 /* ---- load --------------------------------------------------------------------------------- */
+static int find_segment(const struct sim *s, const char *name) {
+  for (int i = 0; i < s->nsegments; i++)
+    if (!strcmp(s->segments[i].name, name)) return i;
+  return -1;
+}
+
+static int add_segment(struct sim *s, const char *name, enum sim_segment_kind kind) {
+  s->segments = realloc(s->segments, (size_t)(s->nsegments + 1) * sizeof *s->segments);
+  if (!s->segments) abort();
+  struct sim_segment *g = &s->segments[s->nsegments];
+  memset(g, 0, sizeof *g);
+  snprintf(g->name, sizeof g->name, "%s", name);
+  g->kind = kind;
+  return s->nsegments++;
+}
+
+static void segment_join(struct sim *s, int seg, int host) {
+  struct sim_segment *g = &s->segments[seg];
+  g->members = realloc(g->members, (size_t)(g->nmembers + 1) * sizeof *g->members);
+  if (!g->members) abort();
+  g->members[g->nmembers++] = host;
+  s->hosts[host].segment = seg;
+}
+
 static int find_host(const struct sim *s, const char *name) {
   for (int i = 0; i < s->nhosts; i++)
     if (!strcmp(s->hosts[i].name, name)) return i;
@@ -298,7 +348,7 @@ static int find_host(const struct sim *s, const char *name) {
 }
 
 static const char *section_kind(const char *section, const char **name) {
-  static const char *kinds[] = {"sim", "defaults", "host", "flow", "event"};
+  static const char *kinds[] = {"sim", "defaults", "segment", "host", "link", "flow", "event"};
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
     size_t n = strlen(kinds[i]);
     if (!strncmp(section, kinds[i], n) && (section[n] == 0 || section[n] == ' ')) {
@@ -309,21 +359,33 @@ static const char *section_kind(const char *section, const char **name) {
   return NULL;
 }
 
-static int add_host(struct sim *s, const char *name, const struct host_tmpl *t, uint32_t ip) {
+static int add_host(struct sim *s, const char *name, const struct host_tmpl *t, uint32_t ip,
+                    uint32_t k) {
   s->hosts = realloc(s->hosts, (size_t)(s->nhosts + 1) * sizeof *s->hosts);
   if (!s->hosts) return -1;
   struct sim_host *h = &s->hosts[s->nhosts];
   memset(h, 0, sizeof *h);
   snprintf(h->name, sizeof h->name, "%s", name);
+  h->id = sim_name_id(h->name);
+  h->segment = -1;
   h->cfg = t->cfg;
   h->up_dir.f = t->up;
   h->down_dir.f = t->down;
   h->drift_ppm = t->drift_ppm;
   uint32_t idx = (uint32_t)s->nhosts + 1;
   uint8_t mac[6] = {0x02, 0x00, (uint8_t)(idx >> 24), (uint8_t)(idx >> 16), (uint8_t)(idx >> 8), (uint8_t)idx};
+  if (t->have_mac) {
+    /* group members count up from the given address (in the low 24 bits) */
+    uint32_t low = ((uint32_t)t->mac[3] << 16 | (uint32_t)t->mac[4] << 8 | t->mac[5]) + k;
+    memcpy(mac, t->mac, 3);
+    mac[3] = (uint8_t)(low >> 16);
+    mac[4] = (uint8_t)(low >> 8);
+    mac[5] = (uint8_t)low;
+  }
   memcpy(h->cfg.mac, mac, 6);
   h->cfg.ip = ip ? ip : 0x0a000000u + idx; /* 10.0.x.y */
   s->nhosts++;
+  if (t->segment >= 0) segment_join(s, t->segment, s->nhosts - 1);
   return 0;
 }
 
@@ -355,7 +417,7 @@ int sim_scenario_load(struct sim *s, const char *path) {
       const char *name;
       const char *kind = section_kind(e->section, &name);
       if (!kind) {
-        err = errf(&r, e, "unknown section [%s]: expected [sim], [defaults], [host NAME], [flow NAME] or [event NAME]", e->section);
+        err = errf(&r, e, "unknown section [%s]: expected [sim], [defaults], [segment NAME], [host NAME], [link A B], [flow NAME] or [event NAME]", e->section);
         break;
       }
       uint64_t x;
@@ -364,11 +426,65 @@ int sim_scenario_load(struct sim *s, const char *path) {
           if (parse_uint(e->value, UINT64_MAX, &x) < 0) err = errf(&r, e, "expected an integer seed");
           else if (!s->seed) s->seed = x; /* --seed on the command line wins */
         } else if (!strcmp(e->key, "duration") || !strcmp(e->key, "settle")) {
-          if (parse_duration(e->value, &x) < 0) err = errf(&r, e, "expected a duration like 30s or 500ms");
+          if (sim_parse_duration(e->value, &x) < 0) err = errf(&r, e, "expected a duration like 30s or 500ms");
           else *(e->key[0] == 'd' ? &s->duration_us : &s->settle_us) = x;
         } else {
           err = errf(&r, e, "unknown key '%s': expected seed, duration or settle", e->key);
         }
+      } else if (pass == 1 && !strcmp(kind, "segment")) {
+        if (!*name) { err = errf(&r, e, "expected a segment name: [segment NAME]"); break; }
+        int g = find_segment(s, name);
+        if (g < 0) g = add_segment(s, name, SEG_SWITCH);
+        if (!strcmp(e->key, "type")) {
+          if (!strcmp(e->value, "switch")) s->segments[g].kind = SEG_SWITCH;
+          else if (!strcmp(e->value, "hub")) s->segments[g].kind = SEG_HUB;
+          else err = errf(&r, e, "expected a segment type: switch or hub");
+        } else {
+          err = errf(&r, e, "unknown key '%s': expected type", e->key);
+        }
+      } else if (pass == 3 && !strcmp(kind, "link") && (i == 0 || strcmp(r.e[i - 1].section, e->section))) {
+        /* [link A B]: a point-to-point link between two hosts */
+        char an[64], bn[64], extra;
+        if (sscanf(name, "%63s %63s %c", an, bn, &extra) != 2) {
+          err = errf(&r, e, "expected two host names: [link A B]");
+          break;
+        }
+        int ha = find_host(s, an), hb = find_host(s, bn);
+        if (ha < 0 || hb < 0) { err = errf(&r, e, "expected hosts defined in [host] sections, not '%s'", ha < 0 ? an : bn); break; }
+        if (ha == hb) { err = errf(&r, e, "expected two different hosts"); break; }
+        if (s->hosts[ha].segment >= 0 || s->hosts[hb].segment >= 0) {
+          err = errf(&r, e, "host '%s' is already attached (a host has one interface: one segment or one link)",
+                     s->hosts[ha].segment >= 0 ? an : bn);
+          break;
+        }
+        /* Each direction starts from the [defaults] link faults, once. */
+        struct sim_faults fwd = defaults.up, rev = defaults.up;
+        for (size_t j = i; j < r.n && !strcmp(r.e[j].section, e->section) && !err; j++) {
+          struct entry *f = &r.e[j];
+          const char *dot = strchr(f->key, '.');
+          size_t plen = dot ? (size_t)(dot - f->key) : 0;
+          int fr = -2;
+          if (dot && plen == 4 && !strncmp(f->key, "link", 4)) {
+            fr = fault_key(&fwd, dot + 1, f->value);
+            if (fr == 0) fr = fault_key(&rev, dot + 1, f->value);
+          } else if (dot && plen == 7 && !strncmp(f->key, "forward", 7)) {
+            fr = fault_key(&fwd, dot + 1, f->value);
+          } else if (dot && plen == 7 && !strncmp(f->key, "reverse", 7)) {
+            fr = fault_key(&rev, dot + 1, f->value);
+          }
+          if (fr == -2) err = errf(&r, f, "unknown key '%s': expected link./forward. (A to B)/reverse. (B to A) + a fault", f->key);
+          else if (fr < 0) err = errf(&r, f, "bad value '%s' for %s", f->value, f->key);
+        }
+        if (err) break;
+        char ln[64];
+        snprintf(ln, sizeof ln, "%.30s-%.30s", an, bn);
+        int g = add_segment(s, ln, SEG_LINK);
+        segment_join(s, g, ha);
+        segment_join(s, g, hb);
+        s->hosts[ha].up_dir.f = fwd;
+        s->hosts[hb].up_dir.f = rev;
+        memset(&s->hosts[ha].down_dir.f, 0, sizeof(struct sim_faults));
+        memset(&s->hosts[hb].down_dir.f, 0, sizeof(struct sim_faults));
       } else if (pass == 1 && !strcmp(kind, "defaults")) {
         int hr = host_key(&defaults, e->key, e->value);
         if (hr == -2) err = errf(&r, e, "unknown key '%s': expected %s", e->key, host_expect);
@@ -385,6 +501,12 @@ int sim_scenario_load(struct sim *s, const char *path) {
             if (parse_ip(f->value, &ip) < 0) err = errf(&r, f, "expected an IPv4 address like 10.0.0.1");
           } else if (!strcmp(f->key, "count")) {
             if (parse_uint(f->value, 100000, &count) < 0 || count == 0) err = errf(&r, f, "expected a host count 1..100000");
+          } else if (!strcmp(f->key, "mac")) {
+            if (parse_mac(f->value, t.mac) < 0) err = errf(&r, f, "expected a unicast MAC like 02:00:00:00:00:01");
+            t.have_mac = true;
+          } else if (!strcmp(f->key, "segment")) {
+            t.segment = find_segment(s, f->value);
+            if (t.segment < 0) err = errf(&r, f, "expected a segment defined in a [segment] section, not '%s'", f->value);
           } else {
             int hr = host_key(&t, f->key, f->value);
             if (hr == -2) err = errf(&r, f, "unknown key '%s': expected %s", f->key, host_expect);
@@ -397,7 +519,7 @@ int sim_scenario_load(struct sim *s, const char *path) {
           if (count == 1) snprintf(hn, sizeof hn, "%s", name);
           else snprintf(hn, sizeof hn, "%s%llu", name, (unsigned long long)k);
           if (find_host(s, hn) >= 0) { err = errf(&r, e, "host '%s' defined twice", hn); break; }
-          if (add_host(s, hn, &t, ip ? ip + (uint32_t)k : 0) < 0) { err = -1; break; }
+          if (add_host(s, hn, &t, ip ? ip + (uint32_t)k : 0, (uint32_t)k) < 0) { err = -1; break; }
         }
       } else if (pass == 3 && !strcmp(kind, "flow") && (i == 0 || strcmp(r.e[i - 1].section, e->section))) {
         if (!*name) { err = errf(&r, e, "expected a flow name: [flow NAME]"); break; }
@@ -451,12 +573,17 @@ int sim_scenario_load(struct sim *s, const char *path) {
           } else if (!strcmp(f->key, "size")) {
             if (parse_size(f->value, &x) < 0 || x < 8 || x > 2048) err = errf(&r, f, "expected a size 8..2048 bytes");
             else fl.params.size = (uint32_t)x;
+          } else if (!strcmp(f->key, "expect")) {
+            if (!strcmp(f->value, "done")) fl.expect = EXPECT_DONE;
+            else if (!strcmp(f->value, "failed")) fl.expect = EXPECT_FAILED;
+            else if (!strcmp(f->value, "any")) fl.expect = EXPECT_ANY;
+            else err = errf(&r, f, "expected done, failed or any");
           } else if (!strcmp(f->key, "start") || !strcmp(f->key, "timeout")) {
-            if (parse_duration(f->value, &x) < 0) err = errf(&r, f, "expected a duration like 100ms");
+            if (sim_parse_duration(f->value, &x) < 0) err = errf(&r, f, "expected a duration like 100ms");
             else if (f->key[0] == 's') fl.start_us = x;
             else fl.params.timeout_us = x;
           } else {
-            err = errf(&r, f, "unknown key '%s': expected type, client, server, port, bytes, count, size, connections, start or timeout", f->key);
+            err = errf(&r, f, "unknown key '%s': expected type, client, server, port, bytes, count, size, connections, start, timeout or expect", f->key);
           }
         }
         if (err) break;
@@ -474,7 +601,10 @@ int sim_scenario_load(struct sim *s, const char *path) {
           if (one.client == one.server) { err = errf(&r, e, "flow %s: client and server must differ", name); break; }
           one.params.remote_ip = s->hosts[one.server].cfg.ip;
           one.params.remote_port = one.port;
-          one.params.flow_seed = sim_stream_seed(s->seed, 3000 + (uint64_t)s->nflows, one.port);
+          for (int o = 0; o < s->nflows; o++)
+            if (!strcmp(s->flows[o].name, one.name)) { err = errf(&r, e, "flow '%s' defined twice", one.name); break; }
+          if (err) break;
+          one.params.flow_seed = sim_stream_seed(s->seed, 3000 + (uint64_t)one.port, sim_name_id(one.name));
           s->flows = realloc(s->flows, (size_t)(s->nflows + 1) * sizeof *s->flows);
           s->flows[s->nflows++] = one;
         }
@@ -484,15 +614,16 @@ int sim_scenario_load(struct sim *s, const char *path) {
         for (size_t j = i; j < r.n && !strcmp(r.e[j].section, e->section) && !err; j++) {
           struct entry *f = &r.e[j];
           if (!strcmp(f->key, "at")) {
-            if (parse_duration(f->value, &ev.at) < 0) err = errf(&r, f, "expected a time like 2s");
+            if (sim_parse_duration(f->value, &ev.at) < 0) err = errf(&r, f, "expected a time like 2s");
             have_at = true;
           } else if (!strcmp(f->key, "action")) {
             static const struct { const char *n; enum sim_event_kind k; } acts[] = {
                 {"partition", EV_PARTITION}, {"heal", EV_HEAL}, {"link_down", EV_LINK_DOWN},
-                {"link_up", EV_LINK_UP}, {"crash", EV_CRASH}, {"restart", EV_RESTART}};
+                {"link_up", EV_LINK_UP}, {"crash", EV_CRASH}, {"restart", EV_RESTART},
+                {"calm", EV_CALM}};
             for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
               if (!strcmp(f->value, acts[a].n)) ev.kind = acts[a].k;
-            if (!ev.kind) err = errf(&r, f, "expected an action: partition, heal, link_down, link_up, crash or restart");
+            if (!ev.kind) err = errf(&r, f, "expected an action: partition, heal, link_down, link_up, crash, restart or calm");
           } else if (!strcmp(f->key, "host") || !strcmp(f->key, "peer")) {
             int hidx = find_host(s, f->value);
             if (hidx < 0) err = errf(&r, f, "expected a host defined in a [host] section, not '%s'", f->value);
@@ -504,6 +635,7 @@ int sim_scenario_load(struct sim *s, const char *path) {
           }
         }
         if (err) break;
+        if (ev.kind == EV_CALM && ev.a < 0) ev.a = 0; /* calm concerns every link */
         if (!have_at || !ev.kind || ev.a < 0) { err = errf(&r, e, "event %s: expected 'at', 'action' and 'host'", name); break; }
         s->events = realloc(s->events, (size_t)(s->nevents + 1) * sizeof *s->events);
         s->events[s->nevents++] = ev;
@@ -515,17 +647,41 @@ int sim_scenario_load(struct sim *s, const char *path) {
     fprintf(stderr, "%s: expected at least two [host] sections\n", path);
     err = -1;
   }
+  /* Hosts attached nowhere share the implicit default switch. */
+  for (int i = 0; !err && i < s->nhosts; i++) {
+    if (s->hosts[i].segment >= 0) continue;
+    int g = find_segment(s, "default");
+    if (g < 0) g = add_segment(s, "default", SEG_SWITCH);
+    segment_join(s, g, i);
+  }
+  /* Two hosts with one MAC confuse switches and ARP alike: refuse. */
+  for (int i = 0; !err && i < s->nhosts; i++)
+    for (int j = i + 1; !err && j < s->nhosts; j++)
+      if (s->hosts[i].segment == s->hosts[j].segment &&
+          !memcmp(s->hosts[i].cfg.mac, s->hosts[j].cfg.mac, 6)) {
+        fprintf(stderr, "%s: expected unique MACs: hosts %s and %s share one\n", path,
+                s->hosts[i].name, s->hosts[j].name);
+        err = -1;
+      }
   return err ? -1 : 0;
 }
 
 /* Swarm: every link direction gets faults drawn from the seed, in these ranges:
- * loss 0–3 %, reorder 0–5 % (delay up to 2 ms), duplicate 0–1 %, corrupt 0–1 %,
- * latency 50 µs–5 ms, jitter 0–1 ms, and with probability 1/4 bursty loss
- * (p 0–1 %, r 10–50 %, loss-in-bad 20–80 %). */
+ * loss 0–3 %, reorder 0–5 % (extra delay 0.1–2.1 ms), duplicate 0–1 %, corrupt
+ * 0–1 %, latency 50 µs–5 ms, jitter 0–1 ms, and with probability 1/4 bursty
+ * loss (p 0–1 %, r 10–50 %, loss-in-bad 20–80 %). Every host's clock drifts by
+ * −200..+200 ppm. With probability 1/2 one host is partitioned (from everyone,
+ * or one way with probability 1/2) at 0.2–3 s for 0.1–3 s. At 2–20 s the
+ * network calms down (loss, bursts, reordering, duplication and corruption
+ * stop; see EV_CALM): every flow must then converge before `duration`, which
+ * separates "slow under a hostile network" from "stuck".
+ * Each host draws from its own stream (seed, name), so hosts do not perturb
+ * each other. */
 void sim_swarm_faults(struct sim *s) {
-  uint64_t rng = sim_stream_seed(s->seed, 77, 77);
   for (int i = 0; i < s->nhosts; i++) {
-    struct sim_faults *dirs[2] = {&s->hosts[i].up_dir.f, &s->hosts[i].down_dir.f};
+    struct sim_host *h = &s->hosts[i];
+    uint64_t rng = sim_stream_seed(s->seed, 77, h->id);
+    struct sim_faults *dirs[2] = {&h->up_dir.f, &h->down_dir.f};
     for (int d = 0; d < 2; d++) {
       struct sim_faults *f = dirs[d];
       f->loss_ppm = (uint32_t)(sim_rand(&rng) % 30001);
@@ -541,5 +697,24 @@ void sim_swarm_faults(struct sim *s) {
         f->ge_loss_bad_ppm = (uint32_t)(sim_rand(&rng) % 600001 + 200000);
       }
     }
+    h->drift_ppm = (int32_t)(sim_rand(&rng) % 401) - 200;
   }
+  uint64_t rng = sim_stream_seed(s->seed, 78, 78);
+  if (sim_rand(&rng) % 2 == 0) {
+    struct sim_event_spec cut = {0, EV_PARTITION, 0, -1, false}, heal;
+    cut.a = (int)(sim_rand(&rng) % (uint64_t)s->nhosts);
+    cut.one_way = sim_rand(&rng) % 2 == 0;
+    cut.at = 200000 + sim_rand(&rng) % 2800001;
+    heal = cut;
+    heal.kind = EV_HEAL;
+    heal.at = cut.at + 100000 + sim_rand(&rng) % 2900001;
+    s->events = realloc(s->events, (size_t)(s->nevents + 2) * sizeof *s->events);
+    if (!s->events) abort();
+    s->events[s->nevents++] = cut;
+    s->events[s->nevents++] = heal;
+  }
+  struct sim_event_spec calm = {2000000 + sim_rand(&rng) % 18000001, EV_CALM, 0, -1, false};
+  s->events = realloc(s->events, (size_t)(s->nevents + 1) * sizeof *s->events);
+  if (!s->events) abort();
+  s->events[s->nevents++] = calm;
 }

@@ -1,6 +1,7 @@
-/* The simulator engine: scheduler, hosts, the switch, faults, flows, invariants. */
+/* The simulator engine: scheduler, hosts, segments and links, faults, flows, invariants. */
 #include "sim.h"
 
+#include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,8 +110,8 @@ static int host_boot(struct sim *s, struct sim_host *h) {
   h->cfg.event = on_event;
   h->cfg.event_ctx = g_apps_of(s, h->index);
   /* A new incarnation gets a new secret: ISNs and ports differ from before. */
-  uint64_t k0 = sim_stream_seed(s->seed, 1000 + (uint64_t)h->index, h->restarts);
-  uint64_t k1 = sim_stream_seed(s->seed, 2000 + (uint64_t)h->index, h->restarts);
+  uint64_t k0 = sim_stream_seed(s->seed, 1ull << 32 | h->restarts, h->id);
+  uint64_t k1 = sim_stream_seed(s->seed, 2ull << 32 | h->restarts, h->id);
   memcpy(h->cfg.secret, &k0, 8);
   memcpy(h->cfg.secret + 8, &k1, 8);
   size_t need = microtcp_footprint(&h->cfg);
@@ -124,6 +125,9 @@ static int host_boot(struct sim *s, struct sim_host *h) {
     h->arena_len = need;
     if (!h->arena) return -1;
   }
+  /* State lost: the stack must not depend on anything left in its arena (a
+   * restart reuses it), so every boot starts from the same garbage pattern. */
+  memset(h->arena, 0xa5, h->arena_len);
   int err = 0;
   h->st = microtcp_init(h->arena, h->arena_len, &h->cfg, local_time(h, s->now), &err);
   if (!h->st) {
@@ -152,13 +156,13 @@ static void app_register(struct sim *s, int host, struct app *a) {
   }
 }
 
-static void trace_frame(struct sim *s, const uint8_t *data, size_t len) {
-  if (!s->pcap_dumper) return;
+static void pcap_write(void *dumper, uint64_t now, const uint8_t *data, size_t len) {
+  if (!dumper) return;
   struct pcap_pkthdr ph;
-  ph.ts.tv_sec = (time_t)(s->now / 1000000u);
-  ph.ts.tv_usec = (suseconds_t)(s->now % 1000000u);
+  ph.ts.tv_sec = (time_t)(now / 1000000u);
+  ph.ts.tv_usec = (suseconds_t)(now % 1000000u);
   ph.caplen = ph.len = (bpf_u_int32)len;
-  pcap_dump((u_char *)s->pcap_dumper, &ph, data);
+  pcap_dump((u_char *)dumper, &ph, data);
 }
 
 static void log_event(struct sim *s, const char *what, const char *host, const char *detail) {
@@ -215,9 +219,15 @@ static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame 
     at += x->reorder_delay_us ? x->reorder_delay_us : 1000;
     d->reordered++;
   }
-  if (chance(&d->rng, x->corrupt_ppm)) {
+  /* Corruption models bit errors that got past the Ethernet CRC, so it only
+   * touches bytes an end-to-end checksum covers: the IPv4 header and payload.
+   * A flip in an ARP body or an Ethernet header would be poison no checksum
+   * can catch (a wrong MAC cached for minutes), which CRC-protected links do
+   * not deliver. Frames without such bytes pass unharmed. */
+  bool ipv4 = f->len > 14 + 20 && f->data[12] == 0x08 && f->data[13] == 0x00;
+  if (ipv4 && chance(&d->rng, x->corrupt_ppm)) {
     uint64_t r = sim_rand(&d->rng);
-    size_t bit = (size_t)(r % ((uint64_t)f->len * 8u));
+    size_t bit = 14 * 8 + (size_t)(r % ((uint64_t)(f->len - 14) * 8u));
     f->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     if ((r >> 40) & 1) {
       /* Half of them: a second bit in the same 16-bit word (a burst of at most
@@ -297,14 +307,53 @@ static void deliver_to(struct sim *s, int src, int dst, const struct sim_frame *
   }
 }
 
-/* A frame leaves host src: up-link faults, then the switch forwards it by MAC. */
+/* ---- segments -------------------------------------------------------------------------- */
+static uint64_t mac_key(const uint8_t *m) {
+  return (uint64_t)m[0] << 40 | (uint64_t)m[1] << 32 | (uint64_t)m[2] << 24 |
+         (uint64_t)m[3] << 16 | (uint64_t)m[4] << 8 | m[5];
+}
+
+static size_t mac_slot(const struct sim_segment *g, uint64_t key) {
+  uint64_t x = key * 0x9e3779b97f4a7c15ull;
+  return (size_t)(x >> 20) & (g->mac_cap - 1);
+}
+
+/* Learning switch table: the port (host) a MAC was last seen on, or -1. */
+static int switch_lookup(const struct sim_segment *g, uint64_t key) {
+  if (!g->mac_cap) return -1;
+  for (size_t i = mac_slot(g, key), n = 0; n < g->mac_cap; i = (i + 1) & (g->mac_cap - 1), n++) {
+    if (g->mac_keys[i] == 0) return -1;
+    if (g->mac_keys[i] == key + 1) return g->mac_hosts[i];
+  }
+  return -1;
+}
+
+static void switch_learn(struct sim_segment *g, uint64_t key, int host) {
+  if (!g->mac_cap) return;
+  for (size_t i = mac_slot(g, key), n = 0; n < g->mac_cap; i = (i + 1) & (g->mac_cap - 1), n++) {
+    if (g->mac_keys[i] == 0 || g->mac_keys[i] == key + 1) {
+      g->mac_keys[i] = key + 1;
+      g->mac_hosts[i] = host;
+      return;
+    }
+  }
+  /* table full (more MACs than 2x the members): stop learning, keep flooding */
+}
+
+/* A frame leaves host src: up-link faults, then the segment forwards it. The
+ * switch learns the source MAC of the frame as sent (a real switch never
+ * learns from a frame its CRC rejects, and the simulator's corruption models
+ * errors the CRC missed). */
 static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
   struct sim_host *h = &s->hosts[src];
-  trace_frame(s, data, len);
+  struct sim_segment *g = &s->segments[h->segment];
+  pcap_write(s->pcap_dumper, s->now, data, len);
+  pcap_write(h->pcap_dumper, s->now, data, len);
   if (!h->link_up) {
     h->up_dir.drops[DROP_LINK_DOWN]++;
     return;
   }
+  uint64_t src_mac = mac_key(data + 6), dst_mac = mac_key(data);
   struct sim_frame *f = frame_copy(data, len);
   maybe_inject_bug(s, f);
   int copies;
@@ -313,20 +362,23 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
     free(f);
     return;
   }
+  if (g->kind == SEG_SWITCH) switch_learn(g, src_mac, src);
   for (int c = 0; c < copies; c++) {
-    bool bcast = f->data[0] & 1;
-    if (bcast) {
-      for (int d = 0; d < s->nhosts; d++)
-        if (d != src) deliver_to(s, src, d, f, at + (uint64_t)c);
+    uint64_t t = at + (uint64_t)c;
+    int port = -1;
+    bool flood = g->kind != SEG_SWITCH || (data[0] & 1); /* hub, link, broadcast, multicast */
+    if (!flood) {
+      port = switch_lookup(g, dst_mac);
+      flood = port < 0;
+      if (flood) g->flooded++;
+    }
+    if (flood) {
+      for (int m = 0; m < g->nmembers; m++)
+        if (g->members[m] != src) deliver_to(s, src, g->members[m], f, t);
+    } else if (port != src) {
+      deliver_to(s, src, port, f, t);
     } else {
-      /* MACs are 02:00:hh:hh:hh:hh with the host index: the switch's table. */
-      uint32_t idx = (uint32_t)f->data[2] << 24 | (uint32_t)f->data[3] << 16 |
-                     (uint32_t)f->data[4] << 8 | f->data[5];
-      if (f->data[0] == 0x02 && f->data[1] == 0x00 && idx >= 1 && idx <= (uint32_t)s->nhosts &&
-          (int)idx - 1 != src)
-        deliver_to(s, src, (int)idx - 1, f, at + (uint64_t)c);
-      else
-        h->up_dir.drops[DROP_NO_HOST]++;
+      h->up_dir.drops[DROP_NO_HOST]++; /* the switch filters a frame back to its own port */
     }
   }
   free(f);
@@ -445,12 +497,21 @@ int sim_setup(struct sim *s) {
   s->apps = apps_table;
   s->blocked = calloc((size_t)s->nhosts * (size_t)s->nhosts, 1);
   if (!apps_table || !s->blocked) return -1;
+  for (int i = 0; i < s->nsegments; i++) {
+    struct sim_segment *g = &s->segments[i];
+    if (g->kind != SEG_SWITCH) continue;
+    g->mac_cap = 16;
+    while (g->mac_cap < 2 * (size_t)g->nmembers) g->mac_cap *= 2;
+    g->mac_keys = calloc(g->mac_cap, sizeof *g->mac_keys);
+    g->mac_hosts = calloc(g->mac_cap, sizeof *g->mac_hosts);
+    if (!g->mac_keys || !g->mac_hosts) return -1;
+  }
   for (int i = 0; i < s->nhosts; i++) {
     struct sim_host *h = &s->hosts[i];
     h->index = i;
     h->link_up = true;
-    h->up_dir.rng = sim_stream_seed(s->seed, 10 + (uint64_t)i, 1);
-    h->down_dir.rng = sim_stream_seed(s->seed, 10 + (uint64_t)i, 2);
+    h->up_dir.rng = sim_stream_seed(s->seed, 11, h->id);
+    h->down_dir.rng = sim_stream_seed(s->seed, 12, h->id);
     apps_table[i].tcp = calloc(h->cfg.max_tcp ? h->cfg.max_tcp : 1, sizeof(struct app *));
     apps_table[i].udp = calloc(h->cfg.max_udp ? h->cfg.max_udp : 1, sizeof(struct app *));
     if (host_boot(s, h) < 0) return -1;
@@ -597,6 +658,7 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
     if (!h->up) {
       h->down_dir.drops[DROP_HOST_DOWN]++;
     } else {
+      pcap_write(h->pcap_dumper, s->now, f->data, f->len);
       s->trace_hash = trace_mix(s->trace_hash, s->now, (uint64_t)ev->a, f->data, f->len);
       microtcp_input(h->st, local_time(h, s->now), f->data, f->len);
       host_service(s, h);
@@ -639,6 +701,21 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
     s->hosts[ev->a].link_up = true;
     log_event(s, "link-up", s->hosts[ev->a].name, NULL);
     break;
+  case EV_CALM:
+    /* Loss, bursts, reordering, duplication and corruption stop; latency,
+     * jitter, bandwidth, queues and MTUs stay. From here on every flow must
+     * converge (the swarm's liveness mode). */
+    for (int i = 0; i < s->nhosts; i++) {
+      struct sim_link_dir *d[2] = {&s->hosts[i].up_dir, &s->hosts[i].down_dir};
+      for (int k = 0; k < 2; k++) {
+        struct sim_faults *f = &d[k]->f;
+        f->loss_ppm = f->ge_p_ppm = f->ge_r_ppm = f->ge_loss_bad_ppm = f->ge_loss_good_ppm = 0;
+        f->reorder_ppm = f->dup_ppm = f->corrupt_ppm = 0;
+        d[k]->ge_bad = false;
+      }
+    }
+    log_event(s, "calm", "all", NULL);
+    break;
   case EV_CRASH: crash_host(s, &s->hosts[ev->a]); break;
   case EV_RESTART: {
     struct sim_host *h = &s->hosts[ev->a];
@@ -675,12 +752,21 @@ void sim_run(struct sim *s, uint64_t until) {
 /* ---- end of run ---------------------------------------------------------------------------- */
 int sim_check(struct sim *s, FILE *out) {
   int code = 0;
-  /* Liveness: every flow finished or failed with a reason. */
+  /* Liveness: every flow finished or failed with a reason, as the scenario
+   * expected (expect = done by default; failed or any for flows a crash or a
+   * long partition is meant to break). */
   for (int f = 0; f < s->nflows; f++) {
     struct sim_flow *fl = &s->flows[f];
     if (fl->status == FLOW_PENDING || fl->status == FLOW_RUNNING) {
-      fprintf(out, "LIVENESS: flow %s still %s at %.3f s\n", fl->name,
-              fl->status == FLOW_PENDING ? "pending" : "running", (double)s->now / 1e6);
+      fprintf(out, "LIVENESS: flow %s still %s at %" PRIu64 ".%06" PRIu64 " s\n", fl->name,
+              fl->status == FLOW_PENDING ? "pending" : "running", s->now / 1000000, s->now % 1000000);
+      code = 4;
+    } else if (fl->status == FLOW_FAILED && fl->expect == EXPECT_DONE) {
+      fprintf(out, "LIVENESS: flow %s failed (%s) but was expected to complete\n", fl->name,
+              fl->reason);
+      code = 4;
+    } else if (fl->status == FLOW_DONE && fl->expect == EXPECT_FAILED) {
+      fprintf(out, "LIVENESS: flow %s completed but was expected to fail\n", fl->name);
       code = 4;
     }
   }
@@ -772,6 +858,12 @@ void sim_free(struct sim *s) {
   }
   for (int f = 0; f < s->nflows; f++) free(s->flows[f].clients);
   free(apps_table);
+  for (int i = 0; i < s->nsegments; i++) {
+    free(s->segments[i].members);
+    free(s->segments[i].mac_keys);
+    free(s->segments[i].mac_hosts);
+  }
+  free(s->segments);
   free(s->hosts);
   free(s->flows);
   free(s->servers);

@@ -1,12 +1,14 @@
 /*
  * microtcp simulator: a discrete-event scheduler over virtual time wiring many
- * stack instances through one L2 segment (a switch), with per-link-direction
- * faults, scheduled events, shared apps as flows, and end-of-run invariants.
+ * stack instances through L2 segments (learning switches or hubs) and
+ * point-to-point links, with per-link-direction faults, scheduled events,
+ * shared apps as flows, and end-of-run invariants.
  *
  * Determinism: every random decision comes from a PRNG stream derived from the
- * master seed and a fixed stream id (host index, link direction, purpose), and
- * only integer arithmetic decides anything. Same scenario + seed → the same
- * frames at the same times → byte-identical pcap and JSON.
+ * master seed and a fixed stream id (purpose, hash of the host or flow name),
+ * and only integer arithmetic decides anything. Same scenario + seed → the same
+ * frames at the same times → byte-identical pcap and JSON. Because stream ids
+ * come from names, adding a host or a flow leaves every other stream as it was.
  */
 #ifndef MICROTCP_SIM_H
 #define MICROTCP_SIM_H
@@ -20,7 +22,8 @@
 
 #define SIM_PPM 1000000u
 
-/* Faults of one link direction (host → switch is "up", switch → host "down").
+/* Faults of one link direction (host → segment is "up", segment → host "down";
+ * on a point-to-point link "up" is the direction away from the host).
  * Probabilities are in parts per million. */
 struct sim_faults {
   uint32_t loss_ppm;
@@ -50,9 +53,33 @@ struct sim_link_dir {
   uint64_t drops[DROP_KINDS];
 };
 
+/* An L2 broadcast domain. Every host is attached to exactly one (its stack has
+ * one interface): the implicit "default" switch unless the scenario says
+ * otherwise. */
+enum sim_segment_kind {
+  SEG_SWITCH, /* learning switch: unicast to the learned port, flood unknown/broadcast */
+  SEG_HUB,    /* every frame to every other member */
+  SEG_LINK    /* point-to-point: every frame to the other end */
+};
+
+struct sim_segment {
+  char name[64];
+  enum sim_segment_kind kind;
+  int *members;                       /* host indices */
+  int nmembers;
+  /* learning switch: MAC (48 bits in a uint64) → host index, open addressing */
+  uint64_t *mac_keys;                 /* key + 1 (0 = empty slot) */
+  int *mac_hosts;
+  size_t mac_cap;                     /* a power of two, or 0 */
+  uint64_t flooded;                   /* unicast frames sent to every port (unknown MAC) */
+};
+
 struct sim_host {
   char name[32];
   int index;
+  uint64_t id;                        /* hash of the name: the host's PRNG stream id */
+  int segment;                        /* index into sim.segments */
+  void *pcap_dumper;                  /* --pcap-link: this host's link, both directions */
   microtcp_config cfg;
   void *arena;
   size_t arena_len;
@@ -67,6 +94,8 @@ struct sim_host {
 };
 
 enum flow_status { FLOW_PENDING = 0, FLOW_RUNNING, FLOW_DONE, FLOW_FAILED };
+/* What the scenario expects of a flow; anything else is a liveness failure. */
+enum flow_expect { EXPECT_DONE = 0, EXPECT_FAILED, EXPECT_ANY };
 
 struct sim_flow {
   char name[32];
@@ -78,6 +107,7 @@ struct sim_flow {
   uint32_t connections;               /* parallel connections of this flow */
   struct app *clients;                /* [connections] */
   enum flow_status status;
+  enum flow_expect expect;
   char reason[128];
   uint64_t finished_at;
 };
@@ -95,7 +125,8 @@ struct sim_server {
 
 enum sim_event_kind {
   EV_DELIVER = 1, EV_WAKE, EV_FLOW_START, EV_PARTITION, EV_HEAL, EV_LINK_DOWN, EV_LINK_UP,
-  EV_CRASH, EV_RESTART, EV_TICK
+  EV_CRASH, EV_RESTART, EV_TICK,
+  EV_CALM /* random faults stop on every link (swarm: the network becomes good) */
 };
 
 struct sim_event_spec {               /* a scheduled scenario event */
@@ -130,6 +161,8 @@ struct sim {
   uint64_t events_processed;
   struct sim_host *hosts;
   int nhosts;
+  struct sim_segment *segments;
+  int nsegments;
   void *apps;                         /* per-host app tables (sim.c) */
   struct sim_flow *flows;
   int nflows;
@@ -139,14 +172,13 @@ struct sim {
   int nevents;
   uint8_t *blocked;                   /* nhosts*nhosts: 1 = frames a→b dropped (partition) */
   uint64_t trace_hash;                /* FNV-style hash over (time, dst, frame) of every delivery */
-  FILE *pcap_dumper_file;             /* opaque pcap_dumper_t* when tracing */
-  void *pcap, *pcap_dumper;
+  void *pcap, *pcap_dumper;           /* pcap_t* (dead, Ethernet) and pcap_dumper_t* */
   FILE *events_log;
   const char *inject_bug;             /* test hook: "corrupt-payload" */
   bool bug_injected;
   uint64_t integrity_errors;
-  bool flows_dirty;
-  uint64_t flows_ended_at;            /* when the last flow ended (0 = never) */                   /* some app changed status since the last flow update */
+  bool flows_dirty;                   /* some app changed status since the last flow update */
+  uint64_t flows_ended_at;            /* when the last flow ended (0 = never) */
   char scenario_path[512];
   bool swarm;
 };
@@ -165,8 +197,13 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code);
 /* scenario.c: parse an INI scenario into s (hosts, flows, events, faults).
  * Errors: "file:line: expected ..." on stderr, returns -1. */
 int sim_scenario_load(struct sim *s, const char *path);
-/* Swarm: draw fault parameters for every link from the seed (documented ranges). */
+/* Swarm: draw fault parameters for every link, clock drift for every host and
+ * maybe one partition from the seed (ranges documented in sim/README.md). */
 void sim_swarm_faults(struct sim *s);
+/* "500us", "20ms", "2s", "1.5s", "2min" → µs (integers only). -1 if malformed. */
+int sim_parse_duration(const char *text, uint64_t *us);
+/* 64-bit FNV-1a of a name: the stream id of a host or flow. */
+uint64_t sim_name_id(const char *name);
 
 uint64_t sim_rand(uint64_t *state);
 uint64_t sim_stream_seed(uint64_t master, uint64_t a, uint64_t b);

@@ -13,6 +13,10 @@ sim=${SIM:-build/default/sim/microtcp-sim}
 tmp=$(mktemp -d)
 ns_a=mtcpbench-a-$$ ns_b=mtcpbench-b-$$
 cleanup() {
+  # the iperf3 server we started (if the client failed it would still be waiting)
+  for n in "$ns_a" "$ns_b"; do
+    for pid in $(ip netns pids "$n" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+  done
   ip netns del "$ns_a" 2>/dev/null || true
   ip netns del "$ns_b" 2>/dev/null || true
   rm -rf "$tmp"

@@ -16,10 +16,11 @@ defined=$(nm --defined-only "$lib" | awk 'NF >= 3 {print $NF}' | sort -u)
 undefined=$(nm -u "$lib" | awk 'NF && $NF !~ /:$/ {print $NF}' | sort -u)
 bad_undef=$(comm -23 <(echo "$undefined") <(echo "$defined") | grep -Ev "$allowed" | grep -v '^$' || true)
 # Writable data: section names from objdump (nm's letters cannot tell
-# .data.rel.ro from .data). Sanitizer/coverage instrumentation sections are
-# skipped.
+# .data.rel.ro from .data). Sanitizer/coverage instrumentation symbols are
+# skipped. Works on host and arm-none-eabi objects alike.
 bad_data=$(objdump -t "$lib" 2>/dev/null | awk '$0 ~ /^[0-9a-f]+ / {
     sec=""; for (i = 1; i <= NF; i++) if ($i ~ /^\./ || $i == "*COM*") { sec=$i; break }
+    if ($NF == sec) next  # the section symbol itself (some assemblers emit one per section)
     if ((sec ~ /^\.(data|bss)/ && sec !~ /^\.data\.rel\.ro/) || sec == "*COM*") print sec, $NF }' |
   grep -Ev '__(asan|ubsan|sancov|llvm|gcov|profc|profd)|\.L|asan\.module' | sort -u || true)
 status=0

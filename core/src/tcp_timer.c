@@ -129,6 +129,16 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
     t->high_rxt = t->snd_una;
     sb_clear(&t->sb);
     t->snd_nxt = t->snd_una;
+    /* The peer's window is shut: the resend cannot go out, and re-arming the
+     * RTO would time out a live peer whose window updates were lost. Probe
+     * the window instead (RFC 9293 3.8.6.1; BSD enters persist here too). */
+    if (t->snd_wnd == 0) {
+      t->flags |= TF_PERSIST | TF_PROBE;
+      t->persist_backoff = 0;
+      t->t_rexmt = st->now + MAX(t->rto, st->cfg.tcp_rto_min_us);
+      tcb_want_output(st, t);
+      return;
+    }
   }
   t->t_rexmt = st->now + t->rto;
   tcb_want_output(st, t);

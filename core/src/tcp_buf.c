@@ -112,6 +112,7 @@ void asm_init(struct assembler *a, struct asm_range *mem, uint16_t max) {
   a->max = mem ? max : 0;
   a->count = 0;
   a->recent = ASM_NONE;
+  a->clock = 0;
 }
 
 void asm_clear(struct assembler *a) {
@@ -148,6 +149,7 @@ int asm_add(struct assembler *a, uint32_t start, uint32_t end) {
       a->count = (uint16_t)(a->count - gone);
     }
   }
+  a->r[first].stamp = ++a->clock;
   a->recent = first;
   return 0;
 }
@@ -174,17 +176,23 @@ void asm_shift(struct assembler *a, uint32_t n) {
 
 uint16_t asm_sack_blocks(const struct assembler *a, uint32_t base_seq, uint32_t out_left[],
                          uint32_t out_right[], uint16_t max) {
+  /* Selection by descending stamp: max and count are small (<= 4 blocks).
+   * Stamps are unique; after 2^32 adds they wrap, which only perturbs the
+   * order of one report. */
   uint16_t k = 0;
-  uint16_t recent = a->recent < a->count ? a->recent : ASM_NONE;
-  if (recent != ASM_NONE && k < max) {
-    out_left[k] = base_seq + a->r[recent].start;
-    out_right[k] = base_seq + a->r[recent].end;
-    k++;
-  }
-  for (uint16_t i = 0; i < a->count && k < max; i++) {
-    if (i == recent) continue;
-    out_left[k] = base_seq + a->r[i].start;
-    out_right[k] = base_seq + a->r[i].end;
+  uint32_t below = UINT32_MAX; /* next pick has a stamp < below */
+  bool first = true;
+  while (k < max) {
+    uint16_t best = ASM_NONE;
+    for (uint16_t i = 0; i < a->count; i++) {
+      uint32_t s = a->r[i].stamp;
+      if ((first || s < below) && (best == ASM_NONE || s > a->r[best].stamp)) best = i;
+    }
+    if (best == ASM_NONE) break;
+    out_left[k] = base_seq + a->r[best].start;
+    out_right[k] = base_seq + a->r[best].end;
+    below = a->r[best].stamp;
+    first = false;
     k++;
   }
   return k;

@@ -83,10 +83,12 @@ uint32_t rb_spans(const struct ringbuf *rb, uint32_t off, uint32_t n, const uint
 struct assembler {
   struct asm_range {
     uint32_t start, end;
+    uint32_t stamp; /* value of clock when the range was last touched */
   } *r;            /* caller-owned array of max ranges */
   uint16_t max;    /* capacity of r */
   uint16_t count;  /* ranges in use, r[0..count) */
   uint16_t recent; /* index of the range touched by the last asm_add, or ASM_NONE */
+  uint32_t clock;  /* counts asm_add calls that changed a range (recency order) */
 };
 #define ASM_NONE 0xffffu
 
@@ -103,9 +105,12 @@ uint32_t asm_front(const struct assembler *a);
  * trimmed, the rest are rebased (n subtracted). */
 void asm_shift(struct assembler *a, uint32_t n);
 /* Fill up to max SACK blocks (RFC 2018 3) as absolute sequence numbers
- * base_seq + offset: the most recently touched range first (RFC 2018 4: the
- * first block reports the segment that triggered the ACK), then the others
- * in ascending order. Returns the number of blocks written. */
+ * base_seq + offset, most recently touched range first. RFC 2018 4: the first
+ * block reports the segment that triggered the ACK and the others repeat the
+ * most recently reported blocks; since every ACK reports the ranges in
+ * recency order, "most recently reported" is "most recently touched", and
+ * when more ranges exist than fit, the oldest drop out. Returns the number of
+ * blocks written. */
 uint16_t asm_sack_blocks(const struct assembler *a, uint32_t base_seq, uint32_t out_left[],
                          uint32_t out_right[], uint16_t max);
 /* Forget all ranges (e.g. the receive buffer was reset). */

@@ -12,6 +12,11 @@ const struct tcp_cc_ops *tcp_cc_ops(int algorithm) {
   }
 }
 
+void tcp_cc_restart_after_idle(struct tcp_cc *cc, uint32_t restart_window) {
+  if (cc->cwnd > restart_window) cc->cwnd = restart_window;
+  cc->epoch_start = 0;
+}
+
 void tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked) {
   /* RFC 3465 2.2: with Appropriate Byte Counting, grow by the bytes acked
    * but at most L*SMSS per ACK, L = 2 (limits bursts after stretch ACKs). */

@@ -78,6 +78,10 @@ extern const struct tcp_cc_ops tcp_cc_cubic_ops;
 /* RFC 5681 3.1 slow start with RFC 3465 ABC (L = 2): cwnd += min(acked,
  * 2*mss), not past ssthresh. Call only while cwnd < ssthresh. */
 void tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked);
+/* RFC 5681 4.1 restart after idle: cwnd = min(cwnd, restart_window); a
+ * CUBIC epoch in progress ends (the next one starts at the next ACK in
+ * congestion avoidance), so the idle time does not count as growth time. */
+void tcp_cc_restart_after_idle(struct tcp_cc *cc, uint32_t restart_window);
 /* floor(cbrt(x)) for any 64-bit x, exact. */
 uint32_t tcp_cc_icbrt(uint64_t x);
 /* CUBIC window W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 eq. 1) in bytes, for

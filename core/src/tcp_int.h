@@ -129,6 +129,7 @@ struct tcb {
   uint64_t t_2msl;            /* TIME_WAIT, or orphan FIN-WAIT-2 timeout */
   uint64_t unacked_since;     /* when the oldest unacknowledged data was sent (user timeout) */
   uint64_t last_rcv_at;       /* for keepalive idle */
+  uint64_t last_data_sent_at; /* last segment carrying data (RFC 5681 4.1 restart) */
   uint64_t created_at;        /* half-open age (eviction order) */
 
   /* per-socket options */

@@ -222,6 +222,7 @@ static void note_sent(struct microtcp_stack *st, struct tcb *t, uint32_t seq, ui
     t->rtt_start = st->now;
   }
   if (!rexmit) t->bytes_sent += datalen;
+  if (datalen) t->last_data_sent_at = st->now;
   if (seq_gt(end, t->snd_nxt) && seq_ge(seq, t->snd_una) && seq_le(seq, t->snd_nxt))
     t->snd_nxt = end;
   if (seq_gt(end, t->snd_max)) t->snd_max = end;
@@ -326,6 +327,11 @@ static int try_send_new(struct microtcp_stack *st, struct tcb *t) {
     if (fin_due) return send_data(st, t, t->snd_nxt, 0) ? 1 : -1;
     return 0;
   }
+  /* RFC 5681 4.1: after sending no data for longer than an RTO, start again
+   * from the restart window RW = min(IW, cwnd). */
+  if (t->snd_una == t->snd_max && t->last_data_sent_at &&
+      st->now - t->last_data_sent_at > t->rto)
+    tcp_cc_restart_after_idle(&t->cc, (uint32_t)st->cfg.tcp_initial_cwnd * t->mss);
   uint32_t allow = send_allowance(t);
   uint32_t len = MIN(MIN(avail, allow), (uint32_t)t->mss);
   bool resend = seq_lt(t->snd_nxt, t->snd_max);

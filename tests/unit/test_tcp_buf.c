@@ -318,14 +318,17 @@ static void assembler_sack_blocks_report_most_recent_first(void) {
   CHECK_EQ(asm_sack_blocks(&a, 0xfffffff0u, l, r, 4), 3);
   CHECK_EQ(l[0], 0xfffffff0u + 30);
   CHECK_EQ(r[0], (uint32_t)(0xfffffff0u + 40));
-  CHECK_EQ(l[1], 0xfffffff0u + 10);
-  CHECK_EQ(l[2], (uint32_t)(0xfffffff0u + 50)); /* wraps past 2^32 */
-  CHECK_EQ(r[2], 44u); /* 0xfffffff0 + 60 mod 2^32 */
+  /* then the others, most recently touched first (RFC 2018 4) */
+  CHECK_EQ(l[1], (uint32_t)(0xfffffff0u + 50)); /* wraps past 2^32 */
+  CHECK_EQ(r[1], 44u); /* 0xfffffff0 + 60 mod 2^32 */
+  CHECK_EQ(l[2], 0xfffffff0u + 10);
   CHECK_EQ(asm_sack_blocks(&a, 0, l, r, 1), 1);
   CHECK_EQ(l[0], 30);
   asm_add(&a, 58, 70); /* extends the last: it becomes recent */
   CHECK_EQ(asm_sack_blocks(&a, 0, l, r, 4), 3);
-  CHECK(l[0] == 50 && r[0] == 70);
+  CHECK(l[0] == 50 && r[0] == 70 && l[1] == 30 && l[2] == 10);
+  CHECK_EQ(asm_sack_blocks(&a, 0, l, r, 2), 2); /* the oldest drops out */
+  CHECK(l[0] == 50 && l[1] == 30);
   asm_add(&a, 15, 35); /* merges the first two: recent index is the merged one */
   CHECK_EQ(asm_sack_blocks(&a, 0, l, r, 4), 2);
   CHECK(l[0] == 10 && r[0] == 40 && l[1] == 50 && r[1] == 70);

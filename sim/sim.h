@@ -138,6 +138,7 @@ struct sim_event_spec {               /* a scheduled scenario event */
 
 struct sim_frame {
   uint16_t len;
+  bool corrupted; /* bits flipped on an earlier hop: not again (see link_apply) */
   uint8_t data[];
 };
 

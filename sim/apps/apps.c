@@ -106,6 +106,17 @@ static void done(struct app *a, uint64_t now) {
   a->finished_at = now;
 }
 
+/* Requests a datagram flow (udp-echo, ping) may send: `count`, and while no
+ * reply at all has come back, up to DGRAM_EXTRA_ASKS more, one per timeout.
+ * A flow whose first requests all fell into a fault window (a partition, a
+ * Gilbert-Elliott bad state) is then still answered once the network
+ * recovers, as TCP flows are by their retransmissions; "no reply at all"
+ * after that many asks is a real failure. */
+#define DGRAM_EXTRA_ASKS 32u
+static uint32_t dgram_limit(const struct app *a) {
+  return (a->exchanges_done || !a->p.count) ? a->p.count : a->p.count + DGRAM_EXTRA_ASKS;
+}
+
 static uint64_t udp_timeout(const struct app *a) {
   return a->p.timeout_us ? a->p.timeout_us : 2000000u;
 }
@@ -476,7 +487,7 @@ static void poll_udp_client(struct app *a, microtcp_stack *st, uint64_t now) {
   int e = microtcp_socket_error(st, a->handle);
   if (e && e != MICROTCP_EBADF) snprintf(a->reason, sizeof a->reason, "icmp: %s", microtcp_strerror(e));
   bool waiting = a->req_base != 0 && now < a->req_base + udp_timeout(a);
-  if (!waiting && a->exchanges_sent < a->p.count) {
+  if (!waiting && a->exchanges_sent < dgram_limit(a)) {
     uint32_t k = a->exchanges_sent;
     buf[0] = (uint8_t)k;
     buf[1] = (uint8_t)(k >> 8);
@@ -493,14 +504,14 @@ static void poll_udp_client(struct app *a, microtcp_stack *st, uint64_t now) {
       a->sent += size;
       a->req_base = now ? now : 1;
     }
-  } else if (!waiting && a->exchanges_sent == a->p.count) {
+  } else if (!waiting && a->exchanges_sent >= dgram_limit(a)) {
     if (a->exchanges_done == 0 && a->p.count > 0)
       fail(a, now, "udp: %s", "no reply at all");
     else
       done(a, now);
     if (a->status == APP_DONE && a->exchanges_done < a->p.count)
       snprintf(a->reason, sizeof a->reason, "%u of %u replies (rest lost)", a->exchanges_done,
-               a->p.count);
+               a->exchanges_sent);
   }
 }
 
@@ -534,7 +545,7 @@ static void poll_ping(struct app *a, microtcp_stack *st, uint64_t now) {
     }
   }
   bool waiting = a->req_base != 0 && now < a->req_base + udp_timeout(a);
-  if (!waiting && a->exchanges_sent < a->p.count) {
+  if (!waiting && a->exchanges_sent < dgram_limit(a)) {
     uint8_t buf[2048];
     uint32_t size = a->p.size > sizeof buf ? (uint32_t)sizeof buf : a->p.size;
     app_stream_fill(a->stream_seed, (uint16_t)a->exchanges_sent, buf, size);
@@ -545,7 +556,7 @@ static void poll_ping(struct app *a, microtcp_stack *st, uint64_t now) {
       a->sent += size;
       a->req_base = now ? now : 1;
     }
-  } else if (!waiting && a->exchanges_sent == a->p.count) {
+  } else if (!waiting && a->exchanges_sent >= dgram_limit(a)) {
     if (a->exchanges_done == 0 && a->p.count > 0)
       fail(a, now, "ping: %s", "no reply at all");
     else

@@ -291,18 +291,26 @@ static void maybe_inject_bug(struct sim *s, struct sim_frame *f) {
   s->bug_injected = true;
 }
 
-static void deliver_to(struct sim *s, int src, int dst, const struct sim_frame *orig, uint64_t t) {
+/* Put the frame on dst's down link. With `give`, the frame is handed over
+ * (used or freed here); otherwise dst gets its own copy. */
+static void deliver_to(struct sim *s, int src, int dst, struct sim_frame *orig, uint64_t t,
+                       bool give) {
   struct sim_host *hd = &s->hosts[dst];
   if (s->blocked[(size_t)src * (size_t)s->nhosts + (size_t)dst]) {
     s->hosts[src].up_dir.drops[DROP_PARTITION]++;
+    if (give) free(orig);
     return;
   }
   if (!hd->link_up) {
     hd->down_dir.drops[DROP_LINK_DOWN]++;
+    if (give) free(orig);
     return;
   }
-  struct sim_frame *f = frame_copy(orig->data, orig->len);
-  f->corrupted = orig->corrupted;
+  struct sim_frame *f = orig;
+  if (!give) {
+    f = frame_copy(orig->data, orig->len);
+    f->corrupted = orig->corrupted;
+  }
   int copies;
   uint64_t at = link_apply(&hd->down_dir, t, f, &copies);
   if (!at) {
@@ -383,9 +391,12 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
     }
     if (flood) {
       for (int m = 0; m < g->nmembers; m++)
-        if (g->members[m] != src) deliver_to(s, src, g->members[m], f, t);
+        if (g->members[m] != src) deliver_to(s, src, g->members[m], f, t, false);
     } else if (port != src) {
-      deliver_to(s, src, port, f, t);
+      /* the common case, one unicast copy: hand the frame over, no copy */
+      bool last = c + 1 == copies;
+      deliver_to(s, src, port, f, t, last);
+      if (last) return;
     } else {
       h->up_dir.drops[DROP_NO_HOST]++; /* the switch filters a frame back to its own port */
     }

@@ -274,16 +274,11 @@ static void poll_echo_client(struct app *a, microtcp_stack *st, uint64_t now) {
     return;
   }
   uint64_t total = (uint64_t)a->p.count * a->p.size;
-  /* One request outstanding at a time: send request k, wait for its echo. */
+  /* One request outstanding at a time: send request k, wait for its echo.
+   * Read first, then send: the echo that completes request k must be
+   * followed by request k+1 in the same poll, since nothing else may wake
+   * this app again (a stall found by a quickstart swarm, seed 905). */
   uint64_t req_end = ((uint64_t)a->exchanges_done + 1) * a->p.size;
-  if (a->exchanges_done < a->p.count) {
-    int r = pump_stream(a, st, now, req_end);
-    if (r < 0) {
-      fail(a, now, "send: %s", microtcp_strerror(r));
-      finish_tcp(a, st, now);
-      return;
-    }
-  }
   int r = drain_stream(a, st, now);
   if (r < 0) {
     fail(a, now, "recv: %s", microtcp_strerror(r));
@@ -298,6 +293,14 @@ static void poll_echo_client(struct app *a, microtcp_stack *st, uint64_t now) {
     fail(a, now, "echo: %s", "more bytes than sent");
     finish_tcp(a, st, now);
     return;
+  }
+  if (a->exchanges_done < a->p.count && r != 1) {
+    int w = pump_stream(a, st, now, req_end);
+    if (w < 0) {
+      fail(a, now, "send: %s", microtcp_strerror(w));
+      finish_tcp(a, st, now);
+      return;
+    }
   }
   if (a->exchanges_done == a->p.count && !a->fin_sent) {
     microtcp_tcp_shutdown(st, now, a->handle);

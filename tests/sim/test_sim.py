@@ -102,7 +102,8 @@ def test_swarm_500_seeds_pass(sim):
     assert len({l.split()[3] for l in lines}) == 500  # every seed is a different run
 
 
-# Seeds an 8,000-seed swarm once failed, each for a reason fixed since:
+# Swarm seeds that once failed, each for a reason fixed since:
+# swarm-small.ini (an 8,000-seed swarm):
 #   1919, 2286  two single-bit flips on two hops of one frame cancelled in the
 #               internet checksum (2 bad bytes reached a sink): the simulator
 #               now corrupts a frame at most once per path;
@@ -111,12 +112,16 @@ def test_swarm_500_seeds_pass(sim):
 #               (a TCB left over): the closing phase now calms every link;
 #   2525, 3090, 3397, 3656  a ping flow's five requests all fell before the
 #               calm: datagram flows now keep asking until a first reply.
-SWARM_REGRESSION_SEEDS = [1770, 1919, 2286, 2525, 3090, 3397, 3656]
+# quickstart.ini (1,000 seeds):
+#   838, 905    the tcp-echo client sent request k+1 only on the poll after the
+#               one that read echo k; when nothing else woke it, it stalled.
+SWARM_REGRESSION_SEEDS = [("swarm-small", s) for s in (1770, 1919, 2286, 2525, 3090, 3397, 3656)] + \
+    [("quickstart", s) for s in (838, 905)]
 
 
-@pytest.mark.parametrize("seed", SWARM_REGRESSION_SEEDS)
-def test_swarm_regression_seeds_pass(sim, seed):
-    r = run(sim, "run", SCEN / "swarm-small.ini", "--seed", str(seed), "--swarm")
+@pytest.mark.parametrize("scenario,seed", SWARM_REGRESSION_SEEDS)
+def test_swarm_regression_seeds_pass(sim, scenario, seed):
+    r = run(sim, "run", SCEN / f"{scenario}.ini", "--seed", str(seed), "--swarm")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "result: ok" in r.stdout + r.stderr
 

@@ -282,6 +282,14 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
   if ((t->flags & TF_RTT_TIMING) && seq_gt(s->ack, t->rtt_seq)) {
     tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
     t->flags &= ~(uint32_t)TF_RTT_TIMING;
+  } else if (t->backoff && (t->flags & TF_TS) && s->h->opts.has_ts && s->h->opts.ts_ecr) {
+    /* RFC 7323 4 (RTTM): after a timeout Karn's rule leaves no sample and
+     * keeps the backed-off RTO, so under repeated loss it only grows; the
+     * echoed timestamp names the transmission that was acknowledged, so it
+     * gives a sample anyway. Our TS clock ticks in ms: the RTT is below
+     * (elapsed + 1) ms, which is used (an overestimate, never an under-). */
+    uint32_t elapsed = tcp_ts_now(st, t) - s->h->opts.ts_ecr;
+    if (elapsed < st->cfg.tcp_rto_max_us / 1000u) tcp_rtt_sample(st, t, (elapsed + 1u) * 1000u);
   }
   t->snd_una = s->ack;
   if (seq_lt(t->snd_nxt, t->snd_una)) t->snd_nxt = t->snd_una;

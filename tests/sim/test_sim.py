@@ -114,9 +114,11 @@ def test_swarm_500_seeds_pass(sim):
 #               calm: datagram flows now keep asking until a first reply.
 # quickstart.ini (1,000 seeds):
 #   838, 905    the tcp-echo client sent request k+1 only on the poll after the
-#               one that read echo k; when nothing else woke it, it stalled.
+#               one that read echo k; when nothing else woke it, it stalled;
+#   2800        Karn's rule kept a backed-off RTO (25 s) on a calm but congested
+#               switch: the ACK's timestamp echo now gives a sample (RFC 7323).
 SWARM_REGRESSION_SEEDS = [("swarm-small", s) for s in (1770, 1919, 2286, 2525, 3090, 3397, 3656)] + \
-    [("quickstart", s) for s in (838, 905)]
+    [("quickstart", s) for s in (838, 905, 2800)]
 
 
 @pytest.mark.parametrize("scenario,seed", SWARM_REGRESSION_SEEDS)

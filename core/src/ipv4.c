@@ -146,14 +146,19 @@ int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void
   size_t room = st->cfg.mtu - WIRE_IPV4_HLEN;
   size_t per = total <= room ? room : (room & ~(size_t)7);
   size_t nfrag = total == 0 ? 1 : (total + per - 1) / per;
-  /* All or nothing: a datagram missing one fragment is only wasted bandwidth. */
-  if (nfrag > (size_t)(st->cfg.frames - st->frames_in_use)) return MICROTCP_ENOMEM;
+  /* All or nothing: a datagram missing one fragment is only wasted bandwidth.
+   * ARP first: starting a resolution sends a request, which takes a frame. */
   if (!arp_can_send(st, hop, nfrag)) return MICROTCP_ENOMEM;
+  if (nfrag > (size_t)(st->cfg.frames - st->frames_in_use)) return MICROTCP_ENOMEM;
   uint16_t id = next_ip_id(st, dst);
   for (size_t k = 0; k < nfrag; k++) {
     size_t off = k * per;
     size_t n = MIN(per, total - off);
-    struct frame *f = frame_alloc(st); /* cannot fail: reserved above */
+    struct frame *f = frame_alloc(st); /* reserved above; checked all the same */
+    if (!f) {
+      st->ctr.drop_tx_queue_full++;
+      return MICROTCP_ENOMEM;
+    }
     uint8_t *ip = f->data + WIRE_ETH_HLEN;
     copy_span(ip + WIRE_IPV4_HLEN, hdr, hdr_len, data, off, n);
     write_ip_header(st, ip, dst, proto, (uint16_t)(n + WIRE_IPV4_HLEN), id, (uint16_t)off, false,

@@ -193,6 +193,42 @@ static void wait_queue_is_bounded(void) {
   host_free(&h);
 }
 
+/* The ARP request that starts a resolution takes a frame buffer too: a
+ * datagram that needs every free frame must not be half-built when the
+ * request took one (ipv4_send reserves after asking ARP). */
+static void resolution_request_and_datagram_share_the_frame_pool(void) {
+  struct host h;
+  microtcp_config cfg;
+  host_config(&cfg);
+  cfg.frames = 3;
+  cfg.arp_pending = 8;
+  host_init(&h, &cfg);
+  int u = microtcp_udp_bind(h.st, 0, 5000);
+  static uint8_t big[3000]; /* 3008 bytes with its header: 3 fragments at MTU 1500 */
+  /* 3 frames free, 3 fragments: the request would leave only 2 */
+  CHECK_EQ(microtcp_udp_sendto(h.st, 0, u, PEER, 7, big, sizeof big), MICROTCP_ENOMEM);
+  CHECK_EQ(usage(&h).frames, 1); /* just the request */
+  CHECK_EQ(usage(&h).arp_pending, 0);
+  /* 2 frames free, 2 fragments, resolution already under way: queued */
+  CHECK_EQ(microtcp_udp_sendto(h.st, 0, u, PEER, 7, big, 2000), 2000);
+  CHECK_EQ(usage(&h).arp_pending, 2);
+  /* nothing left: a one-frame datagram to another host is refused whole */
+  CHECK_EQ(microtcp_udp_sendto(h.st, 0, u, OTHER, 7, "x", 1), MICROTCP_ENOMEM);
+  CHECK_EQ(drain(&h), 1);
+  inject_arp(&h, ME_MAC, WIRE_ARP_REPLY, PEER_MAC, PEER, ME_MAC, ME);
+  CHECK_EQ(drain(&h), 2); /* both fragments leave */
+  CHECK_EQ(usage(&h).frames, 0);
+  /* one free frame, unresolved destination: the request takes it first */
+  host_free(&h);
+  cfg.frames = 2;
+  host_init(&h, &cfg);
+  u = microtcp_udp_bind(h.st, 0, 5000);
+  CHECK_EQ(microtcp_udp_sendto(h.st, 0, u, PEER, 7, "a", 1), 1);
+  CHECK_EQ(microtcp_udp_sendto(h.st, 0, u, OTHER, 7, "b", 1), MICROTCP_ENOMEM);
+  CHECK_EQ(usage(&h).frames, 2);
+  host_free(&h);
+}
+
 static void static_entries_are_never_aged_or_overwritten(void) {
   struct host h;
   microtcp_config cfg;
@@ -363,6 +399,7 @@ int main(void) {
   RUN(waiting_frames_leave_in_order_when_the_reply_arrives);
   RUN(retries_back_off_then_waiting_frames_are_dropped);
   RUN(wait_queue_is_bounded);
+  RUN(resolution_request_and_datagram_share_the_frame_pool);
   RUN(static_entries_are_never_aged_or_overwritten);
   RUN(someone_else_using_our_address_is_a_conflict);
   RUN(unused_entries_age_out_silently);

@@ -113,13 +113,15 @@ typedef struct microtcp_config {
   uint16_t arp_entries;      /* ARP cache size */
   uint16_t arp_pending;      /* max frames waiting for ARP resolution (all hosts) */
   uint16_t reasm_slots;      /* datagrams being reassembled at once */
-  uint32_t reasm_bytes;      /* total reassembly memory (all datagrams) */
+  uint32_t reasm_bytes;      /* reassembly memory shared by all datagrams, in 256-byte
+                              * chunks (one datagram may take it all, up to 65515) */
   uint16_t ping_queue;       /* ICMP echo replies kept for microtcp_ping_recv */
 
   /* ARP (µs) */
-  uint32_t arp_ttl_us;           /* cache entry lifetime; refreshed before expiry */
+  uint32_t arp_ttl_us;           /* cache entry lifetime; entries used since their last
+                                  * confirmation are re-confirmed before expiry */
   uint32_t arp_retry_us;         /* first request retry; doubles each time */
-  uint8_t arp_retries;           /* requests before giving up */
+  uint8_t arp_retries;           /* requests per resolution or refresh (0 means 1) */
   bool arp_gratuitous;           /* send gratuitous ARP at init */
 
   /* IPv4 */

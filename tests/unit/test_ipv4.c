@@ -369,6 +369,92 @@ static void fragments_beyond_the_ipv4_maximum_are_refused(void) {
   host_free(&h);
 }
 
+/* A small deterministic PRNG for the shuffled-fragments test (xorshift32). */
+static uint32_t rnd(uint32_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 17;
+  *x ^= *x << 5;
+  return *x;
+}
+
+/* Many rounds of three datagrams of random sizes cut into random 8-byte-
+ * multiple fragments; each datagram's fragments go in order, reversed, or with
+ * neighbours swapped (so its holes stay within REASM_MAX_RANGES), sometimes
+ * twice, and the three sequences are merged at random, through a pool larger
+ * than 64 KiB. Every datagram arrives once, byte for byte, whatever the
+ * interleaving did to its pool chunks, and the pool empties. */
+static void interleaved_fragments_of_several_datagrams_reassemble_exactly(void) {
+  struct host h;
+  /* room for three datagrams plus the stale slots that duplicates arriving
+   * after completion open (they hold one fragment until the timeout) */
+  microtcp_config cfg = reasm_config(4u * 32768u, 6);
+  cfg.udp_rcvq = 3u * 70000u;
+  host_init(&h, &cfg);
+  int u = microtcp_udp_bind(h.st, 0, 9);
+  static uint8_t dg[3][32768];
+  struct piece { uint16_t off, len; };
+  static struct piece seq[3][2 * 3800];
+  uint32_t seed = 12345;
+  for (int round = 0; round < 40; round++) {
+    size_t len[3];
+    int n[3], next[3] = {0, 0, 0};
+    for (int d = 0; d < 3; d++) {
+      size_t data = 1 + rnd(&seed) % 30000;
+      for (size_t i = 0; i < data; i++) payload_src[i] = (uint8_t)(rnd(&seed) >> 7);
+      payload_src[0] = (uint8_t)d; /* tells the datagrams apart on receipt */
+      len[d] = craft_udp(dg[d], PEER, ME, 1000, 9, payload_src, data);
+      n[d] = 0;
+      for (size_t off = 0; off < len[d];) {
+        size_t k = MIN(8 * (1 + rnd(&seed) % 185), len[d] - off); /* 8 .. 1480 */
+        seq[d][n[d]++] = (struct piece){(uint16_t)off, (uint16_t)k};
+        if (k < len[d] && rnd(&seed) % 8 == 0) { /* an exact duplicate (of a real fragment) */
+          seq[d][n[d]] = seq[d][n[d] - 1];
+          n[d]++;
+        }
+        off += k;
+      }
+      uint32_t order = rnd(&seed) % 3;
+      for (int i = 0; order == 1 && i < n[d] / 2; i++) { /* reversed */
+        struct piece t = seq[d][i];
+        seq[d][i] = seq[d][n[d] - 1 - i];
+        seq[d][n[d] - 1 - i] = t;
+      }
+      for (int i = 0; order == 2 && i + 1 < n[d]; i += 2) { /* neighbours swapped */
+        struct piece t = seq[d][i];
+        seq[d][i] = seq[d][i + 1];
+        seq[d][i + 1] = t;
+      }
+    }
+    for (;;) { /* merge the three sequences at random */
+      int left = (next[0] < n[0]) + (next[1] < n[1]) + (next[2] < n[2]);
+      if (left == 0) break;
+      int pick = (int)(rnd(&seed) % (uint32_t)left), d = 0;
+      for (;; d++)
+        if (next[d] < n[d] && pick-- == 0) break;
+      struct piece p = seq[d][next[d]++];
+      frag(&h, (uint16_t)(100 + round * 3 + d), dg[d], len[d], p.off, p.len);
+    }
+    bool seen[3] = {false, false, false};
+    for (int k = 0; k < 3; k++) {
+      int r = microtcp_udp_recvfrom(h.st, 0, u, rbuf, sizeof rbuf, NULL);
+      CHECK(r > 0);
+      if (r <= 0) break;
+      int d = rbuf[0] < 3 ? rbuf[0] : 0;
+      CHECK(!seen[d]);
+      seen[d] = true;
+      CHECK_EQ((size_t)r, len[d] - 8);
+      CHECK(memcmp(rbuf, dg[d] + 8, (size_t)r) == 0);
+    }
+    CHECK_EQ(microtcp_udp_recvfrom(h.st, 0, u, rbuf, sizeof rbuf, NULL), MICROTCP_EAGAIN);
+    advance_to(&h, h.now + cfg.reasm_timeout_us); /* stale duplicates time out */
+    CHECK_EQ(usage(&h).reasm_slots, 0);
+    CHECK_EQ(usage(&h).reasm_bytes, 0);
+  }
+  CHECK_EQ(ctr(&h)->drop_reasm_overlap, 0);
+  CHECK_EQ(ctr(&h)->drop_reasm_nomem, 0);
+  host_free(&h);
+}
+
 static void unknown_protocol_gets_protocol_unreachable(void) {
   struct host h;
   host_default(&h);
@@ -485,6 +571,7 @@ int main(void) {
   RUN(too_many_holes_drop_the_datagram);
   RUN(interleaved_and_maximum_size_datagrams);
   RUN(fragments_beyond_the_ipv4_maximum_are_refused);
+  RUN(interleaved_fragments_of_several_datagrams_reassemble_exactly);
   RUN(unknown_protocol_gets_protocol_unreachable);
   RUN(large_datagrams_are_fragmented_all_or_nothing);
   RUN(ip_ids_are_keyed_and_not_sequential);

@@ -233,10 +233,11 @@ void arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len,
     trace(st, MICROTCP_TRACE_ARP_CONFLICT, "arp: another host uses our address", a.spa, 0);
     return;
   }
-  /* A sender that cannot be a unicast neighbour is never learned. 0.0.0.0 is
-   * an RFC 5227 probe: answered below, not learned. */
+  /* A sender that cannot be a unicast neighbour is never learned: nor is our
+   * own MAC for some other address (frames to it would come back to us).
+   * 0.0.0.0 is an RFC 5227 probe: answered below, not learned. */
   if ((a.spa != 0 && ipv4_is_martian_src(st, a.spa)) || (a.sha[0] & 1) ||
-      memcmp(a.sha, zero_mac, 6) == 0) {
+      memcmp(a.sha, zero_mac, 6) == 0 || memcmp(a.sha, st->cfg.mac, 6) == 0) {
     st->ctr.drop_arp_malformed++;
     return;
   }

@@ -67,11 +67,21 @@ static void merge_rule_updates_known_senders_only(void) {
   inject_arp(&h, ME_MAC, WIRE_ARP_REPLY, other_mac, 0x7f000001u, ME_MAC, ME);
   CHECK_EQ(ctr(&h)->drop_arp_malformed, 2);
   CHECK_EQ(microtcp_arp_lookup(h.st, OTHER, mac), MICROTCP_EAGAIN);
+  /* nor is our own MAC claimed for another address (from some other station) */
+  uint8_t g[60] = {0};
+  put_eth(g, ME_MAC, other_mac, WIRE_ETHERTYPE_ARP);
+  wire_arp spoof = {.op = WIRE_ARP_REPLY, .spa = OTHER, .tpa = ME};
+  memcpy(spoof.sha, ME_MAC, 6);
+  memcpy(spoof.tha, ME_MAC, 6);
+  (void)wire_arp_emit(&spoof, g + 14, 28);
+  microtcp_input(h.st, 0, g, sizeof g);
+  CHECK_EQ(ctr(&h)->drop_arp_malformed, 3);
+  CHECK_EQ(microtcp_arp_lookup(h.st, OTHER, mac), MICROTCP_EAGAIN);
   /* a truncated packet is malformed */
   uint8_t f[40] = {0};
   put_eth(f, BCAST_MAC, PEER_MAC, WIRE_ETHERTYPE_ARP);
   microtcp_input(h.st, 0, f, sizeof f);
-  CHECK_EQ(ctr(&h)->drop_arp_malformed, 3);
+  CHECK_EQ(ctr(&h)->drop_arp_malformed, 4);
   host_free(&h);
 }
 

@@ -166,6 +166,12 @@ write("tcp_stateful", "shutdown-both", bytes([1, 3, 0, 0]) + seg(flags=ACK | FIN
 write("tcp_stateful", "keepalive", bytes([1, 3, 0, 4 | 8 << 3]) + wait(250) * 3)
 write("tcp_stateful", "challenge-ack-syn", seg(flags=SYN, sd=5))
 write("tcp_stateful", "old-ack", send(0, 10) + seg(ad=0x80, base=1, unit=0))
+# a peer without SACK (NewReno, RFC 6582) or timestamps, via a passive open on slot 1
+nosack = bytes([1, 5, 4 | 8]) + seg(slot=1, ob=0) + bytes([1, 6])
+write("tcp_stateful", "newreno-recovery", nosack + send(1, 63) + send(1, 63) + b"".join(
+    seg(slot=1, base=1, ob=0) for _ in range(4)) + seg(slot=1, ad=0, ob=0) + wait(30))
+write("tcp_stateful", "accept-queue-full", b"".join(bytes([1, 5, k & 1]) + seg(slot=1 + (k & 1)) for k in range(6)))
+write("tcp_stateful", "cubic", bytes([1, 3, 0, 3 | 16]) + send(0, 63) + seg(ad=0) + send(0, 63) + seg(base=1, ob=1 | 4, sack=bytes([2, 2])) + seg())
 # the leak the lead's first stateful target found: a closed connection whose
 # peer keeps its window shut forever (regression kept in regressions/ too)
 write("tcp_stateful", "orphan-zero-window", seg(win=0) + send(0, 63) + bytes([1, 3, 0, 1]) + b"".join(wait(250) + seg(win=0, base=1) for _ in range(20)))

@@ -2,13 +2,13 @@
  * ARP (RFC 826) for Ethernet/IPv4: a bounded cache with aging and refresh, a
  * bounded FIFO of frames waiting for resolution, request retries with
  * exponential backoff, static entries, gratuitous announcement (RFC 5227) and
- * conflict detection.
+ * conflict detection. See arp.h for the entry life cycle.
  */
 #include "internal.h"
 
-enum { ARP_FREE = 0, ARP_PENDING, ARP_RESOLVED, ARP_STATIC };
-
+#define IP_BCAST 0xffffffffu
 static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t zero_mac[6] = {0};
 
 size_t arp_footprint(const microtcp_config *cfg) {
   return sizeof(struct arp_entry) * cfg->arp_entries;
@@ -22,8 +22,27 @@ int arp_init(struct microtcp_stack *st, struct carve *c, uint64_t now) {
   return MICROTCP_OK;
 }
 
+/* Requests per resolution or refresh (at least one). */
+static uint8_t max_requests(const struct microtcp_stack *st) {
+  return st->cfg.arp_retries ? st->cfg.arp_retries : 1;
+}
+
+/* Wait after the n-th request (n >= 1): arp_retry_us, doubling each time. */
+static uint64_t retry_wait(const struct microtcp_stack *st, uint8_t n) {
+  return (uint64_t)st->cfg.arp_retry_us << MIN(n - 1u, 20u);
+}
+
+/* How long before expiry a used entry starts being re-confirmed: room for
+ * every request of a refresh with its backoff, at most half the lifetime. */
+static uint64_t refresh_margin(const struct microtcp_stack *st) {
+  uint64_t all = 0;
+  for (uint8_t n = 1; n <= max_requests(st); n++) all += retry_wait(st, n);
+  return MIN(all, (uint64_t)st->cfg.arp_ttl_us / 2);
+}
+
+/* ---- sending ARP packets ---------------------------------------------------------------- */
 static void send_arp(struct microtcp_stack *st, uint16_t op, const uint8_t *dst_mac,
-                     const uint8_t *tha, uint32_t tpa, uint32_t spa) {
+                     const uint8_t *tha, uint32_t tpa) {
   struct frame *f = frame_alloc(st);
   if (!f) {
     st->ctr.drop_tx_queue_full++;
@@ -33,14 +52,14 @@ static void send_arp(struct microtcp_stack *st, uint16_t op, const uint8_t *dst_
   memcpy(eth.dst, dst_mac, 6);
   memcpy(eth.src, st->cfg.mac, 6);
   eth.ethertype = WIRE_ETHERTYPE_ARP;
-  wire_eth_emit(&eth, f->data, WIRE_ETH_HLEN);
+  (void)wire_eth_emit(&eth, f->data, WIRE_ETH_HLEN);
   wire_arp a;
   a.op = op;
   memcpy(a.sha, st->cfg.mac, 6);
-  a.spa = spa;
+  a.spa = st->cfg.ip;
   memcpy(a.tha, tha, 6);
   a.tpa = tpa;
-  wire_arp_emit(&a, f->data + WIRE_ETH_HLEN, WIRE_ARP_LEN);
+  (void)wire_arp_emit(&a, f->data + WIRE_ETH_HLEN, WIRE_ARP_LEN);
   /* Pad to the Ethernet minimum (60 bytes without FCS). */
   memset(f->data + WIRE_ETH_HLEN + WIRE_ARP_LEN, 0, 60 - WIRE_ETH_HLEN - WIRE_ARP_LEN);
   f->len = 60;
@@ -51,17 +70,18 @@ static void send_arp(struct microtcp_stack *st, uint16_t op, const uint8_t *dst_
   txq_push(st, f);
 }
 
+/* A request for ip: broadcast, or unicast to the cached address (refresh,
+ * as RFC 1122 2.3.2.1 suggests, so the whole segment is not disturbed). */
 static void send_request(struct microtcp_stack *st, uint32_t ip, const uint8_t *unicast) {
-  static const uint8_t zero[6] = {0};
-  send_arp(st, WIRE_ARP_REQUEST, unicast ? unicast : bcast_mac, zero, ip, st->cfg.ip);
+  send_arp(st, WIRE_ARP_REQUEST, unicast ? unicast : bcast_mac, zero_mac, ip);
 }
 
 void arp_announce(struct microtcp_stack *st) {
-  static const uint8_t zero[6] = {0};
-  if (st->cfg.arp_gratuitous && st->cfg.ip)
-    send_arp(st, WIRE_ARP_REQUEST, bcast_mac, zero, st->cfg.ip, st->cfg.ip);
+  /* RFC 5227 2.3: an announcement is a request with sender = target = us. */
+  if (st->cfg.arp_gratuitous && st->cfg.ip) send_request(st, st->cfg.ip, NULL);
 }
 
+/* ---- the cache ---------------------------------------------------------------------------- */
 static struct arp_entry *find(const struct microtcp_stack *st, uint32_t ip) {
   for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
     struct arp_entry *e = &st->arp.entries[i];
@@ -70,27 +90,59 @@ static struct arp_entry *find(const struct microtcp_stack *st, uint32_t ip) {
   return NULL;
 }
 
-/* A free entry, else the least recently used resolved (not static, not
- * pending) one. NULL if every entry is static or pending. */
+static bool usable(const struct arp_entry *e) {
+  return e && (e->state == ARP_RESOLVED || e->state == ARP_STATIC);
+}
+
+/* A free entry (zeroed), else the least recently used RESOLVED one, evicted.
+ * NULL if every entry is STATIC or PENDING. */
 static struct arp_entry *take_entry(struct microtcp_stack *st) {
   struct arp_entry *victim = NULL;
   for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
     struct arp_entry *e = &st->arp.entries[i];
-    if (e->state == ARP_FREE) return e;
+    if (e->state == ARP_FREE) {
+      victim = e;
+      break;
+    }
     if (e->state == ARP_RESOLVED && (!victim || e->last_used < victim->last_used)) victim = e;
   }
   if (victim) memset(victim, 0, sizeof *victim);
   return victim;
 }
 
-static void fill_eth_and_send(struct microtcp_stack *st, struct frame *f, const uint8_t *mac) {
+/* Create a PENDING entry for ip and send the first request. NULL if the
+ * cache has no entry to give. */
+static struct arp_entry *start_resolution(struct microtcp_stack *st, uint32_t ip) {
+  struct arp_entry *e = take_entry(st);
+  if (!e) return NULL;
+  e->ip = ip;
+  e->state = ARP_PENDING;
+  e->retries = 1;
+  e->last_used = st->now;
+  e->next = st->now + retry_wait(st, 1);
+  send_request(st, ip, NULL);
+  return e;
+}
+
+static void set_resolved(struct microtcp_stack *st, struct arp_entry *e, const uint8_t *mac) {
+  memcpy(e->mac, mac, 6);
+  e->state = ARP_RESOLVED;
+  e->retries = 0;
+  e->refreshing = false;
+  e->used = false;
+  e->expires = st->now + st->cfg.arp_ttl_us;
+}
+
+/* ---- frames waiting for resolution ------------------------------------------------------------ */
+static void send_to(struct microtcp_stack *st, struct frame *f, const uint8_t *mac) {
   memcpy(f->data, mac, 6);
   memcpy(f->data + 6, st->cfg.mac, 6);
   wire_put16(f->data + 12, WIRE_ETHERTYPE_IPV4);
   txq_push(st, f);
 }
 
-/* Send (or drop) every waiting frame for ip, keeping the FIFO order of others. */
+/* Send (mac != NULL) or drop and count (mac == NULL) every frame waiting for
+ * ip, in FIFO order, keeping the others queued in order. */
 static void flush_waiting(struct microtcp_stack *st, uint32_t ip, const uint8_t *mac) {
   uint16_t i = st->arp.wait_head, prev = FRAME_NONE;
   while (i != FRAME_NONE) {
@@ -104,7 +156,7 @@ static void flush_waiting(struct microtcp_stack *st, uint32_t ip, const uint8_t 
       if (st->arp.wait_tail == i) st->arp.wait_tail = prev;
       st->arp.pending_count--;
       if (mac) {
-        fill_eth_and_send(st, f, mac);
+        send_to(st, f, mac);
       } else {
         st->ctr.drop_arp_unresolved++;
         frame_free(st, f);
@@ -116,36 +168,7 @@ static void flush_waiting(struct microtcp_stack *st, uint32_t ip, const uint8_t 
   }
 }
 
-void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t nexthop) {
-  if (nexthop == 0xffffffffu) {
-    fill_eth_and_send(st, f, bcast_mac);
-    return;
-  }
-  struct arp_entry *e = find(st, nexthop);
-  if (e && (e->state == ARP_RESOLVED || e->state == ARP_STATIC)) {
-    e->last_used = st->now;
-    fill_eth_and_send(st, f, e->mac);
-    return;
-  }
-  if (st->arp.pending_count >= st->cfg.arp_pending) {
-    st->ctr.drop_arp_pending_full++;
-    frame_free(st, f);
-    return;
-  }
-  if (!e) {
-    e = take_entry(st);
-    if (!e) {
-      st->ctr.drop_arp_pending_full++;
-      frame_free(st, f);
-      return;
-    }
-    e->ip = nexthop;
-    e->state = ARP_PENDING;
-    e->retries = 0;
-    e->last_used = st->now;
-    e->expires = st->now + st->cfg.arp_retry_us;
-    send_request(st, nexthop, NULL);
-  }
+static void enqueue_waiting(struct microtcp_stack *st, struct frame *f, uint32_t nexthop) {
   f->nexthop = nexthop;
   f->next = FRAME_NONE;
   uint16_t idx = frame_index(st, f);
@@ -157,6 +180,43 @@ void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t n
   st->arp.pending_count++;
 }
 
+bool arp_can_send(struct microtcp_stack *st, uint32_t nexthop, size_t n) {
+  if (nexthop == IP_BCAST) return true;
+  struct arp_entry *e = find(st, nexthop);
+  if (usable(e)) return true;
+  if (!e && nexthop != st->cfg.ip) e = start_resolution(st, nexthop);
+  if (e && (size_t)st->arp.pending_count + n <= st->cfg.arp_pending) return true;
+  st->ctr.drop_arp_pending_full++;
+  return false;
+}
+
+void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t nexthop) {
+  if (nexthop == IP_BCAST) {
+    send_to(st, f, bcast_mac);
+    return;
+  }
+  if (nexthop == st->cfg.ip) { /* never resolve (or cache) our own address */
+    st->ctr.drop_no_route++;
+    frame_free(st, f);
+    return;
+  }
+  struct arp_entry *e = find(st, nexthop);
+  if (usable(e)) {
+    e->last_used = st->now;
+    e->used = true;
+    send_to(st, f, e->mac);
+    return;
+  }
+  if (st->arp.pending_count >= st->cfg.arp_pending || (!e && !(e = start_resolution(st, nexthop)))) {
+    st->ctr.drop_arp_pending_full++;
+    frame_free(st, f);
+    return;
+  }
+  e->last_used = st->now;
+  enqueue_waiting(st, f, nexthop);
+}
+
+/* ---- input ------------------------------------------------------------------------------------ */
 void arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len,
                const uint8_t *eth_src) {
   (void)eth_src;
@@ -165,23 +225,25 @@ void arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len,
     st->ctr.drop_arp_malformed++;
     return;
   }
-  if (a.spa == st->cfg.ip && st->cfg.ip != 0) {
-    /* Someone else claims our address (RFC 5227 2.4): report, never learn. */
+  if (st->cfg.ip != 0 && a.spa == st->cfg.ip) {
+    /* Another host claims our address (RFC 5227 2.4; our own frames never get
+     * here: stack.c drops frames with our source MAC). Report it; never learn
+     * or answer it. */
     st->ctr.arp_conflicts++;
-    trace(st, MICROTCP_TRACE_ARP_CONFLICT, "arp conflict", a.spa, 0);
+    trace(st, MICROTCP_TRACE_ARP_CONFLICT, "arp: another host uses our address", a.spa, 0);
     return;
   }
-  if (ipv4_is_martian_src(st, a.spa) && a.spa != 0) {
+  /* A sender that cannot be a unicast neighbour is never learned: nor is our
+   * own MAC for some other address (frames to it would come back to us).
+   * 0.0.0.0 is an RFC 5227 probe: answered below, not learned. */
+  if ((a.spa != 0 && ipv4_is_martian_src(st, a.spa)) || (a.sha[0] & 1) ||
+      memcmp(a.sha, zero_mac, 6) == 0 || memcmp(a.sha, st->cfg.mac, 6) == 0) {
     st->ctr.drop_arp_malformed++;
     return;
   }
-  if (a.sha[0] & 1) { /* multicast/broadcast sender hardware address */
-    st->ctr.drop_arp_malformed++;
-    return;
-  }
-  /* RFC 826 merge: update an existing entry for the sender; add one only if
-   * the packet is for us. */
-  bool for_us = a.tpa == st->cfg.ip;
+  /* RFC 826 merge rule: if the sender is already in the cache, update it
+   * (whoever the packet is for); then, only if we are the target, add it. */
+  bool for_us = st->cfg.ip != 0 && a.tpa == st->cfg.ip;
   struct arp_entry *e = a.spa ? find(st, a.spa) : NULL;
   if (!e && for_us && a.spa) {
     e = take_entry(st);
@@ -191,53 +253,77 @@ void arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len,
     }
   }
   if (e && e->state != ARP_STATIC) {
-    memcpy(e->mac, a.sha, 6);
-    e->state = ARP_RESOLVED;
-    e->retries = 0;
-    e->refreshing = 0;
-    e->expires = st->now + st->cfg.arp_ttl_us;
-    flush_waiting(st, a.spa, a.sha);
+    bool was_pending = e->state == ARP_PENDING;
+    set_resolved(st, e, a.sha);
+    if (was_pending) {
+      flush_waiting(st, a.spa, a.sha);
+      e->used = true; /* someone was waiting to talk to it */
+    }
   }
   if (!for_us) {
     st->ctr.drop_arp_not_for_us++;
     return;
   }
-  if (a.op == WIRE_ARP_REQUEST) send_arp(st, WIRE_ARP_REPLY, a.sha, a.sha, a.spa, st->cfg.ip);
+  if (a.op == WIRE_ARP_REQUEST) send_arp(st, WIRE_ARP_REPLY, a.sha, a.sha, a.spa);
+}
+
+/* ---- timers ----------------------------------------------------------------------------------- */
+/* When e next needs attention (UINT64_MAX: never). */
+static uint64_t entry_due(const struct microtcp_stack *st, const struct arp_entry *e) {
+  switch (e->state) {
+  case ARP_PENDING: return e->next;
+  case ARP_RESOLVED:
+    if (!e->used) return e->expires;
+    if (!e->refreshing) return e->expires - MIN(e->expires, refresh_margin(st));
+    return e->retries < max_requests(st) ? MIN(e->next, e->expires) : e->expires;
+  default: return UINT64_MAX;
+  }
 }
 
 uint64_t arp_deadline(const struct microtcp_stack *st) {
   uint64_t d = UINT64_MAX;
-  for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
-    const struct arp_entry *e = &st->arp.entries[i];
-    if (e->state == ARP_PENDING || e->state == ARP_RESOLVED) d = MIN(d, e->expires);
-  }
+  for (uint16_t i = 0; i < st->cfg.arp_entries; i++) d = MIN(d, entry_due(st, &st->arp.entries[i]));
   return d;
+}
+
+static void advance_pending(struct microtcp_stack *st, struct arp_entry *e, uint64_t now) {
+  if (e->retries >= max_requests(st)) {
+    flush_waiting(st, e->ip, NULL); /* give up: drop what waited, counted */
+    memset(e, 0, sizeof *e);
+    return;
+  }
+  e->retries++;
+  e->next = now + retry_wait(st, e->retries);
+  send_request(st, e->ip, NULL);
+}
+
+static void advance_resolved(struct microtcp_stack *st, struct arp_entry *e, uint64_t now) {
+  if (now >= e->expires) { /* aged out (and not re-confirmed if it was in use) */
+    memset(e, 0, sizeof *e);
+    return;
+  }
+  if (!e->refreshing) {
+    e->refreshing = true;
+    e->retries = 1;
+    e->next = now + retry_wait(st, 1);
+    send_request(st, e->ip, e->mac); /* first try: unicast to the address we know */
+    return;
+  }
+  if (e->retries < max_requests(st)) {
+    e->retries++;
+    e->next = now + retry_wait(st, e->retries);
+    send_request(st, e->ip, NULL); /* it may have changed its address: ask everyone */
+  }
 }
 
 void arp_advance(struct microtcp_stack *st, uint64_t now) {
   for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
     struct arp_entry *e = &st->arp.entries[i];
-    if ((e->state != ARP_PENDING && e->state != ARP_RESOLVED) || e->expires > now) continue;
-    if (e->state == ARP_PENDING) {
-      if (e->retries + 1u >= st->cfg.arp_retries) {
-        flush_waiting(st, e->ip, NULL); /* give up: drop what waited, count it */
-        memset(e, 0, sizeof *e);
-        continue;
-      }
-      e->retries++;
-      e->expires = now + ((uint64_t)st->cfg.arp_retry_us << e->retries);
-      send_request(st, e->ip, NULL);
-      continue;
-    }
-    /* Resolved and expired: refresh it if it was used during its life (a
-     * unicast request to the old address), else forget it. */
-    if (!e->refreshing && e->last_used + st->cfg.arp_ttl_us > now) {
-      e->refreshing = 1;
-      e->expires = now + st->cfg.arp_retry_us * (uint64_t)st->cfg.arp_retries;
-      send_request(st, e->ip, e->mac);
-    } else {
-      memset(e, 0, sizeof *e);
-    }
+    if (entry_due(st, e) > now) continue;
+    if (e->state == ARP_PENDING)
+      advance_pending(st, e, now);
+    else
+      advance_resolved(st, e, now);
   }
 }
 
@@ -247,21 +333,26 @@ uint32_t arp_entries_in_use(const struct microtcp_stack *st) {
   return n;
 }
 
+/* ---- public API --------------------------------------------------------------------------------- */
 int microtcp_arp_add_static(microtcp_stack *st, uint32_t ip, const uint8_t mac[6]) {
-  if (ip == st->cfg.ip || ip == 0 || mac == NULL) return MICROTCP_EINVAL;
+  if (mac == NULL || ip == st->cfg.ip || ipv4_is_martian_src(st, ip) || (mac[0] & 1))
+    return MICROTCP_EINVAL;
   struct arp_entry *e = find(st, ip);
+  bool was_pending = e && e->state == ARP_PENDING;
   if (!e) e = take_entry(st);
   if (!e) return MICROTCP_ENOMEM;
+  memset(e, 0, sizeof *e);
   e->ip = ip;
   memcpy(e->mac, mac, 6);
   e->state = ARP_STATIC;
-  flush_waiting(st, ip, mac);
+  if (was_pending) flush_waiting(st, ip, mac);
   return MICROTCP_OK;
 }
 
 int microtcp_arp_lookup(const microtcp_stack *st, uint32_t ip, uint8_t mac[6]) {
   const struct arp_entry *e = find(st, ip);
-  if (!e || (e->state != ARP_RESOLVED && e->state != ARP_STATIC)) return MICROTCP_EAGAIN;
+  if (mac == NULL) return MICROTCP_EINVAL;
+  if (!usable(e)) return MICROTCP_EAGAIN;
   memcpy(mac, e->mac, 6);
   return MICROTCP_OK;
 }

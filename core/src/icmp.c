@@ -5,6 +5,8 @@
  */
 #include "internal.h"
 
+#define MICRO 1000000u /* micro-tokens per token */
+
 size_t icmp_footprint(const microtcp_config *cfg) {
   return sizeof(microtcp_ping_reply) * cfg->ping_queue;
 }
@@ -12,25 +14,30 @@ size_t icmp_footprint(const microtcp_config *cfg) {
 int icmp_init(struct microtcp_stack *st, struct carve *c) {
   st->icmp.ping_replies = carve_take(c, icmp_footprint(&st->cfg));
   st->icmp.ping_head = st->icmp.ping_len = 0;
-  st->icmp.tokens_micro = (uint64_t)st->cfg.icmp_burst * 1000000u;
+  st->icmp.tokens_micro = (uint64_t)MAX(st->cfg.icmp_burst, 1u) * MICRO;
   st->icmp.last_refill = st->now;
   return MICROTCP_OK;
 }
 
-/* Token bucket: icmp_rate_per_s tokens per second, at most icmp_burst saved. */
+/* Token bucket (RFC 1812 4.3.2.8 style limit, applied to everything ICMP
+ * sends on its own: echo replies and errors). Tokens are counted in millionths
+ * so the refill is exact in integer µs: dt µs × rate tokens/s = dt × rate
+ * micro-tokens. At most icmp_burst tokens are saved. */
 static bool rate_ok(struct microtcp_stack *st) {
   const microtcp_config *cfg = &st->cfg;
   if (cfg->icmp_rate_per_s == 0) return true;
-  uint64_t cap = (uint64_t)MAX(cfg->icmp_burst, 1u) * 1000000u;
+  uint64_t cap = (uint64_t)MAX(cfg->icmp_burst, 1u) * MICRO;
   uint64_t dt = st->now - st->icmp.last_refill;
   st->icmp.last_refill = st->now;
-  uint64_t add = dt > cap ? cap : dt * cfg->icmp_rate_per_s; /* µs × tokens/s = micro-tokens */
-  st->icmp.tokens_micro = MIN(cap, st->icmp.tokens_micro + add);
-  if (st->icmp.tokens_micro < 1000000u) {
+  if (dt >= cap / cfg->icmp_rate_per_s + 1) /* long idle: full (and no overflow below) */
+    st->icmp.tokens_micro = cap;
+  else
+    st->icmp.tokens_micro = MIN(cap, st->icmp.tokens_micro + dt * cfg->icmp_rate_per_s);
+  if (st->icmp.tokens_micro < MICRO) {
     st->ctr.drop_icmp_ratelimit++;
     return false;
   }
-  st->icmp.tokens_micro -= 1000000u;
+  st->icmp.tokens_micro -= MICRO;
   return true;
 }
 
@@ -67,14 +74,18 @@ void icmp_send_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint
     st->ctr.icmp_errors_out++;
 }
 
-static void deliver_error(struct microtcp_stack *st, const wire_icmp *m) {
+/* RFC 1122 3.2.2.1 / 4.1.3.3: an error received is passed to the transport
+ * that sent the quoted datagram; TCP checks the quoted sequence number itself. */
+static void deliver_error(struct microtcp_stack *st, const wire_ipv4 *ip, const wire_icmp *m) {
   wire_ipv4 q;
   if (wire_icmp_quoted(m, &q) < 0) {
     st->ctr.drop_icmp_malformed++;
     return;
   }
   st->ctr.icmp_errors_in++;
-  if (q.src != st->cfg.ip) return; /* not about something we sent */
+  /* Only errors sent to us about something we sent (a broadcast "error" or
+   * one quoting someone else's datagram is noise or an attack). */
+  if (ip->dst != st->cfg.ip || q.src != st->cfg.ip) return;
   uint16_t mtu = (uint16_t)(m->rest & 0xffff);
   if (q.proto == WIRE_IP_PROTO_TCP) {
     tcp_icmp_error(st, m->type, m->code, mtu, &q);
@@ -128,7 +139,7 @@ void icmp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
     break;
   case WIRE_ICMP_ECHO_REPLY: queue_ping_reply(st, ip->src, &m); break;
   case WIRE_ICMP_DEST_UNREACH:
-  case WIRE_ICMP_TIME_EXCEEDED: deliver_error(st, &m); break;
+  case WIRE_ICMP_TIME_EXCEEDED: deliver_error(st, ip, &m); break;
   default: break;
   }
 }

@@ -1,53 +1,82 @@
 /*
  * IPv4 (RFC 791, RFC 1122 3.2.1): input validation, martian filtering,
- * reassembly with per-datagram and total memory caps, a timeout and overlap
- * rejection; output with routing (on-link or gateway) and fragmentation.
+ * reassembly (shared memory pool, timeout, overlap rejection, bounded holes),
+ * output with routing (on-link or gateway) and fragmentation.
  */
 #include "internal.h"
 
+#define IP_BCAST 0xffffffffu
+#define MAX_IP_PAYLOAD (65535u - WIRE_IPV4_HLEN)
+_Static_assert((MAX_IP_PAYLOAD - 1u) / REASM_CHUNK < REASM_MAP_LEN,
+               "every payload offset has a chunk map entry");
+_Static_assert(REASM_MAP_LEN <= 256u, "chunk_pos holds a map index in a uint8_t");
+
+/* ---- memory ---------------------------------------------------------------------------- */
+static uint16_t pool_chunks(const microtcp_config *cfg) {
+  if (cfg->reasm_slots == 0) return 0;
+  uint32_t n = cfg->reasm_bytes / REASM_CHUNK;
+  return (uint16_t)MIN(n, 0xfffeu);
+}
+
+/* One layout for footprint (carve base NULL) and init. */
+static void layout(struct ipv4_state *ip, const microtcp_config *cfg, struct carve *c) {
+  uint16_t n = pool_chunks(cfg);
+  ip->reasm = carve_take(c, sizeof(struct reasm_slot) * cfg->reasm_slots);
+  ip->pool = carve_take(c, (size_t)n * REASM_CHUNK);
+  ip->chunk_owner = carve_take(c, sizeof(uint16_t) * n);
+  ip->chunk_pos = carve_take(c, n);
+  ip->pool_chunks = n;
+  ip->chunks_free = n;
+}
+
 size_t ipv4_footprint(const microtcp_config *cfg) {
   struct carve c = {NULL, 0, 0};
-  (void)carve_take(&c, sizeof(struct reasm_slot) * cfg->reasm_slots);
-  if (cfg->reasm_slots) (void)carve_take(&c, (size_t)(cfg->reasm_bytes / cfg->reasm_slots) * cfg->reasm_slots);
+  struct ipv4_state scratch;
+  layout(&scratch, cfg, &c);
   return c.used;
 }
 
+static void slot_clear(struct reasm_slot *s) {
+  memset(s, 0, sizeof *s);
+  memset(s->map, 0xff, sizeof s->map); /* every entry REASM_CHUNK_NONE */
+}
+
 int ipv4_init(struct microtcp_stack *st, struct carve *c) {
-  const microtcp_config *cfg = &st->cfg;
-  st->ip.reasm = carve_take(c, sizeof(struct reasm_slot) * cfg->reasm_slots);
-  uint32_t per = cfg->reasm_slots ? cfg->reasm_bytes / cfg->reasm_slots : 0;
-  if (per > 65535u) per = 65535u; /* RFC 791: no datagram is larger */
-  uint8_t *mem = cfg->reasm_slots ? carve_take(c, (size_t)(cfg->reasm_bytes / cfg->reasm_slots) * cfg->reasm_slots) : NULL;
-  st->ip.reasm_slot_cap = per;
-  if (st->ip.reasm && mem)
-    for (uint16_t i = 0; i < cfg->reasm_slots; i++)
-      st->ip.reasm[i].buf = mem + (size_t)i * (cfg->reasm_bytes / cfg->reasm_slots);
+  memset(&st->ip, 0, sizeof st->ip);
+  layout(&st->ip, &st->cfg, c);
+  if (st->ip.reasm)
+    for (uint16_t i = 0; i < st->cfg.reasm_slots; i++) slot_clear(&st->ip.reasm[i]);
   return MICROTCP_OK;
 }
 
-static bool is_bcast(const struct microtcp_stack *st, uint32_t ip) {
-  return ip == 0xffffffffu ||
+/* ---- addresses and routing -------------------------------------------------------------- */
+bool ipv4_is_broadcast(const struct microtcp_stack *st, uint32_t ip) {
+  return ip == IP_BCAST ||
          (st->cfg.netmask != 0xffffffffu && ip == (st->cfg.ip | ~st->cfg.netmask));
 }
 
-bool ipv4_is_martian_src(const struct microtcp_stack *st, uint32_t ip) {
+/* RFC 1122 3.2.1.3: addresses that never name a single remote host. */
+static bool is_special(uint32_t ip) {
   uint8_t top = (uint8_t)(ip >> 24);
-  if (ip == 0) return true;
-  if (top == 127 || top == 0) return true;  /* loopback, "this network" */
-  if (top >= 224) return true;             /* multicast, class E, broadcast */
-  if (ip == st->cfg.ip) return true;        /* our own address */
-  if (is_bcast(st, ip)) return true;
-  return false;
+  return top == 0      /* "this network" (0.0.0.0/8) */
+         || top == 127 /* loopback */
+         || top >= 224; /* multicast (224/4), class E (240/4) and 255.255.255.255 */
+}
+
+bool ipv4_is_martian_src(const struct microtcp_stack *st, uint32_t ip) {
+  return is_special(ip) || ip == st->cfg.ip || ipv4_is_broadcast(st, ip);
 }
 
 uint32_t ipv4_route(const struct microtcp_stack *st, uint32_t dst) {
-  if (is_bcast(st, dst)) return 0xffffffffu;
-  if ((dst & st->cfg.netmask) == (st->cfg.ip & st->cfg.netmask)) return dst;
+  if (ipv4_is_broadcast(st, dst)) return IP_BCAST; /* no ARP: Ethernet broadcast */
+  if (is_special(dst) || dst == st->cfg.ip) return 0; /* no loopback, no multicast */
+  if ((dst & st->cfg.netmask) == (st->cfg.ip & st->cfg.netmask)) return dst; /* on-link */
   return st->cfg.gateway;
 }
 
-/* IP ID: a keyed hash of the destination and a per-stack counter, so IDs are
- * not predictable off-path (RFC 6864 / RFC 7739 advice). */
+/* IP ID (RFC 6864 4.1, RFC 7739): a keyed hash of the destination and a
+ * per-stack counter, so IDs do not repeat quickly for one destination and an
+ * off-path observer cannot predict them or count our traffic. */
 static uint16_t next_ip_id(struct microtcp_stack *st, uint32_t dst) {
   uint8_t key[8];
   wire_put32(key, dst);
@@ -55,6 +84,7 @@ static uint16_t next_ip_id(struct microtcp_stack *st, uint32_t dst) {
   return (uint16_t)prf(st, key, sizeof key);
 }
 
+/* ---- output ----------------------------------------------------------------------------- */
 static void write_ip_header(struct microtcp_stack *st, uint8_t *p, uint32_t dst, uint8_t proto,
                             uint16_t total, uint16_t id, uint16_t frag_off, bool df, bool mf) {
   wire_ipv4 h;
@@ -68,7 +98,7 @@ static void write_ip_header(struct microtcp_stack *st, uint8_t *p, uint32_t dst,
   h.proto = proto;
   h.src = st->cfg.ip;
   h.dst = dst;
-  wire_ipv4_emit(&h, p, WIRE_IPV4_HLEN);
+  (void)wire_ipv4_emit(&h, p, WIRE_IPV4_HLEN);
 }
 
 int ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
@@ -106,26 +136,33 @@ static void copy_span(uint8_t *out, const uint8_t *hdr, size_t hdr_len, const ui
 int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void *hdr,
               size_t hdr_len, const void *data, size_t data_len) {
   size_t total = hdr_len + data_len;
-  if (total > 65535u - WIRE_IPV4_HLEN) return MICROTCP_EMSGSIZE;
+  if (total > MAX_IP_PAYLOAD) return MICROTCP_EMSGSIZE;
   uint32_t hop = ipv4_route(st, dst);
   if (hop == 0) {
     st->ctr.drop_no_route++;
     return MICROTCP_ENETUNREACH;
   }
+  /* RFC 791 3.2: every fragment but the last carries a multiple of 8 bytes. */
   size_t room = st->cfg.mtu - WIRE_IPV4_HLEN;
-  size_t per = total <= room ? room : (room & ~(size_t)7); /* fragments: multiples of 8 */
+  size_t per = total <= room ? room : (room & ~(size_t)7);
   size_t nfrag = total == 0 ? 1 : (total + per - 1) / per;
+  /* All or nothing: a datagram missing one fragment is only wasted bandwidth.
+   * ARP first: starting a resolution sends a request, which takes a frame. */
+  if (!arp_can_send(st, hop, nfrag)) return MICROTCP_ENOMEM;
   if (nfrag > (size_t)(st->cfg.frames - st->frames_in_use)) return MICROTCP_ENOMEM;
   uint16_t id = next_ip_id(st, dst);
   for (size_t k = 0; k < nfrag; k++) {
     size_t off = k * per;
     size_t n = MIN(per, total - off);
-    struct frame *f = frame_alloc(st);
+    struct frame *f = frame_alloc(st); /* reserved above; checked all the same */
+    if (!f) {
+      st->ctr.drop_tx_queue_full++;
+      return MICROTCP_ENOMEM;
+    }
     uint8_t *ip = f->data + WIRE_ETH_HLEN;
     copy_span(ip + WIRE_IPV4_HLEN, hdr, hdr_len, data, off, n);
-    bool mf = k + 1 < nfrag;
     write_ip_header(st, ip, dst, proto, (uint16_t)(n + WIRE_IPV4_HLEN), id, (uint16_t)off, false,
-                    mf);
+                    k + 1 < nfrag);
     f->len = (uint16_t)(WIRE_ETH_HLEN + WIRE_IPV4_HLEN + n);
     if (nfrag > 1) st->ctr.ip_fragments_out++;
     arp_resolve_and_send(st, f, hop);
@@ -133,7 +170,9 @@ int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void
   return MICROTCP_OK;
 }
 
-/* ---- input --------------------------------------------------------------------------- */
+/* ---- input: dispatch ---------------------------------------------------------------------- */
+/* pkt/len: the bytes ICMP errors quote (IP header + at least 8 payload bytes),
+ * or NULL when nothing may be quoted. */
 static void dispatch(struct microtcp_stack *st, const wire_ipv4 *ip, const uint8_t *pkt,
                      size_t len) {
   switch (ip->proto) {
@@ -141,19 +180,27 @@ static void dispatch(struct microtcp_stack *st, const wire_ipv4 *ip, const uint8
   case WIRE_IP_PROTO_UDP: udp_input(st, ip, pkt, len); break;
   case WIRE_IP_PROTO_TCP: tcp_input(st, ip); break;
   default:
+    /* RFC 1122 3.2.2.1: protocol unreachable for a protocol we do not speak
+     * (icmp_send_error applies the "never in answer to..." rules). */
     st->ctr.drop_ip_proto++;
-    if (pkt && ip->dst == st->cfg.ip)
-      icmp_send_error(st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PROTO, 0, ip, pkt, len);
+    icmp_send_error(st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PROTO, 0, ip, pkt, len);
     break;
   }
 }
 
+/* ---- input: reassembly (RFC 791 3.2, RFC 815) ------------------------------------------- */
 static void reasm_release(struct microtcp_stack *st, struct reasm_slot *s) {
-  st->ip.reasm_bytes_used -= s->received;
-  st->ip.reasm_slots_used--;
-  uint8_t *buf = s->buf;
-  memset(s, 0, sizeof *s);
-  s->buf = buf;
+  struct ipv4_state *ip = &st->ip;
+  for (uint32_t k = 0; k < REASM_MAP_LEN && s->nchunks; k++) {
+    uint16_t c = s->map[k];
+    if (c == REASM_CHUNK_NONE) continue;
+    ip->chunk_owner[c] = 0;
+    ip->chunks_free++;
+    s->nchunks--;
+  }
+  ip->reasm_bytes_used = (uint32_t)(ip->pool_chunks - ip->chunks_free) * REASM_CHUNK;
+  ip->reasm_slots_used--;
+  slot_clear(s);
 }
 
 static struct reasm_slot *reasm_find(struct microtcp_stack *st, const wire_ipv4 *ip) {
@@ -164,6 +211,7 @@ static struct reasm_slot *reasm_find(struct microtcp_stack *st, const wire_ipv4 
       if (!free_slot) free_slot = s;
       continue;
     }
+    /* RFC 791: fragments of one datagram share (src, dst, protocol, id). */
     if (s->src == ip->src && s->dst == ip->dst && s->id == ip->id && s->proto == ip->proto)
       return s;
   }
@@ -178,56 +226,169 @@ static struct reasm_slot *reasm_find(struct microtcp_stack *st, const wire_ipv4 
   return free_slot;
 }
 
-/* RFC 815-style reassembly into a per-slot buffer; overlapping fragments drop
- * the whole datagram (RFC 5722's rule, applied to IPv4 as well). */
+/* The pool bytes holding datagram offset pos: returns their address and sets
+ * *n to how many of [pos, end) are contiguous there (up to the chunk's end). */
+static uint8_t *piece_at(struct microtcp_stack *st, const struct reasm_slot *s, uint32_t pos,
+                         uint32_t end, uint32_t *n) {
+  uint32_t in = pos % REASM_CHUNK;
+  *n = MIN(REASM_CHUNK - in, end - pos);
+  return st->ip.pool + (size_t)s->map[pos / REASM_CHUNK] * REASM_CHUNK + in;
+}
+
+static bool bytes_equal(struct microtcp_stack *st, const struct reasm_slot *s, uint32_t start,
+                        uint32_t end, const uint8_t *data) {
+  uint32_t n;
+  for (uint32_t pos = start; pos < end; pos += n) {
+    const uint8_t *mem = piece_at(st, s, pos, end, &n);
+    if (memcmp(mem, data + (pos - start), n) != 0) return false;
+  }
+  return true;
+}
+
+static void store(struct microtcp_stack *st, const struct reasm_slot *s, uint32_t start,
+                  uint32_t end, const uint8_t *data) {
+  uint32_t n;
+  for (uint32_t pos = start; pos < end; pos += n) {
+    uint8_t *mem = piece_at(st, s, pos, end, &n);
+    memcpy(mem, data + (pos - start), n);
+  }
+}
+
+/* Give the datagram pool chunks for [start, end). false if the pool is short. */
+static bool take_chunks(struct microtcp_stack *st, struct reasm_slot *s, uint32_t start,
+                        uint32_t end) {
+  struct ipv4_state *ip = &st->ip;
+  uint32_t first = start / REASM_CHUNK, last = (end - 1) / REASM_CHUNK, need = 0;
+  for (uint32_t k = first; k <= last; k++) need += s->map[k] == REASM_CHUNK_NONE;
+  if (need > ip->chunks_free) return false;
+  uint16_t owner = (uint16_t)(s - ip->reasm + 1), c = 0;
+  for (uint32_t k = first; k <= last; k++) {
+    if (s->map[k] != REASM_CHUNK_NONE) continue;
+    while (ip->chunk_owner[c] != 0) c++; /* a free chunk exists: counted above */
+    ip->chunk_owner[c] = owner;
+    ip->chunk_pos[c] = (uint8_t)k;
+    s->map[k] = c;
+    s->nchunks++;
+    ip->chunks_free--;
+  }
+  ip->reasm_bytes_used = (uint32_t)(ip->pool_chunks - ip->chunks_free) * REASM_CHUNK;
+  return true;
+}
+
+/* Swap the datagram's chunks into pool positions 0..n-1 (in order), moving
+ * whatever held those positions (another datagram's chunk or nothing) to where
+ * ours were. Afterwards the payload is pool[0, total). */
+static void make_contiguous(struct microtcp_stack *st, struct reasm_slot *s) {
+  struct ipv4_state *ip = &st->ip;
+  uint16_t me = (uint16_t)(s - ip->reasm + 1);
+  uint32_t n = (s->total + REASM_CHUNK - 1) / REASM_CHUNK;
+  for (uint32_t k = 0; k < n; k++) {
+    uint16_t cur = s->map[k], t = (uint16_t)k;
+    if (cur == t) continue;
+    uint8_t *a = ip->pool + (size_t)cur * REASM_CHUNK, *b = ip->pool + (size_t)t * REASM_CHUNK;
+    for (uint32_t i = 0; i < REASM_CHUNK; i++) {
+      uint8_t x = a[i];
+      a[i] = b[i];
+      b[i] = x;
+    }
+    uint16_t other = ip->chunk_owner[t];
+    if (other) ip->reasm[other - 1].map[ip->chunk_pos[t]] = cur;
+    ip->chunk_owner[cur] = other;
+    ip->chunk_pos[cur] = ip->chunk_pos[t];
+    ip->chunk_owner[t] = me;
+    ip->chunk_pos[t] = (uint8_t)k;
+    s->map[k] = t;
+  }
+}
+
+/* Record [start, end) in the sorted range list, merging with neighbours.
+ * false if that would need more than REASM_MAX_RANGES ranges. */
+static bool add_range(struct reasm_slot *s, uint32_t start, uint32_t end) {
+  uint8_t i = 0;
+  while (i < s->nranges && s->ranges[i].end < start) i++;
+  bool join_prev = i < s->nranges && s->ranges[i].end == start;
+  if (join_prev) {
+    s->ranges[i].end = end;
+    if (i + 1 < s->nranges && s->ranges[i + 1].start == end) { /* fills a hole */
+      s->ranges[i].end = s->ranges[i + 1].end;
+      memmove(&s->ranges[i + 1], &s->ranges[i + 2], sizeof s->ranges[0] * (s->nranges - i - 2u));
+      s->nranges--;
+    }
+    return true;
+  }
+  if (i < s->nranges && s->ranges[i].start == end) {
+    s->ranges[i].start = start;
+    return true;
+  }
+  if (s->nranges == REASM_MAX_RANGES) return false;
+  memmove(&s->ranges[i + 1], &s->ranges[i], sizeof s->ranges[0] * (s->nranges - i));
+  s->ranges[i].start = start;
+  s->ranges[i].end = end;
+  s->nranges++;
+  return true;
+}
+
+static void reasm_drop(struct microtcp_stack *st, struct reasm_slot *s, uint64_t *counter) {
+  (*counter)++;
+  reasm_release(st, s);
+}
+
 static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uint8_t *pkt) {
   st->ctr.ip_fragments_in++;
   uint32_t start = ip->frag_offset, end = start + (uint32_t)ip->payload_len;
   if (ip->mf && (ip->payload_len == 0 || (ip->payload_len & 7) != 0)) {
-    st->ctr.drop_ip_malformed++; /* non-last fragments carry multiples of 8 */
+    st->ctr.drop_ip_malformed++; /* RFC 791: non-last fragments carry multiples of 8 */
+    return;
+  }
+  if (st->cfg.reasm_slots == 0) {
+    st->ctr.drop_reasm_nomem++; /* reassembly disabled by the config */
+    return;
+  }
+  /* RFC 791: a datagram is at most 65535 bytes with its (at least 20-byte)
+   * header. This bound also keeps every offset inside the slot's chunk map. */
+  if (end > MAX_IP_PAYLOAD || end > (uint32_t)st->ip.pool_chunks * REASM_CHUNK) {
+    st->ctr.drop_reasm_toolong++; /* can never fit: do not even take a slot */
     return;
   }
   struct reasm_slot *s = reasm_find(st, ip);
   if (!s) {
-    st->ctr.drop_reasm_nomem++;
+    st->ctr.drop_reasm_nomem++; /* every slot busy */
     return;
   }
-  if (end > st->ip.reasm_slot_cap) {
-    st->ctr.drop_reasm_toolong++;
-    reasm_release(st, s);
-    return;
-  }
-  for (uint8_t i = 0; i < s->nranges; i++) {
-    if (start < s->ranges[i].end && s->ranges[i].start < end) {
-      if (s->ranges[i].start == start && s->ranges[i].end == end) return; /* duplicate */
-      st->ctr.drop_reasm_overlap++;
-      reasm_release(st, s);
+  if (start == end) { /* an empty last fragment: only its end position counts */
+  } else {
+    for (uint8_t i = 0; i < s->nranges; i++) {
+      if (start >= s->ranges[i].end || s->ranges[i].start >= end) continue;
+      /* Overlap. A fragment repeated byte for byte (a duplicate from the
+       * network) is harmless and ignored; anything else may be an attempt to
+       * make us and a monitor see different data (RFC 5722 reasons, RFC 1858
+       * attacks), so the whole datagram goes. */
+      if (start >= s->ranges[i].start && end <= s->ranges[i].end &&
+          bytes_equal(st, s, start, end, ip->payload) &&
+          (ip->mf || (s->have_last && s->total == end)))
+        return;
+      reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
       return;
     }
   }
-  bool bad = (!ip->mf && s->have_last) || (s->have_last && end > s->total);
-  for (uint8_t i = 0; !ip->mf && i < s->nranges; i++) bad |= s->ranges[i].end > end;
+  /* The last fragment fixes the length: it must agree with everything else. */
+  bool bad = (!ip->mf && s->have_last && s->total != end) || (ip->mf && s->have_last && end > s->total);
+  if (!ip->mf && s->nranges && s->ranges[s->nranges - 1].end > end) bad = true;
   if (bad) {
-    st->ctr.drop_reasm_overlap++; /* inconsistent lengths */
-    reasm_release(st, s);
+    reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
     return;
   }
-  if (s->nranges == REASM_MAX_RANGES) {
-    st->ctr.drop_reasm_nomem++;
-    reasm_release(st, s);
-    return;
+  if (start != end) {
+    if (!take_chunks(st, s, start, end)) {
+      reasm_drop(st, s, &st->ctr.drop_reasm_nomem); /* the total memory cap */
+      return;
+    }
+    if (!add_range(s, start, end)) {
+      reasm_drop(st, s, &st->ctr.drop_reasm_nomem); /* too many holes */
+      return;
+    }
+    store(st, s, start, end, ip->payload);
   }
-  if (st->ip.reasm_bytes_used + (end - start) > st->cfg.reasm_bytes) {
-    st->ctr.drop_reasm_nomem++;
-    reasm_release(st, s);
-    return;
-  }
-  memcpy(s->buf + start, ip->payload, end - start);
-  s->ranges[s->nranges].start = start;
-  s->ranges[s->nranges].end = end;
-  s->nranges++;
-  s->received += end - start;
-  st->ip.reasm_bytes_used += end - start;
   if (start == 0) {
     s->hdr_len = ip->ihl_bytes;
     memcpy(s->hdr, pkt, ip->ihl_bytes);
@@ -236,20 +397,34 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
     s->have_last = true;
     s->total = end;
   }
-  if (!s->have_last || s->received != s->total) return;
-  /* Disjoint ranges inside [0, total) adding up to total cover it exactly. */
+  if (!s->have_last || s->total == 0 || s->nranges != 1 || s->ranges[0].start != 0 ||
+      s->ranges[0].end != s->total)
+    return;
+  if (s->total + s->hdr_len > 65535u) { /* first header has options: one byte too many */
+    reasm_drop(st, s, &st->ctr.drop_reasm_toolong);
+    return;
+  }
+  make_contiguous(st, s);
   wire_ipv4 whole = *ip;
   whole.mf = false;
   whole.frag_offset = 0;
-  whole.payload = s->buf;
+  whole.ihl_bytes = s->hdr_len;
+  whole.payload = st->ip.pool;
   whole.payload_len = s->total;
-  whole.total_len = (uint16_t)MIN(s->total + 20u, 65535u);
+  whole.total_len = (uint16_t)(s->total + s->hdr_len);
+  /* ICMP errors about the datagram quote the first fragment's header and the
+   * first 8 bytes of the payload, as RFC 792 asks. */
+  uint8_t quote[60 + 8];
+  size_t qlen = s->hdr_len + MIN(s->total, 8u);
+  memcpy(quote, s->hdr, s->hdr_len);
+  memcpy(quote + s->hdr_len, st->ip.pool, qlen - s->hdr_len);
   st->ctr.ip_reassembled++;
-  /* Deliver, then free: the payload lives in the slot until dispatch returns. */
-  dispatch(st, &whole, NULL, 0);
+  /* Deliver, then free: the payload lives in the pool until dispatch returns. */
+  dispatch(st, &whole, quote, qlen);
   reasm_release(st, s);
 }
 
+/* ---- input ----------------------------------------------------------------------------------- */
 void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len) {
   wire_ipv4 ip;
   if (wire_ipv4_parse(pkt, len, &ip) < 0) {
@@ -262,11 +437,16 @@ void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len) {
     return;
   }
 #endif
-  if (ipv4_is_martian_src(st, ip.src)) {
+  /* RFC 1122 3.2.1.3: 0.0.0.0 is a legal source only while a host is being
+   * configured, i.e. a UDP broadcast such as a DHCP discover; everything else
+   * from a martian source is dropped (it cannot be answered, and a reply
+   * could be turned against a third party). */
+  bool config_bcast = ip.src == 0 && ip.dst == IP_BCAST && ip.proto == WIRE_IP_PROTO_UDP;
+  if (ipv4_is_martian_src(st, ip.src) && !config_bcast) {
     st->ctr.drop_ip_martian++;
     return;
   }
-  if (ip.dst != st->cfg.ip && !is_bcast(st, ip.dst)) {
+  if (ip.dst != st->cfg.ip && !ipv4_is_broadcast(st, ip.dst)) {
     st->ctr.drop_ip_not_for_us++;
     return;
   }
@@ -277,6 +457,7 @@ void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len) {
   dispatch(st, &ip, pkt, ip.total_len);
 }
 
+/* ---- timers ------------------------------------------------------------------------------------ */
 uint64_t ipv4_deadline(const struct microtcp_stack *st) {
   uint64_t d = UINT64_MAX;
   for (uint16_t i = 0; i < st->cfg.reasm_slots; i++)
@@ -284,12 +465,11 @@ uint64_t ipv4_deadline(const struct microtcp_stack *st) {
   return d;
 }
 
+/* RFC 791 3.2 / RFC 1122 3.3.2: an incomplete datagram is discarded when its
+ * timer runs out (the optional ICMP time exceeded is not sent). */
 void ipv4_advance(struct microtcp_stack *st, uint64_t now) {
   for (uint16_t i = 0; i < st->cfg.reasm_slots; i++) {
     struct reasm_slot *s = &st->ip.reasm[i];
-    if (s->in_use && s->expires <= now) {
-      st->ctr.drop_reasm_timeout++;
-      reasm_release(st, s);
-    }
+    if (s->in_use && s->expires <= now) reasm_drop(st, s, &st->ctr.drop_reasm_timeout);
   }
 }

@@ -42,29 +42,40 @@ static bool udp_port_in_use(const struct microtcp_stack *st, uint16_t port, cons
   return sock_by_port(st, port) != NULL;
 }
 
+static struct udp_sock *free_sock(const struct microtcp_stack *st) {
+  for (uint16_t i = 0; i < st->cfg.max_udp; i++)
+    if (!st->udp.socks[i].in_use) return &st->udp.socks[i];
+  return NULL;
+}
+
+static int sock_handle(const struct microtcp_stack *st, const struct udp_sock *s) {
+  return handle_make(HK_UDP, s->gen, (uint16_t)(s - st->udp.socks));
+}
+
 int microtcp_udp_bind(microtcp_stack *st, uint64_t now, uint16_t port) {
   if (now > st->now) st->now = now;
+  struct udp_sock *s = free_sock(st);
+  if (!s) return MICROTCP_ENOMEM;
   if (port == 0) {
+    /* RFC 6056: an unbound UDP socket has no remote end yet, so the hash
+     * input is (proto, 0, 0); the per-stack counter still spreads ports. */
     int p = ephemeral_port(st, WIRE_IP_PROTO_UDP, 0, 0, udp_port_in_use, NULL);
     if (p < 0) return p;
     port = (uint16_t)p;
   } else if (sock_by_port(st, port)) {
     return MICROTCP_EADDRINUSE;
   }
-  for (uint16_t i = 0; i < st->cfg.max_udp; i++) {
-    struct udp_sock *s = &st->udp.socks[i];
-    if (s->in_use) continue;
-    uint16_t gen = (uint16_t)((s->gen + 1) & 0x0fff);
-    uint8_t *q = s->q;
-    memset(s, 0, sizeof *s);
-    s->q = q;
-    s->gen = gen;
-    s->in_use = true;
-    s->port = port;
-    st->udp.in_use++;
-    return handle_make(HK_UDP, gen, i);
-  }
-  return MICROTCP_ENOMEM;
+  /* The generation moves on at every bind and close, so an old handle to this
+   * slot never matches again (until 4096 reuses wrap it). */
+  uint16_t gen = (uint16_t)((s->gen + 1) & 0x0fff);
+  uint8_t *q = s->q;
+  memset(s, 0, sizeof *s);
+  s->q = q;
+  s->gen = gen;
+  s->in_use = true;
+  s->port = port;
+  st->udp.in_use++;
+  return sock_handle(st, s);
 }
 
 int microtcp_udp_close(microtcp_stack *st, int h) {
@@ -101,17 +112,25 @@ int microtcp_udp_sendto(microtcp_stack *st, uint64_t now, int h, uint32_t ip, ui
   return (int)len;
 }
 
-/* Ring helpers over the socket's byte queue. */
+/* Ring helpers over the socket's byte queue: at most two memcpy each. */
 static void q_put(const struct microtcp_stack *st, struct udp_sock *s, uint32_t at,
                   const uint8_t *src, uint32_t n) {
+  if (n == 0) return; /* nothing to copy; memcpy must never see a null pointer */
   uint32_t cap = st->cfg.udp_rcvq;
-  for (uint32_t i = 0; i < n; i++) s->q[(at + i) % cap] = src[i];
+  at %= cap;
+  uint32_t first = MIN(n, cap - at);
+  memcpy(s->q + at, src, first);
+  memcpy(s->q, src + first, n - first);
 }
 
 static void q_get(const struct microtcp_stack *st, const struct udp_sock *s, uint32_t at,
                   uint8_t *dst, uint32_t n) {
+  if (n == 0) return; /* recvfrom(buf = NULL, cap = 0) is allowed */
   uint32_t cap = st->cfg.udp_rcvq;
-  for (uint32_t i = 0; i < n; i++) dst[i] = s->q[(at + i) % cap];
+  at %= cap;
+  uint32_t first = MIN(n, cap - at);
+  memcpy(dst, s->q + at, first);
+  memcpy(dst + first, s->q, n - first);
 }
 
 void udp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip, const uint8_t *ip_pkt,
@@ -143,13 +162,13 @@ void udp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip, const uint
   wire_put16(rec, (uint16_t)u.payload_len);
   wire_put32(rec + 2, ip->src);
   wire_put16(rec + 6, u.src_port);
-  uint32_t at = (s->q_head + s->q_len) % st->cfg.udp_rcvq;
+  uint32_t at = s->q_head + s->q_len;
   q_put(st, s, at, rec, UDP_REC_HDR);
-  q_put(st, s, (at + UDP_REC_HDR) % st->cfg.udp_rcvq, u.payload, (uint32_t)u.payload_len);
+  q_put(st, s, at + UDP_REC_HDR, u.payload, (uint32_t)u.payload_len);
   s->q_len += need;
   s->q_count++;
   st->ctr.udp_datagrams_in++;
-  notify(st, handle_make(HK_UDP, s->gen, (uint16_t)(s - st->udp.socks)));
+  notify(st, sock_handle(st, s));
 }
 
 int microtcp_udp_recvfrom(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap,
@@ -163,7 +182,7 @@ int microtcp_udp_recvfrom(microtcp_stack *st, uint64_t now, int h, void *buf, si
   q_get(st, s, s->q_head, rec, UDP_REC_HDR);
   uint32_t len = wire_get16(rec);
   uint32_t copy = (uint32_t)MIN((size_t)len, cap);
-  q_get(st, s, (s->q_head + UDP_REC_HDR) % st->cfg.udp_rcvq, buf, copy);
+  q_get(st, s, s->q_head + UDP_REC_HDR, buf, copy);
   if (from) {
     from->ip = wire_get32(rec + 2);
     from->port = wire_get16(rec + 6);
@@ -175,11 +194,12 @@ int microtcp_udp_recvfrom(microtcp_stack *st, uint64_t now, int h, void *buf, si
 }
 
 void udp_icmp_error(struct microtcp_stack *st, int err, const struct wire_ipv4 *quoted) {
-  if (quoted->payload_len < 4) return;
+  /* Only the first fragment's quote starts with our UDP header. */
+  if (quoted->frag_offset != 0 || quoted->payload_len < 4) return;
   struct udp_sock *s = sock_by_port(st, wire_get16(quoted->payload));
   if (!s) return;
   s->err = (int16_t)err;
-  notify(st, handle_make(HK_UDP, s->gen, (uint16_t)(s - st->udp.socks)));
+  notify(st, sock_handle(st, s));
 }
 
 unsigned udp_poll(const struct microtcp_stack *st, int h) {

@@ -14,13 +14,16 @@
  *              opts: bit0 timestamps, bit1 a TS value from the past (PAWS),
  *              bits2-3 SACK blocks (each 2 more bytes: [start][len] in
  *              724-byte units above the peer's last ACK), bit4 SYN-only
- *              options on a non-SYN. Payload: len × 6 bytes of the peer's
- *              stream at seq (checksums always valid).
+ *              options on a non-SYN. On a SYN: MSS, SACK-permitted, TS and
+ *              window scale ob >> 5, with bit0 dropping TS, bit1 dropping
+ *              SACK-permitted, bit5 MSS 536. Payload: len × 6 bytes of the
+ *              peer's stream at seq (checksums always valid).
  *   1 app send [n] n × 64 bytes     2 app recv [n] up to n × 64 + 1 bytes
  *   3 [slot][which] shutdown / close / abort / setopt(nodelay or
  *              congestion control, keepalive, linger-zero, rcvbuf) / stats
  *   4 advance time [n] n × 10 ms (n ≥ 200: (n - 199) × 10 s)
- *   5 passive open: a SYN from a fresh peer port on slot 1 or 2
+ *   5 passive open [w]: a SYN from a fresh peer port on slot 1 + (w & 1);
+ *              w&2 MSS 536, w&4 no timestamps, w&8 no SACK, ws = w >> 4
  *   6 accept one connection from the listener into its slot
  *   7 active open on slot 3 (stack connects to the peer's port 7000+gen)
  *
@@ -80,7 +83,11 @@ static void segment(struct state *s, const uint8_t *a, size_t avail, size_t *use
     o.has_ws = true;
     o.ws = (uint8_t)(ob >> 4);
   }
-  if (flags & WIRE_TCP_SYN) o = fz_syn_opts(++c->ts, (ob & 32) ? 536 : 1460, (uint8_t)(ob >> 5));
+  if (flags & WIRE_TCP_SYN) {
+    o = fz_syn_opts(++c->ts, (ob & 32) ? 536 : 1460, (uint8_t)(ob >> 5));
+    o.has_ts = (ob & 1) == 0;         /* a peer without timestamps */
+    o.sack_permitted = (ob & 2) == 0; /* without SACK: NewReno recovery (RFC 6582) */
+  }
   fz_conn_send(&s->f, c, seq, ack, flags, win, len, &o);
   if (seq == c->peer_nxt) {
     if (flags & WIRE_TCP_SYN)
@@ -131,6 +138,8 @@ static void passive_open(struct state *s, uint8_t which) {
   c->peer_isn = c->peer_nxt = c->peer_max = 0x10000u * which + 77u;
   c->ts = 1000;
   wire_tcp_opts o = fz_syn_opts(c->ts, (which & 2) ? 536 : 1460, (uint8_t)(which >> 4));
+  o.has_ts = (which & 4) == 0;
+  o.sack_permitted = (which & 8) == 0;
   fz_conn_send(&s->f, c, c->peer_nxt, 0, WIRE_TCP_SYN, 65535, 0, &o);
   c->peer_nxt++;
 }

@@ -220,9 +220,9 @@ static void reassembly_overlap_timeout_and_cap(void) {
   microtcp_get_pool_usage(c.st, &u);
   CHECK_EQ(u.reasm_slots, 0);
   CHECK_EQ(microtcp_get_counters(c.st)->drop_reasm_timeout, 1);
-  /* a datagram longer than a slot (2048 bytes here) is refused */
+  /* a datagram longer than the whole reassembly pool (4096 bytes here) is refused */
   uint8_t blob[1600] = {0};
-  send_ip(&c, 2000000, PEER, 1, 10, 2400, false, 64, blob, 100);
+  send_ip(&c, 2000000, PEER, 1, 10, 4000, false, 64, blob, 100);
   CHECK_EQ(microtcp_get_counters(c.st)->drop_reasm_toolong, 1);
   /* more concurrent datagrams than slots */
   send_ip(&c, 2000000, PEER, 1, 11, 0, true, 64, blob, 8);

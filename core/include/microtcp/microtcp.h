@@ -113,13 +113,15 @@ typedef struct microtcp_config {
   uint16_t arp_entries;      /* ARP cache size */
   uint16_t arp_pending;      /* max frames waiting for ARP resolution (all hosts) */
   uint16_t reasm_slots;      /* datagrams being reassembled at once */
-  uint32_t reasm_bytes;      /* total reassembly memory (all datagrams) */
+  uint32_t reasm_bytes;      /* reassembly memory shared by all datagrams, in 256-byte
+                              * chunks (one datagram may take it all, up to 65515) */
   uint16_t ping_queue;       /* ICMP echo replies kept for microtcp_ping_recv */
 
   /* ARP (µs) */
-  uint32_t arp_ttl_us;           /* cache entry lifetime; refreshed before expiry */
+  uint32_t arp_ttl_us;           /* cache entry lifetime; entries used since their last
+                                  * confirmation are re-confirmed before expiry */
   uint32_t arp_retry_us;         /* first request retry; doubles each time */
-  uint8_t arp_retries;           /* requests before giving up */
+  uint8_t arp_retries;           /* requests per resolution or refresh (0 means 1) */
   bool arp_gratuitous;           /* send gratuitous ARP at init */
 
   /* IPv4 */
@@ -272,14 +274,19 @@ typedef struct microtcp_endpoint {
 } microtcp_endpoint;
 
 /* ---- UDP ------------------------------------------------------------------------ */
-/* Bind a UDP socket to port (0 = ephemeral, RFC 6056). Returns handle. */
+/* Bind a UDP socket to port (0 = ephemeral, RFC 6056: 49152-65535, keyed
+ * hash). Returns a handle, MICROTCP_EADDRINUSE (port taken, or no ephemeral
+ * port left) or MICROTCP_ENOMEM (all cfg.max_udp sockets in use). */
 int microtcp_udp_bind(microtcp_stack *st, uint64_t now, uint16_t port);
 /* Send one datagram (fragmented if larger than the MTU; max 65507 bytes).
- * Returns len, MICROTCP_EMSGSIZE, MICROTCP_ENOMEM (no frame buffers) or EBADF. */
+ * The data is copied. Returns len, MICROTCP_EMSGSIZE, MICROTCP_ENOMEM (not
+ * enough frame buffers or ARP queue room: nothing sent), MICROTCP_ENETUNREACH
+ * (no route), MICROTCP_EINVAL (ip or port 0, data NULL) or MICROTCP_EBADF. */
 int microtcp_udp_sendto(microtcp_stack *st, uint64_t now, int h, uint32_t ip, uint16_t port,
                         const void *data, size_t len);
 /* Pop one datagram: returns its full length (copies min(len, cap); the rest is
- * discarded), MICROTCP_EAGAIN if none. from may be NULL. */
+ * discarded), MICROTCP_EAGAIN if none, MICROTCP_EBADF, or MICROTCP_EINVAL
+ * (buf NULL with cap > 0). from may be NULL. */
 int microtcp_udp_recvfrom(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap,
                           microtcp_endpoint *from);
 int microtcp_udp_close(microtcp_stack *st, int h);

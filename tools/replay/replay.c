@@ -11,6 +11,15 @@
  * host is injected at its time, then the stack takes a turn (timers due,
  * apps polled, output drained) as microtcp-tap's loop does.
  *
+ * `clock = tap` (sidecar) models microtcp-tap's loop instead, for captures
+ * it recorded: the loop reads every queued frame, then fires due timers,
+ * polls the apps and sends, all at one `now`, which is also the timestamp of
+ * every frame it writes. So frames to the host with the same timestamp go in
+ * together before one turn, the first turn happens at the first timestamp
+ * (not before the first frame), and a timer fires at the first capture
+ * timestamp at or after its deadline (the loop's wake-up, visible as the
+ * timestamp of what the timer sent) rather than at the deadline itself.
+ *
  * Comparison: what the stack sends and what H sent form two queues, paired in
  * order. Before each injected frame, every H frame recorded before it must
  * have been matched by a stack frame, and the stack must not have sent more.
@@ -60,6 +69,8 @@ struct engine {
   bool diverged;
   size_t injected, compared, ignored;
   bool app_closed;
+  bool turned;           /* the stack has had its first turn */
+  size_t tick;           /* clock = tap: next capture frame whose time is a wake-up */
 };
 
 static void ip_str(uint32_t ip, char *b, size_t cap) {
@@ -130,6 +141,7 @@ static void drain(struct engine *e) {
 }
 
 static void turn(struct engine *e) {
+  e->turned = true;
   microtcp_advance(e->st, e->now);
   if (e->sc->app_close_at_us && !e->app_closed && e->now >= e->offset + e->sc->app_close_at_us) {
     runner_close_apps(&e->run, e->now);
@@ -139,8 +151,25 @@ static void turn(struct engine *e) {
   drain(e);
 }
 
+/* clock = tap: the loop woke up at every capture timestamp before t; a turn
+ * there if a timer is due (or the first turn is still to come). */
+static void run_until_tap(struct engine *e, uint64_t t) {
+  for (; e->tick < e->cap.n; e->tick++) {
+    uint64_t tj = e->offset + e->cap.frames[e->tick].t_us;
+    if (tj >= t) break;
+    if (tj < e->now) continue;
+    e->now = tj;
+    if (!e->turned || microtcp_deadline(e->st) <= tj) turn(e);
+  }
+  if (t > e->now) e->now = t;
+}
+
 /* Fire every deadline before t (strictly), each at its own time. */
 static void run_until(struct engine *e, uint64_t t) {
+  if (e->sc->tap_clock) {
+    run_until_tap(e, t);
+    return;
+  }
   for (int guard = 0; guard < 1000000; guard++) {
     uint64_t d = microtcp_deadline(e->st);
     if (e->sc->app_close_at_us && !e->app_closed && e->offset + e->sc->app_close_at_us < d)
@@ -376,6 +405,9 @@ static int setup(struct engine *e, char *err, size_t errlen) {
   e->arena = aligned_alloc(16, (need + 15) & ~(size_t)15);
   if (!e->arena) abort();
   e->offset = sc->offset_us;
+  /* microtcp-tap stamps frames with the stack's own clock: run on it, so
+   * that timestamp values and ISNs come out the same. */
+  if (sc->tap_clock && !sc->offset_set) e->offset = e->cap.first_abs_us;
   e->now = e->offset;
   int ierr = 0;
   e->st = microtcp_init(e->arena, need, &e->cfg, e->now, &ierr);
@@ -438,8 +470,9 @@ int replay_run(const struct replay_opts *o) {
     free(e);
     return REPLAY_USAGE;
   }
-  /* The init turn: listeners are up, the gratuitous ARP (if any) goes out. */
-  turn(e);
+  /* The init turn: listeners are up, the gratuitous ARP (if any) goes out
+   * (clock = tap: at the first capture timestamp, after the frames read then). */
+  if (!e->sc->tap_clock) turn(e);
   static uint8_t frame[CAPTURE_MAX_FRAME];
   uint64_t batch_start = 0;
   bool in_batch = false;
@@ -490,7 +523,7 @@ int replay_run(const struct replay_opts *o) {
     /* --batch: consecutive frames to the host within batch_us go in together,
      * before the stack's turn, as microtcp-tap reads them in one go. */
     in_batch = false;
-    if (e->sc->batch_us && i + 1 < e->cap.n &&
+    if ((e->sc->batch_us || e->sc->tap_clock) && i + 1 < e->cap.n &&
         e->cap.frames[i + 1].t_us + e->offset - batch_start <= e->sc->batch_us) {
       struct pkt nx;
       pkt_decode(capture_frame(&e->cap, i + 1), e->cap.frames[i + 1].len, &nx);

@@ -176,8 +176,13 @@ static int on_key(void *user, const char *section, const char *key, const char *
       else BAD("expected auto, yes or no");
     } else if (!strcmp(key, "offset_us")) {
       if (parse_u64(v, &s->offset_us) < 0) BAD("expected microseconds");
+      s->offset_set = true;
     } else if (!strcmp(key, "end_us")) {
       if (parse_u64(v, &s->end_us) < 0) BAD("expected microseconds");
+    } else if (!strcmp(key, "clock")) {
+      if (!strcmp(v, "tap")) s->tap_clock = true;
+      else if (!strcmp(v, "exact")) s->tap_clock = false;
+      else BAD("expected tap or exact");
     } else if (!strcmp(key, "batch_us")) {
       if (parse_u64(v, &s->batch_us) < 0) BAD("expected microseconds");
     } else if (!strcmp(key, "keepalive_us")) {

@@ -3,7 +3,7 @@
  * libinih). The format is documented in pcap-corpus/README.md; in short:
  *
  *   [replay]   mode, as, netmask, seed, app, port, connect, bytes, ignore,
- *              ts_tolerance, static_arp, offset_us, end_us, batch_us,
+ *              ts_tolerance, static_arp, offset_us, end_us, batch_us, clock,
  *              keepalive_us, app_close_at_us
  *   [config]   any microtcp_config field by name (tcp_mss = 536, ...)
  *   [expect]   established, bytes_to_app, close, counters, description
@@ -56,6 +56,8 @@ struct sidecar {
   uint32_t ts_tolerance;
   enum tri static_arp;
   uint64_t offset_us, end_us, batch_us;
+  bool tap_clock;       /* clock = tap: timers fire at capture timestamps (replay.c) */
+  bool offset_set;      /* offset_us given (else 1 s, or with clock = tap the first frame's time) */
   uint64_t keepalive_us;  /* > 0: accepted connections use keepalive with this idle time */
   uint64_t app_close_at_us; /* > 0: the app closes every connection at this capture time */
   struct cfg_override cfg[SIDECAR_MAX_CFG];

@@ -177,7 +177,7 @@ def test_write_mode_interleaves_inputs_and_outputs(replay, tmp_path):
     stack_mac = bytes.fromhex("020000007702")
     from_stack = [f for _, f in frames if f[6:12] == stack_mac]
     assert 0 < len(from_stack) < len(frames)
-    if shutil.which("tshark") and os.geteuid() != 0:
+    if shutil.which("tshark"):
         r = subprocess.run(["tshark", "-r", str(out)], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0 and "HTTP/1.0 200 OK" in r.stdout
 

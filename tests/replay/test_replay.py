@@ -52,7 +52,16 @@ def test_corpus_capture_replays_and_passes(replay, capture):
     assert r.stdout.rstrip().splitlines()[-1].startswith("PASS")
 
 
-LIVE = [p for p in CAPTURES if p.parent.name == "live"]
+# live-as-linux-* replay the stack as the LINUX host: outcome mode by design.
+LIVE = [p for p in CAPTURES if p.parent.name == "live" and not p.name.startswith("live-as-linux-")]
+AS_LINUX = [p for p in CAPTURES if p.name.startswith("live-as-linux-")]
+
+
+def test_linux_side_captures_check_the_outcome():
+    assert AS_LINUX
+    for p in AS_LINUX:
+        side = p.with_suffix(".ini").read_text()
+        assert "mode = outcome" in side and "as = 10.77.0.1" in side and "[expect]" in side
 
 
 @pytest.mark.parametrize("capture", LIVE, ids=ids(LIVE))

@@ -159,6 +159,25 @@ def test_feed_mode_takes_garbage_frames(replay, tmp_path):
     assert "3000 frames" in r.stdout and "PASS: no leak" in r.stdout
 
 
+def test_huge_frames_of_every_link_type_are_cut_not_overflowed(replay, tmp_path):
+    """caplen can be up to the file's snaplen (256 KiB), beyond any buffer the
+    tool keeps for one frame: a VLAN-tagged, a raw-IPv4 and an SLL frame of
+    200000 bytes each."""
+    big = 200000
+    ip = bytes([0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]) + bytes(big - 20)
+    frames = {1: bytes.fromhex("020000000002020000000001") + b"\x81\x00\x00\x05\x08\x00" + ip,
+              101: ip,
+              113: bytes(14) + b"\x08\x00" + ip}
+    for lt, fr in frames.items():
+        p = tmp_path / ("big-%d.pcap" % lt)
+        p.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, lt) +
+                      struct.pack("<IIII", 1700000000, 0, len(fr), len(fr)) + fr)
+        for mode in ([], ["--feed"]):
+            r = run(replay, *mode, "--no-sidecar", "--as", "10.0.0.2", p)
+            assert r.returncode in (0, 1), (lt, mode, r.stdout, r.stderr)
+            assert "Sanitizer" not in r.stderr and "runtime error" not in r.stderr
+
+
 # ---------------------------------------------------------------- write mode
 def read_pcap(path):
     data = path.read_bytes()

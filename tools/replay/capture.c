@@ -111,11 +111,13 @@ int capture_next(struct capture_reader *r, const uint8_t **frame, size_t *len, u
     switch (r->linktype) {
     case DLT_EN10MB:
       if (n >= 18 && wire_get16(data + 12) == 0x8100) {
-        /* Strip one 802.1Q tag: the stack has no VLAN support. */
+        /* Strip one 802.1Q tag: the stack has no VLAN support. (caplen may
+         * be up to the file's snaplen, 256 KiB: cut what does not fit.) */
+        size_t rest = n - 16 > CAPTURE_MAX_FRAME - 12 ? CAPTURE_MAX_FRAME - 12 : n - 16;
         memcpy(r->buf, data, 12);
-        memcpy(r->buf + 12, data + 16, n - 16);
+        memcpy(r->buf + 12, data + 16, rest);
         *frame = r->buf;
-        *len = n - 4;
+        *len = 12 + rest;
       } else {
         *frame = data;
         *len = n;

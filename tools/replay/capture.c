@@ -51,7 +51,8 @@ int capture_open(struct capture_reader *r, const char *path, char *err, size_t e
   r->frames = r->skipped = 0;
   if (!supported(r->linktype)) {
     snprintf(err, errlen, "%s: link type %d (%s) is not supported (Ethernet, raw IPv4, SLL, SLL2)",
-             path, r->linktype, pcap_datalink_val_to_name(r->linktype) ? pcap_datalink_val_to_name(r->linktype) : "?");
+             path, r->linktype,
+             pcap_datalink_val_to_name(r->linktype) ? pcap_datalink_val_to_name(r->linktype) : "?");
     pcap_close(r->pcap);
     r->pcap = NULL;
     return -1;
@@ -73,12 +74,16 @@ static size_t synth_eth(uint8_t *out, uint16_t ethertype, const uint8_t *payload
   if (ethertype == WIRE_ETHERTYPE_IPV4 && len >= 20) {
     uint32_t s = wire_get32(payload + 12), d = wire_get32(payload + 16);
     capture_synth_mac(s, src);
-    if (d == 0xffffffffu || (d >> 28) == 0xe) memset(dst, 0xff, 6);
-    else capture_synth_mac(d, dst);
+    if (d == 0xffffffffu || (d >> 28) == 0xe)
+      memset(dst, 0xff, 6);
+    else
+      capture_synth_mac(d, dst);
   } else if (ethertype == WIRE_ETHERTYPE_ARP && len >= 28) {
     capture_synth_mac(wire_get32(payload + 14), src);
-    if (wire_get16(payload + 6) == WIRE_ARP_REQUEST) memset(dst, 0xff, 6);
-    else capture_synth_mac(wire_get32(payload + 24), dst);
+    if (wire_get16(payload + 6) == WIRE_ARP_REQUEST)
+      memset(dst, 0xff, 6);
+    else
+      capture_synth_mac(wire_get32(payload + 24), dst);
   } else {
     memset(dst, 0xff, 6);
   }

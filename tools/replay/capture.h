@@ -19,20 +19,20 @@
 #ifndef REPLAY_CAPTURE_H
 #define REPLAY_CAPTURE_H
 
+#include <pcap/pcap.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pcap/pcap.h>
 
 #define CAPTURE_MAX_FRAME 65600
 
 struct capture_reader {
   pcap_t *pcap;
-  int linktype;       /* DLT_* of the file */
+  int linktype; /* DLT_* of the file */
   uint8_t buf[CAPTURE_MAX_FRAME];
-  uint64_t first_us;  /* timestamp of the first frame (absolute, µs) */
+  uint64_t first_us; /* timestamp of the first frame (absolute, µs) */
   int have_first;
-  uint64_t frames;    /* frames returned so far */
-  uint64_t skipped;   /* frames too short for their link header */
+  uint64_t frames;  /* frames returned so far */
+  uint64_t skipped; /* frames too short for their link header */
 };
 
 /* Open path; 0, or -1 with a one-line reason in err. */
@@ -48,8 +48,8 @@ const char *capture_linktype_name(int linktype);
 
 /* ---- a whole capture in memory (check/outcome/write modes) ---- */
 struct frame_rec {
-  uint64_t t_us;      /* µs since the first frame */
-  size_t off;         /* offset of the bytes in capture_mem.data */
+  uint64_t t_us; /* µs since the first frame */
+  size_t off;    /* offset of the bytes in capture_mem.data */
   uint32_t len;
 };
 struct capture_mem {

@@ -104,7 +104,8 @@ static bool rewrite_tcp(struct conns *cs, uint8_t *tcp, size_t len, uint32_t src
     uint8_t l = tcp[i + 1];
     if (l < 2 || i + l > doff) break;
     if (kind == WIRE_TCPOPT_SACK && d && (l - 2) % 8 == 0) {
-      for (size_t b = i + 2; b + 4 <= i + l; b += 4) put32_csum(tcp + b, wire_get32(tcp + b) + d, csum);
+      for (size_t b = i + 2; b + 4 <= i + l; b += 4)
+        put32_csum(tcp + b, wire_get32(tcp + b) + d, csum);
       changed = true;
     } else if (kind == WIRE_TCPOPT_TS && l == 10 && ts_ok && td) {
       put32_csum(tcp + i + 6, wire_get32(tcp + i + 6) + td, csum);
@@ -144,7 +145,8 @@ bool conn_rewrite_input(struct conns *cs, uint32_t h_ip, uint8_t *f, size_t len)
   if (wire_get32(ip + 16) != h_ip) return false;
   uint8_t *l4 = ip + ihl;
   size_t l4_len = tot - ihl;
-  if (ip[9] == WIRE_IP_PROTO_TCP && l4_len >= WIRE_TCP_HLEN) return rewrite_tcp(cs, l4, l4_len, wire_get32(ip + 12));
+  if (ip[9] == WIRE_IP_PROTO_TCP && l4_len >= WIRE_TCP_HLEN)
+    return rewrite_tcp(cs, l4, l4_len, wire_get32(ip + 12));
   if (ip[9] == WIRE_IP_PROTO_ICMP) return rewrite_icmp(cs, h_ip, l4, l4_len);
   return false;
 }

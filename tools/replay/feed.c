@@ -31,8 +31,8 @@ struct feed {
   microtcp_stack *st;
   struct runner run;
   uint64_t now;
-  uint64_t deadline;    /* microtcp_deadline after the last turn */
-  bool dirty;          /* some socket's readiness changed: the apps need a poll */
+  uint64_t deadline; /* microtcp_deadline after the last turn */
+  bool dirty;        /* some socket's readiness changed: the apps need a poll */
   uint64_t out_frames;
   pcap_t *dead;
   pcap_dumper_t *dump;
@@ -105,9 +105,12 @@ static void readdress(uint8_t *b, size_t len, const struct host *h) {
   wire_put16(ip + 10, wire_csum_update16(c, o_lo, n_lo));
   if (wire_get16(ip + 6) & 0x3fff) return; /* fragments carry no transport header */
   size_t l4 = 14 + ihl, coff;
-  if (ip[9] == WIRE_IP_PROTO_TCP) coff = l4 + 16;
-  else if (ip[9] == WIRE_IP_PROTO_UDP) coff = l4 + 6;
-  else return;
+  if (ip[9] == WIRE_IP_PROTO_TCP)
+    coff = l4 + 16;
+  else if (ip[9] == WIRE_IP_PROTO_UDP)
+    coff = l4 + 6;
+  else
+    return;
   if (coff + 2 > len) return;
   uint16_t cs = wire_get16(b + coff);
   if (ip[9] == WIRE_IP_PROTO_UDP && cs == 0) return; /* no UDP checksum */
@@ -197,7 +200,8 @@ int feed_run(const struct replay_opts *o) {
   f.run.keepalive_us = o->sc.keepalive_us;
   /* Peers' MACs as check mode learns them (so replies are not stuck on ARP). */
   if (o->sc.static_arp == TRI_YES || (o->sc.static_arp == TRI_AUTO && !h.arp_requests))
-    for (size_t i = 0; i < h.npeers; i++) microtcp_arp_add_static(f.st, h.peers[i].ip, h.peers[i].mac);
+    for (size_t i = 0; i < h.npeers; i++)
+      microtcp_arp_add_static(f.st, h.peers[i].ip, h.peers[i].mac);
   struct capture_reader *r = malloc(sizeof *r);
   if (!r) abort();
   if (capture_open(r, o->capture, err, sizeof err) < 0) {
@@ -236,8 +240,9 @@ int feed_run(const struct replay_opts *o) {
     /* A SYN to a port nobody listens on yet: listen there first (feed mode
      * wants connections to reach the apps, not just RSTs). The check reads
      * fixed offsets only; the stack does the real parsing. */
-    if (len >= 14 + 20 + 20 && wire_get16(in + 12) == WIRE_ETHERTYPE_IPV4 && in[14 + 9] == WIRE_IP_PROTO_TCP &&
-        wire_get32(in + 14 + 16) == h.ip && (in[14] & 15) == 5 && (in[14 + 20 + 13] & 0x12) == 0x02) {
+    if (len >= 14 + 20 + 20 && wire_get16(in + 12) == WIRE_ETHERTYPE_IPV4 &&
+        in[14 + 9] == WIRE_IP_PROTO_TCP && wire_get32(in + 14 + 16) == h.ip && (in[14] & 15) == 5 &&
+        (in[14 + 20 + 13] & 0x12) == 0x02) {
       uint16_t port = wire_get16(in + 14 + 20 + 2);
       if (!runner_listens_on(&f.run, port)) runner_listen(&f.run, port, f.now);
     }
@@ -263,19 +268,24 @@ int feed_run(const struct replay_opts *o) {
   for (; steps < 10000000; steps++) {
     uint64_t d = f.deadline;
     if (d == UINT64_MAX) break;
-    if (d > f.now) f.now = d;
-    else f.now++;
+    if (d > f.now)
+      f.now = d;
+    else
+      f.now++;
     fturn(&f);
   }
   microtcp_pool_usage u;
   microtcp_get_pool_usage(f.st, &u);
-  bool leak = u.tcp || u.listeners || u.udp || u.frames || u.arp_pending || u.reasm_slots || u.reasm_bytes;
+  bool leak =
+      u.tcp || u.listeners || u.udp || u.frames || u.arp_pending || u.reasm_slots || u.reasm_bytes;
 
   if (!o->quiet) {
     printf("feed %s: %llu frames in %.3f s (%.0f frames/s)%s, stack sent %llu\n", o->capture,
            (unsigned long long)frames, secs, secs > 0 ? (double)frames / secs : 0.0,
            o->promisc ? " promiscuous" : "", (unsigned long long)f.out_frames);
-    if (skipped) printf("  %llu frames too short for their link header were skipped\n", (unsigned long long)skipped);
+    if (skipped)
+      printf("  %llu frames too short for their link header were skipped\n",
+             (unsigned long long)skipped);
     const uint64_t *vals = (const uint64_t *)microtcp_get_counters(f.st);
     printf("counters (non-zero):\n");
     for (size_t i = 0; microtcp_counter_name(i); i++)
@@ -284,9 +294,11 @@ int feed_run(const struct replay_opts *o) {
     printf("wind-down: %d timer steps, %.1f s of virtual time after the last frame\n", steps,
            (double)(f.now - end_of_capture) / 1e6);
   }
-  printf("pools after closing everything: tcp %u listeners %u udp %u frames %u arp_pending %u reasm_slots %u "
+  printf("pools after closing everything: tcp %u listeners %u udp %u frames %u arp_pending %u "
+         "reasm_slots %u "
          "reasm_bytes %u (arp_entries %u is a cache)\n",
-         u.tcp, u.listeners, u.udp, u.frames, u.arp_pending, u.reasm_slots, u.reasm_bytes, u.arp_entries);
+         u.tcp, u.listeners, u.udp, u.frames, u.arp_pending, u.reasm_slots, u.reasm_bytes,
+         u.arp_entries);
   printf("%s\n", leak ? "FAIL: leak (a pool is not empty)" : "PASS: no leak");
   if (f.dump) pcap_dump_close(f.dump);
   if (f.dead) pcap_close(f.dead);

@@ -18,7 +18,8 @@ bool host_pick_candidate(struct host_pick *hp, const struct pkt *p) {
     hp->have_ip = true;
     hp->ip_dst = p->ip.dst;
   }
-  if (p->layer == PKT_ARP && p->arp.op == WIRE_ARP_REQUEST && p->arp.spa != p->arp.tpa && !hp->have_arp) {
+  if (p->layer == PKT_ARP && p->arp.op == WIRE_ARP_REQUEST && p->arp.spa != p->arp.tpa &&
+      !hp->have_arp) {
     hp->have_arp = true;
     hp->arp_tpa = p->arp.tpa;
   }
@@ -26,10 +27,14 @@ bool host_pick_candidate(struct host_pick *hp, const struct pkt *p) {
 }
 
 bool host_pick_done(const struct host_pick *hp, uint32_t *ip) {
-  if (hp->have_syn) *ip = hp->syn_dst;
-  else if (hp->have_ip) *ip = hp->ip_dst;
-  else if (hp->have_arp) *ip = hp->arp_tpa;
-  else return false;
+  if (hp->have_syn)
+    *ip = hp->syn_dst;
+  else if (hp->have_ip)
+    *ip = hp->ip_dst;
+  else if (hp->have_arp)
+    *ip = hp->arp_tpa;
+  else
+    return false;
   return true;
 }
 
@@ -63,7 +68,8 @@ enum dir host_dir(const struct host *h, const struct pkt *p) {
 }
 
 static void add_peer(struct host *h, uint32_t ip, const uint8_t mac[6]) {
-  if (ip == 0 || ip == h->ip || ip == 0xffffffffu || (ip >> 28) == 0xe || is_bcast(mac) || (mac[0] & 1))
+  if (ip == 0 || ip == h->ip || ip == 0xffffffffu || (ip >> 28) == 0xe || is_bcast(mac) ||
+      (mac[0] & 1))
     return;
   for (size_t i = 0; i < h->npeers; i++)
     if (h->peers[i].ip == ip) return;
@@ -77,11 +83,14 @@ static void add_peer(struct host *h, uint32_t ip, const uint8_t mac[6]) {
 void host_learn(struct host *h, const struct pkt *p) {
   if (p->layer == PKT_ARP && p->arp.spa == h->ip) {
     size_t i = 0;
-    while (i < h->narp && memcmp(h->arp[i].sha, p->arp.sha, 6)) i++;
+    while (i < h->narp && memcmp(h->arp[i].sha, p->arp.sha, 6))
+      i++;
     if (i == h->narp && h->narp < 8) memcpy(h->arp[h->narp++].sha, p->arp.sha, 6);
     if (i < h->narp) {
-      if (p->arp.tpa == h->ip) h->arp[i].garp = true; /* announcement (RFC 5227) */
-      else if (p->arp.op == WIRE_ARP_REQUEST) h->arp[i].requests = true;
+      if (p->arp.tpa == h->ip)
+        h->arp[i].garp = true; /* announcement (RFC 5227) */
+      else if (p->arp.op == WIRE_ARP_REQUEST)
+        h->arp[i].requests = true;
     }
     return;
   }
@@ -116,8 +125,10 @@ void host_learn(struct host *h, const struct pkt *p) {
     memcpy(h->mac_ip_dst, p->eth.dst, 6);
     h->mac_ip_dst_k = true;
   }
-  if (p->layer == PKT_ARP) add_peer(h, p->arp.spa, p->arp.sha);
-  else add_peer(h, p->ip.src, p->eth.src);
+  if (p->layer == PKT_ARP)
+    add_peer(h, p->arp.spa, p->arp.sha);
+  else
+    add_peer(h, p->ip.src, p->eth.src);
   if (p->layer == PKT_TCP && (p->tcp.flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == WIRE_TCP_SYN &&
       !h->first_syn_port) {
     h->first_syn_port = true;
@@ -146,7 +157,8 @@ void host_finish(struct host *h) {
 void host_secret_from_seed(uint64_t seed, uint8_t secret[16]) {
   /* Must stay equal to configure_stack() in tools/tap/microtcp_tap.c: a
    * capture recorded with `microtcp-tap --seed N` replays with `seed = N`. */
-  for (int i = 0; i < 16; i++) secret[i] = (uint8_t)((seed >> (8 * (i % 8))) ^ (uint64_t)(i * 37));
+  for (int i = 0; i < 16; i++)
+    secret[i] = (uint8_t)((seed >> (8 * (i % 8))) ^ (uint64_t)(i * 37));
 }
 
 void host_config(const struct host *h, const struct sidecar *sc, microtcp_config *cfg) {

@@ -41,29 +41,35 @@ enum dir { DIR_OTHER = 0, DIR_TO_HOST, DIR_FROM_HOST };
 
 struct host {
   uint32_t ip;
-  bool detected;          /* found by auto-detection (not given) */
+  bool detected; /* found by auto-detection (not given) */
   uint8_t mac[6];
-  bool mac_from_host;     /* seen as the source of a frame from H */
+  bool mac_from_host; /* seen as the source of a frame from H */
   bool mac_known;
   int prefix;
-  bool syn_seen;          /* H sent a SYN or SYN-ACK */
+  bool syn_seen; /* H sent a SYN or SYN-ACK */
   wire_tcp_opts syn_opts;
-  bool garp;              /* H announced itself (gratuitous ARP) */
-  bool arp_requests;      /* H sent ARP requests */
+  bool garp;         /* H announced itself (gratuitous ARP) */
+  bool arp_requests; /* H sent ARP requests */
   /* MAC candidates, best first: source of IPv4 from H, destination of
    * unicast IPv4 to H, sender of ARP from H (host_finish picks one). */
   bool mac_ip_src_k, mac_ip_dst_k;
   uint8_t mac_ip_src[6], mac_ip_dst[6];
   size_t narp;
-  struct { uint8_t sha[6]; bool garp, requests; } arp[8]; /* ARP senders claiming H's IP */
-  bool first_syn_port;    /* the first SYN to H: its destination port */
+  struct {
+    uint8_t sha[6];
+    bool garp, requests;
+  } arp[8];            /* ARP senders claiming H's IP */
+  bool first_syn_port; /* the first SYN to H: its destination port */
   uint16_t listen_port;
-  bool h_sends_syn;       /* H opened a connection (client role) */
+  bool h_sends_syn; /* H opened a connection (client role) */
   uint32_t connect_ip;
   uint16_t connect_port;
-  bool outside_24;        /* some peer is outside H's /24 */
+  bool outside_24; /* some peer is outside H's /24 */
   size_t npeers;
-  struct { uint32_t ip; uint8_t mac[6]; } peers[HOST_MAX_PEERS];
+  struct {
+    uint32_t ip;
+    uint8_t mac[6];
+  } peers[HOST_MAX_PEERS];
 };
 
 /* Pass 1: pick the host (call host_pick_candidate on every frame until it

@@ -44,7 +44,8 @@ static const char USAGE[] =
     "\n"
     "In check and outcome modes the peer's frames are moved into the stack's\n"
     "numbering before injection (TCP ack and SACK edges by stack ISN - recorded\n"
-    "ISN, TS ecr by the TS offset, quoted seq in ICMP errors): see README.md.\n"
+    "ISN, TS ecr by the TS offset, quoted seq in ICMP errors): see\n"
+    "pcap-corpus/README.md, which also documents the sidecar format.\n"
     "\n"
     "Options:\n"
     "  --as A.B.C.D     the host to play (default: the sidecar's `as`, else the\n"
@@ -82,24 +83,38 @@ int main(int argc, char **argv) {
       fputs(USAGE, stdout);
       return 0;
     }
-    if (!strcmp(a, "--check")) mode = mode < 0 || mode == MODE_CHECK ? MODE_CHECK : 99;
-    else if (!strcmp(a, "--outcome")) mode = mode < 0 || mode == MODE_OUTCOME ? MODE_OUTCOME : 99;
-    else if (!strcmp(a, "--feed")) mode = mode < 0 || mode == MODE_FEED ? MODE_FEED : 99;
-    else if (!strcmp(a, "--verbose")) o.verbose = true;
-    else if (!strcmp(a, "--quiet")) o.quiet = true;
-    else if (!strcmp(a, "--perturb")) o.perturb = true;
-    else if (!strcmp(a, "--promisc")) o.promisc = true;
-    else if (!strcmp(a, "--no-sidecar")) no_sidecar = true;
-    else if (!strcmp(a, "--as") || !strcmp(a, "--sidecar") || !strcmp(a, "--write") || !strcmp(a, "--app") ||
-             !strcmp(a, "--ignore") || !strcmp(a, "--port")) {
+    if (!strcmp(a, "--check"))
+      mode = mode < 0 || mode == MODE_CHECK ? MODE_CHECK : 99;
+    else if (!strcmp(a, "--outcome"))
+      mode = mode < 0 || mode == MODE_OUTCOME ? MODE_OUTCOME : 99;
+    else if (!strcmp(a, "--feed"))
+      mode = mode < 0 || mode == MODE_FEED ? MODE_FEED : 99;
+    else if (!strcmp(a, "--verbose"))
+      o.verbose = true;
+    else if (!strcmp(a, "--quiet"))
+      o.quiet = true;
+    else if (!strcmp(a, "--perturb"))
+      o.perturb = true;
+    else if (!strcmp(a, "--promisc"))
+      o.promisc = true;
+    else if (!strcmp(a, "--no-sidecar"))
+      no_sidecar = true;
+    else if (!strcmp(a, "--as") || !strcmp(a, "--sidecar") || !strcmp(a, "--write") ||
+             !strcmp(a, "--app") || !strcmp(a, "--ignore") || !strcmp(a, "--port")) {
       if (i + 1 >= argc) return usage("option needs a value", a);
       const char *v = argv[++i];
-      if (!strcmp(a, "--as")) as = v;
-      else if (!strcmp(a, "--sidecar")) sidecar = v;
-      else if (!strcmp(a, "--write")) o.write_path = v;
-      else if (!strcmp(a, "--app")) app = v;
-      else if (!strcmp(a, "--ignore")) ignore = v;
-      else port = v;
+      if (!strcmp(a, "--as"))
+        as = v;
+      else if (!strcmp(a, "--sidecar"))
+        sidecar = v;
+      else if (!strcmp(a, "--write"))
+        o.write_path = v;
+      else if (!strcmp(a, "--app"))
+        app = v;
+      else if (!strcmp(a, "--ignore"))
+        ignore = v;
+      else
+        port = v;
     } else if (a[0] == '-' && a[1]) {
       return usage("unknown option", a);
     } else if (o.capture) {
@@ -134,8 +149,8 @@ int main(int argc, char **argv) {
     o.sc.has_as = true;
   }
   if (app) {
-    if (strcmp(app, "echo") && strcmp(app, "sink") && strcmp(app, "http") && strcmp(app, "udp-echo") &&
-        strcmp(app, "source") && strcmp(app, "none"))
+    if (strcmp(app, "echo") && strcmp(app, "sink") && strcmp(app, "http") &&
+        strcmp(app, "udp-echo") && strcmp(app, "source") && strcmp(app, "none"))
       return usage("--app expects echo, sink, http, udp-echo, source or none", app);
     snprintf(o.sc.app, sizeof o.sc.app, "%s", app);
   }

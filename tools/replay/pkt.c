@@ -16,7 +16,8 @@ void pkt_decode(const uint8_t *frame, size_t len, struct pkt *p) {
     return;
   }
   if (p->eth.ethertype == WIRE_ETHERTYPE_ARP) {
-    p->layer = wire_arp_parse(p->eth.payload, p->eth.payload_len, &p->arp) < 0 ? PKT_BAD_ARP : PKT_ARP;
+    p->layer =
+        wire_arp_parse(p->eth.payload, p->eth.payload_len, &p->arp) < 0 ? PKT_BAD_ARP : PKT_ARP;
     return;
   }
   if (p->eth.ethertype != WIRE_ETHERTYPE_IPV4) {
@@ -72,7 +73,8 @@ static void mac_str(const uint8_t *m, char *b, size_t cap) {
 }
 static uint64_t fnv1a(const uint8_t *d, size_t n) {
   uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ d[i]) * 1099511628211ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ d[i]) * 1099511628211ull;
   return h;
 }
 static void tcp_flags_str(uint8_t f, char *b) {
@@ -93,7 +95,8 @@ static void tcp_flags_str(uint8_t f, char *b) {
 /* The options in wire order, e.g. "mss 1460,sackOK,TS val 0 ecr 0,nop,wscale 7".
  * with_ts=false leaves the TS values out (they are separate fields). The
  * bytes were validated by wire_tcp_parse, so each length fits. */
-static void tcp_options_str(const struct pkt *p, const struct pkt_rel *rel, bool with_ts, struct out *o) {
+static void tcp_options_str(const struct pkt *p, const struct pkt_rel *rel, bool with_ts,
+                            struct out *o) {
   const uint8_t *opt = p->l4 + WIRE_TCP_HLEN;
   size_t n = p->tcp.data_off - WIRE_TCP_HLEN, i = 0;
   bool first = true;
@@ -195,7 +198,8 @@ void pkt_summary(const struct pkt *p, const struct pkt_rel *rel, char *buf, size
     return;
   }
   if (p->layer == PKT_BAD_L4) {
-    put(&o, "%s > %s IP proto %u malformed transport header len %zu", a, b, p->ip.proto, p->ip.payload_len);
+    put(&o, "%s > %s IP proto %u malformed transport header len %zu", a, b, p->ip.proto,
+        p->ip.payload_len);
     return;
   }
   if (p->layer == PKT_ICMP) {
@@ -208,7 +212,8 @@ void pkt_summary(const struct pkt *p, const struct pkt_rel *rel, char *buf, size
     return;
   }
   if (p->layer == PKT_UDP) {
-    put(&o, "%s:%u > %s:%u UDP len %zu", a, p->udp.src_port, b, p->udp.dst_port, p->udp.payload_len);
+    put(&o, "%s:%u > %s:%u UDP len %zu", a, p->udp.src_port, b, p->udp.dst_port,
+        p->udp.payload_len);
     return;
   }
   const wire_tcp *t = &p->tcp;
@@ -253,8 +258,16 @@ static void add_data(struct fields *fs, const char *name, const uint8_t *d, size
 }
 
 size_t pkt_fields(const struct pkt *p, const struct pkt_rel *rel, struct pkt_field *out) {
-  static const char *const KIND[] = {"malformed-ethernet", "other-ethertype", "malformed-arp", "arp",
-                                     "malformed-ipv4", "ipv4", "malformed-transport", "icmp", "udp", "tcp"};
+  static const char *const KIND[] = {"malformed-ethernet",
+                                     "other-ethertype",
+                                     "malformed-arp",
+                                     "arp",
+                                     "malformed-ipv4",
+                                     "ipv4",
+                                     "malformed-transport",
+                                     "icmp",
+                                     "udp",
+                                     "tcp"};
   struct fields fs = {out, 0};
   char a[24], b[24];
   add(&fs, "kind", "%s", KIND[p->layer]);

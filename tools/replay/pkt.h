@@ -31,8 +31,8 @@ enum pkt_layer {
   PKT_BAD_ARP,
   PKT_ARP,
   PKT_BAD_IP,
-  PKT_IP,          /* IPv4 fragment (offset > 0) or other protocol */
-  PKT_BAD_L4,      /* IPv4 fine, transport header malformed */
+  PKT_IP,     /* IPv4 fragment (offset > 0) or other protocol */
+  PKT_BAD_L4, /* IPv4 fine, transport header malformed */
   PKT_ICMP,
   PKT_UDP,
   PKT_TCP,
@@ -40,7 +40,7 @@ enum pkt_layer {
 
 struct pkt {
   enum pkt_layer layer;
-  const uint8_t *raw;    /* the frame as given */
+  const uint8_t *raw; /* the frame as given */
   size_t len;
   wire_eth eth;
   wire_arp arp;
@@ -48,7 +48,7 @@ struct pkt {
   wire_icmp icmp;
   wire_udp udp;
   wire_tcp tcp;
-  const uint8_t *l4;     /* transport header (in the frame) */
+  const uint8_t *l4; /* transport header (in the frame) */
   size_t l4_len;
 };
 
@@ -64,14 +64,15 @@ struct pkt_rel {
 };
 
 /* One-line summary, e.g.
- * "10.0.0.2:80 > 10.0.0.1:40000 [S.] seq 0 ack 1 win 65535 <mss 1460,sackOK,TS val 0 ecr 0,nop,wscale 7> len 0" */
+ * "10.0.0.2:80 > 10.0.0.1:40000 [S.] seq 0 ack 1 win 65535 <mss 1460,sackOK,TS val 0 ecr
+ * 0,nop,wscale 7> len 0" */
 void pkt_summary(const struct pkt *p, const struct pkt_rel *rel, char *buf, size_t cap);
 
 #define PKT_MAX_FIELDS 48
 struct pkt_field {
   const char *name;
   char val[120];
-  bool is_ts;     /* compared numerically with the TS tolerance */
+  bool is_ts; /* compared numerically with the TS tolerance */
   int64_t num;
 };
 /* Normalised fields of p; returns how many. */

@@ -35,11 +35,11 @@
 #include "replay.h"
 #include "runner.h"
 
-struct sent {          /* one frame the stack sent, waiting to be compared */
+struct sent { /* one frame the stack sent, waiting to be compared */
   uint64_t now;
   size_t off;
   uint32_t len;
-  size_t seqno;        /* 1-based count of stack frames */
+  size_t seqno; /* 1-based count of stack frames */
 };
 
 struct engine {
@@ -55,7 +55,7 @@ struct engine {
   pcap_t *dead;
   pcap_dumper_t *dump;
   uint64_t now, offset;
-  bool compare;        /* check mode */
+  bool compare; /* check mode */
   /* stack frames not yet compared */
   struct sent *aq;
   size_t aq_n, aq_head, aq_cap;
@@ -69,8 +69,8 @@ struct engine {
   bool diverged;
   size_t injected, compared, ignored;
   bool app_closed;
-  bool turned;           /* the stack has had its first turn */
-  size_t tick;           /* clock = tap: next capture frame whose time is a wake-up */
+  bool turned; /* the stack has had its first turn */
+  size_t tick; /* clock = tap: next capture frame whose time is a wake-up */
 };
 
 static void ip_str(uint32_t ip, char *b, size_t cap) {
@@ -188,7 +188,8 @@ static void run_until(struct engine *e, uint64_t t) {
 }
 
 /* ---- comparison ---- */
-static void rel_for(struct engine *e, const struct pkt *p, enum conn_side sender, struct pkt_rel *rel) {
+static void rel_for(struct engine *e, const struct pkt *p, enum conn_side sender,
+                    struct pkt_rel *rel) {
   memset(rel, 0, sizeof *rel);
   if (p->layer != PKT_TCP) return;
   struct conn *c = conn_get(&e->conns, p->ip.dst, p->tcp.dst_port, p->tcp.src_port, false);
@@ -206,7 +207,8 @@ static void diverge_header(struct engine *e, const char *what, size_t cap_idx, s
   e->diverged = true;
   printf("DIVERGENCE: %s\n", what);
   if (cap_idx != (size_t)-1)
-    printf("  capture frame #%zu at %.6f s", cap_idx + 1, (double)e->cap.frames[cap_idx].t_us / 1e6);
+    printf("  capture frame #%zu at %.6f s", cap_idx + 1,
+           (double)e->cap.frames[cap_idx].t_us / 1e6);
   else
     printf("  capture frame: none");
   if (stack_no) printf(", stack frame #%zu", stack_no);
@@ -225,8 +227,10 @@ static bool compare_one(struct engine *e, size_t idx, const struct sent *s) {
   char diffs[2048];
   size_t dl = 0;
   diffs[0] = 0;
-#define ADD_DIFF(...) \
-  do { if (dl < sizeof diffs) dl += (size_t)snprintf(diffs + dl, sizeof diffs - dl, __VA_ARGS__); } while (0)
+#define ADD_DIFF(...)                                                                              \
+  do {                                                                                             \
+    if (dl < sizeof diffs) dl += (size_t)snprintf(diffs + dl, sizeof diffs - dl, __VA_ARGS__);     \
+  } while (0)
   for (size_t i = 0; i < ne; i++) {
     if (sidecar_ignores(e->sc, ef[i].name)) continue;
     const struct pkt_field *match = NULL;
@@ -252,7 +256,8 @@ static bool compare_one(struct engine *e, size_t idx, const struct sent *s) {
       if (!strcmp(af[j].name, ef[i].name)) found = true;
     if (!found) ADD_DIFF("    %-11s expected (absent), actual %s\n", af[j].name, af[j].val);
   }
-  if (!pkt_checksums_ok(&act)) ADD_DIFF("    %-11s the stack's frame has a wrong checksum\n", "checksum");
+  if (!pkt_checksums_ok(&act))
+    ADD_DIFF("    %-11s the stack's frame has a wrong checksum\n", "checksum");
 #undef ADD_DIFF
   e->compared++;
   if (!dl) return true;
@@ -278,8 +283,13 @@ static void check_settled(struct engine *e, size_t next) {
   char what[128];
   if (e->eq_head < e->eq_n) {
     size_t idx = e->eq[e->eq_head];
-    if (next != (size_t)-1) snprintf(what, sizeof what, "the stack sent nothing where the capture has a frame (before capture frame #%zu)", next + 1);
-    else snprintf(what, sizeof what, "the stack sent nothing where the capture has a frame (by the end)");
+    if (next != (size_t)-1)
+      snprintf(what, sizeof what,
+               "the stack sent nothing where the capture has a frame (before capture frame #%zu)",
+               next + 1);
+    else
+      snprintf(what, sizeof what,
+               "the stack sent nothing where the capture has a frame (by the end)");
     diverge_header(e, what, idx, 0);
     struct pkt exp;
     struct pkt_rel er;
@@ -289,8 +299,13 @@ static void check_settled(struct engine *e, size_t next) {
     printf("  %-9s (nothing)\n", "actual:");
   } else if (e->aq_head < e->aq_n) {
     const struct sent *s = &e->aq[e->aq_head];
-    if (next != (size_t)-1) snprintf(what, sizeof what, "the stack sent a frame the capture does not have (before capture frame #%zu)", next + 1);
-    else snprintf(what, sizeof what, "the stack sent a frame the capture does not have (after its last frame)");
+    if (next != (size_t)-1)
+      snprintf(what, sizeof what,
+               "the stack sent a frame the capture does not have (before capture frame #%zu)",
+               next + 1);
+    else
+      snprintf(what, sizeof what,
+               "the stack sent a frame the capture does not have (after its last frame)");
     diverge_header(e, what, next, s->seqno);
     struct pkt act;
     struct pkt_rel ar;
@@ -308,19 +323,25 @@ static bool check_outcome(struct engine *e) {
   bool ok = true;
   uint64_t est = runner_established(&e->run), bytes = runner_bytes(&e->run);
   size_t running = runner_running(&e->run);
-  const char *close = e->run.resets ? "reset" : e->run.failed ? "failed" : running ? "open" : "clean";
-  printf("outcome: %llu established, %llu bytes to the app, %s (%llu done, %llu failed, %zu open)\n",
-         (unsigned long long)est, (unsigned long long)bytes, close,
-         (unsigned long long)e->run.finished_clean, (unsigned long long)e->run.failed, running);
+  const char *close = e->run.resets   ? "reset"
+                      : e->run.failed ? "failed"
+                      : running       ? "open"
+                                      : "clean";
+  printf(
+      "outcome: %llu established, %llu bytes to the app, %s (%llu done, %llu failed, %zu open)\n",
+      (unsigned long long)est, (unsigned long long)bytes, close,
+      (unsigned long long)e->run.finished_clean, (unsigned long long)e->run.failed, running);
   if (e->run.failed) printf("  last app failure: %s\n", e->run.last_failure);
-  if (e->run.client && e->run.client->status == APP_FAILED) printf("  source failed: %s\n", e->run.client->reason);
+  if (e->run.client && e->run.client->status == APP_FAILED)
+    printf("  source failed: %s\n", e->run.client->reason);
   if (sc->established >= 0 && est != (uint64_t)sc->established) {
-    printf("OUTCOME MISMATCH: expected %d connections established, got %llu\n", sc->established, (unsigned long long)est);
+    printf("OUTCOME MISMATCH: expected %d connections established, got %llu\n", sc->established,
+           (unsigned long long)est);
     ok = false;
   }
   if (sc->bytes_to_app >= 0 && bytes != (uint64_t)sc->bytes_to_app) {
-    printf("OUTCOME MISMATCH: expected %lld bytes delivered to the app, got %llu\n", (long long)sc->bytes_to_app,
-           (unsigned long long)bytes);
+    printf("OUTCOME MISMATCH: expected %lld bytes delivered to the app, got %llu\n",
+           (long long)sc->bytes_to_app, (unsigned long long)bytes);
     ok = false;
   }
   if (sc->close == CLOSE_CLEAN && (e->run.failed || running)) {
@@ -338,12 +359,17 @@ static bool check_outcome(struct engine *e) {
   for (size_t i = 0; i < sc->ncounters; i++) {
     const struct counter_expect *c = &sc->counters[i];
     size_t k = 0;
-    while (microtcp_counter_name(k) && strcmp(microtcp_counter_name(k), c->name)) k++;
+    while (microtcp_counter_name(k) && strcmp(microtcp_counter_name(k), c->name))
+      k++;
     uint64_t v = vals[k];
     bool good = c->op == '=' ? v == c->value : c->op == '>' ? v >= c->value : v <= c->value;
     if (!good) {
-      printf("OUTCOME MISMATCH: counter %s is %llu, expected %s %llu\n", c->name, (unsigned long long)v,
-             c->op == '=' ? "=" : c->op == '>' ? ">=" : "<=", (unsigned long long)c->value);
+      printf("OUTCOME MISMATCH: counter %s is %llu, expected %s %llu\n", c->name,
+             (unsigned long long)v,
+             c->op == '='   ? "="
+             : c->op == '>' ? ">="
+                            : "<=",
+             (unsigned long long)c->value);
       ok = false;
     }
   }
@@ -373,7 +399,8 @@ static int setup(struct engine *e, char *err, size_t errlen) {
       if (host_pick_candidate(&hp, &p)) break;
     }
     if (!host_pick_done(&hp, &ip)) {
-      snprintf(err, errlen, "%s: no IPv4 or ARP frame to pick a host from (use --as)", e->o->capture);
+      snprintf(err, errlen, "%s: no IPv4 or ARP frame to pick a host from (use --as)",
+               e->o->capture);
       return -1;
     }
     detected = true;
@@ -392,9 +419,11 @@ static int setup(struct engine *e, char *err, size_t errlen) {
     if (p.layer != PKT_TCP) continue;
     enum dir d = host_dir(&e->host, &p);
     if (d == DIR_FROM_HOST)
-      conn_note(conn_get(&e->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true), SIDE_H, &p.tcp);
+      conn_note(conn_get(&e->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true), SIDE_H,
+                &p.tcp);
     else if (d == DIR_TO_HOST)
-      conn_note(conn_get(&e->conns, p.ip.src, p.tcp.src_port, p.tcp.dst_port, true), SIDE_PEER, &p.tcp);
+      conn_note(conn_get(&e->conns, p.ip.src, p.tcp.src_port, p.tcp.dst_port, true), SIDE_PEER,
+                &p.tcp);
   }
   host_config(&e->host, sc, &e->cfg);
   size_t need = microtcp_footprint(&e->cfg);
@@ -415,7 +444,8 @@ static int setup(struct engine *e, char *err, size_t errlen) {
     snprintf(err, errlen, "stack init failed: %s", microtcp_strerror(ierr));
     return -1;
   }
-  bool static_arp = sc->static_arp == TRI_YES || (sc->static_arp == TRI_AUTO && !e->host.arp_requests);
+  bool static_arp =
+      sc->static_arp == TRI_YES || (sc->static_arp == TRI_AUTO && !e->host.arp_requests);
   if (static_arp)
     for (size_t i = 0; i < e->host.npeers; i++)
       microtcp_arp_add_static(e->st, e->host.peers[i].ip, e->host.peers[i].mac);
@@ -423,14 +453,16 @@ static int setup(struct engine *e, char *err, size_t errlen) {
     e->dead = pcap_open_dead(DLT_EN10MB, 65535);
     e->dump = e->dead ? pcap_dump_open(e->dead, e->o->write_path) : NULL;
     if (!e->dump) {
-      snprintf(err, errlen, "cannot write %s: %s", e->o->write_path, e->dead ? pcap_geterr(e->dead) : "pcap");
+      snprintf(err, errlen, "cannot write %s: %s", e->o->write_path,
+               e->dead ? pcap_geterr(e->dead) : "pcap");
       return -1;
     }
   }
   uint16_t port = sc->port ? sc->port : e->host.listen_port;
   uint32_t cip = sc->connect_ip ? sc->connect_ip : e->host.connect_ip;
   uint16_t cport = sc->connect_ip ? sc->connect_port : e->host.connect_port;
-  if (runner_start(&e->run, e->st, sc->app, port, cip, cport, sc->bytes, e->now, err, errlen) < 0) return -1;
+  if (runner_start(&e->run, e->st, sc->app, port, cip, cport, sc->bytes, e->now, err, errlen) < 0)
+    return -1;
   e->run.keepalive_us = sc->keepalive_us;
   if (!e->o->quiet) {
     char a[20];

@@ -32,10 +32,14 @@ int runner_start(struct runner *r, microtcp_stack *st, const char *name, uint16_
   memset(r, 0, sizeof *r);
   r->st = st;
   if (!strcmp(name, "none")) return 0;
-  if (!strcmp(name, "echo")) r->kind = APP_ECHO_SERVER;
-  else if (!strcmp(name, "sink")) r->kind = APP_SINK;
-  else if (!strcmp(name, "http")) r->kind = APP_HTTP_SERVER;
-  else if (!strcmp(name, "udp-echo")) r->kind = APP_UDP_ECHO_SERVER;
+  if (!strcmp(name, "echo"))
+    r->kind = APP_ECHO_SERVER;
+  else if (!strcmp(name, "sink"))
+    r->kind = APP_SINK;
+  else if (!strcmp(name, "http"))
+    r->kind = APP_HTTP_SERVER;
+  else if (!strcmp(name, "udp-echo"))
+    r->kind = APP_UDP_ECHO_SERVER;
   else if (!strcmp(name, "source")) {
     if (!connect_ip) {
       snprintf(err, errlen, "app source needs `connect` (or a SYN from the host in the capture)");
@@ -83,7 +87,8 @@ bool runner_listens_on(const struct runner *r, uint16_t port) {
 }
 
 bool runner_listen(struct runner *r, uint16_t port, uint64_t now) {
-  if (!r->kind || r->kind == APP_UDP_ECHO_SERVER || r->nlisteners == RUNNER_MAX_LISTENERS) return false;
+  if (!r->kind || r->kind == APP_UDP_ECHO_SERVER || r->nlisteners == RUNNER_MAX_LISTENERS)
+    return false;
   int l = microtcp_tcp_listen(r->st, now, port, 1024);
   if (l < 0) return false;
   r->listeners[r->nlisteners] = l;
@@ -133,7 +138,8 @@ void runner_close_apps(struct runner *r, uint64_t now) {
 }
 
 void runner_close_listeners(struct runner *r, uint64_t now) {
-  for (size_t i = 0; i < r->nlisteners; i++) microtcp_tcp_close(r->st, now, r->listeners[i]);
+  for (size_t i = 0; i < r->nlisteners; i++)
+    microtcp_tcp_close(r->st, now, r->listeners[i]);
   r->nlisteners = 0;
 }
 
@@ -143,7 +149,8 @@ uint64_t runner_established(const struct runner *r) {
 
 uint64_t runner_bytes(const struct runner *r) {
   uint64_t b = r->bytes_in;
-  for (size_t i = 0; i < r->n; i++) b += r->apps[i]->received;
+  for (size_t i = 0; i < r->n; i++)
+    b += r->apps[i]->received;
   if (r->client) b += r->client->received;
   return b;
 }
@@ -153,7 +160,8 @@ size_t runner_running(const struct runner *r) {
 }
 
 void runner_free(struct runner *r) {
-  for (size_t i = 0; i < r->n; i++) free(r->apps[i]);
+  for (size_t i = 0; i < r->n; i++)
+    free(r->apps[i]);
   free(r->apps);
   free(r->client);
   memset(r, 0, sizeof *r);

@@ -28,13 +28,13 @@
 
 struct runner {
   microtcp_stack *st;
-  enum app_kind kind;           /* server kind (0 = none) */
+  enum app_kind kind; /* server kind (0 = none) */
   int listeners[RUNNER_MAX_LISTENERS];
   uint16_t ports[RUNNER_MAX_LISTENERS];
   size_t nlisteners;
   struct app **apps;
   size_t n, cap;
-  struct app *client;           /* source */
+  struct app *client; /* source */
   uint64_t keepalive_us;
   /* tallies */
   uint64_t accepted, bytes_in, finished_clean, failed, resets;

@@ -25,18 +25,18 @@ enum replay_mode { MODE_CHECK = 0, MODE_OUTCOME, MODE_FEED };
 enum tri { TRI_AUTO = 0, TRI_YES, TRI_NO };
 enum close_expect { CLOSE_ANY = 0, CLOSE_CLEAN, CLOSE_RESET, CLOSE_OPEN };
 
-#define SIDECAR_MAX_CFG 48
+#define SIDECAR_MAX_CFG      48
 #define SIDECAR_MAX_COUNTERS 16
 
 struct cfg_override {
-  size_t offset;   /* offsetof(microtcp_config, field) */
-  uint8_t size;    /* 1, 2, 4 (integers) or 0 for bool */
+  size_t offset; /* offsetof(microtcp_config, field) */
+  uint8_t size;  /* 1, 2, 4 (integers) or 0 for bool */
   uint64_t value;
 };
 
 struct counter_expect {
   char name[40];
-  char op;         /* '=', '>' (means >=), '<' (means <=) */
+  char op; /* '=', '>' (means >=), '<' (means <=) */
   uint64_t value;
 };
 
@@ -45,20 +45,20 @@ struct sidecar {
   enum replay_mode mode;
   bool has_as;
   uint32_t as_ip;
-  int prefix;           /* -1 = auto */
+  int prefix; /* -1 = auto */
   uint64_t seed;
-  char app[16];         /* echo | sink | http | udp-echo | source | none */
-  uint16_t port;        /* 0 = the port of the first SYN to the host */
+  char app[16];  /* echo | sink | http | udp-echo | source | none */
+  uint16_t port; /* 0 = the port of the first SYN to the host */
   uint32_t connect_ip;
   uint16_t connect_port;
   uint64_t bytes;
-  char ignore[512];     /* comma-separated field names */
+  char ignore[512]; /* comma-separated field names */
   uint32_t ts_tolerance;
   enum tri static_arp;
   uint64_t offset_us, end_us, batch_us;
-  bool tap_clock;       /* clock = tap: timers fire at capture timestamps (replay.c) */
-  bool offset_set;      /* offset_us given (else 1 s, or with clock = tap the first frame's time) */
-  uint64_t keepalive_us;  /* > 0: accepted connections use keepalive with this idle time */
+  bool tap_clock;  /* clock = tap: timers fire at capture timestamps (replay.c) */
+  bool offset_set; /* offset_us given (else 1 s, or with clock = tap the first frame's time) */
+  uint64_t keepalive_us;    /* > 0: accepted connections use keepalive with this idle time */
   uint64_t app_close_at_us; /* > 0: the app closes every connection at this capture time */
   struct cfg_override cfg[SIDECAR_MAX_CFG];
   size_t ncfg;

@@ -133,7 +133,7 @@ def test_feed_mode_takes_every_capture_without_leak(replay, capture):
 def test_feed_mode_prints_counters_with_drop_reasons(replay):
     r = run(replay, "--feed", CORPUS / "generated" / "ip-malformed-headers.pcap")
     assert r.returncode == 0
-    assert re.search(r"^feed .*: \d+ frames in [\d.]+ s \(\d+ frames/s\)", r.stdout, re.M)
+    assert re.search(r"^feed .*: \d+ frames in [\d.]+ s \(\d+ frames/s; [\d.]+ s CPU, \d+ frames per CPU second\)", r.stdout, re.M)
     assert re.search(r"^  frames_in +\d+", r.stdout, re.M)
     assert re.search(r"^  drop_ip_\w+ +\d+", r.stdout, re.M), r.stdout
 

@@ -290,3 +290,12 @@ def test_generator_reproduces_a_committed_capture(replay, tmp_path):
     for ext in (".pcap", ".ini"):
         assert (tmp_path / ("tcp-out-of-order" + ext)).read_bytes() == \
             (CORPUS / "generated" / ("tcp-out-of-order" + ext)).read_bytes(), ext
+
+
+def test_ignored_fields_are_not_compared(replay):
+    """--ignore (or the sidecar's ignore) takes a field out of the comparison:
+    the perturbed window then passes, and nothing else was changed."""
+    cap = CORPUS / "live" / "live-http-get-curl.pcap"
+    assert run(replay, "--perturb", cap).returncode == 1
+    r = run(replay, "--perturb", "--ignore", "tcp.win", cap)
+    assert r.returncode == 0, r.stdout

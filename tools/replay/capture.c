@@ -1,0 +1,214 @@
+/* Reading pcap/pcapng captures as Ethernet frames: see capture.h. */
+#include "capture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "microtcp/wire.h"
+
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2 276
+#endif
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+#define LINKTYPE_RAW_ALT 101 /* LINKTYPE_RAW as some writers store it */
+
+void capture_synth_mac(uint32_t ip, uint8_t mac[6]) {
+  mac[0] = 0x02;
+  mac[1] = 0x00;
+  wire_put32(mac + 2, ip);
+}
+
+const char *capture_linktype_name(int lt) {
+  switch (lt) {
+  case DLT_EN10MB: return "Ethernet";
+  case DLT_RAW: return "raw IP";
+  case LINKTYPE_RAW_ALT: return "raw IP";
+  case DLT_IPV4: return "raw IPv4";
+  case DLT_LINUX_SLL: return "Linux cooked (SLL)";
+  case DLT_LINUX_SLL2: return "Linux cooked v2 (SLL2)";
+  default: return "unsupported";
+  }
+}
+
+static int supported(int lt) {
+  return lt == DLT_EN10MB || lt == DLT_RAW || lt == LINKTYPE_RAW_ALT || lt == DLT_IPV4 ||
+         lt == DLT_LINUX_SLL || lt == DLT_LINUX_SLL2;
+}
+
+int capture_open(struct capture_reader *r, const char *path, char *err, size_t errlen) {
+  char perr[PCAP_ERRBUF_SIZE];
+  r->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
+  if (!r->pcap) {
+    snprintf(err, errlen, "%s: %s", path, perr);
+    return -1;
+  }
+  r->linktype = pcap_datalink(r->pcap);
+  r->have_first = 0;
+  r->first_us = 0;
+  r->frames = r->skipped = 0;
+  if (!supported(r->linktype)) {
+    snprintf(err, errlen, "%s: link type %d (%s) is not supported (Ethernet, raw IPv4, SLL, SLL2)",
+             path, r->linktype,
+             pcap_datalink_val_to_name(r->linktype) ? pcap_datalink_val_to_name(r->linktype) : "?");
+    pcap_close(r->pcap);
+    r->pcap = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+void capture_close(struct capture_reader *r) {
+  if (r->pcap) pcap_close(r->pcap);
+  r->pcap = NULL;
+}
+
+/* Build an Ethernet header in front of an IP/ARP payload of the given
+ * ethertype. MACs come from the IPv4 addresses (broadcast for 255.255.255.255
+ * and for ARP requests), so every frame of one host carries the same MAC. */
+static size_t synth_eth(uint8_t *out, uint16_t ethertype, const uint8_t *payload, size_t len) {
+  uint8_t *dst = out, *src = out + 6;
+  memset(out, 0, 12);
+  if (ethertype == WIRE_ETHERTYPE_IPV4 && len >= 20) {
+    uint32_t s = wire_get32(payload + 12), d = wire_get32(payload + 16);
+    capture_synth_mac(s, src);
+    if (d == 0xffffffffu || (d >> 28) == 0xe)
+      memset(dst, 0xff, 6);
+    else
+      capture_synth_mac(d, dst);
+  } else if (ethertype == WIRE_ETHERTYPE_ARP && len >= 28) {
+    capture_synth_mac(wire_get32(payload + 14), src);
+    if (wire_get16(payload + 6) == WIRE_ARP_REQUEST)
+      memset(dst, 0xff, 6);
+    else
+      capture_synth_mac(wire_get32(payload + 24), dst);
+  } else {
+    memset(dst, 0xff, 6);
+  }
+  wire_put16(out + 12, ethertype);
+  if (len > CAPTURE_MAX_FRAME - 14) len = CAPTURE_MAX_FRAME - 14;
+  memcpy(out + 14, payload, len);
+  return len + 14;
+}
+
+int capture_next(struct capture_reader *r, const uint8_t **frame, size_t *len, uint64_t *t_us,
+                 char *err, size_t errlen) {
+  for (;;) {
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int rc = pcap_next_ex(r->pcap, &h, &data);
+    if (rc == PCAP_ERROR_BREAK) return 0;
+    if (rc != 1) {
+      snprintf(err, errlen, "read error: %s", pcap_geterr(r->pcap));
+      return -1;
+    }
+    uint64_t abs_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+    if (!r->have_first) {
+      r->first_us = abs_us;
+      r->have_first = 1;
+    }
+    /* A capture whose clock steps back gets time 0 for that frame's offset
+     * (the stack's clock never goes backwards anyway). */
+    *t_us = abs_us >= r->first_us ? abs_us - r->first_us : 0;
+    size_t n = h->caplen;
+    switch (r->linktype) {
+    case DLT_EN10MB:
+      if (n >= 18 && wire_get16(data + 12) == 0x8100) {
+        /* Strip one 802.1Q tag: the stack has no VLAN support. (caplen may
+         * be up to the file's snaplen, 256 KiB: cut what does not fit.) */
+        size_t rest = n - 16 > CAPTURE_MAX_FRAME - 12 ? CAPTURE_MAX_FRAME - 12 : n - 16;
+        memcpy(r->buf, data, 12);
+        memcpy(r->buf + 12, data + 16, rest);
+        *frame = r->buf;
+        *len = 12 + rest;
+      } else {
+        *frame = data;
+        *len = n;
+      }
+      break;
+    case DLT_RAW:
+    case LINKTYPE_RAW_ALT:
+    case DLT_IPV4: {
+      uint16_t et = (n > 0 && (data[0] >> 4) == 6) ? 0x86dd : WIRE_ETHERTYPE_IPV4;
+      *len = synth_eth(r->buf, et, data, n);
+      *frame = r->buf;
+      break;
+    }
+    case DLT_LINUX_SLL:
+      /* type(2) hatype(2) addrlen(2) addr(8) protocol(2) */
+      if (n < 16) {
+        r->skipped++;
+        continue;
+      }
+      *len = synth_eth(r->buf, wire_get16(data + 14), data + 16, n - 16);
+      *frame = r->buf;
+      break;
+    case DLT_LINUX_SLL2:
+      /* protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) addrlen(1) addr(8) */
+      if (n < 20) {
+        r->skipped++;
+        continue;
+      }
+      *len = synth_eth(r->buf, wire_get16(data), data + 20, n - 20);
+      *frame = r->buf;
+      break;
+    default: return -1;
+    }
+    r->frames++;
+    return 1;
+  }
+}
+
+int capture_load(struct capture_mem *m, const char *path, char *err, size_t errlen) {
+  memset(m, 0, sizeof *m);
+  struct capture_reader *r = malloc(sizeof *r);
+  if (!r) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (capture_open(r, path, err, errlen) < 0) {
+    free(r);
+    return -1;
+  }
+  m->linktype = r->linktype;
+  const uint8_t *f;
+  size_t len;
+  uint64_t t;
+  int rc;
+  while ((rc = capture_next(r, &f, &len, &t, err, errlen)) == 1) {
+    if (m->n == m->cap) {
+      m->cap = m->cap ? m->cap * 2 : 256;
+      struct frame_rec *g = realloc(m->frames, m->cap * sizeof *g);
+      if (!g) abort();
+      m->frames = g;
+    }
+    while (m->data_len + len > m->data_cap) {
+      m->data_cap = m->data_cap ? m->data_cap * 2 : 65536;
+      uint8_t *g = realloc(m->data, m->data_cap);
+      if (!g) abort();
+      m->data = g;
+    }
+    memcpy(m->data + m->data_len, f, len);
+    m->frames[m->n].t_us = t;
+    m->frames[m->n].off = m->data_len;
+    m->frames[m->n].len = (uint32_t)len;
+    m->n++;
+    m->data_len += len;
+  }
+  m->first_abs_us = r->first_us;
+  capture_close(r);
+  free(r);
+  if (rc < 0) {
+    capture_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+void capture_free(struct capture_mem *m) {
+  free(m->frames);
+  free(m->data);
+  memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,170 @@
+/*
+ * microtcp-replay: replay a pcap/pcapng capture through a microtcp stack.
+ * See --help and README.md. Exit status: 0 pass, 1 divergence / outcome
+ * mismatch / leak, 2 usage or unreadable input (one line on stderr).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replay.h"
+#include "sidecar.h"
+
+static const char USAGE[] =
+    "usage: microtcp-replay [MODE] [options] CAPTURE\n"
+    "\n"
+    "Plays one host of CAPTURE (pcap or pcapng; Ethernet, raw IPv4, Linux SLL/SLL2)\n"
+    "with a microtcp stack: frames addressed to that host are injected on the\n"
+    "capture's clock, timers fire at their own times in between.\n"
+    "\n"
+    "Modes (default: the sidecar's `mode`, else --check):\n"
+    "  --check      compare every frame the stack sends with what the host sent in\n"
+    "               the capture, normalised (TCP seq/ack/SACK relative to each\n"
+    "               side's ISN, TS values relative, IP ID and checksums ignored,\n"
+    "               sidecar `ignore` fields skipped); on the first divergence print\n"
+    "               expected vs actual one-line summaries and the differing fields,\n"
+    "               exit 1. Also checks the sidecar's [expect] outcome, if any.\n"
+    "  --outcome    do not compare frames; run the built-in app and check the\n"
+    "               sidecar's [expect] (connections established, bytes delivered\n"
+    "               to the app, how connections closed, counters).\n"
+    "  --feed       robustness: hand EVERY frame to the stack (playing one host),\n"
+    "               then close everything and run all timers out; fail if a pool\n"
+    "               is not empty (leak). Prints frames/s and every non-zero\n"
+    "               counter (drops by reason).\n"
+    "  --write FILE (write mode, combines with any of the above): write the run\n"
+    "               as pcap for Wireshark: the frames handed to the stack (as\n"
+    "               injected, i.e. rewritten) interleaved with the stack's frames,\n"
+    "               in time order.\n"
+    "\n"
+    "Clock: by default timers fire at their own deadlines between frames. With\n"
+    "`clock = tap` in the sidecar (captures recorded by microtcp-tap --pcap) the\n"
+    "stack runs on the capture's own clock and timers fire at the capture\n"
+    "timestamps, as microtcp-tap's loop did, so the recording replays exactly.\n"
+    "\n"
+    "In check and outcome modes the peer's frames are moved into the stack's\n"
+    "numbering before injection (TCP ack and SACK edges by stack ISN - recorded\n"
+    "ISN, TS ecr by the TS offset, quoted seq in ICMP errors): see\n"
+    "pcap-corpus/README.md, which also documents the sidecar format.\n"
+    "\n"
+    "Options:\n"
+    "  --as A.B.C.D     the host to play (default: the sidecar's `as`, else the\n"
+    "                   receiver of the first SYN, else the first IPv4 destination)\n"
+    "  --sidecar FILE   expectations (default: CAPTURE with its extension replaced\n"
+    "                   by .ini, if that file exists); --no-sidecar ignores it\n"
+    "  --app NAME       built-in app: echo | sink | http | udp-echo | source | none\n"
+    "  --port N         the app's port (default: the first SYN's destination port)\n"
+    "  --ignore LIST    comma-separated fields not compared (e.g. tcp.win,ip.ttl)\n"
+    "  --write FILE     see write mode above\n"
+    "  --promisc        feed: re-address every frame to the host first\n"
+    "  --verbose        print every frame (host, inject, stack)\n"
+    "  --quiet          print only failures and the verdict\n"
+    "  --perturb        TEST ONLY: flip the lowest bit of the window of every TCP\n"
+    "                   frame the stack sends, to prove that check mode notices\n"
+    "  --help           this text\n"
+    "\n"
+    "Exit status: 0 pass, 1 divergence / outcome mismatch / leak, 2 usage error\n"
+    "or unreadable capture/sidecar.\n";
+
+static int usage(const char *msg, const char *arg) {
+  fprintf(stderr, "microtcp-replay: %s%s%s (see --help)\n", msg, arg ? ": " : "", arg ? arg : "");
+  return REPLAY_USAGE;
+}
+
+int main(int argc, char **argv) {
+  struct replay_opts o;
+  memset(&o, 0, sizeof o);
+  const char *sidecar = NULL, *as = NULL, *app = NULL, *ignore = NULL, *port = NULL;
+  bool no_sidecar = false;
+  int mode = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(USAGE, stdout);
+      return 0;
+    }
+    if (!strcmp(a, "--check"))
+      mode = mode < 0 || mode == MODE_CHECK ? MODE_CHECK : 99;
+    else if (!strcmp(a, "--outcome"))
+      mode = mode < 0 || mode == MODE_OUTCOME ? MODE_OUTCOME : 99;
+    else if (!strcmp(a, "--feed"))
+      mode = mode < 0 || mode == MODE_FEED ? MODE_FEED : 99;
+    else if (!strcmp(a, "--verbose"))
+      o.verbose = true;
+    else if (!strcmp(a, "--quiet"))
+      o.quiet = true;
+    else if (!strcmp(a, "--perturb"))
+      o.perturb = true;
+    else if (!strcmp(a, "--promisc"))
+      o.promisc = true;
+    else if (!strcmp(a, "--no-sidecar"))
+      no_sidecar = true;
+    else if (!strcmp(a, "--as") || !strcmp(a, "--sidecar") || !strcmp(a, "--write") ||
+             !strcmp(a, "--app") || !strcmp(a, "--ignore") || !strcmp(a, "--port")) {
+      if (i + 1 >= argc) return usage("option needs a value", a);
+      const char *v = argv[++i];
+      if (!strcmp(a, "--as"))
+        as = v;
+      else if (!strcmp(a, "--sidecar"))
+        sidecar = v;
+      else if (!strcmp(a, "--write"))
+        o.write_path = v;
+      else if (!strcmp(a, "--app"))
+        app = v;
+      else if (!strcmp(a, "--ignore"))
+        ignore = v;
+      else
+        port = v;
+    } else if (a[0] == '-' && a[1]) {
+      return usage("unknown option", a);
+    } else if (o.capture) {
+      return usage("more than one capture given", a);
+    } else {
+      o.capture = a;
+    }
+  }
+  if (mode == 99) return usage("choose one of --check, --outcome, --feed", NULL);
+  if (!o.capture) return usage("no capture given", NULL);
+  if (sidecar && no_sidecar) return usage("--sidecar and --no-sidecar exclude each other", NULL);
+  if (o.promisc && mode != MODE_FEED) return usage("--promisc is for --feed", NULL);
+
+  sidecar_defaults(&o.sc);
+  char auto_path[4096];
+  if (!sidecar && !no_sidecar) {
+    snprintf(auto_path, sizeof auto_path, "%s", o.capture);
+    char *dot = strrchr(auto_path, '.'), *slash = strrchr(auto_path, '/');
+    if (dot && (!slash || dot > slash)) *dot = 0;
+    if (strlen(auto_path) + 5 < sizeof auto_path) strcat(auto_path, ".ini");
+    if (access(auto_path, R_OK) == 0) sidecar = auto_path;
+  }
+  if (sidecar) {
+    char err[600];
+    if (sidecar_load(&o.sc, sidecar, err, sizeof err) < 0) {
+      fprintf(stderr, "microtcp-replay: sidecar %s\n", err);
+      return REPLAY_USAGE;
+    }
+  }
+  if (as) {
+    if (sidecar_parse_ipv4(as, &o.sc.as_ip) < 0) return usage("--as expects A.B.C.D", as);
+    o.sc.has_as = true;
+  }
+  if (app) {
+    if (strcmp(app, "echo") && strcmp(app, "sink") && strcmp(app, "http") &&
+        strcmp(app, "udp-echo") && strcmp(app, "source") && strcmp(app, "none"))
+      return usage("--app expects echo, sink, http, udp-echo, source or none", app);
+    snprintf(o.sc.app, sizeof o.sc.app, "%s", app);
+  }
+  if (port) {
+    char *end;
+    unsigned long n = strtoul(port, &end, 10);
+    if (end == port || *end || n == 0 || n > 65535) return usage("--port expects 1..65535", port);
+    o.sc.port = (uint16_t)n;
+  }
+  if (ignore) {
+    size_t l = strlen(o.sc.ignore);
+    snprintf(o.sc.ignore + l, sizeof o.sc.ignore - l, "%s%s", l ? "," : "", ignore);
+  }
+  o.mode = mode >= 0 ? (enum replay_mode)mode : o.sc.mode;
+  if (o.mode == MODE_FEED) return feed_run(&o);
+  return replay_run(&o);
+}

@@ -1,0 +1,578 @@
+/*
+ * Check, outcome and write modes: one host of a capture played by a stack,
+ * frame by frame on the capture's clock. See README.md for the rules; the
+ * parts live in host.c (which host, its config), conn.c (numbering spaces and
+ * the rewriting of injected frames), pkt.c (summaries and normalised fields)
+ * and runner.c (the built-in apps).
+ *
+ * Time: the stack's clock is `offset_us` + the capture time of each frame
+ * (µs since the first frame). Between two frames, every timer deadline that
+ * falls strictly before the next frame fires at its own time; a frame to the
+ * host is injected at its time, then the stack takes a turn (timers due,
+ * apps polled, output drained) as microtcp-tap's loop does.
+ *
+ * `clock = tap` (sidecar) models microtcp-tap's loop instead, for captures
+ * it recorded: the loop reads every queued frame, then fires due timers,
+ * polls the apps and sends, all at one `now`, which is also the timestamp of
+ * every frame it writes. So frames to the host with the same timestamp go in
+ * together before one turn, the first turn happens at the first timestamp
+ * (not before the first frame), and a timer fires at the first capture
+ * timestamp at or after its deadline (the loop's wake-up, visible as the
+ * timestamp of what the timer sent) rather than at the deadline itself.
+ *
+ * Comparison: what the stack sends and what H sent form two queues, paired in
+ * order. Before each injected frame, every H frame recorded before it must
+ * have been matched by a stack frame, and the stack must not have sent more.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "conn.h"
+#include "host.h"
+#include "pkt.h"
+#include "replay.h"
+#include "runner.h"
+
+struct sent { /* one frame the stack sent, waiting to be compared */
+  uint64_t now;
+  size_t off;
+  uint32_t len;
+  size_t seqno; /* 1-based count of stack frames */
+};
+
+struct engine {
+  const struct replay_opts *o;
+  const struct sidecar *sc;
+  struct capture_mem cap;
+  struct host host;
+  microtcp_config cfg;
+  void *arena;
+  microtcp_stack *st;
+  struct runner run;
+  struct conns conns;
+  pcap_t *dead;
+  pcap_dumper_t *dump;
+  uint64_t now, offset;
+  bool compare; /* check mode */
+  /* stack frames not yet compared */
+  struct sent *aq;
+  size_t aq_n, aq_head, aq_cap;
+  uint8_t *abytes;
+  size_t ab_len, ab_cap;
+  size_t stack_frames;
+  /* capture frames from H not yet compared (indices) */
+  size_t *eq;
+  size_t eq_n, eq_head, eq_cap;
+  /* results */
+  bool diverged;
+  size_t injected, compared, ignored;
+  bool app_closed;
+  bool turned; /* the stack has had its first turn */
+  size_t tick; /* clock = tap: next capture frame whose time is a wake-up */
+};
+
+static void ip_str(uint32_t ip, char *b, size_t cap) {
+  snprintf(b, cap, "%u.%u.%u.%u", ip >> 24, ip >> 16 & 255, ip >> 8 & 255, ip & 255);
+}
+
+/* ---- writing (--write) ---- */
+static void write_frame(struct engine *e, uint64_t now, const uint8_t *f, size_t len) {
+  if (!e->dump) return;
+  uint64_t abs_us = e->cap.first_abs_us + (now >= e->offset ? now - e->offset : 0);
+  struct pcap_pkthdr h;
+  memset(&h, 0, sizeof h);
+  h.ts.tv_sec = (time_t)(abs_us / 1000000u);
+  h.ts.tv_usec = (suseconds_t)(abs_us % 1000000u);
+  h.caplen = h.len = (bpf_u_int32)len;
+  pcap_dump((u_char *)e->dump, &h, f);
+}
+
+/* ---- the stack's side ---- */
+static void perturb(uint8_t *f, size_t len) {
+  struct pkt p;
+  pkt_decode(f, len, &p);
+  if (p.layer != PKT_TCP) return;
+  uint8_t *tcp = (uint8_t *)p.l4;
+  uint16_t w = wire_get16(tcp + 14), nw = (uint16_t)(w ^ 1);
+  wire_put16(tcp + 14, nw);
+  wire_put16(tcp + 16, wire_csum_update16(wire_get16(tcp + 16), w, nw));
+}
+
+static void note_stack_frame(struct engine *e, const uint8_t *f, size_t len) {
+  struct pkt p;
+  pkt_decode(f, len, &p);
+  if (p.layer != PKT_TCP) return;
+  struct conn *c = conn_get(&e->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true);
+  conn_note(c, SIDE_STACK, &p.tcp);
+}
+
+static void drain(struct engine *e) {
+  static uint8_t buf[CAPTURE_MAX_FRAME];
+  int n;
+  while ((n = microtcp_output(e->st, e->now, buf, sizeof buf)) > 0) {
+    e->stack_frames++;
+    if (e->o->perturb) perturb(buf, (size_t)n);
+    note_stack_frame(e, buf, (size_t)n);
+    write_frame(e, e->now, buf, (size_t)n);
+    if (e->o->verbose) {
+      char line[512];
+      struct pkt p;
+      pkt_decode(buf, (size_t)n, &p);
+      pkt_summary(&p, NULL, line, sizeof line);
+      printf("  %10.6f stack  %s\n", (double)(e->now - e->offset) / 1e6, line);
+    }
+    if (!e->compare) continue;
+    if (e->aq_n == e->aq_cap) {
+      e->aq_cap = e->aq_cap ? e->aq_cap * 2 : 64;
+      e->aq = realloc(e->aq, e->aq_cap * sizeof *e->aq);
+      if (!e->aq) abort();
+    }
+    while (e->ab_len + (size_t)n > e->ab_cap) {
+      e->ab_cap = e->ab_cap ? e->ab_cap * 2 : 65536;
+      e->abytes = realloc(e->abytes, e->ab_cap);
+      if (!e->abytes) abort();
+    }
+    memcpy(e->abytes + e->ab_len, buf, (size_t)n);
+    e->aq[e->aq_n++] = (struct sent){e->now, e->ab_len, (uint32_t)n, e->stack_frames};
+    e->ab_len += (size_t)n;
+  }
+}
+
+static void turn(struct engine *e) {
+  e->turned = true;
+  microtcp_advance(e->st, e->now);
+  if (e->sc->app_close_at_us && !e->app_closed && e->now >= e->offset + e->sc->app_close_at_us) {
+    runner_close_apps(&e->run, e->now);
+    e->app_closed = true;
+  }
+  runner_serve(&e->run, e->now);
+  drain(e);
+}
+
+/* clock = tap: the loop woke up at every capture timestamp before t; a turn
+ * there if a timer is due (or the first turn is still to come). */
+static void run_until_tap(struct engine *e, uint64_t t) {
+  for (; e->tick < e->cap.n; e->tick++) {
+    uint64_t tj = e->offset + e->cap.frames[e->tick].t_us;
+    if (tj >= t) break;
+    if (tj < e->now) continue;
+    e->now = tj;
+    if (!e->turned || microtcp_deadline(e->st) <= tj) turn(e);
+  }
+  if (t > e->now) e->now = t;
+}
+
+/* Fire every deadline before t (strictly), each at its own time. */
+static void run_until(struct engine *e, uint64_t t) {
+  if (e->sc->tap_clock) {
+    run_until_tap(e, t);
+    return;
+  }
+  for (int guard = 0; guard < 1000000; guard++) {
+    uint64_t d = microtcp_deadline(e->st);
+    if (e->sc->app_close_at_us && !e->app_closed && e->offset + e->sc->app_close_at_us < d)
+      d = e->offset + e->sc->app_close_at_us;
+    if (d >= t) break;
+    if (d <= e->now) {
+      /* Due now (or overdue): one turn; if it stays due, stop spinning. */
+      turn(e);
+      if (microtcp_deadline(e->st) <= e->now) break;
+      continue;
+    }
+    e->now = d;
+    turn(e);
+  }
+  if (t > e->now) e->now = t;
+}
+
+/* ---- comparison ---- */
+static void rel_for(struct engine *e, const struct pkt *p, enum conn_side sender,
+                    struct pkt_rel *rel) {
+  memset(rel, 0, sizeof *rel);
+  if (p->layer != PKT_TCP) return;
+  struct conn *c = conn_get(&e->conns, p->ip.dst, p->tcp.dst_port, p->tcp.src_port, false);
+  if (c) conn_rel(c, sender, SIDE_PEER, rel);
+}
+
+static void print_frame_line(const char *label, const struct pkt *p, const struct pkt_rel *rel) {
+  char line[512];
+  pkt_summary(p, rel, line, sizeof line);
+  printf("  %-9s %s\n", label, line);
+}
+
+static void diverge_header(struct engine *e, const char *what, size_t cap_idx, size_t stack_no) {
+  if (e->diverged) return;
+  e->diverged = true;
+  printf("DIVERGENCE: %s\n", what);
+  if (cap_idx != (size_t)-1)
+    printf("  capture frame #%zu at %.6f s", cap_idx + 1,
+           (double)e->cap.frames[cap_idx].t_us / 1e6);
+  else
+    printf("  capture frame: none");
+  if (stack_no) printf(", stack frame #%zu", stack_no);
+  printf("\n");
+}
+
+static bool compare_one(struct engine *e, size_t idx, const struct sent *s) {
+  struct pkt exp, act;
+  pkt_decode(capture_frame(&e->cap, idx), e->cap.frames[idx].len, &exp);
+  pkt_decode(e->abytes + s->off, s->len, &act);
+  struct pkt_rel er, ar;
+  rel_for(e, &exp, SIDE_H, &er);
+  rel_for(e, &act, SIDE_STACK, &ar);
+  static struct pkt_field ef[PKT_MAX_FIELDS], af[PKT_MAX_FIELDS];
+  size_t ne = pkt_fields(&exp, &er, ef), na = pkt_fields(&act, &ar, af);
+  char diffs[2048];
+  size_t dl = 0;
+  diffs[0] = 0;
+#define ADD_DIFF(...)                                                                              \
+  do {                                                                                             \
+    if (dl < sizeof diffs) dl += (size_t)snprintf(diffs + dl, sizeof diffs - dl, __VA_ARGS__);     \
+  } while (0)
+  for (size_t i = 0; i < ne; i++) {
+    if (sidecar_ignores(e->sc, ef[i].name)) continue;
+    const struct pkt_field *match = NULL;
+    for (size_t j = 0; j < na; j++)
+      if (!strcmp(af[j].name, ef[i].name)) match = &af[j];
+    if (!match) {
+      ADD_DIFF("    %-11s expected %s, actual (absent)\n", ef[i].name, ef[i].val);
+      continue;
+    }
+    if (ef[i].is_ts) {
+      int64_t d = ef[i].num - match->num;
+      if (d < 0) d = -d;
+      if (d <= (int64_t)e->sc->ts_tolerance) continue;
+    } else if (!strcmp(ef[i].val, match->val)) {
+      continue;
+    }
+    ADD_DIFF("    %-11s expected %s, actual %s\n", ef[i].name, ef[i].val, match->val);
+  }
+  for (size_t j = 0; j < na; j++) {
+    if (sidecar_ignores(e->sc, af[j].name)) continue;
+    bool found = false;
+    for (size_t i = 0; i < ne; i++)
+      if (!strcmp(af[j].name, ef[i].name)) found = true;
+    if (!found) ADD_DIFF("    %-11s expected (absent), actual %s\n", af[j].name, af[j].val);
+  }
+  if (!pkt_checksums_ok(&act))
+    ADD_DIFF("    %-11s the stack's frame has a wrong checksum\n", "checksum");
+#undef ADD_DIFF
+  e->compared++;
+  if (!dl) return true;
+  diverge_header(e, "the stack sent a different frame", idx, s->seqno);
+  print_frame_line("expected:", &exp, &er);
+  print_frame_line("actual:", &act, &ar);
+  printf("  differing fields:\n%s", diffs);
+  return false;
+}
+
+static void compare_pairs(struct engine *e) {
+  while (!e->diverged && e->aq_head < e->aq_n && e->eq_head < e->eq_n) {
+    compare_one(e, e->eq[e->eq_head], &e->aq[e->aq_head]);
+    e->eq_head++;
+    e->aq_head++;
+  }
+}
+
+/* Nothing may be left unpaired (before injecting frame `next`, or at the end). */
+static void check_settled(struct engine *e, size_t next) {
+  compare_pairs(e);
+  if (e->diverged) return;
+  char what[128];
+  if (e->eq_head < e->eq_n) {
+    size_t idx = e->eq[e->eq_head];
+    if (next != (size_t)-1)
+      snprintf(what, sizeof what,
+               "the stack sent nothing where the capture has a frame (before capture frame #%zu)",
+               next + 1);
+    else
+      snprintf(what, sizeof what,
+               "the stack sent nothing where the capture has a frame (by the end)");
+    diverge_header(e, what, idx, 0);
+    struct pkt exp;
+    struct pkt_rel er;
+    pkt_decode(capture_frame(&e->cap, idx), e->cap.frames[idx].len, &exp);
+    rel_for(e, &exp, SIDE_H, &er);
+    print_frame_line("expected:", &exp, &er);
+    printf("  %-9s (nothing)\n", "actual:");
+  } else if (e->aq_head < e->aq_n) {
+    const struct sent *s = &e->aq[e->aq_head];
+    if (next != (size_t)-1)
+      snprintf(what, sizeof what,
+               "the stack sent a frame the capture does not have (before capture frame #%zu)",
+               next + 1);
+    else
+      snprintf(what, sizeof what,
+               "the stack sent a frame the capture does not have (after its last frame)");
+    diverge_header(e, what, next, s->seqno);
+    struct pkt act;
+    struct pkt_rel ar;
+    pkt_decode(e->abytes + s->off, s->len, &act);
+    rel_for(e, &act, SIDE_STACK, &ar);
+    printf("  %-9s (nothing)\n", "expected:");
+    print_frame_line("actual:", &act, &ar);
+    printf("  at %.6f s\n", (double)(s->now - e->offset) / 1e6);
+  }
+}
+
+/* ---- outcome ---- */
+static bool check_outcome(struct engine *e) {
+  const struct sidecar *sc = e->sc;
+  bool ok = true;
+  uint64_t est = runner_established(&e->run), bytes = runner_bytes(&e->run);
+  size_t running = runner_running(&e->run);
+  const char *close = e->run.resets   ? "reset"
+                      : e->run.failed ? "failed"
+                      : running       ? "open"
+                                      : "clean";
+  printf(
+      "outcome: %llu established, %llu bytes to the app, %s (%llu done, %llu failed, %zu open)\n",
+      (unsigned long long)est, (unsigned long long)bytes, close,
+      (unsigned long long)e->run.finished_clean, (unsigned long long)e->run.failed, running);
+  if (e->run.failed) printf("  last app failure: %s\n", e->run.last_failure);
+  if (e->run.client && e->run.client->status == APP_FAILED)
+    printf("  source failed: %s\n", e->run.client->reason);
+  if (sc->established >= 0 && est != (uint64_t)sc->established) {
+    printf("OUTCOME MISMATCH: expected %d connections established, got %llu\n", sc->established,
+           (unsigned long long)est);
+    ok = false;
+  }
+  if (sc->bytes_to_app >= 0 && bytes != (uint64_t)sc->bytes_to_app) {
+    printf("OUTCOME MISMATCH: expected %lld bytes delivered to the app, got %llu\n",
+           (long long)sc->bytes_to_app, (unsigned long long)bytes);
+    ok = false;
+  }
+  if (sc->close == CLOSE_CLEAN && (e->run.failed || running)) {
+    printf("OUTCOME MISMATCH: expected every connection closed cleanly, got %s\n", close);
+    ok = false;
+  } else if (sc->close == CLOSE_RESET && !e->run.resets) {
+    printf("OUTCOME MISMATCH: expected a connection reset, got %s\n", close);
+    ok = false;
+  } else if (sc->close == CLOSE_OPEN && (!running || e->run.failed)) {
+    printf("OUTCOME MISMATCH: expected a connection still open, got %s\n", close);
+    ok = false;
+  }
+  const microtcp_counters *ctr = microtcp_get_counters(e->st);
+  const uint64_t *vals = (const uint64_t *)ctr;
+  for (size_t i = 0; i < sc->ncounters; i++) {
+    const struct counter_expect *c = &sc->counters[i];
+    size_t k = 0;
+    while (microtcp_counter_name(k) && strcmp(microtcp_counter_name(k), c->name))
+      k++;
+    uint64_t v = vals[k];
+    bool good = c->op == '=' ? v == c->value : c->op == '>' ? v >= c->value : v <= c->value;
+    if (!good) {
+      printf("OUTCOME MISMATCH: counter %s is %llu, expected %s %llu\n", c->name,
+             (unsigned long long)v,
+             c->op == '='   ? "="
+             : c->op == '>' ? ">="
+                            : "<=",
+             (unsigned long long)c->value);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+static bool has_expectations(const struct sidecar *sc) {
+  return sc->established >= 0 || sc->bytes_to_app >= 0 || sc->close != CLOSE_ANY || sc->ncounters;
+}
+
+/* ---- setup ---- */
+static int setup(struct engine *e, char *err, size_t errlen) {
+  const struct sidecar *sc = e->sc;
+  if (capture_load(&e->cap, e->o->capture, err, errlen) < 0) return -1;
+  if (e->cap.n == 0) {
+    snprintf(err, errlen, "%s: the capture has no frames", e->o->capture);
+    return -1;
+  }
+  struct pkt p;
+  uint32_t ip = sc->as_ip;
+  bool detected = false;
+  if (!sc->has_as) {
+    struct host_pick hp;
+    memset(&hp, 0, sizeof hp);
+    for (size_t i = 0; i < e->cap.n; i++) {
+      pkt_decode(capture_frame(&e->cap, i), e->cap.frames[i].len, &p);
+      if (host_pick_candidate(&hp, &p)) break;
+    }
+    if (!host_pick_done(&hp, &ip)) {
+      snprintf(err, errlen, "%s: no IPv4 or ARP frame to pick a host from (use --as)",
+               e->o->capture);
+      return -1;
+    }
+    detected = true;
+  }
+  host_init(&e->host, ip);
+  e->host.detected = detected;
+  for (size_t i = 0; i < e->cap.n; i++) {
+    pkt_decode(capture_frame(&e->cap, i), e->cap.frames[i].len, &p);
+    host_learn(&e->host, &p);
+  }
+  host_finish(&e->host);
+  /* H's and the peer's numbering, from the whole capture (H's SYN-ACK may come
+   * after the stack's). */
+  for (size_t i = 0; i < e->cap.n; i++) {
+    pkt_decode(capture_frame(&e->cap, i), e->cap.frames[i].len, &p);
+    if (p.layer != PKT_TCP) continue;
+    enum dir d = host_dir(&e->host, &p);
+    if (d == DIR_FROM_HOST)
+      conn_note(conn_get(&e->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true), SIDE_H,
+                &p.tcp);
+    else if (d == DIR_TO_HOST)
+      conn_note(conn_get(&e->conns, p.ip.src, p.tcp.src_port, p.tcp.dst_port, true), SIDE_PEER,
+                &p.tcp);
+  }
+  host_config(&e->host, sc, &e->cfg);
+  size_t need = microtcp_footprint(&e->cfg);
+  if (!need) {
+    snprintf(err, errlen, "the stack rejects the config (check the sidecar's [config])");
+    return -1;
+  }
+  e->arena = aligned_alloc(16, (need + 15) & ~(size_t)15);
+  if (!e->arena) abort();
+  e->offset = sc->offset_us;
+  /* microtcp-tap stamps frames with the stack's own clock: run on it, so
+   * that timestamp values and ISNs come out the same. */
+  if (sc->tap_clock && !sc->offset_set) e->offset = e->cap.first_abs_us;
+  e->now = e->offset;
+  int ierr = 0;
+  e->st = microtcp_init(e->arena, need, &e->cfg, e->now, &ierr);
+  if (!e->st) {
+    snprintf(err, errlen, "stack init failed: %s", microtcp_strerror(ierr));
+    return -1;
+  }
+  bool static_arp =
+      sc->static_arp == TRI_YES || (sc->static_arp == TRI_AUTO && !e->host.arp_requests);
+  if (static_arp)
+    for (size_t i = 0; i < e->host.npeers; i++)
+      microtcp_arp_add_static(e->st, e->host.peers[i].ip, e->host.peers[i].mac);
+  if (e->o->write_path) {
+    e->dead = pcap_open_dead(DLT_EN10MB, 65535);
+    e->dump = e->dead ? pcap_dump_open(e->dead, e->o->write_path) : NULL;
+    if (!e->dump) {
+      snprintf(err, errlen, "cannot write %s: %s", e->o->write_path,
+               e->dead ? pcap_geterr(e->dead) : "pcap");
+      return -1;
+    }
+  }
+  uint16_t port = sc->port ? sc->port : e->host.listen_port;
+  uint32_t cip = sc->connect_ip ? sc->connect_ip : e->host.connect_ip;
+  uint16_t cport = sc->connect_ip ? sc->connect_port : e->host.connect_port;
+  if (runner_start(&e->run, e->st, sc->app, port, cip, cport, sc->bytes, e->now, err, errlen) < 0)
+    return -1;
+  e->run.keepalive_us = sc->keepalive_us;
+  if (!e->o->quiet) {
+    char a[20];
+    ip_str(e->host.ip, a, sizeof a);
+    printf("replaying %s as %s%s (%02x:%02x:%02x:%02x:%02x:%02x), %zu frames (%s), mode %s, app %s",
+           e->o->capture, a, detected ? " (auto-detected)" : "", e->cfg.mac[0], e->cfg.mac[1],
+           e->cfg.mac[2], e->cfg.mac[3], e->cfg.mac[4], e->cfg.mac[5], e->cap.n,
+           capture_linktype_name(e->cap.linktype), e->compare ? "check" : "outcome", sc->app);
+    if (port && strcmp(sc->app, "none") && strcmp(sc->app, "source")) printf(" port %u", port);
+    printf("\n");
+  }
+  return 0;
+}
+
+static void teardown(struct engine *e) {
+  if (e->dump) pcap_dump_close(e->dump);
+  if (e->dead) pcap_close(e->dead);
+  runner_free(&e->run);
+  conn_free(&e->conns);
+  capture_free(&e->cap);
+  free(e->arena);
+  free(e->aq);
+  free(e->abytes);
+  free(e->eq);
+}
+
+int replay_run(const struct replay_opts *o) {
+  struct engine *e = calloc(1, sizeof *e);
+  if (!e) abort();
+  e->o = o;
+  e->sc = &o->sc;
+  e->compare = o->mode == MODE_CHECK;
+  char err[512];
+  if (setup(e, err, sizeof err) < 0) {
+    fprintf(stderr, "microtcp-replay: %s\n", err);
+    teardown(e);
+    free(e);
+    return REPLAY_USAGE;
+  }
+  /* The init turn: listeners are up, the gratuitous ARP (if any) goes out
+   * (clock = tap: at the first capture timestamp, after the frames read then). */
+  if (!e->sc->tap_clock) turn(e);
+  static uint8_t frame[CAPTURE_MAX_FRAME];
+  uint64_t batch_start = 0;
+  bool in_batch = false;
+  for (size_t i = 0; i < e->cap.n; i++) {
+    const struct frame_rec *fr = &e->cap.frames[i];
+    uint64_t t = e->offset + fr->t_us;
+    struct pkt p;
+    pkt_decode(capture_frame(&e->cap, i), fr->len, &p);
+    enum dir d = host_dir(&e->host, &p);
+    if (d == DIR_OTHER) {
+      e->ignored++;
+      continue;
+    }
+    if (d == DIR_FROM_HOST) {
+      if (e->compare) {
+        if (e->eq_n == e->eq_cap) {
+          e->eq_cap = e->eq_cap ? e->eq_cap * 2 : 64;
+          e->eq = realloc(e->eq, e->eq_cap * sizeof *e->eq);
+          if (!e->eq) abort();
+        }
+        e->eq[e->eq_n++] = i;
+      }
+      if (o->verbose) {
+        char line[512];
+        pkt_summary(&p, NULL, line, sizeof line);
+        printf("  %10.6f host   %s\n", (double)fr->t_us / 1e6, line);
+      }
+      continue;
+    }
+    /* A frame to the host: everything before it must be settled first. */
+    if (!in_batch) {
+      run_until(e, t);
+      if (e->compare) check_settled(e, i);
+    }
+    memcpy(frame, capture_frame(&e->cap, i), fr->len);
+    conn_rewrite_input(&e->conns, e->host.ip, frame, fr->len);
+    write_frame(e, e->now, frame, fr->len);
+    if (o->verbose) {
+      char line[512];
+      struct pkt q;
+      pkt_decode(frame, fr->len, &q);
+      pkt_summary(&q, NULL, line, sizeof line);
+      printf("  %10.6f inject %s\n", (double)fr->t_us / 1e6, line);
+    }
+    microtcp_input(e->st, e->now, frame, fr->len);
+    e->injected++;
+    if (!in_batch) batch_start = t;
+    /* --batch: consecutive frames to the host within batch_us go in together,
+     * before the stack's turn, as microtcp-tap reads them in one go. */
+    in_batch = false;
+    if ((e->sc->batch_us || e->sc->tap_clock) && i + 1 < e->cap.n &&
+        e->cap.frames[i + 1].t_us + e->offset - batch_start <= e->sc->batch_us) {
+      struct pkt nx;
+      pkt_decode(capture_frame(&e->cap, i + 1), e->cap.frames[i + 1].len, &nx);
+      in_batch = host_dir(&e->host, &nx) == DIR_TO_HOST;
+    }
+    if (!in_batch) turn(e);
+  }
+  if (in_batch) turn(e);
+  run_until(e, e->offset + e->cap.frames[e->cap.n - 1].t_us + e->sc->end_us + 1);
+  if (e->compare) check_settled(e, (size_t)-1);
+  bool outcome_ok = true;
+  if (!e->compare || has_expectations(e->sc)) outcome_ok = check_outcome(e);
+  bool pass = !e->diverged && outcome_ok;
+  if (!o->quiet || !pass)
+    printf("%s: %zu frames injected, %zu compared, %zu ignored (other hosts), stack sent %zu\n",
+           pass ? "PASS" : "FAIL", e->injected, e->compared, e->ignored, e->stack_frames);
+  teardown(e);
+  free(e);
+  return pass ? REPLAY_PASS : REPLAY_FAIL;
+}

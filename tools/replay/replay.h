@@ -1,0 +1,30 @@
+/*
+ * The replay engine: check, outcome and write modes over a capture held in
+ * memory (replay.c), and feed mode streaming any capture (feed.c).
+ */
+#ifndef REPLAY_REPLAY_H
+#define REPLAY_REPLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sidecar.h"
+
+struct replay_opts {
+  const char *capture;
+  const char *write_path; /* --write FILE or NULL */
+  struct sidecar sc;      /* sidecar (or defaults) with command-line overrides applied */
+  enum replay_mode mode;
+  bool verbose; /* print every frame */
+  bool perturb; /* test only: flip bit 0 of the window of every TCP frame the stack sends */
+  bool promisc; /* feed: rewrite every frame's destination to the host */
+  bool quiet;
+};
+
+/* Exit codes. */
+enum { REPLAY_PASS = 0, REPLAY_FAIL = 1, REPLAY_USAGE = 2 };
+
+int replay_run(const struct replay_opts *o); /* check / outcome (+ --write) */
+int feed_run(const struct replay_opts *o);   /* feed (+ --write) */
+
+#endif

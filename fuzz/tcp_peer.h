@@ -38,6 +38,8 @@ struct fz_conn {
   uint32_t stack_tsval;  /* last TS value the stack sent */
   uint32_t ts;           /* the peer's TS clock */
   int handle;            /* the stack's handle for it, or -1 */
+  bool app_bound;        /* app_irs is set: when the handle was accepted (passive), at the first read (active) */
+  uint32_t app_irs;      /* the irs of the incarnation the handle belongs to */
   uint64_t app_read;     /* stream bytes the application has read */
   uint64_t app_written;  /* stream bytes the application has queued */
 };
@@ -73,6 +75,12 @@ static inline void fz_conn_learn(struct fz_conn *c, size_t n, const uint8_t *fra
     }
     uint32_t end = data + (uint32_t)t.payload_len + ((t.flags & WIRE_TCP_FIN) ? 1u : 0u);
     if ((int32_t)(end - k->stack_nxt) > 0) k->stack_nxt = end;
+    if ((t.flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == (WIRE_TCP_SYN | WIRE_TCP_ACK)) {
+      /* A SYN-ACK names the peer ISN the stack accepted; after a reset the
+       * fuzzer may open a new incarnation on the same ports with another. */
+      k->irs_known = true;
+      k->irs = t.ack - 1;
+    }
     if (t.flags & WIRE_TCP_ACK) {
       if (!k->irs_known) {
         k->irs_known = true;
@@ -129,8 +137,12 @@ static inline int fz_conn_read(struct fz *f, struct fz_conn *c, size_t max) {
   if (max > sizeof buf) max = sizeof buf;
   int r = microtcp_tcp_recv(f->st, f->now, c->handle, buf, max);
   if (r > 0 && !c->irs_known) fz_die("application read data before the stack acknowledged a SYN");
+  if (r > 0 && !c->app_bound) {
+    c->app_bound = true;
+    c->app_irs = c->irs;
+  }
   for (int i = 0; i < r; i++)
-    if (buf[i] != fz_stream_byte(c->irs + 1u + (uint32_t)c->app_read + (uint32_t)i, 0x33))
+    if (buf[i] != fz_stream_byte(c->app_irs + 1u + (uint32_t)c->app_read + (uint32_t)i, 0x33))
       fz_die("application read a byte the peer never sent there");
   if (r > 0) c->app_read += (uint64_t)r;
   return r;
@@ -203,6 +215,8 @@ static inline int fz_conn_passive(struct fz *f, struct fz_conn *all, size_t n, s
   microtcp_endpoint ep;
   c->handle = microtcp_tcp_accept(f->st, f->now, listener, &ep);
   if (c->handle < 0) fz_die("handshake did not complete");
+  c->app_bound = true;
+  c->app_irs = c->irs;
   if (ep.ip != FZ_PEER_IP || ep.port != port) fz_die("accept returned the wrong peer");
   if (microtcp_tcp_state(f->st, c->handle) != MICROTCP_ESTABLISHED) fz_die("accepted but not ESTABLISHED");
   return c->handle;

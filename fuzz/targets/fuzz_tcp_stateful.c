@@ -150,7 +150,13 @@ static void accept_op(struct state *s) {
   if (h < 0) return;
   for (int i = 1; i < 3; i++) {
     if (s->c[i].used && s->c[i].peer_port == ep.port && s->c[i].handle < 0) {
+      /* possibly a new incarnation (after a reset the fuzzer may reuse the
+       * ports with another ISN): its stream starts afresh at the irs the
+       * stack's latest SYN-ACK acknowledged */
       s->c[i].handle = h;
+      s->c[i].app_bound = s->c[i].irs_known;
+      s->c[i].app_irs = s->c[i].irs;
+      s->c[i].app_read = 0;
       return;
     }
   }

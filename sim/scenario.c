@@ -674,7 +674,8 @@ int sim_scenario_load(struct sim *s, const char *path) {
  * or one way with probability 1/2) at 0.2–3 s for 0.1–3 s. At 2–20 s the
  * network calms down (loss, bursts, reordering, duplication and corruption
  * stop; see EV_CALM): every flow must then converge before `duration`, which
- * separates "slow under a hostile network" from "stuck".
+ * separates "slow under a hostile network" from "stuck"; the duration is
+ * extended to at least 300 s after the calm.
  * Each host draws from its own stream (seed, name), so hosts do not perturb
  * each other. */
 void sim_swarm_faults(struct sim *s) {
@@ -717,4 +718,9 @@ void sim_swarm_faults(struct sim *s) {
   s->events = realloc(s->events, (size_t)(s->nevents + 1) * sizeof *s->events);
   if (!s->events) abort();
   s->events[s->nevents++] = calm;
+  /* Flows get at least SIM_SWARM_CONVERGE_US after the calm: RTO backoff
+   * from the hostile phase (and from congestion drops after it) legitimately
+   * reaches tens of seconds, so a scenario written for a quiet run (the
+   * 60 s quickstart) would otherwise report slow as stuck. */
+  if (s->duration_us < calm.at + SIM_SWARM_CONVERGE_US) s->duration_us = calm.at + SIM_SWARM_CONVERGE_US;
 }

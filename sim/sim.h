@@ -136,6 +136,8 @@ struct sim_event_spec {               /* a scheduled scenario event */
   bool one_way;
 };
 
+#define SIM_SWARM_CONVERGE_US 300000000ull /* swarm: time flows get after the calm */
+
 struct sim_frame {
   uint16_t len;
   bool corrupted; /* bits flipped on an earlier hop: not again (see link_apply) */

@@ -4,7 +4,9 @@
 #   stack -> Linux   (microtcp-tap's source app into a Python reader)
 # over a TAP device in a network namespace, against Linux <-> Linux over a
 # veth pair between two namespaces (MTU 1500, TSO/GSO/GRO off, the same Python
-# client and reader), printed as ratios from this one run.
+# client and reader), printed as ratios from this one run. The stack gets
+# 4 MiB send/receive buffers per connection, the size Linux autotunes its own
+# to (tcp_wmem/tcp_rmem maximum), so neither side is window-limited by default.
 #   BUILD=build-tap MB=300 tools/bench-tap.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,19 +47,20 @@ srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind((ip, port)); srv.listen(1); srv.settimeout(30)
 print("ready", flush=True)
 c, _ = srv.accept(); c.settimeout(30); n = 0; t = None
+buf = bytearray(1 << 20)  # recv_into: no allocation per call, so Python costs little
 while True:
-    b = c.recv(1 << 20)
-    if not b: break
+    k = c.recv_into(buf)
+    if not k: break
     if t is None: t = time.time()
-    n += len(b)
+    n += k
 print(n * 8 / (time.time() - t))'
 sink_py='
 import socket, sys
 ip, port = sys.argv[1], int(sys.argv[2])
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind((ip, port)); srv.listen(1)
-c, _ = srv.accept()
-while c.recv(1 << 20): pass
+c, _ = srv.accept(); buf = bytearray(1 << 20)
+while c.recv_into(buf): pass
 c.close()'
 src_py='
 import socket, sys, time
@@ -84,7 +87,7 @@ wait_addr() { # namespace, address: wait until the device carries it
 
 # ---- Linux -> stack: the stack's sink reads (and verifies) everything ----
 ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --host-ip 10.9.9.1/24 --app sink --port 9 \
-  --max-conns 8 --buffer 262144 2>/dev/null &
+  --max-conns 8 --buffer 4194304 2>/dev/null &
 pids+=($!); stack=$!
 wait_addr "$ns" 10.9.9.1
 to_stack=$(ip netns exec "$ns" $py -c "$send_py" 10.9.9.2 9 "$mb")
@@ -93,10 +96,16 @@ kill "$stack"; wait "$stack" 2>/dev/null || true
 # ---- stack -> Linux: the stack's source connects to a Linux reader ----
 ip netns exec "$ns" ip tuntap add tapb mode tap
 ip -n "$ns" addr add 10.9.9.1/24 dev tapb; ip -n "$ns" link set tapb up
-start_reader "$ns" 10.9.9.1 5001
-ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --app source --connect 10.9.9.1:5001 \
-  --bytes $((mb << 20)) --max-conns 8 --buffer 262144 2>"$tmp/source.err" || { echo "bench-tap: source failed: $(cat "$tmp/source.err")" >&2; exit 1; }
-reader_result; from_stack=$result
+source_run() { # extra microtcp-tap options; the reader's figure in $result
+  start_reader "$ns" 10.9.9.1 5001
+  ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --app source --connect 10.9.9.1:5001 \
+    --bytes $((mb << 20)) --max-conns 8 --buffer 4194304 "$@" 2>"$tmp/source.err" ||
+    { echo "bench-tap: source failed: $(cat "$tmp/source.err")" >&2; exit 1; }
+  reader_result
+}
+source_run; from_stack=$result
+# the same with --gso: runs of segments handed to Linux as one 64 KiB GSO frame
+source_run --gso; from_stack_gso=$result
 
 # ---- Linux <-> Linux over veth, same MTU, offloads off, same programs ----
 ip link add vb-a-$$ netns "$na" type veth peer name vb-b-$$ netns "$nb"
@@ -114,7 +123,8 @@ start_reader "$nb" 10.98.0.2 5002
 ip netns exec "$na" $py -c "$src_py" 10.98.0.2 5002 "$mb"
 reader_result; veth_from=$result
 
-awk -v a="$to_stack" -v b="$from_stack" -v va="$veth_to" -v vb="$veth_from" -v mb="$mb" 'BEGIN {
+awk -v a="$to_stack" -v b="$from_stack" -v g="$from_stack_gso" -v va="$veth_to" -v vb="$veth_from" -v mb="$mb" 'BEGIN {
   printf "bulk goodput, %d MiB per run, one run each (MTU 1500)\n", mb
   printf "  linux -> stack over TAP: %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", a/1e9, a/va, va/1e9
-  printf "  stack -> linux over TAP: %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", b/1e9, b/vb, vb/1e9 }'
+  printf "  stack -> linux over TAP: %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", b/1e9, b/vb, vb/1e9
+  printf "  stack -> linux, --gso:   %6.2f Gbit/s  (%.2f x the same veth figure, whose offloads are off)\n", g/1e9, g/vb }'

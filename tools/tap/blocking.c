@@ -247,7 +247,7 @@ microtcp_t *microtcp_create(const char *tap_ip, const char *stack_ip, const char
     return NULL;
   }
   char err[256], name[16];
-  int fd = tap_open("microtcp%d", name, err, sizeof err);
+  int fd = tap_open("microtcp%d", 0, name, err, sizeof err);
   if (fd < 0 || tap_configure(name, host, host_prefix, tap_mac ? hmac : NULL, err, sizeof err) < 0) {
     int e = errno;
     if (fd >= 0) close(fd);

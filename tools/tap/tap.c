@@ -32,7 +32,7 @@ static const char *hint(int e) {
   }
 }
 
-int tap_open(const char *ifname, char name_out[16], char *err, size_t errlen) {
+int tap_open(const char *ifname, int vnet_hdr, char name_out[16], char *err, size_t errlen) {
   if (!ifname || strlen(ifname) >= IFNAMSIZ) {
     snprintf(err, errlen, "interface name must be 1..%d characters", IFNAMSIZ - 1);
     errno = EINVAL;
@@ -48,6 +48,7 @@ int tap_open(const char *ifname, char name_out[16], char *err, size_t errlen) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI; /* raw Ethernet frames, no packet-info prefix */
+  if (vnet_hdr) ifr.ifr_flags |= IFF_VNET_HDR;
   memcpy(ifr.ifr_name, ifname, strlen(ifname));
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;

@@ -15,10 +15,13 @@
 #include <stdint.h>
 
 /* Create (or attach to an existing persistent) TAP device with IFF_TAP |
- * IFF_NO_PI. ifname may contain "%d" (the kernel picks the number); the final
- * name is written back to name_out (IFNAMSIZ bytes). The fd is non-blocking and
+ * IFF_NO_PI, plus IFF_VNET_HDR if vnet_hdr is non-zero (every read and write
+ * then starts with a 10-byte struct virtio_net_hdr; no offloads are enabled
+ * for frames Linux sends, so those stay MTU-sized with full checksums).
+ * ifname may contain "%d" (the kernel picks the number); the final name is
+ * written back to name_out (IFNAMSIZ bytes). The fd is non-blocking and
  * close-on-exec; closing it removes a non-persistent device. */
-int tap_open(const char *ifname, char name_out[16], char *err, size_t errlen);
+int tap_open(const char *ifname, int vnet_hdr, char name_out[16], char *err, size_t errlen);
 
 /* Give the Linux side of the device an IPv4 address ip/prefix (host order),
  * optionally a MAC (NULL: keep the kernel's), and bring it up. Uses ioctls

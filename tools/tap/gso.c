@@ -1,8 +1,10 @@
 /* TCP segment coalescing for IFF_VNET_HDR (see gso.h). */
 #include "gso.h"
 
+#include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 enum { ETH = 14, IP = 20, TCP_FLAGS_AT = ETH + IP + 13 };
 enum { FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10, URG = 0x20 };
@@ -136,4 +138,81 @@ int gso_add(struct gso *g, const uint8_t *frame, size_t len, gso_write_fn w, voi
   g->next_seq = s.seq + (uint32_t)s.payload;
   g->last_short = (s.flags & PSH) != 0;
   return rc;
+}
+
+int gso_enable_offloads(int fd) { return ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0 ? -1 : 0; }
+
+/* Fill in the checksum Linux left partial: the ones' complement sum from
+ * csum_start to the end (the field holds the pseudo-header sum) at
+ * csum_start + csum_offset. */
+static int complete_csum(uint8_t *f, size_t len, size_t start, size_t offset) {
+  if (start >= len || offset + 2 > len - start) return -1;
+  uint16_t c = (uint16_t)~fold(sum16(f + start, len - start, 0));
+  put16(f + start + offset, c);
+  return 0;
+}
+
+int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx) {
+  struct virtio_net_hdr vh;
+  if (len < GSO_VNET_HDR_LEN + ETH) return -1;
+  memcpy(&vh, in, GSO_VNET_HDR_LEN);
+  const uint8_t *f = in + GSO_VNET_HDR_LEN;
+  size_t flen = len - GSO_VNET_HDR_LEN;
+  uint8_t gso_type = (uint8_t)(vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN);
+  if (gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+    if (!(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+      deliver(ctx, f, flen);
+      return 1;
+    }
+    static _Thread_local uint8_t one[GSO_FRAME_MAX];
+    if (flen > sizeof one) return -1;
+    memcpy(one, f, flen);
+    if (complete_csum(one, flen, vh.csum_start, vh.csum_offset) < 0) return -1;
+    deliver(ctx, one, flen);
+    return 1;
+  }
+  if (gso_type != VIRTIO_NET_HDR_GSO_TCPV4 || vh.gso_size == 0) return -1;
+  /* Take the header lengths from the headers, not from hdr_len (a hint). */
+  if (flen < ETH + IP + 20 || get16(f + 12) != 0x0800 || (f[ETH] >> 4) != 4 || f[ETH + 9] != 6)
+    return -1;
+  size_t ihl = (size_t)(f[ETH] & 15) * 4;
+  if (ihl < IP || flen < ETH + ihl + 20) return -1;
+  size_t doff = (size_t)(f[ETH + ihl + 12] >> 4) * 4;
+  size_t hdr = ETH + ihl + doff;
+  size_t total = get16(f + ETH + 2);
+  if (doff < 20 || hdr > flen || total < ihl + doff || ETH + total > flen) return -1;
+  size_t payload = ETH + total - hdr, mss = vh.gso_size;
+  if (hdr + mss > GSO_FRAME_MAX) return -1;
+  uint32_t seq = get32(f + ETH + ihl + 4);
+  uint16_t id = get16(f + ETH + 4);
+  uint8_t flags = f[ETH + ihl + 13];
+  static _Thread_local uint8_t seg[GSO_FRAME_MAX];
+  int n = 0;
+  for (size_t off = 0; off < payload || (payload == 0 && n == 0); off += mss) {
+    size_t k = payload - off < mss ? payload - off : mss;
+    int last = off + k >= payload;
+    memcpy(seg, f, hdr);
+    memcpy(seg + hdr, f + hdr + off, k);
+    uint8_t *ip = seg + ETH, *tcp = ip + ihl;
+    put16(ip + 2, (uint16_t)(ihl + doff + k));
+    put16(ip + 4, (uint16_t)(id + n));
+    put16(ip + 10, 0);
+    put16(ip + 10, (uint16_t)~fold(sum16(ip, ihl, 0)));
+    uint32_t sq = seq + (uint32_t)off;
+    tcp[4] = (uint8_t)(sq >> 24);
+    tcp[5] = (uint8_t)(sq >> 16);
+    tcp[6] = (uint8_t)(sq >> 8);
+    tcp[7] = (uint8_t)sq;
+    uint8_t fl = flags;
+    if (!last) fl = (uint8_t)(fl & ~(FIN | PSH));
+    if (n > 0) fl = (uint8_t)(fl & ~0x80); /* CWR on the first segment only */
+    tcp[13] = fl;
+    put16(tcp + 16, 0);
+    uint32_t ph = sum16(ip + 12, 8, 0) + 6u + (uint32_t)(doff + k);
+    put16(tcp + 16, (uint16_t)~fold(sum16(tcp, doff + k, ph)));
+    deliver(ctx, seg, hdr + k);
+    n++;
+    if (payload == 0) break;
+  }
+  return n;
 }

@@ -47,3 +47,16 @@ int gso_add(struct gso *g, const uint8_t *frame, size_t len, gso_write_fn w, voi
 int gso_flush(struct gso *g, gso_write_fn w, void *ctx);
 
 #endif
+
+/* The other direction, with offloads negotiated (gso_enable_offloads): Linux
+ * may hand over frames with a partial checksum and TCPv4 super-frames of up
+ * to 64 KiB. gso_split completes the checksum and cuts a super-frame into
+ * gso_size segments (sequence numbers, IP IDs, lengths, FIN/PSH on the last
+ * and CWR on the first only, full checksums), delivering each frame in
+ * order; a plain frame is delivered as it is. in/len: what read() returned,
+ * header included. Returns the number of frames delivered, -1 if the header
+ * or frame is malformed (dropped). */
+typedef void (*gso_deliver_fn)(void *ctx, const uint8_t *frame, size_t len);
+int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx);
+/* TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) on an IFF_VNET_HDR device: 0 or -1. */
+int gso_enable_offloads(int fd);

@@ -132,6 +132,8 @@ struct bridge {
   pcap_dumper_t *dump;
   uint64_t write_errors;
   struct gso *gso; /* NULL unless --gso */
+  uint64_t malformed; /* --gso: frames from Linux with a bad virtio_net_hdr */
+  uint64_t split_in, split_out; /* --gso: TSO super-frames from Linux, segments cut */
 };
 
 static void record(struct bridge *b, const uint8_t *f, size_t len) {
@@ -165,6 +167,16 @@ static void to_linux(void *ctx, const uint8_t *f, size_t len) {
     gso_add(b->gso, f, len, write_dev, b); /* written by gso_flush at the latest */
   else
     write_dev(b, f, len);
+}
+
+/* A frame from Linux (after gso_split): impairments, then the stack. */
+struct inbound {
+  struct impair *im;
+  struct bridge *br;
+};
+static void from_linux(void *ctx, const uint8_t *f, size_t len) {
+  struct inbound *in = ctx;
+  impair_pass(in->im, f, len, in->br->now, to_stack, in->br);
 }
 
 static void flush_linux(struct bridge *b) {
@@ -314,6 +326,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "microtcp-tap: %s\n", err);
     return 1;
   }
+  if (use_gso && gso_enable_offloads(fd) < 0) {
+    fprintf(stderr, "microtcp-tap: cannot enable TAP offloads (TUNSETOFFLOAD): %s\n", strerror(errno));
+    return 1;
+  }
 
   /* ---- the stack ---- */
   microtcp_config cfg;
@@ -362,7 +378,7 @@ int main(int argc, char **argv) {
   }
 
   pcap_t *pd = NULL;
-  struct bridge br = {st, fd, now, NULL, 0, NULL};
+  struct bridge br = {st, fd, now, NULL, 0, NULL, 0, 0, 0};
   static struct gso gso; /* 64 KiB: not on the stack */
   if (use_gso) {
     gso_init(&gso);
@@ -394,18 +410,33 @@ int main(int argc, char **argv) {
 
   int rc = 0;
   uint64_t t0 = mono_us();
-  uint8_t buf[GSO_VNET_HDR_LEN + 2048];
+  static uint8_t buf[GSO_VNET_HDR_LEN + 14 + GSO_MAX_BYTES]; /* a super-frame with --gso */
+  struct inbound inb = {&in, &br};
   while (!stop) {
     now = mono_us();
     br.now = now;
     if (duration_ms && now - t0 >= duration_ms * 1000u) break;
     /* frames from Linux (bounded per turn so timers and output keep up) */
-    for (int k = 0; k < 256; k++) {
-      ssize_t n = read(fd, buf, sizeof buf);
+    for (int k = 0, segs = 0; k < 256 && segs < 512; k++) {
+      ssize_t n = read(fd, buf, use_gso ? sizeof buf : 2048);
       if (n <= (ssize_t)vnet) break;
-      /* Without offloads negotiated (TUNSETOFFLOAD), Linux's frames carry an
-       * empty virtio_net_hdr and full checksums: skip the header. */
-      impair_pass(&in, buf + vnet, (size_t)n - vnet, now, to_stack, &br);
+      if (!use_gso) {
+        impair_pass(&in, buf, (size_t)n, now, to_stack, &br);
+        segs++;
+        continue;
+      }
+      /* Offloads are on: the frame may be a TCP super-frame or carry a
+       * partial checksum; the stack gets MTU-sized, complete frames. */
+      int r = gso_split(buf, (size_t)n, from_linux, &inb);
+      if (r < 0) {
+        br.malformed++;
+        continue;
+      }
+      segs += r;
+      if (r > 1) {
+        br.split_in++;
+        br.split_out += (uint64_t)r;
+      }
     }
     impair_release(&in, now, to_stack, &br);
     microtcp_advance(st, now);
@@ -453,10 +484,14 @@ int main(int argc, char **argv) {
   if (br.dump) pcap_dump_close(br.dump);
   if (pd) pcap_close(pd);
   const microtcp_counters *c = microtcp_get_counters(st);
-  char gso_note[96] = "";
+  char gso_note[192] = "";
   if (use_gso)
-    snprintf(gso_note, sizeof gso_note, "; gso: %llu frames to Linux in %llu writes",
-             (unsigned long long)gso.frames, (unsigned long long)gso.writes);
+    snprintf(gso_note, sizeof gso_note,
+             "; gso: %llu frames to Linux in %llu writes, %llu super-frames from Linux cut into "
+             "%llu, %llu malformed",
+             (unsigned long long)gso.frames, (unsigned long long)gso.writes,
+             (unsigned long long)br.split_in, (unsigned long long)br.split_out,
+             (unsigned long long)br.malformed);
   fprintf(stderr,
           "microtcp-tap: stopped: %llu frames in, %llu out; apps %llu done, %llu failed, "
           "%llu bytes received, %llu verification errors; bridge %llu dropped, %llu duplicated, "

@@ -4,7 +4,9 @@
 #   stack -> Linux   (microtcp-tap's source app into a Python reader)
 # over a TAP device in a network namespace, against Linux <-> Linux over a
 # veth pair between two namespaces (MTU 1500, TSO/GSO/GRO off, the same Python
-# client and reader), printed as ratios from this one run. The stack gets
+# client and reader), printed as ratios from this one run; both TAP directions
+# also with microtcp-tap --gso (IFF_VNET_HDR: 64 KiB TCP frames each way),
+# compared with veth with its offloads on. The stack gets
 # 4 MiB send/receive buffers per connection, the size Linux autotunes its own
 # to (tcp_wmem/tcp_rmem maximum), so neither side is window-limited by default.
 #   BUILD=build-tap MB=300 tools/bench-tap.sh
@@ -86,12 +88,18 @@ wait_addr() { # namespace, address: wait until the device carries it
 }
 
 # ---- Linux -> stack: the stack's sink reads (and verifies) everything ----
-ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --host-ip 10.9.9.1/24 --app sink --port 9 \
-  --max-conns 8 --buffer 4194304 2>/dev/null &
-pids+=($!); stack=$!
-wait_addr "$ns" 10.9.9.1
-to_stack=$(ip netns exec "$ns" $py -c "$send_py" 10.9.9.2 9 "$mb")
-kill "$stack"; wait "$stack" 2>/dev/null || true
+sink_run() { # extra microtcp-tap options; the sender's figure in $result
+  ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --host-ip 10.9.9.1/24 --app sink --port 9 \
+    --max-conns 8 --buffer 4194304 "$@" 2>/dev/null &
+  local stack=$!
+  pids+=($stack)
+  wait_addr "$ns" 10.9.9.1
+  result=$(ip netns exec "$ns" $py -c "$send_py" 10.9.9.2 9 "$mb")
+  kill "$stack"; wait "$stack" 2>/dev/null || true
+  while ip -n "$ns" link show tapb >/dev/null 2>&1; do sleep 0.05; done # the device is gone
+}
+sink_run; to_stack=$result
+sink_run --gso; to_stack_gso=$result
 
 # ---- stack -> Linux: the stack's source connects to a Linux reader ----
 ip netns exec "$ns" ip tuntap add tapb mode tap
@@ -110,21 +118,30 @@ source_run --gso; from_stack_gso=$result
 # ---- Linux <-> Linux over veth, same MTU, offloads off, same programs ----
 ip link add vb-a-$$ netns "$na" type veth peer name vb-b-$$ netns "$nb"
 ip -n "$na" addr add 10.98.0.1/24 dev vb-a-$$; ip -n "$nb" addr add 10.98.0.2/24 dev vb-b-$$
-for side in "$na vb-a-$$" "$nb vb-b-$$"; do
-  set -- $side
-  ip -n "$1" link set "$2" mtu 1500 up
-  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true
-done
-sleep 0.5
-ip netns exec "$nb" $py -c "$sink_py" 10.98.0.2 9 & pids+=($!)
-sleep 0.3
-veth_to=$(ip netns exec "$na" $py -c "$send_py" 10.98.0.2 9 "$mb")
-start_reader "$nb" 10.98.0.2 5002
-ip netns exec "$na" $py -c "$src_py" 10.98.0.2 5002 "$mb"
-reader_result; veth_from=$result
+veth_run() { # on|off (TSO, GSO, GRO), port base; figures in $veth_to and $veth_from
+  for side in "$na vb-a-$$" "$nb vb-b-$$"; do
+    set -- $side
+    ip -n "$1" link set "$2" mtu 1500 up
+    ip netns exec "$1" ethtool -K "$2" tso "$vo" gso "$vo" gro "$vo" >/dev/null 2>&1 || true
+  done
+  sleep 0.5
+  ip netns exec "$nb" $py -c "$sink_py" 10.98.0.2 "$vp" & pids+=($!)
+  sleep 0.3
+  veth_to=$(ip netns exec "$na" $py -c "$send_py" 10.98.0.2 "$vp" "$mb")
+  start_reader "$nb" 10.98.0.2 $((vp + 1))
+  ip netns exec "$na" $py -c "$src_py" 10.98.0.2 $((vp + 1)) "$mb"
+  reader_result; veth_from=$result
+}
+vo=off vp=5100; veth_run
+# and with offloads on: the fair yardstick for --gso
+vt=$veth_to vf=$veth_from
+vo=on vp=5200; veth_run
+vto=$veth_to vfo=$veth_from veth_to=$vt veth_from=$vf
 
-awk -v a="$to_stack" -v b="$from_stack" -v g="$from_stack_gso" -v va="$veth_to" -v vb="$veth_from" -v mb="$mb" 'BEGIN {
+awk -v a="$to_stack" -v ag="$to_stack_gso" -v b="$from_stack" -v g="$from_stack_gso" -v va="$veth_to" -v vb="$veth_from" \
+    -v vao="$vto" -v vbo="$vfo" -v mb="$mb" 'BEGIN {
   printf "bulk goodput, %d MiB per run, one run each (MTU 1500)\n", mb
   printf "  linux -> stack over TAP: %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", a/1e9, a/va, va/1e9
+  printf "  linux -> stack, --gso:   %6.2f Gbit/s  (%.2f x veth with TSO/GSO/GRO on %.2f Gbit/s)\n", ag/1e9, ag/vao, vao/1e9
   printf "  stack -> linux over TAP: %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", b/1e9, b/vb, vb/1e9
-  printf "  stack -> linux, --gso:   %6.2f Gbit/s  (%.2f x the same veth figure, whose offloads are off)\n", g/1e9, g/vb }'
+  printf "  stack -> linux, --gso:   %6.2f Gbit/s  (%.2f x veth with TSO/GSO/GRO on %.2f Gbit/s)\n", g/1e9, g/vbo, vbo/1e9 }'

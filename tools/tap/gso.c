@@ -77,7 +77,25 @@ static int write_single(struct gso *g, const uint8_t *frame, size_t len, gso_wri
   return w(ctx, buf, GSO_VNET_HDR_LEN + len);
 }
 
+/* A pure ACK: IPv4 without options or fragments, TCP flags exactly ACK, no
+ * payload. */
+static int pure_ack(const uint8_t *f, size_t len) {
+  if (len < ETH + IP + 20 || get16(f + 12) != 0x0800) return 0;
+  const uint8_t *ip = f + ETH;
+  if (ip[0] != 0x45 || ip[9] != 6 || (get16(ip + 6) & 0x3fff) != 0) return 0;
+  size_t total = get16(ip + 2), doff = (size_t)(ip[IP + 12] >> 4) * 4;
+  return total <= len - ETH && doff >= 20 && total == IP + doff && ip[IP + 13] == ACK;
+}
+
+/* Same addresses, ports and sequence number (ACKs of one flow). */
+static int same_ack_flow(const uint8_t *a, const uint8_t *b) {
+  return memcmp(a + ETH + 12, b + ETH + 12, 8) == 0 && memcmp(a + ETH + IP, b + ETH + IP, 8) == 0;
+}
+
+static int flush_ack(struct gso *g, gso_write_fn w, void *ctx);
+
 int gso_flush(struct gso *g, gso_write_fn w, void *ctx) {
+  if (g->ack_len) return flush_ack(g, w, ctx);
   if (!g->len) return 0;
   uint8_t *f = g->buf + GSO_VNET_HDR_LEN;
   struct virtio_net_hdr vh;
@@ -109,8 +127,27 @@ int gso_flush(struct gso *g, gso_write_fn w, void *ctx) {
   return w(ctx, g->buf, len);
 }
 
+static int flush_ack(struct gso *g, gso_write_fn w, void *ctx) {
+  size_t n = g->ack_len;
+  g->ack_len = 0;
+  return write_single(g, g->ack, n, w, ctx);
+}
+
 int gso_add(struct gso *g, const uint8_t *frame, size_t len, gso_write_fn w, void *ctx) {
   g->frames++;
+  if (pure_ack(frame, len) && len <= sizeof g->ack) {
+    if (g->ack_len && same_ack_flow(g->ack, frame) &&
+        (int32_t)(get32(frame + ETH + IP + 8) - get32(g->ack + ETH + IP + 8)) > 0) {
+      g->thinned++; /* the held ACK says nothing the new one does not */
+    } else {
+      int rc = gso_flush(g, w, ctx); /* the data batch or the older ACK goes first */
+      if (rc < 0) return rc;
+    }
+    memcpy(g->ack, frame, len);
+    g->ack_len = len;
+    return 0;
+  }
+  if (g->ack_len && flush_ack(g, w, ctx) < 0) return -1;
   struct seg s;
   if (parse(frame, len, &s) < 0) { /* not joinable: keep the order, write it alone */
     int rc = gso_flush(g, w, ctx);

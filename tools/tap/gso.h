@@ -13,6 +13,11 @@
  * UDP, fragments, IP options, SYN/FIN/RST/URG, a change of ACK, window or
  * TCP options) is written on its own with an empty header, in order.
  *
+ * Pure ACKs are thinned as a receiver's GRO or an ACK-compressing link would:
+ * an ACK still waiting to be written is replaced by a later pure ACK of the
+ * same flow whose acknowledgment number is higher (it says everything the
+ * first said). Duplicate ACKs (same number) are all kept: they signal loss.
+ *
  * Frames must be at most GSO_FRAME_MAX bytes (the stack's MTU frames are).
  */
 #ifndef MICROTCP_TAP_GSO_H
@@ -36,7 +41,9 @@ struct gso {
   uint16_t mss;     /* payload of the first segment (= gso_size) */
   unsigned segs;    /* segments in the batch */
   int last_short;   /* the last segment was shorter than mss or had PSH */
-  uint64_t writes, frames, batched; /* write() calls, frames in, frames joined */
+  uint8_t ack[GSO_FRAME_MAX]; /* a pure ACK held back (see above) */
+  size_t ack_len;               /* 0 if none */
+  uint64_t writes, frames, batched, thinned; /* write() calls, frames in, joined, ACKs replaced */
 };
 
 void gso_init(struct gso *g);

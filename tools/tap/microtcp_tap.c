@@ -488,10 +488,10 @@ int main(int argc, char **argv) {
   if (use_gso)
     snprintf(gso_note, sizeof gso_note,
              "; gso: %llu frames to Linux in %llu writes, %llu super-frames from Linux cut into "
-             "%llu, %llu malformed",
+             "%llu, %llu malformed, %llu ACKs thinned",
              (unsigned long long)gso.frames, (unsigned long long)gso.writes,
              (unsigned long long)br.split_in, (unsigned long long)br.split_out,
-             (unsigned long long)br.malformed);
+             (unsigned long long)br.malformed, (unsigned long long)gso.thinned);
   fprintf(stderr,
           "microtcp-tap: stopped: %llu frames in, %llu out; apps %llu done, %llu failed, "
           "%llu bytes received, %llu verification errors; bridge %llu dropped, %llu duplicated, "

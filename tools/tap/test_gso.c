@@ -2,7 +2,8 @@
  * gso.c without a device: segments joined by gso_add come back byte for byte
  * from gso_split (headers, sequence numbers, PSH on the last only, full
  * checksums); a flow change, a gap, a short segment, PSH, a SYN or a non-TCP
- * frame ends a batch and keeps the order; a partial checksum is completed;
+ * frame ends a batch and keeps the order; pure ACKs are thinned but
+ * duplicates kept; a partial checksum is completed;
  * malformed virtio headers are refused.
  */
 #include <linux/virtio_net.h>
@@ -131,6 +132,35 @@ int main(void) {
   CHECK(gso_flush(&g, capture, NULL) == 0);
   CHECK(nwritten == 6 && g.frames == 7);
   expect_roundtrip(n);
+
+  /* pure ACKs: a higher one replaces the one held back; duplicates all stay */
+  gso_init(&g);
+  nwritten = 0;
+  uint32_t acks[] = {100, 200, 300, 300, 300, 400};
+  for (size_t i = 0; i < 6; i++) {
+    sent_len[i] = make_tcp(sent[i], 5000, 1, 0x10, 0);
+    uint8_t *t = sent[i] + 34;
+    t[8] = (uint8_t)(acks[i] >> 24), t[9] = (uint8_t)(acks[i] >> 16), t[10] = (uint8_t)(acks[i] >> 8),
+    t[11] = (uint8_t)acks[i];
+    CHECK(gso_add(&g, sent[i], sent_len[i], capture, NULL) == 0);
+  }
+  CHECK(gso_flush(&g, capture, NULL) == 0);
+  /* 100 and 200 are replaced by the first 300; each duplicate 300 sends the
+   * held one; 400 replaces the last 300: written 300, 300, 400 */
+  CHECK(nwritten == 3 && g.thinned == 3);
+  if (nwritten == 3) {
+    CHECK(memcmp(written[0] + GSO_VNET_HDR_LEN, sent[2], sent_len[2]) == 0);
+    CHECK(memcmp(written[1] + GSO_VNET_HDR_LEN, sent[3], sent_len[3]) == 0);
+    CHECK(memcmp(written[2] + GSO_VNET_HDR_LEN, sent[5], sent_len[5]) == 0);
+  }
+  /* data after a held ACK: the ACK goes first */
+  gso_init(&g);
+  nwritten = 0;
+  CHECK(gso_add(&g, sent[0], sent_len[0], capture, NULL) == 0);
+  sent_len[1] = make_tcp(sent[1], 5000, 1, 0x10, 1000);
+  CHECK(gso_add(&g, sent[1], sent_len[1], capture, NULL) == 0);
+  CHECK(gso_flush(&g, capture, NULL) == 0);
+  CHECK(nwritten == 2 && memcmp(written[0] + GSO_VNET_HDR_LEN, sent[0], sent_len[0]) == 0);
 
   /* a partial checksum (NEEDS_CSUM) is completed */
   uint8_t buf[GSO_VNET_HDR_LEN + GSO_FRAME_MAX];

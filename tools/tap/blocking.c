@@ -482,7 +482,12 @@ int microtcp_close(microtcp_sock_t *s) {
   return r < 0 ? -1 : 0;
 }
 
-void microtcp_set_nonblocking(microtcp_sock_t *s, bool on) { s->nonblock = on; }
+void microtcp_set_nonblocking(microtcp_sock_t *s, bool on) {
+  /* under the mutex: a call blocked in another thread reads the flag */
+  enter(s->m);
+  s->nonblock = on;
+  leave(s->m);
+}
 
 int microtcp_sock_error(microtcp_sock_t *s) {
   /* A non-blocking connect fails in the background: pick up the core's
@@ -505,7 +510,7 @@ unsigned microtcp_sock_ready(microtcp_sock_t *s) {
   return ev;
 }
 
-static int timespec_after_ms(struct timespec *t, int ms) {
+static void timespec_after_ms(struct timespec *t, int ms) {
   clock_gettime(CLOCK_MONOTONIC, t);
   t->tv_sec += ms / 1000;
   t->tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -513,7 +518,6 @@ static int timespec_after_ms(struct timespec *t, int ms) {
     t->tv_sec++;
     t->tv_nsec -= 1000000000L;
   }
-  return 0;
 }
 
 int microtcp_mux_wait(microtcp_sock_t *const socks[], size_t n, unsigned events, int timeout_ms) {

@@ -1,54 +1,76 @@
 /*
- * HTTP/1.0 file server on the blocking API: serves files from a directory
- * (GET only; 404 otherwise; no "..").
- *     ./http_server DIR [TAP_IP STACK_IP PORT]     then    curl http://10.0.0.2/file
+ * HTTP/1.0 file server on the blocking API: serves the regular files of one
+ * directory (GET only, no subdirectories, no ".."), with Content-Length; 404
+ * for anything else. One thread per connection.
+ *     http_server DIR [TAP_IP STACK_IP PORT]      then    curl http://10.0.0.2/file
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "microtcp/blocking.h"
 
-static void reply(microtcp_sock_t *c, const char *status, const char *body) {
-  char hdr[256];
-  int n = snprintf(hdr, sizeof hdr, "HTTP/1.0 %s\r\nContent-Length: %zu\r\n\r\n", status, strlen(body));
-  microtcp_send(c, hdr, (size_t)n);
-  microtcp_send(c, body, strlen(body));
+static const char *root;
+
+static int send_all(microtcp_sock_t *c, const void *p, size_t n) {
+  return microtcp_send(c, p, n) == (ssize_t)n ? 0 : -1;
 }
 
-static void serve(microtcp_sock_t *c, const char *dir) {
-  char req[1024];
+static void reply_status(microtcp_sock_t *c, const char *status) {
+  char msg[256];
+  int n = snprintf(msg, sizeof msg, "HTTP/1.0 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s\n",
+                   status, strlen(status) + 1, status);
+  send_all(c, msg, (size_t)n);
+}
+
+static void serve(microtcp_sock_t *c) {
+  char req[2048];
   size_t len = 0;
-  while (len < sizeof req - 1) { /* read the request head */
+  req[0] = 0;
+  while (!strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) { /* the request head */
+    if (len == sizeof req - 1) {
+      reply_status(c, "400 Bad Request");
+      return;
+    }
     ssize_t n = microtcp_recv(c, req + len, sizeof req - 1 - len);
     if (n <= 0) return;
     len += (size_t)n;
     req[len] = 0;
-    if (strstr(req, "\r\n\r\n")) break;
   }
-  char path[512];
-  if (sscanf(req, "GET /%511s HTTP/", path) != 1 || strstr(path, "..")) {
-    reply(c, "404 Not Found", "not found\n");
-    return;
+  char name[256];
+  if (sscanf(req, "GET /%255[^ \r\n] HTTP/", name) != 1) {
+    if (strncmp(req, "GET / ", 6) != 0) {
+      reply_status(c, strncmp(req, "GET ", 4) ? "501 Not Implemented" : "404 Not Found");
+      return;
+    }
+    snprintf(name, sizeof name, "index.html");
   }
-  char full[1100];
-  snprintf(full, sizeof full, "%s/%s", dir, path);
-  FILE *f = fopen(full, "rb");
+  char path[1024];
+  struct stat sb;
+  snprintf(path, sizeof path, "%s/%s", root, name);
+  FILE *f = strchr(name, '/') || strstr(name, "..") || stat(path, &sb) || !S_ISREG(sb.st_mode) ? NULL : fopen(path, "rb");
   if (!f) {
-    reply(c, "404 Not Found", "not found\n");
+    reply_status(c, "404 Not Found");
     return;
   }
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
   char hdr[256];
-  int n = snprintf(hdr, sizeof hdr, "HTTP/1.0 200 OK\r\nContent-Length: %ld\r\n\r\n", size);
-  microtcp_send(c, hdr, (size_t)n);
+  int n = snprintf(hdr, sizeof hdr, "HTTP/1.0 200 OK\r\nContent-Type: %s\r\nContent-Length: %lld\r\n\r\n",
+                   strstr(name, ".htm") ? "text/html" : "application/octet-stream", (long long)sb.st_size);
+  int ok = send_all(c, hdr, (size_t)n) == 0;
   char buf[16384];
   size_t k;
-  while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-    if (microtcp_send(c, buf, k) != (ssize_t)k) break;
+  while (ok && (k = fread(buf, 1, sizeof buf, f)) > 0) ok = send_all(c, buf, k) == 0;
   fclose(f);
+}
+
+static void *connection(void *arg) {
+  microtcp_sock_t *c = arg;
+  serve(c);
+  microtcp_close(c); /* HTTP/1.0: the server closes after the response */
+  return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -56,20 +78,33 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: http_server DIR [TAP_IP STACK_IP PORT]\n");
     return 2;
   }
+  root = argv[1];
   const char *tap_ip = argc > 2 ? argv[2] : "10.0.0.1";
   const char *stack_ip = argc > 3 ? argv[3] : "10.0.0.2";
   int port = argc > 4 ? atoi(argv[4]) : 80;
+  if (port < 1 || port > 65535) {
+    fprintf(stderr, "http_server: bad port %s\n", argv[4]);
+    return 2;
+  }
   microtcp_t *stack = microtcp_create(tap_ip, stack_ip, NULL, "02:00:00:00:00:02");
   if (!stack) {
-    fprintf(stderr, "http_server: cannot create the TAP device (root and /dev/net/tun needed)\n");
+    fprintf(stderr, "http_server: cannot create the TAP device: %s\n", strerror(errno));
     return 1;
   }
   microtcp_sock_t *listener = microtcp_open(stack, (uint16_t)port);
-  fprintf(stderr, "http_server: serving %s on %s:%d\n", argv[1], stack_ip, port);
+  if (!listener) {
+    fprintf(stderr, "http_server: listen: %s\n", microtcp_strerror(microtcp_last_error()));
+    return 1;
+  }
+  fprintf(stderr, "http_server: serving %s on %s:%d (%s)\n", root, stack_ip, port, microtcp_ifname(stack));
   for (;;) {
     microtcp_sock_t *c = microtcp_accept(listener);
-    if (!c) continue;
-    serve(c, argv[1]);
-    microtcp_close(c);
+    if (!c) { /* the listener failed: nothing more will arrive */
+      fprintf(stderr, "http_server: accept: %s\n", microtcp_strerror(microtcp_last_error()));
+      return 1;
+    }
+    pthread_t t;
+    if (pthread_create(&t, NULL, connection, c) == 0) pthread_detach(t);
+    else microtcp_close(c);
   }
 }

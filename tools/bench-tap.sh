@@ -1,70 +1,147 @@
 #!/usr/bin/env bash
-# TAP benchmark (figures, not a test; needs root): bulk goodput Linux -> stack
-# (sink app) and stack -> Linux (source app) over a TAP device in a namespace,
-# against Linux <-> Linux TCP over a veth pair in namespaces (MTU 1500,
-# offloads off, iperf3), as ratios from one run.
+# TAP benchmark (figures, not a test; needs root): bulk goodput
+#   Linux -> stack   (a Python client into microtcp-tap's sink app)
+#   stack -> Linux   (microtcp-tap's source app into a Python reader)
+# over a TAP device in a network namespace, against Linux <-> Linux over a
+# veth pair between two namespaces (MTU 1500, TSO/GSO/GRO off, the same Python
+# client and reader), printed as ratios from this one run; both TAP directions
+# also with microtcp-tap --gso (IFF_VNET_HDR: 64 KiB TCP frames each way),
+# compared with veth with its offloads on. The stack gets
+# 4 MiB send/receive buffers per connection, the size Linux autotunes its own
+# to (tcp_wmem/tcp_rmem maximum), so neither side is window-limited by default.
+#   BUILD=build-tap MB=300 tools/bench-tap.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tap=${TAP:-build/default/tools/tap/microtcp-tap}
-[ -x "$tap" ] || { echo "bench-tap: build first" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || { echo "bench-tap: needs root" >&2; exit 2; }
-mb=${MB:-500}
+build=${BUILD:-build/default}
+tap=$build/tools/tap/microtcp-tap
+[ -x "$tap" ] || { echo "bench-tap: $tap not built (set BUILD=...)" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "bench-tap: needs root (namespaces, TAP)" >&2; exit 2; }
+py=/usr/bin/python3
+mb=${MB:-300}
 ns=mtcpb-$$ na=mtcpb-a-$$ nb=mtcpb-b-$$
+pids=()
+tmp=$(mktemp -d)
 cleanup() {
-  pkill -f "microtcp-tap --ifname tapb" 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  ip -n "$ns" link del tapb 2>/dev/null || true # the persistent device of the second run
   for n in "$ns" "$na" "$nb"; do ip netns del "$n" 2>/dev/null || true; done
+  rm -rf "$tmp"
 }
 trap cleanup EXIT
-ip netns add "$ns"
-ip -n "$ns" link set lo up
+for n in "$ns" "$na" "$nb"; do ip netns add "$n"; ip -n "$n" link set lo up; done
 
-# Linux -> stack: the stack's sink reads and discards
-ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --host-ip 10.9.9.1/24 --app sink --port 9 2>/dev/null &
-sleep 1.5
-to_stack=$(ip netns exec "$ns" /usr/bin/python3 - "$mb" <<'PY'
+# The Linux-side programs, identical for TAP and veth so only the path differs.
+send_py='
 import socket, sys, time
-mb = int(sys.argv[1]); chunk = b"\0" * (1 << 20)
-s = socket.create_connection(("10.9.9.2", 9), timeout=30)
+ip, port, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+chunk = b"\0" * (1 << 20)
+s = socket.create_connection((ip, port), timeout=30)
 t = time.time()
 for _ in range(mb): s.sendall(chunk)
-s.shutdown(socket.SHUT_WR); s.recv(1)  # the sink closes after reading everything
-print(mb * 8 * 1048576 / (time.time() - t))
-PY
-)
-pkill -f "microtcp-tap --ifname tapb" || true
-sleep 0.5
-
-# stack -> Linux: the stack's source connects to a Linux reader
-from_stack=$(ip netns exec "$ns" /usr/bin/python3 - "$mb" "$tap" <<'PY'
-import socket, subprocess, sys, time
-mb, tap = int(sys.argv[1]), sys.argv[2]
+s.shutdown(socket.SHUT_WR)
+s.recv(1)  # returns when the receiver has read everything and closed
+print(mb * 8 * 1048576 / (time.time() - t))'
+recv_py='
+import socket, sys, time
+ip, port = sys.argv[1], int(sys.argv[2])
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-p = subprocess.Popen([tap, "--ifname", "tapb", "--ip", "10.9.9.2/24", "--host-ip", "10.9.9.1/24",
-                      "--app", "source", "--connect", "10.9.9.1:5001", "--bytes", str(mb << 20)],
-                     stderr=subprocess.DEVNULL)
-time.sleep(1)
-srv.bind(("10.9.9.1", 5001)); srv.listen(1)
-c, _ = srv.accept(); n = 0; t = time.time()
+srv.bind((ip, port)); srv.listen(1); srv.settimeout(30)
+print("ready", flush=True)
+c, _ = srv.accept(); c.settimeout(30); n = 0; t = None
+buf = bytearray(1 << 20)  # recv_into: no allocation per call, so Python costs little
 while True:
-    b = c.recv(1 << 20)
-    if not b: break
-    n += len(b)
-el = time.time() - t; c.close(); p.wait(timeout=30)
-print(n * 8 / el)
-PY
-)
+    k = c.recv_into(buf)
+    if not k: break
+    if t is None: t = time.time()
+    n += k
+print(n * 8 / (time.time() - t))'
+sink_py='
+import socket, sys
+ip, port = sys.argv[1], int(sys.argv[2])
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((ip, port)); srv.listen(1)
+c, _ = srv.accept(); buf = bytearray(1 << 20)
+while c.recv_into(buf): pass
+c.close()'
+src_py='
+import socket, sys, time
+ip, port, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.create_connection((ip, port), timeout=30); chunk = b"\0" * (1 << 20)
+for _ in range(mb): s.sendall(chunk)
+s.close()'
 
-# Linux <-> Linux over veth
-ip netns add "$na"; ip netns add "$nb"
+start_reader() { # namespace, address, port: a recv_py in the background, once listening
+  ip netns exec "$1" $py -c "$recv_py" "$2" "$3" >"$tmp/reader" 2>"$tmp/reader.err" &
+  reader=$!; pids+=($reader)
+  for _ in $(seq 200); do grep -q ready "$tmp/reader" && return 0; sleep 0.05; done
+  echo "bench-tap: the reader did not start" >&2; exit 1
+}
+reader_result() { # wait for the reader (not in a subshell: it is our child); its figure in $result
+  wait "$reader" || { echo "bench-tap: the reader failed: $(tail -n 1 "$tmp/reader.err")" >&2; exit 1; }
+  result=$(tail -n 1 "$tmp/reader")
+}
+
+wait_addr() { # namespace, address: wait until the device carries it
+  for _ in $(seq 100); do ip -n "$1" -4 addr | grep -q "$2" && return 0; sleep 0.05; done
+  echo "bench-tap: $2 did not come up" >&2; exit 1
+}
+
+# ---- Linux -> stack: the stack's sink reads (and verifies) everything ----
+sink_run() { # extra microtcp-tap options; the sender's figure in $result
+  ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --host-ip 10.9.9.1/24 --app sink --port 9 \
+    --max-conns 8 --buffer 4194304 "$@" 2>/dev/null &
+  local stack=$!
+  pids+=($stack)
+  wait_addr "$ns" 10.9.9.1
+  result=$(ip netns exec "$ns" $py -c "$send_py" 10.9.9.2 9 "$mb")
+  kill "$stack"; wait "$stack" 2>/dev/null || true
+  while ip -n "$ns" link show tapb >/dev/null 2>&1; do sleep 0.05; done # the device is gone
+}
+sink_run; to_stack=$result
+sink_run --gso; to_stack_gso=$result
+
+# ---- stack -> Linux: the stack's source connects to a Linux reader ----
+ip netns exec "$ns" ip tuntap add tapb mode tap
+ip -n "$ns" addr add 10.9.9.1/24 dev tapb; ip -n "$ns" link set tapb up
+source_run() { # extra microtcp-tap options; the reader's figure in $result
+  start_reader "$ns" 10.9.9.1 5001
+  ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --app source --connect 10.9.9.1:5001 \
+    --bytes $((mb << 20)) --max-conns 8 --buffer 4194304 "$@" 2>"$tmp/source.err" ||
+    { echo "bench-tap: source failed: $(cat "$tmp/source.err")" >&2; exit 1; }
+  reader_result
+}
+source_run; from_stack=$result
+# the same with --gso: runs of segments handed to Linux as one 64 KiB GSO frame
+source_run --gso; from_stack_gso=$result
+
+# ---- Linux <-> Linux over veth, same MTU, offloads off, same programs ----
 ip link add vb-a-$$ netns "$na" type veth peer name vb-b-$$ netns "$nb"
 ip -n "$na" addr add 10.98.0.1/24 dev vb-a-$$; ip -n "$nb" addr add 10.98.0.2/24 dev vb-b-$$
-ip -n "$na" link set vb-a-$$ mtu 1500 up; ip -n "$nb" link set vb-b-$$ mtu 1500 up
-ip netns exec "$na" ethtool -K vb-a-$$ tso off gso off gro off >/dev/null 2>&1 || true
-ip netns exec "$nb" ethtool -K vb-b-$$ tso off gso off gro off >/dev/null 2>&1 || true
-ip netns exec "$nb" iperf3 -s -1 -D >/dev/null; sleep 0.5
-veth=$(ip netns exec "$na" iperf3 -c 10.98.0.2 -t 5 -J | /usr/bin/python3 -c \
-  'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
-awk -v a="$to_stack" -v b="$from_stack" -v v="$veth" 'BEGIN {
-  printf "linux -> stack over TAP: %.2f Gbit/s (%.2f of veth)\n", a/1e9, a/v
-  printf "stack -> linux over TAP: %.2f Gbit/s (%.2f of veth)\n", b/1e9, b/v
-  printf "linux <-> linux veth (MTU 1500, offloads off): %.2f Gbit/s\n", v/1e9 }'
+veth_run() { # on|off (TSO, GSO, GRO), port base; figures in $veth_to and $veth_from
+  for side in "$na vb-a-$$" "$nb vb-b-$$"; do
+    set -- $side
+    ip -n "$1" link set "$2" mtu 1500 up
+    ip netns exec "$1" ethtool -K "$2" tso "$vo" gso "$vo" gro "$vo" >/dev/null 2>&1 || true
+  done
+  sleep 0.5
+  ip netns exec "$nb" $py -c "$sink_py" 10.98.0.2 "$vp" & pids+=($!)
+  sleep 0.3
+  veth_to=$(ip netns exec "$na" $py -c "$send_py" 10.98.0.2 "$vp" "$mb")
+  start_reader "$nb" 10.98.0.2 $((vp + 1))
+  ip netns exec "$na" $py -c "$src_py" 10.98.0.2 $((vp + 1)) "$mb"
+  reader_result; veth_from=$result
+}
+vo=off vp=5100; veth_run
+# and with offloads on: the fair yardstick for --gso
+vt=$veth_to vf=$veth_from
+vo=on vp=5200; veth_run
+vto=$veth_to vfo=$veth_from veth_to=$vt veth_from=$vf
+
+awk -v a="$to_stack" -v ag="$to_stack_gso" -v b="$from_stack" -v g="$from_stack_gso" -v va="$veth_to" -v vb="$veth_from" \
+    -v vao="$vto" -v vbo="$vfo" -v mb="$mb" 'BEGIN {
+  printf "bulk goodput, %d MiB per run, one run each (MTU 1500)\n", mb
+  printf "  linux -> stack over TAP: %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", a/1e9, a/va, va/1e9
+  printf "  linux -> stack, --gso:   %6.2f Gbit/s  (%.2f x veth with TSO/GSO/GRO on %.2f Gbit/s)\n", ag/1e9, ag/vao, vao/1e9
+  printf "  stack -> linux over TAP: %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", b/1e9, b/vb, vb/1e9
+  printf "  stack -> linux, --gso:   %6.2f Gbit/s  (%.2f x veth with TSO/GSO/GRO on %.2f Gbit/s)\n", g/1e9, g/vbo, vbo/1e9 }'

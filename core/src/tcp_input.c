@@ -473,6 +473,21 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
   /* First check: sequence number. */
   uint32_t rcv_wnd = cur_rcv_wnd(t);
   if (t->state == MICROTCP_SYN_RECEIVED) rcv_wnd = MAX(rcv_wnd, 1u);
+  if (!seq_acceptable(t, s, rcv_wnd) && rcv_wnd == 0 && s->seq == t->rcv_nxt &&
+      has(s, WIRE_TCP_ACK) && !has(s, WIRE_TCP_SYN) && !has(s, WIRE_TCP_RST)) {
+    /* RFC 9293 3.10.7.4: "If the RCV.WND is zero, no segments will be
+     * acceptable, but special allowance should be made to accept valid ACKs".
+     * Drop the text (and a FIN, which sits behind it), acknowledge, and go on
+     * with the ACK it carries: when both ends have full receive buffers, every
+     * ACK rides on data the other cannot take, and dropping those ACKs stalls
+     * both for good. */
+    st->ctr.drop_tcp_out_of_window++;
+    stripped = *s;
+    stripped.len = 0;
+    stripped.flags = (uint8_t)(stripped.flags & ~WIRE_TCP_FIN);
+    s = &stripped;
+    t->flags |= TF_ACK_NOW;
+  }
   if (!seq_acceptable(t, s, rcv_wnd)) {
     if (has(s, WIRE_TCP_RST)) return;
     if (t->state == MICROTCP_TIME_WAIT && has(s, WIRE_TCP_FIN))

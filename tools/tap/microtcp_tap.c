@@ -1,24 +1,19 @@
 /*
- * microtcp-tap: one microtcp stack on a Linux TAP device, on the real
- * monotonic clock, running one of the shared apps (sim/apps) so Linux programs
- * (ping, curl, nc, python sockets) can talk to it.
+ * microtcp-tap: one microtcp stack on a Linux TAP device, on CLOCK_MONOTONIC,
+ * running one of the simulator's apps (sim/apps) so Linux programs (ping,
+ * curl, nc, Python sockets) can talk to it. See README.md and --help.
  *
- *   microtcp-tap --ifname tap0 --ip 10.9.0.2/24 [--host-ip 10.9.0.1/24]
- *                [--mac 02:00:00:00:00:02] [--gateway A] [--app echo|sink|http|udp-echo|none]
- *                [--port N] [--pcap FILE] [--loss PCT] [--reorder PCT] [--seed N] [--duration S]
- *                [--connect A.B.C.D:PORT --bytes N]   (app "source": the stack as client)
+ * Loop: read every frame Linux queued on the device -> impairments -> stack;
+ * fire timers; poll the apps; stack output -> impairments -> device; then
+ * sleep in poll() until a frame arrives, the stack's next deadline, or the
+ * next held (delayed/reordered) frame is due.
  *
- * --host-ip configures the Linux side of the TAP device (address + up) with
- * `ip`. Server apps accept any number of connections. --loss drops and
- * --reorder holds back (behind the next frame) that share of frames in both
- * directions, from a seeded PRNG, in the bridge. SIGINT/SIGTERM
- * stop it cleanly. Errors: one line on stderr, exit 1 (runtime) or 2 (usage).
+ * Exit status: 0 after SIGINT/SIGTERM, --duration, or a successful `source`;
+ * 1 on a runtime error (device, stack, a failed `source`); 2 on CLI misuse.
+ * Every error is one line on stderr.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,12 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "apps.h"
+#include "gso.h"
+#include "impair.h"
 #include "microtcp/microtcp.h"
+#include "tap.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
@@ -45,357 +43,471 @@ static uint64_t mono_us(void) {
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static const char USAGE[] =
+    "usage: microtcp-tap --ip A.B.C.D/N [options]\n"
+    "  --ifname NAME        TAP device to create or attach (default microtcp0; %d allowed)\n"
+    "  --host-ip A.B.C.D/N  give the Linux side this address and bring it up\n"
+    "                       (without it the device is left for you to configure)\n"
+    "  --mac M              the stack's MAC (default 02:00:00:00:00:02)\n"
+    "  --gateway A.B.C.D    the stack's default gateway\n"
+    "  --app NAME           echo | sink | http | udp-echo | source | none (default echo)\n"
+    "  --port N             server port (default 7)\n"
+    "  --connect A.B.C.D:P  source: the server to send to;  --bytes N  how much (1000000)\n"
+    "  --pcap FILE          write every frame the stack receives and sends\n"
+    "  --gso                open the device with IFF_VNET_HDR and hand Linux runs of\n"
+    "                       consecutive TCP segments as one 64 KiB GSO frame (fewer\n"
+    "                       writes and receive-path passes; the segments are unchanged)\n"
+    "  --loss R  --duplicate R  --reorder R   rates per frame and direction:\n"
+    "                       5 or 5% (percent) or 50000ppm\n"
+    "  --delay MS           delay every frame by MS milliseconds (both directions)\n"
+    "  --seed N             seed of the impairments and the stack's secret (default 1)\n"
+    "  --max-conns N        TCP connection blocks (default 1024)\n"
+    "  --buffer BYTES       send and receive buffer per connection (default 131072);\n"
+    "                       the stack allocates max-conns x 2 x buffer up front\n"
+    "  --duration S         stop after S seconds\n";
+
 static int usage(const char *msg, const char *arg) {
   fprintf(stderr, "microtcp-tap: %s%s%s (see --help)\n", msg, arg ? ": " : "", arg ? arg : "");
   return 2;
 }
 
-static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask) {
-  unsigned a, b, c, d, n = 32;
-  int k = sscanf(s, "%u.%u.%u.%u/%u", &a, &b, &c, &d, &n);
-  if (k < 4 || a > 255 || b > 255 || c > 255 || d > 255 || n > 32) return -1;
-  *ip = a << 24 | b << 16 | c << 8 | d;
-  if (mask) *mask = n ? 0xffffffffu << (32 - n) : 0;
-  return 0;
-}
-
-static int parse_mac(const char *s, uint8_t mac[6]) {
-  unsigned m[6];
-  if (sscanf(s, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) return -1;
-  for (int i = 0; i < 6; i++) {
-    if (m[i] > 255) return -1;
-    mac[i] = (uint8_t)m[i];
-  }
-  return 0;
-}
-
-static int tap_open(const char *ifname) {
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    fprintf(stderr, "microtcp-tap: cannot open /dev/net/tun: %s\n", strerror(errno));
-    return -1;
-  }
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-    int e = errno;
-    fprintf(stderr, "microtcp-tap: cannot create %s: %s%s\n", ifname, strerror(e),
-            e == EPERM ? " (needs root or CAP_NET_ADMIN)" : e == EBUSY ? " (name in use)" : "");
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
+/* ---- the apps: servers accept any number of connections ------------------------ */
 struct server {
   enum app_kind kind;
-  int handle;
-  struct app **conns;
+  int listener; /* TCP listener handle, -1 if none */
+  struct app **apps;
   size_t n, cap;
+  /* totals of finished apps, reported at exit */
+  uint64_t done, failed, bytes_in, verify_errors;
 };
 
-static void serve(struct server *sv, microtcp_stack *st, uint64_t now) {
-  if (sv->handle >= 0 && sv->kind != APP_UDP_ECHO_SERVER) {
-    for (;;) {
-      int c = microtcp_tcp_accept(st, now, sv->handle, NULL);
-      if (c < 0) break;
-      if (sv->n == sv->cap) {
-        sv->cap = sv->cap ? sv->cap * 2 : 64;
-        sv->conns = realloc(sv->conns, sv->cap * sizeof *sv->conns);
-      }
-      struct app *a = calloc(1, sizeof *a);
-      struct app_params p = {0};
-      app_start_server(a, sv->kind, &p, c, st, now);
-      sv->conns[sv->n++] = a;
-    }
+static void add_app(struct server *sv, struct app *a) {
+  if (sv->n == sv->cap) {
+    sv->cap = sv->cap ? sv->cap * 2 : 64;
+    struct app **grown = realloc(sv->apps, sv->cap * sizeof *grown);
+    if (!grown) abort();
+    sv->apps = grown;
   }
-  /* poll every live connection; drop finished ones */
+  sv->apps[sv->n++] = a;
+}
+
+static void tally(struct server *sv, const struct app *a) {
+  if (a->status == APP_DONE) sv->done++;
+  else {
+    sv->failed++;
+    fprintf(stderr, "microtcp-tap: %s failed: %s\n", app_kind_name(a->kind), a->reason);
+  }
+  sv->bytes_in += a->received;
+  sv->verify_errors += a->verified_errors;
+}
+
+static void serve(struct server *sv, microtcp_stack *st, uint64_t now) {
+  while (sv->listener >= 0) {
+    int c = microtcp_tcp_accept(st, now, sv->listener, NULL);
+    if (c < 0) break;
+    struct app *a = calloc(1, sizeof *a);
+    if (!a) abort();
+    struct app_params p = {0};
+    app_start_server(a, sv->kind, &p, c, st, now);
+    add_app(sv, a);
+  }
   size_t w = 0;
   for (size_t i = 0; i < sv->n; i++) {
-    app_poll(sv->conns[i], st, now);
-    if (sv->conns[i]->status == APP_RUNNING)
-      sv->conns[w++] = sv->conns[i];
-    else
-      free(sv->conns[i]);
+    struct app *a = sv->apps[i];
+    if (app_poll(a, st, now) == APP_RUNNING) {
+      sv->apps[w++] = a;
+    } else {
+      tally(sv, a);
+      free(a);
+    }
   }
   sv->n = w;
 }
 
-/* Bridge impairments, per direction: loss and reordering (a frame is held
- * back and released after the next one, or after 5 ms), from a seeded PRNG. */
-struct impair {
-  uint32_t loss_ppm, reorder_ppm;
-  uint64_t rng;
-  uint8_t held[2048];
-  size_t held_len;
-  uint64_t held_at;
-  uint64_t dropped, reordered;
-};
-
-static uint32_t imp_rand(struct impair *im) {
-  im->rng ^= im->rng << 13;
-  im->rng ^= im->rng >> 7;
-  im->rng ^= im->rng << 17;
-  return (uint32_t)(im->rng % 1000000u);
-}
-
-typedef void (*deliver_fn)(void *ctx, const uint8_t *frame, size_t len);
-
-static void impair_pass(struct impair *im, const uint8_t *frame, size_t len, uint64_t now,
-                        deliver_fn deliver, void *ctx) {
-  if (im->loss_ppm && imp_rand(im) < im->loss_ppm) {
-    im->dropped++;
-    return;
-  }
-  if (im->reorder_ppm && !im->held_len && len <= sizeof im->held && imp_rand(im) < im->reorder_ppm) {
-    memcpy(im->held, frame, len);
-    im->held_len = len;
-    im->held_at = now;
-    im->reordered++;
-    return;
-  }
-  deliver(ctx, frame, len);
-  if (im->held_len) { /* the held frame now arrives after a later one */
-    deliver(ctx, im->held, im->held_len);
-    im->held_len = 0;
-  }
-}
-
-static void impair_flush(struct impair *im, uint64_t now, deliver_fn deliver, void *ctx) {
-  if (im->held_len && now - im->held_at >= 5000) {
-    deliver(ctx, im->held, im->held_len);
-    im->held_len = 0;
-  }
-}
-
-struct io {
+/* ---- the bridge: device <-> impairments <-> stack, with an optional pcap -------- */
+struct bridge {
   microtcp_stack *st;
   int fd;
   uint64_t now;
+  pcap_dumper_t *dump;
+  uint64_t write_errors;
+  struct gso *gso; /* NULL unless --gso */
+  uint64_t malformed; /* --gso: frames from Linux with a bad virtio_net_hdr */
+  uint64_t split_in, split_out; /* --gso: TSO super-frames from Linux, segments cut */
 };
 
+static void record(struct bridge *b, const uint8_t *f, size_t len) {
+  if (!b->dump) return;
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  struct pcap_pkthdr h;
+  memset(&h, 0, sizeof h);
+  h.ts = tv;
+  h.caplen = h.len = (bpf_u_int32)len;
+  pcap_dump((u_char *)b->dump, &h, f);
+}
+
 static void to_stack(void *ctx, const uint8_t *f, size_t len) {
-  struct io *io = ctx;
-  microtcp_input(io->st, io->now, f, len);
+  struct bridge *b = ctx;
+  record(b, f, len);
+  microtcp_input(b->st, b->now, f, len);
+}
+
+static int write_dev(void *ctx, const uint8_t *buf, size_t len) {
+  struct bridge *b = ctx;
+  /* A full device queue drops the frame, as a congested wire would. */
+  if (write(b->fd, buf, len) >= 0) return 0;
+  b->write_errors++;
+  return -1;
 }
 
 static void to_linux(void *ctx, const uint8_t *f, size_t len) {
-  struct io *io = ctx;
-  if (write(io->fd, f, len) < 0 && errno != EAGAIN) perror("microtcp-tap: write");
+  struct bridge *b = ctx;
+  if (b->gso)
+    gso_add(b->gso, f, len, write_dev, b); /* written by gso_flush at the latest */
+  else
+    write_dev(b, f, len);
+}
+
+/* A frame from Linux (after gso_split): impairments, then the stack. */
+struct inbound {
+  struct impair *im;
+  struct bridge *br;
+};
+static void from_linux(void *ctx, const uint8_t *f, size_t len) {
+  struct inbound *in = ctx;
+  impair_pass(in->im, f, len, in->br->now, to_stack, in->br);
+}
+
+static void flush_linux(struct bridge *b) {
+  if (b->gso) gso_flush(b->gso, write_dev, b);
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || *end || errno || *s == '-') return -1;
+  *out = v;
+  return 0;
+}
+
+static void configure_stack(microtcp_config *cfg, const uint8_t mac[6], uint32_t ip, unsigned prefix,
+                            uint32_t gw, uint64_t seed, uint16_t max_conns, uint32_t buffer) {
+  microtcp_config_default(cfg);
+  memcpy(cfg->mac, mac, 6);
+  cfg->ip = ip;
+  cfg->netmask = prefix ? 0xffffffffu << (32 - prefix) : 0;
+  cfg->gateway = gw;
+  /* The defaults are sized for a microcontroller; a PC can afford 1000
+   * concurrent connections with 128 KiB windows (the core zeroes the whole
+   * arena at init, so it is all committed memory: 256 MiB by default). */
+  cfg->max_tcp = max_conns;
+  cfg->max_listeners = 4;
+  cfg->max_udp = 8;
+  cfg->tcp_sndbuf = buffer;
+  cfg->tcp_rcvbuf = buffer;
+  cfg->udp_rcvq = 256 * 1024;
+  cfg->frames = 2048;
+  cfg->arp_pending = 64;
+  cfg->reasm_slots = 16;
+  cfg->reasm_bytes = 256 * 1024;
+  cfg->ping_queue = 16;
+  cfg->tcp_rto_min_us = 200000; /* Linux's minimum: a LAN does not need RFC 6298's 1 s */
+  cfg->tcp_ooo_ranges = 32;
+  cfg->icmp_rate_per_s = 0;     /* ping -f and the tests may ask for many replies */
+  for (int i = 0; i < 16; i++) cfg->secret[i] = (uint8_t)((seed >> (8 * (i % 8))) ^ (uint64_t)(i * 37));
 }
 
 int main(int argc, char **argv) {
-  const char *ifname = "microtcp0", *app = "echo", *pcap_path = NULL;
-  uint32_t ip = 0, mask = 0xffffff00u, host_ip = 0, host_mask = 0, gw = 0;
+  const char *ifname = "microtcp0", *app = "echo", *pcap_path = NULL, *host_cidr = NULL;
+  uint32_t ip = 0, host_ip = 0, gw = 0, connect_ip = 0;
+  unsigned prefix = 24, host_prefix = 24;
   uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x02};
-  const char *host_cidr = NULL;
-  uint16_t port = 7;
-  double loss = 0, reorder = 0, duration = 0;
-  uint32_t connect_ip = 0;
-  uint16_t connect_port = 0;
-  uint64_t source_bytes = 1000000;
-  uint64_t seed = 1;
+  uint16_t port = 7, connect_port = 0;
+  uint64_t source_bytes = 1000000, seed = 1, duration_ms = 0, max_conns = 1024, buffer = 128 * 1024;
+  struct impair_params ip_params = {0};
+  int use_gso = 0;
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      puts("usage: microtcp-tap --ip A/N [--ifname NAME] [--host-ip A/N] [--mac M] [--gateway A]\n"
-           "                    [--app echo|sink|http|udp-echo|none] [--port N] [--pcap FILE]\n"
-           "                    [--loss PERCENT] [--reorder PERCENT] [--seed N] [--duration SECONDS]\n"
-           "                    [--connect A.B.C.D:PORT --bytes N]");
+      fputs(USAGE, stdout);
       return 0;
     }
-    if (!v) return usage("option needs a value", a);
-    i++;
-    if (!strcmp(a, "--ifname")) ifname = v;
-    else if (!strcmp(a, "--ip")) {
-      if (parse_cidr(v, &ip, &mask) < 0) return usage("--ip expects A.B.C.D/N", v);
+    if (strncmp(a, "--", 2) != 0) return usage("unexpected argument", a);
+    if (!strcmp(a, "--gso")) { /* the only option without a value */
+      use_gso = 1;
+      continue;
+    }
+    if (i + 1 >= argc) return usage("option needs a value", a);
+    const char *v = argv[++i];
+    if (!strcmp(a, "--ifname")) {
+      ifname = v;
+    } else if (!strcmp(a, "--ip")) {
+      if (tap_parse_ipv4(v, &ip, &prefix, 24) < 0) return usage("--ip expects A.B.C.D/N", v);
     } else if (!strcmp(a, "--host-ip")) {
-      if (parse_cidr(v, &host_ip, &host_mask) < 0) return usage("--host-ip expects A.B.C.D/N", v);
+      if (tap_parse_ipv4(v, &host_ip, &host_prefix, 24) < 0)
+        return usage("--host-ip expects A.B.C.D/N", v);
       host_cidr = v;
     } else if (!strcmp(a, "--gateway")) {
-      if (parse_cidr(v, &gw, NULL) < 0) return usage("--gateway expects A.B.C.D", v);
+      if (tap_parse_ipv4(v, &gw, NULL, 32) < 0) return usage("--gateway expects A.B.C.D", v);
     } else if (!strcmp(a, "--mac")) {
-      if (parse_mac(v, mac) < 0) return usage("--mac expects xx:xx:xx:xx:xx:xx", v);
-    } else if (!strcmp(a, "--app")) app = v;
-    else if (!strcmp(a, "--port")) {
-      char *end;
-      long n = strtol(v, &end, 10);
-      if (*end || n < 1 || n > 65535) return usage("--port expects 1..65535", v);
+      if (tap_parse_mac(v, mac) < 0) return usage("--mac expects xx:xx:xx:xx:xx:xx", v);
+    } else if (!strcmp(a, "--app")) {
+      app = v;
+    } else if (!strcmp(a, "--port")) {
+      uint64_t n;
+      if (parse_u64(v, &n) < 0 || n < 1 || n > 65535) return usage("--port expects 1..65535", v);
       port = (uint16_t)n;
-    } else if (!strcmp(a, "--pcap")) pcap_path = v;
-    else if (!strcmp(a, "--loss")) {
-      char *end;
-      loss = strtod(v, &end);
-      if (*end || loss < 0 || loss > 100) return usage("--loss expects a percentage 0..100", v);
+    } else if (!strcmp(a, "--pcap")) {
+      pcap_path = v;
+    } else if (!strcmp(a, "--loss")) {
+      if (impair_parse_rate(v, &ip_params.loss_ppm) < 0) return usage("--loss expects 5, 5% or 50000ppm", v);
+    } else if (!strcmp(a, "--duplicate")) {
+      if (impair_parse_rate(v, &ip_params.dup_ppm) < 0) return usage("--duplicate expects 5, 5% or 50000ppm", v);
     } else if (!strcmp(a, "--reorder")) {
+      if (impair_parse_rate(v, &ip_params.reorder_ppm) < 0) return usage("--reorder expects 5, 5% or 50000ppm", v);
+    } else if (!strcmp(a, "--delay")) {
       char *end;
-      reorder = strtod(v, &end);
-      if (*end || reorder < 0 || reorder > 100) return usage("--reorder expects a percentage 0..100", v);
-    } else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
-    else if (!strcmp(a, "--duration")) duration = strtod(v, NULL);
-    else if (!strcmp(a, "--connect")) {
+      double ms = strtod(v, &end);
+      if (end == v || *end || ms < 0 || ms > 10000) return usage("--delay expects milliseconds 0..10000", v);
+      ip_params.delay_us = (uint32_t)(ms * 1000.0);
+    } else if (!strcmp(a, "--seed")) {
+      if (parse_u64(v, &seed) < 0) return usage("--seed expects an unsigned integer", v);
+    } else if (!strcmp(a, "--duration")) {
+      char *end;
+      double s = strtod(v, &end);
+      if (end == v || *end || s <= 0) return usage("--duration expects seconds > 0", v);
+      duration_ms = (uint64_t)(s * 1000.0);
+    } else if (!strcmp(a, "--connect")) {
       unsigned x1, x2, x3, x4, pt;
-      if (sscanf(v, "%u.%u.%u.%u:%u", &x1, &x2, &x3, &x4, &pt) != 5 || pt == 0 || pt > 65535)
+      char tail;
+      if (sscanf(v, "%3u.%3u.%3u.%3u:%5u%c", &x1, &x2, &x3, &x4, &pt, &tail) != 5 || x1 > 255 ||
+          x2 > 255 || x3 > 255 || x4 > 255 || pt == 0 || pt > 65535)
         return usage("--connect expects A.B.C.D:PORT", v);
       connect_ip = x1 << 24 | x2 << 16 | x3 << 8 | x4;
       connect_port = (uint16_t)pt;
-    } else if (!strcmp(a, "--bytes")) source_bytes = strtoull(v, NULL, 10);
-    else return usage("unknown option", a);
+    } else if (!strcmp(a, "--max-conns")) {
+      if (parse_u64(v, &max_conns) < 0 || max_conns < 1 || max_conns > 16384)
+        return usage("--max-conns expects 1..16384", v);
+    } else if (!strcmp(a, "--buffer")) {
+      if (parse_u64(v, &buffer) < 0 || buffer < 2048 || buffer > (64u << 20))
+        return usage("--buffer expects 2048..67108864 bytes", v);
+    } else if (!strcmp(a, "--bytes")) {
+      if (parse_u64(v, &source_bytes) < 0) return usage("--bytes expects an unsigned integer", v);
+    } else {
+      return usage("unknown option", a);
+    }
   }
   if (!ip) return usage("--ip is required", NULL);
-  enum app_kind kind;
+  enum app_kind kind = (enum app_kind)0;
   if (!strcmp(app, "echo")) kind = APP_ECHO_SERVER;
   else if (!strcmp(app, "sink")) kind = APP_SINK;
   else if (!strcmp(app, "http")) kind = APP_HTTP_SERVER;
   else if (!strcmp(app, "udp-echo")) kind = APP_UDP_ECHO_SERVER;
   else if (!strcmp(app, "source")) kind = APP_SOURCE;
-  else if (!strcmp(app, "none")) kind = (enum app_kind)0;
-  else return usage("--app expects echo, sink, http, udp-echo, source or none", app);
-  if (kind == APP_SOURCE && !connect_ip) return usage("--app source needs --connect", NULL);
+  else if (strcmp(app, "none") != 0) return usage("--app expects echo, sink, http, udp-echo, source or none", app);
+  if (kind == APP_SOURCE && !connect_ip) return usage("--app source needs --connect A.B.C.D:PORT", NULL);
+  if (kind != APP_SOURCE && connect_ip) return usage("--connect is only for --app source", NULL);
 
-  int fd = tap_open(ifname);
-  if (fd < 0) return 1;
-  if (host_cidr) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "ip addr add %s dev %s && ip link set %s up", host_cidr, ifname, ifname);
-    if (system(cmd) != 0) {
-      fprintf(stderr, "microtcp-tap: could not configure %s on %s\n", host_cidr, ifname);
-      return 1;
-    }
-  }
-  microtcp_config cfg;
-  microtcp_config_default(&cfg);
-  memcpy(cfg.mac, mac, 6);
-  cfg.ip = ip;
-  cfg.netmask = mask;
-  cfg.gateway = gw;
-  cfg.max_tcp = 600;
-  cfg.max_listeners = 4;
-  cfg.max_udp = 8;
-  cfg.tcp_sndbuf = 128 * 1024;
-  cfg.tcp_rcvbuf = 128 * 1024;
-  cfg.udp_rcvq = 64 * 1024;
-  cfg.frames = 1024;
-  cfg.arp_pending = 64;
-  cfg.reasm_slots = 8;
-  cfg.reasm_bytes = 128 * 1024;
-  cfg.ping_queue = 16;
-  cfg.tcp_rto_min_us = 200000;
-  cfg.tcp_ooo_ranges = 16;
-  cfg.icmp_rate_per_s = 0;
-  for (int i = 0; i < 16; i++) cfg.secret[i] = (uint8_t)(seed >> (8 * (i % 8))) ^ (uint8_t)(i * 37);
-  size_t need = microtcp_footprint(&cfg);
-  void *arena = aligned_alloc(16, (need + 15) & ~(size_t)15);
-  int err;
-  microtcp_stack *st = arena ? microtcp_init(arena, need, &cfg, mono_us(), &err) : NULL;
-  if (!st) {
-    fprintf(stderr, "microtcp-tap: stack init failed\n");
+  /* Handlers first: a signal that arrives while the device and the stack are
+   * being set up still ends in a clean stop (with the summary line). No
+   * SA_RESTART: poll() returns EINTR and the loop sees `stop` at once. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+
+  /* ---- the device ---- */
+  char err[256], name[16];
+  int fd = tap_open(ifname, use_gso, name, err, sizeof err);
+  if (fd < 0) {
+    fprintf(stderr, "microtcp-tap: %s\n", err);
     return 1;
   }
-  struct server sv = {kind, -1, NULL, 0, 0};
+  if (use_gso && gso_enable_offloads(fd) < 0) {
+    fprintf(stderr, "microtcp-tap: cannot enable TAP offloads (TUNSETOFFLOAD): %s\n", strerror(errno));
+    return 1;
+  }
+
+  /* ---- the stack ---- */
+  microtcp_config cfg;
+  configure_stack(&cfg, mac, ip, prefix, gw, seed, (uint16_t)max_conns, (uint32_t)buffer);
+  size_t need = microtcp_footprint(&cfg);
+  void *arena = need ? aligned_alloc(16, (need + 15) & ~(size_t)15) : NULL;
+  int ierr = MICROTCP_EINVAL;
+  microtcp_stack *st = arena ? microtcp_init(arena, need, &cfg, mono_us(), &ierr) : NULL;
+  if (!st) {
+    fprintf(stderr, "microtcp-tap: stack init failed: %s\n", microtcp_strerror(ierr));
+    return 1;
+  }
+
+  /* ---- the app ---- */
+  struct server sv = {kind, -1, NULL, 0, 0, 0, 0, 0, 0};
+  struct app *client = NULL;
+  uint64_t now = mono_us();
   if (kind == APP_UDP_ECHO_SERVER) {
-    sv.handle = microtcp_udp_bind(st, mono_us(), port);
-    if (sv.handle >= 0) {
-      struct app *a = calloc(1, sizeof *a);
-      struct app_params p = {0};
-      app_start_server(a, kind, &p, sv.handle, st, mono_us());
-      sv.conns = malloc(sizeof *sv.conns);
-      sv.conns[0] = a;
-      sv.n = sv.cap = 1;
-      sv.handle = -1; /* no accepting */
+    int h = microtcp_udp_bind(st, now, port);
+    if (h < 0) {
+      fprintf(stderr, "microtcp-tap: udp bind %u: %s\n", port, microtcp_strerror(h));
+      return 1;
     }
+    struct app *a = calloc(1, sizeof *a);
+    struct app_params p = {0};
+    if (!a) abort();
+    app_start_server(a, kind, &p, h, st, now);
+    add_app(&sv, a);
   } else if (kind == APP_SOURCE) {
-    /* started in the loop once the stack is up (ARP needs the wire running) */
+    client = calloc(1, sizeof *client);
+    struct app_params p = {0};
+    if (!client) abort();
+    p.bytes = source_bytes;
+    p.remote_ip = connect_ip;
+    p.remote_port = connect_port;
+    if (app_start_client(client, APP_SOURCE, &p, st, now) < 0) {
+      fprintf(stderr, "microtcp-tap: source: %s\n", client->reason);
+      return 1;
+    }
   } else if (kind) {
-    sv.handle = microtcp_tcp_listen(st, mono_us(), port, 512);
-    if (sv.handle < 0) {
-      fprintf(stderr, "microtcp-tap: listen %u: %s\n", port, microtcp_strerror(sv.handle));
+    sv.listener = microtcp_tcp_listen(st, now, port, 1024);
+    if (sv.listener < 0) {
+      fprintf(stderr, "microtcp-tap: listen %u: %s\n", port, microtcp_strerror(sv.listener));
       return 1;
     }
   }
+
   pcap_t *pd = NULL;
-  pcap_dumper_t *dump = NULL;
+  struct bridge br = {st, fd, now, NULL, 0, NULL, 0, 0, 0};
+  static struct gso gso; /* 64 KiB: not on the stack */
+  if (use_gso) {
+    gso_init(&gso);
+    br.gso = &gso;
+  }
+  const size_t vnet = use_gso ? GSO_VNET_HDR_LEN : 0; /* header before each frame read */
   if (pcap_path) {
     pd = pcap_open_dead(DLT_EN10MB, 65535);
-    dump = pcap_dump_open(pd, pcap_path);
-    if (!dump) {
-      fprintf(stderr, "microtcp-tap: cannot write %s\n", pcap_path);
+    br.dump = pd ? pcap_dump_open(pd, pcap_path) : NULL;
+    if (!br.dump) {
+      fprintf(stderr, "microtcp-tap: cannot write %s: %s\n", pcap_path, pd ? pcap_geterr(pd) : "pcap");
       return 1;
     }
   }
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  struct impair imp_in = {(uint32_t)(loss * 10000.0), (uint32_t)(reorder * 10000.0),
-                          seed * 0x9e3779b97f4a7c15ull + 1, {0}, 0, 0, 0, 0};
-  struct impair imp_out = imp_in;
-  imp_out.rng = seed * 0xc2b2ae3d27d4eb4full + 7;
-  struct io io = {st, fd, 0};
+  struct impair in, out;
+  if (impair_init(&in, &ip_params, seed * 2) < 0 || impair_init(&out, &ip_params, seed * 2 + 1) < 0) {
+    fprintf(stderr, "microtcp-tap: out of memory\n");
+    return 1;
+  }
+
+  /* Last: once Linux's side has its address, the stack is ready to answer
+   * (the live tests wait for the address). */
+  if (host_cidr && tap_configure(name, host_ip, host_prefix, NULL, err, sizeof err) < 0) {
+    fprintf(stderr, "microtcp-tap: %s\n", err);
+    return 1;
+  }
+  fprintf(stderr, "microtcp-tap: %s up, stack %u.%u.%u.%u/%u, app %s port %u\n", name, ip >> 24,
+          ip >> 16 & 255, ip >> 8 & 255, ip & 255, prefix, app, port);
+
+  int rc = 0;
   uint64_t t0 = mono_us();
-  uint8_t buf[2048];
-  fprintf(stderr, "microtcp-tap: %s up, stack %u.%u.%u.%u, app %s port %u\n", ifname, ip >> 24,
-          ip >> 16 & 255, ip >> 8 & 255, ip & 255, app, port);
-  struct app *client = NULL;
+  static uint8_t buf[GSO_VNET_HDR_LEN + 14 + GSO_MAX_BYTES]; /* a super-frame with --gso */
+  struct inbound inb = {&in, &br};
   while (!stop) {
-    uint64_t now = mono_us();
-    if (kind == APP_SOURCE && !client) {
-      client = calloc(1, sizeof *client);
-      struct app_params p = {0};
-      p.bytes = source_bytes;
-      p.remote_ip = connect_ip;
-      p.remote_port = connect_port;
-      app_start_client(client, APP_SOURCE, &p, st, now);
-    }
-    if (client && client->status != APP_RUNNING) {
-      fprintf(stderr, "microtcp-tap: source %s: %llu bytes sent%s%s\n",
-              client->status == APP_DONE ? "done" : "failed", (unsigned long long)client->sent,
-              client->reason[0] ? ", " : "", client->reason);
-      if (client->status == APP_FAILED) return 1;
-      break;
-    }
-    if (client) app_poll(client, st, now);
-    if (duration > 0 && now - t0 > (uint64_t)(duration * 1e6)) break;
-    /* frames from Linux */
-    for (int k = 0; k < 256; k++) {
-      ssize_t n = read(fd, buf, sizeof buf);
-      if (n <= 0) break;
-      if (dump) {
-        struct pcap_pkthdr h = {{(time_t)(now / 1000000), (suseconds_t)(now % 1000000)}, (bpf_u_int32)n, (bpf_u_int32)n};
-        pcap_dump((u_char *)dump, &h, buf);
+    now = mono_us();
+    br.now = now;
+    if (duration_ms && now - t0 >= duration_ms * 1000u) break;
+    /* frames from Linux (bounded per turn so timers and output keep up) */
+    for (int k = 0, segs = 0; k < 256 && segs < 512; k++) {
+      ssize_t n = read(fd, buf, use_gso ? sizeof buf : 2048);
+      if (n <= (ssize_t)vnet) break;
+      if (!use_gso) {
+        impair_pass(&in, buf, (size_t)n, now, to_stack, &br);
+        segs++;
+        continue;
       }
-      io.now = now;
-      impair_pass(&imp_in, buf, (size_t)n, now, to_stack, &io);
+      /* Offloads are on: the frame may be a TCP super-frame or carry a
+       * partial checksum; the stack gets MTU-sized, complete frames. */
+      int r = gso_split(buf, (size_t)n, from_linux, &inb);
+      if (r < 0) {
+        br.malformed++;
+        continue;
+      }
+      segs += r;
+      if (r > 1) {
+        br.split_in++;
+        br.split_out += (uint64_t)r;
+      }
     }
-    io.now = now;
-    impair_flush(&imp_in, now, to_stack, &io);
+    impair_release(&in, now, to_stack, &br);
     microtcp_advance(st, now);
     serve(&sv, st, now);
+    if (client && app_poll(client, st, now) != APP_RUNNING) {
+      fprintf(stderr, "microtcp-tap: source %s: %llu bytes sent in %.3f s, %u retransmits, srtt %u us%s%s\n",
+              client->status == APP_DONE ? "done" : "failed", (unsigned long long)client->sent,
+              (double)(client->finished_at - client->started_at) / 1e6, client->retransmits,
+              client->srtt_us, client->reason[0] ? ", " : "", client->reason);
+      rc = client->status == APP_DONE ? 0 : 1;
+      stop = 1; /* send the last frames (the FIN), then leave */
+    }
     int n;
     while ((n = microtcp_output(st, now, buf, sizeof buf)) > 0) {
-      if (dump) {
-        struct pcap_pkthdr h = {{(time_t)(now / 1000000), (suseconds_t)(now % 1000000)}, (bpf_u_int32)n, (bpf_u_int32)n};
-        pcap_dump((u_char *)dump, &h, buf);
-      }
-      impair_pass(&imp_out, buf, (size_t)n, now, to_linux, &io);
+      record(&br, buf, (size_t)n);
+      impair_pass(&out, buf, (size_t)n, now, to_linux, &br);
     }
-    impair_flush(&imp_out, now, to_linux, &io);
-    uint64_t d = microtcp_deadline(st);
+    impair_release(&out, now, to_linux, &br);
+    flush_linux(&br);
+    if (stop) break;
+    /* sleep until a frame, the stack's deadline or a held frame is due */
+    uint64_t wake = microtcp_deadline(st);
+    if (impair_next(&in) < wake) wake = impair_next(&in);
+    if (impair_next(&out) < wake) wake = impair_next(&out);
     now = mono_us();
-    int timeout = 10;
-    if (d != UINT64_MAX) timeout = d <= now ? 0 : (int)((d - now + 999) / 1000 > 10 ? 10 : (d - now + 999) / 1000);
+    int timeout = 100; /* cap: --duration and signals are checked at least this often */
+    if (wake <= now) timeout = 0;
+    else if (wake - now < 100000) timeout = (int)((wake - now + 999) / 1000);
     struct pollfd pfd = {fd, POLLIN, 0};
     poll(&pfd, 1, timeout);
   }
-  if (dump) pcap_dump_close(dump);
+
+  /* Close what is still open so Linux sees FIN/RST rather than silence. */
+  now = mono_us();
+  for (size_t i = 0; i < sv.n; i++) {
+    if (sv.apps[i]->status == APP_RUNNING) app_close(sv.apps[i], st, now);
+    free(sv.apps[i]);
+  }
+  int n;
+  while ((n = microtcp_output(st, now, buf, sizeof buf)) > 0) {
+    record(&br, buf, (size_t)n);
+    to_linux(&br, buf, (size_t)n);
+  }
+  flush_linux(&br);
+  if (br.dump) pcap_dump_close(br.dump);
   if (pd) pcap_close(pd);
   const microtcp_counters *c = microtcp_get_counters(st);
+  char gso_note[192] = "";
+  if (use_gso)
+    snprintf(gso_note, sizeof gso_note,
+             "; gso: %llu frames to Linux in %llu writes, %llu super-frames from Linux cut into "
+             "%llu, %llu malformed, %llu ACKs thinned",
+             (unsigned long long)gso.frames, (unsigned long long)gso.writes,
+             (unsigned long long)br.split_in, (unsigned long long)br.split_out,
+             (unsigned long long)br.malformed, (unsigned long long)gso.thinned);
   fprintf(stderr,
-          "microtcp-tap: stopped: %llu frames in, %llu out, %llu dropped by --loss, %llu reordered\n",
+          "microtcp-tap: stopped: %llu frames in, %llu out; apps %llu done, %llu failed, "
+          "%llu bytes received, %llu verification errors; bridge %llu dropped, %llu duplicated, "
+          "%llu reordered, %llu overflow, %llu write errors%s\n",
           (unsigned long long)c->frames_in, (unsigned long long)c->frames_out,
-          (unsigned long long)(imp_in.dropped + imp_out.dropped),
-          (unsigned long long)(imp_in.reordered + imp_out.reordered));
+          (unsigned long long)sv.done, (unsigned long long)sv.failed,
+          (unsigned long long)sv.bytes_in, (unsigned long long)sv.verify_errors,
+          (unsigned long long)(in.dropped + out.dropped),
+          (unsigned long long)(in.duplicated + out.duplicated),
+          (unsigned long long)(in.reordered + out.reordered),
+          (unsigned long long)(in.overflow + out.overflow), (unsigned long long)br.write_errors, gso_note);
+  impair_free(&in);
+  impair_free(&out);
+  free(sv.apps);
+  free(client);
   close(fd);
   free(arena);
-  return 0;
+  return rc;
 }

@@ -169,7 +169,7 @@ void host_config(const struct host *h, const struct sidecar *sc, microtcp_config
   cfg->netmask = prefix ? 0xffffffffu << (32 - prefix) : 0;
   /* microtcp-tap's sizes and timers (tools/tap/microtcp_tap.c main(): keep
    * them equal, or captures it recorded stop replaying), except 32 connection
-   * blocks instead of 600: each has 256 KiB of buffers, and the number of
+   * blocks instead of 1024: each has 256 KiB of buffers, and the number of
    * blocks does not change what a connection sends. Captures that need more
    * (SYN floods) say so in the sidecar's [config]. */
   cfg->max_tcp = 32;
@@ -177,14 +177,14 @@ void host_config(const struct host *h, const struct sidecar *sc, microtcp_config
   cfg->max_udp = 8;
   cfg->tcp_sndbuf = 128 * 1024;
   cfg->tcp_rcvbuf = 128 * 1024;
-  cfg->udp_rcvq = 64 * 1024;
-  cfg->frames = 1024;
+  cfg->udp_rcvq = 256 * 1024;
+  cfg->frames = 2048;
   cfg->arp_pending = 64;
-  cfg->reasm_slots = 8;
-  cfg->reasm_bytes = 128 * 1024;
+  cfg->reasm_slots = 16;
+  cfg->reasm_bytes = 256 * 1024;
   cfg->ping_queue = 16;
   cfg->tcp_rto_min_us = 200000;
-  cfg->tcp_ooo_ranges = 16;
+  cfg->tcp_ooo_ranges = 32;
   cfg->icmp_rate_per_s = 0;
   /* Room for a static entry per peer (a SYN flood from hundreds of addresses
    * must not fill the cache with entries that can never be evicted). */

@@ -1,6 +1,8 @@
 /* The replayed host: detection, frame direction and config (see host.h). */
 #include "host.h"
 
+#include "tap_config.h"
+
 #include <string.h>
 
 static bool is_bcast(const uint8_t m[6]) {
@@ -155,10 +157,7 @@ void host_finish(struct host *h) {
 }
 
 void host_secret_from_seed(uint64_t seed, uint8_t secret[16]) {
-  /* Must stay equal to configure_stack() in tools/tap/microtcp_tap.c: a
-   * capture recorded with `microtcp-tap --seed N` replays with `seed = N`. */
-  for (int i = 0; i < 16; i++)
-    secret[i] = (uint8_t)((seed >> (8 * (i % 8))) ^ (uint64_t)(i * 37));
+  tap_config_secret(secret, seed); /* `microtcp-tap --seed N` replays with `seed = N` */
 }
 
 void host_config(const struct host *h, const struct sidecar *sc, microtcp_config *cfg) {
@@ -167,29 +166,15 @@ void host_config(const struct host *h, const struct sidecar *sc, microtcp_config
   cfg->ip = h->ip;
   int prefix = sc->prefix >= 0 ? sc->prefix : h->outside_24 ? 0 : 24;
   cfg->netmask = prefix ? 0xffffffffu << (32 - prefix) : 0;
-  /* microtcp-tap's sizes and timers (tools/tap/microtcp_tap.c main(): keep
-   * them equal, or captures it recorded stop replaying), except 32 connection
-   * blocks instead of 1024: each has 256 KiB of buffers, and the number of
-   * blocks does not change what a connection sends. Captures that need more
-   * (SYN floods) say so in the sidecar's [config]. */
-  cfg->max_tcp = 32;
-  cfg->max_listeners = 4;
-  cfg->max_udp = 8;
-  cfg->tcp_sndbuf = 128 * 1024;
-  cfg->tcp_rcvbuf = 128 * 1024;
-  cfg->udp_rcvq = 256 * 1024;
-  cfg->frames = 2048;
-  cfg->arp_pending = 64;
-  cfg->reasm_slots = 16;
-  cfg->reasm_bytes = 256 * 1024;
-  cfg->ping_queue = 16;
-  cfg->tcp_rto_min_us = 200000;
-  cfg->tcp_ooo_ranges = 32;
-  cfg->icmp_rate_per_s = 0;
+  /* microtcp-tap's sizes, timers and secret (tools/tap/tap_config.h, shared,
+   * so captures it recorded keep replaying), except 32 connection blocks
+   * instead of 1024: each has 256 KiB of buffers, and the number of blocks
+   * does not change what a connection sends. Captures that need more (SYN
+   * floods) say so in the sidecar's [config]. */
+  tap_config_stack(cfg, 32, 128 * 1024, sc->seed);
   /* Room for a static entry per peer (a SYN flood from hundreds of addresses
    * must not fill the cache with entries that can never be evicted). */
   if (h->npeers + 8 > cfg->arp_entries) cfg->arp_entries = (uint16_t)(h->npeers + 8);
-  host_secret_from_seed(sc->seed, cfg->secret);
   cfg->arp_gratuitous = h->garp;
   if (h->syn_seen) {
     const wire_tcp_opts *o = &h->syn_opts;

@@ -30,6 +30,7 @@
 #include "impair.h"
 #include "microtcp/microtcp.h"
 #include "tap.h"
+#include "tap_config.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
@@ -199,24 +200,7 @@ static void configure_stack(microtcp_config *cfg, const uint8_t mac[6], uint32_t
   cfg->ip = ip;
   cfg->netmask = prefix ? 0xffffffffu << (32 - prefix) : 0;
   cfg->gateway = gw;
-  /* The defaults are sized for a microcontroller; a PC can afford 1000
-   * concurrent connections with 128 KiB windows (the core zeroes the whole
-   * arena at init, so it is all committed memory: 256 MiB by default). */
-  cfg->max_tcp = max_conns;
-  cfg->max_listeners = 4;
-  cfg->max_udp = 8;
-  cfg->tcp_sndbuf = buffer;
-  cfg->tcp_rcvbuf = buffer;
-  cfg->udp_rcvq = 256 * 1024;
-  cfg->frames = 2048;
-  cfg->arp_pending = 64;
-  cfg->reasm_slots = 16;
-  cfg->reasm_bytes = 256 * 1024;
-  cfg->ping_queue = 16;
-  cfg->tcp_rto_min_us = 200000; /* Linux's minimum: a LAN does not need RFC 6298's 1 s */
-  cfg->tcp_ooo_ranges = 32;
-  cfg->icmp_rate_per_s = 0;     /* ping -f and the tests may ask for many replies */
-  for (int i = 0; i < 16; i++) cfg->secret[i] = (uint8_t)((seed >> (8 * (i % 8))) ^ (uint64_t)(i * 37));
+  tap_config_stack(cfg, max_conns, buffer, seed); /* shared with microtcp-replay */
 }
 
 int main(int argc, char **argv) {

@@ -61,7 +61,10 @@ static bool is_error_type(uint8_t type) {
 
 void icmp_send_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint32_t rest,
                      const struct wire_ipv4 *orig, const uint8_t *ip_pkt, size_t len) {
-  if (!ip_pkt || orig->frag_offset != 0 || orig->dst != st->cfg.ip ||
+  /* RFC 1122 3.2.2: never about a non-first fragment, a datagram to a
+   * broadcast or multicast address or one sent as a link-layer broadcast, or
+   * from a source that does not name a single host. */
+  if (!ip_pkt || orig->frag_offset != 0 || orig->dst != st->cfg.ip || st->rx_link_bcast ||
       ipv4_is_martian_src(st, orig->src))
     return;
   if (orig->proto == WIRE_IP_PROTO_ICMP) {

@@ -71,6 +71,8 @@ static inline uint16_t handle_index(int h) { return (uint16_t)((uint32_t)h & 0xf
 struct microtcp_stack {
   microtcp_config cfg;
   uint64_t now;              /* latest time seen (monotonic) */
+  bool rx_link_bcast;        /* the frame being processed came to the link-layer
+                              * broadcast address (RFC 1122 3.2.2: no ICMP error) */
   microtcp_counters ctr;
 
   /* frame pool */

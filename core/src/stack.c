@@ -259,11 +259,13 @@ void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t 
     st->ctr.drop_eth_not_for_us++;
     return;
   }
+  st->rx_link_bcast = memcmp(eth.dst, bcast, 6) == 0;
   switch (eth.ethertype) {
   case WIRE_ETHERTYPE_ARP: arp_input(st, eth.payload, eth.payload_len, eth.src); break;
   case WIRE_ETHERTYPE_IPV4: ipv4_input(st, eth.payload, eth.payload_len); break;
   default: st->ctr.drop_eth_type++; break;
   }
+  st->rx_link_bcast = false;
 }
 
 int microtcp_output(microtcp_stack *st, uint64_t now, void *buf, size_t cap) {

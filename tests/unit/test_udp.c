@@ -150,6 +150,19 @@ static void nothing_bound_gets_port_unreachable_except_for_broadcasts(void) {
   inject_ip(&h, &s, dg, n);
   CHECK_EQ(ctr(&h)->drop_udp_no_port, 2);
   CHECK_EQ(drain(&h), 0);
+  /* ... nor for one sent to us in a link-layer broadcast frame */
+  n = craft_udp(dg, PEER, ME, 1234, 4321, "c", 1);
+  static uint8_t bf[128];
+  size_t fl = craft_ip(bf, &(struct ipspec){PEER, ME, WIRE_IP_PROTO_UDP, 64, 2, 0, false, NULL}, dg, n);
+  memcpy(bf, BCAST_MAC, 6);
+  microtcp_input(h.st, h.now, bf, fl);
+  CHECK_EQ(ctr(&h)->drop_udp_no_port, 3);
+  CHECK_EQ(drain(&h), 0);
+  /* the same datagram in a unicast frame is answered */
+  memcpy(bf, ME_MAC, 6);
+  microtcp_input(h.st, h.now, bf, fl);
+  CHECK_EQ(ctr(&h)->drop_udp_no_port, 4);
+  CHECK_EQ(drain(&h), 1);
   host_free(&h);
 }
 

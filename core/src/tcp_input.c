@@ -715,7 +715,9 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
 /* ---- ICMP errors (RFC 1122 4.2.3.9, RFC 5927) ------------------------------------------------ */
 void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint16_t next_mtu,
                     const struct wire_ipv4 *quoted) {
-  if (quoted->payload_len < 8 || quoted->src != st->cfg.ip) return;
+  /* A quote of a non-first fragment holds no TCP header (we never fragment
+   * segments, so it is not about one of ours anyway). */
+  if (quoted->payload_len < 8 || quoted->src != st->cfg.ip || quoted->frag_offset != 0) return;
   uint16_t sport = wire_get16(quoted->payload), dport = wire_get16(quoted->payload + 2);
   uint32_t seq = wire_get32(quoted->payload + 4);
   struct tcb *t = tcb_lookup(st, quoted->dst, dport, sport);

@@ -234,6 +234,77 @@ static void received_errors_reach_the_quoted_udp_socket(void) {
   host_free(&h);
 }
 
+/* A connection from ME to PEER:80 with 100 bytes in flight; *frame holds
+ * the data segment as sent (Ethernet + IPv4 + TCP), its length returned. */
+static size_t connect_with_data_in_flight(struct host *h, int *handle, uint8_t *frame) {
+  learn_peer(h);
+  *handle = microtcp_tcp_connect(h->st, h->now, PEER, 80, 0);
+  CHECK(*handle >= 0);
+  uint8_t f[9100];
+  wire_eth eth;
+  wire_ipv4 ip;
+  wire_tcp syn;
+  CHECK(parse_ip_frame(f, (size_t)pop(h, f), &eth, &ip));
+  CHECK_EQ(wire_tcp_parse(ip.payload, ip.payload_len, &syn), 0);
+  wire_tcp sa;
+  memset(&sa, 0, sizeof sa);
+  sa.src_port = 80;
+  sa.dst_port = syn.src_port;
+  sa.seq = 5000;
+  sa.ack = syn.seq + 1;
+  sa.flags = WIRE_TCP_SYN | WIRE_TCP_ACK;
+  sa.window = 65535;
+  sa.opts.has_mss = true;
+  sa.opts.mss = 1460;
+  uint8_t seg[64];
+  int n = wire_tcp_emit(PEER, ME, &sa, seg, sizeof seg);
+  CHECK(n > 0);
+  struct ipspec s = ip_from_peer(WIRE_IP_PROTO_TCP);
+  inject_ip(h, &s, seg, (size_t)n);
+  drain(h); /* the ACK */
+  CHECK_EQ(microtcp_tcp_state(h->st, *handle), MICROTCP_ESTABLISHED);
+  static const char data[100] = "x";
+  CHECK_EQ(microtcp_tcp_send(h->st, h->now, *handle, data, sizeof data), (int)sizeof data);
+  int fl = pop(h, frame);
+  CHECK(fl > 54);
+  return (size_t)fl;
+}
+
+/* A port unreachable from PEER quoting the IP header and 8 bytes of the
+ * segment in frame; frag_off rewrites the quoted fragment offset, seq_delta
+ * the quoted sequence number. */
+static void inject_tcp_error(struct host *h, const uint8_t *frame, uint16_t frag_off,
+                             uint32_t seq_delta) {
+  uint8_t q[28], m[64];
+  memcpy(q, frame + 14, 28);
+  wire_put16(q + 6, (uint16_t)(frag_off / 8)); /* flags 0, offset in 8-byte units */
+  wire_put32(q + 24, wire_get32(q + 24) + seq_delta);
+  size_t n = craft_icmp(m, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PORT, 0, q, sizeof q);
+  struct ipspec s = ip_from_peer(WIRE_IP_PROTO_ICMP);
+  inject_ip(h, &s, m, n);
+}
+
+static void received_errors_reach_the_quoted_tcp_connection(void) {
+  struct host h;
+  host_default(&h);
+  int c;
+  uint8_t seg[9100];
+  connect_with_data_in_flight(&h, &c, seg);
+  /* RFC 5927 4.1: a quoted sequence number not in flight is ignored */
+  inject_tcp_error(&h, seg, 0, 1000);
+  CHECK_EQ(microtcp_tcp_state(h.st, c), MICROTCP_ESTABLISHED);
+  /* a quote of a non-first fragment holds no TCP header: ignored */
+  inject_tcp_error(&h, seg, 1480, 0);
+  CHECK_EQ(microtcp_tcp_state(h.st, c), MICROTCP_ESTABLISHED);
+  CHECK_EQ(ctr(&h)->icmp_errors_in, 2);
+  /* the real thing: a hard error aborts the connection (RFC 1122 4.2.3.9) */
+  inject_tcp_error(&h, seg, 0, 0);
+  CHECK(microtcp_poll(h.st, c) & MICROTCP_ERROR);
+  CHECK_EQ(microtcp_socket_error(h.st, c), MICROTCP_ECONNREFUSED);
+  microtcp_tcp_close(h.st, h.now, c);
+  host_free(&h);
+}
+
 static void ping_sends_requests_and_queues_replies(void) {
   struct host h;
   microtcp_config cfg;
@@ -281,6 +352,7 @@ int main(void) {
   RUN(replies_are_rate_limited_by_a_token_bucket);
   RUN(errors_are_not_sent_where_rfc1122_forbids);
   RUN(received_errors_reach_the_quoted_udp_socket);
+  RUN(received_errors_reach_the_quoted_tcp_connection);
   RUN(ping_sends_requests_and_queues_replies);
   return check_report();
 }

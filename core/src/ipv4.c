@@ -203,8 +203,17 @@ static void reasm_release(struct microtcp_stack *st, struct reasm_slot *s) {
   slot_clear(s);
 }
 
+static void reasm_drop(struct microtcp_stack *st, struct reasm_slot *s, uint64_t *counter) {
+  (*counter)++;
+  reasm_release(st, s);
+}
+
+/* The slot of ip's datagram, or a new one. With every slot busy the oldest
+ * incomplete datagram is evicted (counted as drop_reasm_nomem): otherwise a
+ * sender could pin all slots with single fragments until the timeout and
+ * keep every other datagram out. */
 static struct reasm_slot *reasm_find(struct microtcp_stack *st, const wire_ipv4 *ip) {
-  struct reasm_slot *free_slot = NULL;
+  struct reasm_slot *free_slot = NULL, *oldest = NULL;
   for (uint16_t i = 0; i < st->cfg.reasm_slots; i++) {
     struct reasm_slot *s = &st->ip.reasm[i];
     if (!s->in_use) {
@@ -214,6 +223,11 @@ static struct reasm_slot *reasm_find(struct microtcp_stack *st, const wire_ipv4 
     /* RFC 791: fragments of one datagram share (src, dst, protocol, id). */
     if (s->src == ip->src && s->dst == ip->dst && s->id == ip->id && s->proto == ip->proto)
       return s;
+    if (!oldest || s->expires < oldest->expires) oldest = s;
+  }
+  if (!free_slot && oldest) {
+    reasm_drop(st, oldest, &st->ctr.drop_reasm_nomem);
+    free_slot = oldest;
   }
   if (!free_slot) return NULL;
   free_slot->in_use = true;
@@ -328,11 +342,6 @@ static bool add_range(struct reasm_slot *s, uint32_t start, uint32_t end) {
   return true;
 }
 
-static void reasm_drop(struct microtcp_stack *st, struct reasm_slot *s, uint64_t *counter) {
-  (*counter)++;
-  reasm_release(st, s);
-}
-
 static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uint8_t *pkt) {
   st->ctr.ip_fragments_in++;
   uint32_t start = ip->frag_offset, end = start + (uint32_t)ip->payload_len;
@@ -352,7 +361,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
   }
   struct reasm_slot *s = reasm_find(st, ip);
   if (!s) {
-    st->ctr.drop_reasm_nomem++; /* every slot busy */
+    st->ctr.drop_reasm_nomem++; /* no slot at all (cannot happen with reasm_slots > 0) */
     return;
   }
   if (start == end) { /* an empty last fragment: only its end position counts */

@@ -280,10 +280,16 @@ static void memory_is_shared_and_capped(void) {
   /* longer than the whole pool: refused without taking a slot */
   frag(&h, 4, dgram, 9000, 8192, 8);
   CHECK_EQ(ctr(&h)->drop_reasm_toolong, 1);
-  /* more datagrams than slots */
+  /* more datagrams than slots: the oldest incomplete one is evicted */
   for (uint16_t id = 10; id < 15; id++) frag(&h, id, dgram, t, 0, 8);
   CHECK_EQ(ctr(&h)->drop_reasm_nomem, 2);
   CHECK_EQ(usage(&h).reasm_slots, 4);
+  /* so single fragments cannot keep a whole datagram out until the timeout */
+  size_t t2 = make_dgram(dgram, 2992, 6);
+  for (size_t off = 0; off < t2; off += 1480) frag(&h, 20, dgram, t2, off, MIN(1480, t2 - off));
+  CHECK(received_is(&h, u, 2992, 6));
+  CHECK_EQ(ctr(&h)->drop_reasm_nomem, 3);
+  CHECK_EQ(usage(&h).reasm_slots, 3);
   advance_to(&h, 2000000);
   CHECK_EQ(usage(&h).reasm_slots, 0);
   CHECK_EQ(usage(&h).reasm_bytes, 0);

@@ -338,11 +338,8 @@ static int try_send_new(struct microtcp_stack *st, struct tcb *t) {
   if (len == 0) {
     /* RFC 9293 3.8.6.1: a zero window with data waiting starts the persist
      * timer (when nothing is in flight to elicit ACKs). */
-    if (t->snd_wnd <= tcp_flight(t) && t->snd_una == t->snd_nxt && !t->t_rexmt) {
-      t->flags |= TF_PERSIST;
-      t->persist_backoff = 0;
-      t->t_rexmt = st->now + MAX(t->rto, st->cfg.tcp_rto_min_us);
-    }
+    if (t->snd_wnd <= tcp_flight(t) && t->snd_una == t->snd_nxt && !t->t_rexmt)
+      tcp_persist_start(st, t);
     return 0;
   }
   bool force = (t->flags & TF_FORCE) != 0;
@@ -357,11 +354,7 @@ static int try_send_new(struct microtcp_stack *st, struct tcb *t) {
     bool ok = (all_queued && (idle || nodelay || (t->flags & TF_SHUT_WR))) ||
               (len >= t->max_snd_wnd / 2 && (idle || nodelay));
     if (!ok) {
-      if (t->snd_wnd <= tcp_flight(t) + len && idle && !t->t_rexmt) {
-        t->flags |= TF_PERSIST;
-        t->persist_backoff = 0;
-        t->t_rexmt = st->now + MAX(t->rto, st->cfg.tcp_rto_min_us);
-      }
+      if (t->snd_wnd <= tcp_flight(t) + len && idle && !t->t_rexmt) tcp_persist_start(st, t);
       return 0;
     }
   }

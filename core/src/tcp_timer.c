@@ -33,6 +33,12 @@ void tcp_arm_keepalive(struct microtcp_stack *st, struct tcb *t) {
     t->t_keep = 0;
 }
 
+void tcp_persist_start(struct microtcp_stack *st, struct tcb *t) {
+  t->flags |= TF_PERSIST;
+  t->persist_backoff = 0;
+  t->t_rexmt = st->now + MAX(t->rto, st->cfg.tcp_rto_min_us);
+}
+
 void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t) {
   tcb_set_state(st, t, MICROTCP_TIME_WAIT);
   t->t_rexmt = t->t_keep = 0;
@@ -133,9 +139,8 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
      * RTO would time out a live peer whose window updates were lost. Probe
      * the window instead (RFC 9293 3.8.6.1; BSD enters persist here too). */
     if (t->snd_wnd == 0) {
-      t->flags |= TF_PERSIST | TF_PROBE;
-      t->persist_backoff = 0;
-      t->t_rexmt = st->now + MAX(t->rto, st->cfg.tcp_rto_min_us);
+      tcp_persist_start(st, t);
+      t->flags |= TF_PROBE;
       tcb_want_output(st, t);
       return;
     }

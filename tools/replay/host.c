@@ -156,10 +156,6 @@ void host_finish(struct host *h) {
   }
 }
 
-void host_secret_from_seed(uint64_t seed, uint8_t secret[16]) {
-  tap_config_secret(secret, seed); /* `microtcp-tap --seed N` replays with `seed = N` */
-}
-
 void host_config(const struct host *h, const struct sidecar *sc, microtcp_config *cfg) {
   microtcp_config_default(cfg);
   memcpy(cfg->mac, h->mac, 6);

@@ -89,7 +89,5 @@ enum dir host_dir(const struct host *h, const struct pkt *p);
 
 /* The stack config for H (see the top comment). */
 void host_config(const struct host *h, const struct sidecar *sc, microtcp_config *cfg);
-/* microtcp-tap's secret derivation from --seed. */
-void host_secret_from_seed(uint64_t seed, uint8_t secret[16]);
 
 #endif

@@ -67,11 +67,12 @@ void microtcp_config_default(microtcp_config *cfg) {
   cfg->tcp_syn_retries = 6;
   cfg->tcp_max_retries = 15;
   cfg->tcp_user_timeout_us = 0;
-  cfg->tcp_keepidle_us = 7200u * 1000000u;
+  cfg->tcp_keepidle_us = 7200ull * 1000000u; /* RFC 1122 4.2.3.6: >= 2 hours */
   cfg->tcp_keepintvl_us = 75u * 1000000u;
   cfg->tcp_keepcnt = 9;
   cfg->tcp_challenge_ack_per_s = 1000;
   cfg->tcp_ooo_ranges = 4;
+  cfg->tcp_abc_limit = 1;
 }
 
 /* Check a config and fill derived values (MSS from MTU, window scale from the
@@ -87,6 +88,7 @@ static int config_derive(const microtcp_config *in, microtcp_config *out) {
   if (out->max_tcp && (out->tcp_sndbuf < 64 || out->tcp_rcvbuf < 64)) return MICROTCP_EINVAL;
   if (out->tcp_cc > MICROTCP_CC_CUBIC) return MICROTCP_EINVAL;
   if (out->tcp_ooo_ranges == 0) out->tcp_ooo_ranges = 1;
+  if (out->tcp_abc_limit == 0) out->tcp_abc_limit = 1;
   if (out->tcp_ooo_ranges > 64) return MICROTCP_EINVAL;
   if (out->tcp_rto_min_us == 0 || out->tcp_rto_max_us < out->tcp_rto_min_us) return MICROTCP_EINVAL;
   if (out->tcp_rto_initial_us < out->tcp_rto_min_us) out->tcp_rto_initial_us = out->tcp_rto_min_us;
@@ -100,7 +102,7 @@ static int config_derive(const microtcp_config *in, microtcp_config *out) {
     uint8_t ws = 0;
     while (ws < 14 && (out->tcp_rcvbuf >> ws) > 65535u) ws++;
     out->tcp_wscale = ws;
-  } else if (out->tcp_wscale > 14) {
+  } else if (out->tcp_wscale > 14 && out->tcp_wscale != MICROTCP_WSCALE_OFF) {
     return MICROTCP_EINVAL;
   }
   if (out->ttl == 0) out->ttl = 64;

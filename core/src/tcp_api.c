@@ -287,7 +287,7 @@ void tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t 
   t->snd_una = t->snd_nxt = t->snd_max = t->iss;
   t->snd_buf_seq = t->iss + 1;
   t->rto = st->cfg.tcp_rto_initial_us;
-  t->rcv_wscale = st->cfg.tcp_wscale;
+  t->rcv_wscale = st->cfg.tcp_wscale == MICROTCP_WSCALE_OFF ? 0 : st->cfg.tcp_wscale;
   uint8_t key[13];
   memcpy(key, "ts", 2);
   wire_put32(key + 2, rip);
@@ -423,6 +423,23 @@ int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t
     int e = t->err;
     return e;
   }
+  if (t->state == MICROTCP_CLOSED) return t->close_reason ? t->close_reason : 0;
+  return MICROTCP_EAGAIN;
+}
+
+/* MSG_PEEK: the same bytes microtcp_tcp_recv would return, left in the buffer
+ * (no window update, since nothing was consumed). */
+int microtcp_tcp_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+  if (now > st->now) st->now = now;
+  struct tcb *t = tcb_from_handle(st, h);
+  if (!t) return MICROTCP_EBADF;
+  if (buf == NULL && cap) return MICROTCP_EINVAL;
+  if (t->rcvbuf.len) {
+    if (cap > 0x7fffffff) cap = 0x7fffffff;
+    return (int)rb_peek(&t->rcvbuf, 0, buf, (uint32_t)MIN(cap, (size_t)t->rcvbuf.len));
+  }
+  if (t->flags & TF_FIN_RCVD) return 0;
+  if (t->err) return t->err;
   if (t->state == MICROTCP_CLOSED) return t->close_reason ? t->close_reason : 0;
   return MICROTCP_EAGAIN;
 }
@@ -593,10 +610,12 @@ int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
   case MICROTCP_OPT_KEEPIDLE_US:
   case MICROTCP_OPT_KEEPINTVL_US:
   case MICROTCP_OPT_USER_TIMEOUT_US: {
-    if (value < 0 || value > 0xffffffffll) return MICROTCP_EINVAL;
+    /* Keepalive idle up to 32767 s as Linux's TCP_KEEPIDLE; the others fit 32 bits. */
+    int64_t max = opt == MICROTCP_OPT_KEEPIDLE_US ? 32767ll * 1000000 : 0xffffffffll;
+    if (value < 0 || value > max) return MICROTCP_EINVAL;
     if ((opt != MICROTCP_OPT_USER_TIMEOUT_US) && value == 0) return MICROTCP_EINVAL;
     uint32_t v = (uint32_t)value;
-    if (opt == MICROTCP_OPT_KEEPIDLE_US) *(l ? &l->keepidle_us : &t->keepidle_us) = v;
+    if (opt == MICROTCP_OPT_KEEPIDLE_US) *(l ? &l->keepidle_us : &t->keepidle_us) = (uint64_t)value;
     if (opt == MICROTCP_OPT_KEEPINTVL_US) *(l ? &l->keepintvl_us : &t->keepintvl_us) = v;
     if (opt == MICROTCP_OPT_USER_TIMEOUT_US) *(l ? &l->user_timeout_us : &t->user_timeout_us) = v;
     if (t) tcp_arm_keepalive(st, t);
@@ -627,6 +646,7 @@ int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
       if (tcb_synchronized(t)) {
         tcp_cc_ops(t->cc_algo)->init(&t->cc, t->mss, cwnd);
         t->cc.ssthresh = ssthresh;
+        t->cc.abc_limit = st->cfg.tcp_abc_limit;
       }
     }
     return MICROTCP_OK;

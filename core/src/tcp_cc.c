@@ -18,9 +18,9 @@ void tcp_cc_restart_after_idle(struct tcp_cc *cc, uint32_t restart_window) {
 }
 
 void tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked) {
-  /* RFC 3465 2.2: with Appropriate Byte Counting, grow by the bytes acked
-   * but at most L*SMSS per ACK, L = 2 (limits bursts after stretch ACKs). */
-  uint64_t limit = 2ull * mss;
+  /* RFC 5681 3.1: cwnd += min(N, SMSS) per ACK. RFC 3465 2.2 lets L be 2
+   * (abc_limit, opt-in); Linux has no per-ACK limit (core/TCP.md). */
+  uint64_t limit = (uint64_t)(cc->abc_limit ? cc->abc_limit : 1) * mss;
   uint64_t inc = acked < limit ? acked : limit;
   uint64_t next = (uint64_t)cc->cwnd + inc;
   if (next > cc->ssthresh) next = cc->ssthresh > cc->cwnd ? cc->ssthresh : cc->cwnd;

@@ -36,6 +36,8 @@ struct tcp_cc {
   uint32_t ack_acc;     /* both: acked bytes not yet turned into cwnd growth (RFC 3465 byte counting) */
   uint32_t est_acc;     /* CUBIC: acked bytes not yet turned into W_est growth */
   uint64_t epoch_start; /* CUBIC: start of the current congestion-avoidance epoch (µs), 0 = none */
+  uint8_t abc_limit;    /* both: slow start grows by at most abc_limit*SMSS per ACK (set by the
+                           TCP code after init; 0 counts as 1) */
 };
 
 struct tcp_cc_ops {

@@ -64,7 +64,7 @@ static void take_syn_options(struct microtcp_stack *st, struct tcb *t, const str
    * true when we sent every option the config enables). */
   (void)we_offered_all;
   t->flags &= ~(uint32_t)(TF_WS | TF_TS | TF_SACK);
-  if (o->has_ws) {
+  if (o->has_ws && cfg->tcp_wscale != MICROTCP_WSCALE_OFF) {
     t->flags |= TF_WS;
     /* RFC 7323 2.3: a shift above 14 is treated as 14. */
     t->snd_wscale = (uint8_t)MIN(o->ws, 14);
@@ -94,6 +94,7 @@ static void start_cc(struct microtcp_stack *st, struct tcb *t) {
   /* RFC 6928 / RFC 5681 3.1: initial window in segments. */
   uint32_t iw = (uint32_t)st->cfg.tcp_initial_cwnd * t->mss;
   tcp_cc_ops(t->cc_algo)->init(&t->cc, t->mss, iw);
+  t->cc.abc_limit = st->cfg.tcp_abc_limit;
 }
 
 /* ---- LISTEN: RFC 9293 3.10.7.2 -------------------------------------------------------------- */

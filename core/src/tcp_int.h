@@ -133,7 +133,8 @@ struct tcb {
   uint64_t created_at;        /* half-open age (eviction order) */
 
   /* per-socket options */
-  uint32_t keepidle_us, keepintvl_us, user_timeout_us;
+  uint64_t keepidle_us;
+  uint32_t keepintvl_us, user_timeout_us;
 
   /* stats */
   uint64_t bytes_sent, bytes_acked, bytes_received;
@@ -153,7 +154,8 @@ struct tcp_listener {
   uint32_t flags;             /* TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 */
   uint8_t cc_algo;
   uint16_t maxseg;
-  uint32_t sndbuf_lim, rcvbuf_lim, keepidle_us, keepintvl_us, user_timeout_us;
+  uint32_t sndbuf_lim, rcvbuf_lim, keepintvl_us, user_timeout_us;
+  uint64_t keepidle_us;
   uint8_t keepcnt;
 };
 

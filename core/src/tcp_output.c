@@ -78,7 +78,7 @@ static void build_options(struct microtcp_stack *st, struct tcb *t, uint8_t flag
     o->mss = t->maxseg ? MIN(t->maxseg, cfg->tcp_mss) : cfg->tcp_mss;
     /* Active open offers what the config enables; a SYN-ACK answers only
      * options the peer offered (RFC 7323 1.3, RFC 2018 2). */
-    if (!synack || (t->flags & TF_WS)) {
+    if (cfg->tcp_wscale != MICROTCP_WSCALE_OFF && (!synack || (t->flags & TF_WS))) {
       o->has_ws = true;
       o->ws = t->rcv_wscale;
     }

@@ -166,7 +166,7 @@ static void base_config(microtcp_config *c) {
   c->tcp_syn_retries = 6;
   c->tcp_max_retries = 15;
   c->tcp_user_timeout_us = 0;
-  c->tcp_keepidle_us = 7200u * 1000000u;
+  c->tcp_keepidle_us = 7200ull * 1000000u;
   c->tcp_keepintvl_us = 75000000;
   c->tcp_keepcnt = 9;
   c->tcp_challenge_ack_per_s = 100;

@@ -391,6 +391,14 @@ static int header_comment(struct parser *ps, const char *c, struct script *s, st
 }
 
 static int parse_body(struct parser *ps, char *body, struct line *l, FILE *f, int *physline) {
+  if (body[0] == '`') {
+    /* A timed shell command: packetdrill runs it; this runner does not, but
+     * keeps its time (an event that only lets time pass, e.g. `true`). */
+    if (!strchr(body + 1, '`')) return perr(ps, "` without closing `");
+    l->kind = L_ASSERT;
+    l->nasserts = 0;
+    return 0;
+  }
   if ((body[0] == '<' || body[0] == '>') && isspace((unsigned char)body[1])) {
     l->kind = L_PACKET;
     return parse_packet(ps, body, &l->pkt);
@@ -447,6 +455,23 @@ int script_parse(const char *path, struct script *s) {
     memset(l, 0, sizeof *l);
     l->lineno = physline;
     snprintf(l->text, sizeof l->text, "%.*s", (int)(sizeof l->text - 1), t);
+    if (starts_with(t, "//%")) {
+      /* Runner-only assertions, a comment to packetdrill: "//% assert X; ..."
+       * runs at +0, the time of the line before (a time here would move
+       * this runner's clock and not packetdrill's). */
+      const char *body = skip_ws(t + 3);
+      l->t.rel_lo = l->t.rel_hi = true;
+      char block[1024];
+      snprintf(block, sizeof block, "%s", starts_with(body, "%{") ? body + 2 : body);
+      char *end = strstr(block, "}%");
+      if (end) *end = 0;
+      rc = parse_assert_block(&ps, block, l);
+      if (rc == 0) {
+        l->kind = L_ASSERT;
+        s->nlines++;
+      }
+      continue;
+    }
     if (starts_with(t, "//")) {
       bool is_line;
       rc = header_comment(&ps, t, s, l, &is_line);

@@ -96,7 +96,7 @@ static const struct {
     F(tcp_syn_retries, 1),
     F(tcp_max_retries, 1),
     F(tcp_user_timeout_us, 4),
-    F(tcp_keepidle_us, 4),
+    F(tcp_keepidle_us, 8),
     F(tcp_keepintvl_us, 4),
     F(tcp_keepcnt, 1),
     F(tcp_challenge_ack_per_s, 2),
@@ -122,6 +122,11 @@ void sidecar_apply_config(const struct sidecar *s, microtcp_config *cfg) {
     case 2: {
       uint16_t v = (uint16_t)o->value;
       memcpy(base + o->offset, &v, 2);
+      break;
+    }
+    case 8: {
+      uint64_t v = (uint64_t)o->value;
+      memcpy(base + o->offset, &v, 8);
       break;
     }
     default: {

@@ -95,6 +95,8 @@ enum microtcp_ready {
 typedef void (*microtcp_event_fn)(void *ctx, int handle, unsigned ready);
 
 /* ---- Configuration --------------------------------------------------------- */
+#define MICROTCP_WSCALE_OFF 0xfe /* tcp_wscale: do not offer or accept window scaling */
+
 typedef struct microtcp_config {
   /* Identity */
   uint8_t mac[6];
@@ -135,7 +137,8 @@ typedef struct microtcp_config {
 
   /* TCP defaults (per-socket options can override some) */
   uint16_t tcp_mss;              /* our MSS; 0 = derived from MTU */
-  uint8_t tcp_wscale;            /* our window scale shift, 0..14; 0xff = derive from rcvbuf */
+  uint8_t tcp_wscale;            /* our window scale shift, 0..14; 0xff = derive from rcvbuf;
+                                    MICROTCP_WSCALE_OFF = no window scaling (RFC 7323 off) */
   bool tcp_sack;                 /* offer/accept SACK */
   bool tcp_timestamps;           /* offer/accept timestamps */
   bool tcp_nodelay;              /* default: Nagle on (false) */
@@ -149,11 +152,14 @@ typedef struct microtcp_config {
   uint8_t tcp_syn_retries;       /* SYN retransmissions before ETIMEDOUT */
   uint8_t tcp_max_retries;       /* data retransmissions before ETIMEDOUT (R2) */
   uint32_t tcp_user_timeout_us;  /* RFC 5482 user timeout, 0 = off */
-  uint32_t tcp_keepidle_us;      /* keepalive idle time (RFC 1122: >= 2 h default) */
+  uint64_t tcp_keepidle_us;      /* keepalive idle time (RFC 1122: >= 2 h default; 64 bits:
+                                    2 h of µs does not fit in 32) */
   uint32_t tcp_keepintvl_us;     /* interval between probes */
   uint8_t tcp_keepcnt;           /* unanswered probes before ETIMEDOUT */
   uint16_t tcp_challenge_ack_per_s; /* RFC 5961 challenge ACK limit, per stack */
   uint16_t tcp_ooo_ranges;       /* out-of-order ranges kept per connection */
+  uint8_t tcp_abc_limit;         /* slow start: cwnd grows by at most this many SMSS per ACK
+                                    (RFC 5681 3.1: 1, the default; RFC 3465 allows 2); 0 = 1 */
 
   /* Callbacks (optional) */
   microtcp_trace_fn trace;
@@ -318,6 +324,8 @@ int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data,
 /* Read up to cap bytes: >0 bytes, 0 at end of stream (peer FIN), MICROTCP_EAGAIN,
  * or the connection's error (ECONNRESET, ETIMEDOUT, ...). */
 int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap);
+/* Like microtcp_tcp_recv, but the bytes stay in the receive buffer (MSG_PEEK). */
+int microtcp_tcp_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap);
 /* Half-close: send FIN after queued data. Further send → MICROTCP_EPIPE. */
 int microtcp_tcp_shutdown(microtcp_stack *st, uint64_t now, int h);
 /* Close: graceful (FIN after queued data); the handle is released at once and

@@ -1,0 +1,68 @@
+/*
+ * config_knobs.h: "name=value" words that set microtcp_config fields by name.
+ *
+ * One table for the two script runners, so a script's `// config:` line means
+ * the same to both: the project's runner (tests/tcp/runner.c) reads it from
+ * the script, and the packetdrill shim takes the same words as --so_flags
+ * (tools/packetdrill/run-script.py passes them on). Header-only: each runner
+ * includes it once.
+ */
+#ifndef MICROTCP_CONFIG_KNOBS_H
+#define MICROTCP_CONFIG_KNOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "microtcp/microtcp.h"
+
+struct microtcp_knob {
+  const char *name;
+  size_t off, size;
+};
+
+#define MICROTCP_KNOB(field) {#field, offsetof(microtcp_config, field), sizeof(((microtcp_config *)0)->field)}
+static const struct microtcp_knob MICROTCP_KNOBS[] = {
+    MICROTCP_KNOB(mtu), MICROTCP_KNOB(max_tcp), MICROTCP_KNOB(max_listeners), MICROTCP_KNOB(frames),
+    MICROTCP_KNOB(tcp_sndbuf), MICROTCP_KNOB(tcp_rcvbuf), MICROTCP_KNOB(tcp_mss),
+    MICROTCP_KNOB(tcp_wscale), MICROTCP_KNOB(tcp_sack), MICROTCP_KNOB(tcp_timestamps),
+    MICROTCP_KNOB(tcp_nodelay), MICROTCP_KNOB(tcp_cc), MICROTCP_KNOB(tcp_initial_cwnd),
+    MICROTCP_KNOB(tcp_rto_initial_us), MICROTCP_KNOB(tcp_rto_min_us), MICROTCP_KNOB(tcp_rto_max_us),
+    MICROTCP_KNOB(tcp_delack_us), MICROTCP_KNOB(tcp_msl_us), MICROTCP_KNOB(tcp_syn_retries),
+    MICROTCP_KNOB(tcp_max_retries), MICROTCP_KNOB(tcp_user_timeout_us),
+    MICROTCP_KNOB(tcp_keepidle_us), MICROTCP_KNOB(tcp_keepintvl_us), MICROTCP_KNOB(tcp_keepcnt),
+    MICROTCP_KNOB(tcp_challenge_ack_per_s), MICROTCP_KNOB(tcp_ooo_ranges),
+    MICROTCP_KNOB(tcp_abc_limit),
+};
+#undef MICROTCP_KNOB
+
+/* Set the field `name` of *c to the number in `value` (decimal or 0x hex).
+ * Returns 0, -1 for an unknown name, -2 for a value that is not a number or
+ * does not fit the field. */
+static inline int microtcp_knob_set(microtcp_config *c, const char *name, const char *value) {
+  const struct microtcp_knob *k = NULL;
+  for (size_t i = 0; i < sizeof MICROTCP_KNOBS / sizeof MICROTCP_KNOBS[0]; i++)
+    if (!strcmp(MICROTCP_KNOBS[i].name, name)) k = &MICROTCP_KNOBS[i];
+  if (!k) return -1;
+  char *end;
+  unsigned long long v = strtoull(value, &end, 0);
+  if (*end || end == value || *value == '-') return -2;
+  if (k->size < 8 && v >> (8 * k->size)) return -2;
+  uint8_t *field = (uint8_t *)c + k->off;
+  if (k->size == 1) {
+    *field = (uint8_t)v;
+  } else if (k->size == 2) {
+    uint16_t x = (uint16_t)v;
+    memcpy(field, &x, 2);
+  } else if (k->size == 4) {
+    uint32_t x = (uint32_t)v;
+    memcpy(field, &x, 4);
+  } else {
+    uint64_t x = (uint64_t)v;
+    memcpy(field, &x, 8);
+  }
+  return 0;
+}
+
+#endif

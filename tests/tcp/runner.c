@@ -65,6 +65,7 @@ struct frame {
 };
 
 struct pending {        /* a blocking call waiting for progress */
+  uint64_t end;         /* when it must complete (packetdrill's START...END) */
   int line;             /* index into script lines */
   long long progress;   /* bytes written so far (blocking write) */
 };
@@ -597,6 +598,15 @@ static void check_result(struct runner *r, const struct line *l, struct result r
          res.err ? " " : "", res.err ? res.err : "", c->ret, c->err[0] ? " " : "", c->err);
 }
 
+/* A blocking call must return at its END time, within the tolerance (as
+ * packetdrill checks it). */
+static void check_end_time(struct runner *r, const struct line *l, uint64_t end) {
+  uint64_t early = end > (uint64_t)r->tol ? end - (uint64_t)r->tol : 0, late = end + (uint64_t)r->tol;
+  if (r->now < early || r->now > late)
+    fail(r, l->lineno, "%s returned at %.6f s, expected at %.6f s (+-%ld us)", l->call.name,
+         secs(r->now), secs(end), r->tol);
+}
+
 static void retry_pending(struct runner *r) {
   for (int i = 0; i < r->npending;) {
     struct pending *p = &r->pending[i];
@@ -613,6 +623,7 @@ static void retry_pending(struct runner *r) {
       printf("%.6f   %s completes: %lld%s%s\n", secs(r->now), l->call.name, res.ret,
              res.err ? " " : "", res.err ? res.err : "");
     check_result(r, l, res);
+    check_end_time(r, l, p->end);
     memmove(p, p + 1, (size_t)(r->npending - i - 1) * sizeof *p);
     r->npending--;
   }
@@ -812,12 +823,17 @@ static void run(struct runner *r) {
       if (r->verbose) printf("%.6f %s\n", secs(r->now), l->text);
       long long progress = 0;
       struct result res = exec_call(r, &l->call, &progress);
+      uint64_t end = (uint64_t)((l->t.rel_lo ? base : 0) + l->t.end_us);
+      if (res.blocked && !l->t.blocking)
+        fail(r, l->lineno, "%s blocks: write it as START...END (packetdrill runs only such calls "
+                           "on its blocking-call thread)", l->call.name);
       if (res.blocked) {
         if (r->npending == MAX_PENDING) usage_error(r, l->lineno, "too many blocked calls");
-        r->pending[r->npending++] = (struct pending){i, progress};
+        r->pending[r->npending++] = (struct pending){end, i, progress};
         if (r->verbose) printf("%.6f   (blocks)\n", secs(r->now));
       } else {
         check_result(r, l, res);
+        if (l->t.blocking) check_end_time(r, l, end);
       }
     } else {
       if (r->verbose) printf("%.6f %s\n", secs(r->now), l->text);

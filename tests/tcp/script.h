@@ -38,7 +38,7 @@ struct pkt {
   uint32_t ack;
   bool has_win;
   uint32_t win;
-  bool has_opts;           /* false: options not written (outbound: not checked) */
+  bool has_opts;           /* false: "<...>" (outbound: not checked); true with nopts 0: none */
   int nopts;
   struct pkt_opt opts[PKT_MAX_OPTS];
 };
@@ -71,6 +71,8 @@ struct line_time {
   bool rel_lo, rel_hi;
   int64_t lo_us, hi_us;    /* hi == lo unless a range was written */
   bool range;
+  bool blocking;           /* packetdrill's "START...END": a call that blocks until END */
+  int64_t end_us;          /* END, on the same base as lo (relative if lo is) */
 };
 
 struct line {

@@ -72,7 +72,7 @@ static int parse_seconds(struct parser *ps, const char **s, int64_t *us) {
     digits++;
     if (whole > 1000000000) return perr(ps, "time too large");
   }
-  if (*p == '.') {
+  if (*p == '.' && !starts_with(p, "...")) {
     p++;
     while (isdigit((unsigned char)*p)) {
       if (fdigits < 6) frac = frac * 10 + (*p - '0');
@@ -113,6 +113,12 @@ static int parse_time(struct parser *ps, const char **s, struct line_time *t) {
       p++;
     }
     if (parse_seconds(ps, &p, &t->hi_us) < 0) return -1;
+  }
+  if (!t->range && starts_with(p, "...")) {
+    p += 3;
+    t->blocking = true;
+    if (parse_seconds(ps, &p, &t->end_us) < 0) return -1;
+    if (t->end_us < t->lo_us) return perr(ps, "a blocking call cannot end before it starts");
   }
   if (*p && !isspace((unsigned char)*p)) return perr(ps, "expected a space after the time");
   *s = p;
@@ -226,6 +232,8 @@ static int parse_packet(struct parser *ps, const char *body, struct pkt *pk) {
     return perr(ps, "sequence range %u:%u does not match the length (%u)", start, end, len);
   pk->seq = start;
   pk->len = len;
+  /* As packetdrill: no option list means no options; "<...>" means any. */
+  pk->has_opts = true;
   for (;;) {
     p = skip_ws(p);
     if (!*p) break;
@@ -246,7 +254,9 @@ static int parse_packet(struct parser *ps, const char *body, struct pkt *pk) {
       if (n >= sizeof opts) return perr(ps, "option list too long");
       memcpy(opts, p + 1, n);
       opts[n] = 0;
-      if (parse_options(ps, opts, pk) < 0) return -1;
+      if (!*skip_ws(opts)) return perr(ps, "empty option list '<>' (packetdrill: omit it for none)");
+      if (!strcmp(skip_ws(opts), "...")) pk->has_opts = false;
+      else if (parse_options(ps, opts, pk) < 0) return -1;
       p = close + 1;
     } else {
       return perr(ps, "unexpected text in packet: '%s'", p);

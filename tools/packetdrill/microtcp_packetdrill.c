@@ -935,7 +935,12 @@ int microtcp_pd_netdev_receive(void *ud, void *buf, size_t *count, long long *ti
 int microtcp_pd_usleep(void *ud, useconds_t us) {
   struct pd *p = ud;
   enter(p);
-  advance_to(p, p->now + us);
+  /* packetdrill passes its wait (minus 20 µs) as a 32-bit useconds_t: a
+   * wait over 71.6 minutes arrives truncated, and once the remainder is a
+   * multiple of 2^32 it arrives as 0. It never asks for 0 otherwise (it
+   * only sleeps for waits over 20 µs), so 0 means 2^32. */
+  uint64_t n = us ? (uint64_t)us : (1ull << 32);
+  advance_to(p, p->now + n);
   leave(p);
   return 0;
 }

@@ -3,6 +3,8 @@
 libmicrotcp-packetdrill.so.
 
     run-script.py --packetdrill PATH --so PATH [--strict] SCRIPT.pkt [packetdrill args...]
+    run-script.py --find BUILD_DIR --so PATH ...   (ctest: the packetdrill found by
+                                                   build-packetdrill.sh, see below)
 
 The script's runner-only header lines become packetdrill arguments, so both
 runners see the same stack:
@@ -12,9 +14,16 @@ runners see the same stack:
 small timing tolerance unless the script sets one, and TS val checked
 against the stack's millisecond clock.
 
-Exit status: packetdrill's (0 pass, 1 mismatch), 2 usage, 124 timeout.
+With --find, the packetdrill recorded by `--setup BUILD_DIR` (ctest's
+packetdrill.build fixture, which runs build-packetdrill.sh once) is used; when
+there is none the test is skipped (exit 77, reason printed), but when the
+environment has CI=true a missing packetdrill is a failure (exit 1).
+
+Exit status: packetdrill's (0 pass, 1 mismatch), 2 usage, 77 skipped,
+124 timeout.
 """
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -59,21 +68,87 @@ def command(packetdrill, so, script, strict=False, extra=()):
     return cmd
 
 
+SKIP = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def in_ci():
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def setup(build_dir):
+    """Find or build packetdrill once; record the path or the reason."""
+    rec = os.path.join(build_dir, "packetdrill-found.txt")
+    r = subprocess.run([os.path.join(HERE, "build-packetdrill.sh"), build_dir],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode == 0:
+        path = r.stdout.strip().splitlines()[-1]
+        with open(rec, "w") as f:
+            f.write("path " + path + "\n")
+        print("packetdrill:", path)
+        return 0
+    reason = (r.stderr.strip().splitlines() or ["build-packetdrill.sh failed"])[-1]
+    with open(rec, "w") as f:
+        f.write("missing " + reason + "\n")
+    print("SKIP: " + reason)
+    return 1 if in_ci() else 0
+
+
+def found(build_dir):
+    """(path, None) or (None, reason)."""
+    try:
+        with open(os.path.join(build_dir, "packetdrill-found.txt")) as f:
+            kind, _, rest = f.readline().strip().partition(" ")
+    except OSError:
+        return None, "packetdrill.build (the fixture that finds packetdrill) has not run"
+    return (rest, None) if kind == "path" else (None, rest)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--setup":
+        return setup(os.path.abspath(sys.argv[2]))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--packetdrill", required=True)
+    ap.add_argument("--packetdrill")
+    ap.add_argument("--find", metavar="BUILD_DIR")
+    ap.add_argument("--expect-fail", action="store_true",
+                    help="pass only if packetdrill reports a failure (exit 1) promptly")
     ap.add_argument("--so", required=True)
     ap.add_argument("--strict", action="store_true")
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("script")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
-    cmd = command(a.packetdrill, a.so, a.script, a.strict, a.extra)
+    pd = a.packetdrill
+    if not pd and a.find:
+        pd, why = found(os.path.abspath(a.find))
+        if not pd:
+            if in_ci():
+                print(f"FAIL: packetdrill is required when CI=true: {why}")
+                return 1
+            print(f"SKIP: {why}")
+            return SKIP
+    if not pd:
+        ap.error("--packetdrill or --find is required")
+    cmd = command(pd, a.so, a.script, a.strict, a.extra)
+    # A script expected to fail names its reason: "// expect: TEXT" lines.
+    expects = [m.group(1).strip() for m in
+               (re.match(r"\s*//\s*expect:(.*)", l) for l in open(a.script)) if m]
     try:
-        r = subprocess.run(cmd, timeout=a.timeout)
+        r = subprocess.run(cmd, timeout=a.timeout, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        sys.stdout.write(r.stdout)
     except subprocess.TimeoutExpired:
         print(f"{a.script}: packetdrill did not finish in {a.timeout} s (hang)", file=sys.stderr)
         return 124
+    if a.expect_fail:
+        missing = [e for e in expects if e not in r.stdout]
+        if r.returncode == 1 and not missing:
+            print("packetdrill reported the failure, as expected")
+            return 0
+        if missing:
+            print(f"the failure does not say: {missing}")
+        print(f"expected packetdrill to report a failure (exit 1), got exit {r.returncode}")
+        return 1
     return r.returncode
 
 

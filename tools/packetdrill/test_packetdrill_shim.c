@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -88,13 +89,14 @@ static int receive(struct packetdrill_interface *ifc, struct out *o) {
 
 struct reader {
   struct packetdrill_interface *ifc;
+  int fd;
   ssize_t got;
   char buf[64];
 };
 
 static void *blocking_read(void *arg) {
   struct reader *r = arg;
-  r->got = r->ifc->read(r->ifc->userdata, 4, r->buf, sizeof r->buf);
+  r->got = r->ifc->read(r->ifc->userdata, r->fd, r->buf, sizeof r->buf);
   return NULL;
 }
 
@@ -131,12 +133,22 @@ int main(int argc, char **argv) {
   CHECK(ifc.epoll_create == NULL && ifc.pipe == NULL && ifc.splice == NULL);
 
   void *ud = ifc.userdata;
-  CHECK_EQ(ifc.socket(ud, AF_INET, SOCK_STREAM, IPPROTO_TCP), 3);
+  int lfd = ifc.socket(ud, AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  CHECK(lfd >= 0);
+  CHECK(fcntl(lfd, F_GETFD) >= 0); /* a real, open descriptor: packetdrill may close() it */
+  /* options before listen/connect: the stored value, else the stack default */
+  int nd = 1, got_nd = -1;
+  socklen_t ndl = sizeof got_nd;
+  CHECK_EQ(ifc.getsockopt(ud, lfd, IPPROTO_TCP, TCP_NODELAY, &got_nd, &ndl), 0);
+  CHECK_EQ(got_nd, 0);
+  CHECK_EQ(ifc.setsockopt(ud, lfd, IPPROTO_TCP, TCP_NODELAY, &nd, sizeof nd), 0);
+  CHECK_EQ(ifc.getsockopt(ud, lfd, IPPROTO_TCP, TCP_NODELAY, &got_nd, &ndl), 0);
+  CHECK_EQ(got_nd, 1);
   struct sockaddr_in sin = {0};
   sin.sin_family = AF_INET;
   sin.sin_port = htons(8080);
-  CHECK_EQ(ifc.bind(ud, 3, (struct sockaddr *)&sin, sizeof sin), 0);
-  CHECK_EQ(ifc.listen(ud, 3, 4), 0);
+  CHECK_EQ(ifc.bind(ud, lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+  CHECK_EQ(ifc.listen(ud, lfd, 4), 0);
   struct timeval tv0, tv1;
   ifc.gettimeofday(ud, &tv0, NULL);
   CHECK_EQ(ifc.usleep(ud, 250000), 0);
@@ -155,22 +167,26 @@ int main(int argc, char **argv) {
   CHECK_EQ(ifc.netdev_send(ud, pkt, n), 0);
   struct sockaddr_in peer;
   socklen_t pl = sizeof peer;
-  CHECK_EQ(ifc.accept(ud, 3, (struct sockaddr *)&peer, &pl), 4);
+  int cfd = ifc.accept(ud, lfd, (struct sockaddr *)&peer, &pl);
+  CHECK(cfd >= 0 && cfd != lfd && fcntl(cfd, F_GETFD) >= 0);
   CHECK_EQ(ntohs(peer.sin_port), 40000);
 
   n = make_tcp(pkt, 1001, isn + 1, 0x18, "hello");
   CHECK_EQ(ifc.netdev_send(ud, pkt, n), 0);
   char buf[64] = {0};
-  CHECK_EQ(ifc.read(ud, 4, buf, sizeof buf), 5);
+  CHECK_EQ(ifc.recv(ud, cfd, buf, sizeof buf, MSG_PEEK), 5); /* MSG_PEEK leaves the bytes */
   CHECK(memcmp(buf, "hello", 5) == 0);
-  CHECK_EQ(ifc.write(ud, 4, "world", 5), 5);
+  memset(buf, 0, sizeof buf);
+  CHECK_EQ(ifc.read(ud, cfd, buf, sizeof buf), 5);
+  CHECK(memcmp(buf, "hello", 5) == 0);
+  CHECK_EQ(ifc.write(ud, cfd, "world", 5), 5);
   int saw_data = 0;
-  while (receive(&ifc, &o))
+  while (!saw_data && receive(&ifc, &o))
     if (o.len == 5 && memcmp(o.data, "world", 5) == 0 && o.ack == 1006) saw_data = 1;
   CHECK(saw_data);
 
   /* a blocking read waits on another thread until a packet arrives */
-  struct reader r = {&ifc, -2, {0}};
+  struct reader r = {&ifc, cfd, -2, {0}};
   pthread_t th;
   pthread_create(&th, NULL, blocking_read, &r);
   ifc.usleep(ud, 1000);
@@ -183,17 +199,21 @@ int main(int argc, char **argv) {
   /* options and errors */
   int one = 1, v = 0;
   socklen_t vl = sizeof v;
-  CHECK_EQ(ifc.setsockopt(ud, 4, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
-  CHECK_EQ(ifc.getsockopt(ud, 4, IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0);
+  CHECK_EQ(ifc.setsockopt(ud, cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  CHECK_EQ(ifc.getsockopt(ud, cfd, IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0);
   CHECK_EQ(v, 1);
-  CHECK_EQ(ifc.setsockopt(ud, 4, IPPROTO_IP, IP_TOS, &one, sizeof one), -1);
+  CHECK_EQ(ifc.setsockopt(ud, cfd, IPPROTO_IP, IP_TOS, &one, sizeof one), -1);
   CHECK_EQ(ifc.read(ud, 99, buf, 1), -1);
   /* peer resets: the blocking read reports ECONNRESET */
   n = make_tcp(pkt, 1011, 0, 0x04, NULL);
   ifc.netdev_send(ud, pkt, n);
-  CHECK_EQ(ifc.read(ud, 4, buf, sizeof buf), -1);
-  CHECK_EQ(ifc.close(ud, 4), 0);
-  CHECK_EQ(ifc.close(ud, 3), 0);
+  CHECK_EQ(ifc.read(ud, cfd, buf, sizeof buf), -1);
+  /* shutdown(SHUT_RD): later reads see end of stream (Linux), never block */
+  CHECK_EQ(ifc.shutdown(ud, cfd, SHUT_RD), 0);
+  CHECK_EQ(ifc.read(ud, cfd, buf, sizeof buf), 0);
+  CHECK_EQ(ifc.close(ud, cfd), 0);
+  CHECK(fcntl(cfd, F_GETFD) < 0); /* the shim closed the real descriptor too */
+  CHECK_EQ(ifc.close(ud, lfd), 0);
   ifc.free(ud);
   dlclose(so);
   return check_report();

@@ -795,6 +795,8 @@ static void run(struct runner *r) {
       r->cur_flow = flow_get(r, l->remote_port, SERVER_PORT);
       continue;
     }
+    if (l->kind == L_PACKET && l->pkt.remote_port) /* "SRC>DST": that connection */
+      r->cur_flow = flow_get(r, l->pkt.remote_port, SERVER_PORT);
     bool outbound = l->kind == L_PACKET && l->pkt.dir == '>';
     uint64_t lo, hi;
     if (l->t.any) {

@@ -32,6 +32,7 @@ struct pkt_opt {
 /* A packet line, or a decoded outbound segment (relative numbers). */
 struct pkt {
   char dir;                /* '<' inbound, '>' outbound */
+  uint16_t remote_port;    /* packetdrill's "SRC>DST" ports: the remote one; 0 = not written */
   uint8_t flags;
   uint32_t seq, len;
   bool has_ack;

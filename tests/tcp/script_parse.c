@@ -219,6 +219,17 @@ static int parse_packet(struct parser *ps, const char *body, struct pkt *pk) {
   memset(pk, 0, sizeof *pk);
   pk->dir = body[0];
   const char *p = body + 1;
+  p = skip_ws(p);
+  if (isdigit((unsigned char)*p)) {
+    /* packetdrill's "SRC>DST" port pair: inbound SRC, outbound DST is the
+     * remote port (the local one is the runner's, 8080 or ephemeral). */
+    uint32_t src = 0, dst = 0;
+    if (parse_u32(ps, &p, &src) < 0) return -1;
+    if (*p++ != '>') return perr(ps, "expected SRC>DST ports");
+    if (parse_u32(ps, &p, &dst) < 0) return -1;
+    if (!src || !dst || src > 65535 || dst > 65535) return perr(ps, "port out of range");
+    pk->remote_port = (uint16_t)(pk->dir == '<' ? src : dst);
+  }
   if (parse_flags(ps, &p, &pk->flags) < 0) return -1;
   uint32_t start = 0, end = 0, len = 0;
   p = skip_ws(p);

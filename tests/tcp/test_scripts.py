@@ -71,9 +71,41 @@ def test_unlisted_packet_after_last_line_fails(runner, tmp_path):
 def test_blocked_call_that_never_completes_fails(runner, tmp_path):
     text = (HERE / "scripts" / "established-data-delayed-ack.pkt").read_text()
     bad = tmp_path / "blocked.pkt"
-    bad.write_text(text + "+0 read(4, ..., 10) = 10\n")
+    bad.write_text(text + "+0...1 read(4, ..., 10) = 10\n")
     r = run(runner, bad)
     assert r.returncode == 1 and "still blocked" in r.stderr, r.stderr
+
+
+def test_call_that_blocks_without_start_end_fails(runner, tmp_path):
+    # packetdrill runs such a call on its main thread, where it can never end
+    text = (HERE / "scripts" / "established-data-delayed-ack.pkt").read_text()
+    bad = tmp_path / "blocks.pkt"
+    bad.write_text(text + "+0 read(4, ..., 10) = 10\n")
+    r = run(runner, bad)
+    assert r.returncode == 1 and "START...END" in r.stderr, r.stderr
+
+
+def test_blocking_call_returning_at_the_wrong_time_fails(runner, tmp_path):
+    script = HERE / "scripts" / "blocking-read-waits-for-data.pkt"
+    text = script.read_text()
+    assert run(runner, script).returncode == 0
+    bad = tmp_path / "late.pkt"
+    bad.write_text(text.replace("+0...0.3 read", "+0...0.2 read", 1))
+    r = run(runner, bad)
+    assert r.returncode == 1 and "returned at" in r.stderr, r.stderr
+
+
+def test_outbound_packet_without_option_list_must_have_none(runner, tmp_path):
+    # as packetdrill: no <...> list means no options; "<...>" means any
+    script = HERE / "scripts" / "listen-handshake-all-options.pkt"
+    text = script.read_text()
+    lines = text.splitlines(keepends=True)
+    i = next(i for i, l in enumerate(lines) if l.split()[1:2] == [">"] and " <mss " in l)
+    for repl, code in ((lines[i].split(" <")[0] + "\n", 1), (lines[i].split(" <")[0] + " <...>\n", 0)):
+        mutated = tmp_path / "opts.pkt"
+        mutated.write_text("".join(lines[:i] + [repl] + lines[i + 1:]))
+        r = run(runner, mutated)
+        assert r.returncode == code, (repl, r.stdout + r.stderr)
 
 
 @pytest.mark.parametrize("line", [

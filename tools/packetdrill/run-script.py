@@ -59,8 +59,12 @@ def command(packetdrill, so, script, strict=False, extra=()):
         # not the script's) are interpolated from the first outbound TS val.
         "--tcp_ts_ecr_scaled",
     ]
-    if tolerance is None and strict:
-        tolerance = STRICT_TOLERANCE_USECS
+    if strict:
+        if tolerance is None:
+            tolerance = STRICT_TOLERANCE_USECS
+        # TS val checked against the script (our TS clock ticks every ms), and
+        # segments must match the script one for one (no coalescing allowed).
+        cmd += ["--tcp_ts_tick_usecs=1000", "--strict_segments"]
     if tolerance is not None:
         cmd.append(f"--tolerance_usecs={tolerance}")
     cmd += list(extra)

@@ -259,6 +259,7 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
   cc->on_loss(&t->cc, t->mss, tcp_flight(t), st->now);
   t->recover = t->snd_max;
   t->flags |= TF_RECOVERY | TF_REXMIT_UNA;
+  t->flags &= ~(uint32_t)TF_RESCUED; /* RFC 6675 5 step 4.1: RescueRxt undefined */
   t->high_rxt = t->snd_una;
   t->fast_retransmits++;
   if (t->flags & TF_SACK) {
@@ -535,14 +536,6 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
   /* Fifth check: ACK. */
   if (!has(s, WIRE_TCP_ACK)) return;
 
-  /* RFC 7323 4.3: update TS.Recent if the segment covers Last.ACK.sent. */
-  if ((t->flags & TF_TS) && o->has_ts && seq_le(s->seq, t->last_ack_sent) &&
-      (!(t->flags & TF_TS_RECENT) || seq_ge(o->ts_val, t->ts_recent))) {
-    t->ts_recent = o->ts_val;
-    t->ts_recent_at = st->now;
-    t->flags |= TF_TS_RECENT;
-  }
-
   if (t->state == MICROTCP_SYN_RECEIVED) {
     if (!(seq_gt(s->ack, t->snd_una) && seq_le(s->ack, t->snd_max))) {
       reply_rst(st, s);
@@ -590,6 +583,17 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
     st->ctr.drop_tcp_bad_ack++;
     challenge_ack(st, t);
     return;
+  }
+
+  /* RFC 7323 4.3: update TS.Recent if the segment covers Last.ACK.sent, and
+   * only now that its ACK proved acceptable (RFC 9293 3.10.7.4 drops a
+   * segment with SEG.ACK > SND.NXT first: a spoofed far-future TSval must not
+   * become TS.Recent and make PAWS drop valid segments). */
+  if ((t->flags & TF_TS) && o->has_ts && seq_le(s->seq, t->last_ack_sent) &&
+      (!(t->flags & TF_TS_RECENT) || seq_ge(o->ts_val, t->ts_recent))) {
+    t->ts_recent = o->ts_val;
+    t->ts_recent_at = st->now;
+    t->flags |= TF_TS_RECENT;
   }
 
   if (t->flags & TF_SACK && o->sack_count) {

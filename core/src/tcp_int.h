@@ -62,6 +62,7 @@ enum {
   TF_PASSIVE = 1u << 23,     /* created by a listener (SYN-RECEIVED returns to LISTEN on RST) */
   TF_RTO_RECOVER = 1u << 24, /* "recover" was set by an RTO (RFC 6582 4.1 guard active) */
   TF_FORCE = 1u << 25,       /* persist timer: send what the window allows, ignoring SWS */
+  TF_RESCUED = 1u << 26,     /* RFC 6675 RescueRxt is defined (a rescue retransmission was sent) */
 };
 
 struct tcb {
@@ -95,6 +96,7 @@ struct tcb {
   uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
   uint32_t recover;           /* RFC 6582 "recover" / RFC 6675 RecoveryPoint */
   uint32_t high_rxt;          /* RFC 6675 HighRxt */
+  uint32_t rescue_rxt;        /* RFC 6675 RescueRxt (valid with TF_RESCUED) */
   uint16_t mss;               /* effective send MSS (payload bytes per segment) */
   uint16_t peer_mss;          /* as received (clamped) */
   uint16_t maxseg;            /* application clamp (0 = none) */

@@ -319,6 +319,33 @@ static uint32_t send_allowance(const struct tcb *t) {
   return wnd > flight ? wnd - flight : 0;
 }
 
+/* RFC 6675 4 NextSeg() rules (3) and (4), when rule (1) found no lost
+ * segment and rule (2) no new data: retransmit an unSACKed hole below the
+ * highest SACKed byte even though IsLost() does not hold yet, else once per
+ * recovery a "rescue" retransmission of the highest unSACKed segment.
+ * Without them a partial ACK that leaves such a hole waits for the RTO. */
+static int sack_rescue(struct microtcp_stack *st, struct tcb *t) {
+  uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+  if (t->cc.cwnd < pipe + t->mss) return 0; /* RFC 6675 5 step (C): cwnd - pipe >= 1 SMSS */
+  uint32_t seq, len;
+  uint32_t from = seq_gt(t->high_rxt, t->snd_una) ? t->high_rxt : t->snd_una;
+  if (sb_next_unsacked(&t->sb, from, t->snd_una, t->mss, &seq, &len)) { /* rule (3) */
+    if (!retransmit_at(st, t, seq, len)) return -1;
+    t->high_rxt = seq + len;
+    return 1;
+  }
+  /* Rule (4): "If HighACK > RescueRxt (or RescueRxt is undefined)". */
+  if ((t->flags & TF_RESCUED) && !seq_gt(t->snd_una, t->rescue_rxt)) return 0;
+  if (!sb_highest_unsacked(&t->sb, t->snd_una, t->snd_max, t->mss, &seq, &len)) return 0;
+  /* Not a segment this recovery already retransmitted (below HighRxt): the
+   * rescue is for an unSACKed tail, not a second copy within one RTT. */
+  if (seq_le(seq + len, t->high_rxt)) return 0;
+  if (!retransmit_at(st, t, seq, len)) return -1;
+  t->rescue_rxt = t->recover; /* RescueRxt = RecoveryPoint; HighRxt is not updated */
+  t->flags |= TF_RESCUED;
+  return 1;
+}
+
 /* New data (or a go-back-N resend after an RTO) at snd_nxt. */
 static int try_send_new(struct microtcp_stack *st, struct tcb *t) {
   uint32_t avail = data_after(t, t->snd_nxt);
@@ -409,6 +436,10 @@ static int output_one(struct microtcp_stack *st, struct tcb *t) {
     }
     int r = try_send_new(st, t);
     if (r != 0) return r;
+    if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK)) {
+      r = sack_rescue(st, t);
+      if (r != 0) return r;
+    }
   }
   /* Window update after the application read (receiver SWS rule) or a
    * pending ACK. */

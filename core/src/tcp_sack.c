@@ -156,6 +156,46 @@ bool sb_next_lost(const struct sack_board *sb, uint32_t from, uint32_t snd_una, 
   return false;
 }
 
+bool sb_next_unsacked(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
+                      uint32_t *seq, uint32_t *len) {
+  if (mss == 0) mss = 1;
+  uint32_t start = seq_max(from, snd_una);
+  uint32_t gap_start = snd_una;
+  for (uint8_t i = 0; i < sb->count; i++) { /* gaps below high_sacked only (rule 1.b) */
+    uint32_t gap_end = sb->blk[i].left;
+    uint32_t s = seq_max(gap_start, start);
+    if (seq_lt(s, gap_end)) {
+      uint32_t n = gap_end - s;
+      *seq = s;
+      *len = n < mss ? n : mss;
+      return true;
+    }
+    gap_start = seq_max(gap_start, sb->blk[i].right);
+  }
+  return false;
+}
+
+bool sb_highest_unsacked(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
+                         uint32_t mss, uint32_t *seq, uint32_t *len) {
+  if (mss == 0) mss = 1;
+  /* Walk the ranges from the top: the highest gap is above the last range,
+   * else between two ranges (or between snd_una and the first). */
+  uint32_t gap_end = snd_nxt;
+  for (int i = sb->count - 1; i >= -1; i--) {
+    uint32_t gap_start = i >= 0 ? sb->blk[i].right : snd_una;
+    if (seq_lt(gap_start, snd_una)) gap_start = snd_una;
+    if (seq_lt(gap_start, gap_end)) {
+      uint32_t n = gap_end - gap_start;
+      if (n > mss) n = mss;
+      *seq = gap_end - n;
+      *len = n;
+      return true;
+    }
+    if (i >= 0) gap_end = sb->blk[i].left;
+  }
+  return false;
+}
+
 /* Bytes of [a, b) that lie below limit (all offsets). */
 static uint32_t below(uint32_t a, uint32_t b, uint32_t limit) {
   if (limit <= a) return 0;

@@ -73,6 +73,18 @@ bool sb_is_lost(const struct sack_board *sb, uint32_t seq, uint32_t mss);
 bool sb_next_lost(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
                   uint32_t *seq, uint32_t *len);
 
+/* RFC 6675 NextSeg() rule (3): as sb_next_lost without the IsLost() test:
+ * the first unSACKed byte at or after max(from, snd_una) below high_sacked. */
+bool sb_next_unsacked(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
+                      uint32_t *seq, uint32_t *len);
+
+/* RFC 6675 NextSeg() rule (4) (rescue retransmission): the segment of up to
+ * mss bytes that ends at the highest unSACKed byte below snd_nxt, starting
+ * no lower than snd_una and inside one unSACKed gap. False if every byte of
+ * [snd_una, snd_nxt) is SACKed or the range is empty. */
+bool sb_highest_unsacked(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
+                         uint32_t mss, uint32_t *seq, uint32_t *len);
+
 /* RFC 6675 4 SetPipe(): estimated bytes in flight. For every unSACKed byte S1
  * in [snd_una, snd_nxt): +1 if !IsLost(S1), and +1 more if S1 was
  * retransmitted, i.e. S1 < high_rxt (high_rxt = one past the highest byte

@@ -99,7 +99,7 @@ static void start_cc(struct microtcp_stack *st, struct tcb *t) {
 
 /* ---- LISTEN: RFC 9293 3.10.7.2 -------------------------------------------------------------- */
 static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
-                         const struct seg_in *s) {
+                         const struct seg_in *s, const uint32_t *iss) {
   if (has(s, WIRE_TCP_RST)) return;
   if (has(s, WIRE_TCP_ACK)) {
     reply_rst(st, s);
@@ -144,6 +144,11 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
   t->keepcnt = l->keepcnt;
   t->user_timeout_us = l->user_timeout_us;
   tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
+  if (iss) { /* reopening a TIME-WAIT connection: above its sequence space */
+    t->iss = *iss;
+    t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+    t->snd_buf_seq = t->iss + 1;
+  }
   t->irs = s->seq;
   t->rcv_nxt = s->seq + 1;
   t->rcv_adv = t->rcv_nxt;
@@ -171,6 +176,22 @@ static void established(struct microtcp_stack *st, struct tcb *t) {
   t->t_rexmt = 0;
   t->unacked_since = 0;
   tcp_arm_keepalive(st, t);
+}
+
+static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s);
+static void fin_received(struct microtcp_stack *st, struct tcb *t);
+
+/* RFC 9293 3.10.7.3 (SYN-SENT, fourth check): "If there are other controls or
+ * text in the segment ... continue processing at the sixth step": text on a
+ * SYN (simultaneous open) or SYN-ACK (e.g. a TCP Fast Open server) is queued
+ * for the application, within the window our SYN advertised; a FIN right
+ * after it is taken too. */
+static void syn_text(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  if (s->len == 0 && !has(s, WIRE_TCP_FIN)) return;
+  t->rcv_adv = t->rcv_nxt + MIN(tcp_rcv_window(t), 65535u); /* our SYN's unscaled window */
+  if (s->len) take_data(st, t, s);
+  if (has(s, WIRE_TCP_FIN) && s->seq + 1 + s->len == t->rcv_nxt) fin_received(st, t);
+  t->flags |= TF_ACK_NOW;
 }
 
 static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
@@ -209,6 +230,7 @@ static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struc
     start_cc(st, t);
     established(st, t);
     t->flags |= TF_ACK_NOW;
+    syn_text(st, t, s);
     tcb_notify(st, t);
   } else {
     /* Simultaneous open (RFC 9293 3.5 figure 7): answer with SYN-ACK. */
@@ -219,6 +241,10 @@ static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struc
     t->flags |= TF_SYN_NEEDED;
     t->t_rexmt = 0;
     t->backoff = 0;
+    if (s->len) { /* queued; our SYN-ACK acknowledges it */
+      t->rcv_adv = t->rcv_nxt + MIN(tcp_rcv_window(t), 65535u);
+      take_data(st, t, s);
+    }
   }
   tcb_want_output(st, t);
 }
@@ -657,7 +683,10 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
       ack_now = true;
     }
   } else if (has(s, WIRE_TCP_FIN) && t->state == MICROTCP_TIME_WAIT) {
-    fin_received(st, t); /* retransmitted FIN: ACK and restart 2MSL */
+    /* RFC 9293 3.10.7.4 eighth check, TIME-WAIT: the FIN was already
+     * received: remain, ACK, restart 2MSL (RCV.NXT does not move). */
+    tcp_enter_time_wait(st, t);
+    t->flags |= TF_ACK_NOW;
   }
   if ((t->flags & TF_FIN_PENDING) && t->rcv_nxt == t->rcv_fin_seq) fin_received(st, t);
 
@@ -665,6 +694,22 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
 }
 
 /* ---- entry --------------------------------------------------------------------------------- */
+/* RFC 1122 4.2.2.13 / RFC 6191 / RFC 9293 3.6.1: may this segment reopen a
+ * connection in TIME-WAIT? Only a plain SYN (no ACK, RST or FIN: a SYN+FIN is
+ * not a connection request, RFC 1337) whose sequence number lies above the
+ * old connection's, or, with timestamps, whose TSval is newer than TS.Recent. */
+static bool time_wait_reopens(const struct microtcp_stack *st, const struct tcb *t,
+                              const struct seg_in *s) {
+  (void)st;
+  if (t->state != MICROTCP_TIME_WAIT) return false;
+  if (!has(s, WIRE_TCP_SYN) || has(s, WIRE_TCP_ACK) || has(s, WIRE_TCP_RST) || has(s, WIRE_TCP_FIN))
+    return false;
+  const wire_tcp_opts *o = &s->h->opts;
+  if ((t->flags & TF_TS) && o->has_ts && (t->flags & TF_TS_RECENT))
+    return seq_gt(o->ts_val, t->ts_recent);
+  return seq_gt(s->seq, t->rcv_nxt);
+}
+
 void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   wire_tcp h;
   st->ctr.tcp_segments_in++;
@@ -689,17 +734,20 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   struct seg_in s = {&h, ip->src, h.seq, h.ack, (uint32_t)h.payload_len, h.flags};
 
   struct tcb *t = tcb_lookup(st, ip->src, h.src_port, h.dst_port);
-  if (t && t->state == MICROTCP_TIME_WAIT && has(&s, WIRE_TCP_SYN) && !has(&s, WIRE_TCP_ACK) &&
-      !has(&s, WIRE_TCP_RST) && seq_gt(s.seq, t->rcv_nxt) && listener_by_port(st, h.dst_port)) {
-    /* RFC 9293 3.6.1 / RFC 6191: a new SYN above the old sequence space may
-     * reopen a connection in TIME-WAIT. */
+  bool reopen = false;
+  uint32_t reopen_iss = 0;
+  if (t && time_wait_reopens(st, t, &s) && listener_by_port(st, h.dst_port)) {
+    /* RFC 1122 4.2.2.13: the new connection's ISN must lie above the old
+     * connection's sequence space; Linux uses old SND.NXT + 65535 + 2. */
+    reopen = true;
+    reopen_iss = t->snd_max + 65538u;
     tcb_terminate(st, t, 0);
     t = NULL;
   }
   if (!t) {
     struct tcp_listener *l = listener_by_port(st, h.dst_port);
     if (l) {
-      listen_input(st, l, &s);
+      listen_input(st, l, &s, reopen ? &reopen_iss : NULL);
     } else {
       st->ctr.drop_tcp_no_socket++;
       reply_rst(st, &s);

@@ -47,8 +47,17 @@ void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t) {
   tcb_notify(st, t);
 }
 
+/* RFC 5482 / RFC 9293 3.8.3: when the oldest unacknowledged data has waited
+ * the user timeout; 0 if no user timeout applies. */
+static uint64_t user_timeout_at(const struct tcb *t) {
+  if (!t->user_timeout_us || !t->unacked_since) return 0;
+  return t->unacked_since + t->user_timeout_us;
+}
+
 uint64_t tcb_deadline(const struct tcb *t) {
   uint64_t d = UINT64_MAX;
+  uint64_t uto = user_timeout_at(t);
+  if (uto) d = MIN(d, uto);
   if (t->t_rexmt) d = MIN(d, t->t_rexmt);
   if (t->t_delack) d = MIN(d, t->t_delack);
   if (t->t_keep) d = MIN(d, t->t_keep);
@@ -169,6 +178,13 @@ static void keep_fire(struct microtcp_stack *st, struct tcb *t) {
 }
 
 static void tcb_advance(struct microtcp_stack *st, struct tcb *t, uint64_t now) {
+  uint64_t uto = user_timeout_at(t);
+  if (uto && uto <= now && t->state != MICROTCP_TIME_WAIT) {
+    /* The user timeout fires at its time, not at the next RTO or probe. */
+    st->ctr.tcp_timeouts++;
+    tcb_terminate(st, t, timeout_error(t));
+    return;
+  }
   if (t->t_2msl && t->t_2msl <= now) {
     t->t_2msl = 0;
     tcb_terminate(st, t, t->state == MICROTCP_TIME_WAIT ? 0 : MICROTCP_ETIMEDOUT);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "microtcp/microtcp.h"
+#include "config_knobs.h" /* the knob table shared with the packetdrill shim */
 #include "script.h"
 
 /* ---- the network around the stack (README "The stack under test") ---- */
@@ -174,20 +175,6 @@ static void base_config(microtcp_config *c) {
   c->tcp_ooo_ranges = 4;
 }
 
-#define KNOB(field) {#field, offsetof(microtcp_config, field), sizeof(((microtcp_config *)0)->field)}
-static const struct knob {
-  const char *name;
-  size_t off, size;
-} KNOBS[] = {
-    KNOB(mtu), KNOB(max_tcp), KNOB(max_listeners), KNOB(frames), KNOB(tcp_sndbuf),
-    KNOB(tcp_rcvbuf), KNOB(tcp_mss), KNOB(tcp_wscale), KNOB(tcp_sack), KNOB(tcp_timestamps),
-    KNOB(tcp_nodelay), KNOB(tcp_cc), KNOB(tcp_initial_cwnd), KNOB(tcp_rto_initial_us),
-    KNOB(tcp_rto_min_us), KNOB(tcp_rto_max_us), KNOB(tcp_delack_us), KNOB(tcp_msl_us),
-    KNOB(tcp_syn_retries), KNOB(tcp_max_retries), KNOB(tcp_user_timeout_us),
-    KNOB(tcp_keepidle_us), KNOB(tcp_keepintvl_us), KNOB(tcp_keepcnt),
-    KNOB(tcp_challenge_ack_per_s), KNOB(tcp_ooo_ranges),
-};
-
 /* Apply "// config:" words: microtcp_config field names, plus the runner's own
  * remote_isn. Returns 0 or -1 (message printed). */
 static int apply_config(struct runner *r, microtcp_config *c) {
@@ -211,21 +198,15 @@ static int apply_config(struct runner *r, microtcp_config *c) {
       r->remote_isn = (uint32_t)v;
       continue;
     }
-    const struct knob *k = NULL;
-    for (size_t i = 0; i < sizeof KNOBS / sizeof KNOBS[0]; i++)
-      if (!strcmp(KNOBS[i].name, tok)) k = &KNOBS[i];
-    if (!k) {
+    int k = microtcp_knob_set(c, tok, eq + 1);
+    if (k == -1) {
       fprintf(stderr, "%s: unknown config knob '%s'\n", r->s->path, tok);
       return -1;
     }
-    if (k->size < 8 && v >> (8 * k->size)) {
-      fprintf(stderr, "%s: config %s=%llu does not fit\n", r->s->path, tok, v);
+    if (k == -2) {
+      fprintf(stderr, "%s: config %s=%s does not fit\n", r->s->path, tok, eq + 1);
       return -1;
     }
-    uint8_t *field = (uint8_t *)c + k->off;
-    if (k->size == 1) *field = (uint8_t)v;
-    else if (k->size == 2) { uint16_t x = (uint16_t)v; memcpy(field, &x, 2); }
-    else { uint32_t x = (uint32_t)v; memcpy(field, &x, 4); }
   }
   return 0;
 }
@@ -296,7 +277,9 @@ static void note_outbound(struct runner *r, const struct pkt *a, const struct en
   int fi = flow_find(r, ep->dst_port, ep->src_port);
   if (fi < 0) return;
   struct flow_base *b = &r->flows[fi].base;
-  if ((a->flags & TH_SYN) && (!b->stack_isn_known || b->stack_isn != a->seq)) {
+  /* Once per connection, as packetdrill: a later SYN-ACK (a reopened
+   * TIME-WAIT connection) is shown relative to the first ISN. */
+  if ((a->flags & TH_SYN) && !b->stack_isn_known) {
     b->stack_isn = a->seq;
     b->stack_isn_known = true;
   }

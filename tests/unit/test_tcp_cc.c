@@ -31,9 +31,18 @@ static void newreno_slow_start_grows_per_ack_with_abc_limit(void) {
   /* One RTT of per-segment ACKs doubles cwnd (RFC 5681 3.1). */
   for (int i = 0; i < 10; i++) o->on_ack(&cc, mss, mss, 0, 0);
   CHECK_EQ(cc.cwnd, 20000);
-  /* A stretch ACK of 5 segments grows by at most 2*mss (RFC 3465 L=2). */
+  /* A stretch ACK of 5 segments grows by at most 1*mss (RFC 5681 3.1, the
+   * default abc_limit)... */
   o->on_ack(&cc, mss, 5 * mss, 0, 0);
-  CHECK_EQ(cc.cwnd, 22000);
+  CHECK_EQ(cc.cwnd, 21000);
+  /* ... or 2*mss with RFC 3465's L = 2 (abc_limit = 2). */
+  cc.abc_limit = 2;
+  o->on_ack(&cc, mss, 5 * mss, 0, 0);
+  CHECK_EQ(cc.cwnd, 23000);
+  cc.abc_limit = 0; /* 0 counts as 1 */
+  o->on_ack(&cc, mss, 5 * mss, 0, 0);
+  CHECK_EQ(cc.cwnd, 24000);
+  cc.cwnd = 22000;
   /* A small ACK grows by what it acknowledged. */
   o->on_ack(&cc, mss, 100, 0, 0);
   CHECK_EQ(cc.cwnd, 22100);

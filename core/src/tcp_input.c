@@ -378,17 +378,29 @@ static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
 }
 
 /* Deliver in-window data; returns true if an immediate ACK is due. */
+/* RFC 2883 4: remember a duplicate range [left, right) below RCV.NXT for the
+ * first SACK block of the next ACK (D-SACK), so the sender can tell a
+ * spurious retransmission. */
+static void note_dsack(struct microtcp_stack *st, struct tcb *t, uint32_t left, uint32_t right) {
+  if (!(t->flags & TF_SACK) || !st->cfg.tcp_dsack || left == right) return;
+  t->dsack_left = left;
+  t->dsack_right = right;
+  t->flags |= TF_DSACK;
+}
+
 static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
   const uint8_t *data = s->h->payload;
   uint32_t len = s->len;
   uint32_t seq = s->seq + (has(s, WIRE_TCP_SYN) ? 1u : 0u);
   if (seq_lt(seq, t->rcv_nxt)) {
     uint32_t cut = t->rcv_nxt - seq;
+    if (len) note_dsack(st, t, seq, seq + MIN(cut, len));
     if (cut >= len) return true; /* all old: a duplicate, ACK it (RFC 9293) */
     data += cut;
     len -= cut;
     seq = t->rcv_nxt;
   }
+  bool dsack_now = (t->flags & TF_DSACK) != 0; /* a D-SACK goes out at once */
   uint32_t off = seq - t->rcv_nxt;
   uint32_t wnd = cur_rcv_wnd(t);
   uint32_t physical = t->rcvbuf.cap - t->rcvbuf.len;
@@ -411,7 +423,7 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
     tcb_notify(st, t);
     /* RFC 5681 4.2: ACK at once when a hole is filled; otherwise at least
      * every second full-sized segment, else within the delayed-ACK time. */
-    if (extra || t->ooo.count) return true;
+    if (extra || t->ooo.count || dsack_now) return true;
     if (t->delack_bytes >= 2u * st->cfg.tcp_mss - (uint32_t)((t->flags & TF_TS) ? 24 : 0))
       return true;
     if (!t->t_delack) t->t_delack = st->now + st->cfg.tcp_delack_us;
@@ -518,6 +530,8 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
   }
   if (!seq_acceptable(t, s, rcv_wnd)) {
     if (has(s, WIRE_TCP_RST)) return;
+    if (s->len && seq_le(s->seq + s->len, t->rcv_nxt) && !has(s, WIRE_TCP_SYN))
+      note_dsack(st, t, s->seq, s->seq + s->len); /* an old duplicate (RFC 2883 4) */
     if (t->state == MICROTCP_TIME_WAIT && has(s, WIRE_TCP_FIN))
       tcp_enter_time_wait(st, t); /* retransmitted FIN: restart 2MSL, ACK below */
     st->ctr.drop_tcp_out_of_window++;

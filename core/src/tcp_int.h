@@ -63,6 +63,7 @@ enum {
   TF_RTO_RECOVER = 1u << 24, /* "recover" was set by an RTO (RFC 6582 4.1 guard active) */
   TF_FORCE = 1u << 25,       /* persist timer: send what the window allows, ignoring SWS */
   TF_RESCUED = 1u << 26,     /* RFC 6675 RescueRxt is defined (a rescue retransmission was sent) */
+  TF_DSACK = 1u << 27,       /* dsack_left/right hold a duplicate range to report once (RFC 2883) */
 };
 
 struct tcb {
@@ -97,6 +98,7 @@ struct tcb {
   uint32_t recover;           /* RFC 6582 "recover" / RFC 6675 RecoveryPoint */
   uint32_t high_rxt;          /* RFC 6675 HighRxt */
   uint32_t rescue_rxt;        /* RFC 6675 RescueRxt (valid with TF_RESCUED) */
+  uint32_t dsack_left, dsack_right; /* RFC 2883 D-SACK block to send (valid with TF_DSACK) */
   uint16_t mss;               /* effective send MSS (payload bytes per segment) */
   uint16_t peer_mss;          /* as received (clamped) */
   uint16_t maxseg;            /* application clamp (0 = none) */

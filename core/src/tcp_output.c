@@ -131,15 +131,22 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
    * included in all ACKs which do not ACK the highest sequence number in the
    * data receiver's queue"); we skip them on data segments so the MSS math
    * stays simple. */
-  if ((t->flags & TF_SACK) && s->len == 0 && !(s->flags & WIRE_TCP_SYN) && t->ooo.count) {
+  bool dsack = (t->flags & TF_DSACK) && s->len == 0 && !(s->flags & WIRE_TCP_SYN);
+  if ((t->flags & TF_SACK) && s->len == 0 && !(s->flags & WIRE_TCP_SYN) && (t->ooo.count || dsack)) {
     uint8_t max = (t->flags & TF_TS) ? 3 : 4;
     uint32_t l[4], r[4];
-    uint16_t n = asm_sack_blocks(&t->ooo, t->rcv_nxt, l, r, max);
-    for (uint16_t i = 0; i < n; i++) {
-      o.sack[i].left = l[i];
-      o.sack[i].right = r[i];
+    uint8_t k = 0;
+    if (dsack) { /* RFC 2883 4: the D-SACK block comes first, reported once */
+      o.sack[k].left = t->dsack_left;
+      o.sack[k].right = t->dsack_right;
+      k++;
     }
-    o.sack_count = (uint8_t)n;
+    uint16_t n = asm_sack_blocks(&t->ooo, t->rcv_nxt, l, r, (uint16_t)(max - k));
+    for (uint16_t i = 0; i < n; i++, k++) {
+      o.sack[k].left = l[i];
+      o.sack[k].right = r[i];
+    }
+    o.sack_count = k;
   }
   size_t optlen = wire_tcp_options_len(&o);
   size_t hlen = WIRE_TCP_HLEN + optlen;
@@ -163,6 +170,7 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
   uint32_t sum = wire_csum_pseudo(st->cfg.ip, t->remote_ip, WIRE_IP_PROTO_TCP, (uint16_t)seglen);
   wire_put16(tcp + 16, wire_csum_fold(wire_csum_partial(sum, tcp, seglen)));
 
+  if (dsack) t->flags &= ~(uint32_t)TF_DSACK;
   if (s->flags & WIRE_TCP_ACK) {
     t->last_ack_sent = t->rcv_nxt;
     t->delack_bytes = 0;

@@ -140,6 +140,7 @@ typedef struct microtcp_config {
   uint8_t tcp_wscale;            /* our window scale shift, 0..14; 0xff = derive from rcvbuf;
                                     MICROTCP_WSCALE_OFF = no window scaling (RFC 7323 off) */
   bool tcp_sack;                 /* offer/accept SACK */
+  bool tcp_dsack;                /* with SACK: report duplicate segments (RFC 2883 D-SACK) */
   bool tcp_timestamps;           /* offer/accept timestamps */
   bool tcp_nodelay;              /* default: Nagle on (false) */
   uint8_t tcp_cc;                /* MICROTCP_CC_NEWRENO or MICROTCP_CC_CUBIC */

@@ -271,8 +271,10 @@ static int host_key(struct host_tmpl *t, const char *k, const char *v) {
       c->tcp_delack_us = (uint32_t)x;
     }
   } else if (!strcmp(k, "sack") || !strcmp(k, "timestamps") || !strcmp(k, "nodelay") ||
-             !strcmp(k, "arp_announce")) {
+             !strcmp(k, "arp_announce") || !strcmp(k, "prr") || !strcmp(k, "dsack")) {
     if (parse_bool(v, &b) < 0) return -1;
+    if (!strcmp(k, "prr")) c->tcp_prr = b;
+    if (!strcmp(k, "dsack")) c->tcp_dsack = b;
     if (!strcmp(k, "arp_announce")) c->arp_gratuitous = b;
     if (!strcmp(k, "sack")) c->tcp_sack = b;
     if (!strcmp(k, "timestamps")) c->tcp_timestamps = b;
@@ -285,7 +287,7 @@ static int host_key(struct host_tmpl *t, const char *k, const char *v) {
 
 static const char *const host_expect =
     "a host key: ip, mac, segment, count, mtu, drift_ppm, max_tcp, max_udp, frames, sndbuf, rcvbuf, cc, rto_min, "
-    "msl, delack, sack, timestamps, nodelay, arp_announce, or link./up./down. + a fault (loss, burst_p, burst_r, "
+    "msl, delack, sack, timestamps, nodelay, arp_announce, prr, dsack, or link./up./down. + a fault (loss, burst_p, burst_r, "
     "burst_loss, burst_good_loss, reorder, reorder_delay, duplicate, corrupt, latency, jitter, "
     "bandwidth, queue, mtu)";
 

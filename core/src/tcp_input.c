@@ -286,6 +286,8 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
   t->recover = t->snd_max;
   t->flags |= TF_RECOVERY | TF_REXMIT_UNA;
   t->flags &= ~(uint32_t)TF_RESCUED; /* RFC 6675 5 step 4.1: RescueRxt undefined */
+  t->prr_delivered = t->prr_out = 0; /* RFC 6937: start of recovery */
+  t->recover_fs = t->snd_max - t->snd_una;
   t->high_rxt = t->snd_una;
   t->fast_retransmits++;
   if (t->flags & TF_SACK) {
@@ -293,6 +295,31 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
   } else {
     t->cc.cwnd = t->cc.ssthresh + 3u * t->mss; /* RFC 6582 3.2 step 2 */
   }
+}
+
+/* RFC 6937 (PRR), on every ACK during SACK recovery: spread the window
+ * reduction over the recovery in proportion to the data delivered, so that
+ * at its end about ssthresh bytes are in flight, and (PRR-SSRB) grow back at
+ * most slow-start fast when losses took pipe below ssthresh. The result is
+ * expressed as cwnd = pipe + sndcnt, which the output path then honours. */
+static void prr_on_ack(struct microtcp_stack *st, struct tcb *t, uint32_t delivered) {
+  (void)st;
+  t->prr_delivered += delivered;
+  uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+  uint32_t ssthresh = t->cc.ssthresh;
+  int64_t sndcnt;
+  if (pipe > ssthresh) {
+    uint64_t fs = t->recover_fs ? t->recover_fs : 1;
+    uint64_t target = ((uint64_t)t->prr_delivered * ssthresh + fs - 1) / fs; /* CEIL */
+    sndcnt = (int64_t)target - (int64_t)t->prr_out;
+  } else {
+    int64_t limit = (int64_t)t->prr_delivered - (int64_t)t->prr_out;
+    if (limit < (int64_t)delivered) limit = delivered;
+    limit += t->mss;
+    sndcnt = MIN((int64_t)(ssthresh - pipe), limit);
+  }
+  if (sndcnt < 0) sndcnt = 0;
+  t->cc.cwnd = pipe + (uint32_t)sndcnt;
 }
 
 /* New data acknowledged: snd_una < ack <= snd_max. */
@@ -636,6 +663,8 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
     t->flags |= TF_TS_RECENT;
   }
 
+  /* RFC 6937 DeliveredData = change in SND.UNA + change in SACKed bytes. */
+  uint32_t una_before = t->snd_una, sacked_before = sb_sacked_bytes(&t->sb);
   if (t->flags & TF_SACK && o->sack_count) {
     uint32_t l[WIRE_TCP_MAX_SACK], r[WIRE_TCP_MAX_SACK];
     for (uint8_t i = 0; i < o->sack_count; i++) {
@@ -659,6 +688,11 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
     if (s->ack == t->snd_una && s->len == 0 && !has(s, WIRE_TCP_FIN) &&
         t->snd_wnd == old_wnd && t->snd_una != t->snd_max)
       dup_ack(st, t);
+  }
+  if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && st->cfg.tcp_prr) {
+    int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)sb_sacked_bytes(&t->sb) -
+                        (int64_t)sacked_before;
+    prr_on_ack(st, t, delivered > 0 ? (uint32_t)delivered : 0);
   }
   if (t->snd_wnd > old_wnd) tcb_want_output(st, t);
   if (old_wnd == 0 && t->snd_wnd > 0 && (t->flags & TF_PERSIST)) {

@@ -99,6 +99,7 @@ struct tcb {
   uint32_t high_rxt;          /* RFC 6675 HighRxt */
   uint32_t rescue_rxt;        /* RFC 6675 RescueRxt (valid with TF_RESCUED) */
   uint32_t dsack_left, dsack_right; /* RFC 2883 D-SACK block to send (valid with TF_DSACK) */
+  uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 state of the current recovery */
   uint16_t mss;               /* effective send MSS (payload bytes per segment) */
   uint16_t peer_mss;          /* as received (clamped) */
   uint16_t maxseg;            /* application clamp (0 = none) */

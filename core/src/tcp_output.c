@@ -171,6 +171,7 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
   wire_put16(tcp + 16, wire_csum_fold(wire_csum_partial(sum, tcp, seglen)));
 
   if (dsack) t->flags &= ~(uint32_t)TF_DSACK;
+  if (t->flags & TF_RECOVERY) t->prr_out += s->len; /* RFC 6937 prr_out */
   if (s->flags & WIRE_TCP_ACK) {
     t->last_ack_sent = t->rcv_nxt;
     t->delack_bytes = 0;

@@ -33,7 +33,7 @@ static const struct microtcp_knob MICROTCP_KNOBS[] = {
     MICROTCP_KNOB(tcp_max_retries), MICROTCP_KNOB(tcp_user_timeout_us),
     MICROTCP_KNOB(tcp_keepidle_us), MICROTCP_KNOB(tcp_keepintvl_us), MICROTCP_KNOB(tcp_keepcnt),
     MICROTCP_KNOB(tcp_challenge_ack_per_s), MICROTCP_KNOB(tcp_ooo_ranges),
-    MICROTCP_KNOB(tcp_abc_limit), MICROTCP_KNOB(tcp_dsack),
+    MICROTCP_KNOB(tcp_abc_limit), MICROTCP_KNOB(tcp_dsack), MICROTCP_KNOB(tcp_prr),
 };
 #undef MICROTCP_KNOB
 

@@ -141,6 +141,7 @@ typedef struct microtcp_config {
                                     MICROTCP_WSCALE_OFF = no window scaling (RFC 7323 off) */
   bool tcp_sack;                 /* offer/accept SACK */
   bool tcp_dsack;                /* with SACK: report duplicate segments (RFC 2883 D-SACK) */
+  bool tcp_prr;                  /* SACK recovery paced by Proportional Rate Reduction (RFC 6937) */
   bool tcp_timestamps;           /* offer/accept timestamps */
   bool tcp_nodelay;              /* default: Nagle on (false) */
   uint8_t tcp_cc;                /* MICROTCP_CC_NEWRENO or MICROTCP_CC_CUBIC */

@@ -71,6 +71,7 @@ void microtcp_config_default(microtcp_config *cfg) {
   cfg->tcp_keepintvl_us = 75u * 1000000u;
   cfg->tcp_keepcnt = 9;
   cfg->tcp_challenge_ack_per_s = 1000;
+  cfg->tcp_challenge_ack_interval_us = 500000u;
   cfg->tcp_ooo_ranges = 4;
 }
 

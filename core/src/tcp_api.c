@@ -40,8 +40,6 @@ int tcp_init(struct microtcp_stack *st, struct carve *c) {
   }
   tcp->free_head = cfg->max_tcp ? (uint16_t)0 : (uint16_t)TCP_NONE;
   tcp->out_head = tcp->out_tail = TCP_NONE;
-  tcp->challenge_tokens = cfg->tcp_challenge_ack_per_s;
-  tcp->challenge_refill = st->now;
   return MICROTCP_OK;
 }
 

@@ -20,25 +20,48 @@ static uint32_t seg_seqlen(const struct seg_in *s) {
   return s->len + (has(s, WIRE_TCP_SYN) ? 1u : 0u) + (has(s, WIRE_TCP_FIN) ? 1u : 0u);
 }
 
-/* RFC 5961 7: limit challenge ACKs to cfg.tcp_challenge_ack_per_s per second. */
-bool tcp_challenge_ack_allowed(struct microtcp_stack *st) {
+/* RFC 5961 7: challenge ACKs are rate limited, in two layers as Linux does, so
+ * that counting them leaks nothing (the CVE-2016-5696 side channel: with one
+ * fixed per-stack budget an off-path attacker who sees its own challenge ACKs
+ * learns whether its spoofed probes made some other connection spend one).
+ *  - Per connection: at most one per cfg.tcp_challenge_ack_interval_us (Linux
+ *    tcp_invalid_ratelimit, 500 ms). A limited one spends nothing global.
+ *  - Per stack: a budget per wall second (now / 1 s) drawn from the keyed PRF,
+ *    uniform in [n/2, n/2 + n) for n = cfg.tcp_challenge_ack_per_s (mean n);
+ *    the attacker knows neither the draw nor how much the others spent.
+ * Both are 0 = off. */
+static bool challenge_ack_allowed(struct microtcp_stack *st, struct tcb *t) {
   struct tcp_state *tcp = &st->tcp;
-  uint32_t limit = st->cfg.tcp_challenge_ack_per_s;
-  if (limit == 0) return true;
-  if (st->now - tcp->challenge_refill >= 1000000u) {
-    tcp->challenge_tokens = limit;
-    tcp->challenge_refill = st->now;
-  }
-  if (tcp->challenge_tokens == 0) {
+  uint32_t interval = st->cfg.tcp_challenge_ack_interval_us;
+  if (interval && st->now < t->challenge_ack_next) {
     st->ctr.tcp_challenge_acks_limited++;
     return false;
   }
-  tcp->challenge_tokens--;
+  uint32_t limit = st->cfg.tcp_challenge_ack_per_s;
+  if (limit) {
+    uint64_t second = st->now / 1000000u;
+    if (second != tcp->challenge_second || !tcp->challenge_started) {
+      struct {
+        char tag[4];
+        uint32_t pad;
+        uint64_t second;
+      } in = {{'c', 'a', 'c', 'k'}, 0, second};
+      tcp->challenge_second = second;
+      tcp->challenge_started = true;
+      tcp->challenge_tokens = limit / 2u + (uint32_t)(prf(st, &in, sizeof in) % limit);
+    }
+    if (tcp->challenge_tokens == 0) {
+      st->ctr.tcp_challenge_acks_limited++;
+      return false;
+    }
+    tcp->challenge_tokens--;
+  }
+  if (interval) t->challenge_ack_next = st->now + interval;
   return true;
 }
 
 static void challenge_ack(struct microtcp_stack *st, struct tcb *t) {
-  if (!tcp_challenge_ack_allowed(st)) return;
+  if (!challenge_ack_allowed(st, t)) return;
   st->ctr.tcp_challenge_acks++;
   tcp_send_ack_now(st, t);
 }

@@ -131,6 +131,7 @@ struct tcb {
   uint64_t last_rcv_at;       /* for keepalive idle */
   uint64_t last_data_sent_at; /* last segment carrying data (RFC 5681 4.1 restart) */
   uint64_t created_at;        /* half-open age (eviction order) */
+  uint64_t challenge_ack_next; /* RFC 5961 7: no challenge ACK before this time */
 
   /* per-socket options */
   uint32_t keepidle_us, keepintvl_us, user_timeout_us;
@@ -199,9 +200,6 @@ void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
  * reset; the first probe goes out one RTO (at least rto_min) from now. */
 void tcp_persist_start(struct microtcp_stack *st, struct tcb *t);
 uint64_t tcb_deadline(const struct tcb *t);
-
-/* ---- tcp_input.c ---- */
-bool tcp_challenge_ack_allowed(struct microtcp_stack *st);
 
 static inline bool tcb_synchronized(const struct tcb *t) {
   return t->state >= MICROTCP_ESTABLISHED;

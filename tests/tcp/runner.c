@@ -170,6 +170,7 @@ static void base_config(microtcp_config *c) {
   c->tcp_keepintvl_us = 75000000;
   c->tcp_keepcnt = 9;
   c->tcp_challenge_ack_per_s = 100;
+  c->tcp_challenge_ack_interval_us = 500000;
   c->tcp_ooo_ranges = 4;
 }
 
@@ -184,7 +185,7 @@ static const struct knob {
     KNOB(tcp_rto_min_us), KNOB(tcp_rto_max_us), KNOB(tcp_delack_us), KNOB(tcp_msl_us),
     KNOB(tcp_syn_retries), KNOB(tcp_max_retries), KNOB(tcp_user_timeout_us),
     KNOB(tcp_keepidle_us), KNOB(tcp_keepintvl_us), KNOB(tcp_keepcnt),
-    KNOB(tcp_challenge_ack_per_s), KNOB(tcp_ooo_ranges),
+    KNOB(tcp_challenge_ack_per_s), KNOB(tcp_challenge_ack_interval_us), KNOB(tcp_ooo_ranges),
 };
 
 /* Apply "// config:" words: microtcp_config field names, plus the runner's own

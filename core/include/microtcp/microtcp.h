@@ -152,7 +152,11 @@ typedef struct microtcp_config {
   uint32_t tcp_keepidle_us;      /* keepalive idle time (RFC 1122: >= 2 h default) */
   uint32_t tcp_keepintvl_us;     /* interval between probes */
   uint8_t tcp_keepcnt;           /* unanswered probes before ETIMEDOUT */
-  uint16_t tcp_challenge_ack_per_s; /* RFC 5961 challenge ACK limit, per stack */
+  uint16_t tcp_challenge_ack_per_s; /* RFC 5961 7 global challenge ACK limit: mean per
+                                     * second; each second's budget is drawn by the
+                                     * PRF from [n/2, 3n/2) (0 = no global limit) */
+  uint32_t tcp_challenge_ack_interval_us; /* per connection: at most one challenge ACK per
+                                           * interval (Linux: 500 ms; 0 = off) */
   uint16_t tcp_ooo_ranges;       /* out-of-order ranges kept per connection */
 
   /* Callbacks (optional) */

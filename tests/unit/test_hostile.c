@@ -1,0 +1,238 @@
+/*
+ * Hostile traffic in virtual time (issue 13): challenge-ACK side channel,
+ * forged ICMP errors, ARP starvation, overlapping data that differs,
+ * connection-slot exhaustion. One stack ("me", 10.0.0.2/24) fed crafted
+ * frames; its output parsed.
+ */
+#include <stdio.h>
+
+#include "check.h"
+#include "internal.h"
+
+#define ME_IP 0x0a000002u
+#define ATK_MAC_LAST 0x66
+
+struct seg {
+  uint32_t src, dst;
+  uint16_t sport, dport;
+  uint32_t seq, ack;
+  uint8_t flags;
+  uint16_t window;
+  const uint8_t *data;
+  size_t len;
+};
+
+struct me {
+  void *arena;
+  microtcp_stack *st;
+  uint64_t now;
+};
+
+static void me_config(microtcp_config *cfg) {
+  microtcp_config_default(cfg);
+  cfg->ip = ME_IP;
+  cfg->netmask = 0xffffff00u;
+  cfg->arp_gratuitous = false;
+  cfg->frames = 64;
+  cfg->max_tcp = 32;
+  cfg->arp_entries = 32;
+  for (int i = 0; i < 16; i++) cfg->secret[i] = (uint8_t)(i * 3 + 5);
+}
+
+/* static_arp: give every 10.0.0.x a static ARP entry (no resolution needed). */
+static void me_init(struct me *m, const microtcp_config *cfg, bool static_arp) {
+  memset(m, 0, sizeof *m);
+  size_t n = microtcp_footprint(cfg);
+  m->arena = aligned_alloc(16, (n + 15) & ~(size_t)15);
+  m->st = microtcp_init(m->arena, n, cfg, 0, NULL);
+  if (!m->st) {
+    fprintf(stderr, "microtcp_init failed\n");
+    exit(2);
+  }
+  uint8_t mac[6] = {2, 0, 0, 0, 0, ATK_MAC_LAST};
+  if (static_arp)
+    for (uint32_t host = 1; host < 255; host++)
+      if (host != 2) microtcp_arp_add_static(m->st, 0x0a000000u | host, mac);
+}
+
+static void me_free(struct me *m) { free(m->arena); }
+
+static inline const microtcp_counters *ctr(const struct me *m) { return microtcp_get_counters(m->st); }
+
+static void put_eth_ip(struct me *m, uint8_t *frame, uint32_t src, uint32_t dst, uint8_t proto,
+                       size_t l4len, uint16_t id, uint16_t frag_off, bool mf) {
+  const microtcp_config *cfg = microtcp_get_config(m->st);
+  wire_eth e;
+  memcpy(e.dst, cfg->mac, 6);
+  uint8_t peer[6] = {2, 0, 0, 0, 0, ATK_MAC_LAST};
+  memcpy(e.src, peer, 6);
+  e.ethertype = WIRE_ETHERTYPE_IPV4;
+  wire_eth_emit(&e, frame, 14);
+  wire_ipv4 ip;
+  memset(&ip, 0, sizeof ip);
+  ip.total_len = (uint16_t)(20 + l4len);
+  ip.ttl = 64;
+  ip.id = id;
+  ip.frag_offset = frag_off;
+  ip.mf = mf;
+  ip.proto = proto;
+  ip.src = src;
+  ip.dst = dst;
+  wire_ipv4_emit(&ip, frame + 14, 20);
+}
+
+static void send_seg(struct me *m, const struct seg *s) {
+  static uint8_t frame[2000];
+  wire_tcp t;
+  memset(&t, 0, sizeof t);
+  t.src_port = s->sport;
+  t.dst_port = s->dport;
+  t.seq = s->seq;
+  t.ack = s->ack;
+  t.flags = s->flags;
+  t.window = s->window ? s->window : 65535;
+  if (s->flags & WIRE_TCP_SYN) {
+    t.opts.has_mss = true;
+    t.opts.mss = 1460;
+  }
+  t.payload = s->data;
+  t.payload_len = s->len;
+  int tl = wire_tcp_emit(s->src, s->dst ? s->dst : ME_IP, &t, frame + 34, sizeof frame - 34);
+  put_eth_ip(m, frame, s->src, s->dst ? s->dst : ME_IP, WIRE_IP_PROTO_TCP, (size_t)tl, 1, 0, false);
+  microtcp_input(m->st, m->now, frame, (size_t)(34 + tl));
+}
+
+/* What came out: counts of kinds, and the last TCP segment to a given port. */
+struct out {
+  int frames, arp_requests, synacks, acks, rsts, echo_replies;
+  uint32_t last_seq, last_ack; /* of the last TCP segment to watch_port */
+  uint8_t last_flags;
+  bool seen;
+};
+
+static void drain_out(struct me *m, uint16_t watch_port, uint32_t watch_ip, struct out *o) {
+  uint8_t buf[2000];
+  int n;
+  while ((n = microtcp_output(m->st, m->now, buf, sizeof buf)) > 0) {
+    if (!o) continue;
+    o->frames++;
+    wire_eth e;
+    wire_ipv4 ip;
+    wire_tcp t;
+    wire_arp a;
+    if (wire_eth_parse(buf, (size_t)n, &e)) continue;
+    if (e.ethertype == WIRE_ETHERTYPE_ARP) {
+      if (!wire_arp_parse(e.payload, e.payload_len, &a) && a.op == WIRE_ARP_REQUEST)
+        o->arp_requests++;
+      continue;
+    }
+    if (e.ethertype != WIRE_ETHERTYPE_IPV4) continue;
+    if (wire_ipv4_parse(e.payload, e.payload_len, &ip)) continue;
+    if (ip.proto == WIRE_IP_PROTO_ICMP) {
+      if (ip.payload_len > 0 && ip.payload[0] == 0 && (!watch_ip || ip.dst == watch_ip))
+        o->echo_replies++;
+      continue;
+    }
+    if (ip.proto != WIRE_IP_PROTO_TCP || wire_tcp_parse(ip.payload, ip.payload_len, &t)) continue;
+    bool watched = (!watch_port || t.dst_port == watch_port) && (!watch_ip || ip.dst == watch_ip);
+    if (!watched) continue;
+    if ((t.flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == (WIRE_TCP_SYN | WIRE_TCP_ACK)) o->synacks++;
+    else if (t.flags & WIRE_TCP_RST) o->rsts++;
+    else if (t.flags & WIRE_TCP_ACK) o->acks++;
+    o->last_seq = t.seq;
+    o->last_ack = t.ack;
+    o->last_flags = t.flags;
+    o->seen = true;
+  }
+}
+
+/* Passive open from src:sport to port 80 (listener l); returns the accepted
+ * handle, *isn = our ISN. The peer's ISN is 1000. */
+static int open_passive(struct me *m, int l, uint32_t src, uint16_t sport, uint32_t *isn) {
+  struct seg s = {src, 0, sport, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0};
+  send_seg(m, &s);
+  struct out o = {0};
+  drain_out(m, sport, src, &o);
+  if (!o.synacks) return -1;
+  *isn = o.last_seq;
+  struct seg a = {src, 0, sport, 80, 1001, o.last_seq + 1, WIRE_TCP_ACK, 0, NULL, 0};
+  send_seg(m, &a);
+  drain_out(m, 0, 0, NULL);
+  return microtcp_tcp_accept(m->st, m->now, l, NULL);
+}
+
+/* ---- 1. challenge ACKs --------------------------------------------------------------- */
+
+/* An off-path attacker holds its own connection A and spoofs one in-window RST
+ * at a guessed victim connection V; then it provokes challenge ACKs on A
+ * (SYNs) and counts them. Returns that count. */
+static int challenge_acks_seen_by_attacker(bool probe_victim) {
+  microtcp_config cfg;
+  me_config(&cfg);
+  struct me m;
+  me_init(&m, &cfg, true);
+  int l = microtcp_tcp_listen(m.st, 0, 80, 8);
+  uint32_t isn_v, isn_a;
+  m.now = 2000000; /* inside one second: 2.0 .. 2.9 s */
+  CHECK(open_passive(&m, l, 0x0a000005u, 5000, &isn_v) >= 0); /* victim */
+  CHECK(open_passive(&m, l, 0x0a000009u, 6000, &isn_a) >= 0); /* attacker */
+  if (probe_victim) {
+    struct seg r = {0x0a000005u, 0, 5000, 80, 1001 + 100, 0, WIRE_TCP_RST, 0, NULL, 0};
+    send_seg(&m, &r); /* in window, not exact: victim's connection sends a challenge ACK */
+    drain_out(&m, 0, 0, NULL);
+  }
+  struct out o = {0};
+  for (int i = 0; i < 2000; i++) {
+    m.now += 100;
+    struct seg syn = {0x0a000009u, 0, 6000, 80, 5000u + (uint32_t)i, 0, WIRE_TCP_SYN, 0, NULL, 0};
+    send_seg(&m, &syn);
+    drain_out(&m, 6000, 0x0a000009u, &o);
+  }
+  me_free(&m);
+  return o.acks;
+}
+
+static void challenge_ack_count_does_not_reveal_other_connections(void) {
+  int with = challenge_acks_seen_by_attacker(true);
+  int without = challenge_acks_seen_by_attacker(false);
+  CHECK_EQ(with, without);
+  /* and one connection gets at most one per 500 ms */
+  CHECK(with <= 1);
+}
+
+/* The global budget is drawn per second from [n/2, 3n/2): not a constant. */
+static void challenge_ack_global_budget_is_randomised_per_second(void) {
+  microtcp_config cfg;
+  me_config(&cfg);
+  cfg.tcp_challenge_ack_per_s = 8;
+  cfg.tcp_challenge_ack_interval_us = 0; /* only the global limit */
+  struct me m;
+  me_init(&m, &cfg, true);
+  int l = microtcp_tcp_listen(m.st, 0, 80, 8);
+  uint32_t isn;
+  CHECK(open_passive(&m, l, 0x0a000009u, 6000, &isn) >= 0);
+  int counts[12], distinct = 0;
+  for (int sec = 0; sec < 12; sec++) {
+    struct out o = {0};
+    m.now = (uint64_t)(sec + 1) * 1000000u;
+    for (int i = 0; i < 50; i++) {
+      m.now += 1000;
+      struct seg syn = {0x0a000009u, 0, 6000, 80, 9000u + (uint32_t)i, 0, WIRE_TCP_SYN, 0, NULL, 0};
+      send_seg(&m, &syn);
+      drain_out(&m, 6000, 0, &o);
+    }
+    counts[sec] = o.acks;
+    CHECK(o.acks >= 4 && o.acks < 12);
+    int seen = 0;
+    for (int j = 0; j < sec; j++) seen |= counts[j] == counts[sec];
+    distinct += !seen;
+  }
+  CHECK(distinct >= 3);
+  me_free(&m);
+}
+
+int main(void) {
+  RUN(challenge_ack_count_does_not_reveal_other_connections);
+  RUN(challenge_ack_global_budget_is_randomised_per_second);
+  return check_report();
+}

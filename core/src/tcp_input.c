@@ -759,8 +759,17 @@ void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint1
   }
   if (type == WIRE_ICMP_DEST_UNREACH &&
       (code == WIRE_ICMP_UNREACH_PROTO || code == WIRE_ICMP_UNREACH_PORT)) {
-    /* Hard errors abort (RFC 1122 4.2.3.9: SHOULD abort). */
-    tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    /* Hard errors (RFC 1122 4.2.3.9: SHOULD abort) abort only a connection
+     * that is not yet synchronized (SYN-SENT, SYN-RECEIVED), as Linux does.
+     * In a synchronized state the 4-tuple and one in-flight sequence number
+     * are all a blind attacker needs to forge one, and a real peer would have
+     * answered with a RST instead: RFC 5927 5.2 treats them as soft errors. */
+    if (!tcb_synchronized(t)) {
+      tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+      return;
+    }
+    st->ctr.tcp_icmp_hard_as_soft++;
+    t->soft_err = MICROTCP_ECONNREFUSED;
     return;
   }
   /* Soft errors (net/host unreachable, time exceeded): remembered and reported

@@ -104,7 +104,7 @@ static void send_seg(struct me *m, const struct seg *s) {
 
 /* What came out: counts of kinds, and the last TCP segment to a given port. */
 struct out {
-  int frames, arp_requests, synacks, acks, rsts, echo_replies;
+  int frames, arp_requests, arp_requests_watched, synacks, acks, rsts, echo_replies;
   uint32_t last_seq, last_ack; /* of the last TCP segment to watch_port */
   uint8_t last_flags;
   bool seen;
@@ -122,8 +122,10 @@ static void drain_out(struct me *m, uint16_t watch_port, uint32_t watch_ip, stru
     wire_arp a;
     if (wire_eth_parse(buf, (size_t)n, &e)) continue;
     if (e.ethertype == WIRE_ETHERTYPE_ARP) {
-      if (!wire_arp_parse(e.payload, e.payload_len, &a) && a.op == WIRE_ARP_REQUEST)
+      if (!wire_arp_parse(e.payload, e.payload_len, &a) && a.op == WIRE_ARP_REQUEST) {
         o->arp_requests++;
+        if (watch_ip && a.tpa == watch_ip) o->arp_requests_watched++;
+      }
       continue;
     }
     if (e.ethertype != WIRE_ETHERTYPE_IPV4) continue;
@@ -231,8 +233,105 @@ static void challenge_ack_global_budget_is_randomised_per_second(void) {
   me_free(&m);
 }
 
+/* ---- 4. ARP starvation ---------------------------------------------------------------- */
+
+static void send_arp_reply(struct me *m, uint32_t ip, uint8_t mac_last) {
+  uint8_t f[60] = {0};
+  const microtcp_config *cfg = microtcp_get_config(m->st);
+  uint8_t mac[6] = {2, 0, 0, 0, 1, mac_last};
+  wire_eth e;
+  memcpy(e.dst, cfg->mac, 6);
+  memcpy(e.src, mac, 6);
+  e.ethertype = WIRE_ETHERTYPE_ARP;
+  wire_eth_emit(&e, f, 14);
+  wire_arp a;
+  a.op = WIRE_ARP_REPLY;
+  memcpy(a.sha, mac, 6);
+  a.spa = ip;
+  memcpy(a.tha, cfg->mac, 6);
+  a.tpa = cfg->ip;
+  wire_arp_emit(&a, f + 14, 28);
+  microtcp_input(m->st, m->now, f, sizeof f);
+}
+
+static void send_ping(struct me *m, uint32_t src, uint16_t seq) {
+  uint8_t f[128], icmp[64];
+  wire_icmp c;
+  memset(&c, 0, sizeof c);
+  c.type = WIRE_ICMP_ECHO_REQUEST;
+  c.rest = (7u << 16) | seq;
+  c.payload = (const uint8_t *)"abcdefgh";
+  c.payload_len = 8;
+  int n = wire_icmp_emit(&c, icmp, sizeof icmp);
+  put_eth_ip(m, f, src, ME_IP, WIRE_IP_PROTO_ICMP, (size_t)n, seq, 0, false);
+  memcpy(f + 34, icmp, (size_t)n);
+  microtcp_input(m->st, m->now, f, (size_t)(34 + n));
+}
+
+/* A flood of SYNs and pings from on-link sources that never answer ARP (one
+ * frame per ms from 150 addresses, 3 s). Half-way through, a legitimate host
+ * (unknown to the stack) connects and pings; it answers ARP within 1 ms.
+ * Returns the µs from its SYN to our SYN-ACK (UINT64_MAX: never) and from its
+ * ping to the reply. */
+static void arp_flood_run(uint64_t *synack_after, uint64_t *echo_after, uint64_t *arp_out) {
+  microtcp_config cfg;
+  me_config(&cfg);
+  cfg.arp_entries = 16;
+  cfg.arp_pending = 8;
+  cfg.max_tcp = 64;
+  struct me m;
+  me_init(&m, &cfg, false);
+  int l = microtcp_tcp_listen(m.st, 0, 80, 32);
+  CHECK(l >= 0);
+  const uint32_t legit = 0x0a000005u;
+  uint64_t syn_at = 0, ping_at = 0, arp_asked_at = 0;
+  *synack_after = *echo_after = UINT64_MAX;
+  for (uint32_t ms = 1; ms <= 3000; ms++) {
+    m.now = (uint64_t)ms * 1000u;
+    microtcp_advance(m.st, m.now);
+    uint32_t src = 0x0a000000u | (100u + ms % 150u);
+    if (ms % 3 == 0)
+      send_ping(&m, src, (uint16_t)ms);
+    else {
+      struct seg syn = {src, 0, (uint16_t)(1024 + ms), 80, ms * 7919u, 0, WIRE_TCP_SYN, 0, NULL, 0};
+      send_seg(&m, &syn);
+    }
+    if (ms == 1500) {
+      struct seg syn = {legit, 0, 5555, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0};
+      send_seg(&m, &syn);
+      syn_at = m.now;
+    }
+    if (ms == 1600) {
+      send_ping(&m, legit, 1);
+      ping_at = m.now;
+    }
+    struct out o = {0};
+    drain_out(&m, 5555, legit, &o);
+    if (o.arp_requests_watched && !arp_asked_at) arp_asked_at = m.now;
+    if (arp_asked_at && m.now == arp_asked_at + 1000) send_arp_reply(&m, legit, 5);
+    if (o.synacks && syn_at && *synack_after == UINT64_MAX) *synack_after = m.now - syn_at;
+    if (o.echo_replies && ping_at && *echo_after == UINT64_MAX) *echo_after = m.now - ping_at;
+  }
+  *arp_out = ctr(&m)->arp_requests_out;
+  microtcp_pool_usage u;
+  microtcp_get_pool_usage(m.st, &u);
+  CHECK(u.arp_entries <= 16);
+  me_free(&m);
+}
+
+static void arp_flood_does_not_starve_a_legitimate_host(void) {
+  uint64_t synack_after, echo_after, arp_out;
+  arp_flood_run(&synack_after, &echo_after, &arp_out);
+  fprintf(stderr, "  arp flood: SYN-ACK after %llu us, echo reply after %llu us, %llu ARP requests\n",
+          (unsigned long long)synack_after, (unsigned long long)echo_after,
+          (unsigned long long)arp_out);
+  CHECK(synack_after <= 10000);
+  CHECK(echo_after <= 10000);
+}
+
 int main(void) {
   RUN(challenge_ack_count_does_not_reveal_other_connections);
   RUN(challenge_ack_global_budget_is_randomised_per_second);
+  RUN(arp_flood_does_not_starve_a_legitimate_host);
   return check_report();
 }

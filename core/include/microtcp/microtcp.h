@@ -111,7 +111,10 @@ typedef struct microtcp_config {
   uint32_t udp_rcvq;         /* bytes of receive queue per UDP socket */
   uint16_t frames;           /* frame buffers (tx queue + ARP waiting) */
   uint16_t arp_entries;      /* ARP cache size */
-  uint16_t arp_pending;      /* max frames waiting for ARP resolution (all hosts) */
+  uint16_t arp_pending;      /* max frames waiting for ARP resolution (all hosts); when
+                              * full, the oldest waiting frame is dropped for a new one */
+  uint16_t arp_incomplete;   /* ARP entries waiting for an answer at once; beyond it a new
+                              * resolution evicts the oldest of them (0 = arp_entries / 2) */
   uint16_t reasm_slots;      /* datagrams being reassembled at once */
   uint32_t reasm_bytes;      /* reassembly memory shared by all datagrams, in 256-byte
                               * chunks (one datagram may take it all, up to 65515) */
@@ -226,7 +229,7 @@ void microtcp_advance(microtcp_stack *st, uint64_t now);
   X(tcp_segments_in) X(tcp_segments_out) X(tcp_retransmits) X(tcp_rst_out) \
   X(tcp_challenge_acks) X(tcp_challenge_acks_limited) X(tcp_half_open_evicted) \
   X(tcp_conns_opened) X(tcp_conns_accepted) X(tcp_timeouts)  \
-  X(tcp_icmp_hard_as_soft)
+  X(tcp_icmp_hard_as_soft) X(arp_incomplete_evicted)
 
 typedef struct microtcp_counters {
 #define MICROTCP_X_FIELD(name) uint64_t name;

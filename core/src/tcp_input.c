@@ -391,8 +391,12 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
   if (off >= wnd) return true;
   if (len > wnd - off) len = wnd - off; /* trim to the window */
   if (len == 0) return false;
+  /* Overlapping data that differs: the first copy wins (as the IDS on the
+   * path most likely saw it), counted. */
+  bool conflict = false;
   if (off == 0) {
-    uint32_t n = rb_write_at(&t->rcvbuf, 0, data, len);
+    uint32_t n = rb_write_at_first(&t->rcvbuf, &t->ooo, 0, data, len, &conflict);
+    if (conflict) st->ctr.tcp_overlap_conflicts++;
     rb_commit(&t->rcvbuf, n);
     asm_shift(&t->ooo, n);
     uint32_t extra = asm_front(&t->ooo);
@@ -412,11 +416,12 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
     if (!t->t_delack) t->t_delack = st->now + st->cfg.tcp_delack_us;
     return false;
   }
+  rb_write_at_first(&t->rcvbuf, &t->ooo, off, data, len, &conflict);
+  if (conflict) st->ctr.tcp_overlap_conflicts++;
   if (asm_add(&t->ooo, off, off + len) < 0) {
-    st->ctr.drop_tcp_ooo_full++;
+    st->ctr.drop_tcp_ooo_full++; /* bytes stored in gaps stay untracked, unused */
     return true;
   }
-  rb_write_at(&t->rcvbuf, off, data, len);
   return true; /* RFC 5681 4.2: out-of-order data gets an immediate ACK */
 }
 

@@ -329,9 +329,51 @@ static void arp_flood_does_not_starve_a_legitimate_host(void) {
   CHECK(echo_after <= 10000);
 }
 
+/* ---- 5. overlapping data that differs ---------------------------------------------------- */
+
+/* Three overlapping segments with different bytes (an IDS-evasion pattern):
+ * out of order A at 10..20, B at 5..25, then in order C at 0..15. The first
+ * copy of every byte wins: C 0..5, B 5..10, A 10..20, B 20..25; both later
+ * segments are counted as conflicts. */
+static void overlapping_tcp_data_first_copy_wins(void) {
+  microtcp_config cfg;
+  me_config(&cfg);
+  struct me m;
+  me_init(&m, &cfg, true);
+  int l = microtcp_tcp_listen(m.st, 0, 80, 8);
+  uint32_t isn;
+  int c = open_passive(&m, l, 0x0a000009u, 6000, &isn);
+  CHECK(c >= 0);
+  uint8_t a[10], b[20], cc[15];
+  memset(a, 'A', sizeof a);
+  memset(b, 'B', sizeof b);
+  memset(cc, 'C', sizeof cc);
+  struct seg sa = {0x0a000009u, 0, 6000, 80, 1001 + 10, isn + 1, WIRE_TCP_ACK, 0, a, sizeof a};
+  struct seg sb = {0x0a000009u, 0, 6000, 80, 1001 + 5, isn + 1, WIRE_TCP_ACK, 0, b, sizeof b};
+  struct seg sc = {0x0a000009u, 0, 6000, 80, 1001, isn + 1, WIRE_TCP_ACK, 0, cc, sizeof cc};
+  send_seg(&m, &sa);
+  send_seg(&m, &sb);
+  send_seg(&m, &sc);
+  drain_out(&m, 0, 0, NULL);
+  char got[64] = {0};
+  int n = microtcp_tcp_recv(m.st, m.now, c, got, sizeof got);
+  CHECK_EQ(n, 25);
+  CHECK(memcmp(got, "CCCCCBBBBBAAAAAAAAAABBBBB", 25) == 0);
+  if (n == 25 && memcmp(got, "CCCCCBBBBBAAAAAAAAAABBBBB", 25) != 0)
+    fprintf(stderr, "  got %.25s\n", got);
+  CHECK_EQ(ctr(&m)->tcp_overlap_conflicts, 2);
+  /* the same bytes again (an honest retransmission) is no conflict */
+  struct seg dup = {0x0a000009u, 0, 6000, 80, 1001 + 40, isn + 1, WIRE_TCP_ACK, 0, a, sizeof a};
+  send_seg(&m, &dup);
+  send_seg(&m, &dup);
+  CHECK_EQ(ctr(&m)->tcp_overlap_conflicts, 2);
+  me_free(&m);
+}
+
 int main(void) {
   RUN(challenge_ack_count_does_not_reveal_other_connections);
   RUN(challenge_ack_global_budget_is_randomised_per_second);
   RUN(arp_flood_does_not_starve_a_legitimate_host);
+  RUN(overlapping_tcp_data_first_copy_wins);
   return check_report();
 }

@@ -229,7 +229,8 @@ void microtcp_advance(microtcp_stack *st, uint64_t now);
   X(tcp_segments_in) X(tcp_segments_out) X(tcp_retransmits) X(tcp_rst_out) \
   X(tcp_challenge_acks) X(tcp_challenge_acks_limited) X(tcp_half_open_evicted) \
   X(tcp_conns_opened) X(tcp_conns_accepted) X(tcp_timeouts)  \
-  X(tcp_icmp_hard_as_soft) X(arp_incomplete_evicted)
+  X(tcp_icmp_hard_as_soft) X(arp_incomplete_evicted) X(tcp_overlap_conflicts) \
+  X(ip_reasm_conflicts)
 
 typedef struct microtcp_counters {
 #define MICROTCP_X_FIELD(name) uint64_t name;

@@ -132,6 +132,10 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
     st->ctr.drop_tcp_backlog++; /* accept queue full: the peer retries its SYN */
     return;
   }
+  if (tcp_peer_at_limit(st, s->src)) {
+    st->ctr.drop_tcp_peer_limit++; /* one address may not take every block */
+    return;
+  }
   uint16_t li = (uint16_t)(l - st->tcp.listeners);
   if (l->half_open >= l->backlog) {
     /* SYN-flood protection: the oldest half-open connection of this listener
@@ -733,10 +737,12 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   t->last_rcv_at = st->now;
   t->keep_probes_sent = 0;
   t->probes_unanswered = 0;
+  uint64_t moved = t->bytes_acked + t->bytes_received;
   if (t->state == MICROTCP_SYN_SENT)
     syn_sent_input(st, t, &s);
   else
     synchronized_input(st, t, &s);
+  if (t->in_use && t->bytes_acked + t->bytes_received != moved) t->progress_at = st->now;
   if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) tcp_send_ack_now(st, t);
 }
 

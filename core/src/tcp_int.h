@@ -132,6 +132,7 @@ struct tcb {
   uint64_t last_data_sent_at; /* last segment carrying data (RFC 5681 4.1 restart) */
   uint64_t created_at;        /* half-open age (eviction order) */
   uint64_t challenge_ack_next; /* RFC 5961 7: no challenge ACK before this time */
+  uint64_t progress_at;       /* last new data acknowledged or received (pressure eviction) */
 
   /* per-socket options */
   uint32_t keepidle_us, keepintvl_us, user_timeout_us;
@@ -163,6 +164,8 @@ struct tcb *tcb_from_handle(const struct microtcp_stack *st, int h);
 int tcb_handle(const struct microtcp_stack *st, const struct tcb *t);
 uint16_t tcb_index(const struct microtcp_stack *st, const struct tcb *t);
 struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open);
+/* Does remote address rip hold cfg.tcp_max_per_peer connections already? */
+bool tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip);
 void tcb_free(struct microtcp_stack *st, struct tcb *t);
 void tcb_hash_insert(struct microtcp_stack *st, struct tcb *t);
 struct tcb *tcb_lookup(struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);

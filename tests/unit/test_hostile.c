@@ -20,6 +20,7 @@ struct seg {
   uint16_t window;
   const uint8_t *data;
   size_t len;
+  bool win0; /* advertise a zero window (window 0 above means 65535) */
 };
 
 struct me {
@@ -35,7 +36,7 @@ static void me_config(microtcp_config *cfg) {
   cfg->arp_gratuitous = false;
   cfg->frames = 64;
   cfg->max_tcp = 32;
-  cfg->arp_entries = 32;
+  cfg->arp_entries = 255;
   for (int i = 0; i < 16; i++) cfg->secret[i] = (uint8_t)(i * 3 + 5);
 }
 
@@ -90,7 +91,7 @@ static void send_seg(struct me *m, const struct seg *s) {
   t.seq = s->seq;
   t.ack = s->ack;
   t.flags = s->flags;
-  t.window = s->window ? s->window : 65535;
+  t.window = s->win0 ? 0 : s->window ? s->window : 65535;
   if (s->flags & WIRE_TCP_SYN) {
     t.opts.has_mss = true;
     t.opts.mss = 1460;
@@ -151,13 +152,13 @@ static void drain_out(struct me *m, uint16_t watch_port, uint32_t watch_ip, stru
 /* Passive open from src:sport to port 80 (listener l); returns the accepted
  * handle, *isn = our ISN. The peer's ISN is 1000. */
 static int open_passive(struct me *m, int l, uint32_t src, uint16_t sport, uint32_t *isn) {
-  struct seg s = {src, 0, sport, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0};
+  struct seg s = {src, 0, sport, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
   send_seg(m, &s);
   struct out o = {0};
   drain_out(m, sport, src, &o);
   if (!o.synacks) return -1;
   *isn = o.last_seq;
-  struct seg a = {src, 0, sport, 80, 1001, o.last_seq + 1, WIRE_TCP_ACK, 0, NULL, 0};
+  struct seg a = {src, 0, sport, 80, 1001, o.last_seq + 1, WIRE_TCP_ACK, 0, NULL, 0, false};
   send_seg(m, &a);
   drain_out(m, 0, 0, NULL);
   return microtcp_tcp_accept(m->st, m->now, l, NULL);
@@ -179,14 +180,14 @@ static int challenge_acks_seen_by_attacker(bool probe_victim) {
   CHECK(open_passive(&m, l, 0x0a000005u, 5000, &isn_v) >= 0); /* victim */
   CHECK(open_passive(&m, l, 0x0a000009u, 6000, &isn_a) >= 0); /* attacker */
   if (probe_victim) {
-    struct seg r = {0x0a000005u, 0, 5000, 80, 1001 + 100, 0, WIRE_TCP_RST, 0, NULL, 0};
+    struct seg r = {0x0a000005u, 0, 5000, 80, 1001 + 100, 0, WIRE_TCP_RST, 0, NULL, 0, false};
     send_seg(&m, &r); /* in window, not exact: victim's connection sends a challenge ACK */
     drain_out(&m, 0, 0, NULL);
   }
   struct out o = {0};
   for (int i = 0; i < 2000; i++) {
     m.now += 100;
-    struct seg syn = {0x0a000009u, 0, 6000, 80, 5000u + (uint32_t)i, 0, WIRE_TCP_SYN, 0, NULL, 0};
+    struct seg syn = {0x0a000009u, 0, 6000, 80, 5000u + (uint32_t)i, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
     send_seg(&m, &syn);
     drain_out(&m, 6000, 0x0a000009u, &o);
   }
@@ -219,7 +220,7 @@ static void challenge_ack_global_budget_is_randomised_per_second(void) {
     m.now = (uint64_t)(sec + 1) * 1000000u;
     for (int i = 0; i < 50; i++) {
       m.now += 1000;
-      struct seg syn = {0x0a000009u, 0, 6000, 80, 9000u + (uint32_t)i, 0, WIRE_TCP_SYN, 0, NULL, 0};
+      struct seg syn = {0x0a000009u, 0, 6000, 80, 9000u + (uint32_t)i, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
       send_seg(&m, &syn);
       drain_out(&m, 6000, 0, &o);
     }
@@ -293,11 +294,11 @@ static void arp_flood_run(uint64_t *synack_after, uint64_t *echo_after, uint64_t
     if (ms % 3 == 0)
       send_ping(&m, src, (uint16_t)ms);
     else {
-      struct seg syn = {src, 0, (uint16_t)(1024 + ms), 80, ms * 7919u, 0, WIRE_TCP_SYN, 0, NULL, 0};
+      struct seg syn = {src, 0, (uint16_t)(1024 + ms), 80, ms * 7919u, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
       send_seg(&m, &syn);
     }
     if (ms == 1500) {
-      struct seg syn = {legit, 0, 5555, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0};
+      struct seg syn = {legit, 0, 5555, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
       send_seg(&m, &syn);
       syn_at = m.now;
     }
@@ -348,9 +349,9 @@ static void overlapping_tcp_data_first_copy_wins(void) {
   memset(a, 'A', sizeof a);
   memset(b, 'B', sizeof b);
   memset(cc, 'C', sizeof cc);
-  struct seg sa = {0x0a000009u, 0, 6000, 80, 1001 + 10, isn + 1, WIRE_TCP_ACK, 0, a, sizeof a};
-  struct seg sb = {0x0a000009u, 0, 6000, 80, 1001 + 5, isn + 1, WIRE_TCP_ACK, 0, b, sizeof b};
-  struct seg sc = {0x0a000009u, 0, 6000, 80, 1001, isn + 1, WIRE_TCP_ACK, 0, cc, sizeof cc};
+  struct seg sa = {0x0a000009u, 0, 6000, 80, 1001 + 10, isn + 1, WIRE_TCP_ACK, 0, a, sizeof a, false};
+  struct seg sb = {0x0a000009u, 0, 6000, 80, 1001 + 5, isn + 1, WIRE_TCP_ACK, 0, b, sizeof b, false};
+  struct seg sc = {0x0a000009u, 0, 6000, 80, 1001, isn + 1, WIRE_TCP_ACK, 0, cc, sizeof cc, false};
   send_seg(&m, &sa);
   send_seg(&m, &sb);
   send_seg(&m, &sc);
@@ -363,10 +364,129 @@ static void overlapping_tcp_data_first_copy_wins(void) {
     fprintf(stderr, "  got %.25s\n", got);
   CHECK_EQ(ctr(&m)->tcp_overlap_conflicts, 2);
   /* the same bytes again (an honest retransmission) is no conflict */
-  struct seg dup = {0x0a000009u, 0, 6000, 80, 1001 + 40, isn + 1, WIRE_TCP_ACK, 0, a, sizeof a};
+  struct seg dup = {0x0a000009u, 0, 6000, 80, 1001 + 40, isn + 1, WIRE_TCP_ACK, 0, a, sizeof a, false};
   send_seg(&m, &dup);
   send_seg(&m, &dup);
   CHECK_EQ(ctr(&m)->tcp_overlap_conflicts, 2);
+  me_free(&m);
+}
+
+/* ---- 6. connection-slot exhaustion ---------------------------------------------------------- */
+
+/* Handshake from src:sport to port 80 advertising `win` in its ACK; returns
+ * our ISN, 0 if no SYN-ACK came. */
+static uint32_t handshake(struct me *m, uint32_t src, uint16_t sport, uint16_t win) {
+  struct seg s = {src, 0, sport, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
+  send_seg(m, &s);
+  struct out o = {0};
+  drain_out(m, sport, src, &o);
+  if (!o.synacks) return 0;
+  struct seg a = {src, 0, sport, 80, 1001, o.last_seq + 1, WIRE_TCP_ACK, win, NULL, 0, false};
+  a.win0 = win == 0;
+  send_seg(m, &a);
+  drain_out(m, 0, 0, NULL);
+  return o.last_seq;
+}
+
+/* A SYN from src:sport: did a SYN-ACK come back? */
+static bool syn_answered(struct me *m, uint32_t src, uint16_t sport) {
+  struct seg s = {src, 0, sport, 80, 777, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
+  send_seg(m, &s);
+  struct out o = {0};
+  drain_out(m, sport, src, &o);
+  return o.synacks > 0;
+}
+
+static void me_pool(struct me *m, uint32_t max_tcp) {
+  microtcp_config cfg;
+  me_config(&cfg);
+  cfg.max_tcp = (uint16_t)max_tcp;
+  me_init(m, &cfg, true);
+}
+
+/* One address opening every block it can (idle, zero window) holds at most
+ * half the pool: another client still connects at once. */
+static void one_peer_cannot_take_every_connection_block(void) {
+  struct me m;
+  me_pool(&m, 16);
+  int l = microtcp_tcp_listen(m.st, 0, 80, 64);
+  int held = 0;
+  for (uint16_t i = 0; i < 40; i++) {
+    m.now += 1000;
+    if (handshake(&m, 0x0a000009u, (uint16_t)(2000 + i), 0)) held++;
+    while (microtcp_tcp_accept(m.st, m.now, l, NULL) >= 0) {
+    }
+  }
+  fprintf(stderr, "  one peer holds %d of 16 blocks\n", held);
+  CHECK_EQ(held, 8);
+  CHECK_EQ(ctr(&m)->drop_tcp_peer_limit, 32);
+  m.now += 1000;
+  CHECK(syn_answered(&m, 0x0a000005u, 5555));
+  me_free(&m);
+}
+
+/* Several addresses fill the pool with connections that never make progress
+ * (zero window, nothing sent); nobody accepted them. Before
+ * tcp_evict_stalled_us nothing changes; after it, a new client's SYN evicts
+ * the most stalled one (RST to its peer) and is answered at once. */
+static void stalled_connections_are_evicted_under_pressure(void) {
+  struct me m;
+  me_pool(&m, 16);
+  int l = microtcp_tcp_listen(m.st, 0, 80, 64);
+  (void)l;
+  for (uint32_t i = 0; i < 16; i++) {
+    m.now += 1000;
+    CHECK(handshake(&m, 0x0a000020u + i / 4, (uint16_t)(3000 + i), 0) != 0);
+  }
+  m.now = 5000000;
+  microtcp_advance(m.st, m.now);
+  drain_out(&m, 0, 0, NULL);
+  CHECK(!syn_answered(&m, 0x0a000005u, 5555)); /* nobody stalled 30 s yet */
+  m.now = 31000000;
+  microtcp_advance(m.st, m.now);
+  drain_out(&m, 0, 0, NULL);
+  struct seg syn = {0x0a000005u, 0, 5556, 80, 777, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
+  send_seg(&m, &syn);
+  struct out o = {0}, r = {0};
+  drain_out(&m, 0, 0, &r); /* every frame: the RST to the evicted one, the SYN-ACK */
+  (void)o;
+  CHECK_EQ(r.synacks, 1);
+  CHECK_EQ(r.rsts, 1);
+  CHECK_EQ(ctr(&m)->tcp_stalled_evicted, 1);
+  me_free(&m);
+}
+
+/* The same with connections an application holds: the evicted one reports
+ * ECONNABORTED, the application closes it, and the client's retransmitted
+ * SYN is answered. */
+static void stalled_app_connection_is_aborted_under_pressure(void) {
+  struct me m;
+  me_pool(&m, 8);
+  int l = microtcp_tcp_listen(m.st, 0, 80, 64);
+  int h[8];
+  for (uint32_t i = 0; i < 8; i++) {
+    m.now += 1000;
+    CHECK(handshake(&m, 0x0a000020u + i / 2, (uint16_t)(3000 + i), 0) != 0);
+    h[i] = microtcp_tcp_accept(m.st, m.now, l, NULL);
+    CHECK(h[i] >= 0);
+    CHECK_EQ(microtcp_tcp_send(m.st, m.now, h[i], "reply", 5), 5); /* into a zero window */
+  }
+  for (uint64_t t = 1; t <= 31; t++) { /* persist probes, never answered */
+    m.now = t * 1000000u;
+    microtcp_advance(m.st, m.now);
+    drain_out(&m, 0, 0, NULL);
+  }
+  CHECK(!syn_answered(&m, 0x0a000005u, 5555)); /* the block is the application's until it closes */
+  int aborted = 0;
+  for (int i = 0; i < 8; i++) {
+    if (microtcp_socket_error(m.st, h[i]) == MICROTCP_ECONNABORTED) {
+      aborted++;
+      microtcp_tcp_close(m.st, m.now, h[i]);
+    }
+  }
+  CHECK_EQ(aborted, 1);
+  m.now += 1000000;
+  CHECK(syn_answered(&m, 0x0a000005u, 5555)); /* the client's SYN retransmission */
   me_free(&m);
 }
 
@@ -375,5 +495,8 @@ int main(void) {
   RUN(challenge_ack_global_budget_is_randomised_per_second);
   RUN(arp_flood_does_not_starve_a_legitimate_host);
   RUN(overlapping_tcp_data_first_copy_wins);
+  RUN(one_peer_cannot_take_every_connection_block);
+  RUN(stalled_connections_are_evicted_under_pressure);
+  RUN(stalled_app_connection_is_aborted_under_pressure);
   return check_report();
 }

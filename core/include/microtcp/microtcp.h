@@ -161,6 +161,11 @@ typedef struct microtcp_config {
   uint32_t tcp_challenge_ack_interval_us; /* per connection: at most one challenge ACK per
                                            * interval (Linux: 500 ms; 0 = off) */
   uint16_t tcp_ooo_ranges;       /* out-of-order ranges kept per connection */
+  uint16_t tcp_max_per_peer;     /* connections one remote address may open to us (passive;
+                                  * 0 = max_tcp / 2) */
+  uint32_t tcp_evict_stalled_us; /* pool full: a new connection may evict one that made no
+                                  * progress (no data acked or received) for this long
+                                  * (0 = never) */
 
   /* Callbacks (optional) */
   microtcp_trace_fn trace;
@@ -230,7 +235,7 @@ void microtcp_advance(microtcp_stack *st, uint64_t now);
   X(tcp_challenge_acks) X(tcp_challenge_acks_limited) X(tcp_half_open_evicted) \
   X(tcp_conns_opened) X(tcp_conns_accepted) X(tcp_timeouts)  \
   X(tcp_icmp_hard_as_soft) X(arp_incomplete_evicted) X(tcp_overlap_conflicts) \
-  X(ip_reasm_conflicts)
+  X(ip_reasm_conflicts) X(drop_tcp_peer_limit) X(tcp_stalled_evicted)
 
 typedef struct microtcp_counters {
 #define MICROTCP_X_FIELD(name) uint64_t name;

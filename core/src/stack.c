@@ -73,6 +73,7 @@ void microtcp_config_default(microtcp_config *cfg) {
   cfg->tcp_challenge_ack_per_s = 1000;
   cfg->tcp_challenge_ack_interval_us = 500000u;
   cfg->tcp_ooo_ranges = 4;
+  cfg->tcp_syncookies = true;
   cfg->tcp_max_per_peer = 0;                  /* half the pool */
   cfg->tcp_evict_stalled_us = 30u * 1000000u; /* only when the pool is full */
 }

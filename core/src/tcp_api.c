@@ -186,6 +186,26 @@ static struct tcb *most_stalled(struct microtcp_stack *st) {
 
 static void tcb_reset_and_free(struct microtcp_stack *st, struct tcb *t);
 
+bool tcp_pool_has_room(const struct microtcp_stack *st) {
+  if (st->tcp.free_head != TCP_NONE) return true;
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++)
+    if (st->tcp.tcbs[i].in_use && st->tcp.tcbs[i].state == MICROTCP_TIME_WAIT) return true;
+  return false;
+}
+
+void tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t) {
+  uint16_t me = tcb_index(st, t), li = (uint16_t)(l - st->tcp.listeners);
+  t->flags |= TF_IN_ACCEPTQ;
+  t->next = TCP_NONE;
+  if (l->acc_tail == TCP_NONE)
+    l->acc_head = me;
+  else
+    st->tcp.tcbs[l->acc_tail].next = me;
+  l->acc_tail = me;
+  l->ready++;
+  notify(st, handle_make(HK_LISTENER, l->gen, li));
+}
+
 struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
   struct tcp_state *tcp = &st->tcp;
   if (tcp->free_head == TCP_NONE) {

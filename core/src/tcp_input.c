@@ -120,10 +120,75 @@ static void start_cc(struct microtcp_stack *st, struct tcb *t) {
 }
 
 /* ---- LISTEN: RFC 9293 3.10.7.2 -------------------------------------------------------------- */
+static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *in);
+static void established(struct microtcp_stack *st, struct tcb *t);
+
+/* Options a passively opened connection inherits from its listener. */
+static void inherit_listener(struct tcb *t, const struct tcp_listener *l) {
+  t->flags |= (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)) | TF_PASSIVE;
+  t->cc_algo = l->cc_algo;
+  t->maxseg = l->maxseg;
+  t->sndbuf_lim = l->sndbuf_lim;
+  t->rcvbuf_lim = l->rcvbuf_lim;
+  t->keepidle_us = l->keepidle_us;
+  t->keepintvl_us = l->keepintvl_us;
+  t->keepcnt = l->keepcnt;
+  t->user_timeout_us = l->user_timeout_us;
+}
+
+/* The ACK of a cookie SYN-ACK (tcp_syncookie.c): if the cookie checks out,
+ * build the connection, ESTABLISHED, onto the accept queue. Returns false if
+ * it is no valid cookie (the caller answers with a RST). */
+static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l,
+                               const struct seg_in *s) {
+  uint16_t mss = tcp_syncookie_check(st, s->src, s->h->src_port, s->h->dst_port, s->seq - 1,
+                                     s->ack - 1);
+  if (!mss) {
+    st->ctr.tcp_syncookies_failed++;
+    return false;
+  }
+  if (l->ready >= l->backlog || tcp_peer_at_limit(st, s->src)) {
+    st->ctr.drop_tcp_backlog++; /* dropped: the peer's retransmission may find room */
+    return true;
+  }
+  struct tcb *t = tcb_alloc(st, true);
+  if (!t) {
+    st->ctr.drop_tcp_backlog++;
+    return true;
+  }
+  st->ctr.tcp_syncookies_ok++;
+  t->owner = OWN_LISTENER;
+  t->listener = (uint16_t)(l - st->tcp.listeners);
+  inherit_listener(t, l);
+  tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
+  t->iss = s->ack - 1;
+  t->snd_una = t->snd_nxt = t->snd_max = t->snd_buf_seq = s->ack;
+  t->irs = s->seq - 1;
+  t->rcv_nxt = t->last_ack_sent = s->seq;
+  t->rcv_adv = s->seq + MIN(st->cfg.tcp_rcvbuf, 65535u); /* as the cookie SYN-ACK offered */
+  t->flags &= ~(uint32_t)(TF_WS | TF_TS | TF_SACK); /* the cookie SYN-ACK offered none */
+  t->snd_wscale = t->rcv_wscale = 0;
+  t->peer_mss = mss;
+  set_mss(st, t);
+  t->snd_wnd = t->max_snd_wnd = s->h->window;
+  t->snd_wl1 = s->seq;
+  t->snd_wl2 = s->ack;
+  t->recover = t->iss;
+  start_cc(st, t);
+  established(st, t);
+  tcp_acceptq_push(st, l, t);
+  if (s->len || has(s, WIRE_TCP_FIN)) { /* data on the ACK: the usual path takes it */
+    synchronized_input(st, t, s);
+    if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) tcp_send_ack_now(st, t);
+  }
+  return true;
+}
+
 static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
                          const struct seg_in *s) {
   if (has(s, WIRE_TCP_RST)) return;
   if (has(s, WIRE_TCP_ACK)) {
+    if (!has(s, WIRE_TCP_SYN) && st->cfg.tcp_syncookies && syncookie_complete(st, l, s)) return;
     reply_rst(st, s);
     return;
   }
@@ -134,6 +199,13 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
   }
   if (tcp_peer_at_limit(st, s->src)) {
     st->ctr.drop_tcp_peer_limit++; /* one address may not take every block */
+    return;
+  }
+  if (st->cfg.tcp_syncookies && (l->half_open >= l->backlog || !tcp_pool_has_room(st))) {
+    /* RFC 4987 3.6: queue or pool full, answer without keeping state. */
+    uint16_t mss = s->h->opts.has_mss ? s->h->opts.mss : TCP_DEFAULT_MSS;
+    uint32_t cookie = tcp_syncookie_make(st, s->src, s->h->src_port, s->h->dst_port, s->seq, mss);
+    tcp_syncookie_send_synack(st, s->src, s->h->dst_port, s->h->src_port, cookie, s->seq + 1);
     return;
   }
   uint16_t li = (uint16_t)(l - st->tcp.listeners);
@@ -160,15 +232,7 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
   t->owner = OWN_LISTENER;
   t->listener = li;
   l->half_open++;
-  t->flags |= (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)) | TF_PASSIVE;
-  t->cc_algo = l->cc_algo;
-  t->maxseg = l->maxseg;
-  t->sndbuf_lim = l->sndbuf_lim;
-  t->rcvbuf_lim = l->rcvbuf_lim;
-  t->keepidle_us = l->keepidle_us;
-  t->keepintvl_us = l->keepintvl_us;
-  t->keepcnt = l->keepcnt;
-  t->user_timeout_us = l->user_timeout_us;
+  inherit_listener(t, l);
   tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
   t->irs = s->seq;
   t->rcv_nxt = s->seq + 1;

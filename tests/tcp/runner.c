@@ -171,6 +171,7 @@ static void base_config(microtcp_config *c) {
   c->tcp_keepcnt = 9;
   c->tcp_challenge_ack_per_s = 100;
   c->tcp_challenge_ack_interval_us = 500000;
+  c->tcp_syncookies = true;
   c->tcp_max_per_peer = 0;             /* half the pool: 8 */
   c->tcp_evict_stalled_us = 30000000;
   c->tcp_ooo_ranges = 4;
@@ -188,7 +189,7 @@ static const struct knob {
     KNOB(tcp_syn_retries), KNOB(tcp_max_retries), KNOB(tcp_user_timeout_us),
     KNOB(tcp_keepidle_us), KNOB(tcp_keepintvl_us), KNOB(tcp_keepcnt),
     KNOB(tcp_challenge_ack_per_s), KNOB(tcp_challenge_ack_interval_us), KNOB(tcp_ooo_ranges),
-    KNOB(tcp_max_per_peer), KNOB(tcp_evict_stalled_us),
+    KNOB(tcp_max_per_peer), KNOB(tcp_evict_stalled_us), KNOB(tcp_syncookies),
 };
 
 /* Apply "// config:" words: microtcp_config field names, plus the runner's own

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "internal.h"
+#include "tcp_int.h"
 
 #define ME_IP 0x0a000002u
 #define ATK_MAC_LAST 0x66
@@ -425,15 +426,31 @@ static void one_peer_cannot_take_every_connection_block(void) {
   me_free(&m);
 }
 
+/* A client's handshake with whatever SYN-ACK comes back (stateful or
+ * cookie); returns the frames the stack sent in answer to its ACK. */
+static struct out client_handshake(struct me *m, uint32_t src, uint16_t sport,
+                                   uint32_t *synack_seq) {
+  struct out o = {0}, r = {0};
+  struct seg syn = {src, 0, sport, 80, 777, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
+  send_seg(m, &syn);
+  drain_out(m, sport, src, &o);
+  CHECK_EQ(o.synacks, 1);
+  if (synack_seq) *synack_seq = o.last_seq;
+  struct seg ack = {src, 0, sport, 80, 778, o.last_seq + 1, WIRE_TCP_ACK, 0, NULL, 0, false};
+  send_seg(m, &ack);
+  drain_out(m, 0, 0, &r);
+  return r;
+}
+
 /* Several addresses fill the pool with connections that never make progress
- * (zero window, nothing sent); nobody accepted them. Before
- * tcp_evict_stalled_us nothing changes; after it, a new client's SYN evicts
- * the most stalled one (RST to its peer) and is answered at once. */
+ * (zero window, nothing sent); nobody accepted them. The pool is full, so a
+ * new client gets a SYN cookie (RFC 4987 3.6). Before tcp_evict_stalled_us
+ * its ACK finds no block (dropped; it retransmits); after it, its ACK evicts
+ * the most stalled connection (RST to that peer) and is accepted. */
 static void stalled_connections_are_evicted_under_pressure(void) {
   struct me m;
   me_pool(&m, 16);
   int l = microtcp_tcp_listen(m.st, 0, 80, 64);
-  (void)l;
   for (uint32_t i = 0; i < 16; i++) {
     m.now += 1000;
     CHECK(handshake(&m, 0x0a000020u + i / 4, (uint16_t)(3000 + i), 0) != 0);
@@ -441,24 +458,26 @@ static void stalled_connections_are_evicted_under_pressure(void) {
   m.now = 5000000;
   microtcp_advance(m.st, m.now);
   drain_out(&m, 0, 0, NULL);
-  CHECK(!syn_answered(&m, 0x0a000005u, 5555)); /* nobody stalled 30 s yet */
+  client_handshake(&m, 0x0a000005u, 5555, NULL);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_ok, 0); /* nobody stalled 30 s yet */
   m.now = 31000000;
   microtcp_advance(m.st, m.now);
   drain_out(&m, 0, 0, NULL);
-  struct seg syn = {0x0a000005u, 0, 5556, 80, 777, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
-  send_seg(&m, &syn);
-  struct out o = {0}, r = {0};
-  drain_out(&m, 0, 0, &r); /* every frame: the RST to the evicted one, the SYN-ACK */
-  (void)o;
-  CHECK_EQ(r.synacks, 1);
-  CHECK_EQ(r.rsts, 1);
+  struct out r = client_handshake(&m, 0x0a000005u, 5556, NULL);
+  CHECK_EQ(r.rsts, 1); /* to the evicted peer */
   CHECK_EQ(ctr(&m)->tcp_stalled_evicted, 1);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_ok, 1);
+  int c = -1, h;
+  microtcp_endpoint peer;
+  while ((h = microtcp_tcp_accept(m.st, m.now, l, &peer)) >= 0)
+    if (peer.port == 5556) c = h;
+  CHECK(c >= 0);
   me_free(&m);
 }
 
 /* The same with connections an application holds: the evicted one reports
  * ECONNABORTED, the application closes it, and the client's retransmitted
- * SYN is answered. */
+ * ACK completes its (cookie) handshake. */
 static void stalled_app_connection_is_aborted_under_pressure(void) {
   struct me m;
   me_pool(&m, 8);
@@ -476,7 +495,9 @@ static void stalled_app_connection_is_aborted_under_pressure(void) {
     microtcp_advance(m.st, m.now);
     drain_out(&m, 0, 0, NULL);
   }
-  CHECK(!syn_answered(&m, 0x0a000005u, 5555)); /* the block is the application's until it closes */
+  uint32_t cookie = 0;
+  client_handshake(&m, 0x0a000005u, 5555, &cookie);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_ok, 0); /* the block is the application's until it closes */
   int aborted = 0;
   for (int i = 0; i < 8; i++) {
     if (microtcp_socket_error(m.st, h[i]) == MICROTCP_ECONNABORTED) {
@@ -485,8 +506,98 @@ static void stalled_app_connection_is_aborted_under_pressure(void) {
     }
   }
   CHECK_EQ(aborted, 1);
-  m.now += 1000000;
-  CHECK(syn_answered(&m, 0x0a000005u, 5555)); /* the client's SYN retransmission */
+  m.now += 200000;
+  struct seg ack = {0x0a000005u, 0, 5555, 80, 778, cookie + 1, WIRE_TCP_ACK | WIRE_TCP_PSH, 0,
+                    (const uint8_t *)"hi", 2, false}; /* its first data, retransmitted */
+  send_seg(&m, &ack);
+  drain_out(&m, 0, 0, NULL);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_ok, 1);
+  int c = microtcp_tcp_accept(m.st, m.now, l, NULL);
+  CHECK(c >= 0);
+  char buf[8];
+  CHECK_EQ(microtcp_tcp_recv(m.st, m.now, c, buf, sizeof buf), 2); /* the data it carried */
+  me_free(&m);
+}
+
+/* ---- 7. SYN cookies ------------------------------------------------------------------------- */
+
+/* A spoofed SYN flood fills the listener's half-open queue; from then on SYNs
+ * get cookie SYN-ACKs and no state, the half-open connections are never
+ * evicted, and a legitimate client completes its handshake with the cookie.
+ * A forged ACK (wrong cookie) gets a RST, an old cookie (> 128 s) too. */
+static void syn_cookies_when_half_open_queue_is_full(void) {
+  struct me m;
+  me_pool(&m, 64);
+  int l = microtcp_tcp_listen(m.st, 0, 80, 8);
+  struct out o = {0};
+  for (uint32_t i = 0; i < 2000; i++) {
+    m.now += 50; /* 20,000 SYNs per second */
+    struct seg syn = {0x0a000000u | (10 + i % 200), 0, (uint16_t)(1024 + i), 80, i * 7919u, 0,
+                      WIRE_TCP_SYN, 0, NULL, 0, false};
+    send_seg(&m, &syn);
+    drain_out(&m, 0, 0, &o);
+    microtcp_pool_usage u;
+    microtcp_get_pool_usage(m.st, &u);
+    CHECK(u.tcp <= 8);
+  }
+  CHECK_EQ(o.synacks, 2000);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_sent, 1992);
+  CHECK_EQ(ctr(&m)->tcp_half_open_evicted, 0);
+  /* the legitimate client, mid-flood */
+  m.now += 50;
+  struct out r = client_handshake(&m, 0x0a000005u, 5555, NULL);
+  CHECK_EQ(r.rsts, 0);
+  microtcp_endpoint peer;
+  int c = microtcp_tcp_accept(m.st, m.now, l, &peer);
+  CHECK(c >= 0);
+  CHECK_EQ(peer.port, 5555);
+  CHECK_EQ(microtcp_tcp_state(m.st, c), MICROTCP_ESTABLISHED);
+  microtcp_tcp_stats stats;
+  CHECK_EQ(microtcp_tcp_get_stats(m.st, c, &stats), 0);
+  CHECK_EQ(stats.mss, 1460); /* the cookie carried the client's MSS */
+  /* a forged ACK with a wrong cookie: RST, no connection */
+  struct seg bad = {0x0a000006u, 0, 6000, 80, 5001, 0x12345678u, WIRE_TCP_ACK, 0, NULL, 0, false};
+  struct out b = {0};
+  send_seg(&m, &bad);
+  drain_out(&m, 6000, 0x0a000006u, &b);
+  CHECK_EQ(b.rsts, 1);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_failed, 1);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_ok, 1);
+  me_free(&m);
+}
+
+/* A cookie is valid for the tuple and the peer's ISN only, and expires after
+ * one to two 64-second periods; it encodes the MSS as one of four values. */
+static void syn_cookie_encodes_mss_and_expires(void) {
+  struct me m;
+  me_pool(&m, 8);
+  const uint16_t mss_in[] = {100, 536, 1000, 1300, 1439, 1440, 1460, 9000};
+  const uint16_t mss_out[] = {536, 536, 536, 1300, 1300, 1440, 1460, 1460};
+  const uint32_t rip = 0x0a000005u;
+  for (int i = 0; i < 8; i++) {
+    m.st->now = 1000000u + (uint64_t)i * 7000000u;
+    uint32_t c = tcp_syncookie_make(m.st, rip, 5555, 80, 1000u * (uint32_t)i, mss_in[i]);
+    CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 1000u * (uint32_t)i, c), mss_out[i]);
+    CHECK_EQ(tcp_syncookie_check(m.st, rip, 5556, 80, 1000u * (uint32_t)i, c), 0); /* other port */
+    CHECK_EQ(tcp_syncookie_check(m.st, rip + 1, 5555, 80, 1000u * (uint32_t)i, c), 0);
+    /* (a change of a few units only moves the MSS index, as in Linux's
+     * design: guessing still takes the 24-bit hash) */
+    CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 1000u * (uint32_t)i + 0x10000u, c), 0);
+    CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 1000u * (uint32_t)i, c + 0x10000u), 0);
+  }
+  /* made at 10 s (period 0): valid through period 1 (until 128 s), not after */
+  m.st->now = 10000000u;
+  uint32_t c = tcp_syncookie_make(m.st, rip, 5555, 80, 42, 1460);
+  m.st->now = 127000000u;
+  CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 42, c), 1460);
+  m.st->now = 129000000u;
+  CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 42, c), 0);
+  /* forged cookies: about 1 in 2^22 passes (24 bits of hash, 4 valid indices, 2 periods) */
+  m.st->now = 10000000u;
+  int passed = 0;
+  for (uint32_t guess = 0; guess < 200000; guess++)
+    passed += tcp_syncookie_check(m.st, rip, 5555, 80, 42, guess * 2654435761u) != 0;
+  CHECK(passed <= 2);
   me_free(&m);
 }
 
@@ -498,5 +609,7 @@ int main(void) {
   RUN(one_peer_cannot_take_every_connection_block);
   RUN(stalled_connections_are_evicted_under_pressure);
   RUN(stalled_app_connection_is_aborted_under_pressure);
+  RUN(syn_cookies_when_half_open_queue_is_full);
+  RUN(syn_cookie_encodes_mss_and_expires);
   return check_report();
 }

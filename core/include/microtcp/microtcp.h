@@ -161,6 +161,8 @@ typedef struct microtcp_config {
   uint32_t tcp_challenge_ack_interval_us; /* per connection: at most one challenge ACK per
                                            * interval (Linux: 500 ms; 0 = off) */
   uint16_t tcp_ooo_ranges;       /* out-of-order ranges kept per connection */
+  bool tcp_syncookies;           /* RFC 4987 3.6: answer SYNs statelessly when the half-open
+                                  * queue or the connection pool is full (default on) */
   uint16_t tcp_max_per_peer;     /* connections one remote address may open to us (passive;
                                   * 0 = max_tcp / 2) */
   uint32_t tcp_evict_stalled_us; /* pool full: a new connection may evict one that made no
@@ -235,7 +237,8 @@ void microtcp_advance(microtcp_stack *st, uint64_t now);
   X(tcp_challenge_acks) X(tcp_challenge_acks_limited) X(tcp_half_open_evicted) \
   X(tcp_conns_opened) X(tcp_conns_accepted) X(tcp_timeouts)  \
   X(tcp_icmp_hard_as_soft) X(arp_incomplete_evicted) X(tcp_overlap_conflicts) \
-  X(ip_reasm_conflicts) X(drop_tcp_peer_limit) X(tcp_stalled_evicted)
+  X(ip_reasm_conflicts) X(drop_tcp_peer_limit) X(tcp_stalled_evicted) \
+  X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed)
 
 typedef struct microtcp_counters {
 #define MICROTCP_X_FIELD(name) uint64_t name;

@@ -94,26 +94,49 @@ static bool usable(const struct arp_entry *e) {
   return e && (e->state == ARP_RESOLVED || e->state == ARP_STATIC);
 }
 
-/* A free entry (zeroed), else the least recently used RESOLVED one, evicted.
- * NULL if every entry is STATIC or PENDING. */
-static struct arp_entry *take_entry(struct microtcp_stack *st) {
-  struct arp_entry *victim = NULL;
+/* Incomplete (PENDING) entries allowed at once: cfg.arp_incomplete, or half
+ * the cache when 0 (at least one). */
+static uint16_t incomplete_cap(const struct microtcp_stack *st) {
+  uint16_t cap = st->cfg.arp_incomplete ? st->cfg.arp_incomplete : st->cfg.arp_entries / 2u;
+  return (uint16_t)MAX(1u, MIN(cap, st->cfg.arp_entries));
+}
+
+static void forget(struct microtcp_stack *st, struct arp_entry *e);
+
+/* An entry for a new neighbour (zeroed): a free one, else one evicted. An
+ * incomplete entry (PENDING: asked, no answer yet) costs a flood of frames
+ * from on-link sources that never answer ARP nothing but an entry, so those
+ * must not pin the cache (issue 13: ARP starvation): when `pending` (a new
+ * resolution) and incomplete entries already fill their cap, the oldest
+ * incomplete one makes room; else the least recently used RESOLVED entry;
+ * else, rather than refusing, the oldest incomplete one. STATIC entries never
+ * go. NULL only if every entry is STATIC. */
+static struct arp_entry *take_entry(struct microtcp_stack *st, bool pending) {
+  struct arp_entry *free_entry = NULL, *lru_resolved = NULL, *oldest_pending = NULL;
+  uint16_t n_pending = 0;
   for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
     struct arp_entry *e = &st->arp.entries[i];
-    if (e->state == ARP_FREE) {
-      victim = e;
-      break;
+    if (e->state == ARP_FREE && !free_entry) free_entry = e;
+    if (e->state == ARP_RESOLVED && (!lru_resolved || e->last_used < lru_resolved->last_used))
+      lru_resolved = e;
+    if (e->state == ARP_PENDING) {
+      n_pending++;
+      if (!oldest_pending || e->last_used < oldest_pending->last_used) oldest_pending = e;
     }
-    if (e->state == ARP_RESOLVED && (!victim || e->last_used < victim->last_used)) victim = e;
   }
-  if (victim) memset(victim, 0, sizeof *victim);
+  struct arp_entry *victim = free_entry ? free_entry : lru_resolved;
+  if (!victim || (pending && n_pending >= incomplete_cap(st) && oldest_pending))
+    victim = oldest_pending ? oldest_pending : victim;
+  if (!victim) return NULL;
+  if (victim->state == ARP_PENDING) st->ctr.arp_incomplete_evicted++;
+  forget(st, victim);
   return victim;
 }
 
 /* Create a PENDING entry for ip and send the first request. NULL if the
  * cache has no entry to give. */
 static struct arp_entry *start_resolution(struct microtcp_stack *st, uint32_t ip) {
-  struct arp_entry *e = take_entry(st);
+  struct arp_entry *e = take_entry(st, true);
   if (!e) return NULL;
   e->ip = ip;
   e->state = ARP_PENDING;
@@ -168,6 +191,26 @@ static void flush_waiting(struct microtcp_stack *st, uint32_t ip, const uint8_t 
   }
 }
 
+/* Free entry e; frames still waiting for it are dropped and counted. */
+static void forget(struct microtcp_stack *st, struct arp_entry *e) {
+  if (e->state == ARP_PENDING) flush_waiting(st, e->ip, NULL);
+  memset(e, 0, sizeof *e);
+}
+
+/* The wait queue is full: drop its oldest frame (counted) so that a frame for
+ * a neighbour that does answer is never refused because frames for ones that
+ * never will fill the queue. */
+static void drop_oldest_waiting(struct microtcp_stack *st) {
+  uint16_t i = st->arp.wait_head;
+  if (i == FRAME_NONE) return;
+  struct frame *f = frame_at(st, i);
+  st->arp.wait_head = f->next;
+  if (st->arp.wait_tail == i) st->arp.wait_tail = FRAME_NONE;
+  st->arp.pending_count--;
+  st->ctr.drop_arp_pending_full++;
+  frame_free(st, f);
+}
+
 static void enqueue_waiting(struct microtcp_stack *st, struct frame *f, uint32_t nexthop) {
   f->nexthop = nexthop;
   f->next = FRAME_NONE;
@@ -185,7 +228,8 @@ bool arp_can_send(struct microtcp_stack *st, uint32_t nexthop, size_t n) {
   struct arp_entry *e = find(st, nexthop);
   if (usable(e)) return true;
   if (!e && nexthop != st->cfg.ip) e = start_resolution(st, nexthop);
-  if (e && (size_t)st->arp.pending_count + n <= st->cfg.arp_pending) return true;
+  /* A full queue makes room by dropping its oldest frames (arp_resolve_and_send). */
+  if (e && n <= st->cfg.arp_pending) return true;
   st->ctr.drop_arp_pending_full++;
   return false;
 }
@@ -207,11 +251,17 @@ void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t n
     send_to(st, f, e->mac);
     return;
   }
-  if (st->arp.pending_count >= st->cfg.arp_pending || (!e && !(e = start_resolution(st, nexthop)))) {
+  if (!e && !(e = start_resolution(st, nexthop))) {
     st->ctr.drop_arp_pending_full++;
     frame_free(st, f);
     return;
   }
+  if (st->cfg.arp_pending == 0) {
+    st->ctr.drop_arp_pending_full++;
+    frame_free(st, f);
+    return;
+  }
+  while (st->arp.pending_count >= st->cfg.arp_pending) drop_oldest_waiting(st);
   e->last_used = st->now;
   enqueue_waiting(st, f, nexthop);
 }
@@ -246,7 +296,7 @@ void arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len,
   bool for_us = st->cfg.ip != 0 && a.tpa == st->cfg.ip;
   struct arp_entry *e = a.spa ? find(st, a.spa) : NULL;
   if (!e && for_us && a.spa) {
-    e = take_entry(st);
+    e = take_entry(st, false);
     if (e) {
       e->ip = a.spa;
       e->last_used = st->now;
@@ -339,7 +389,7 @@ int microtcp_arp_add_static(microtcp_stack *st, uint32_t ip, const uint8_t mac[6
     return MICROTCP_EINVAL;
   struct arp_entry *e = find(st, ip);
   bool was_pending = e && e->state == ARP_PENDING;
-  if (!e) e = take_entry(st);
+  if (!e) e = take_entry(st, false);
   if (!e) return MICROTCP_ENOMEM;
   memset(e, 0, sizeof *e);
   e->ip = ip;

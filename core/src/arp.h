@@ -7,11 +7,14 @@
  * (never aged, never overwritten). A RESOLVED entry used since its last
  * confirmation is re-confirmed shortly before it expires: a unicast request to
  * the cached address, then broadcast requests; it stays usable meanwhile and
- * is dropped at expiry if nobody answered. When the cache is full the least
- * recently used RESOLVED entry is evicted (never STATIC or PENDING ones).
+ * is dropped at expiry if nobody answered. At most cfg.arp_incomplete entries
+ * are PENDING: beyond that a new resolution evicts the oldest PENDING one.
+ * Otherwise a full cache evicts the least recently used RESOLVED entry, else
+ * the oldest PENDING one; never a STATIC one.
  *
  * Frames waiting for resolution form one FIFO (linked through frame.next) of
- * at most cfg.arp_pending frames over all neighbours.
+ * at most cfg.arp_pending frames over all neighbours; when full, its oldest
+ * frame is dropped for a new one.
  */
 #ifndef MICROTCP_ARP_H
 #define MICROTCP_ARP_H

@@ -368,14 +368,17 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
   } else {
     for (uint8_t i = 0; i < s->nranges; i++) {
       if (start >= s->ranges[i].end || s->ranges[i].start >= end) continue;
-      /* Overlap. A fragment repeated byte for byte (a duplicate from the
-       * network) is harmless and ignored; anything else may be an attempt to
-       * make us and a monitor see different data (RFC 5722 reasons, RFC 1858
-       * attacks), so the whole datagram goes. */
+      /* Overlap. A fragment wholly inside data already held is ignored:
+       * the first copy wins (as Linux's IPFRAG_DUP); if its bytes differ it
+       * is counted (ip_reasm_conflicts): someone may be trying to make us
+       * and a monitor see different data. A partial overlap (RFC 1858
+       * attacks; RFC 5722's rule applied to IPv4, as Linux does) drops the
+       * whole datagram. */
       if (start >= s->ranges[i].start && end <= s->ranges[i].end &&
-          bytes_equal(st, s, start, end, ip->payload) &&
-          (ip->mf || (s->have_last && s->total == end)))
+          (ip->mf || (s->have_last && s->total == end))) {
+        if (!bytes_equal(st, s, start, end, ip->payload)) st->ctr.ip_reasm_conflicts++;
         return;
+      }
       reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
       return;
     }

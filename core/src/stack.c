@@ -72,8 +72,12 @@ void microtcp_config_default(microtcp_config *cfg) {
   cfg->tcp_keepintvl_us = 75u * 1000000u;
   cfg->tcp_keepcnt = 9;
   cfg->tcp_challenge_ack_per_s = 1000;
+  cfg->tcp_challenge_ack_interval_us = 500000u;
   cfg->tcp_ooo_ranges = 4;
   cfg->tcp_abc_limit = 1;
+  cfg->tcp_syncookies = true;
+  cfg->tcp_max_per_peer = 0;                  /* half the pool */
+  cfg->tcp_evict_stalled_us = 30u * 1000000u; /* only when the pool is full */
 }
 
 /* Check a config and fill derived values (MSS from MTU, window scale from the

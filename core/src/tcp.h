@@ -19,8 +19,9 @@ struct tcp_state {
   uint16_t free_head;             /* free tcb list */
   uint16_t out_head, out_tail;    /* connections that may have output */
   uint32_t tcbs_in_use, listeners_in_use;
-  uint32_t challenge_tokens;      /* RFC 5961 rate limit */
-  uint64_t challenge_refill;
+  uint32_t challenge_tokens;      /* RFC 5961 7: global budget left this second */
+  bool challenge_started;         /* challenge_second holds a drawn second */
+  uint64_t challenge_second;      /* the second (now / 1 s) the budget was drawn for */
   uint64_t ts_base;               /* timestamp clock offset (from PRF) */
 };
 

@@ -40,8 +40,6 @@ int tcp_init(struct microtcp_stack *st, struct carve *c) {
   }
   tcp->free_head = cfg->max_tcp ? (uint16_t)0 : (uint16_t)TCP_NONE;
   tcp->out_head = tcp->out_tail = TCP_NONE;
-  tcp->challenge_tokens = cfg->tcp_challenge_ack_per_s;
-  tcp->challenge_refill = st->now;
   return MICROTCP_OK;
 }
 
@@ -144,19 +142,98 @@ static struct tcb *oldest_in_state(struct microtcp_stack *st, uint8_t state) {
   return best;
 }
 
+/* ---- pool pressure (issue 13: connection-slot exhaustion) ------------------------------- */
+/* Connections one remote address may hold (passive opens): cfg.tcp_max_per_peer,
+ * 0 = half the pool (at least 1). */
+static uint32_t peer_cap(const struct microtcp_stack *st) {
+  uint32_t cap = st->cfg.tcp_max_per_peer ? st->cfg.tcp_max_per_peer : st->cfg.max_tcp / 2u;
+  return MAX(cap, 1u);
+}
+
+bool tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip) {
+  uint32_t cap = peer_cap(st);
+  if (st->tcp.tcbs_in_use < cap) return false; /* cheap: nobody can be at the cap */
+  uint32_t n = 0;
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    const struct tcb *t = &st->tcp.tcbs[i];
+    /* TIME-WAIT blocks do not count: a new SYN may take them over anyway */
+    if (t->in_use && t->remote_ip == rip && t->state != MICROTCP_TIME_WAIT &&
+        t->state != MICROTCP_CLOSED && ++n >= cap)
+      return true;
+  }
+  return false;
+}
+
+/* The connection that holds a block longest without progress (no new data
+ * acknowledged or received for cfg.tcp_evict_stalled_us: a zero window that
+ * never opens, an idle or slow-read peer), or NULL. Blocks no application
+ * holds (orphans, connections nobody accepted yet) go first: they free at
+ * once. 0 disables this. */
+static struct tcb *most_stalled(struct microtcp_stack *st) {
+  uint64_t limit = st->cfg.tcp_evict_stalled_us;
+  if (limit == 0) return NULL;
+  struct tcb *best = NULL;
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    struct tcb *t = &st->tcp.tcbs[i];
+    if (!t->in_use || !tcb_synchronized(t) || t->state == MICROTCP_TIME_WAIT) continue;
+    if (st->now - t->progress_at < limit) continue;
+    if (!best || (t->owner != OWN_APP && best->owner == OWN_APP) ||
+        ((t->owner == OWN_APP) == (best->owner == OWN_APP) && t->progress_at < best->progress_at))
+      best = t;
+  }
+  return best;
+}
+
+static void tcb_reset_and_free(struct microtcp_stack *st, struct tcb *t);
+
+bool tcp_pool_has_room(const struct microtcp_stack *st) {
+  if (st->tcp.free_head != TCP_NONE) return true;
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++)
+    if (st->tcp.tcbs[i].in_use && st->tcp.tcbs[i].state == MICROTCP_TIME_WAIT) return true;
+  return false;
+}
+
+void tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t) {
+  uint16_t me = tcb_index(st, t), li = (uint16_t)(l - st->tcp.listeners);
+  t->flags |= TF_IN_ACCEPTQ;
+  t->next = TCP_NONE;
+  if (l->acc_tail == TCP_NONE)
+    l->acc_head = me;
+  else
+    st->tcp.tcbs[l->acc_tail].next = me;
+  l->acc_tail = me;
+  l->ready++;
+  notify(st, handle_make(HK_LISTENER, l->gen, li));
+}
+
 struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
   struct tcp_state *tcp = &st->tcp;
   if (tcp->free_head == TCP_NONE) {
     /* Pool exhausted: reuse the oldest TIME_WAIT block (its only job is to
      * absorb stray segments), then, for passive opens, the oldest half-open
-     * connection (SYN-flood protection by eviction). */
+     * connection (SYN-flood protection by eviction), then the connection
+     * stalled longest (pressure: peers holding blocks without progress must
+     * not lock others out). */
     struct tcb *victim = oldest_in_state(st, MICROTCP_TIME_WAIT);
     if (!victim && may_evict_half_open) {
       victim = oldest_in_state(st, MICROTCP_SYN_RECEIVED);
       if (victim) st->ctr.tcp_half_open_evicted++;
     }
-    if (!victim) return NULL;
-    tcb_terminate(st, victim, MICROTCP_ECONNABORTED);
+    if (!victim && may_evict_half_open && (victim = most_stalled(st)) != NULL) {
+      /* RFC 9293 3.10.4 ABORT: the peer learns by a RST; an application that
+       * holds it reads ECONNABORTED and frees the block by closing it. */
+      st->ctr.tcp_stalled_evicted++;
+      if (victim->owner == OWN_APP) {
+        tcp_send_rst(st, victim->remote_ip, victim->lport, victim->rport, victim->snd_nxt,
+                     victim->rcv_nxt, true);
+        tcb_terminate(st, victim, MICROTCP_ECONNABORTED);
+      } else {
+        tcb_reset_and_free(st, victim);
+      }
+      victim = NULL;
+      if (tcp->free_head == TCP_NONE) return NULL;
+    }
+    if (victim) tcb_terminate(st, victim, MICROTCP_ECONNABORTED);
     if (tcp->free_head == TCP_NONE) return NULL;
   }
   struct tcb *t = &tcp->tcbs[tcp->free_head];
@@ -168,6 +245,7 @@ struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
   t->in_use = true;
   t->next = t->hnext = t->out_next = t->listener = TCP_NONE;
   t->created_at = st->now;
+  t->progress_at = st->now;
   /* Buffers are fixed slices of the arena: slot idx owns them for good. */
   size_t slot = (size_t)st->cfg.tcp_sndbuf + st->cfg.tcp_rcvbuf;
   uint8_t *mem = st->tcp.bufs + slot * idx;

@@ -81,6 +81,40 @@ uint32_t rb_write_at(struct ringbuf *rb, uint32_t off, const void *src, uint32_t
   return n;
 }
 
+/* Do bytes [off, off+n) at logical offset off (off+n <= cap) differ from src? */
+static bool rb_differs(const struct ringbuf *rb, uint32_t off, const uint8_t *src, uint32_t n) {
+  if (n == 0) return false;
+  uint32_t i = rb_index(rb, off);
+  uint32_t first = rb->cap - i;
+  if (first > n) first = n;
+  if (memcmp(rb->mem + i, src, first) != 0) return true;
+  return n > first && memcmp(rb->mem, src + first, n - first) != 0;
+}
+
+uint32_t rb_write_at_first(struct ringbuf *rb, const struct assembler *a, uint32_t off,
+                           const void *src, uint32_t n, bool *conflict) {
+  const uint8_t *p = src;
+  uint32_t room = rb_free(rb);
+  *conflict = false;
+  if (off >= room) return 0;
+  if (n > room - off) n = room - off;
+  uint32_t end = off + n, pos = off;
+  for (uint16_t k = 0; k < a->count && pos < end; k++) {
+    uint32_t rs = a->r[k].start, re = a->r[k].end;
+    if (re <= pos) continue;
+    if (rs >= end) break;
+    if (rs > pos) { /* a gap: new bytes */
+      rb_put(rb, rb->len + pos, p + (pos - off), rs - pos);
+      pos = rs;
+    }
+    uint32_t held_end = re < end ? re : end; /* [pos, held_end) is held: keep it */
+    if (rb_differs(rb, rb->len + pos, p + (pos - off), held_end - pos)) *conflict = true;
+    pos = held_end;
+  }
+  if (pos < end) rb_put(rb, rb->len + pos, p + (pos - off), end - pos);
+  return n;
+}
+
 void rb_commit(struct ringbuf *rb, uint32_t n) {
   uint32_t room = rb_free(rb);
   rb->len += n > room ? room : n;

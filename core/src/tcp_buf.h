@@ -63,6 +63,15 @@ void rb_drop(struct ringbuf *rb, uint32_t n);
  * changing len: out-of-order data waiting for the gap before it. Clipped to
  * the capacity; returns bytes stored (0 if len+off >= cap). */
 uint32_t rb_write_at(struct ringbuf *rb, uint32_t off, const void *src, uint32_t n);
+/* rb_write_at, first copy wins: of [off, off+n) only the bytes the assembler
+ * a does not hold yet are stored; the bytes it holds stay as they are (the
+ * first copy received), and *conflict is set if any of them differs from
+ * src (overlapping retransmissions that disagree: an IDS-evasion and
+ * injection tool). Call before asm_add records the new range. Returns the
+ * bytes of the range that fit (as rb_write_at). */
+struct assembler;
+uint32_t rb_write_at_first(struct ringbuf *rb, const struct assembler *a, uint32_t off,
+                           const void *src, uint32_t n, bool *conflict);
 /* Make n bytes already stored by rb_write_at part of the buffer: len += n,
  * clipped to cap. */
 void rb_commit(struct ringbuf *rb, uint32_t n);

@@ -20,25 +20,48 @@ static uint32_t seg_seqlen(const struct seg_in *s) {
   return s->len + (has(s, WIRE_TCP_SYN) ? 1u : 0u) + (has(s, WIRE_TCP_FIN) ? 1u : 0u);
 }
 
-/* RFC 5961 7: limit challenge ACKs to cfg.tcp_challenge_ack_per_s per second. */
-bool tcp_challenge_ack_allowed(struct microtcp_stack *st) {
+/* RFC 5961 7: challenge ACKs are rate limited, in two layers as Linux does, so
+ * that counting them leaks nothing (the CVE-2016-5696 side channel: with one
+ * fixed per-stack budget an off-path attacker who sees its own challenge ACKs
+ * learns whether its spoofed probes made some other connection spend one).
+ *  - Per connection: at most one per cfg.tcp_challenge_ack_interval_us (Linux
+ *    tcp_invalid_ratelimit, 500 ms). A limited one spends nothing global.
+ *  - Per stack: a budget per wall second (now / 1 s) drawn from the keyed PRF,
+ *    uniform in [n/2, n/2 + n) for n = cfg.tcp_challenge_ack_per_s (mean n);
+ *    the attacker knows neither the draw nor how much the others spent.
+ * Both are 0 = off. */
+static bool challenge_ack_allowed(struct microtcp_stack *st, struct tcb *t) {
   struct tcp_state *tcp = &st->tcp;
-  uint32_t limit = st->cfg.tcp_challenge_ack_per_s;
-  if (limit == 0) return true;
-  if (st->now - tcp->challenge_refill >= 1000000u) {
-    tcp->challenge_tokens = limit;
-    tcp->challenge_refill = st->now;
-  }
-  if (tcp->challenge_tokens == 0) {
+  uint32_t interval = st->cfg.tcp_challenge_ack_interval_us;
+  if (interval && st->now < t->challenge_ack_next) {
     st->ctr.tcp_challenge_acks_limited++;
     return false;
   }
-  tcp->challenge_tokens--;
+  uint32_t limit = st->cfg.tcp_challenge_ack_per_s;
+  if (limit) {
+    uint64_t second = st->now / 1000000u;
+    if (second != tcp->challenge_second || !tcp->challenge_started) {
+      struct {
+        char tag[4];
+        uint32_t pad;
+        uint64_t second;
+      } in = {{'c', 'a', 'c', 'k'}, 0, second};
+      tcp->challenge_second = second;
+      tcp->challenge_started = true;
+      tcp->challenge_tokens = limit / 2u + (uint32_t)(prf(st, &in, sizeof in) % limit);
+    }
+    if (tcp->challenge_tokens == 0) {
+      st->ctr.tcp_challenge_acks_limited++;
+      return false;
+    }
+    tcp->challenge_tokens--;
+  }
+  if (interval) t->challenge_ack_next = st->now + interval;
   return true;
 }
 
 static void challenge_ack(struct microtcp_stack *st, struct tcb *t) {
-  if (!tcp_challenge_ack_allowed(st)) return;
+  if (!challenge_ack_allowed(st, t)) return;
   st->ctr.tcp_challenge_acks++;
   tcp_send_ack_now(st, t);
 }
@@ -98,16 +121,92 @@ static void start_cc(struct microtcp_stack *st, struct tcb *t) {
 }
 
 /* ---- LISTEN: RFC 9293 3.10.7.2 -------------------------------------------------------------- */
+static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *in);
+static void established(struct microtcp_stack *st, struct tcb *t);
+
+/* Options a passively opened connection inherits from its listener. */
+static void inherit_listener(struct tcb *t, const struct tcp_listener *l) {
+  t->flags |= (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)) | TF_PASSIVE;
+  t->cc_algo = l->cc_algo;
+  t->maxseg = l->maxseg;
+  t->sndbuf_lim = l->sndbuf_lim;
+  t->rcvbuf_lim = l->rcvbuf_lim;
+  t->keepidle_us = l->keepidle_us;
+  t->keepintvl_us = l->keepintvl_us;
+  t->keepcnt = l->keepcnt;
+  t->user_timeout_us = l->user_timeout_us;
+}
+
+/* The ACK of a cookie SYN-ACK (tcp_syncookie.c): if the cookie checks out,
+ * build the connection, ESTABLISHED, onto the accept queue. Returns false if
+ * it is no valid cookie (the caller answers with a RST). */
+static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l,
+                               const struct seg_in *s) {
+  uint16_t mss = tcp_syncookie_check(st, s->src, s->h->src_port, s->h->dst_port, s->seq - 1,
+                                     s->ack - 1);
+  if (!mss) {
+    st->ctr.tcp_syncookies_failed++;
+    return false;
+  }
+  if (l->ready >= l->backlog || tcp_peer_at_limit(st, s->src)) {
+    st->ctr.drop_tcp_backlog++; /* dropped: the peer's retransmission may find room */
+    return true;
+  }
+  struct tcb *t = tcb_alloc(st, true);
+  if (!t) {
+    st->ctr.drop_tcp_backlog++;
+    return true;
+  }
+  st->ctr.tcp_syncookies_ok++;
+  t->owner = OWN_LISTENER;
+  t->listener = (uint16_t)(l - st->tcp.listeners);
+  inherit_listener(t, l);
+  tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
+  t->iss = s->ack - 1;
+  t->snd_una = t->snd_nxt = t->snd_max = t->snd_buf_seq = s->ack;
+  t->irs = s->seq - 1;
+  t->rcv_nxt = t->last_ack_sent = s->seq;
+  t->rcv_adv = s->seq + MIN(st->cfg.tcp_rcvbuf, 65535u); /* as the cookie SYN-ACK offered */
+  t->flags &= ~(uint32_t)(TF_WS | TF_TS | TF_SACK); /* the cookie SYN-ACK offered none */
+  t->snd_wscale = t->rcv_wscale = 0;
+  t->peer_mss = mss;
+  set_mss(st, t);
+  t->snd_wnd = t->max_snd_wnd = s->h->window;
+  t->snd_wl1 = s->seq;
+  t->snd_wl2 = s->ack;
+  t->recover = t->iss;
+  start_cc(st, t);
+  established(st, t);
+  tcp_acceptq_push(st, l, t);
+  if (s->len || has(s, WIRE_TCP_FIN)) { /* data on the ACK: the usual path takes it */
+    synchronized_input(st, t, s);
+    if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) tcp_send_ack_now(st, t);
+  }
+  return true;
+}
+
 static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
                          const struct seg_in *s, const uint32_t *iss) {
   if (has(s, WIRE_TCP_RST)) return;
   if (has(s, WIRE_TCP_ACK)) {
+    if (!has(s, WIRE_TCP_SYN) && st->cfg.tcp_syncookies && syncookie_complete(st, l, s)) return;
     reply_rst(st, s);
     return;
   }
   if (!has(s, WIRE_TCP_SYN) || has(s, WIRE_TCP_FIN)) return;
   if (l->ready >= l->backlog) {
     st->ctr.drop_tcp_backlog++; /* accept queue full: the peer retries its SYN */
+    return;
+  }
+  if (tcp_peer_at_limit(st, s->src)) {
+    st->ctr.drop_tcp_peer_limit++; /* one address may not take every block */
+    return;
+  }
+  if (st->cfg.tcp_syncookies && (l->half_open >= l->backlog || !tcp_pool_has_room(st))) {
+    /* RFC 4987 3.6: queue or pool full, answer without keeping state. */
+    uint16_t mss = s->h->opts.has_mss ? s->h->opts.mss : TCP_DEFAULT_MSS;
+    uint32_t cookie = tcp_syncookie_make(st, s->src, s->h->src_port, s->h->dst_port, s->seq, mss);
+    tcp_syncookie_send_synack(st, s->src, s->h->dst_port, s->h->src_port, cookie, s->seq + 1);
     return;
   }
   uint16_t li = (uint16_t)(l - st->tcp.listeners);
@@ -134,15 +233,7 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
   t->owner = OWN_LISTENER;
   t->listener = li;
   l->half_open++;
-  t->flags |= (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)) | TF_PASSIVE;
-  t->cc_algo = l->cc_algo;
-  t->maxseg = l->maxseg;
-  t->sndbuf_lim = l->sndbuf_lim;
-  t->rcvbuf_lim = l->rcvbuf_lim;
-  t->keepidle_us = l->keepidle_us;
-  t->keepintvl_us = l->keepintvl_us;
-  t->keepcnt = l->keepcnt;
-  t->user_timeout_us = l->user_timeout_us;
+  inherit_listener(t, l);
   tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
   if (iss) { /* reopening a TIME-WAIT connection: above its sequence space */
     t->iss = *iss;
@@ -435,8 +526,12 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
   if (off >= wnd) return true;
   if (len > wnd - off) len = wnd - off; /* trim to the window */
   if (len == 0) return false;
+  /* Overlapping data that differs: the first copy wins (as the IDS on the
+   * path most likely saw it), counted. */
+  bool conflict = false;
   if (off == 0) {
-    uint32_t n = rb_write_at(&t->rcvbuf, 0, data, len);
+    uint32_t n = rb_write_at_first(&t->rcvbuf, &t->ooo, 0, data, len, &conflict);
+    if (conflict) st->ctr.tcp_overlap_conflicts++;
     rb_commit(&t->rcvbuf, n);
     asm_shift(&t->ooo, n);
     uint32_t extra = asm_front(&t->ooo);
@@ -456,11 +551,12 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
     if (!t->t_delack) t->t_delack = st->now + st->cfg.tcp_delack_us;
     return false;
   }
+  rb_write_at_first(&t->rcvbuf, &t->ooo, off, data, len, &conflict);
+  if (conflict) st->ctr.tcp_overlap_conflicts++;
   if (asm_add(&t->ooo, off, off + len) < 0) {
-    st->ctr.drop_tcp_ooo_full++;
+    st->ctr.drop_tcp_ooo_full++; /* bytes stored in gaps stay untracked, unused */
     return true;
   }
-  rb_write_at(&t->rcvbuf, off, data, len);
   return true; /* RFC 5681 4.2: out-of-order data gets an immediate ACK */
 }
 
@@ -806,10 +902,12 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   t->last_rcv_at = st->now;
   t->keep_probes_sent = 0;
   t->probes_unanswered = 0;
+  uint64_t moved = t->bytes_acked + t->bytes_received;
   if (t->state == MICROTCP_SYN_SENT)
     syn_sent_input(st, t, &s);
   else
     synchronized_input(st, t, &s);
+  if (t->in_use && t->bytes_acked + t->bytes_received != moved) t->progress_at = st->now;
   if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) tcp_send_ack_now(st, t);
 }
 
@@ -837,8 +935,17 @@ void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint1
   }
   if (type == WIRE_ICMP_DEST_UNREACH &&
       (code == WIRE_ICMP_UNREACH_PROTO || code == WIRE_ICMP_UNREACH_PORT)) {
-    /* Hard errors abort (RFC 1122 4.2.3.9: SHOULD abort). */
-    tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    /* Hard errors (RFC 1122 4.2.3.9: SHOULD abort) abort only a connection
+     * that is not yet synchronized (SYN-SENT, SYN-RECEIVED), as Linux does.
+     * In a synchronized state the 4-tuple and one in-flight sequence number
+     * are all a blind attacker needs to forge one, and a real peer would have
+     * answered with a RST instead: RFC 5927 5.2 treats them as soft errors. */
+    if (!tcb_synchronized(t)) {
+      tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+      return;
+    }
+    st->ctr.tcp_icmp_hard_as_soft++;
+    t->soft_err = MICROTCP_ECONNREFUSED;
     return;
   }
   /* Soft errors (net/host unreachable, time exceeded): remembered and reported

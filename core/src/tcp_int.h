@@ -136,6 +136,8 @@ struct tcb {
   uint64_t last_rcv_at;       /* for keepalive idle */
   uint64_t last_data_sent_at; /* last segment carrying data (RFC 5681 4.1 restart) */
   uint64_t created_at;        /* half-open age (eviction order) */
+  uint64_t challenge_ack_next; /* RFC 5961 7: no challenge ACK before this time */
+  uint64_t progress_at;       /* last new data acknowledged or received (pressure eviction) */
 
   /* per-socket options */
   uint64_t keepidle_us;
@@ -169,6 +171,26 @@ struct tcb *tcb_from_handle(const struct microtcp_stack *st, int h);
 int tcb_handle(const struct microtcp_stack *st, const struct tcb *t);
 uint16_t tcb_index(const struct microtcp_stack *st, const struct tcb *t);
 struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open);
+/* Does remote address rip hold cfg.tcp_max_per_peer connections already? */
+bool tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip);
+/* Could tcb_alloc give a block without evicting a live connection (a free
+ * block or a TIME-WAIT one)? */
+bool tcp_pool_has_room(const struct microtcp_stack *st);
+/* Put an ESTABLISHED passive connection on listener l's accept queue and tell
+ * the application. */
+void tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t);
+
+/* ---- tcp_syncookie.c (RFC 4987 3.6) ---- */
+/* Our ISN for a SYN answered without state (peer_isn: the SYN's SEQ). */
+uint32_t tcp_syncookie_make(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
+                            uint16_t lport, uint32_t peer_isn, uint16_t peer_mss);
+/* The MSS a valid cookie encodes, 0 if cookie (SEG.ACK - 1) is not valid for
+ * this tuple and peer_isn (SEG.SEQ - 1) now. */
+uint16_t tcp_syncookie_check(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
+                             uint16_t lport, uint32_t peer_isn, uint32_t cookie);
+/* Send the stateless SYN-ACK (MSS option only, unscaled window). */
+void tcp_syncookie_send_synack(struct microtcp_stack *st, uint32_t rip, uint16_t lport,
+                               uint16_t rport, uint32_t iss, uint32_t ack);
 void tcb_free(struct microtcp_stack *st, struct tcb *t);
 void tcb_hash_insert(struct microtcp_stack *st, struct tcb *t);
 struct tcb *tcb_lookup(struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
@@ -206,9 +228,6 @@ void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
  * reset; the first probe goes out one RTO (at least rto_min) from now. */
 void tcp_persist_start(struct microtcp_stack *st, struct tcb *t);
 uint64_t tcb_deadline(const struct tcb *t);
-
-/* ---- tcp_input.c ---- */
-bool tcp_challenge_ack_allowed(struct microtcp_stack *st);
 
 static inline bool tcb_synchronized(const struct tcb *t) {
   return t->state >= MICROTCP_ESTABLISHED;

@@ -172,6 +172,10 @@ static void base_config(microtcp_config *c) {
   c->tcp_keepintvl_us = 75000000;
   c->tcp_keepcnt = 9;
   c->tcp_challenge_ack_per_s = 100;
+  c->tcp_challenge_ack_interval_us = 500000;
+  c->tcp_syncookies = true;
+  c->tcp_max_per_peer = 0;             /* half the pool: 8 */
+  c->tcp_evict_stalled_us = 30000000;
   c->tcp_ooo_ranges = 4;
 }
 

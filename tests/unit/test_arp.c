@@ -189,12 +189,14 @@ static void wait_queue_is_bounded(void) {
   int u = microtcp_udp_bind(h.st, 0, 5000);
   send_udp_to(&h, u, PEER, "1");
   send_udp_to(&h, u, PEER, "2");
-  /* a third datagram does not fit: refused whole, counted */
-  CHECK_EQ(microtcp_udp_sendto(h.st, 0, u, PEER, 7, "3", 1), MICROTCP_ENOMEM);
+  /* a third datagram takes the place of the oldest, which is dropped and
+   * counted (frames for silent neighbours cannot lock the queue) */
+  CHECK_EQ(microtcp_udp_sendto(h.st, 0, u, PEER, 7, "3", 1), 1);
   CHECK_EQ(ctr(&h)->drop_arp_pending_full, 1);
   CHECK_EQ(usage(&h).arp_pending, 2);
-  /* a datagram needing 3 fragments to an unresolved host: nothing is queued,
-   * but resolution starts so a later attempt can succeed */
+  /* a datagram needing 3 fragments, more than the queue holds, to an
+   * unresolved host: nothing is queued, but resolution starts so a later
+   * attempt can succeed */
   static uint8_t big[4000];
   CHECK_EQ(microtcp_udp_sendto(h.st, 0, u, OTHER, 7, big, sizeof big), MICROTCP_ENOMEM);
   CHECK_EQ(usage(&h).arp_pending, 2);
@@ -363,6 +365,7 @@ static void full_cache_evicts_least_recently_used(void) {
   microtcp_config cfg;
   host_config(&cfg);
   cfg.arp_entries = 3;
+  cfg.arp_incomplete = 2;
   host_init(&h, &cfg);
   int u = microtcp_udp_bind(h.st, 0, 5000);
   const uint32_t ips[4] = {0x0a000011u, 0x0a000012u, 0x0a000013u, 0x0a000014u};
@@ -387,18 +390,57 @@ static void full_cache_evicts_least_recently_used(void) {
   CHECK_EQ(microtcp_arp_lookup(h.st, ips[2], mac), 0);
   CHECK_EQ(microtcp_arp_lookup(h.st, ips[3], mac), 0);
   drain(&h);
-  /* pending and static entries are never evicted */
+  /* static entries are never evicted; incomplete (pending) ones are */
   CHECK_EQ(microtcp_arp_add_static(h.st, PEER, PEER_MAC), 0); /* evicts one resolved */
   send_udp_to(&h, u, GW, "pending");                          /* evicts another */
   CHECK_EQ(usage(&h).arp_pending, 1);
   send_udp_to(&h, u, OTHER, "pending too");                   /* evicts the last resolved */
   CHECK_EQ(usage(&h).arp_pending, 2);
   CHECK_EQ(microtcp_arp_lookup(h.st, PEER, mac), 0);
-  /* now only static + pending entries: a request from someone new is not cached */
+  /* now only static + incomplete entries: a request from someone new takes
+   * the oldest incomplete entry (GW's; its waiting frame is dropped) */
   inject_arp(&h, BCAST_MAC, WIRE_ARP_REQUEST, macs[1], ips[1], ZERO_MAC, ME);
-  CHECK_EQ(microtcp_arp_lookup(h.st, ips[1], mac), MICROTCP_EAGAIN);
-  CHECK_EQ(usage(&h).arp_pending, 2);
+  CHECK_EQ(microtcp_arp_lookup(h.st, ips[1], mac), 0);
+  CHECK_EQ(usage(&h).arp_pending, 1);
   CHECK_EQ(usage(&h).arp_entries, 3);
+  CHECK_EQ(ctr(&h)->arp_incomplete_evicted, 1);
+  CHECK_EQ(ctr(&h)->drop_arp_unresolved, 1);
+  host_free(&h);
+}
+
+/* Issue 13 (ARP starvation): incomplete entries are capped (arp_incomplete);
+ * beyond the cap a new resolution evicts the oldest incomplete one, never a
+ * resolved entry, and a full wait queue drops its oldest frame for the new. */
+static void incomplete_entries_are_capped_and_oldest_evicted(void) {
+  struct host h;
+  microtcp_config cfg;
+  host_config(&cfg);
+  cfg.arp_entries = 4;
+  cfg.arp_incomplete = 2;
+  cfg.arp_pending = 2;
+  host_init(&h, &cfg);
+  learn_peer(&h); /* resolved */
+  int u = microtcp_udp_bind(h.st, 0, 5000);
+  uint8_t mac[6];
+  for (uint32_t i = 0; i < 10; i++) {
+    h.now = 1000u * (i + 1);
+    send_udp_to(&h, u, 0x0a000020u + i, "never answered");
+    drain(&h);
+    CHECK(usage(&h).arp_entries <= 3); /* the peer + at most 2 incomplete */
+    CHECK(usage(&h).arp_pending <= 2);
+  }
+  CHECK_EQ(microtcp_arp_lookup(h.st, PEER, mac), 0); /* never evicted by them */
+  CHECK_EQ(ctr(&h)->arp_incomplete_evicted, 8);
+  /* the wait queue: two frames for one silent neighbour, then a third for
+   * another takes the place of the oldest */
+  h.now = 20000;
+  send_udp_to(&h, u, 0x0a000040u, "a");
+  send_udp_to(&h, u, 0x0a000040u, "b");
+  uint64_t dropped = ctr(&h)->drop_arp_pending_full;
+  h.now = 21000;
+  send_udp_to(&h, u, 0x0a000041u, "c");
+  CHECK_EQ(ctr(&h)->drop_arp_pending_full, dropped + 1);
+  CHECK_EQ(usage(&h).arp_pending, 2);
   host_free(&h);
 }
 
@@ -415,5 +457,6 @@ int main(void) {
   RUN(unused_entries_age_out_silently);
   RUN(entries_in_use_are_refreshed_before_expiry);
   RUN(full_cache_evicts_least_recently_used);
+  RUN(incomplete_entries_are_capped_and_oldest_evicted);
   return check_report();
 }

@@ -297,10 +297,31 @@ static void received_errors_reach_the_quoted_tcp_connection(void) {
   inject_tcp_error(&h, seg, 1480, 0);
   CHECK_EQ(microtcp_tcp_state(h.st, c), MICROTCP_ESTABLISHED);
   CHECK_EQ(ctr(&h)->icmp_errors_in, 2);
-  /* the real thing: a hard error aborts the connection (RFC 1122 4.2.3.9) */
+  /* an in-flight quote: port unreachable on a synchronized connection is a
+   * soft error only (RFC 5927 5.2; a forged one must not kill it) */
   inject_tcp_error(&h, seg, 0, 0);
+  CHECK_EQ(microtcp_tcp_state(h.st, c), MICROTCP_ESTABLISHED);
+  CHECK(!(microtcp_poll(h.st, c) & MICROTCP_ERROR));
+  CHECK_EQ(microtcp_socket_error(h.st, c), 0);
+  CHECK_EQ(ctr(&h)->tcp_icmp_hard_as_soft, 1);
+  microtcp_tcp_close(h.st, h.now, c);
+  host_free(&h);
+}
+
+/* In SYN-SENT a port unreachable quoting our SYN still aborts the connect
+ * (RFC 1122 4.2.3.9, as Linux does). */
+static void port_unreachable_aborts_syn_sent(void) {
+  struct host h;
+  host_default(&h);
+  learn_peer(&h);
+  int c = microtcp_tcp_connect(h.st, h.now, PEER, 80, 0);
+  CHECK(c >= 0);
+  uint8_t syn[9100];
+  CHECK(pop(&h, syn) > 54);
+  inject_tcp_error(&h, syn, 0, 0);
   CHECK(microtcp_poll(h.st, c) & MICROTCP_ERROR);
   CHECK_EQ(microtcp_socket_error(h.st, c), MICROTCP_ECONNREFUSED);
+  CHECK_EQ(ctr(&h)->tcp_icmp_hard_as_soft, 0);
   microtcp_tcp_close(h.st, h.now, c);
   host_free(&h);
 }
@@ -353,6 +374,7 @@ int main(void) {
   RUN(errors_are_not_sent_where_rfc1122_forbids);
   RUN(received_errors_reach_the_quoted_udp_socket);
   RUN(received_errors_reach_the_quoted_tcp_connection);
+  RUN(port_unreachable_aborts_syn_sent);
   RUN(ping_sends_requests_and_queues_replies);
   return check_report();
 }

@@ -202,7 +202,7 @@ static void reassembles_in_any_order_and_ignores_exact_duplicates(void) {
   host_free(&h);
 }
 
-static void overlapping_fragments_drop_the_datagram(void) {
+static void overlapping_fragments_first_copy_wins_partial_overlap_drops(void) {
   struct host h;
   microtcp_config cfg = reasm_config(16384, 2);
   host_init(&h, &cfg);
@@ -214,22 +214,26 @@ static void overlapping_fragments_drop_the_datagram(void) {
   CHECK_EQ(ctr(&h)->drop_reasm_overlap, 1);
   CHECK_EQ(usage(&h).reasm_slots, 0);
   CHECK_EQ(usage(&h).reasm_bytes, 0);
-  /* same range, different bytes (a rewrite attempt) */
+  /* same range, different bytes (a rewrite attempt): the first copy wins,
+   * the conflict is counted, the datagram survives with the first bytes */
   frag(&h, 2, dgram, t, 0, 1000);
   uint8_t evil[2000];
   memcpy(evil, dgram, t);
   evil[10] ^= 0xff;
   frag(&h, 2, evil, t, 0, 1000);
-  CHECK_EQ(ctr(&h)->drop_reasm_overlap, 2);
+  frag(&h, 2, evil, t, 8, 16); /* inside, differing too */
+  CHECK_EQ(ctr(&h)->drop_reasm_overlap, 1);
+  CHECK_EQ(ctr(&h)->ip_reasm_conflicts, 2);
+  frag(&h, 2, dgram, t, 1000, t - 1000);
+  CHECK(received_is(&h, u, 1992, 2));
   /* inconsistent last fragments (two different ends) */
   frag(&h, 3, dgram, t, 1000, t - 1000);
   frag(&h, 3, dgram, t - 8, 1000, t - 1008);
-  CHECK_EQ(ctr(&h)->drop_reasm_overlap, 3);
-  /* the rest of each datagram, arriving later, does not deliver anything */
+  CHECK_EQ(ctr(&h)->drop_reasm_overlap, 2);
+  /* the rest of the dropped datagram, arriving later, delivers nothing */
   frag(&h, 1, dgram, t, 1000, t - 1000);
-  frag(&h, 2, dgram, t, 1000, t - 1000);
   CHECK_EQ(microtcp_udp_recvfrom(h.st, 0, u, rbuf, sizeof rbuf, NULL), MICROTCP_EAGAIN);
-  CHECK_EQ(ctr(&h)->ip_reassembled, 0);
+  CHECK_EQ(ctr(&h)->ip_reassembled, 1);
   /* a non-last fragment whose length is not a multiple of 8 is malformed */
   frag(&h, 4, dgram, t, 0, 1001);
   CHECK_EQ(ctr(&h)->drop_ip_malformed, 1);
@@ -571,7 +575,7 @@ int main(void) {
   RUN(bad_headers_and_checksums_are_dropped);
   RUN(martian_sources_are_dropped);
   RUN(reassembles_in_any_order_and_ignores_exact_duplicates);
-  RUN(overlapping_fragments_drop_the_datagram);
+  RUN(overlapping_fragments_first_copy_wins_partial_overlap_drops);
   RUN(incomplete_datagrams_time_out_and_free_memory);
   RUN(memory_is_shared_and_capped);
   RUN(too_many_holes_drop_the_datagram);

@@ -381,6 +381,52 @@ static void assembler_random_ops_match_bitmap(void) {
   }
 }
 
+/* First copy wins against a bitmap model: random overlapping writes with a
+ * distinct byte value each, at every head position (wrap-around); a byte once
+ * held keeps its first value, conflicts are reported exactly when a held byte
+ * would change. */
+static void write_at_first_keeps_first_copy_random(void) {
+  enum { CAP = 61 };
+  for (uint32_t head = 0; head < CAP; head += 7) {
+    uint8_t mem[CAP];
+    struct ringbuf rb;
+    rb_init(&rb, mem, CAP);
+    rb.head = head;
+    struct asm_range r[64];
+    struct assembler a;
+    asm_init(&a, r, 64);
+    uint8_t model[CAP];
+    bool held[CAP] = {false};
+    for (int op = 0; op < 40; op++) {
+      uint32_t off = rnd(CAP), n = 1 + rnd(12);
+      uint8_t src[16];
+      uint8_t v = (uint8_t)(op * 5 + 1);
+      for (uint32_t i = 0; i < n; i++) src[i] = (uint8_t)(v + (rnd(3) == 0)); /* some bytes equal */
+      bool expect_conflict = false;
+      uint32_t fit = off + n > CAP ? CAP - off : n;
+      for (uint32_t i = 0; i < fit; i++) {
+        if (held[off + i]) expect_conflict |= model[off + i] != src[i];
+        else {
+          model[off + i] = src[i];
+          held[off + i] = true;
+        }
+      }
+      bool conflict = true;
+      CHECK_EQ(rb_write_at_first(&rb, &a, off, src, n, &conflict), fit);
+      CHECK_EQ(conflict, expect_conflict);
+      asm_add(&a, off, off + fit);
+    }
+    for (uint32_t i = 0; i < CAP; i++) {
+      if (!held[i]) continue;
+      uint8_t b;
+      rb_commit(&rb, CAP);
+      rb_peek(&rb, i, &b, 1);
+      rb.len = 0;
+      CHECK_EQ(b, model[i]);
+    }
+  }
+}
+
 int main(void) {
   RUN(seq_compare_wraps_around_2_32);
   RUN(ringbuf_wraparound_at_every_head_position);
@@ -394,5 +440,6 @@ int main(void) {
   RUN(assembler_shift_drops_trims_and_rebases);
   RUN(assembler_sack_blocks_report_most_recent_first);
   RUN(assembler_random_ops_match_bitmap);
+  RUN(write_at_first_keeps_first_copy_random);
   return check_report();
 }

@@ -34,6 +34,8 @@ static const struct microtcp_knob MICROTCP_KNOBS[] = {
     MICROTCP_KNOB(tcp_keepidle_us), MICROTCP_KNOB(tcp_keepintvl_us), MICROTCP_KNOB(tcp_keepcnt),
     MICROTCP_KNOB(tcp_challenge_ack_per_s), MICROTCP_KNOB(tcp_ooo_ranges),
     MICROTCP_KNOB(tcp_abc_limit), MICROTCP_KNOB(tcp_dsack), MICROTCP_KNOB(tcp_prr),
+    MICROTCP_KNOB(tcp_challenge_ack_interval_us), MICROTCP_KNOB(tcp_max_per_peer),
+    MICROTCP_KNOB(tcp_evict_stalled_us), MICROTCP_KNOB(tcp_syncookies),
 };
 #undef MICROTCP_KNOB
 

@@ -61,7 +61,8 @@ static const char USAGE[] =
     "  --loss R  --duplicate R  --reorder R   rates per frame and direction:\n"
     "                       5 or 5% (percent) or 50000ppm\n"
     "  --delay MS           delay every frame by MS milliseconds (both directions)\n"
-    "  --seed N             seed of the impairments and the stack's secret (default 1)\n"
+    "  --seed N             deterministic run: seeds the impairments and the stack's secret\n"
+    "                       (default: secret from getrandom(), impairments seed 1)\n"
     "  --max-conns N        TCP connection blocks (default 1024)\n"
     "  --buffer BYTES       send and receive buffer per connection (default 131072);\n"
     "                       the stack allocates max-conns x 2 x buffer up front\n"
@@ -210,6 +211,7 @@ int main(int argc, char **argv) {
   uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x02};
   uint16_t port = 7, connect_port = 0;
   uint64_t source_bytes = 1000000, seed = 1, duration_ms = 0, max_conns = 1024, buffer = 128 * 1024;
+  bool have_seed = false;
   struct impair_params ip_params = {0};
   int use_gso = 0;
   for (int i = 1; i < argc; i++) {
@@ -258,6 +260,7 @@ int main(int argc, char **argv) {
       ip_params.delay_us = (uint32_t)(ms * 1000.0);
     } else if (!strcmp(a, "--seed")) {
       if (parse_u64(v, &seed) < 0) return usage("--seed expects an unsigned integer", v);
+      have_seed = true;
     } else if (!strcmp(a, "--duration")) {
       char *end;
       double s = strtod(v, &end);
@@ -318,6 +321,11 @@ int main(int argc, char **argv) {
   /* ---- the stack ---- */
   microtcp_config cfg;
   configure_stack(&cfg, mac, ip, prefix, gw, seed, (uint16_t)max_conns, (uint32_t)buffer);
+  /* Without --seed the secret is unpredictable (ISNs, IP IDs, ports). */
+  if (tap_config_choose_secret(cfg.secret, have_seed, seed) < 0) {
+    fprintf(stderr, "microtcp-tap: getrandom: %s\n", strerror(errno));
+    return 1;
+  }
   size_t need = microtcp_footprint(&cfg);
   void *arena = need ? aligned_alloc(16, (need + 15) & ~(size_t)15) : NULL;
   int ierr = MICROTCP_EINVAL;

@@ -113,7 +113,10 @@ typedef struct microtcp_config {
   uint32_t udp_rcvq;         /* bytes of receive queue per UDP socket */
   uint16_t frames;           /* frame buffers (tx queue + ARP waiting) */
   uint16_t arp_entries;      /* ARP cache size */
-  uint16_t arp_pending;      /* max frames waiting for ARP resolution (all hosts) */
+  uint16_t arp_pending;      /* max frames waiting for ARP resolution (all hosts); when
+                              * full, the oldest waiting frame is dropped for a new one */
+  uint16_t arp_incomplete;   /* ARP entries waiting for an answer at once; beyond it a new
+                              * resolution evicts the oldest of them (0 = arp_entries / 2) */
   uint16_t reasm_slots;      /* datagrams being reassembled at once */
   uint32_t reasm_bytes;      /* reassembly memory shared by all datagrams, in 256-byte
                               * chunks (one datagram may take it all, up to 65515) */
@@ -158,10 +161,21 @@ typedef struct microtcp_config {
                                     2 h of µs does not fit in 32) */
   uint32_t tcp_keepintvl_us;     /* interval between probes */
   uint8_t tcp_keepcnt;           /* unanswered probes before ETIMEDOUT */
-  uint16_t tcp_challenge_ack_per_s; /* RFC 5961 challenge ACK limit, per stack */
+  uint16_t tcp_challenge_ack_per_s; /* RFC 5961 7 global challenge ACK limit: mean per
+                                     * second; each second's budget is drawn by the
+                                     * PRF from [n/2, 3n/2) (0 = no global limit) */
+  uint32_t tcp_challenge_ack_interval_us; /* per connection: at most one challenge ACK per
+                                           * interval (Linux: 500 ms; 0 = off) */
   uint16_t tcp_ooo_ranges;       /* out-of-order ranges kept per connection */
   uint8_t tcp_abc_limit;         /* slow start: cwnd grows by at most this many SMSS per ACK
                                     (RFC 5681 3.1: 1, the default; RFC 3465 allows 2); 0 = 1 */
+  bool tcp_syncookies;           /* RFC 4987 3.6: answer SYNs statelessly when the half-open
+                                  * queue or the connection pool is full (default on) */
+  uint16_t tcp_max_per_peer;     /* connections one remote address may open to us (passive;
+                                  * 0 = max_tcp / 2) */
+  uint32_t tcp_evict_stalled_us; /* pool full: a new connection may evict one that made no
+                                  * progress (no data acked or received) for this long
+                                  * (0 = never) */
 
   /* Callbacks (optional) */
   microtcp_trace_fn trace;
@@ -229,7 +243,10 @@ void microtcp_advance(microtcp_stack *st, uint64_t now);
   X(udp_datagrams_in) X(udp_datagrams_out)                     \
   X(tcp_segments_in) X(tcp_segments_out) X(tcp_retransmits) X(tcp_rst_out) \
   X(tcp_challenge_acks) X(tcp_challenge_acks_limited) X(tcp_half_open_evicted) \
-  X(tcp_conns_opened) X(tcp_conns_accepted) X(tcp_timeouts)
+  X(tcp_conns_opened) X(tcp_conns_accepted) X(tcp_timeouts)  \
+  X(tcp_icmp_hard_as_soft) X(arp_incomplete_evicted) X(tcp_overlap_conflicts) \
+  X(ip_reasm_conflicts) X(drop_tcp_peer_limit) X(tcp_stalled_evicted) \
+  X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed)
 
 typedef struct microtcp_counters {
 #define MICROTCP_X_FIELD(name) uint64_t name;

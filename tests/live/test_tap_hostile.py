@@ -1,0 +1,108 @@
+"""Live hostile-traffic checks against microtcp-tap in a network namespace
+(issue 13). Needs root, /dev/net/tun and iproute2; skipped with the reason
+otherwise. No numpy needed (the Netns fixture is test_tap_live's)."""
+import os
+import shutil
+import struct
+import time
+
+import pytest
+
+from test_tap_live import HOST_IP, STACK_IP, Netns
+
+pytestmark = pytest.mark.live
+
+
+def _why_not():
+    if os.environ.get("MICROTCP_SANITIZED") == "1":
+        return "live tests run in the default (unsanitized) build"
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, TAP devices)"
+    if not os.path.exists("/dev/net/tun"):
+        return "needs /dev/net/tun"
+    if not shutil.which("ip"):
+        return "needs iproute2 (ip)"
+    return None
+
+
+if _why_not():
+    pytestmark = [pytest.mark.live, pytest.mark.skip(reason=_why_not())]
+
+
+@pytest.fixture
+def ns(build_dir, tmp_path):
+    if not (build_dir / "tools" / "tap" / "microtcp-tap").exists():
+        pytest.fail("microtcp-tap was not built")
+    n = Netns(build_dir, tmp_path)
+    try:
+        yield n
+    finally:
+        n.close()
+
+
+def pcap_synacks(path):
+    """(timestamp µs, seq) of every SYN-ACK the stack sent, from a classic pcap."""
+    data = path.read_bytes()
+    magic = struct.unpack("<I", data[:4])[0]
+    assert magic in (0xA1B2C3D4, 0xA1B23C4D), hex(magic)
+    nano = magic == 0xA1B23C4D
+    off, out = 24, []
+    while off + 16 <= len(data):
+        sec, frac, incl, _ = struct.unpack("<IIII", data[off:off + 16])
+        frame = data[off + 16: off + 16 + incl]
+        off += 16 + incl
+        if len(frame) < 54 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+            continue
+        ihl = (frame[14] & 15) * 4
+        tcp = frame[14 + ihl:]
+        if tcp[13] & 0x12 == 0x12:
+            ts = sec * 1_000_000 + (frac // 1000 if nano else frac)
+            out.append((ts, struct.unpack(">I", tcp[4:8])[0]))
+    return out
+
+
+CONNECT_FROM_FIXED_PORT = f"""
+import socket, struct
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+s.bind(('{HOST_IP}', 45000))
+s.settimeout(10)
+s.connect(('{STACK_IP}', 7))
+s.close()
+print('ok')
+"""
+
+
+def isn_of_one_run(ns, tag, *args):
+    """Start the stack, connect from HOST_IP:45000 once, stop; (time µs, ISN)."""
+    pcap = ns.tmp / f"{tag}.pcap"
+    p = ns.start_stack("--app", "echo", "--port", 7, "--pcap", pcap, *args, log=f"{tag}.log")
+    assert ns.python(CONNECT_FROM_FIXED_PORT) == "ok"
+    rc, log = ns.stop(p)
+    assert rc == 0, log
+    synacks = pcap_synacks(pcap)
+    assert len(synacks) == 1, synacks
+    return synacks[0]
+
+
+def isn_predicted(ns, *args):
+    """Two runs, same 4-tuple: is the second ISN the first plus the 4 µs clock
+    (RFC 6528's M) within 1 s? True means the secret was the same. Returns
+    (predicted, miss)."""
+    t1, isn1 = isn_of_one_run(ns, "run1", *args)
+    t2, isn2 = isn_of_one_run(ns, "run2", *args)
+    expect = (isn1 + (t2 - t1) // 4) & 0xFFFFFFFF
+    miss = min((isn2 - expect) & 0xFFFFFFFF, (expect - isn2) & 0xFFFFFFFF)
+    return miss < 250_000, miss
+
+
+def test_secret_is_random_without_seed(ns):
+    """issue 13 (6): without --seed one SYN-ACK must not predict the next run's
+    ISNs (the secret comes from getrandom()); with --seed it does, on request."""
+    predicted, miss = isn_predicted(ns)
+    print(f"no --seed: second run's ISN missed the prediction by {miss} (4 µs units)")
+    assert not predicted, miss
+    predicted, miss = isn_predicted(ns, "--seed", 5)
+    print(f"--seed 5: second run's ISN missed the prediction by {miss} (4 µs units)")
+    assert predicted, miss

@@ -1,10 +1,14 @@
 /*
  * microtcp-sim: run, swarm and check deterministic multi-host simulations.
  *
- * Exit codes: 0 ok, 2 usage or scenario error, 3 invariant violated
- * (integrity or leak), 4 liveness failure (a flow neither finished nor failed).
+ * Exit codes follow the project's convention (0 ok, 1 failure found, 2 usage
+ * or input error), with the failure found refined as TigerBeetle's simulator
+ * does: 3 invariant violated (integrity or leak), 4 liveness failure (a flow
+ * neither finished nor failed as expected). Scripts test `!= 0` and `== 2`.
  */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
@@ -19,7 +23,10 @@ static const char usage[] =
     "                        [--inject-bug corrupt-payload]\n"
     "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T]\n"
     "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
-    "exit codes: 0 ok, 2 usage/scenario error, 3 invariant violated, 4 liveness failure\n";
+    "       microtcp-sim --help | --version\n"
+    "Seeds are unsigned 64-bit integers (0..18446744073709551615).\n"
+    "exit codes: 0 ok, 1 failure found (microtcp-sim says which: 3 invariant violated,\n"
+    "            4 liveness failure), 2 usage or input error (bad option, scenario file:line)\n";
 
 static int usage_error(const char *msg, const char *arg) {
   fprintf(stderr, "microtcp-sim: %s%s%s (see microtcp-sim --help)\n", msg, arg ? ": " : "", arg ? arg : "");
@@ -29,7 +36,7 @@ static int usage_error(const char *msg, const char *arg) {
 #define MAX_PCAP_LINKS 16
 
 struct opts {
-  const char *cmd, *scenario, *pcap, *json, *events, *inject_bug;
+  const char *cmd, *scenario, *pcap, *json, *events, *inject_bug, *until;
   const char *pcap_links[MAX_PCAP_LINKS]; /* "HOST:FILE" */
   int npcap_links;
   uint64_t seed;
@@ -38,65 +45,110 @@ struct opts {
   uint64_t seed_a, seed_b;
   bool have_seeds;
   uint64_t shard_k, shard_n;
+  char repro[160]; /* options the reproduce line repeats: --until, --inject-bug */
 };
 
+/* Decimal unsigned 64-bit; out of range is an error, never clamped. */
 static int parse_u64(const char *s, uint64_t *out) {
   char *end;
-  if (!s || !*s || *s == '-') return -1;
+  if (!s || *s < '0' || *s > '9') return -1;
+  errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
-  if (*end) return -1;
+  if (*end || errno == ERANGE) return -1;
   *out = v;
   return 0;
 }
 
+enum { OPT_SEED = 256, OPT_SWARM, OPT_QUIET, OPT_PCAP, OPT_PCAP_LINK, OPT_JSON, OPT_EVENTS,
+       OPT_INJECT, OPT_UNTIL, OPT_SEEDS, OPT_SHARD, OPT_HELP, OPT_VERSION };
+
+static const struct option long_opts[] = {
+    {"seed", required_argument, NULL, OPT_SEED},     {"swarm", no_argument, NULL, OPT_SWARM},
+    {"quiet", no_argument, NULL, OPT_QUIET},         {"pcap", required_argument, NULL, OPT_PCAP},
+    {"pcap-link", required_argument, NULL, OPT_PCAP_LINK},
+    {"json", required_argument, NULL, OPT_JSON},     {"events", required_argument, NULL, OPT_EVENTS},
+    {"inject-bug", required_argument, NULL, OPT_INJECT},
+    {"until", required_argument, NULL, OPT_UNTIL},   {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"shard", required_argument, NULL, OPT_SHARD},   {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},     {NULL, 0, NULL, 0}};
+
+/* Returns 0 to run, 2 on a usage error, -1 after printing --help/--version. */
 static int parse_args(int argc, char **argv, struct opts *o) {
   memset(o, 0, sizeof *o);
-  if (argc < 2) return usage_error("missing command", NULL);
-  o->cmd = argv[1];
-  if (strcmp(o->cmd, "run") && strcmp(o->cmd, "swarm") && strcmp(o->cmd, "check"))
-    return usage_error("unknown command", o->cmd);
-  if (argc < 3 || argv[2][0] == '-') return usage_error("missing SCENARIO file", NULL);
-  o->scenario = argv[2];
-  for (int i = 3; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--swarm")) { o->swarm = true; continue; }
-    if (!strcmp(a, "--quiet")) { o->quiet = true; continue; }
-    if (!v) return usage_error("option needs a value", a);
-    i++;
-    if (!strcmp(a, "--seed")) {
-      if (parse_u64(v, &o->seed) < 0) return usage_error("--seed expects an unsigned integer", v);
+  const char *positional[2] = {NULL, NULL};
+  int npos = 0;
+  opterr = 0; /* our own one-line messages */
+  optind = 1;
+  int c;
+  /* Leading '-': non-options come back as 1, in order; ':' reports a missing value. */
+  while ((c = getopt_long(argc, argv, "-:h", long_opts, NULL)) != -1) {
+    const char *v = optarg;
+    switch (c) {
+    case 1:
+      if (npos == 2) return usage_error("unexpected argument", v);
+      positional[npos++] = v;
+      break;
+    case 'h':
+    case OPT_HELP: fputs(usage, stdout); return -1;
+    case OPT_VERSION: printf("microtcp-sim %s\n", MICROTCP_VERSION_STRING); return -1;
+    case OPT_SWARM: o->swarm = true; break;
+    case OPT_QUIET: o->quiet = true; break;
+    case OPT_SEED:
+      if (parse_u64(v, &o->seed) < 0)
+        return usage_error("--seed expects an unsigned 64-bit integer", v);
       o->have_seed = true;
-    } else if (!strcmp(a, "--pcap")) o->pcap = v;
-    else if (!strcmp(a, "--pcap-link")) {
+      break;
+    case OPT_PCAP: o->pcap = v; break;
+    case OPT_PCAP_LINK: {
       const char *colon = strchr(v, ':');
       if (!colon || colon == v || !colon[1]) return usage_error("--pcap-link expects HOST:FILE", v);
       if (o->npcap_links == MAX_PCAP_LINKS) return usage_error("too many --pcap-link options (16 at most)", v);
       o->pcap_links[o->npcap_links++] = v;
+      break;
     }
-    else if (!strcmp(a, "--json")) o->json = v;
-    else if (!strcmp(a, "--events")) o->events = v;
-    else if (!strcmp(a, "--inject-bug")) {
+    case OPT_JSON: o->json = v; break;
+    case OPT_EVENTS: o->events = v; break;
+    case OPT_INJECT:
       if (strcmp(v, "corrupt-payload")) return usage_error("--inject-bug knows only corrupt-payload", v);
       o->inject_bug = v;
-    } else if (!strcmp(a, "--until")) {
-      if (sim_parse_duration(v, &o->until_us) < 0) return usage_error("--until expects a time like 10s", v);
-    } else if (!strcmp(a, "--seeds")) {
+      break;
+    case OPT_UNTIL:
+      if (sim_parse_duration(v, &o->until_us) < 0 || o->until_us == 0)
+        return usage_error("--until expects a time above zero like 10s", v);
+      o->until = v;
+      break;
+    case OPT_SEEDS: {
       const char *dots = strstr(v, "..");
       char first[32];
       if (!dots || (size_t)(dots - v) >= sizeof first) return usage_error("--seeds expects A..B", v);
       memcpy(first, v, (size_t)(dots - v));
       first[dots - v] = 0;
-      if (parse_u64(first, &o->seed_a) < 0 || parse_u64(dots + 2, &o->seed_b) < 0 || o->seed_b < o->seed_a)
-        return usage_error("--seeds expects A..B with A <= B", v);
+      if (parse_u64(first, &o->seed_a) < 0 || parse_u64(dots + 2, &o->seed_b) < 0)
+        return usage_error("--seeds expects A..B, unsigned 64-bit integers", v);
+      if (o->seed_b < o->seed_a) return usage_error("--seeds expects A..B with A <= B", v);
       o->have_seeds = true;
-    } else if (!strcmp(a, "--shard")) {
+      break;
+    }
+    case OPT_SHARD:
       if (sscanf(v, "%" SCNu64 "/%" SCNu64, &o->shard_k, &o->shard_n) != 2 || o->shard_n == 0 ||
           o->shard_k == 0 || o->shard_k > o->shard_n)
         return usage_error("--shard expects K/N with 1 <= K <= N", v);
-    } else return usage_error("unknown option", a);
+      break;
+    case ':': return usage_error("option needs a value", argv[optind - 1]);
+    default: return usage_error("unknown option", argv[optind - 1]);
+    }
   }
+  if (npos == 0) return usage_error("missing command", NULL);
+  o->cmd = positional[0];
+  if (strcmp(o->cmd, "run") && strcmp(o->cmd, "swarm") && strcmp(o->cmd, "check"))
+    return usage_error("unknown command", o->cmd);
+  if (npos < 2) return usage_error("missing SCENARIO file", NULL);
+  o->scenario = positional[1];
   if (!strcmp(o->cmd, "swarm") && !o->have_seeds) return usage_error("swarm needs --seeds A..B", NULL);
+  if (o->until) snprintf(o->repro, sizeof o->repro, " --until %.60s", o->until);
+  if (o->inject_bug)
+    snprintf(o->repro + strlen(o->repro), sizeof o->repro - strlen(o->repro), " --inject-bug %s",
+             o->inject_bug);
   return 0;
 }
 
@@ -121,6 +173,7 @@ static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, b
   if (!have_seed && s->seed == 0) s->seed = 1;
   s->swarm = swarm;
   s->inject_bug = o->inject_bug;
+  s->repro_args = o->repro;
   if (swarm) sim_swarm_faults(s);
   if (o->pcap || o->npcap_links) {
     s->pcap = pcap_open_dead(DLT_EN10MB, 65535);
@@ -398,16 +451,22 @@ static int cmd_check(const struct opts *o) {
   return codes[0];
 }
 
+/* How many of the seeds a..b fall in shard k (0-based) of n: seed a + i with
+ * i % n == k, i in 0..b-a (no loop, no overflow at UINT64_MAX). */
+static uint64_t shard_seed_count(uint64_t a, uint64_t b, uint64_t k, uint64_t n) {
+  uint64_t span = b - a;
+  return k > span ? 0 : (span - k) / n + 1;
+}
+
 static int cmd_swarm(const struct opts *o) {
   uint64_t total = 0, failed = 0;
   uint64_t k = o->shard_n ? o->shard_k - 1 : 0, n = o->shard_n ? o->shard_n : 1;
-  uint64_t count = 0;
-  for (uint64_t seed = o->seed_a; seed <= o->seed_b; seed++)
-    if ((seed - o->seed_a) % n == k) count++;
+  uint64_t count = shard_seed_count(o->seed_a, o->seed_b, k, n);
   time_t t0 = time(NULL);
   int worst = 0;
-  for (uint64_t seed = o->seed_a; seed <= o->seed_b; seed++) {
-    if ((seed - o->seed_a) % n != k) continue; /* another shard's seed */
+  /* i counts this shard's seeds: seed = a + k + i*n, so b = UINT64_MAX ends too. */
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t seed = o->seed_a + k + i * n;
     struct sim s;
     FILE *sink = fopen("/dev/null", "w");
     int code = run_once(o, seed, true, true, &s, sink ? sink : stderr);
@@ -420,8 +479,8 @@ static int cmd_swarm(const struct opts *o) {
     if (code) {
       failed++;
       if (code > worst) worst = code;
-      fprintf(stderr, "\rseed %" PRIu64 " FAILED (%s): reproduce: microtcp-sim run %s --seed %" PRIu64 " --swarm\n",
-              seed, code == 3 ? "invariant" : "liveness", o->scenario, seed);
+      fprintf(stderr, "\rseed %" PRIu64 " FAILED (%s): reproduce: microtcp-sim run %s --seed %" PRIu64 " --swarm%s\n",
+              seed, code == 3 ? "invariant" : "liveness", o->scenario, seed, o->repro);
     }
     printf("seed %" PRIu64 " %s %016" PRIx64 "\n", seed, code ? "fail" : "ok", s.trace_hash);
     sim_free(&s);
@@ -436,13 +495,13 @@ static int cmd_swarm(const struct opts *o) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
+  if (argc >= 2 && !strcmp(argv[1], "help")) {
     fputs(usage, stdout);
     return 0;
   }
   struct opts o;
   int r = parse_args(argc, argv, &o);
-  if (r) return r;
+  if (r) return r < 0 ? 0 : r;
   if (!strcmp(o.cmd, "run")) return cmd_run(&o);
   if (!strcmp(o.cmd, "check")) return cmd_check(&o);
   return cmd_swarm(&o);

@@ -768,6 +768,7 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
 
 void sim_run(struct sim *s, uint64_t until) {
   uint64_t ended_at = UINT64_MAX;
+  s->stop_us = until;
   while (s->nheap) {
     if (s->heap[0].at > until) break;
     if (ended_at != UINT64_MAX && s->heap[0].at > ended_at + s->settle_us) break;
@@ -793,8 +794,10 @@ int sim_check(struct sim *s, FILE *out) {
   for (int f = 0; f < s->nflows; f++) {
     struct sim_flow *fl = &s->flows[f];
     if (fl->status == FLOW_PENDING || fl->status == FLOW_RUNNING) {
-      fprintf(out, "LIVENESS: flow %s still %s at %" PRIu64 ".%06" PRIu64 " s\n", fl->name,
-              fl->status == FLOW_PENDING ? "pending" : "running", s->now / 1000000, s->now % 1000000);
+      /* The stop time, not s->now: the last event may be long before it. */
+      uint64_t t = s->stop_us > s->now ? s->stop_us : s->now;
+      fprintf(out, "LIVENESS: flow %s still %s when the run stopped at %" PRIu64 ".%06" PRIu64 " s\n",
+              fl->name, fl->status == FLOW_PENDING ? "pending" : "running", t / 1000000, t % 1000000);
       code = 4;
     } else if (fl->status == FLOW_FAILED && fl->expect == EXPECT_DONE) {
       fprintf(out, "LIVENESS: flow %s failed (%s) but was expected to complete\n", fl->name,
@@ -867,8 +870,8 @@ int sim_check(struct sim *s, FILE *out) {
     }
   }
   if (code)
-    fprintf(out, "reproduce: microtcp-sim run %s --seed %llu%s\n", s->scenario_path,
-            (unsigned long long)s->seed, s->swarm ? " --swarm" : "");
+    fprintf(out, "reproduce: microtcp-sim run %s --seed %llu%s%s\n", s->scenario_path,
+            (unsigned long long)s->seed, s->swarm ? " --swarm" : "", s->repro_args ? s->repro_args : "");
   return code;
 }
 

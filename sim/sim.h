@@ -157,6 +157,8 @@ struct sim {
   uint64_t seed;
   uint64_t now;
   uint64_t duration_us;               /* stop time */
+  uint64_t stop_us;                   /* where sim_run stopped the clock (--until or duration) */
+  const char *repro_args;             /* extra options for the printed reproduce line, or NULL */
   uint64_t settle_us;                 /* extra time after flows end, for TIME_WAIT etc. */
   struct sim_ev *heap;
   size_t nheap, capheap;

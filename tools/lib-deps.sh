@@ -1,20 +1,40 @@
-# Sourced by tools/run-tests.sh and tools/quickstart.sh: installs the Debian
-# packages the project needs, when run as root and something is missing (one
-# apt-get update, then one apt-get install). The package list lives only here.
-MICROTCP_DEBS="build-essential cmake ninja-build clang llvm libclang-rt-14-dev gcc-arm-none-eabi
-libnewlib-arm-none-eabi libpcap-dev libinih-dev libcjson-dev tshark tcpdump python3-pytest
-python3-scapy afl++ iproute2 iperf3 ethtool iputils-ping curl"
+# Sourced by tools/quickstart.sh and tools/run-tests.sh: installs the Debian
+# packages each needs, when run as root and something is missing (one apt-get
+# update, then one apt-get install). The package lists live only here.
+#
+# MICROTCP_DEBS_BUILD: what the quickstart needs to build and run the
+#   simulator (configure + build of the default preset: gcc, CMake, Ninja,
+#   pkg-config and the three libraries the simulator, replay and tap link).
+# MICROTCP_DEBS_TEST: everything else any test needs, installed by the test
+#   command on top of the build list:
+#     clang llvm libclang-rt-14-dev   fuzz preset (libFuzzer, ASan/UBSan), gcc/clang
+#                                     identity test, public headers under clang
+#     gcc-arm-none-eabi libnewlib-arm-none-eabi   contract.arm_size
+#     afl++                           fuzz/README AFL++ build
+#     tshark tcpdump                  pcap checks in tests/sim, tests/replay
+#     python3-pytest python3-scapy python3-numpy   the pytest suites (numpy: live
+#                                     tests' stream generator; scapy: pcap-corpus)
+#     iproute2 iperf3 ethtool iputils-ping curl util-linux   live tests, bench-tap
+#     bison flex                      building packetdrill (tools/packetdrill)
+#     zip                             the OSS-Fuzz seed-corpus zips (fuzz/README)
+# A test that needs a package not listed here fails under CI=true (see
+# tests/conftest.py), so a missing entry cannot hide.
+MICROTCP_DEBS_BUILD="build-essential cmake ninja-build pkg-config libpcap-dev libinih-dev libcjson-dev"
+MICROTCP_DEBS_TEST="clang llvm libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi afl++
+tshark tcpdump python3-pytest python3-scapy python3-numpy iproute2 iperf3 ethtool iputils-ping curl
+util-linux bison flex zip"
 
+# microtcp_install_deps PACKAGE...: installs those of PACKAGE that are missing.
 microtcp_install_deps() {
   local missing=""
-  for p in $MICROTCP_DEBS; do
+  for p in "$@"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
   done
   [ -z "$missing" ] && return 0
   if [ "$(id -u)" != 0 ]; then
-    # Not fatal: the build or a test says what it lacks (live tests skip
-    # without root anyway).
-    echo "warning: missing Debian packages:$missing (run as root to install them)" >&2
+    # Not fatal: the build or a test says what it lacks (and under CI=true a
+    # test skipped for a missing package is a failure).
+    echo "warning: missing Debian packages:$missing (run this command as root to install them)" >&2
     return 0
   fi
   echo "installing:$missing" >&2

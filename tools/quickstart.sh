@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/lib-deps.sh
-microtcp_install_deps
+microtcp_install_deps $MICROTCP_DEBS_BUILD
 sim=build/default/sim/microtcp-sim
 cmake --preset default >/dev/null
 # Only the simulator (and the core it links): the main job does not wait for

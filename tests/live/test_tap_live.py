@@ -506,3 +506,58 @@ def test_example_http_server_serves_files(ns, tmp_path):
         r = ns.run(["curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}",
                     "--max-time", "10", f"http://10.0.3.2/{missing}"])
         assert r.stdout == "404", missing
+
+
+# ---- a newcomer's first try (issue 19) ----
+def test_unknown_last_option_is_unknown_and_version(build_dir):
+    tap = build_dir / "tools" / "tap" / "microtcp-tap"
+    r = subprocess.run([str(tap), "--ip", "10.0.0.2/24", "--bogus"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "unknown option: --bogus" in r.stderr, r.stderr  # was "option needs a value"
+    r = subprocess.run([str(tap), "--version"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and r.stdout.startswith("microtcp-tap ")
+    r = subprocess.run([str(tap), "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "exit codes: 0 ok, 1 failure found" in r.stdout
+
+
+def test_defaults_start_small_and_fast_and_up_means_usable(ns):
+    """With its defaults microtcp-tap used to zero a 256 MiB arena (1,024 x 2 x
+    128 KiB) before the "up" line: 8-9.5 s on a small machine, so the README's
+    next command failed. Now: a small arena, and the line is printed only once
+    the device is up and running, so a ping right after it succeeds."""
+    t0 = time.monotonic()
+    p = ns.spawn([ns.tap_bin, "--ifname", "tap0", "--ip", f"{STACK_IP}/24", "--host-ip", f"{HOST_IP}/24"],
+                 "default.log")
+    while " up, " not in p.log.read_text():
+        assert p.poll() is None, p.log.read_text()
+        assert time.monotonic() - t0 < 10, "no up line after 10 s"
+        time.sleep(0.005)
+    up_after = time.monotonic() - t0
+    # `ip netns exec` execs microtcp-tap: p.pid is the stack's process
+    rss_kib = int(pathlib_status(p.pid).get("VmRSS", "0 kB").split()[0])
+    r = ns.run(["ping", "-c", "1", "-W", "2", STACK_IP], check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert rss_kib < 64 * 1024, f"{rss_kib} KiB resident with the defaults"
+    assert up_after < 3.0, f"up after {up_after:.2f} s"  # ~0.03 s idle; generous for a loaded CI
+    rc, log = ns.stop(p)
+    assert rc == 0, log
+
+
+def pathlib_status(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+    except OSError:
+        return {}
+
+
+def test_source_refused_or_unreachable_is_a_failure(ns):
+    """`--app source` exited 0 with "apps 0 done, 0 failed" when the peer was
+    unreachable, and said "0 failed" after a refused connection."""
+    base = [ns.tap_bin, "--ifname", "tap0", "--ip", f"{STACK_IP}/24", "--host-ip", f"{HOST_IP}/24",
+            "--app", "source"]
+    r = ns.run(base + ["--connect", f"{HOST_IP}:9"], check=False, timeout=30)  # nothing listens on 9
+    assert r.returncode == 1, r.stderr
+    assert "connection refused" in r.stderr and summary(r.stderr)["failed"] == 1, r.stderr
+    r = ns.run(base + ["--connect", "10.9.0.77:9", "--duration", "1.5"], check=False, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert "stopped before it connected" in r.stderr and summary(r.stderr)["failed"] == 1, r.stderr

@@ -385,3 +385,55 @@ def test_same_seed_identical_across_gcc_and_clang(sim, build_dir, tmp_path):
         _, j2, p2 = run_json(other_sim, tmp_path, SCEN / scen, "--seed", 9, *extra, name="other")
         assert p1.read_bytes() == p2.read_bytes(), scen
         assert j1.read_text() == j2.read_text(), scen
+
+
+# ---- CLI bugs a newcomer hit (issue 19) -------------------------------------
+def test_swarm_with_the_largest_seed_ends(sim):
+    """`seed <= b; seed++` never ended for b = UINT64_MAX."""
+    m = (1 << 64) - 1
+    r = run(sim, "swarm", SCEN / "swarm-small.ini", "--seeds", f"{m - 1}..{m}", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert re.findall(r"^seed (\d+) ", r.stdout, re.M) == [str(m - 1), str(m)]
+    r = run(sim, "swarm", SCEN / "swarm-small.ini", "--seeds", f"{m - 4}..{m}", "--shard", "2/2",
+            timeout=60)
+    assert re.findall(r"^seed (\d+) ", r.stdout, re.M) == [str(m - 3), str(m - 1)], r.stdout
+
+
+@pytest.mark.parametrize("args", [["run", "x.ini", "--seed", "18446744073709551616"],
+                                  ["run", "x.ini", "--seed", "99999999999999999999999"],
+                                  ["swarm", "x.ini", "--seeds", "1..18446744073709551616"],
+                                  ["run", "x.ini", "--seed", "-1"]])
+def test_out_of_range_seeds_are_errors_not_clamped(sim, args):
+    r = run(sim, *args)
+    assert r.returncode == 2 and "unsigned 64-bit" in r.stderr, r.stderr
+
+
+def test_unknown_option_at_the_end_is_named_as_unknown(sim):
+    r = run(sim, "run", SCEN / "quickstart.ini", "--bogus")
+    assert r.returncode == 2 and "unknown option: --bogus" in r.stderr, r.stderr
+    r = run(sim, "run", SCEN / "quickstart.ini", "--seed")
+    assert r.returncode == 2 and "option needs a value: --seed" in r.stderr, r.stderr
+
+
+def test_help_and_version_exit_0_and_state_the_exit_codes(sim):
+    for a in ("--help", "-h", "help"):
+        r = run(sim, a)
+        assert r.returncode == 0 and "exit codes: 0 ok, 1 failure found" in r.stdout
+        assert "2 usage or input error" in r.stdout
+    r = run(sim, "--version")
+    assert r.returncode == 0 and re.match(r"microtcp-sim \d+\.\d+", r.stdout)
+
+
+def test_reproduce_line_keeps_until_and_inject_bug_and_liveness_names_stop_time(sim):
+    r = run(sim, "run", SCEN / "quickstart.ini", "--until", "300ms", "--quiet")
+    assert r.returncode == 4, r.stderr
+    # the stop time, not the last event's (which was 0.299998 s)
+    assert "still running when the run stopped at 0.300000 s" in r.stderr, r.stderr
+    repro = re.search(r"reproduce: microtcp-sim run (.*)", r.stderr).group(1).split()
+    assert repro[-2:] == ["--until", "300ms"], repro
+    # the printed command really reproduces the failure
+    assert run(sim, "run", *repro, "--quiet").returncode == 4
+    r = run(sim, "run", SCEN / "quickstart.ini", "--inject-bug", "corrupt-payload", "--quiet")
+    assert r.returncode == 3 and "--inject-bug corrupt-payload" in r.stderr.splitlines()[-1], r.stderr
+    r = run(sim, "swarm", SCEN / "quickstart.ini", "--seeds", "3..3", "--until", "300ms")
+    assert r.returncode == 4 and "--seed 3 --swarm --until 300ms" in r.stderr, r.stderr

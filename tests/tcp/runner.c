@@ -15,12 +15,14 @@
  * not matched still fails the script.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "microtcp/microtcp.h"
 #include "config_knobs.h" /* the knob table shared with the packetdrill shim */
@@ -839,8 +841,16 @@ static void run(struct runner *r) {
   }
 }
 
-static int usage(void) {
-  fprintf(stderr, "usage: microtcp-script [--tolerance_usecs=N] [--verbose] FILE.pkt\n");
+static const char script_usage[] =
+    "usage: microtcp-script [--tolerance_usecs=N] [--verbose] FILE.pkt\n"
+    "       microtcp-script --help | --version\n"
+    "Runs one TCP script in packetdrill syntax against the stack.\n"
+    "exit codes: 0 ok, 1 failure found (the stack's behaviour differs from the script),\n"
+    "            2 usage or input error (bad option, unreadable or empty script, FILE:LINE: syntax)\n";
+
+static int usage(const char *msg, const char *arg) {
+  fprintf(stderr, "microtcp-script: %s%s%s (see microtcp-script --help)\n", msg, arg ? ": " : "",
+          arg ? arg : "");
   return 2;
 }
 
@@ -848,22 +858,45 @@ int main(int argc, char **argv) {
   const char *path = NULL;
   long tol = -1;
   bool verbose = false;
-  for (int i = 1; i < argc; i++) {
-    if (!strncmp(argv[i], "--tolerance_usecs=", 18)) {
+  static const struct option opts[] = {{"tolerance_usecs", required_argument, NULL, 't'},
+                                       {"verbose", no_argument, NULL, 'v'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
+                                       {NULL, 0, NULL, 0}};
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+    switch (c) {
+    case 't': {
       char *end;
-      tol = strtol(argv[i] + 18, &end, 10);
-      if (*end || tol < 0) return usage();
-    } else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
-      verbose = true;
-    } else if (argv[i][0] == '-' || path) {
-      return usage();
-    } else {
-      path = argv[i];
+      tol = strtol(optarg, &end, 10);
+      if (!*optarg || *end || tol < 0) return usage("--tolerance_usecs expects microseconds", optarg);
+      break;
+    }
+    case 'v': verbose = true; break;
+    case 'h': fputs(script_usage, stdout); return 0;
+    case 'V': printf("microtcp-script %s\n", MICROTCP_VERSION_STRING); return 0;
+    case ':': return usage("option needs a value", argv[optind - 1]);
+    default: return usage("unknown option", argv[optind - 1]);
     }
   }
-  if (!path) return usage();
+  if (optind == argc) return usage("missing FILE.pkt", NULL);
+  if (optind + 1 < argc) return usage("one script at a time", argv[optind + 1]);
+  path = argv[optind];
+  /* A directory opens and reads as empty on Linux: refuse it, and an empty
+   * script, rather than pass with nothing checked. */
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    fprintf(stderr, "%s: not a regular file\n", path);
+    return 2;
+  }
   struct script s;
   if (script_parse(path, &s) < 0) return 2;
+  if (s.nlines == 0) {
+    fprintf(stderr, "%s: no statements (an empty script checks nothing)\n", path);
+    script_free(&s);
+    return 2;
+  }
   static struct runner r;
   r.s = &s;
   r.verbose = verbose;

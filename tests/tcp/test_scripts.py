@@ -126,3 +126,22 @@ def test_syntax_errors_exit_2(runner, tmp_path, line):
 
 def test_usage_error_exits_2(runner):
     assert run(runner, "--bogus").returncode == 2
+
+
+@pytest.mark.parametrize("content", [None, "", "// only a comment\n\n"])
+def test_directory_or_empty_script_is_an_input_error(runner, tmp_path, content):
+    """`microtcp-script /tmp` and an empty .pkt used to exit 0: nothing checked."""
+    target = tmp_path
+    if content is not None:
+        target = tmp_path / "empty.pkt"
+        target.write_text(content)
+    r = subprocess.run([str(runner), str(target)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert str(target) in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_help_and_version_state_the_exit_codes(runner):
+    r = subprocess.run([str(runner), "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "exit codes: 0 ok, 1 failure found" in r.stdout
+    r = subprocess.run([str(runner), "--version"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.startswith("microtcp-script ")

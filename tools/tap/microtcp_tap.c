@@ -9,7 +9,8 @@
  * next held (delayed/reordered) frame is due.
  *
  * Exit status: 0 after SIGINT/SIGTERM, --duration, or a successful `source`;
- * 1 on a runtime error (device, stack, a failed `source`); 2 on CLI misuse.
+ * 1 on a runtime error or a failure found (device, stack, a `source` that
+ * failed or had not finished when stopped); 2 on CLI misuse.
  * Every error is one line on stderr.
  */
 #define _GNU_SOURCE
@@ -21,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,10 +67,16 @@ static const char USAGE[] =
     "  --delay MS           delay every frame by MS milliseconds (both directions)\n"
     "  --seed N             deterministic run: seeds the impairments and the stack's secret\n"
     "                       (default: secret from getrandom(), impairments seed 1)\n"
-    "  --max-conns N        TCP connection blocks (default 1024)\n"
+    "  --max-conns N        TCP connection blocks (default 32, as microtcp-replay)\n"
     "  --buffer BYTES       send and receive buffer per connection (default 131072);\n"
     "                       the stack allocates max-conns x 2 x buffer up front\n"
-    "  --duration S         stop after S seconds\n";
+    "                       (8 MiB by default; 1000 connections: --max-conns 1000)\n"
+    "  --duration S         stop after S seconds\n"
+    "  --help, --version\n"
+    "The line \"microtcp-tap: NAME up, ...\" on stderr means the device is up and\n"
+    "running and the stack answers: wait for it before using the device.\n"
+    "exit codes: 0 ok, 1 failure found or runtime error (device, stack, a source that\n"
+    "            failed or did not finish), 2 usage error\n";
 
 static int usage(const char *msg, const char *arg) {
   fprintf(stderr, "microtcp-tap: %s%s%s (see --help)\n", msg, arg ? ": " : "", arg ? arg : "");
@@ -204,13 +214,44 @@ static void configure_stack(microtcp_config *cfg, const uint8_t mac[6], uint32_t
   tap_config_stack(cfg, max_conns, buffer, seed); /* shared with microtcp-replay */
 }
 
+/* The options that take a value. */
+static int known_option(const char *a) {
+  static const char *const names[] = {"--ifname", "--ip", "--host-ip", "--gateway", "--mac",
+                                      "--app", "--port", "--pcap", "--loss", "--duplicate",
+                                      "--reorder", "--delay", "--seed", "--duration", "--connect",
+                                      "--max-conns", "--buffer", "--bytes"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(a, names[i])) return 1;
+  return 0;
+}
+
+/* The device counts as usable once the kernel reports it up and running
+ * (carrier on): only then is the "up" line printed, so the next command of a
+ * script can use it. Waits at most timeout_ms. */
+static int wait_running(const char *name, int timeout_ms) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  struct ifreq ifr;
+  int ok = 0;
+  for (int waited = 0; !ok && waited <= timeout_ms; waited += 5) {
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING))
+      ok = 1;
+    else
+      usleep(5000);
+  }
+  close(s);
+  return ok ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
   const char *ifname = "microtcp0", *app = "echo", *pcap_path = NULL, *host_cidr = NULL;
   uint32_t ip = 0, host_ip = 0, gw = 0, connect_ip = 0;
   unsigned prefix = 24, host_prefix = 24;
   uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x02};
   uint16_t port = 7, connect_port = 0;
-  uint64_t source_bytes = 1000000, seed = 1, duration_ms = 0, max_conns = 1024, buffer = 128 * 1024;
+  uint64_t source_bytes = 1000000, seed = 1, duration_ms = 0, max_conns = 32, buffer = 128 * 1024;
   bool have_seed = false;
   struct impair_params ip_params = {0};
   int use_gso = 0;
@@ -220,11 +261,16 @@ int main(int argc, char **argv) {
       fputs(USAGE, stdout);
       return 0;
     }
+    if (!strcmp(a, "--version")) {
+      printf("microtcp-tap %s\n", MICROTCP_VERSION_STRING);
+      return 0;
+    }
     if (strncmp(a, "--", 2) != 0) return usage("unexpected argument", a);
     if (!strcmp(a, "--gso")) { /* the only option without a value */
       use_gso = 1;
       continue;
     }
+    if (!known_option(a)) return usage("unknown option", a); /* even as the last argument */
     if (i + 1 >= argc) return usage("option needs a value", a);
     const char *v = argv[++i];
     if (!strcmp(a, "--ifname")) {
@@ -397,10 +443,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "microtcp-tap: %s\n", err);
     return 1;
   }
+  if (host_cidr && wait_running(name, 2000) < 0) {
+    fprintf(stderr, "microtcp-tap: %s did not come up and running within 2 s\n", name);
+    return 1;
+  }
   fprintf(stderr, "microtcp-tap: %s up, stack %u.%u.%u.%u/%u, app %s port %u\n", name, ip >> 24,
           ip >> 16 & 255, ip >> 8 & 255, ip & 255, prefix, app, port);
 
-  int rc = 0;
+  int rc = 0, client_reported = 0;
   uint64_t t0 = mono_us();
   static uint8_t buf[GSO_VNET_HDR_LEN + 14 + GSO_MAX_BYTES]; /* a super-frame with --gso */
   struct inbound inb = {&in, &br};
@@ -439,6 +489,9 @@ int main(int argc, char **argv) {
               (double)(client->finished_at - client->started_at) / 1e6, client->retransmits,
               client->srtt_us, client->reason[0] ? ", " : "", client->reason);
       rc = client->status == APP_DONE ? 0 : 1;
+      if (client->status == APP_DONE) sv.done++; /* in the summary's counts (reported above) */
+      else sv.failed++;
+      client_reported = 1;
       stop = 1; /* send the last frames (the FIN), then leave */
     }
     int n;
@@ -461,6 +514,18 @@ int main(int argc, char **argv) {
     poll(&pfd, 1, timeout);
   }
 
+  /* A source stopped (signal, --duration) before it finished has not done
+   * its job: that is a failure (an unreachable peer used to exit 0). */
+  if (client && !client_reported) {
+    if (client->connected)
+      snprintf(client->reason, sizeof client->reason, "stopped before it finished (%llu of %llu bytes queued)",
+               (unsigned long long)client->sent, (unsigned long long)source_bytes);
+    else
+      snprintf(client->reason, sizeof client->reason, "stopped before it connected (peer unreachable?)");
+    client->status = APP_FAILED;
+    tally(&sv, client);
+    rc = 1;
+  }
   /* Close what is still open so Linux sees FIN/RST rather than silence. */
   now = mono_us();
   for (size_t i = 0; i < sv.n; i++) {

@@ -62,7 +62,7 @@ static void fwrite_frame(struct feed *f, const uint8_t *b, size_t len) {
  * when a timer is due is what the contract asks (microtcp.h) and keeps the
  * per-frame cost independent of the number of connection blocks. */
 static void fturn(struct feed *f) {
-  static uint8_t buf[CAPTURE_MAX_FRAME];
+  static uint8_t buf[REPLAY_OUT_MAX];
   for (int round = 0; round < 4; round++) {
     if (f->deadline <= f->now) microtcp_advance(f->st, f->now);
     if (f->dirty) {
@@ -220,10 +220,12 @@ int feed_run(const struct replay_opts *o) {
   }
   f.dirty = true;
   fturn(&f);
-  static uint8_t frame[CAPTURE_MAX_FRAME];
+  /* The copy --promisc rewrites: only frames the stack can take (mtu + 14). */
+  uint8_t *frame = malloc((size_t)cfg.mtu + 14);
+  if (!frame) abort();
   const uint8_t *fr;
   size_t len;
-  uint64_t t, frames = 0;
+  uint64_t t, frames = 0, oversize = 0;
   int rc;
   struct timespec t0, t1, c0, c1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -232,6 +234,10 @@ int feed_run(const struct replay_opts *o) {
     if (frames == 0) f.first_abs = r->first_us;
     frames++;
     frun_until(&f, f.offset + t);
+    if (replay_oversize(&cfg, len)) {
+      oversize++;
+      continue;
+    }
     const uint8_t *in = fr;
     if (o->promisc) {
       memcpy(frame, fr, len);
@@ -253,13 +259,16 @@ int feed_run(const struct replay_opts *o) {
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
-  if (rc < 0) fprintf(stderr, "microtcp-replay: %s (stopping there)\n", err);
+  /* libpcap refusing the rest of the file (a truncated record, a pcapng
+   * interface with another link type) is unreadable input, never a pass. */
+  bool read_error = rc < 0;
   double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   /* CPU time too: on a shared machine the wall-clock rate depends on the load. */
   double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
-  uint64_t skipped = r->skipped;
+  uint64_t skipped = r->skipped, truncated = r->truncated, vlan_tags = r->vlan_tags;
   capture_close(r);
   free(r);
+  free(frame);
 
   /* Close everything and let every timer run out (retransmissions to a peer
    * that will never answer give up; TIME_WAIT ends). */
@@ -292,6 +301,15 @@ int feed_run(const struct replay_opts *o) {
     if (skipped)
       printf("  %llu frames too short for their link header were skipped\n",
              (unsigned long long)skipped);
+    if (oversize)
+      printf("  %llu frames longer than MTU + 14 (%u bytes) were not injected (oversize: BIG "
+             "TCP/GSO/jumbo)\n",
+             (unsigned long long)oversize, cfg.mtu + 14);
+    if (truncated)
+      printf("  %llu frames are truncated (cut by the capture's snapshot length)\n",
+             (unsigned long long)truncated);
+    if (vlan_tags)
+      printf("  %llu VLAN tags were removed\n", (unsigned long long)vlan_tags);
     const uint64_t *vals = (const uint64_t *)microtcp_get_counters(f.st);
     printf("counters (non-zero):\n");
     for (size_t i = 0; microtcp_counter_name(i); i++)
@@ -305,10 +323,21 @@ int feed_run(const struct replay_opts *o) {
          "reasm_bytes %u (arp_entries %u is a cache)\n",
          u.tcp, u.listeners, u.udp, u.frames, u.arp_pending, u.reasm_slots, u.reasm_bytes,
          u.arp_entries);
-  printf("%s\n", leak ? "FAIL: leak (a pool is not empty)" : "PASS: no leak");
+  int verdict = leak ? REPLAY_FAIL : REPLAY_PASS;
+  if (read_error) {
+    printf("FAIL: the capture could not be read to the end (%s)\n", err);
+    fprintf(stderr, "microtcp-replay: %s: %s\n", o->capture, err);
+    verdict = REPLAY_USAGE;
+  } else if (frames == 0) {
+    printf("FAIL: the capture has no frames\n");
+    fprintf(stderr, "microtcp-replay: %s: the capture has no frames\n", o->capture);
+    verdict = REPLAY_USAGE;
+  } else {
+    printf("%s\n", leak ? "FAIL: leak (a pool is not empty)" : "PASS: no leak");
+  }
   if (f.dump) pcap_dump_close(f.dump);
   if (f.dead) pcap_close(f.dead);
   runner_free(&f.run);
   free(arena);
-  return leak ? REPLAY_FAIL : REPLAY_PASS;
+  return verdict;
 }

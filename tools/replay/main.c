@@ -63,8 +63,17 @@ static const char USAGE[] =
     "                   frame the stack sends, to prove that check mode notices\n"
     "  --help           this text\n"
     "\n"
-    "Exit status: 0 pass, 1 divergence / outcome mismatch / leak, 2 usage error\n"
-    "or unreadable capture/sidecar.\n";
+    "Frames longer than the stack's MTU + 14 (BIG TCP/GSO super-frames, jumbo\n"
+    "frames) are counted as oversize and not injected. Every VLAN tag (802.1Q,\n"
+    "QinQ) is removed. Frames cut by the capture's snapshot length are counted\n"
+    "and shown as truncated.\n"
+    "\n"
+    "Exit status: 0 pass; 1 divergence / outcome mismatch / leak, or NOTHING\n"
+    "CHECKED (no frame injected; check mode with 0 frames compared and no\n"
+    "[expect]; outcome mode without expectations); 2 usage error, or a capture\n"
+    "or sidecar that cannot be read to the end (in every mode: a file libpcap\n"
+    "refuses or stops reading, e.g. truncated, or a pcapng interface whose link\n"
+    "type differs from the first; a capture without frames).\n";
 
 static int usage(const char *msg, const char *arg) {
   fprintf(stderr, "microtcp-replay: %s%s%s (see --help)\n", msg, arg ? ": " : "", arg ? arg : "");

@@ -68,6 +68,7 @@ struct engine {
   /* results */
   bool diverged;
   size_t injected, compared, ignored;
+  size_t oversize; /* frames to the host longer than MTU + 14: not injected */
   bool app_closed;
   bool turned; /* the stack has had its first turn */
   size_t tick; /* clock = tap: next capture frame whose time is a wake-up */
@@ -109,7 +110,7 @@ static void note_stack_frame(struct engine *e, const uint8_t *f, size_t len) {
 }
 
 static void drain(struct engine *e) {
-  static uint8_t buf[CAPTURE_MAX_FRAME];
+  static uint8_t buf[REPLAY_OUT_MAX];
   int n;
   while ((n = microtcp_output(e->st, e->now, buf, sizeof buf)) > 0) {
     e->stack_frames++;
@@ -505,7 +506,10 @@ int replay_run(const struct replay_opts *o) {
   /* The init turn: listeners are up, the gratuitous ARP (if any) goes out
    * (clock = tap: at the first capture timestamp, after the frames read then). */
   if (!e->sc->tap_clock) turn(e);
-  static uint8_t frame[CAPTURE_MAX_FRAME];
+  /* The injected copy (rewritten): only frames the stack can take, so its
+   * size is the stack's largest frame, and every copy is checked against it. */
+  uint8_t *frame = malloc((size_t)e->cfg.mtu + 14);
+  if (!frame) abort();
   uint64_t batch_start = 0;
   bool in_batch = false;
   for (size_t i = 0; i < e->cap.n; i++) {
@@ -532,6 +536,12 @@ int replay_run(const struct replay_opts *o) {
         pkt_summary(&p, NULL, line, sizeof line);
         printf("  %10.6f host   %s\n", (double)fr->t_us / 1e6, line);
       }
+      continue;
+    }
+    if (replay_oversize(&e->cfg, fr->len)) {
+      e->oversize++;
+      if (o->verbose) printf("  %10.6f oversize frame of %u bytes not injected\n",
+                             (double)fr->t_us / 1e6, fr->len);
       continue;
     }
     /* A frame to the host: everything before it must be settled first. */
@@ -563,12 +573,35 @@ int replay_run(const struct replay_opts *o) {
     }
     if (!in_batch) turn(e);
   }
+  free(frame);
   if (in_batch) turn(e);
   run_until(e, e->offset + e->cap.frames[e->cap.n - 1].t_us + e->sc->end_us + 1);
   if (e->compare) check_settled(e, (size_t)-1);
   bool outcome_ok = true;
   if (!e->compare || has_expectations(e->sc)) outcome_ok = check_outcome(e);
-  bool pass = !e->diverged && outcome_ok;
+  /* No false passes: a replay that checked nothing is a failure. */
+  bool vacuous = false;
+  char host_ip[20];
+  ip_str(e->host.ip, host_ip, sizeof host_ip);
+  if (e->injected == 0) {
+    printf("NOTHING CHECKED: no frame of the capture was injected: none is addressed to %s%s "
+           "(choose the host with --as)\n",
+           host_ip, e->oversize ? " that the stack can take (all oversize)" : "");
+    vacuous = true;
+  } else if (e->compare && e->compared == 0 && !has_expectations(e->sc)) {
+    printf("NOTHING CHECKED: 0 frames compared (the capture has no frame from %s and the "
+           "sidecar no [expect])\n",
+           host_ip);
+    vacuous = true;
+  } else if (!e->compare && !has_expectations(e->sc)) {
+    printf("NOTHING CHECKED: outcome mode without expectations\n");
+    vacuous = true;
+  }
+  if (e->oversize)
+    printf("note: %zu frames to %s longer than MTU + 14 (%u bytes) were not injected "
+           "(oversize: BIG TCP/GSO/jumbo)\n",
+           e->oversize, host_ip, e->cfg.mtu + 14);
+  bool pass = !e->diverged && outcome_ok && !vacuous;
   if (!o->quiet || !pass)
     printf("%s: %zu frames injected, %zu compared, %zu ignored (other hosts), stack sent %zu\n",
            pass ? "PASS" : "FAIL", e->injected, e->compared, e->ignored, e->stack_frames);

@@ -8,7 +8,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "microtcp/microtcp.h"
 #include "sidecar.h"
+
+/* The stack's output buffer: microtcp_output never writes more than mtu + 14
+ * bytes, and the config's mtu is a uint16_t. */
+#define REPLAY_OUT_MAX (65535 + 14)
+
+/* Frames longer than the stack's MTU + 14 (BIG TCP / GSO / GRO super-frames as
+ * the capturing host's kernel showed them to tcpdump, jumbo frames) cannot
+ * reach a host with that MTU: they are counted as "oversize" and not injected
+ * (documented in README.md). */
+static inline bool replay_oversize(const microtcp_config *cfg, size_t len) {
+  return len > (size_t)cfg->mtu + 14;
+}
 
 struct replay_opts {
   const char *capture;

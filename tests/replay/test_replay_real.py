@@ -1,0 +1,122 @@
+"""microtcp-replay on captures it did not write (issue 14): frames of any
+length, files libpcap refuses, replays that would check nothing, and whole
+conversations between two other hosts replayed in one host's place."""
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+import capfile as cf
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def replay(build_dir):
+    exe = build_dir / "tools" / "replay" / "microtcp-replay"
+    if not exe.exists():
+        pytest.fail(f"{exe} was not built")
+    return exe
+
+
+def run(exe, *args, timeout=120):
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def no_sanitizer_report(r):
+    return "Sanitizer" not in r.stderr and "runtime error" not in r.stderr
+
+
+MODES = (["--check"], ["--outcome"], ["--feed"], ["--feed", "--promisc"])
+
+
+# ---------------------------------------------------------------- memory safety
+def big_tcp_capture(path, size=80000):
+    """A BIG TCP frame (80 kB, as Linux hands GSO/GRO super-frames to
+    tcpdump) to the server, in the middle of a conversation."""
+    conv = cf.conversation()
+    frames = cf.conversation_frames(conv)
+    big = cf.eth(cf.MAC_S, cf.MAC_C, cf.tcp(cf.IP_C, cf.IP_S, 43210, 80, 1, 1, "A",
+                                             bytes(size - 54)))
+    assert len(big) == size
+    frames.insert(4, (frames[3][0] + 1, big))
+    cf.write_pcap(path, frames)
+
+
+@pytest.mark.parametrize("mode", MODES, ids=" ".join)
+def test_big_tcp_frames_are_counted_and_not_injected(replay, tmp_path, mode):
+    p = tmp_path / "big-tcp.pcap"
+    big_tcp_capture(p)
+    r = run(replay, *mode, "--no-sidecar", "--as", cf.IP_S, p)
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    assert no_sanitizer_report(r), r.stderr
+    assert re.search(r"1 frames? (to 10\.1\.0\.2 )?longer than MTU \+ 14 \(1514 bytes\) were not "
+                     r"injected", r.stdout), r.stdout
+
+
+@pytest.mark.parametrize("mode", MODES, ids=" ".join)
+def test_zero_length_frames_are_taken(replay, tmp_path, mode):
+    """A zero-length record first (tcpdump's olsr-oobr-2.pcap has one): no
+    memcpy from NULL (UBSan in the asan build), the rest replays."""
+    p = tmp_path / "zero.pcap"
+    frames = cf.conversation_frames(cf.conversation())
+    cf.write_pcap(p, [(0, b"")] + frames)
+    r = run(replay, *mode, "--no-sidecar", "--as", cf.IP_S, p)
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    assert no_sanitizer_report(r), r.stderr
+    assert "frames" in r.stdout
+
+
+# ---------------------------------------------------------------- no false passes
+def multi_interface_pcapng(path):
+    e = cf.eth(cf.MAC_S, cf.MAC_C, cf.tcp(cf.IP_C, cf.IP_S, 1, 80, 5, 0, "S"))
+    cf.write_pcapng(path, [("idb", 1), ("epb", 0, e), ("idb", 101), ("epb", 1, e[14:])])
+
+
+def truncated_capture(path):
+    frames = cf.conversation_frames(cf.conversation())
+    cf.write_pcap(path, frames)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) - 30])  # the last record is cut short
+
+
+@pytest.mark.parametrize("mode", MODES, ids=" ".join)
+@pytest.mark.parametrize("make", [multi_interface_pcapng, truncated_capture],
+                         ids=["multi-interface-pcapng", "truncated-file"])
+def test_a_capture_libpcap_refuses_is_exit_2_in_every_mode(replay, tmp_path, mode, make):
+    p = tmp_path / "refused.pcapng"
+    make(p)
+    r = run(replay, *mode, "--no-sidecar", p)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "PASS" not in r.stdout
+    assert str(p) in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_check_mode_with_nothing_injected_fails(replay, tmp_path):
+    p = tmp_path / "conv.pcap"
+    cf.write_pcap(p, cf.conversation_frames(cf.conversation()))
+    r = run(replay, "--check", "--no-sidecar", "--as", "10.1.0.99", p)
+    assert r.returncode == 1, r.stdout
+    assert "NOTHING CHECKED" in r.stdout and r.stdout.rstrip().endswith("stack sent 0")
+
+
+def test_check_mode_with_0_frames_compared_fails(replay, tmp_path):
+    """Only the client's SYN, with a bad (offloaded) checksum: the stack stays
+    silent and the capture has nothing from the server, so nothing at all is
+    compared: a failure, not a pass."""
+    p = tmp_path / "half.pcap"
+    syn = cf.tcp(cf.IP_C, cf.IP_S, 43210, 80, 7, 0, "S", bad_csum=True)
+    cf.write_pcap(p, [(0, cf.eth(cf.MAC_S, cf.MAC_C, syn))])
+    r = run(replay, "--check", "--no-sidecar", "--as", cf.IP_S, "--app", "sink", "--port", 80, p)
+    assert r.returncode == 1, r.stdout
+    assert "NOTHING CHECKED: 0 frames compared" in r.stdout
+
+
+def test_outcome_mode_without_expectations_and_0_connections_fails(replay, tmp_path):
+    p = tmp_path / "conv.pcap"
+    cf.write_pcap(p, cf.conversation_frames(cf.conversation()))
+    r = run(replay, "--outcome", "--no-sidecar", "--as", cf.IP_S, "--app", "none", p)
+    assert r.returncode == 1, r.stdout
+    assert "PASS" not in r.stdout

@@ -120,3 +120,24 @@ def test_outcome_mode_without_expectations_and_0_connections_fails(replay, tmp_p
     r = run(replay, "--outcome", "--no-sidecar", "--as", cf.IP_S, "--app", "none", p)
     assert r.returncode == 1, r.stdout
     assert "PASS" not in r.stdout
+
+
+# ---------------------------------------------------------------- sequence translation
+def counters(out):
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^  (\w+) +(\d+)$", out, re.M)}
+
+
+def test_feed_translates_the_peers_numbering_so_a_real_client_gets_past_the_handshake(
+        replay, tmp_path):
+    """A conversation between two other hosts (random ISNs, timestamps): the
+    client's ACK of the recorded server's SYN-ACK must be moved into the live
+    stack's numbering, or it is drop_tcp_bad_ack and nothing is accepted."""
+    p = tmp_path / "conv.pcap"
+    cf.write_pcap(p, cf.conversation_frames(cf.conversation()))
+    r = run(replay, "--feed", "--no-sidecar", "--as", cf.IP_S, p)
+    assert r.returncode == 0, r.stdout + r.stderr
+    c = counters(r.stdout)
+    assert c.get("tcp_conns_accepted") == 1, r.stdout
+    assert "moved into the stack's numbering" in r.stdout
+    # The handshake's ACK and the request are accepted: the sink got the request.
+    assert c.get("tcp_segments_in", 0) >= 2

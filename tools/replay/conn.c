@@ -4,10 +4,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+static size_t conn_hash(uint32_t pip, uint16_t pport, uint16_t hport) {
+  uint64_t k = (uint64_t)pip << 32 | (uint64_t)pport << 16 | hport;
+  k *= 0x9e3779b97f4a7c15ull;
+  return (size_t)(k >> 32);
+}
+
+static void index_put(struct conns *cs, size_t i) {
+  const struct conn *c = &cs->v[i];
+  size_t mask = cs->index_cap - 1, h = conn_hash(c->pip, c->pport, c->hport) & mask;
+  while (cs->index[h])
+    h = (h + 1) & mask;
+  cs->index[h] = (uint32_t)(i + 1);
+}
+
 struct conn *conn_get(struct conns *cs, uint32_t pip, uint16_t pport, uint16_t hport, bool create) {
-  for (size_t i = cs->n; i-- > 0;) {
-    struct conn *c = &cs->v[i];
-    if (c->pip == pip && c->pport == pport && c->hport == hport) return c;
+  if (cs->index_cap) {
+    size_t mask = cs->index_cap - 1, h = conn_hash(pip, pport, hport) & mask;
+    for (; cs->index[h]; h = (h + 1) & mask) {
+      struct conn *c = &cs->v[cs->index[h] - 1];
+      if (c->pip == pip && c->pport == pport && c->hport == hport) return c;
+    }
   }
   if (!create) return NULL;
   if (cs->n == cs->cap) {
@@ -21,6 +38,16 @@ struct conn *conn_get(struct conns *cs, uint32_t pip, uint16_t pport, uint16_t h
   c->pip = pip;
   c->pport = pport;
   c->hport = hport;
+  if (2 * cs->n >= cs->index_cap) {
+    free(cs->index);
+    cs->index_cap = cs->index_cap ? cs->index_cap * 2 : 64;
+    cs->index = calloc(cs->index_cap, sizeof *cs->index);
+    if (!cs->index) abort();
+    for (size_t i = 0; i < cs->n; i++)
+      index_put(cs, i);
+  } else {
+    index_put(cs, cs->n - 1);
+  }
   return c;
 }
 
@@ -37,6 +64,14 @@ void conn_note(struct conn *c, enum conn_side side, const wire_tcp *t) {
     n->ts0 = t->opts.ts_val;
     n->ts_known = true;
   }
+}
+
+void conn_note_capture(struct conn *c, enum conn_side side, const wire_tcp *t) {
+  const struct numbering *n = &c->side[side];
+  if ((t->flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == WIRE_TCP_SYN && n->isn_from_syn &&
+      n->isn != t->seq)
+    memset(c->side, 0, sizeof c->side);
+  conn_note(c, side, t);
 }
 
 void conn_rel(const struct conn *c, enum conn_side sender, enum conn_side receiver,
@@ -153,5 +188,6 @@ bool conn_rewrite_input(struct conns *cs, uint32_t h_ip, uint8_t *f, size_t len)
 
 void conn_free(struct conns *cs) {
   free(cs->v);
+  free(cs->index);
   memset(cs, 0, sizeof *cs);
 }

@@ -49,12 +49,18 @@ struct conn {
 struct conns {
   struct conn *v;
   size_t n, cap;
+  uint32_t *index; /* open-addressing hash of v (index + 1, 0 = empty) */
+  size_t index_cap; /* a power of two, > 2 * n */
 };
 
 /* Find (or with create, add) the connection; NULL if absent. */
 struct conn *conn_get(struct conns *cs, uint32_t pip, uint16_t pport, uint16_t hport, bool create);
 /* Note seq/TS of a TCP segment sent by `side`. */
 void conn_note(struct conn *c, enum conn_side side, const wire_tcp *t);
+/* Streaming use (feed mode), for a segment from the capture: a SYN (without
+ * ACK) opening a new incarnation of a 4-tuple already seen (another ISN)
+ * forgets the old numbering of all three sides first; then conn_note. */
+void conn_note_capture(struct conn *c, enum conn_side side, const wire_tcp *t);
 /* Relative bases (pkt_rel) for a frame from sender to receiver. */
 void conn_rel(const struct conn *c, enum conn_side sender, enum conn_side receiver,
               struct pkt_rel *rel);

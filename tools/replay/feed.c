@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "capture.h"
+#include "conn.h"
 #include "host.h"
 #include "pkt.h"
 #include "replay.h"
@@ -37,6 +38,8 @@ struct feed {
   pcap_t *dead;
   pcap_dumper_t *dump;
   uint64_t first_abs, offset;
+  struct conns conns; /* numbering of H, the stack and each peer (conn.h) */
+  uint64_t rewritten; /* frames moved into the stack's numbering */
 };
 
 static void on_event(void *ctx, int handle, unsigned ready) {
@@ -73,6 +76,11 @@ static void fturn(struct feed *f) {
     while ((n = microtcp_output(f->st, f->now, buf, sizeof buf)) > 0) {
       f->out_frames++;
       fwrite_frame(f, buf, (size_t)n);
+      struct pkt p;
+      pkt_decode(buf, (size_t)n, &p);
+      if (p.layer == PKT_TCP)
+        conn_note(conn_get(&f->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true), SIDE_STACK,
+                  &p.tcp);
     }
     f->deadline = microtcp_deadline(f->st);
     if (f->deadline > f->now && !f->dirty) break;
@@ -238,10 +246,25 @@ int feed_run(const struct replay_opts *o) {
       oversize++;
       continue;
     }
+    /* Sequence translation (conn.h): the numbering of H and of each peer as
+     * the capture shows it, so a peer's frame to H can be moved into the
+     * live stack's numbering. Only frames addressed to H in the capture are
+     * translated (--promisc readdresses others, which answered someone else). */
+    struct pkt p;
+    pkt_decode(fr, len, &p);
+    enum dir d = p.layer == PKT_TCP ? host_dir(&h, &p) : DIR_OTHER;
+    if (d == DIR_FROM_HOST)
+      conn_note_capture(conn_get(&f.conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true), SIDE_H,
+                        &p.tcp);
+    else if (d == DIR_TO_HOST)
+      conn_note_capture(conn_get(&f.conns, p.ip.src, p.tcp.src_port, p.tcp.dst_port, true),
+                        SIDE_PEER, &p.tcp);
     const uint8_t *in = fr;
-    if (o->promisc) {
+    bool to_host = p.layer >= PKT_IP && p.ip.dst == h.ip && !(p.ip.mf || p.ip.frag_offset);
+    if (o->promisc || to_host) {
       memcpy(frame, fr, len);
-      readdress(frame, len, &h);
+      if (o->promisc) readdress(frame, len, &h);
+      if (to_host && conn_rewrite_input(&f.conns, h.ip, frame, len)) f.rewritten++;
       in = frame;
     }
     /* A SYN to a port nobody listens on yet: listen there first (feed mode
@@ -310,6 +333,9 @@ int feed_run(const struct replay_opts *o) {
              (unsigned long long)truncated);
     if (vlan_tags)
       printf("  %llu VLAN tags were removed\n", (unsigned long long)vlan_tags);
+    if (f.rewritten)
+      printf("  %llu frames to the host moved into the stack's numbering (ack, SACK, TS ecr)\n",
+             (unsigned long long)f.rewritten);
     const uint64_t *vals = (const uint64_t *)microtcp_get_counters(f.st);
     printf("counters (non-zero):\n");
     for (size_t i = 0; microtcp_counter_name(i); i++)
@@ -338,6 +364,7 @@ int feed_run(const struct replay_opts *o) {
   if (f.dump) pcap_dump_close(f.dump);
   if (f.dead) pcap_close(f.dead);
   runner_free(&f.run);
+  conn_free(&f.conns);
   free(arena);
   return verdict;
 }

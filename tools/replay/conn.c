@@ -60,6 +60,12 @@ void conn_note(struct conn *c, enum conn_side side, const wire_tcp *t) {
     n->isn = t->seq;
     n->isn_known = true;
   }
+  uint32_t end = t->seq + (uint32_t)t->payload_len + ((t->flags & WIRE_TCP_SYN) ? 1u : 0u) +
+                 ((t->flags & WIRE_TCP_FIN) ? 1u : 0u);
+  if (!n->max_known || (int32_t)(end - n->snd_max) > 0) {
+    n->snd_max = end;
+    n->max_known = true;
+  }
   if (t->opts.has_ts && !n->ts_known) {
     n->ts0 = t->opts.ts_val;
     n->ts_known = true;
@@ -119,8 +125,12 @@ static bool rewrite_tcp(struct conns *cs, uint8_t *tcp, size_t len, uint32_t src
   if (!(flags & WIRE_TCP_ACK)) return false;
   bool changed = false;
   uint8_t *csum = tcp + 16;
-  if (d) {
-    put32_csum(tcp + 8, wire_get32(tcp + 8) + d, csum);
+  uint32_t ack = wire_get32(tcp + 8) + d;
+  const struct numbering *stack = &c->side[SIDE_STACK];
+  if (cs->clamp_acks && stack->max_known && (int32_t)(ack - stack->snd_max) > 0)
+    ack = stack->snd_max;
+  if (ack != wire_get32(tcp + 8)) {
+    put32_csum(tcp + 8, ack, csum);
     changed = true;
   }
   /* Walk the options by hand (the frame may be deliberately malformed; only

@@ -21,6 +21,11 @@
  *     H ISN;
  *   - the TCP/ICMP checksum is updated incrementally (RFC 1624), so a frame
  *     recorded with a bad checksum stays exactly as bad.
+ * With clamp_acks (the payload-replay app), a translated ack beyond the
+ * highest seq the stack has sent is cut to it: the recorded peer
+ * acknowledged what the recorded host had sent by then, and the stack may
+ * have sent less (its window or cwnd was smaller). Without it, such an ack
+ * is an "ack of unsent data" and would be dropped whole.
  * Seq numbers of the peer, windows, ports, addresses, payloads and every
  * other field are injected as recorded.
  */
@@ -36,8 +41,9 @@
 enum conn_side { SIDE_H = 0, SIDE_STACK, SIDE_PEER };
 
 struct numbering {
-  bool isn_known, isn_from_syn, ts_known;
+  bool isn_known, isn_from_syn, ts_known, max_known;
   uint32_t isn, ts0;
+  uint32_t snd_max; /* one past the highest seq sent (SYN and FIN count) */
 };
 
 struct conn {
@@ -49,6 +55,7 @@ struct conn {
 struct conns {
   struct conn *v;
   size_t n, cap;
+  bool clamp_acks; /* app = replay: an ack beyond what the stack sent is cut to it */
   uint32_t *index; /* open-addressing hash of v (index + 1, 0 = empty) */
   size_t index_cap; /* a power of two, > 2 * n */
 };

@@ -24,6 +24,7 @@
 #include "host.h"
 #include "pkt.h"
 #include "replay.h"
+#include "rewrite.h"
 #include "runner.h"
 
 #define DETECT_FRAMES 10000 /* frames read to pick and describe the host */
@@ -265,6 +266,8 @@ int feed_run(const struct replay_opts *o) {
       memcpy(frame, fr, len);
       if (o->promisc) readdress(frame, len, &h);
       if (to_host && conn_rewrite_input(&f.conns, h.ip, frame, len)) f.rewritten++;
+      if (to_host && o->accept_macs) rewrite_dst_mac(frame, len, cfg.mac);
+      if (to_host && o->fix_checksums && r->wire_len == len) rewrite_fix_checksums(frame, len);
       in = frame;
     }
     /* A SYN to a port nobody listens on yet: listen there first (feed mode

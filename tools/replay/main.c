@@ -52,11 +52,23 @@ static const char USAGE[] =
     "                   receiver of the first SYN, else the first IPv4 destination)\n"
     "  --sidecar FILE   expectations (default: CAPTURE with its extension replaced\n"
     "                   by .ini, if that file exists); --no-sidecar ignores it\n"
-    "  --app NAME       built-in app: echo | sink | http | udp-echo | source | none\n"
+    "  --app NAME       built-in app: replay | echo | sink | http | udp-echo | source\n"
+    "                   | none (default: the sidecar's, else replay). replay: on each\n"
+    "                   connection send what the recorded host sent (its stream\n"
+    "                   reassembled from the capture), in the recorded order relative\n"
+    "                   to what it had received, close as it closed, listen on every\n"
+    "                   port it accepted on and open the connections it opened; the\n"
+    "                   bytes delivered are compared byte for byte with the peer's\n"
+    "                   reassembled stream, and outcome mode without [expect] checks\n"
+    "                   that every connection the capture shows established comes up\n"
     "  --port N         the app's port (default: the first SYN's destination port)\n"
     "  --ignore LIST    comma-separated fields not compared (e.g. tcp.win,ip.ttl)\n"
     "  --write FILE     see write mode above\n"
     "  --promisc        feed: re-address every frame to the host first\n"
+    "  --accept-macs    a unicast frame to the host addressed to another MAC (an\n"
+    "                   HSRP/VRRP gateway MAC, anonymised MACs) gets the stack's MAC\n"
+    "  --fix-checksums  recompute the IPv4 and TCP/UDP/ICMP checksums of the frames\n"
+    "                   injected (offloaded checksums recorded on the sending host)\n"
     "  --verbose        print every frame (host, inject, stack)\n"
     "  --quiet          print only failures and the verdict\n"
     "  --perturb        TEST ONLY: flip the lowest bit of the window of every TCP\n"
@@ -106,6 +118,10 @@ int main(int argc, char **argv) {
       o.perturb = true;
     else if (!strcmp(a, "--promisc"))
       o.promisc = true;
+    else if (!strcmp(a, "--accept-macs"))
+      o.accept_macs = true;
+    else if (!strcmp(a, "--fix-checksums"))
+      o.fix_checksums = true;
     else if (!strcmp(a, "--no-sidecar"))
       no_sidecar = true;
     else if (!strcmp(a, "--as") || !strcmp(a, "--sidecar") || !strcmp(a, "--write") ||
@@ -157,10 +173,12 @@ int main(int argc, char **argv) {
     if (sidecar_parse_ipv4(as, &o.sc.as_ip) < 0) return usage("--as expects A.B.C.D", as);
     o.sc.has_as = true;
   }
+  /* Without a sidecar the app is the payload replay: the recorded host's own bytes. */
+  if (!o.sc.present && !app) snprintf(o.sc.app, sizeof o.sc.app, "replay");
   if (app) {
     if (strcmp(app, "echo") && strcmp(app, "sink") && strcmp(app, "http") &&
-        strcmp(app, "udp-echo") && strcmp(app, "source") && strcmp(app, "none"))
-      return usage("--app expects echo, sink, http, udp-echo, source or none", app);
+        strcmp(app, "udp-echo") && strcmp(app, "source") && strcmp(app, "none") && strcmp(app, "replay"))
+      return usage("--app expects replay, echo, sink, http, udp-echo, source or none", app);
     snprintf(o.sc.app, sizeof o.sc.app, "%s", app);
   }
   if (port) {

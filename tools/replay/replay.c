@@ -30,9 +30,11 @@
 
 #include "capture.h"
 #include "conn.h"
+#include "flows.h"
 #include "host.h"
 #include "pkt.h"
 #include "replay.h"
+#include "rewrite.h"
 #include "runner.h"
 
 struct sent { /* one frame the stack sent, waiting to be compared */
@@ -52,6 +54,9 @@ struct engine {
   microtcp_stack *st;
   struct runner run;
   struct conns conns;
+  bool playing; /* app = replay */
+  struct flows flows;
+  struct player player;
   pcap_t *dead;
   pcap_dumper_t *dump;
   uint64_t now, offset;
@@ -69,6 +74,8 @@ struct engine {
   bool diverged;
   size_t injected, compared, ignored;
   size_t oversize; /* frames to the host longer than MTU + 14: not injected */
+  /* for the explanation: frames injected that the stack will not take */
+  size_t other_mac, bad_csum, truncated, macs_rewritten, csums_fixed;
   bool app_closed;
   bool turned; /* the stack has had its first turn */
   size_t tick; /* clock = tap: next capture frame whose time is a wake-up */
@@ -175,6 +182,7 @@ static void run_until(struct engine *e, uint64_t t) {
     uint64_t d = microtcp_deadline(e->st);
     if (e->sc->app_close_at_us && !e->app_closed && e->offset + e->sc->app_close_at_us < d)
       d = e->offset + e->sc->app_close_at_us;
+    if (e->playing && player_next_open(&e->player) < d) d = player_next_open(&e->player);
     if (d >= t) break;
     if (d <= e->now) {
       /* Due now (or overdue): one turn; if it stays due, stop spinning. */
@@ -319,6 +327,10 @@ static void check_settled(struct engine *e, size_t next) {
 }
 
 /* ---- outcome ---- */
+static bool has_expectations(const struct sidecar *sc) {
+  return sc->established >= 0 || sc->bytes_to_app >= 0 || sc->close != CLOSE_ANY || sc->ncounters;
+}
+
 static bool check_outcome(struct engine *e) {
   const struct sidecar *sc = e->sc;
   bool ok = true;
@@ -335,6 +347,29 @@ static bool check_outcome(struct engine *e) {
   if (e->run.failed) printf("  last app failure: %s\n", e->run.last_failure);
   if (e->run.client && e->run.client->status == APP_FAILED)
     printf("  source failed: %s\n", e->run.client->reason);
+  if (e->playing) {
+    printf("payload replay, per connection (bytes delivered to the app compared with the "
+           "capture's reassembled stream from the peer):\n");
+    if (!player_report(&e->player, false)) {
+      printf("OUTCOME MISMATCH: the stack did not deliver what the recorded host received\n");
+      ok = false;
+    }
+    if (!has_expectations(sc)) {
+      /* Expectations derived from the capture: every connection the capture
+       * shows established comes up on the stack. */
+      uint64_t want = 0;
+      for (size_t i = 0; i < e->flows.n; i++)
+        want += e->flows.v[i].estab;
+      printf("expected from the capture: %llu connections established\n",
+             (unsigned long long)want);
+      if (est < want) {
+        printf("OUTCOME MISMATCH: the capture shows %llu connections established, the stack "
+               "%llu\n",
+               (unsigned long long)want, (unsigned long long)est);
+        ok = false;
+      }
+    }
+  }
   if (sc->established >= 0 && est != (uint64_t)sc->established) {
     printf("OUTCOME MISMATCH: expected %d connections established, got %llu\n", sc->established,
            (unsigned long long)est);
@@ -377,9 +412,6 @@ static bool check_outcome(struct engine *e) {
   return ok;
 }
 
-static bool has_expectations(const struct sidecar *sc) {
-  return sc->established >= 0 || sc->bytes_to_app >= 0 || sc->close != CLOSE_ANY || sc->ncounters;
-}
 
 /* ---- setup ---- */
 static int setup(struct engine *e, char *err, size_t errlen) {
@@ -464,6 +496,26 @@ static int setup(struct engine *e, char *err, size_t errlen) {
   uint16_t cport = sc->connect_ip ? sc->connect_port : e->host.connect_port;
   if (runner_start(&e->run, e->st, sc->app, port, cip, cport, sc->bytes, e->now, err, errlen) < 0)
     return -1;
+  if (!strcmp(sc->app, "replay")) {
+    e->playing = true;
+    flows_build(&e->flows, &e->cap, &e->host);
+    player_init(&e->player, &e->flows, e->offset);
+    e->run.player = &e->player;
+    /* Listen on every port the recorded host accepted a connection on. */
+    if (sc->port) runner_listen(&e->run, sc->port, e->now);
+    for (size_t i = 0; i < e->flows.n; i++) {
+      const struct flow *f = &e->flows.v[i];
+      if (!f->h_opened && f->synack && !runner_listens_on(&e->run, f->hport) &&
+          !runner_listen(&e->run, f->hport, e->now)) {
+        snprintf(err, errlen, "cannot listen on port %u (more than %d ports?)", f->hport,
+                 RUNNER_MAX_LISTENERS);
+        return -1;
+      }
+    }
+    /* The recorded peer acknowledged what the recorded host had sent; the
+     * stack may have sent less by then (a smaller window or cwnd): clamp. */
+    e->conns.clamp_acks = true;
+  }
   e->run.keepalive_us = sc->keepalive_us;
   if (!e->o->quiet) {
     char a[20];
@@ -482,12 +534,58 @@ static void teardown(struct engine *e) {
   if (e->dump) pcap_dump_close(e->dump);
   if (e->dead) pcap_close(e->dead);
   runner_free(&e->run);
+  player_free(&e->player);
+  flows_free(&e->flows);
   conn_free(&e->conns);
   capture_free(&e->cap);
   free(e->arena);
   free(e->aq);
   free(e->abytes);
   free(e->eq);
+}
+
+/* Why the stack may have stayed silent or diverged: its drop counters and
+ * what the injected frames had that a host drops (printed with every failure). */
+static void explain(struct engine *e) {
+  char h[20];
+  ip_str(e->host.ip, h, sizeof h);
+  const microtcp_counters *ctr = microtcp_get_counters(e->st);
+  const uint64_t *vals = (const uint64_t *)ctr;
+  printf("why: the stack's drop counters:");
+  bool any = false;
+  for (size_t i = 0; microtcp_counter_name(i); i++) {
+    const char *name = microtcp_counter_name(i);
+    if (vals[i] && !strncmp(name, "drop_", 5)) {
+      printf(" %s %llu", name, (unsigned long long)vals[i]);
+      any = true;
+    }
+  }
+  printf("%s\n", any ? "" : " none");
+  if (e->other_mac)
+    printf("  likely cause: %zu frames to %s are addressed to another MAC than the stack's "
+           "(not for us by MAC: HSRP/VRRP gateway, re-addressed capture): try --accept-macs\n",
+           e->other_mac, h);
+  if (e->bad_csum)
+    printf("  likely cause: %zu frames to %s have a bad checksum (offloaded checksums, capture "
+           "taken on the sending host): try --fix-checksums\n",
+           e->bad_csum, h);
+  if (e->truncated)
+    printf("  likely cause: %zu frames to %s are truncated (cut by the capture's snapshot "
+           "length): the stack sees them malformed; re-capture with -s 0\n",
+           e->truncated, h);
+  if (e->oversize)
+    printf("  likely cause: %zu frames to %s are longer than MTU + 14 (BIG TCP/GSO/GRO "
+           "super-frames): not injected; capture with offloads off (ethtool -K IF gro off gso "
+           "off tso off)\n",
+           e->oversize, h);
+  if (ctr->drop_tcp_out_of_window || ctr->drop_tcp_bad_ack || ctr->drop_tcp_paws)
+    printf("  likely cause: segments out of the stack's window, acks of data it had not sent, "
+           "or old timestamps (the stack's window, cwnd or timing differ from the recorded "
+           "host's; a capture that missed frames)\n");
+  if (ctr->drop_tcp_no_socket)
+    printf("  likely cause: segments for a connection the stack does not have (a port nothing "
+           "listens on: --port/--app, or a connection already running when the capture "
+           "started)\n");
 }
 
 int replay_run(const struct replay_opts *o) {
@@ -551,6 +649,18 @@ int replay_run(const struct replay_opts *o) {
     }
     memcpy(frame, capture_frame(&e->cap, i), fr->len);
     conn_rewrite_input(&e->conns, e->host.ip, frame, fr->len);
+    if (o->accept_macs && rewrite_dst_mac(frame, fr->len, e->cfg.mac)) e->macs_rewritten++;
+    if (o->fix_checksums && fr->wire_len == fr->len && rewrite_fix_checksums(frame, fr->len))
+      e->csums_fixed++;
+    {
+      struct pkt q;
+      pkt_decode(frame, fr->len, &q);
+      if (fr->len >= 6 && !(frame[0] & 1) && memcmp(frame, e->cfg.mac, 6)) e->other_mac++;
+      if (fr->wire_len > fr->len)
+        e->truncated++;
+      else if (q.layer >= PKT_IP && !pkt_checksums_ok(&q))
+        e->bad_csum++;
+    }
     write_frame(e, e->now, frame, fr->len);
     if (o->verbose) {
       char line[512];
@@ -578,7 +688,7 @@ int replay_run(const struct replay_opts *o) {
   run_until(e, e->offset + e->cap.frames[e->cap.n - 1].t_us + e->sc->end_us + 1);
   if (e->compare) check_settled(e, (size_t)-1);
   bool outcome_ok = true;
-  if (!e->compare || has_expectations(e->sc)) outcome_ok = check_outcome(e);
+  if (!e->compare || has_expectations(e->sc) || e->playing) outcome_ok = check_outcome(e);
   /* No false passes: a replay that checked nothing is a failure. */
   bool vacuous = false;
   char host_ip[20];
@@ -593,7 +703,7 @@ int replay_run(const struct replay_opts *o) {
            "sidecar no [expect])\n",
            host_ip);
     vacuous = true;
-  } else if (!e->compare && !has_expectations(e->sc)) {
+  } else if (!e->compare && !has_expectations(e->sc) && !(e->playing && e->flows.n)) {
     printf("NOTHING CHECKED: outcome mode without expectations\n");
     vacuous = true;
   }
@@ -602,6 +712,10 @@ int replay_run(const struct replay_opts *o) {
            "(oversize: BIG TCP/GSO/jumbo)\n",
            e->oversize, host_ip, e->cfg.mtu + 14);
   bool pass = !e->diverged && outcome_ok && !vacuous;
+  if (!pass) explain(e);
+  if (e->macs_rewritten || e->csums_fixed)
+    printf("note: --accept-macs rewrote %zu destination MACs, --fix-checksums fixed %zu frames\n",
+           e->macs_rewritten, e->csums_fixed);
   if (!o->quiet || !pass)
     printf("%s: %zu frames injected, %zu compared, %zu ignored (other hosts), stack sent %zu\n",
            pass ? "PASS" : "FAIL", e->injected, e->compared, e->ignored, e->stack_frames);

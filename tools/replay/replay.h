@@ -32,6 +32,8 @@ struct replay_opts {
   bool perturb; /* test only: flip bit 0 of the window of every TCP frame the stack sends */
   bool promisc; /* feed: rewrite every frame's destination to the host */
   bool quiet;
+  bool accept_macs;   /* rewrite.h */
+  bool fix_checksums; /* rewrite.h */
 };
 
 /* Exit codes. */

@@ -213,7 +213,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (!strcmp(key, "seed")) {
       if (parse_u64(v, &s->seed) < 0) BAD("expected an unsigned integer");
     } else if (!strcmp(key, "app")) {
-      if (strcmp(v, "echo") && strcmp(v, "sink") && strcmp(v, "http") && strcmp(v, "udp-echo") &&
+      if (strcmp(v, "echo") && strcmp(v, "sink") && strcmp(v, "http") && strcmp(v, "udp-echo") && strcmp(v, "replay") &&
           strcmp(v, "source") && strcmp(v, "none"))
         BAD("expected echo, sink, http, udp-echo, source or none");
       snprintf(s->app, sizeof s->app, "%s", v);

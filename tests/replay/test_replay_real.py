@@ -204,7 +204,7 @@ def rewritten_capture(path, kind):
 
 
 @pytest.mark.parametrize("kind,option,cause", [
-    ("hsrp-mac", "--accept-macs", "addressed to another MAC than the stack's"),
+    ("hsrp-mac", "--accept-macs", "are addressed to another MAC than the stack's"),
     ("offloaded-checksums", "--fix-checksums", "have a bad checksum")])
 def test_a_foreign_capture_fails_with_the_likely_cause_and_passes_with_the_option(
         replay, tmp_path, kind, option, cause):

@@ -217,3 +217,79 @@ def test_a_foreign_capture_fails_with_the_likely_cause_and_passes_with_the_optio
     r = run(replay, "--outcome", option, p)
     assert r.returncode == 0, r.stdout
     assert PLAY_OK.search(r.stdout), r.stdout
+
+
+# ---------------------------------------------------------------- real conversations
+REAL = sorted((REPO / "pcap-corpus" / "real").glob("real-*.pcap"))
+CLEAN_REAL = [p for p in REAL if "offloads-on" not in p.name]
+LINUX_CLIENT, LINUX_SERVER = "10.78.0.1", "10.78.0.2"
+
+
+def test_the_real_corpus_is_there():
+    assert len(CLEAN_REAL) >= 4 and any("offloads-on" in p.name for p in REAL)
+
+
+@pytest.mark.parametrize("capture", CLEAN_REAL, ids=[p.stem for p in CLEAN_REAL])
+@pytest.mark.parametrize("side", ["server", "client"])
+def test_a_real_linux_conversation_replays_on_either_side_every_byte_compared(replay, capture,
+                                                                                side):
+    """Recorded by pcap-corpus/record-real.py (curl / python http.server /
+    python sockets, Linux on both ends): the stack in either Linux's place,
+    no sidecar, outcome mode."""
+    host = LINUX_SERVER if side == "server" else LINUX_CLIENT
+    r = run(replay, "--outcome", "--no-sidecar", "--as", host, capture)
+    assert r.returncode == 0, r.stdout
+    m = PLAY_OK.search(r.stdout)
+    assert m and m.group(2) == side, r.stdout
+    assert int(m.group(3)) == int(m.group(4)) and int(m.group(5)) == int(m.group(6))
+    assert int(m.group(3)) + int(m.group(5)) > 0
+
+
+def test_real_offloaded_capture_needs_fix_checksums_and_has_oversize_frames(replay):
+    """Offloads left on: the capture shows unfilled checksums both ways and
+    GSO super-frames from the server. As the server, --fix-checksums makes
+    it replay; as the client, the super-frames cannot be injected, and the
+    failure says so."""
+    cap = REPO / "pcap-corpus" / "real" / "real-http-get-offloads-on.pcap"
+    r = run(replay, "--outcome", "--no-sidecar", "--as", LINUX_SERVER, cap)
+    assert r.returncode == 1 and "try --fix-checksums" in r.stdout, r.stdout
+    r = run(replay, "--outcome", "--no-sidecar", "--fix-checksums", "--as", LINUX_SERVER, cap)
+    assert r.returncode == 0 and PLAY_OK.search(r.stdout), r.stdout
+    r = run(replay, "--outcome", "--no-sidecar", "--fix-checksums", "--as", LINUX_CLIENT, cap)
+    assert r.returncode == 1
+    assert re.search(r"likely cause: \d+ frames to 10\.78\.0\.1 are longer than MTU \+ 14", r.stdout)
+
+
+def test_real_captures_feed_without_bad_acks(replay):
+    """Feed mode on a real bulk transfer: the handshake and every data
+    segment are accepted (the sink reads the whole 300000 bytes)."""
+    cap = REPO / "pcap-corpus" / "real" / "real-bulk-python-sockets.pcap"
+    r = run(replay, "--feed", "--no-sidecar", "--as", LINUX_SERVER, cap)
+    assert r.returncode == 0, r.stdout
+    c = counters(r.stdout)
+    assert c.get("tcp_conns_accepted") == 1 and c.get("drop_tcp_bad_ack", 0) == 0, r.stdout
+
+
+# ---------------------------------------------------------------- import
+def test_import_turns_a_capture_into_a_test_case(replay, tmp_path):
+    src = tmp_path / "mine.pcap"
+    cf.write_pcap(src, cf.conversation_frames(cf.conversation()))
+    out = tmp_path / "corpus"
+    out.mkdir()
+    r = run(replay, "import", "--out", out, "--description", "a test", src)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (out / "mine.pcap").read_bytes() == src.read_bytes()
+    side = (out / "mine.ini").read_text()
+    assert side.startswith("# a test\n")
+    assert "as = 10.1.0.2" in side and "app = replay" in side and "mode = outcome" in side
+    assert "established = 1" in side and "bytes_to_app = 27" in side
+    r = run(replay, out / "mine.pcap")  # the sidecar is found next to it
+    assert r.returncode == 0 and r.stdout.rstrip().splitlines()[-1].startswith("PASS"), r.stdout
+
+
+def test_import_of_a_capture_needing_rewrites_writes_the_options(replay, tmp_path):
+    src = tmp_path / "hsrp.pcap"
+    rewritten_capture(src, "hsrp-mac")
+    r = run(replay, "import", "--out", tmp_path, "--name", "hsrp-imported", src)
+    assert r.returncode == 0, r.stdout
+    assert "accept_macs = yes" in (tmp_path / "hsrp-imported.ini").read_text()

@@ -12,7 +12,14 @@
  * re-addressed to the host (Ethernet destination unless broadcast/multicast,
  * IPv4 destination; checksums adjusted incrementally, so bad ones stay bad)
  * so every frame reaches the upper layers. The first SYN to each new port
- * opens a listener running the sidecar's app (default: sink), up to 3 ports.
+ * opens a listener running the sidecar's app (default: sink), up to 16 ports.
+ *
+ * Sequence translation (conn.h): frames addressed to H in the capture are
+ * moved from the recorded H's numbering into the live stack's (ack, SACK
+ * edges, TS ecr), learnt as the capture streams by, and an ack beyond what
+ * the stack has sent is cut to it (the feed's app is not the recorded host:
+ * it does not send what H sent), so real conversations run past the
+ * handshake instead of ending in drop_tcp_bad_ack.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +234,7 @@ int feed_run(const struct replay_opts *o) {
       return REPLAY_USAGE;
     }
   }
+  f.conns.clamp_acks = true;
   f.dirty = true;
   fturn(&f);
   /* The copy --promisc rewrites: only frames the stack can take (mtu + 14). */

@@ -77,7 +77,10 @@ static void stream_add(struct stream *s, const wire_tcp *t) {
   if ((t->flags & WIRE_TCP_FIN) && !s->fin) {
     s->fin = true;
     s->fin_off = off + (uint32_t)n;
-    if (s->fin_off > s->len) s->len = s->fin_off;
+    if (s->fin_off > s->len) {
+      stream_grow(s, s->fin_off); /* bytes before the FIN never seen are holes */
+      s->len = s->fin_off;
+    }
   }
   if (t->flags & WIRE_TCP_RST) s->rst = true;
 }

@@ -1,6 +1,7 @@
 /* The replayed host: detection, frame direction and config (see host.h). */
 #include "host.h"
 
+#include "capture.h"
 #include "tap_config.h"
 
 #include <string.h>
@@ -180,4 +181,29 @@ void host_config(const struct host *h, const struct sidecar *sc, microtcp_config
     cfg->tcp_timestamps = o->has_ts;
   }
   sidecar_apply_config(sc, cfg);
+}
+
+int host_from_capture(struct host *h, const struct capture_mem *cap, const struct sidecar *sc,
+                      bool *detected) {
+  struct pkt p;
+  uint32_t ip = sc->as_ip;
+  *detected = false;
+  if (!sc->has_as) {
+    struct host_pick hp;
+    memset(&hp, 0, sizeof hp);
+    for (size_t i = 0; i < cap->n; i++) {
+      pkt_decode(capture_frame(cap, i), cap->frames[i].len, &p);
+      if (host_pick_candidate(&hp, &p)) break;
+    }
+    if (!host_pick_done(&hp, &ip)) return -1;
+    *detected = true;
+  }
+  host_init(h, ip);
+  h->detected = *detected;
+  for (size_t i = 0; i < cap->n; i++) {
+    pkt_decode(capture_frame(cap, i), cap->frames[i].len, &p);
+    host_learn(h, &p);
+  }
+  host_finish(h);
+  return 0;
 }

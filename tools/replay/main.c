@@ -13,6 +13,13 @@
 
 static const char USAGE[] =
     "usage: microtcp-replay [MODE] [options] CAPTURE\n"
+    "       microtcp-replay import [--out DIR] [--as A.B.C.D] [--name NAME]\n"
+    "                              [--description TEXT] CAPTURE\n"
+    "\n"
+    "import copies CAPTURE into DIR (default pcap-corpus/imported), writes its\n"
+    "sidecar from what the capture shows (the host, payload replay, connections\n"
+    "established, bytes that host received; accept_macs/fix_checksums if needed)\n"
+    "and replays it: from a Wireshark capture to a regression test.\n"
     "\n"
     "Plays one host of CAPTURE (pcap or pcapng; Ethernet, raw IPv4, Linux SLL/SLL2)\n"
     "with a microtcp stack: frames addressed to that host are injected on the\n"
@@ -98,6 +105,7 @@ int main(int argc, char **argv) {
   const char *sidecar = NULL, *as = NULL, *app = NULL, *ignore = NULL, *port = NULL;
   bool no_sidecar = false;
   int mode = -1;
+  if (argc > 1 && !strcmp(argv[1], "import")) return import_run(argc, argv);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -191,6 +199,8 @@ int main(int argc, char **argv) {
     size_t l = strlen(o.sc.ignore);
     snprintf(o.sc.ignore + l, sizeof o.sc.ignore - l, "%s%s", l ? "," : "", ignore);
   }
+  o.accept_macs = o.accept_macs || o.sc.accept_macs;
+  o.fix_checksums = o.fix_checksums || o.sc.fix_checksums;
   o.mode = mode >= 0 ? (enum replay_mode)mode : o.sc.mode;
   if (o.mode == MODE_FEED) return feed_run(&o);
   return replay_run(&o);

@@ -422,29 +422,12 @@ static int setup(struct engine *e, char *err, size_t errlen) {
     return -1;
   }
   struct pkt p;
-  uint32_t ip = sc->as_ip;
   bool detected = false;
-  if (!sc->has_as) {
-    struct host_pick hp;
-    memset(&hp, 0, sizeof hp);
-    for (size_t i = 0; i < e->cap.n; i++) {
-      pkt_decode(capture_frame(&e->cap, i), e->cap.frames[i].len, &p);
-      if (host_pick_candidate(&hp, &p)) break;
-    }
-    if (!host_pick_done(&hp, &ip)) {
-      snprintf(err, errlen, "%s: no IPv4 or ARP frame to pick a host from (use --as)",
-               e->o->capture);
-      return -1;
-    }
-    detected = true;
+  if (host_from_capture(&e->host, &e->cap, sc, &detected) < 0) {
+    snprintf(err, errlen, "%s: no IPv4 or ARP frame to pick a host from (use --as)",
+             e->o->capture);
+    return -1;
   }
-  host_init(&e->host, ip);
-  e->host.detected = detected;
-  for (size_t i = 0; i < e->cap.n; i++) {
-    pkt_decode(capture_frame(&e->cap, i), e->cap.frames[i].len, &p);
-    host_learn(&e->host, &p);
-  }
-  host_finish(&e->host);
   /* H's and the peer's numbering, from the whole capture (H's SYN-ACK may come
    * after the stack's). */
   for (size_t i = 0; i < e->cap.n; i++) {

@@ -41,5 +41,6 @@ enum { REPLAY_PASS = 0, REPLAY_FAIL = 1, REPLAY_USAGE = 2 };
 
 int replay_run(const struct replay_opts *o); /* check / outcome (+ --write) */
 int feed_run(const struct replay_opts *o);   /* feed (+ --write) */
+int import_run(int argc, char **argv);       /* `microtcp-replay import ...` (import.c) */
 
 #endif

@@ -215,7 +215,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (!strcmp(key, "app")) {
       if (strcmp(v, "echo") && strcmp(v, "sink") && strcmp(v, "http") && strcmp(v, "udp-echo") && strcmp(v, "replay") &&
           strcmp(v, "source") && strcmp(v, "none"))
-        BAD("expected echo, sink, http, udp-echo, source or none");
+        BAD("expected replay, echo, sink, http, udp-echo, source or none");
       snprintf(s->app, sizeof s->app, "%s", v);
     } else if (!strcmp(key, "port")) {
       if (parse_u64(v, &n) < 0 || n > 65535) BAD("expected 0..65535");
@@ -257,6 +257,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
       if (parse_u64(v, &s->batch_us) < 0) BAD("expected microseconds");
     } else if (!strcmp(key, "keepalive_us")) {
       if (parse_u64(v, &s->keepalive_us) < 0) BAD("expected microseconds");
+    } else if (!strcmp(key, "accept_macs")) {
+      if (parse_bool(v, &s->accept_macs) < 0) BAD("expected yes or no");
+    } else if (!strcmp(key, "fix_checksums")) {
+      if (parse_bool(v, &s->fix_checksums) < 0) BAD("expected yes or no");
     } else if (!strcmp(key, "app_close_at_us")) {
       if (parse_u64(v, &s->app_close_at_us) < 0) BAD("expected microseconds");
     } else {

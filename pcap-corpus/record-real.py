@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Record real conversations between Linux programs (none of them ours) for
-pcap-corpus/real/: curl against python's http.server, a bulk transfer over
+pcap-corpus/real/ (and one capture class for pcap-corpus/classes/): curl against python's http.server, a bulk transfer over
 python sockets (as nc would do it), HTTP/1.1 keep-alive with two requests on
 one connection, a client that resets, and the same HTTP GET with the kernel's
 offloads left on (checksums not filled in, GSO super-frames) or cut by a
@@ -96,8 +96,8 @@ def wait_port(port, timeout=5.0):
     raise RuntimeError(f"nothing listens on {port} in {NS_S}")
 
 
-def start_tcpdump(path, snaplen=0):
-    p = spawn(NS_S, "tcpdump", "-i", IF_S, "-U", "--immediate-mode", "-n", "-s", str(snaplen), "-w", str(path), "tcp")
+def start_tcpdump(path, snaplen=0, iface=IF_S):
+    p = spawn(NS_S, "tcpdump", "-i", iface, "-U", "--immediate-mode", "-B", "16384", "-n", "-s", str(snaplen), "-w", str(path), "tcp")
     end = time.time() + 5
     line = b""
     while time.time() < end and b"listening on" not in line:
@@ -145,8 +145,8 @@ c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.cl
 """ % IP_S
 
 
-def http_server(docroot, protocol="HTTP/1.0"):
-    p = spawn(NS_S, sys.executable, "-m", "http.server", "--protocol", protocol, "--bind", IP_S,
+def http_server(docroot, protocol="HTTP/1.0", bind=IP_S):
+    p = spawn(NS_S, sys.executable, "-m", "http.server", "--protocol", protocol, "--bind", bind,
               "--directory", str(docroot), "8000")
     wait_port(8000)
     return p
@@ -155,9 +155,12 @@ def http_server(docroot, protocol="HTTP/1.0"):
 SCENARIOS = {}
 
 
-def scenario(name, offloads=False, snaplen=0):
+def scenario(name, offloads=False, snaplen=0, iface=IF_S, as_=IP_S, corpus=True):
+    """corpus=False: a capture class that cannot replay (pcap-corpus/classes/,
+    no sidecar; tests/replay checks the explanation instead)."""
     def deco(fn):
-        SCENARIOS[name] = (fn, offloads, snaplen, " ".join(fn.__doc__.split()))
+        SCENARIOS[name] = (fn, offloads, snaplen, " ".join(fn.__doc__.split()), iface, as_,
+                           corpus)
         return fn
     return deco
 
@@ -199,26 +202,41 @@ def http_get_offloads(docroot):
     sh("curl", "-sS", "-o", "/dev/null", f"http://{IP_S}:8000/page.bin", ns=NS_C)
 
 
-@scenario("real-http-get-snaplen-96", snaplen=96)
+@scenario("real-http-get-snaplen-96", snaplen=96, corpus=False)
 def http_get_snaplen(docroot):
     """curl fetches 3000 bytes, recorded with tcpdump -s 96: every data frame is cut by the snapshot length"""
     http_server(docroot)
     sh("curl", "-sS", "-o", "/dev/null", f"http://{IP_S}:8000/small.bin", ns=NS_C)
 
 
+@scenario("real-loopback-http-curl", iface="lo", as_="127.0.0.1:8000")
+def loopback(docroot):
+    """curl fetches 20000 bytes from python's http.server over the loopback interface (both ends 127.0.0.1; lo's MTU 1500, TSO/GSO off, checksums left offloaded): replayed as 127.0.0.1:8000"""
+    sh("ip", "link", "set", "lo", "mtu", "1500", ns=NS_S)
+    sh("ethtool", "-K", "lo", "tso", "off", "gso", "off", ns=NS_S)  # checksums stay offloaded
+    http_server(docroot, bind="127.0.0.1")
+    sh("curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:8000/mid.bin", ns=NS_S)
+
+
 def record(name, out, replay):
-    fn, offloads, snaplen, desc = SCENARIOS[name]
+    fn, offloads, snaplen, desc, iface, as_, corpus = SCENARIOS[name]
+    if not corpus:
+        out = HERE / "classes"
+        replay = None
     with tempfile.TemporaryDirectory() as docroot:
         docroot = pathlib.Path(docroot)
         (docroot / "page.bin").write_bytes(content(60000, "page"))
         (docroot / "small.bin").write_bytes(content(3000, "small"))
+        (docroot / "mid.bin").write_bytes(content(20000, "mid"))
         try:
             setup(offloads)
             tmp = docroot / "cap.pcap"
-            td = start_tcpdump(tmp, snaplen)
+            td = start_tcpdump(tmp, snaplen, iface)
             fn(docroot)
             time.sleep(1.0)  # the last ACKs and FINs reach tcpdump
             stop(td)
+            stats = td.stderr.read().decode(errors="replace").strip().splitlines()
+            print(f"{name}: tcpdump: " + "; ".join(stats[-3:]))
         finally:
             cleanup()
             procs.clear()
@@ -227,7 +245,7 @@ def record(name, out, replay):
     print(f"{name}: {dest.stat().st_size} bytes")
     if replay:
         r = subprocess.run([str(replay), "import", "--out", str(out), "--description", desc,
-                            "--as", IP_S, str(dest)],
+                            "--as", as_, str(dest)],
                            capture_output=True, text=True)
         print(r.stdout + r.stderr)
 

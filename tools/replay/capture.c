@@ -30,13 +30,15 @@ const char *capture_linktype_name(int lt) {
   case DLT_IPV4: return "raw IPv4";
   case DLT_LINUX_SLL: return "Linux cooked (SLL)";
   case DLT_LINUX_SLL2: return "Linux cooked v2 (SLL2)";
+  case DLT_NULL: return "BSD loopback (NULL)";
+  case DLT_LOOP: return "OpenBSD loopback (LOOP)";
   default: return "unsupported";
   }
 }
 
 static int supported(int lt) {
   return lt == DLT_EN10MB || lt == DLT_RAW || lt == LINKTYPE_RAW_ALT || lt == DLT_IPV4 ||
-         lt == DLT_LINUX_SLL || lt == DLT_LINUX_SLL2;
+         lt == DLT_LINUX_SLL || lt == DLT_LINUX_SLL2 || lt == DLT_NULL || lt == DLT_LOOP;
 }
 
 int capture_open(struct capture_reader *r, const char *path, char *err, size_t errlen) {
@@ -169,6 +171,23 @@ int capture_next(struct capture_reader *r, const uint8_t **frame, size_t *len, u
       *len = synth_eth(r, et, data, n);
       *frame = r->buf;
       adjust = -14;
+      break;
+    }
+    case DLT_NULL:
+    case DLT_LOOP: {
+      /* A 4-byte address family (host byte order of the capturing machine for
+       * NULL, network order for LOOP): 2 is IPv4 everywhere. */
+      if (n < 4) {
+        r->skipped++;
+        continue;
+      }
+      uint32_t af = r->linktype == DLT_LOOP ? wire_get32(data)
+                                             : (uint32_t)(data[0] | data[1] << 8 | data[2] << 16 |
+                                                          (uint32_t)data[3] << 24);
+      if (af != 2 && af != 0x02000000u) af = 0; /* not IPv4: an ethertype the stack ignores */
+      *len = synth_eth(r, af ? WIRE_ETHERTYPE_IPV4 : 0x86dd, data + 4, n - 4);
+      *frame = r->buf;
+      adjust = -10;
       break;
     }
     case DLT_LINUX_SLL:

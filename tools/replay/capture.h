@@ -8,6 +8,8 @@
  *   RAW / IPV4             an Ethernet header is synthesised: ethertype from the
  *                          IP version nibble, MACs derived from the IPv4
  *                          addresses (see capture_synth_mac).
+ *   NULL / LOOP            (BSD/macOS loopback) the 4-byte address family is
+ *                          replaced by a synthesised Ethernet header as for RAW.
  *   LINUX_SLL / SLL2       the cooked header is replaced by a synthesised
  *                          Ethernet header with the cooked protocol field as
  *                          ethertype and MACs derived from the IPv4 addresses

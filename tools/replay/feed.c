@@ -135,6 +135,14 @@ static void readdress(uint8_t *b, size_t len, const struct host *h) {
   wire_put16(b + coff, cs);
 }
 
+/* --as IP:PORT: the frame re-addressed into buf (rewrite.h), else as it is. */
+static const uint8_t *split(const struct replay_opts *o, const uint8_t *fr, size_t len,
+                            uint8_t *buf, size_t cap) {
+  if (!o->sc.as_port || len > cap) return fr;
+  memcpy(buf, fr, len);
+  return rewrite_split(buf, len, o->sc.as_ip, o->sc.as_port) ? buf : fr;
+}
+
 static int detect(const struct replay_opts *o, struct host *h, char *err, size_t errlen) {
   struct capture_reader *r = malloc(sizeof *r);
   if (!r) abort();
@@ -142,7 +150,8 @@ static int detect(const struct replay_opts *o, struct host *h, char *err, size_t
   size_t len;
   uint64_t t;
   struct pkt p;
-  uint32_t ip = o->sc.as_ip;
+  static uint8_t sbuf[REPLAY_OUT_MAX];
+  uint32_t ip = o->sc.as_port ? REWRITE_SPLIT_HOST : o->sc.as_ip;
   if (capture_open(r, o->capture, err, errlen) < 0) {
     free(r);
     return -1;
@@ -163,6 +172,7 @@ static int detect(const struct replay_opts *o, struct host *h, char *err, size_t
   }
   host_init(h, ip);
   for (int k = 0; k < DETECT_FRAMES && capture_next(r, &fr, &len, &t, err, errlen) == 1; k++) {
+    fr = split(o, fr, len, sbuf, sizeof sbuf);
     pkt_decode(fr, len, &p);
     host_learn(h, &p);
   }
@@ -255,6 +265,7 @@ int feed_run(const struct replay_opts *o) {
       oversize++;
       continue;
     }
+    fr = split(o, fr, len, frame, (size_t)cfg.mtu + 14); /* frame: the copy below reuses it */
     /* Sequence translation (conn.h): the numbering of H and of each peer as
      * the capture shows it, so a peer's frame to H can be moved into the
      * live stack's numbering. Only frames addressed to H in the capture are
@@ -271,7 +282,7 @@ int feed_run(const struct replay_opts *o) {
     const uint8_t *in = fr;
     bool to_host = p.layer >= PKT_IP && p.ip.dst == h.ip && !(p.ip.mf || p.ip.frag_offset);
     if (o->promisc || to_host) {
-      memcpy(frame, fr, len);
+      if (fr != frame) memcpy(frame, fr, len);
       if (o->promisc) readdress(frame, len, &h);
       if (to_host && conn_rewrite_input(&f.conns, h.ip, frame, len)) f.rewritten++;
       if (to_host && o->accept_macs) rewrite_dst_mac(frame, len, cfg.mac);

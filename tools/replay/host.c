@@ -176,6 +176,10 @@ void host_config(const struct host *h, const struct sidecar *sc, microtcp_config
   if (h->syn_seen) {
     const wire_tcp_opts *o = &h->syn_opts;
     if (o->has_mss) cfg->tcp_mss = o->mss;
+    /* A host announcing a larger MSS than Ethernet's has a larger MTU (jumbo
+     * frames, loopback): up to the core's 9000, so its frames are not oversize. */
+    if (o->has_mss && o->mss > 1460)
+      cfg->mtu = (uint16_t)(o->mss > 9000 - 40 ? 9000 : o->mss + 40);
     if (o->has_ws) cfg->tcp_wscale = o->ws > 14 ? 14 : o->ws;
     cfg->tcp_sack = o->sack_permitted;
     cfg->tcp_timestamps = o->has_ts;

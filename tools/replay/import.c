@@ -10,6 +10,7 @@
  * pcap-corpus/{generated,live,real,imported} with its sidecar.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "host.h"
 #include "pkt.h"
 #include "replay.h"
+#include "rewrite.h"
 
 static int copy_file(const char *from, const char *to, char *err, size_t errlen) {
   FILE *in = fopen(from, "rb");
@@ -68,8 +70,8 @@ int import_run(int argc, char **argv) {
         out_dir = v;
       else if (!strcmp(a, "--name"))
         name = v;
-      else if (sidecar_parse_ipv4(v, &sc.as_ip) < 0)
-        return usage("--as expects A.B.C.D", v);
+      else if (sidecar_parse_endpoint(v, &sc.as_ip, &sc.as_port) < 0)
+        return usage("--as expects A.B.C.D[:PORT]", v);
       else
         sc.has_as = true;
     } else if (a[0] == '-') {
@@ -93,7 +95,12 @@ int import_run(int argc, char **argv) {
   struct host *h = calloc(1, sizeof *h);
   if (!h) abort();
   bool detected;
-  if (cap.n == 0 || host_from_capture(h, &cap, &sc, &detected) < 0) {
+  struct sidecar as_sc = sc;
+  if (sc.has_as && sc.as_port) {
+    rewrite_split_capture(&cap, sc.as_ip, sc.as_port);
+    as_sc.as_ip = REWRITE_SPLIT_HOST;
+  }
+  if (cap.n == 0 || host_from_capture(h, &cap, &as_sc, &detected) < 0) {
     fprintf(stderr, "microtcp-replay: %s: no frame to pick a host from\n", capture);
     capture_free(&cap);
     free(h);
@@ -140,7 +147,12 @@ int import_run(int argc, char **argv) {
   }
   snprintf(dest, sizeof dest, "%s/%s.%s", out_dir, stem, ng ? "pcapng" : "pcap");
   snprintf(side, sizeof side, "%s/%s.ini", out_dir, stem);
-  int rc = copy_file(capture, dest, err, sizeof err);
+  /* Importing a file already in place (a recording script writes there) keeps it. */
+  char *real_from = realpath(capture, NULL), *real_to = realpath(dest, NULL);
+  bool same = real_from && real_to && !strcmp(real_from, real_to);
+  free(real_from);
+  free(real_to);
+  int rc = same ? 0 : copy_file(capture, dest, err, sizeof err);
   FILE *s = rc == 0 ? fopen(side, "w") : NULL;
   if (!s) {
     if (rc == 0) snprintf(err, sizeof err, "%s: %s", side, strerror(errno));
@@ -157,8 +169,12 @@ int import_run(int argc, char **argv) {
           "established,\n# %llu bytes received and %llu sent by that host in the capture\n",
           ip >> 24, ip >> 16 & 255, ip >> 8 & 255, ip & 255, (unsigned long long)est,
           (unsigned long long)rx, (unsigned long long)tx);
-  fprintf(s, "\n[replay]\nmode = outcome\nas = %u.%u.%u.%u\napp = replay\n", ip >> 24,
-          ip >> 16 & 255, ip >> 8 & 255, ip & 255);
+  if (sc.as_port)
+    fprintf(s, "\n[replay]\nmode = outcome\nas = %u.%u.%u.%u:%u\napp = replay\n",
+            sc.as_ip >> 24, sc.as_ip >> 16 & 255, sc.as_ip >> 8 & 255, sc.as_ip & 255, sc.as_port);
+  else
+    fprintf(s, "\n[replay]\nmode = outcome\nas = %u.%u.%u.%u\napp = replay\n", ip >> 24,
+            ip >> 16 & 255, ip >> 8 & 255, ip & 255);
   if (other_mac) fprintf(s, "# %zu frames to the host are addressed to another MAC\naccept_macs = yes\n", other_mac);
   if (bad_csum) fprintf(s, "# %zu frames to the host have bad (offloaded) checksums\nfix_checksums = yes\n", bad_csum);
   fprintf(s, "\n[expect]\nestablished = %llu\nbytes_to_app = %llu\n", (unsigned long long)est,

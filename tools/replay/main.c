@@ -57,6 +57,10 @@ static const char USAGE[] =
     "Options:\n"
     "  --as A.B.C.D     the host to play (default: the sidecar's `as`, else the\n"
     "                   receiver of the first SYN, else the first IPv4 destination)\n"
+    "  --as A.B.C.D:PORT  the endpoint with that address and port, for captures\n"
+    "                   where both ends share an address (loopback): its frames are\n"
+    "                   re-addressed first, the host to 10.127.0.2 and peers with\n"
+    "                   its address to 10.127.0.1 (MACs derived from them)\n"
     "  --sidecar FILE   expectations (default: CAPTURE with its extension replaced\n"
     "                   by .ini, if that file exists); --no-sidecar ignores it\n"
     "  --app NAME       built-in app: replay | echo | sink | http | udp-echo | source\n"
@@ -178,7 +182,8 @@ int main(int argc, char **argv) {
     }
   }
   if (as) {
-    if (sidecar_parse_ipv4(as, &o.sc.as_ip) < 0) return usage("--as expects A.B.C.D", as);
+    if (sidecar_parse_endpoint(as, &o.sc.as_ip, &o.sc.as_port) < 0)
+      return usage("--as expects A.B.C.D or A.B.C.D:PORT", as);
     o.sc.has_as = true;
   }
   /* Without a sidecar the app is the payload replay: the recorded host's own bytes. */

@@ -187,13 +187,19 @@ bool player_report(const struct player *pl, bool quiet) {
     }
     ip_str(f->pip, a, sizeof a);
     uint32_t want = expected_rx(f), holes = stream_holes(&f->p), h_len = f->h.fin ? f->h.fin_off : f->h.len;
-    bool good = !c->mismatch && c->rx == want;
+    uint32_t h_holes = stream_holes(&f->h);
+    /* A pass means the whole conversation ran: every byte each way known,
+     * delivered and handed to the stack. */
+    bool good = !c->mismatch && c->rx == want && c->tx == h_len && !holes && !h_holes;
     if (!good || !quiet) {
       printf("  %s port %u <-> %s:%u (%s): received %u of %u bytes%s", good ? "ok" : "MISMATCH",
              f->hport, a, f->pport, f->h_opened ? "client" : "server", c->rx, want,
              c->mismatch ? "" : want && c->rx == want ? ", every byte as recorded" : "");
       printf(", sent %u of %u", c->tx, h_len);
-      if (holes) printf(" (%u bytes missing from the capture, not compared)", holes);
+      if (holes || h_holes)
+        printf(" (the capture lacks %u bytes of the peer's stream and %u of the host's: lost by "
+               "the capture, truncated or unreadable frames)",
+               holes, h_holes);
       if (c->failed) printf(", %s", c->reason);
       printf("\n");
     }

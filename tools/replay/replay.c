@@ -211,13 +211,23 @@ static void print_frame_line(const char *label, const struct pkt *p, const struc
   printf("  %-9s %s\n", label, line);
 }
 
+/* Ends a frame's line: a frame cut by the snapshot length says so. */
+static void print_truncation(const struct frame_rec *fr) {
+  if (fr->wire_len > fr->len)
+    printf(" [truncated: %u of %u bytes captured]", fr->len, fr->wire_len);
+  printf("\n");
+}
+
 static void diverge_header(struct engine *e, const char *what, size_t cap_idx, size_t stack_no) {
   if (e->diverged) return;
   e->diverged = true;
   printf("DIVERGENCE: %s\n", what);
   if (cap_idx != (size_t)-1)
-    printf("  capture frame #%zu at %.6f s", cap_idx + 1,
-           (double)e->cap.frames[cap_idx].t_us / 1e6);
+    printf("  capture frame #%zu at %.6f s%s", cap_idx + 1,
+           (double)e->cap.frames[cap_idx].t_us / 1e6,
+           e->cap.frames[cap_idx].wire_len > e->cap.frames[cap_idx].len
+               ? " (truncated by the capture's snapshot length)"
+               : "");
   else
     printf("  capture frame: none");
   if (stack_no) printf(", stack frame #%zu", stack_no);
@@ -423,7 +433,48 @@ static int setup(struct engine *e, char *err, size_t errlen) {
   }
   struct pkt p;
   bool detected = false;
-  if (host_from_capture(&e->host, &e->cap, sc, &detected) < 0) {
+  struct sidecar *split_sc = NULL;
+  uint32_t split_ip = sc->as_ip;
+  uint16_t split_port = sc->has_as ? sc->as_port : 0;
+  if (!split_port) {
+    /* Both ends on one address (loopback) and no port given: the side that
+     * accepted the first connection, by address and port. */
+    for (size_t i = 0; i < e->cap.n; i++) {
+      pkt_decode(capture_frame(&e->cap, i), e->cap.frames[i].len, &p);
+      if (p.layer != PKT_TCP || (p.tcp.flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) != WIRE_TCP_SYN)
+        continue;
+      if (p.ip.src == p.ip.dst && (!sc->has_as || sc->as_ip == p.ip.dst)) {
+        split_ip = p.ip.dst;
+        split_port = p.tcp.dst_port;
+      }
+      break;
+    }
+  }
+  if (split_port) {
+    /* --as IP:PORT: H's frames re-addressed first (rewrite.h). */
+    size_t n = rewrite_split_capture(&e->cap, split_ip, split_port);
+    if (!n) {
+      snprintf(err, errlen, "%s: no TCP/UDP frame of %u.%u.%u.%u:%u", e->o->capture,
+               split_ip >> 24, split_ip >> 16 & 255, split_ip >> 8 & 255, split_ip & 255,
+               split_port);
+      return -1;
+    }
+    if (!e->o->quiet)
+      printf("split: %zu frames of %u.%u.%u.%u:%u re-addressed (the host is 10.127.0.2, peers "
+             "on its address 10.127.0.1)%s\n",
+             n, split_ip >> 24, split_ip >> 16 & 255, split_ip >> 8 & 255, split_ip & 255,
+             split_port, sc->has_as && sc->as_port ? "" : ": both ends share an address");
+    split_sc = malloc(sizeof *split_sc);
+    if (!split_sc) abort();
+    *split_sc = *sc;
+    split_sc->as_ip = REWRITE_SPLIT_HOST;
+    split_sc->has_as = true;
+    sc = split_sc;
+  }
+  int hrc = host_from_capture(&e->host, &e->cap, sc, &detected);
+  free(split_sc);
+  sc = e->sc;
+  if (hrc < 0) {
     snprintf(err, errlen, "%s: no IPv4 or ARP frame to pick a host from (use --as)",
              e->o->capture);
     return -1;
@@ -615,7 +666,8 @@ int replay_run(const struct replay_opts *o) {
       if (o->verbose) {
         char line[512];
         pkt_summary(&p, NULL, line, sizeof line);
-        printf("  %10.6f host   %s\n", (double)fr->t_us / 1e6, line);
+        printf("  %10.6f host   %s", (double)fr->t_us / 1e6, line);
+        print_truncation(fr);
       }
       continue;
     }
@@ -650,7 +702,8 @@ int replay_run(const struct replay_opts *o) {
       struct pkt q;
       pkt_decode(frame, fr->len, &q);
       pkt_summary(&q, NULL, line, sizeof line);
-      printf("  %10.6f inject %s\n", (double)fr->t_us / 1e6, line);
+      printf("  %10.6f inject %s", (double)fr->t_us / 1e6, line);
+      print_truncation(fr);
     }
     microtcp_input(e->st, e->now, frame, fr->len);
     e->injected++;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "capture.h"
 #include "microtcp/wire.h"
 
 bool rewrite_dst_mac(uint8_t *f, size_t len, const uint8_t mac[6]) {
@@ -49,4 +50,50 @@ bool rewrite_fix_checksums(uint8_t *f, size_t len) {
   if (ip[9] == WIRE_IP_PROTO_UDP && c == 0) c = 0xffff;
   wire_put16(l4 + coff, c);
   return changed || c != old;
+}
+
+/* Replace the address at a (in the IPv4 header) and update the IPv4 and the
+ * transport checksums incrementally (RFC 1624). */
+static void set_addr(uint8_t *ip, uint8_t *a, uint32_t v, uint8_t *l4csum) {
+  uint16_t hi = wire_get16(a), lo = wire_get16(a + 2);
+  uint16_t nhi = (uint16_t)(v >> 16), nlo = (uint16_t)v;
+  wire_put32(a, v);
+  uint16_t c = wire_csum_update16(wire_get16(ip + 10), hi, nhi);
+  wire_put16(ip + 10, wire_csum_update16(c, lo, nlo));
+  if (l4csum) {
+    c = wire_csum_update16(wire_get16(l4csum), hi, nhi);
+    wire_put16(l4csum, wire_csum_update16(c, lo, nlo));
+  }
+}
+
+bool rewrite_split(uint8_t *f, size_t len, uint32_t hip, uint16_t hport) {
+  if (len < 14 + 20 || wire_get16(f + 12) != WIRE_ETHERTYPE_IPV4) return false;
+  uint8_t *ip = f + 14;
+  size_t ihl = (size_t)(ip[0] & 15) * 4;
+  if ((ip[0] >> 4) != 4 || ihl < 20 || 14 + ihl + 8 > len || (wire_get16(ip + 6) & 0x3fff))
+    return false;
+  uint8_t proto = ip[9];
+  if (proto != WIRE_IP_PROTO_TCP && proto != WIRE_IP_PROTO_UDP) return false;
+  uint8_t *l4 = ip + ihl, *csum = NULL;
+  if (proto == WIRE_IP_PROTO_TCP && 14 + ihl + 18 <= len) csum = l4 + 16;
+  if (proto == WIRE_IP_PROTO_UDP && wire_get16(l4 + 6)) csum = l4 + 6;
+  uint32_t src = wire_get32(ip + 12), dst = wire_get32(ip + 16);
+  bool from_h = src == hip && wire_get16(l4) == hport;
+  bool to_h = dst == hip && wire_get16(l4 + 2) == hport;
+  if (!from_h && !to_h) return false;
+  uint32_t nsrc = from_h ? REWRITE_SPLIT_HOST : src == hip ? REWRITE_SPLIT_PEER : src;
+  uint32_t ndst = to_h ? REWRITE_SPLIT_HOST : dst == hip ? REWRITE_SPLIT_PEER : dst;
+  set_addr(ip, ip + 12, nsrc, csum);
+  set_addr(ip, ip + 16, ndst, csum);
+  if (proto == WIRE_IP_PROTO_UDP && csum && wire_get16(csum) == 0) wire_put16(csum, 0xffff);
+  capture_synth_mac(ndst, f);
+  capture_synth_mac(nsrc, f + 6);
+  return true;
+}
+
+size_t rewrite_split_capture(struct capture_mem *m, uint32_t ip, uint16_t port) {
+  size_t n = 0;
+  for (size_t i = 0; i < m->n; i++)
+    n += rewrite_split(m->data + m->frames[i].off, m->frames[i].len, ip, port);
+  return n;
 }

@@ -11,6 +11,15 @@
  *                    fill in). Frames cut by the snapshot length and
  *                    fragments are left alone (their checksum cannot be
  *                    computed).
+ *   --as A.B.C.D:PORT  the host is the endpoint with that address AND port:
+ *                    for captures where both ends share an address (loopback,
+ *                    two programs on one machine) the frames of H's
+ *                    conversations are re-addressed before anything else:
+ *                    H becomes REWRITE_SPLIT_HOST, every peer with H's own
+ *                    address REWRITE_SPLIT_PEER (other peers keep theirs),
+ *                    their MACs derived from those addresses
+ *                    (capture_synth_mac); checksums are updated
+ *                    incrementally, so a wrong one stays wrong.
  */
 #ifndef REPLAY_REWRITE_H
 #define REPLAY_REWRITE_H
@@ -19,8 +28,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define REWRITE_SPLIT_HOST 0x0a7f0002u /* 10.127.0.2 */
+#define REWRITE_SPLIT_PEER 0x0a7f0001u /* 10.127.0.1 */
+
 /* Returns true if the frame changed. */
 bool rewrite_dst_mac(uint8_t *frame, size_t len, const uint8_t mac[6]);
 bool rewrite_fix_checksums(uint8_t *frame, size_t len);
+/* --as IP:PORT (see above); true if the frame belongs to H and was re-addressed. */
+bool rewrite_split(uint8_t *frame, size_t len, uint32_t ip, uint16_t port);
+/* The same over a whole capture in memory; returns the frames re-addressed. */
+struct capture_mem;
+size_t rewrite_split_capture(struct capture_mem *m, uint32_t ip, uint16_t port);
 
 #endif

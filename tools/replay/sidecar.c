@@ -28,6 +28,21 @@ int sidecar_parse_ipv4(const char *s, uint32_t *ip) {
   return 0;
 }
 
+int sidecar_parse_endpoint(const char *s, uint32_t *ip, uint16_t *port) {
+  char addr[32];
+  const char *colon = strchr(s, ':');
+  *port = 0;
+  if (!colon) return sidecar_parse_ipv4(s, ip);
+  if ((size_t)(colon - s) >= sizeof addr) return -1;
+  memcpy(addr, s, (size_t)(colon - s));
+  addr[colon - s] = 0;
+  char *end;
+  unsigned long p = strtoul(colon + 1, &end, 10);
+  if (end == colon + 1 || *end || p == 0 || p > 65535) return -1;
+  *port = (uint16_t)p;
+  return sidecar_parse_ipv4(addr, ip);
+}
+
 static int parse_u64(const char *v, uint64_t *out) {
   char *end;
   errno = 0;
@@ -205,7 +220,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
       else
         BAD("expected check, outcome or feed");
     } else if (!strcmp(key, "as")) {
-      if (sidecar_parse_ipv4(v, &s->as_ip) < 0) BAD("expected A.B.C.D");
+      if (sidecar_parse_endpoint(v, &s->as_ip, &s->as_port) < 0) BAD("expected A.B.C.D[:PORT]");
       s->has_as = true;
     } else if (!strcmp(key, "netmask")) {
       if (parse_u64(v, &n) < 0 || n > 32) BAD("expected a prefix length 0..32");

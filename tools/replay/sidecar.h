@@ -45,6 +45,7 @@ struct sidecar {
   enum replay_mode mode;
   bool has_as;
   uint32_t as_ip;
+  uint16_t as_port; /* `as = A.B.C.D:PORT` (rewrite.h: rewrite_split), 0 = by address only */
   int prefix; /* -1 = auto */
   uint64_t seed;
   char app[16];  /* echo | sink | http | udp-echo | source | none */
@@ -80,5 +81,7 @@ void sidecar_apply_config(const struct sidecar *s, microtcp_config *cfg);
 /* Was field (e.g. "tcp.win") listed in ignore? */
 bool sidecar_ignores(const struct sidecar *s, const char *field);
 int sidecar_parse_ipv4(const char *s, uint32_t *ip);
+/* "A.B.C.D" or "A.B.C.D:PORT" (port 0 when absent). */
+int sidecar_parse_endpoint(const char *s, uint32_t *ip, uint16_t *port);
 
 #endif

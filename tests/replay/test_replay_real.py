@@ -382,3 +382,18 @@ def test_class_zero_length_frame(replay, mode):
     # others pass; no mode trips over the empty record.
     assert r.returncode == (1 if mode == ["--check"] else 0), r.stdout + r.stderr
     assert no_sanitizer_report(r) and "frames" in r.stdout
+
+
+@pytest.mark.parametrize("capture,host,extra", [
+    (CLASSES / "big-tcp-80k.pcap", "10.2.0.1", []),
+    (REPO / "pcap-corpus" / "real" / "real-http-get-offloads-on.pcap", LINUX_CLIENT,
+     ["--fix-checksums"])])
+def test_segment_gso_injects_super_frames_as_the_segments_a_nic_would_send(replay, capture,
+                                                                            host, extra):
+    r = run(replay, "--outcome", "--no-sidecar", "--as", host, *extra, capture)
+    assert r.returncode == 1 and "try --segment-gso" in r.stdout, r.stdout
+    r = run(replay, "--outcome", "--no-sidecar", "--as", host, "--segment-gso", *extra, capture)
+    assert r.returncode == 0, r.stdout
+    m = PLAY_OK.search(r.stdout)
+    assert m and m.group(2) == "client" and m.group(3) == m.group(4), r.stdout
+    assert re.search(r"--segment-gso injected [1-9]\d* oversize frames", r.stdout)

@@ -107,12 +107,13 @@ int import_run(int argc, char **argv) {
     return REPLAY_USAGE;
   }
   /* What the frames to H need. */
-  size_t other_mac = 0, bad_csum = 0;
+  size_t other_mac = 0, bad_csum = 0, oversize = 0;
   for (size_t i = 0; i < cap.n; i++) {
     struct pkt p;
     const uint8_t *f = capture_frame(&cap, i);
     pkt_decode(f, cap.frames[i].len, &p);
     if (host_dir(h, &p) != DIR_TO_HOST || p.layer < PKT_IP) continue;
+    if (cap.frames[i].len > 1514 && p.layer == PKT_TCP) oversize++;
     if (!(f[0] & 1) && memcmp(f, h->mac, 6)) other_mac++;
     if (cap.frames[i].wire_len == cap.frames[i].len && !pkt_checksums_ok(&p)) bad_csum++;
   }
@@ -176,6 +177,9 @@ int import_run(int argc, char **argv) {
     fprintf(s, "\n[replay]\nmode = outcome\nas = %u.%u.%u.%u\napp = replay\n", ip >> 24,
             ip >> 16 & 255, ip >> 8 & 255, ip & 255);
   if (other_mac) fprintf(s, "# %zu frames to the host are addressed to another MAC\naccept_macs = yes\n", other_mac);
+  if (oversize)
+    fprintf(s, "# %zu TCP frames to the host are super-frames (TSO/GSO/GRO)\nsegment_gso = yes\n",
+            oversize);
   if (bad_csum) fprintf(s, "# %zu frames to the host have bad (offloaded) checksums\nfix_checksums = yes\n", bad_csum);
   fprintf(s, "\n[expect]\nestablished = %llu\nbytes_to_app = %llu\n", (unsigned long long)est,
           (unsigned long long)rx);
@@ -196,5 +200,6 @@ int import_run(int argc, char **argv) {
   o.mode = o.sc.mode;
   o.accept_macs = o.sc.accept_macs;
   o.fix_checksums = o.sc.fix_checksums;
+  o.segment_gso = o.sc.segment_gso;
   return replay_run(&o);
 }

@@ -80,6 +80,9 @@ static const char USAGE[] =
     "                   HSRP/VRRP gateway MAC, anonymised MACs) gets the stack's MAC\n"
     "  --fix-checksums  recompute the IPv4 and TCP/UDP/ICMP checksums of the frames\n"
     "                   injected (offloaded checksums recorded on the sending host)\n"
+    "  --segment-gso    inject a TCP frame longer than the MTU (TSO/GSO/GRO/BIG TCP\n"
+    "                   super-frame) as the MSS-sized segments a NIC would have sent\n"
+    "                   (checksums computed) instead of counting it as oversize\n"
     "  --verbose        print every frame (host, inject, stack)\n"
     "  --quiet          print only failures and the verdict\n"
     "  --perturb        TEST ONLY: flip the lowest bit of the window of every TCP\n"
@@ -87,7 +90,8 @@ static const char USAGE[] =
     "  --help           this text\n"
     "\n"
     "Frames longer than the stack's MTU + 14 (BIG TCP/GSO super-frames, jumbo\n"
-    "frames) are counted as oversize and not injected. Every VLAN tag (802.1Q,\n"
+    "frames) are counted as oversize and not injected (--segment-gso: TCP ones\n"
+    "are cut into segments). Every VLAN tag (802.1Q,\n"
     "QinQ) is removed. Frames cut by the capture's snapshot length are counted\n"
     "and shown as truncated.\n"
     "\n"
@@ -134,6 +138,8 @@ int main(int argc, char **argv) {
       o.accept_macs = true;
     else if (!strcmp(a, "--fix-checksums"))
       o.fix_checksums = true;
+    else if (!strcmp(a, "--segment-gso"))
+      o.segment_gso = true;
     else if (!strcmp(a, "--no-sidecar"))
       no_sidecar = true;
     else if (!strcmp(a, "--as") || !strcmp(a, "--sidecar") || !strcmp(a, "--write") ||
@@ -206,6 +212,7 @@ int main(int argc, char **argv) {
   }
   o.accept_macs = o.accept_macs || o.sc.accept_macs;
   o.fix_checksums = o.fix_checksums || o.sc.fix_checksums;
+  o.segment_gso = o.segment_gso || o.sc.segment_gso;
   o.mode = mode >= 0 ? (enum replay_mode)mode : o.sc.mode;
   if (o.mode == MODE_FEED) return feed_run(&o);
   return replay_run(&o);

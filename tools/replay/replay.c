@@ -76,6 +76,7 @@ struct engine {
   size_t oversize; /* frames to the host longer than MTU + 14: not injected */
   /* for the explanation: frames injected that the stack will not take */
   size_t other_mac, bad_csum, truncated, macs_rewritten, csums_fixed;
+  size_t segmented; /* --segment-gso: oversize frames injected as segments */
   bool app_closed;
   bool turned; /* the stack has had its first turn */
   size_t tick; /* clock = tap: next capture frame whose time is a wake-up */
@@ -578,6 +579,31 @@ static void teardown(struct engine *e) {
   free(e->eq);
 }
 
+/* Into the stack: one frame to the host (a copy in frame, rewritten in place). */
+static void inject(struct engine *e, const struct frame_rec *fr, uint8_t *frame, size_t len) {
+  const struct replay_opts *o = e->o;
+  conn_rewrite_input(&e->conns, e->host.ip, frame, len);
+  if (o->accept_macs && rewrite_dst_mac(frame, len, e->cfg.mac)) e->macs_rewritten++;
+  if (o->fix_checksums && fr->wire_len == fr->len && rewrite_fix_checksums(frame, len))
+    e->csums_fixed++;
+  struct pkt q;
+  pkt_decode(frame, len, &q);
+  if (len >= 6 && !(frame[0] & 1) && memcmp(frame, e->cfg.mac, 6)) e->other_mac++;
+  if (fr->wire_len > fr->len)
+    e->truncated++;
+  else if (q.layer >= PKT_IP && !pkt_checksums_ok(&q))
+    e->bad_csum++;
+  write_frame(e, e->now, frame, len);
+  if (o->verbose) {
+    char line[512];
+    pkt_decode(frame, len, &q);
+    pkt_summary(&q, NULL, line, sizeof line);
+    printf("  %10.6f inject %s", (double)fr->t_us / 1e6, line);
+    print_truncation(fr);
+  }
+  microtcp_input(e->st, e->now, frame, len);
+}
+
 /* Why the stack may have stayed silent or diverged: its drop counters and
  * what the injected frames had that a host drops (printed with every failure). */
 static void explain(struct engine *e) {
@@ -609,8 +635,8 @@ static void explain(struct engine *e) {
            e->truncated, h);
   if (e->oversize)
     printf("  likely cause: %zu frames to %s are longer than MTU + 14 (BIG TCP/GSO/GRO "
-           "super-frames): not injected; capture with offloads off (ethtool -K IF gro off gso "
-           "off tso off)\n",
+           "super-frames): not injected; try --segment-gso, or capture with offloads off "
+           "(ethtool -K IF gro off gso off tso off)\n",
            e->oversize, h);
   if (ctr->drop_tcp_out_of_window || ctr->drop_tcp_bad_ack || ctr->drop_tcp_paws)
     printf("  likely cause: segments out of the stack's window, acks of data it had not sent, "
@@ -671,41 +697,34 @@ int replay_run(const struct replay_opts *o) {
       }
       continue;
     }
+    const uint8_t *src = capture_frame(&e->cap, i);
+    size_t nseg = 1;
+    bool segmenting = false;
     if (replay_oversize(&e->cfg, fr->len)) {
-      e->oversize++;
-      if (o->verbose) printf("  %10.6f oversize frame of %u bytes not injected\n",
-                             (double)fr->t_us / 1e6, fr->len);
-      continue;
+      nseg = o->segment_gso ? rewrite_gso_count(src, fr->len, e->cfg.mtu) : 0;
+      if (!nseg) {
+        e->oversize++;
+        if (o->verbose)
+          printf("  %10.6f oversize frame of %u bytes not injected\n", (double)fr->t_us / 1e6,
+                 fr->len);
+        continue;
+      }
+      segmenting = true;
+      e->segmented++;
     }
     /* A frame to the host: everything before it must be settled first. */
     if (!in_batch) {
       run_until(e, t);
       if (e->compare) check_settled(e, i);
     }
-    memcpy(frame, capture_frame(&e->cap, i), fr->len);
-    conn_rewrite_input(&e->conns, e->host.ip, frame, fr->len);
-    if (o->accept_macs && rewrite_dst_mac(frame, fr->len, e->cfg.mac)) e->macs_rewritten++;
-    if (o->fix_checksums && fr->wire_len == fr->len && rewrite_fix_checksums(frame, fr->len))
-      e->csums_fixed++;
-    {
-      struct pkt q;
-      pkt_decode(frame, fr->len, &q);
-      if (fr->len >= 6 && !(frame[0] & 1) && memcmp(frame, e->cfg.mac, 6)) e->other_mac++;
-      if (fr->wire_len > fr->len)
-        e->truncated++;
-      else if (q.layer >= PKT_IP && !pkt_checksums_ok(&q))
-        e->bad_csum++;
+    for (size_t k = 0; k < nseg; k++) {
+      size_t flen = fr->len;
+      if (segmenting)
+        flen = rewrite_gso_segment(src, fr->len, e->cfg.mtu, k, frame);
+      else
+        memcpy(frame, src, flen);
+      inject(e, fr, frame, flen);
     }
-    write_frame(e, e->now, frame, fr->len);
-    if (o->verbose) {
-      char line[512];
-      struct pkt q;
-      pkt_decode(frame, fr->len, &q);
-      pkt_summary(&q, NULL, line, sizeof line);
-      printf("  %10.6f inject %s", (double)fr->t_us / 1e6, line);
-      print_truncation(fr);
-    }
-    microtcp_input(e->st, e->now, frame, fr->len);
     e->injected++;
     if (!in_batch) batch_start = t;
     /* --batch: consecutive frames to the host within batch_us go in together,
@@ -749,6 +768,9 @@ int replay_run(const struct replay_opts *o) {
            e->oversize, host_ip, e->cfg.mtu + 14);
   bool pass = !e->diverged && outcome_ok && !vacuous;
   if (!pass) explain(e);
+  if (e->segmented)
+    printf("note: --segment-gso injected %zu oversize frames as MSS-sized segments\n",
+           e->segmented);
   if (e->macs_rewritten || e->csums_fixed)
     printf("note: --accept-macs rewrote %zu destination MACs, --fix-checksums fixed %zu frames\n",
            e->macs_rewritten, e->csums_fixed);

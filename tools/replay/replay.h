@@ -34,6 +34,7 @@ struct replay_opts {
   bool quiet;
   bool accept_macs;   /* rewrite.h */
   bool fix_checksums; /* rewrite.h */
+  bool segment_gso;   /* rewrite.h */
 };
 
 /* Exit codes. */

@@ -97,3 +97,45 @@ size_t rewrite_split_capture(struct capture_mem *m, uint32_t ip, uint16_t port) 
     n += rewrite_split(m->data + m->frames[i].off, m->frames[i].len, ip, port);
   return n;
 }
+
+/* Header lengths of an IPv4 TCP frame, and its TCP payload length. */
+static bool tcp_frame(const uint8_t *f, size_t len, size_t *ihl, size_t *doff, size_t *payload) {
+  if (len < 14 + 20 + 20 || wire_get16(f + 12) != WIRE_ETHERTYPE_IPV4) return false;
+  const uint8_t *ip = f + 14;
+  *ihl = (size_t)(ip[0] & 15) * 4;
+  if ((ip[0] >> 4) != 4 || *ihl < 20 || ip[9] != WIRE_IP_PROTO_TCP || (wire_get16(ip + 6) & 0x3fff))
+    return false;
+  size_t tot = wire_get16(ip + 2);
+  if (tot == 0) tot = len - 14; /* BIG TCP */
+  if (tot > len - 14 || 14 + *ihl + 20 > len) return false;
+  *doff = (size_t)(ip[*ihl + 12] >> 4) * 4;
+  if (*doff < 20 || *ihl + *doff > tot) return false;
+  *payload = tot - *ihl - *doff;
+  return true;
+}
+
+size_t rewrite_gso_count(const uint8_t *f, size_t len, uint16_t mtu) {
+  size_t ihl, doff, payload;
+  if (!tcp_frame(f, len, &ihl, &doff, &payload) || ihl + doff >= mtu) return 0;
+  size_t chunk = mtu - ihl - doff;
+  return payload > chunk ? (payload + chunk - 1) / chunk : 0;
+}
+
+size_t rewrite_gso_segment(const uint8_t *f, size_t len, uint16_t mtu, size_t k, uint8_t *out) {
+  size_t ihl, doff, payload;
+  if (!tcp_frame(f, len, &ihl, &doff, &payload)) return 0;
+  size_t hdrs = 14 + ihl + doff, chunk = mtu - ihl - doff, n = (payload + chunk - 1) / chunk;
+  if (k >= n) return 0;
+  size_t off = k * chunk, seg = payload - off < chunk ? payload - off : chunk;
+  memcpy(out, f, hdrs);
+  memcpy(out + hdrs, f + hdrs + off, seg);
+  uint8_t *ip = out + 14, *tcp = ip + ihl;
+  wire_put16(ip + 2, (uint16_t)(ihl + doff + seg));
+  wire_put16(ip + 4, (uint16_t)(wire_get16(ip + 4) + k));
+  wire_put32(tcp + 4, wire_get32(tcp + 4) + (uint32_t)off);
+  if (k + 1 < n) tcp[13] &= (uint8_t) ~(WIRE_TCP_FIN | WIRE_TCP_PSH); /* as TSO/GSO does */
+  if (k > 0) tcp[13] &= (uint8_t)~WIRE_TCP_CWR;
+  /* The super-frame's checksums were the NIC's to fill in: computed. */
+  rewrite_fix_checksums(out, hdrs + seg);
+  return hdrs + seg;
+}

@@ -274,6 +274,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
       if (parse_u64(v, &s->keepalive_us) < 0) BAD("expected microseconds");
     } else if (!strcmp(key, "accept_macs")) {
       if (parse_bool(v, &s->accept_macs) < 0) BAD("expected yes or no");
+    } else if (!strcmp(key, "segment_gso")) {
+      if (parse_bool(v, &s->segment_gso) < 0) BAD("expected yes or no");
     } else if (!strcmp(key, "fix_checksums")) {
       if (parse_bool(v, &s->fix_checksums) < 0) BAD("expected yes or no");
     } else if (!strcmp(key, "app_close_at_us")) {

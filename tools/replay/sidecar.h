@@ -4,7 +4,8 @@
  *
  *   [replay]   mode, as, netmask, seed, app, port, connect, bytes, ignore,
  *              ts_tolerance, static_arp, offset_us, end_us, batch_us, clock,
- *              keepalive_us, app_close_at_us, accept_macs, fix_checksums
+ *              keepalive_us, app_close_at_us, accept_macs, fix_checksums,
+ *              segment_gso
  *   [config]   any microtcp_config field by name (tcp_mss = 536, ...)
  *   [expect]   established, bytes_to_app, close, counters, description
  *
@@ -61,7 +62,7 @@ struct sidecar {
   bool offset_set; /* offset_us given (else 1 s, or with clock = tap the first frame's time) */
   uint64_t keepalive_us;    /* > 0: accepted connections use keepalive with this idle time */
   uint64_t app_close_at_us; /* > 0: the app closes every connection at this capture time */
-  bool accept_macs, fix_checksums; /* rewriting options (rewrite.h) */
+  bool accept_macs, fix_checksums, segment_gso; /* rewriting options (rewrite.h) */
   struct cfg_override cfg[SIDECAR_MAX_CFG];
   size_t ncfg;
   /* [expect] */

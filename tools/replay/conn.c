@@ -80,6 +80,51 @@ void conn_note_capture(struct conn *c, enum conn_side side, const wire_tcp *t) {
   conn_note(c, side, t);
 }
 
+void conn_note_frame(struct conns *cs, enum conn_side side, const uint8_t *f, size_t len) {
+  if (len < 14 + 20 + 20 || wire_get16(f + 12) != WIRE_ETHERTYPE_IPV4) return;
+  const uint8_t *ip = f + 14;
+  size_t ihl = (size_t)(ip[0] & 15) * 4, tot = wire_get16(ip + 2);
+  if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != WIRE_IP_PROTO_TCP || (wire_get16(ip + 6) & 0x3fff))
+    return;
+  if (tot == 0) tot = len - 14; /* BIG TCP */
+  if (tot > len - 14 || ihl + 20 > tot) return;
+  const uint8_t *tcp = ip + ihl;
+  size_t doff = (size_t)(tcp[12] >> 4) * 4;
+  if (doff < 20 || ihl + doff > tot) return;
+  wire_tcp t;
+  t.src_port = wire_get16(tcp);
+  t.dst_port = wire_get16(tcp + 2);
+  t.seq = wire_get32(tcp + 4);
+  t.flags = tcp[13];
+  t.payload_len = tot - ihl - doff;
+  t.opts.has_ts = false;
+  struct conn *c = side == SIDE_PEER
+                       ? conn_get(cs, wire_get32(ip + 12), t.src_port, t.dst_port, true)
+                       : conn_get(cs, wire_get32(ip + 16), t.dst_port, t.src_port, true);
+  if (!c->side[side].ts_known) {
+    /* The TS option, walked as rewrite_tcp does (only a well-formed one counts). */
+    for (size_t i = 20; i < doff;) {
+      uint8_t kind = tcp[i];
+      if (kind == WIRE_TCPOPT_EOL) break;
+      if (kind == WIRE_TCPOPT_NOP) {
+        i++;
+        continue;
+      }
+      if (i + 1 >= doff || tcp[i + 1] < 2 || i + tcp[i + 1] > doff) break;
+      if (kind == WIRE_TCPOPT_TS && tcp[i + 1] == 10) {
+        t.opts.has_ts = true;
+        t.opts.ts_val = wire_get32(tcp + i + 2);
+        break;
+      }
+      i += tcp[i + 1];
+    }
+  }
+  if (side == SIDE_STACK)
+    conn_note(c, side, &t);
+  else
+    conn_note_capture(c, side, &t);
+}
+
 void conn_rel(const struct conn *c, enum conn_side sender, enum conn_side receiver,
               struct pkt_rel *rel) {
   const struct numbering *s = &c->side[sender];
@@ -105,9 +150,10 @@ static void put32_csum(uint8_t *p, uint32_t v, uint8_t *csum) {
 }
 
 /* Offsets into the numbering of H and the stack for a connection. */
-static bool deltas(const struct conn *c, uint32_t *seq_delta, bool *ts_ok, uint32_t *ts_delta) {
+static bool deltas(const struct conns *cs, const struct conn *c, uint32_t *seq_delta, bool *ts_ok,
+                   uint32_t *ts_delta) {
   const struct numbering *h = &c->side[SIDE_H], *s = &c->side[SIDE_STACK];
-  if (!s->isn_known) return false;
+  if (!s->isn_known || (cs->need_h && !h->isn_known)) return false;
   uint32_t h_isn = h->isn_known ? h->isn : 0, h_ts = h->ts_known ? h->ts0 : 0;
   *seq_delta = s->isn - h_isn;
   *ts_ok = s->ts_known;
@@ -120,7 +166,7 @@ static bool rewrite_tcp(struct conns *cs, uint8_t *tcp, size_t len, uint32_t src
   struct conn *c = conn_get(cs, src_ip, sport, dport, false);
   uint32_t d, td;
   bool ts_ok;
-  if (!c || !deltas(c, &d, &ts_ok, &td)) return false;
+  if (!c || !deltas(cs, c, &d, &ts_ok, &td)) return false;
   uint8_t flags = tcp[13];
   if (!(flags & WIRE_TCP_ACK)) return false;
   bool changed = false;
@@ -174,7 +220,7 @@ static bool rewrite_icmp(struct conns *cs, uint32_t h_ip, uint8_t *icmp, size_t 
   struct conn *c = conn_get(cs, wire_get32(q + 16), wire_get16(tcp + 2), wire_get16(tcp), false);
   uint32_t d, td;
   bool ts_ok;
-  if (!c || !deltas(c, &d, &ts_ok, &td) || !d) return false;
+  if (!c || !deltas(cs, c, &d, &ts_ok, &td) || !d) return false;
   put32_csum(tcp + 4, wire_get32(tcp + 4) + d, icmp + 2);
   return true;
 }

@@ -56,6 +56,9 @@ struct conns {
   struct conn *v;
   size_t n, cap;
   bool clamp_acks; /* app = replay: an ack beyond what the stack sent is cut to it */
+  bool need_h;     /* feed: only connections whose recorded H numbering is known are
+                    * translated (no frame from H: the frames already address the
+                    * live stack, as tools/replay/make-bench-capture.py writes them) */
   uint32_t *index; /* open-addressing hash of v (index + 1, 0 = empty) */
   size_t index_cap; /* a power of two, > 2 * n */
 };
@@ -68,6 +71,12 @@ void conn_note(struct conn *c, enum conn_side side, const wire_tcp *t);
  * ACK) opening a new incarnation of a 4-tuple already seen (another ISN)
  * forgets the old numbering of all three sides first; then conn_note. */
 void conn_note_capture(struct conn *c, enum conn_side side, const wire_tcp *t);
+/* Feed mode's per-frame path, without a full decode: if f is an IPv4 TCP
+ * frame, note it for `side` (SIDE_STACK: the stack's output; SIDE_H, SIDE_PEER:
+ * a capture frame from H / to H, through conn_note_capture). Only seq, flags,
+ * the payload length and (until known) the TS value are read, at fixed
+ * offsets, every one checked against len. */
+void conn_note_frame(struct conns *cs, enum conn_side side, const uint8_t *f, size_t len);
 /* Relative bases (pkt_rel) for a frame from sender to receiver. */
 void conn_rel(const struct conn *c, enum conn_side sender, enum conn_side receiver,
               struct pkt_rel *rel);

@@ -84,11 +84,7 @@ static void fturn(struct feed *f) {
     while ((n = microtcp_output(f->st, f->now, buf, sizeof buf)) > 0) {
       f->out_frames++;
       fwrite_frame(f, buf, (size_t)n);
-      struct pkt p;
-      pkt_decode(buf, (size_t)n, &p);
-      if (p.layer == PKT_TCP)
-        conn_note(conn_get(&f->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true), SIDE_STACK,
-                  &p.tcp);
+      conn_note_frame(&f->conns, SIDE_STACK, buf, (size_t)n);
     }
     f->deadline = microtcp_deadline(f->st);
     if (f->deadline > f->now && !f->dirty) break;
@@ -245,6 +241,7 @@ int feed_run(const struct replay_opts *o) {
     }
   }
   f.conns.clamp_acks = true;
+  f.conns.need_h = true;
   f.dirty = true;
   fturn(&f);
   /* The copy --promisc rewrites: only frames the stack can take (mtu + 14). */
@@ -270,17 +267,20 @@ int feed_run(const struct replay_opts *o) {
      * the capture shows it, so a peer's frame to H can be moved into the
      * live stack's numbering. Only frames addressed to H in the capture are
      * translated (--promisc readdresses others, which answered someone else). */
-    struct pkt p;
-    pkt_decode(fr, len, &p);
-    enum dir d = p.layer == PKT_TCP ? host_dir(&h, &p) : DIR_OTHER;
-    if (d == DIR_FROM_HOST)
-      conn_note_capture(conn_get(&f.conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true), SIDE_H,
-                        &p.tcp);
-    else if (d == DIR_TO_HOST)
-      conn_note_capture(conn_get(&f.conns, p.ip.src, p.tcp.src_port, p.tcp.dst_port, true),
-                        SIDE_PEER, &p.tcp);
+    bool to_host = false;
+    if (len >= 14 + 20 && wire_get16(fr + 12) == WIRE_ETHERTYPE_IPV4 && (fr[14] >> 4) == 4) {
+      uint32_t src = wire_get32(fr + 14 + 12), dst = wire_get32(fr + 14 + 16);
+      bool fragment = (wire_get16(fr + 14 + 6) & 0x3fff) != 0;
+      to_host = dst == h.ip && !fragment;
+      if (src == h.ip)
+        conn_note_frame(&f.conns, SIDE_H, fr, len);
+      else if (to_host && len > 14 + 20 + 13 && (fr[14] & 15) >= 5 &&
+               14 + (size_t)(fr[14] & 15) * 4 + 14 <= len &&
+               (fr[14 + (size_t)(fr[14] & 15) * 4 + 13] & (WIRE_TCP_SYN | WIRE_TCP_ACK)) ==
+                   WIRE_TCP_SYN)
+        conn_note_frame(&f.conns, SIDE_PEER, fr, len); /* a new incarnation resets (conn.h) */
+    }
     const uint8_t *in = fr;
-    bool to_host = p.layer >= PKT_IP && p.ip.dst == h.ip && !(p.ip.mf || p.ip.frag_offset);
     if (o->promisc || to_host) {
       if (fr != frame) memcpy(frame, fr, len);
       if (o->promisc) readdress(frame, len, &h);

@@ -80,10 +80,14 @@ static void receive(struct pconn *c, microtcp_stack *st, uint64_t now) {
       c->rx += (uint32_t)n;
       continue;
     }
-    if (n == 0) c->eof = true;
-    else if (n != MICROTCP_EAGAIN) {
+    if (n == 0) {
+      c->eof = true;
+    } else if (n != MICROTCP_EAGAIN) {
       c->reset = n == MICROTCP_ECONNRESET;
-      fail(c, microtcp_strerror(n));
+      if (c->reset && c->f && c->f->p.rst)
+        c->closed = true; /* the peer reset it in the capture too */
+      else
+        fail(c, microtcp_strerror(n));
     }
     return;
   }
@@ -114,6 +118,7 @@ static void send_chunks(struct pconn *c, microtcp_stack *st, uint64_t now) {
 
 static void move_on(struct pconn *c, microtcp_stack *st, uint64_t now) {
   if (c->closed || c->failed) return;
+  if (c->handle < 0) return;
   if (!c->established) {
     int state = microtcp_tcp_state(st, c->handle);
     if (state < 0) {
@@ -190,7 +195,9 @@ bool player_report(const struct player *pl, bool quiet) {
     uint32_t h_holes = stream_holes(&f->h);
     /* A pass means the whole conversation ran: every byte each way known,
      * delivered and handed to the stack. */
-    bool good = !c->mismatch && c->rx == want && c->tx == h_len && !holes && !h_holes;
+    /* How it ended, as the capture shows the peer ending it. */
+    bool end_ok = (!f->p.rst || c->reset) && (!f->p.fin || f->p.rst || c->eof);
+    bool good = !c->mismatch && c->rx == want && c->tx == h_len && !holes && !h_holes && end_ok;
     if (!good || !quiet) {
       printf("  %s port %u <-> %s:%u (%s): received %u of %u bytes%s", good ? "ok" : "MISMATCH",
              f->hport, a, f->pport, f->h_opened ? "client" : "server", c->rx, want,
@@ -201,6 +208,10 @@ bool player_report(const struct player *pl, bool quiet) {
                "the capture, truncated or unreadable frames)",
                holes, h_holes);
       if (c->failed) printf(", %s", c->reason);
+      if (f->p.rst)
+        printf(", %s", c->reset ? "reset by the peer as recorded" : "the peer's RST never arrived");
+      else if (f->p.fin)
+        printf(", %s", c->eof ? "the peer's FIN as recorded" : "the peer's FIN never arrived");
       printf("\n");
     }
     if (c->mismatch)

@@ -351,10 +351,21 @@ static bool check_outcome(struct engine *e) {
                       : e->run.failed ? "failed"
                       : running       ? "open"
                                       : "clean";
-  printf(
-      "outcome: %llu established, %llu bytes to the app, %s (%llu done, %llu failed, %zu open)\n",
-      (unsigned long long)est, (unsigned long long)bytes, close,
-      (unsigned long long)e->run.finished_clean, (unsigned long long)e->run.failed, running);
+  if (e->playing) {
+    size_t closed = 0, failed = 0;
+    for (size_t i = 0; i < e->player.n; i++) {
+      closed += e->player.c[i].closed;
+      failed += e->player.c[i].failed;
+    }
+    printf("outcome: %llu established, %llu bytes to the app (%zu connections closed or reset as "
+           "recorded, %zu failed, %zu open)\n",
+           (unsigned long long)est, (unsigned long long)bytes, closed, failed, running);
+  } else {
+    printf("outcome: %llu established, %llu bytes to the app, %s (%llu done, %llu failed, %zu "
+           "open)\n",
+           (unsigned long long)est, (unsigned long long)bytes, close,
+           (unsigned long long)e->run.finished_clean, (unsigned long long)e->run.failed, running);
+  }
   if (e->run.failed) printf("  last app failure: %s\n", e->run.last_failure);
   if (e->run.client && e->run.client->status == APP_FAILED)
     printf("  source failed: %s\n", e->run.client->reason);

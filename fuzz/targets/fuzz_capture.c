@@ -1,8 +1,9 @@
 /*
  * Capture-file target: the bytes are a capture file (pcap or pcapng) read by
  * libpcap and replayed by microtcp-replay's pipeline (tools/replay): check
- * mode with the payload-replay app (capture loading, host detection, flow
- * reassembly, sequence translation, the player), then feed mode with
+ * mode with the payload-replay app and every rewriting option (capture
+ * loading, host detection, flow reassembly, sequence translation, the
+ * player, MAC/checksum rewriting, GSO segmentation), then feed mode with
  * --promisc (streaming read, re-addressing, listeners opened from SYNs, the
  * wind-down and the leak check).
  *
@@ -58,7 +59,9 @@ static void init(void) {
   snprintf(side_path, sizeof side_path, "/tmp/fuzz_capture.%d.ini", (int)getpid());
   FILE *s = fopen(side_path, "w");
   if (!s) fz_fail("cannot write the sidecar", -1);
-  fputs("[replay]\napp = replay\n[config]\nmax_tcp = 8\ntcp_sndbuf = 16384\ntcp_rcvbuf = 16384\n",
+  /* Every rewriting option on, so their code runs too (rewrite.h). */
+  fputs("[replay]\napp = replay\naccept_macs = yes\nfix_checksums = yes\nsegment_gso = yes\n"
+        "[config]\nmax_tcp = 8\ntcp_sndbuf = 16384\ntcp_rcvbuf = 16384\n",
         s);
   fclose(s);
   devnull = open("/dev/null", O_WRONLY);
@@ -80,6 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[600];
   sidecar_defaults(&o.sc);
   if (sidecar_load(&o.sc, side_path, err, sizeof err) < 0) fz_fail(err, -1);
+  o.accept_macs = o.sc.accept_macs;
+  o.fix_checksums = o.sc.fix_checksums;
+  o.segment_gso = o.sc.segment_gso;
   o.mode = MODE_CHECK;
   quiet_stdout(true);
   int rc = replay_run(&o);

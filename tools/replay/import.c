@@ -84,6 +84,7 @@ int import_run(int argc, char **argv) {
   }
   if (!capture) return usage("no capture given", NULL);
   struct stat st;
+  if (stat(out_dir, &st) < 0) mkdir(out_dir, 0777); /* the default pcap-corpus/imported/ */
   if (stat(out_dir, &st) < 0 || !S_ISDIR(st.st_mode)) return usage("no such directory", out_dir);
 
   char err[8400];

@@ -20,7 +20,12 @@ which writes its sidecar and checks that it replays. Needs root, iproute2,
 ethtool, tcpdump, curl and python3.
 """
 import argparse
+import fcntl
 import hashlib
+import random
+import select
+import struct
+import threading
 import os
 import pathlib
 import shutil
@@ -86,6 +91,66 @@ def setup(offloads):
             sh("ethtool", "-K", ifc, "tx", "off", "tso", "off", "gso", "off", "gro", "off", ns=ns)
 
 
+class LossyLink:
+    """Instead of a veth pair: a TAP device in each namespace and this
+    process forwarding frames between them, dropping and reordering some
+    (a seeded random.Random, so a recording is repeatable up to timing):
+    loss and reorder where the kernel has no netem. TAPs without
+    IFF_VNET_HDR get no offloads: checksums are filled in, no super-frames."""
+
+    TUNSETIFF, IFF_TAP, IFF_NO_PI = 0x400454CA, 0x0002, 0x1000
+
+    def __init__(self, seed, loss, reorder):
+        self.rnd = random.Random(seed)
+        self.loss, self.reorder = loss, reorder
+        self.fds = {}
+        self.stopping = False
+        self.dropped = self.reordered = self.forwarded = 0
+        for ns, ifc, ip in ((NS_C, IF_C, IP_C), (NS_S, IF_S, IP_S)):
+            fd = os.open("/dev/net/tun", os.O_RDWR)
+            fcntl.ioctl(fd, self.TUNSETIFF, struct.pack("16sH", ifc.encode(),
+                                                          self.IFF_TAP | self.IFF_NO_PI))
+            self.fds[ifc] = fd
+            sh("ip", "link", "set", ifc, "netns", ns)
+            sh("ip", "addr", "add", ip + "/24", "dev", ifc, ns=ns)
+            sh("ip", "link", "set", ifc, "up", ns=ns)
+            sh("ip", "link", "set", "lo", "up", ns=ns)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        other = {self.fds[IF_C]: self.fds[IF_S], self.fds[IF_S]: self.fds[IF_C]}
+        held = {}  # fd -> a frame held back to go out after the next one
+        while not self.stopping:
+            ready, _, _ = select.select(list(other), [], [], 0.05)
+            for fd in ready:
+                try:
+                    frame = os.read(fd, 65536)
+                except OSError:
+                    continue
+                if self.rnd.random() < self.loss:
+                    self.dropped += 1
+                    continue
+                if fd not in held and self.rnd.random() < self.reorder:
+                    held[fd] = frame
+                    self.reordered += 1
+                    continue
+                os.write(other[fd], frame)
+                self.forwarded += 1
+                if fd in held:
+                    os.write(other[fd], held.pop(fd))
+            if not ready:  # idle: nothing stays held back
+                for fd, frame in list(held.items()):
+                    os.write(other[fd], frame)
+                    held.pop(fd)
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(2)
+        for fd in self.fds.values():
+            os.close(fd)
+
+
 def wait_port(port, timeout=5.0):
     end = time.time() + timeout
     while time.time() < end:
@@ -96,8 +161,8 @@ def wait_port(port, timeout=5.0):
     raise RuntimeError(f"nothing listens on {port} in {NS_S}")
 
 
-def start_tcpdump(path, snaplen=0, iface=IF_S):
-    p = spawn(NS_S, "tcpdump", "-i", iface, "-U", "--immediate-mode", "-B", "16384", "-n", "-s", str(snaplen), "-w", str(path), "tcp")
+def start_tcpdump(path, snaplen=0, iface=IF_S, ns=NS_S):
+    p = spawn(ns, "tcpdump", "-i", iface, "-U", "--immediate-mode", "-B", "16384", "-n", "-s", str(snaplen), "-w", str(path), "tcp")
     end = time.time() + 5
     line = b""
     while time.time() < end and b"listening on" not in line:
@@ -155,12 +220,12 @@ def http_server(docroot, protocol="HTTP/1.0", bind=IP_S):
 SCENARIOS = {}
 
 
-def scenario(name, offloads=False, snaplen=0, iface=IF_S, as_=IP_S, corpus=True):
+def scenario(name, offloads=False, snaplen=0, iface=IF_S, as_=IP_S, corpus=True, lossy=None):
     """corpus=False: a capture class that cannot replay (pcap-corpus/classes/,
     no sidecar; tests/replay checks the explanation instead)."""
     def deco(fn):
         SCENARIOS[name] = (fn, offloads, snaplen, " ".join(fn.__doc__.split()), iface, as_,
-                           corpus)
+                           corpus, lossy)
         return fn
     return deco
 
@@ -218,8 +283,18 @@ def loopback(docroot):
     sh("curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:8000/mid.bin", ns=NS_S)
 
 
+@scenario("real-bulk-lossy", lossy=(7, 0.03, 0.03))
+def bulk_lossy(docroot):
+    """the nc-style bulk transfer (200000 bytes) over a link dropping 3% and reordering 3% of the frames each way: retransmissions, SACK, out-of-order data"""
+    spawn(NS_S, sys.executable, "-c", PY_BULK_SERVER)
+    wait_port(5001)
+    sh(sys.executable, "-c", PY_BULK_CLIENT, "200000", ns=NS_C, timeout=120)
+
+
 def record(name, out, replay):
-    fn, offloads, snaplen, desc, iface, as_, corpus = SCENARIOS[name]
+    fn, offloads, snaplen, desc, iface, as_, corpus, lossy = SCENARIOS[name]
+    if lossy:
+        return record_lossy(name, fn, desc, lossy, out, replay)
     if not corpus:
         out = HERE / "classes"
         replay = None
@@ -248,6 +323,42 @@ def record(name, out, replay):
                             "--as", as_, str(dest)],
                            capture_output=True, text=True)
         print(r.stdout + r.stderr)
+
+
+def record_lossy(name, fn, desc, lossy, out, replay):
+    """Two captures of one lossy conversation: tcpdump on each TAP, i.e. what
+    each end sent and received (NAME-server-view, NAME-client-view); each is
+    imported as the side it was recorded on."""
+    with tempfile.TemporaryDirectory() as docroot:
+        docroot = pathlib.Path(docroot)
+        link = None
+        try:
+            sh("ip", "netns", "add", NS_C)
+            sh("ip", "netns", "add", NS_S)
+            link = LossyLink(*lossy)
+            views = {"server": (docroot / "s.pcap", NS_S, IF_S, IP_S),
+                     "client": (docroot / "c.pcap", NS_C, IF_C, IP_C)}
+            dumps = [start_tcpdump(path, 0, ifc, ns) for path, ns, ifc, _ in views.values()]
+            fn(docroot)
+            time.sleep(1.0)
+            for td in dumps:
+                stop(td)
+            print(f"{name}: link forwarded {link.forwarded}, dropped {link.dropped}, "
+                  f"reordered {link.reordered}")
+        finally:
+            if link:
+                link.close()
+            cleanup()
+            procs.clear()
+        for view, (path, _, _, ip) in views.items():
+            dest = out / f"{name}-{view}-view.pcap"
+            shutil.copyfile(path, dest)
+            print(f"{dest.name}: {dest.stat().st_size} bytes")
+            if replay:
+                r = subprocess.run([str(replay), "import", "--out", str(out), "--description",
+                                    desc + f" (recorded on the {view}'s side)", "--as", ip,
+                                    str(dest)], capture_output=True, text=True)
+                print(r.stdout + r.stderr)
 
 
 def main():

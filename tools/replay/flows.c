@@ -161,6 +161,11 @@ void flows_build(struct flows *fs, const struct capture_mem *cap, const struct h
     if (f->syn && f->synack && !(t->flags & WIRE_TCP_SYN) && (t->flags & WIRE_TCP_ACK) &&
         (d == DIR_FROM_HOST) == f->h_opened)
       f->estab = true;
+    /* An RST after both FINs (a stray ACK answered after the close, as Linux
+     * does from CLOSED) does not end the conversation: it ended before. */
+    wire_tcp tc = *t;
+    if ((tc.flags & WIRE_TCP_RST) && f->h.fin && f->p.fin) tc.flags &= (uint8_t)~WIRE_TCP_RST;
+    t = &tc;
     if (d == DIR_FROM_HOST) {
       stream_isn(&f->h, t);
       note_from_h(f, t);

@@ -117,8 +117,13 @@ static void send_chunks(struct pconn *c, microtcp_stack *st, uint64_t now) {
 }
 
 static void move_on(struct pconn *c, microtcp_stack *st, uint64_t now) {
+  if (c->handle < 0 || c->released) return;
+  /* What the peer acknowledged, until the handle goes: a closed connection
+   * keeps its handle (its FIN may still be unacknowledged); the run's end
+   * frees the stack with it. */
+  microtcp_tcp_stats stats;
+  if (microtcp_tcp_get_stats(st, c->handle, &stats) == 0) c->acked = stats.bytes_acked;
   if (c->closed || c->failed) return;
-  if (c->handle < 0) return;
   if (!c->established) {
     int state = microtcp_tcp_state(st, c->handle);
     if (state < 0) {
@@ -139,7 +144,7 @@ static void move_on(struct pconn *c, microtcp_stack *st, uint64_t now) {
         microtcp_tcp_shutdown(st, now, c->handle);
       else {
         microtcp_tcp_abort(st, now, c->handle); /* H reset the connection */
-        c->closed = true;
+        c->closed = c->released = true;
         return;
       }
     }
@@ -147,10 +152,7 @@ static void move_on(struct pconn *c, microtcp_stack *st, uint64_t now) {
     c->shut = true;
     microtcp_tcp_shutdown(st, now, c->handle);
   }
-  if (c->shut && c->eof) {
-    microtcp_tcp_close(st, now, c->handle);
-    c->closed = true;
-  }
+  if (c->shut && c->eof) c->closed = true; /* both directions ended as recorded */
 }
 
 void player_poll(struct player *pl, microtcp_stack *st, uint64_t now) {
@@ -202,7 +204,8 @@ bool player_report(const struct player *pl, bool quiet) {
       printf("  %s port %u <-> %s:%u (%s): received %u of %u bytes%s", good ? "ok" : "MISMATCH",
              f->hport, a, f->pport, f->h_opened ? "client" : "server", c->rx, want,
              c->mismatch ? "" : want && c->rx == want ? ", every byte as recorded" : "");
-      printf(", sent %u of %u", c->tx, h_len);
+      printf(", sent %u of %u (%llu acked by the peer)", c->tx, h_len,
+             (unsigned long long)c->acked);
       if (holes || h_holes)
         printf(" (the capture lacks %u bytes of the peer's stream and %u of the host's: lost by "
                "the capture, truncated or unreadable frames)",

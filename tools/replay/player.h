@@ -26,8 +26,10 @@ struct pconn {
   int handle;
   struct flow *f; /* NULL: not in the capture */
   uint32_t rx, tx;
+  uint64_t acked; /* of what the stack sent: acknowledged by the (recorded) peer */
   size_t chunk;
   bool established, eof, shut, closed, failed, reset;
+  bool released; /* the handle is gone (abort) */
   bool mismatch;
   uint32_t mismatch_off;
   uint8_t got, want; /* the first differing byte */

@@ -245,6 +245,17 @@ def http_keepalive(docroot):
        f"http://{IP_S}:8000/page.bin", ns=NS_C)
 
 
+@scenario("real-http-two-ports-three-connections")
+def http_two_ports(docroot):
+    """python's http.server on ports 8000 and 8001; curl fetches from 8000, from 8001, then from 8000 again: three connections, two listening ports"""
+    http_server(docroot)
+    p2 = spawn(NS_S, sys.executable, "-m", "http.server", "--bind", IP_S, "--directory",
+               str(docroot), "8001")
+    wait_port(8001)
+    for port, f in ((8000, "small.bin"), (8001, "mid.bin"), (8000, "small.bin")):
+        sh("curl", "-sS", "-o", "/dev/null", f"http://{IP_S}:{port}/{f}", ns=NS_C)
+
+
 @scenario("real-bulk-python-sockets")
 def bulk(docroot):
     """a python client sends 300000 bytes and shuts down its side; the python server answers with one line and closes (nc-style bulk)"""

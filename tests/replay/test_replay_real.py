@@ -248,6 +248,12 @@ def test_a_real_linux_conversation_replays_on_either_side_every_byte_compared(re
     assert m and m.group(2) == side, r.stdout
     assert int(m.group(3)) == int(m.group(4)) and int(m.group(5)) == int(m.group(6))
     assert int(m.group(3)) + int(m.group(5)) > 0
+    # Every connection the capture shows, each on its own line.
+    n = int(re.search(r"expected from the capture: (\d+) connections established", r.stdout).group(1))
+    assert len(PLAY_OK.findall(r.stdout)) == n and "MISMATCH" not in r.stdout, r.stdout
+    if "three-connections" in capture.name:
+        assert n == 3 and {p for p, *_ in PLAY_OK.findall(r.stdout)} == (
+            {"8000", "8001"} if side == "server" else {p for p, *_ in PLAY_OK.findall(r.stdout)})
 
 
 @pytest.mark.parametrize("view,host,side", [("server", LINUX_SERVER, "server"),

@@ -425,3 +425,23 @@ def test_segment_gso_injects_super_frames_as_the_segments_a_nic_would_send(repla
     m = PLAY_OK.search(r.stdout)
     assert m and m.group(2) == "client" and m.group(3) == m.group(4), r.stdout
     assert re.search(r"--segment-gso injected [1-9]\d* oversize frames", r.stdout)
+
+
+def test_a_reused_four_tuple_is_a_new_connection_with_its_own_numbering(replay, tmp_path):
+    """Two conversations on the same 4-tuple one after the other (new ISNs):
+    the second is translated with its own numbering and matched to its own
+    streams, in check/outcome mode as in feed mode."""
+    one = cf.conversation(request=b"first request\r\n\r\n")
+    two = cf.conversation(request=b"second request, longer\r\n\r\n", response=b"x" * 3000,
+                          c_isn=0x12345678, s_isn=0x0BADCAFE, c_ts=4000000000, s_ts=999)
+    end = one[-1][0] + 1000000
+    conv = one + [(t + end, p, c) for t, p, c in two]
+    cap = tmp_path / "reuse.pcap"
+    cf.write_pcap(cap, cf.conversation_frames(conv))
+    r = run(replay, "--outcome", cap)
+    assert r.returncode == 0, r.stdout
+    oks = PLAY_OK.findall(r.stdout)
+    assert [(o[2], o[4]) for o in oks] == [("17", "5019"), ("26", "3000")], r.stdout
+    assert "2 established" in r.stdout
+    r = run(replay, "--feed", "--no-sidecar", "--as", cf.IP_S, cap)
+    assert counters(r.stdout).get("tcp_conns_accepted") == 2, r.stdout

@@ -18,6 +18,17 @@ struct flow *flows_find(struct flows *fs, uint32_t pip, uint16_t pport, uint16_t
   return NULL;
 }
 
+struct flow *flows_claim(struct flows *fs, uint32_t pip, uint16_t pport, uint16_t hport) {
+  for (size_t i = 0; i < fs->n; i++) {
+    struct flow *f = &fs->v[i];
+    if (f->pip == pip && f->pport == pport && f->hport == hport && !f->claimed) {
+      f->claimed = true;
+      return f;
+    }
+  }
+  return NULL;
+}
+
 static struct flow *flow_add(struct flows *fs, uint32_t pip, uint16_t pport, uint16_t hport) {
   if (fs->n == fs->cap) {
     fs->cap = fs->cap ? fs->cap * 2 : 8;

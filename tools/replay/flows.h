@@ -54,6 +54,7 @@ struct flow {
   size_t nchunks, chunks_cap;
   uint32_t fin_need_rx;     /* H's FIN (or RST) was sent after this many peer bytes */
   bool h_closed_first;      /* H's FIN/RST before the peer's FIN */
+  bool claimed;             /* the player has a connection for it */
 };
 
 struct flows {
@@ -64,6 +65,9 @@ struct flows {
 /* Build from every frame of the capture (H known). */
 void flows_build(struct flows *fs, const struct capture_mem *cap, const struct host *h);
 struct flow *flows_find(struct flows *fs, uint32_t pip, uint16_t pport, uint16_t hport);
+/* The first flow of that 4-tuple the player has not claimed yet (4-tuples
+ * reused by later connections: in capture order), claimed; NULL if none. */
+struct flow *flows_claim(struct flows *fs, uint32_t pip, uint16_t pport, uint16_t hport);
 /* Bytes of a stream the capture does not hold (holes below len). */
 uint32_t stream_holes(const struct stream *s);
 static inline bool stream_has(const struct stream *s, uint32_t off) {

@@ -42,7 +42,7 @@ void player_accept(struct player *pl, microtcp_stack *st, uint64_t now, int hand
   struct flow *f = NULL;
   int lport = microtcp_local_port(st, handle);
   if (microtcp_tcp_peer(st, handle, &peer) == 0 && lport > 0)
-    f = flows_find(pl->fs, peer.ip, peer.port, (uint16_t)lport);
+    f = flows_claim(pl->fs, peer.ip, peer.port, (uint16_t)lport);
   struct pconn *c = add_conn(pl, handle, f);
   c->established = true;
 }
@@ -158,6 +158,7 @@ static void move_on(struct pconn *c, microtcp_stack *st, uint64_t now) {
 void player_poll(struct player *pl, microtcp_stack *st, uint64_t now) {
   while (pl->next_client < pl->nclients && player_next_open(pl) <= now) {
     struct flow *f = &pl->fs->v[pl->client_flows[pl->next_client++]];
+    f->claimed = true;
     int h = microtcp_tcp_connect(st, now, f->pip, f->pport, f->hport);
     struct pconn *c = add_conn(pl, h, f);
     if (h < 0) fail(c, microtcp_strerror(h));

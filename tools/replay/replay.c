@@ -691,6 +691,19 @@ int replay_run(const struct replay_opts *o) {
       e->ignored++;
       continue;
     }
+    /* A new SYN on a 4-tuple seen before (another ISN) starts a new
+     * numbering there (conn.h): the setup pass knew the first only. */
+    if (p.layer == PKT_TCP && (p.tcp.flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == WIRE_TCP_SYN) {
+      if (d == DIR_FROM_HOST)
+        conn_note_capture(conn_get(&e->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true),
+                          SIDE_H, &p.tcp);
+      else
+        conn_note_capture(conn_get(&e->conns, p.ip.src, p.tcp.src_port, p.tcp.dst_port, true),
+                          SIDE_PEER, &p.tcp);
+    } else if (p.layer == PKT_TCP && d == DIR_FROM_HOST) {
+      conn_note(conn_get(&e->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true), SIDE_H,
+                &p.tcp);
+    }
     if (d == DIR_FROM_HOST) {
       if (e->compare) {
         if (e->eq_n == e->eq_cap) {

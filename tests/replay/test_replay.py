@@ -13,7 +13,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CORPUS = REPO / "pcap-corpus"
-CAPTURES = sorted(p for d in ("generated", "live") for p in (CORPUS / d).glob("*")
+CAPTURES = sorted(p for d in ("generated", "live", "real", "imported") for p in (CORPUS / d).glob("*")
                   if p.suffix in (".pcap", ".pcapng"))
 SANITIZED = os.environ.get("MICROTCP_SANITIZED") == "1"
 
@@ -42,7 +42,7 @@ def test_corpus_has_40_captures_each_with_a_sidecar_and_listed_in_the_readme():
         assert p.with_suffix(".ini").exists(), f"{p.name} has no sidecar"
         assert p.stem in readme, f"{p.name} is not listed in pcap-corpus/README.md"
     kinds = {p.parent.name for p in CAPTURES}
-    assert kinds == {"generated", "live"}
+    assert {"generated", "live", "real"} <= kinds
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=ids(CAPTURES))
@@ -54,6 +54,7 @@ def test_corpus_capture_replays_and_passes(replay, capture):
 
 # live-as-linux-* replay the stack as the LINUX host: outcome mode by design.
 LIVE = [p for p in CAPTURES if p.parent.name == "live" and not p.name.startswith("live-as-linux-")]
+REAL = [p for p in CAPTURES if p.parent.name in ("real", "imported")]
 AS_LINUX = [p for p in CAPTURES if p.name.startswith("live-as-linux-")]
 
 

@@ -2,10 +2,14 @@
  * Reading captures (pcap and pcapng, through libpcap) as Ethernet frames.
  *
  * Link types accepted and how each becomes an Ethernet II frame:
- *   EN10MB (Ethernet)      as recorded; one 802.1Q tag, if present, is removed.
+ *   EN10MB (Ethernet)      as recorded; every VLAN tag (802.1Q 0x8100, 802.1ad
+ *                          0x88a8, the pre-standard QinQ 0x9100) in front of
+ *                          the ethertype is removed: the stack has no VLANs.
  *   RAW / IPV4             an Ethernet header is synthesised: ethertype from the
  *                          IP version nibble, MACs derived from the IPv4
  *                          addresses (see capture_synth_mac).
+ *   NULL / LOOP            (BSD/macOS loopback) the 4-byte address family is
+ *                          replaced by a synthesised Ethernet header as for RAW.
  *   LINUX_SLL / SLL2       the cooked header is replaced by a synthesised
  *                          Ethernet header with the cooked protocol field as
  *                          ethertype and MACs derived from the IPv4 addresses
@@ -14,7 +18,16 @@
  * Frames of other link types make capture_open fail with a message.
  *
  * Ownership: a capture_reader owns its pcap handle and its frame buffer; the
- * frame returned by capture_next stays valid until the next call.
+ * frame returned by capture_next stays valid until the next call. No frame is
+ * cut: the buffer grows to the largest frame (a pcap record is at most the
+ * file's snaplen, which libpcap bounds at 256 KiB), so every copy is bounded
+ * by the frame's own length. Frames too long for the stack (BIG TCP / GSO
+ * super-frames beyond MTU + 14) are the consumers' business: they count them
+ * and do not inject them (see replay.h, REPLAY_FRAME_MAX).
+ *
+ * Truncation: `wire_len` is the frame's length on the wire (the record's
+ * original length, adjusted like the bytes for the link header); a frame
+ * whose bytes are fewer was cut by the snapshot length ("snaplen-cut").
  */
 #ifndef REPLAY_CAPTURE_H
 #define REPLAY_CAPTURE_H
@@ -23,16 +36,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CAPTURE_MAX_FRAME 65600
-
 struct capture_reader {
   pcap_t *pcap;
   int linktype; /* DLT_* of the file */
-  uint8_t buf[CAPTURE_MAX_FRAME];
+  uint8_t *buf; /* rebuilt frames (link header replaced, VLAN tags removed) */
+  size_t buf_cap;
   uint64_t first_us; /* timestamp of the first frame (absolute, µs) */
   int have_first;
-  uint64_t frames;  /* frames returned so far */
-  uint64_t skipped; /* frames too short for their link header */
+  uint64_t frames;     /* frames returned so far */
+  uint64_t skipped;    /* frames too short for their link header */
+  uint64_t truncated;  /* frames returned with fewer bytes than on the wire */
+  uint64_t vlan_tags;  /* VLAN tags removed */
+  size_t wire_len;     /* the last frame's length on the wire (>= its len) */
 };
 
 /* Open path; 0, or -1 with a one-line reason in err. */
@@ -51,6 +66,7 @@ struct frame_rec {
   uint64_t t_us; /* µs since the first frame */
   size_t off;    /* offset of the bytes in capture_mem.data */
   uint32_t len;
+  uint32_t wire_len; /* > len: cut by the snapshot length */
 };
 struct capture_mem {
   struct frame_rec *frames;
@@ -59,6 +75,7 @@ struct capture_mem {
   size_t data_len, data_cap;
   uint64_t first_abs_us; /* absolute time of frame 0 (for --write) */
   int linktype;
+  uint64_t skipped, truncated, vlan_tags; /* as in capture_reader */
 };
 int capture_load(struct capture_mem *m, const char *path, char *err, size_t errlen);
 void capture_free(struct capture_mem *m);

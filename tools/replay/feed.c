@@ -12,7 +12,14 @@
  * re-addressed to the host (Ethernet destination unless broadcast/multicast,
  * IPv4 destination; checksums adjusted incrementally, so bad ones stay bad)
  * so every frame reaches the upper layers. The first SYN to each new port
- * opens a listener running the sidecar's app (default: sink), up to 3 ports.
+ * opens a listener running the sidecar's app (default: sink), up to 16 ports.
+ *
+ * Sequence translation (conn.h): frames addressed to H in the capture are
+ * moved from the recorded H's numbering into the live stack's (ack, SACK
+ * edges, TS ecr), learnt as the capture streams by, and an ack beyond what
+ * the stack has sent is cut to it (the feed's app is not the recorded host:
+ * it does not send what H sent), so real conversations run past the
+ * handshake instead of ending in drop_tcp_bad_ack.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +27,11 @@
 #include <time.h>
 
 #include "capture.h"
+#include "conn.h"
 #include "host.h"
 #include "pkt.h"
 #include "replay.h"
+#include "rewrite.h"
 #include "runner.h"
 
 #define DETECT_FRAMES 10000 /* frames read to pick and describe the host */
@@ -37,6 +46,8 @@ struct feed {
   pcap_t *dead;
   pcap_dumper_t *dump;
   uint64_t first_abs, offset;
+  struct conns conns; /* numbering of H, the stack and each peer (conn.h) */
+  uint64_t rewritten; /* frames moved into the stack's numbering */
 };
 
 static void on_event(void *ctx, int handle, unsigned ready) {
@@ -62,7 +73,7 @@ static void fwrite_frame(struct feed *f, const uint8_t *b, size_t len) {
  * when a timer is due is what the contract asks (microtcp.h) and keeps the
  * per-frame cost independent of the number of connection blocks. */
 static void fturn(struct feed *f) {
-  static uint8_t buf[CAPTURE_MAX_FRAME];
+  static uint8_t buf[REPLAY_OUT_MAX];
   for (int round = 0; round < 4; round++) {
     if (f->deadline <= f->now) microtcp_advance(f->st, f->now);
     if (f->dirty) {
@@ -73,6 +84,7 @@ static void fturn(struct feed *f) {
     while ((n = microtcp_output(f->st, f->now, buf, sizeof buf)) > 0) {
       f->out_frames++;
       fwrite_frame(f, buf, (size_t)n);
+      conn_note_frame(&f->conns, SIDE_STACK, buf, (size_t)n);
     }
     f->deadline = microtcp_deadline(f->st);
     if (f->deadline > f->now && !f->dirty) break;
@@ -119,6 +131,14 @@ static void readdress(uint8_t *b, size_t len, const struct host *h) {
   wire_put16(b + coff, cs);
 }
 
+/* --as IP:PORT: the frame re-addressed into buf (rewrite.h), else as it is. */
+static const uint8_t *split(const struct replay_opts *o, const uint8_t *fr, size_t len,
+                            uint8_t *buf, size_t cap) {
+  if (!o->sc.as_port || len > cap) return fr;
+  memcpy(buf, fr, len);
+  return rewrite_split(buf, len, o->sc.as_ip, o->sc.as_port) ? buf : fr;
+}
+
 static int detect(const struct replay_opts *o, struct host *h, char *err, size_t errlen) {
   struct capture_reader *r = malloc(sizeof *r);
   if (!r) abort();
@@ -126,7 +146,8 @@ static int detect(const struct replay_opts *o, struct host *h, char *err, size_t
   size_t len;
   uint64_t t;
   struct pkt p;
-  uint32_t ip = o->sc.as_ip;
+  static uint8_t sbuf[REPLAY_OUT_MAX];
+  uint32_t ip = o->sc.as_port ? REWRITE_SPLIT_HOST : o->sc.as_ip;
   if (capture_open(r, o->capture, err, errlen) < 0) {
     free(r);
     return -1;
@@ -147,6 +168,7 @@ static int detect(const struct replay_opts *o, struct host *h, char *err, size_t
   }
   host_init(h, ip);
   for (int k = 0; k < DETECT_FRAMES && capture_next(r, &fr, &len, &t, err, errlen) == 1; k++) {
+    fr = split(o, fr, len, sbuf, sizeof sbuf);
     pkt_decode(fr, len, &p);
     host_learn(h, &p);
   }
@@ -218,12 +240,16 @@ int feed_run(const struct replay_opts *o) {
       return REPLAY_USAGE;
     }
   }
+  f.conns.clamp_acks = true;
+  f.conns.need_h = true;
   f.dirty = true;
   fturn(&f);
-  static uint8_t frame[CAPTURE_MAX_FRAME];
+  /* The copy --promisc rewrites: only frames the stack can take (mtu + 14). */
+  uint8_t *frame = malloc((size_t)cfg.mtu + 14);
+  if (!frame) abort();
   const uint8_t *fr;
   size_t len;
-  uint64_t t, frames = 0;
+  uint64_t t, frames = 0, oversize = 0;
   int rc;
   struct timespec t0, t1, c0, c1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -232,10 +258,35 @@ int feed_run(const struct replay_opts *o) {
     if (frames == 0) f.first_abs = r->first_us;
     frames++;
     frun_until(&f, f.offset + t);
+    if (replay_oversize(&cfg, len)) {
+      oversize++;
+      continue;
+    }
+    fr = split(o, fr, len, frame, (size_t)cfg.mtu + 14); /* frame: the copy below reuses it */
+    /* Sequence translation (conn.h): the numbering of H and of each peer as
+     * the capture shows it, so a peer's frame to H can be moved into the
+     * live stack's numbering. Only frames addressed to H in the capture are
+     * translated (--promisc readdresses others, which answered someone else). */
+    bool to_host = false;
+    if (len >= 14 + 20 && wire_get16(fr + 12) == WIRE_ETHERTYPE_IPV4 && (fr[14] >> 4) == 4) {
+      uint32_t src = wire_get32(fr + 14 + 12), dst = wire_get32(fr + 14 + 16);
+      bool fragment = (wire_get16(fr + 14 + 6) & 0x3fff) != 0;
+      to_host = dst == h.ip && !fragment;
+      if (src == h.ip)
+        conn_note_frame(&f.conns, SIDE_H, fr, len);
+      else if (to_host && len > 14 + 20 + 13 && (fr[14] & 15) >= 5 &&
+               14 + (size_t)(fr[14] & 15) * 4 + 14 <= len &&
+               (fr[14 + (size_t)(fr[14] & 15) * 4 + 13] & (WIRE_TCP_SYN | WIRE_TCP_ACK)) ==
+                   WIRE_TCP_SYN)
+        conn_note_frame(&f.conns, SIDE_PEER, fr, len); /* a new incarnation resets (conn.h) */
+    }
     const uint8_t *in = fr;
-    if (o->promisc) {
-      memcpy(frame, fr, len);
-      readdress(frame, len, &h);
+    if (o->promisc || to_host) {
+      if (fr != frame) memcpy(frame, fr, len);
+      if (o->promisc) readdress(frame, len, &h);
+      if (to_host && conn_rewrite_input(&f.conns, h.ip, frame, len)) f.rewritten++;
+      if (to_host && o->accept_macs) rewrite_dst_mac(frame, len, cfg.mac);
+      if (to_host && o->fix_checksums && r->wire_len == len) rewrite_fix_checksums(frame, len);
       in = frame;
     }
     /* A SYN to a port nobody listens on yet: listen there first (feed mode
@@ -253,13 +304,16 @@ int feed_run(const struct replay_opts *o) {
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
-  if (rc < 0) fprintf(stderr, "microtcp-replay: %s (stopping there)\n", err);
+  /* libpcap refusing the rest of the file (a truncated record, a pcapng
+   * interface with another link type) is unreadable input, never a pass. */
+  bool read_error = rc < 0;
   double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   /* CPU time too: on a shared machine the wall-clock rate depends on the load. */
   double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
-  uint64_t skipped = r->skipped;
+  uint64_t skipped = r->skipped, truncated = r->truncated, vlan_tags = r->vlan_tags;
   capture_close(r);
   free(r);
+  free(frame);
 
   /* Close everything and let every timer run out (retransmissions to a peer
    * that will never answer give up; TIME_WAIT ends). */
@@ -292,6 +346,18 @@ int feed_run(const struct replay_opts *o) {
     if (skipped)
       printf("  %llu frames too short for their link header were skipped\n",
              (unsigned long long)skipped);
+    if (oversize)
+      printf("  %llu frames longer than MTU + 14 (%u bytes) were not injected (oversize: BIG "
+             "TCP/GSO/jumbo)\n",
+             (unsigned long long)oversize, cfg.mtu + 14);
+    if (truncated)
+      printf("  %llu frames are truncated (cut by the capture's snapshot length)\n",
+             (unsigned long long)truncated);
+    if (vlan_tags)
+      printf("  %llu VLAN tags were removed\n", (unsigned long long)vlan_tags);
+    if (f.rewritten)
+      printf("  %llu frames to the host moved into the stack's numbering (ack, SACK, TS ecr)\n",
+             (unsigned long long)f.rewritten);
     const uint64_t *vals = (const uint64_t *)microtcp_get_counters(f.st);
     printf("counters (non-zero):\n");
     for (size_t i = 0; microtcp_counter_name(i); i++)
@@ -305,10 +371,22 @@ int feed_run(const struct replay_opts *o) {
          "reasm_bytes %u (arp_entries %u is a cache)\n",
          u.tcp, u.listeners, u.udp, u.frames, u.arp_pending, u.reasm_slots, u.reasm_bytes,
          u.arp_entries);
-  printf("%s\n", leak ? "FAIL: leak (a pool is not empty)" : "PASS: no leak");
+  int verdict = leak ? REPLAY_FAIL : REPLAY_PASS;
+  if (read_error) {
+    printf("FAIL: the capture could not be read to the end (%s)\n", err);
+    fprintf(stderr, "microtcp-replay: %s: %s\n", o->capture, err);
+    verdict = REPLAY_USAGE;
+  } else if (frames == 0) {
+    printf("FAIL: the capture has no frames\n");
+    fprintf(stderr, "microtcp-replay: %s: the capture has no frames\n", o->capture);
+    verdict = REPLAY_USAGE;
+  } else {
+    printf("%s\n", leak ? "FAIL: leak (a pool is not empty)" : "PASS: no leak");
+  }
   if (f.dump) pcap_dump_close(f.dump);
   if (f.dead) pcap_close(f.dead);
   runner_free(&f.run);
+  conn_free(&f.conns);
   free(arena);
-  return leak ? REPLAY_FAIL : REPLAY_PASS;
+  return verdict;
 }

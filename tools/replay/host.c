@@ -1,6 +1,7 @@
 /* The replayed host: detection, frame direction and config (see host.h). */
 #include "host.h"
 
+#include "capture.h"
 #include "tap_config.h"
 
 #include <string.h>
@@ -175,9 +176,38 @@ void host_config(const struct host *h, const struct sidecar *sc, microtcp_config
   if (h->syn_seen) {
     const wire_tcp_opts *o = &h->syn_opts;
     if (o->has_mss) cfg->tcp_mss = o->mss;
+    /* A host announcing a larger MSS than Ethernet's has a larger MTU (jumbo
+     * frames, loopback): up to the core's 9000, so its frames are not oversize. */
+    if (o->has_mss && o->mss > 1460)
+      cfg->mtu = (uint16_t)(o->mss > 9000 - 40 ? 9000 : o->mss + 40);
     if (o->has_ws) cfg->tcp_wscale = o->ws > 14 ? 14 : o->ws;
     cfg->tcp_sack = o->sack_permitted;
     cfg->tcp_timestamps = o->has_ts;
   }
   sidecar_apply_config(sc, cfg);
+}
+
+int host_from_capture(struct host *h, const struct capture_mem *cap, const struct sidecar *sc,
+                      bool *detected) {
+  struct pkt p;
+  uint32_t ip = sc->as_ip;
+  *detected = false;
+  if (!sc->has_as) {
+    struct host_pick hp;
+    memset(&hp, 0, sizeof hp);
+    for (size_t i = 0; i < cap->n; i++) {
+      pkt_decode(capture_frame(cap, i), cap->frames[i].len, &p);
+      if (host_pick_candidate(&hp, &p)) break;
+    }
+    if (!host_pick_done(&hp, &ip)) return -1;
+    *detected = true;
+  }
+  host_init(h, ip);
+  h->detected = *detected;
+  for (size_t i = 0; i < cap->n; i++) {
+    pkt_decode(capture_frame(cap, i), cap->frames[i].len, &p);
+    host_learn(h, &p);
+  }
+  host_finish(h);
+  return 0;
 }

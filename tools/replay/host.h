@@ -87,6 +87,12 @@ void host_learn(struct host *h, const struct pkt *p);
 void host_finish(struct host *h);
 enum dir host_dir(const struct host *h, const struct pkt *p);
 
+/* Both passes over a capture in memory: H is sc's `as` or auto-detected
+ * (*detected). 0, or -1 if no frame names a host. */
+struct capture_mem;
+int host_from_capture(struct host *h, const struct capture_mem *cap, const struct sidecar *sc,
+                      bool *detected);
+
 /* The stack config for H (see the top comment). */
 void host_config(const struct host *h, const struct sidecar *sc, microtcp_config *cfg);
 

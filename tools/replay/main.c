@@ -13,6 +13,13 @@
 
 static const char USAGE[] =
     "usage: microtcp-replay [MODE] [options] CAPTURE\n"
+    "       microtcp-replay import [--out DIR] [--as A.B.C.D] [--name NAME]\n"
+    "                              [--description TEXT] CAPTURE\n"
+    "\n"
+    "import copies CAPTURE into DIR (default pcap-corpus/imported), writes its\n"
+    "sidecar from what the capture shows (the host, payload replay, connections\n"
+    "established, bytes that host received; accept_macs/fix_checksums if needed)\n"
+    "and replays it: from a Wireshark capture to a regression test.\n"
     "\n"
     "Plays one host of CAPTURE (pcap or pcapng; Ethernet, raw IPv4, Linux SLL/SLL2)\n"
     "with a microtcp stack: frames addressed to that host are injected on the\n"
@@ -50,21 +57,50 @@ static const char USAGE[] =
     "Options:\n"
     "  --as A.B.C.D     the host to play (default: the sidecar's `as`, else the\n"
     "                   receiver of the first SYN, else the first IPv4 destination)\n"
+    "  --as A.B.C.D:PORT  the endpoint with that address and port, for captures\n"
+    "                   where both ends share an address (loopback): its frames are\n"
+    "                   re-addressed first, the host to 10.127.0.2 and peers with\n"
+    "                   its address to 10.127.0.1 (MACs derived from them)\n"
     "  --sidecar FILE   expectations (default: CAPTURE with its extension replaced\n"
     "                   by .ini, if that file exists); --no-sidecar ignores it\n"
-    "  --app NAME       built-in app: echo | sink | http | udp-echo | source | none\n"
+    "  --app NAME       built-in app: replay | echo | sink | http | udp-echo | source\n"
+    "                   | none (default: the sidecar's, else replay). replay: on each\n"
+    "                   connection send what the recorded host sent (its stream\n"
+    "                   reassembled from the capture), in the recorded order relative\n"
+    "                   to what it had received, close as it closed, listen on every\n"
+    "                   port it accepted on and open the connections it opened; the\n"
+    "                   bytes delivered are compared byte for byte with the peer's\n"
+    "                   reassembled stream, and outcome mode without [expect] checks\n"
+    "                   that every connection the capture shows established comes up\n"
     "  --port N         the app's port (default: the first SYN's destination port)\n"
     "  --ignore LIST    comma-separated fields not compared (e.g. tcp.win,ip.ttl)\n"
     "  --write FILE     see write mode above\n"
     "  --promisc        feed: re-address every frame to the host first\n"
+    "  --accept-macs    a unicast frame to the host addressed to another MAC (an\n"
+    "                   HSRP/VRRP gateway MAC, anonymised MACs) gets the stack's MAC\n"
+    "  --fix-checksums  recompute the IPv4 and TCP/UDP/ICMP checksums of the frames\n"
+    "                   injected (offloaded checksums recorded on the sending host)\n"
+    "  --segment-gso    inject a TCP frame longer than the MTU (TSO/GSO/GRO/BIG TCP\n"
+    "                   super-frame) as the MSS-sized segments a NIC would have sent\n"
+    "                   (checksums computed) instead of counting it as oversize\n"
     "  --verbose        print every frame (host, inject, stack)\n"
     "  --quiet          print only failures and the verdict\n"
     "  --perturb        TEST ONLY: flip the lowest bit of the window of every TCP\n"
     "                   frame the stack sends, to prove that check mode notices\n"
     "  --help           this text\n"
     "\n"
-    "Exit status: 0 pass, 1 divergence / outcome mismatch / leak, 2 usage error\n"
-    "or unreadable capture/sidecar.\n";
+    "Frames longer than the stack's MTU + 14 (BIG TCP/GSO super-frames, jumbo\n"
+    "frames) are counted as oversize and not injected (--segment-gso: TCP ones\n"
+    "are cut into segments). Every VLAN tag (802.1Q,\n"
+    "QinQ) is removed. Frames cut by the capture's snapshot length are counted\n"
+    "and shown as truncated.\n"
+    "\n"
+    "Exit status: 0 pass; 1 divergence / outcome mismatch / leak, or NOTHING\n"
+    "CHECKED (no frame injected; check mode with 0 frames compared and no\n"
+    "[expect]; outcome mode without expectations); 2 usage error, or a capture\n"
+    "or sidecar that cannot be read to the end (in every mode: a file libpcap\n"
+    "refuses or stops reading, e.g. truncated, or a pcapng interface whose link\n"
+    "type differs from the first; a capture without frames).\n";
 
 static int usage(const char *msg, const char *arg) {
   fprintf(stderr, "microtcp-replay: %s%s%s (see --help)\n", msg, arg ? ": " : "", arg ? arg : "");
@@ -77,6 +113,7 @@ int main(int argc, char **argv) {
   const char *sidecar = NULL, *as = NULL, *app = NULL, *ignore = NULL, *port = NULL;
   bool no_sidecar = false;
   int mode = -1;
+  if (argc > 1 && !strcmp(argv[1], "import")) return import_run(argc, argv);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -97,6 +134,12 @@ int main(int argc, char **argv) {
       o.perturb = true;
     else if (!strcmp(a, "--promisc"))
       o.promisc = true;
+    else if (!strcmp(a, "--accept-macs"))
+      o.accept_macs = true;
+    else if (!strcmp(a, "--fix-checksums"))
+      o.fix_checksums = true;
+    else if (!strcmp(a, "--segment-gso"))
+      o.segment_gso = true;
     else if (!strcmp(a, "--no-sidecar"))
       no_sidecar = true;
     else if (!strcmp(a, "--as") || !strcmp(a, "--sidecar") || !strcmp(a, "--write") ||
@@ -145,13 +188,16 @@ int main(int argc, char **argv) {
     }
   }
   if (as) {
-    if (sidecar_parse_ipv4(as, &o.sc.as_ip) < 0) return usage("--as expects A.B.C.D", as);
+    if (sidecar_parse_endpoint(as, &o.sc.as_ip, &o.sc.as_port) < 0)
+      return usage("--as expects A.B.C.D or A.B.C.D:PORT", as);
     o.sc.has_as = true;
   }
+  /* Without a sidecar the app is the payload replay: the recorded host's own bytes. */
+  if (!o.sc.present && !app) snprintf(o.sc.app, sizeof o.sc.app, "replay");
   if (app) {
     if (strcmp(app, "echo") && strcmp(app, "sink") && strcmp(app, "http") &&
-        strcmp(app, "udp-echo") && strcmp(app, "source") && strcmp(app, "none"))
-      return usage("--app expects echo, sink, http, udp-echo, source or none", app);
+        strcmp(app, "udp-echo") && strcmp(app, "source") && strcmp(app, "none") && strcmp(app, "replay"))
+      return usage("--app expects replay, echo, sink, http, udp-echo, source or none", app);
     snprintf(o.sc.app, sizeof o.sc.app, "%s", app);
   }
   if (port) {
@@ -164,6 +210,9 @@ int main(int argc, char **argv) {
     size_t l = strlen(o.sc.ignore);
     snprintf(o.sc.ignore + l, sizeof o.sc.ignore - l, "%s%s", l ? "," : "", ignore);
   }
+  o.accept_macs = o.accept_macs || o.sc.accept_macs;
+  o.fix_checksums = o.fix_checksums || o.sc.fix_checksums;
+  o.segment_gso = o.segment_gso || o.sc.segment_gso;
   o.mode = mode >= 0 ? (enum replay_mode)mode : o.sc.mode;
   if (o.mode == MODE_FEED) return feed_run(&o);
   return replay_run(&o);

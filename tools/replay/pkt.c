@@ -7,6 +7,29 @@
 
 #include "microtcp/microtcp.h"
 
+/* A BIG TCP (or GSO) IPv4 packet longer than 65535 bytes: Linux writes total
+ * length 0 and the length is the frame's. Accepted here (for summaries and
+ * the reassembled streams) when the header is otherwise sound; the stack
+ * never sees such a frame (oversize). */
+static bool big_ipv4(const uint8_t *b, size_t len, wire_ipv4 *ip) {
+  if (len <= 65535 || (b[0] >> 4) != 4 || wire_get16(b + 2) != 0) return false;
+  size_t ihl = (size_t)(b[0] & 15) * 4;
+  if (ihl < 20 || (wire_get16(b + 6) & 0xbfff)) return false; /* no fragments, no reserved bit */
+  memset(ip, 0, sizeof *ip);
+  ip->ihl_bytes = (uint8_t)ihl;
+  ip->tos = b[1];
+  ip->id = wire_get16(b + 4);
+  ip->df = (b[6] & 0x40) != 0;
+  ip->ttl = b[8];
+  ip->proto = b[9];
+  ip->checksum = wire_get16(b + 10);
+  ip->src = wire_get32(b + 12);
+  ip->dst = wire_get32(b + 16);
+  ip->payload = b + ihl;
+  ip->payload_len = len - ihl;
+  return true;
+}
+
 void pkt_decode(const uint8_t *frame, size_t len, struct pkt *p) {
   memset(p, 0, sizeof *p);
   p->raw = frame;
@@ -24,10 +47,12 @@ void pkt_decode(const uint8_t *frame, size_t len, struct pkt *p) {
     p->layer = PKT_OTHER;
     return;
   }
-  if (wire_ipv4_parse(p->eth.payload, p->eth.payload_len, &p->ip) < 0) {
+  if (wire_ipv4_parse(p->eth.payload, p->eth.payload_len, &p->ip) < 0 &&
+      !big_ipv4(p->eth.payload, p->eth.payload_len, &p->ip)) {
     p->layer = PKT_BAD_IP;
     return;
   }
+  p->big = p->ip.total_len == 0;
   p->layer = PKT_IP;
   if (p->ip.mf || p->ip.frag_offset) return; /* a fragment: no transport header to read */
   p->l4 = p->ip.payload;

@@ -48,6 +48,7 @@ struct pkt {
   wire_icmp icmp;
   wire_udp udp;
   wire_tcp tcp;
+  bool big;          /* an IPv4 packet > 65535 bytes (BIG TCP: total length 0) */
   const uint8_t *l4; /* transport header (in the frame) */
   size_t l4_len;
 };

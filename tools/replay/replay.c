@@ -30,9 +30,11 @@
 
 #include "capture.h"
 #include "conn.h"
+#include "flows.h"
 #include "host.h"
 #include "pkt.h"
 #include "replay.h"
+#include "rewrite.h"
 #include "runner.h"
 
 struct sent { /* one frame the stack sent, waiting to be compared */
@@ -52,6 +54,9 @@ struct engine {
   microtcp_stack *st;
   struct runner run;
   struct conns conns;
+  bool playing; /* app = replay */
+  struct flows flows;
+  struct player player;
   pcap_t *dead;
   pcap_dumper_t *dump;
   uint64_t now, offset;
@@ -68,6 +73,10 @@ struct engine {
   /* results */
   bool diverged;
   size_t injected, compared, ignored;
+  size_t oversize; /* frames to the host longer than MTU + 14: not injected */
+  /* for the explanation: frames injected that the stack will not take */
+  size_t other_mac, bad_csum, truncated, macs_rewritten, csums_fixed;
+  size_t segmented; /* --segment-gso: oversize frames injected as segments */
   bool app_closed;
   bool turned; /* the stack has had its first turn */
   size_t tick; /* clock = tap: next capture frame whose time is a wake-up */
@@ -109,7 +118,7 @@ static void note_stack_frame(struct engine *e, const uint8_t *f, size_t len) {
 }
 
 static void drain(struct engine *e) {
-  static uint8_t buf[CAPTURE_MAX_FRAME];
+  static uint8_t buf[REPLAY_OUT_MAX];
   int n;
   while ((n = microtcp_output(e->st, e->now, buf, sizeof buf)) > 0) {
     e->stack_frames++;
@@ -174,6 +183,7 @@ static void run_until(struct engine *e, uint64_t t) {
     uint64_t d = microtcp_deadline(e->st);
     if (e->sc->app_close_at_us && !e->app_closed && e->offset + e->sc->app_close_at_us < d)
       d = e->offset + e->sc->app_close_at_us;
+    if (e->playing && player_next_open(&e->player) < d) d = player_next_open(&e->player);
     if (d >= t) break;
     if (d <= e->now) {
       /* Due now (or overdue): one turn; if it stays due, stop spinning. */
@@ -202,13 +212,23 @@ static void print_frame_line(const char *label, const struct pkt *p, const struc
   printf("  %-9s %s\n", label, line);
 }
 
+/* Ends a frame's line: a frame cut by the snapshot length says so. */
+static void print_truncation(const struct frame_rec *fr) {
+  if (fr->wire_len > fr->len)
+    printf(" [truncated: %u of %u bytes captured]", fr->len, fr->wire_len);
+  printf("\n");
+}
+
 static void diverge_header(struct engine *e, const char *what, size_t cap_idx, size_t stack_no) {
   if (e->diverged) return;
   e->diverged = true;
   printf("DIVERGENCE: %s\n", what);
   if (cap_idx != (size_t)-1)
-    printf("  capture frame #%zu at %.6f s", cap_idx + 1,
-           (double)e->cap.frames[cap_idx].t_us / 1e6);
+    printf("  capture frame #%zu at %.6f s%s", cap_idx + 1,
+           (double)e->cap.frames[cap_idx].t_us / 1e6,
+           e->cap.frames[cap_idx].wire_len > e->cap.frames[cap_idx].len
+               ? " (truncated by the capture's snapshot length)"
+               : "");
   else
     printf("  capture frame: none");
   if (stack_no) printf(", stack frame #%zu", stack_no);
@@ -318,6 +338,10 @@ static void check_settled(struct engine *e, size_t next) {
 }
 
 /* ---- outcome ---- */
+static bool has_expectations(const struct sidecar *sc) {
+  return sc->established >= 0 || sc->bytes_to_app >= 0 || sc->close != CLOSE_ANY || sc->ncounters;
+}
+
 static bool check_outcome(struct engine *e) {
   const struct sidecar *sc = e->sc;
   bool ok = true;
@@ -327,13 +351,47 @@ static bool check_outcome(struct engine *e) {
                       : e->run.failed ? "failed"
                       : running       ? "open"
                                       : "clean";
-  printf(
-      "outcome: %llu established, %llu bytes to the app, %s (%llu done, %llu failed, %zu open)\n",
-      (unsigned long long)est, (unsigned long long)bytes, close,
-      (unsigned long long)e->run.finished_clean, (unsigned long long)e->run.failed, running);
+  if (e->playing) {
+    size_t closed = 0, failed = 0;
+    for (size_t i = 0; i < e->player.n; i++) {
+      closed += e->player.c[i].closed;
+      failed += e->player.c[i].failed;
+    }
+    printf("outcome: %llu established, %llu bytes to the app (%zu connections closed or reset as "
+           "recorded, %zu failed, %zu open)\n",
+           (unsigned long long)est, (unsigned long long)bytes, closed, failed, running);
+  } else {
+    printf("outcome: %llu established, %llu bytes to the app, %s (%llu done, %llu failed, %zu "
+           "open)\n",
+           (unsigned long long)est, (unsigned long long)bytes, close,
+           (unsigned long long)e->run.finished_clean, (unsigned long long)e->run.failed, running);
+  }
   if (e->run.failed) printf("  last app failure: %s\n", e->run.last_failure);
   if (e->run.client && e->run.client->status == APP_FAILED)
     printf("  source failed: %s\n", e->run.client->reason);
+  if (e->playing) {
+    printf("payload replay, per connection (bytes delivered to the app compared with the "
+           "capture's reassembled stream from the peer):\n");
+    if (!player_report(&e->player, false)) {
+      printf("OUTCOME MISMATCH: the stack did not deliver what the recorded host received\n");
+      ok = false;
+    }
+    if (!has_expectations(sc)) {
+      /* Expectations derived from the capture: every connection the capture
+       * shows established comes up on the stack. */
+      uint64_t want = 0;
+      for (size_t i = 0; i < e->flows.n; i++)
+        want += e->flows.v[i].estab;
+      printf("expected from the capture: %llu connections established\n",
+             (unsigned long long)want);
+      if (est < want) {
+        printf("OUTCOME MISMATCH: the capture shows %llu connections established, the stack "
+               "%llu\n",
+               (unsigned long long)want, (unsigned long long)est);
+        ok = false;
+      }
+    }
+  }
   if (sc->established >= 0 && est != (uint64_t)sc->established) {
     printf("OUTCOME MISMATCH: expected %d connections established, got %llu\n", sc->established,
            (unsigned long long)est);
@@ -376,9 +434,6 @@ static bool check_outcome(struct engine *e) {
   return ok;
 }
 
-static bool has_expectations(const struct sidecar *sc) {
-  return sc->established >= 0 || sc->bytes_to_app >= 0 || sc->close != CLOSE_ANY || sc->ncounters;
-}
 
 /* ---- setup ---- */
 static int setup(struct engine *e, char *err, size_t errlen) {
@@ -389,29 +444,53 @@ static int setup(struct engine *e, char *err, size_t errlen) {
     return -1;
   }
   struct pkt p;
-  uint32_t ip = sc->as_ip;
   bool detected = false;
-  if (!sc->has_as) {
-    struct host_pick hp;
-    memset(&hp, 0, sizeof hp);
+  struct sidecar *split_sc = NULL;
+  uint32_t split_ip = sc->as_ip;
+  uint16_t split_port = sc->has_as ? sc->as_port : 0;
+  if (!split_port) {
+    /* Both ends on one address (loopback) and no port given: the side that
+     * accepted the first connection, by address and port. */
     for (size_t i = 0; i < e->cap.n; i++) {
       pkt_decode(capture_frame(&e->cap, i), e->cap.frames[i].len, &p);
-      if (host_pick_candidate(&hp, &p)) break;
+      if (p.layer != PKT_TCP || (p.tcp.flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) != WIRE_TCP_SYN)
+        continue;
+      if (p.ip.src == p.ip.dst && (!sc->has_as || sc->as_ip == p.ip.dst)) {
+        split_ip = p.ip.dst;
+        split_port = p.tcp.dst_port;
+      }
+      break;
     }
-    if (!host_pick_done(&hp, &ip)) {
-      snprintf(err, errlen, "%s: no IPv4 or ARP frame to pick a host from (use --as)",
-               e->o->capture);
+  }
+  if (split_port) {
+    /* --as IP:PORT: H's frames re-addressed first (rewrite.h). */
+    size_t n = rewrite_split_capture(&e->cap, split_ip, split_port);
+    if (!n) {
+      snprintf(err, errlen, "%s: no TCP/UDP frame of %u.%u.%u.%u:%u", e->o->capture,
+               split_ip >> 24, split_ip >> 16 & 255, split_ip >> 8 & 255, split_ip & 255,
+               split_port);
       return -1;
     }
-    detected = true;
+    if (!e->o->quiet)
+      printf("split: %zu frames of %u.%u.%u.%u:%u re-addressed (the host is 10.127.0.2, peers "
+             "on its address 10.127.0.1)%s\n",
+             n, split_ip >> 24, split_ip >> 16 & 255, split_ip >> 8 & 255, split_ip & 255,
+             split_port, sc->has_as && sc->as_port ? "" : ": both ends share an address");
+    split_sc = malloc(sizeof *split_sc);
+    if (!split_sc) abort();
+    *split_sc = *sc;
+    split_sc->as_ip = REWRITE_SPLIT_HOST;
+    split_sc->has_as = true;
+    sc = split_sc;
   }
-  host_init(&e->host, ip);
-  e->host.detected = detected;
-  for (size_t i = 0; i < e->cap.n; i++) {
-    pkt_decode(capture_frame(&e->cap, i), e->cap.frames[i].len, &p);
-    host_learn(&e->host, &p);
+  int hrc = host_from_capture(&e->host, &e->cap, sc, &detected);
+  free(split_sc);
+  sc = e->sc;
+  if (hrc < 0) {
+    snprintf(err, errlen, "%s: no IPv4 or ARP frame to pick a host from (use --as)",
+             e->o->capture);
+    return -1;
   }
-  host_finish(&e->host);
   /* H's and the peer's numbering, from the whole capture (H's SYN-ACK may come
    * after the stack's). */
   for (size_t i = 0; i < e->cap.n; i++) {
@@ -463,6 +542,26 @@ static int setup(struct engine *e, char *err, size_t errlen) {
   uint16_t cport = sc->connect_ip ? sc->connect_port : e->host.connect_port;
   if (runner_start(&e->run, e->st, sc->app, port, cip, cport, sc->bytes, e->now, err, errlen) < 0)
     return -1;
+  if (!strcmp(sc->app, "replay")) {
+    e->playing = true;
+    flows_build(&e->flows, &e->cap, &e->host);
+    player_init(&e->player, &e->flows, e->offset);
+    e->run.player = &e->player;
+    /* Listen on every port the recorded host accepted a connection on. */
+    if (sc->port) runner_listen(&e->run, sc->port, e->now);
+    for (size_t i = 0; i < e->flows.n; i++) {
+      const struct flow *f = &e->flows.v[i];
+      if (!f->h_opened && f->synack && !runner_listens_on(&e->run, f->hport) &&
+          !runner_listen(&e->run, f->hport, e->now)) {
+        snprintf(err, errlen, "cannot listen on port %u (more than %d ports?)", f->hport,
+                 RUNNER_MAX_LISTENERS);
+        return -1;
+      }
+    }
+    /* The recorded peer acknowledged what the recorded host had sent; the
+     * stack may have sent less by then (a smaller window or cwnd): clamp. */
+    e->conns.clamp_acks = true;
+  }
   e->run.keepalive_us = sc->keepalive_us;
   if (!e->o->quiet) {
     char a[20];
@@ -481,12 +580,83 @@ static void teardown(struct engine *e) {
   if (e->dump) pcap_dump_close(e->dump);
   if (e->dead) pcap_close(e->dead);
   runner_free(&e->run);
+  player_free(&e->player);
+  flows_free(&e->flows);
   conn_free(&e->conns);
   capture_free(&e->cap);
   free(e->arena);
   free(e->aq);
   free(e->abytes);
   free(e->eq);
+}
+
+/* Into the stack: one frame to the host (a copy in frame, rewritten in place). */
+static void inject(struct engine *e, const struct frame_rec *fr, uint8_t *frame, size_t len) {
+  const struct replay_opts *o = e->o;
+  conn_rewrite_input(&e->conns, e->host.ip, frame, len);
+  if (o->accept_macs && rewrite_dst_mac(frame, len, e->cfg.mac)) e->macs_rewritten++;
+  if (o->fix_checksums && fr->wire_len == fr->len && rewrite_fix_checksums(frame, len))
+    e->csums_fixed++;
+  struct pkt q;
+  pkt_decode(frame, len, &q);
+  if (len >= 6 && !(frame[0] & 1) && memcmp(frame, e->cfg.mac, 6)) e->other_mac++;
+  if (fr->wire_len > fr->len)
+    e->truncated++;
+  else if (q.layer >= PKT_IP && !pkt_checksums_ok(&q))
+    e->bad_csum++;
+  write_frame(e, e->now, frame, len);
+  if (o->verbose) {
+    char line[512];
+    pkt_decode(frame, len, &q);
+    pkt_summary(&q, NULL, line, sizeof line);
+    printf("  %10.6f inject %s", (double)fr->t_us / 1e6, line);
+    print_truncation(fr);
+  }
+  microtcp_input(e->st, e->now, frame, len);
+}
+
+/* Why the stack may have stayed silent or diverged: its drop counters and
+ * what the injected frames had that a host drops (printed with every failure). */
+static void explain(struct engine *e) {
+  char h[20];
+  ip_str(e->host.ip, h, sizeof h);
+  const microtcp_counters *ctr = microtcp_get_counters(e->st);
+  const uint64_t *vals = (const uint64_t *)ctr;
+  printf("why: the stack's drop counters:");
+  bool any = false;
+  for (size_t i = 0; microtcp_counter_name(i); i++) {
+    const char *name = microtcp_counter_name(i);
+    if (vals[i] && !strncmp(name, "drop_", 5)) {
+      printf(" %s %llu", name, (unsigned long long)vals[i]);
+      any = true;
+    }
+  }
+  printf("%s\n", any ? "" : " none");
+  if (e->other_mac)
+    printf("  likely cause: %zu frames to %s are addressed to another MAC than the stack's "
+           "(not for us by MAC: HSRP/VRRP gateway, re-addressed capture): try --accept-macs\n",
+           e->other_mac, h);
+  if (e->bad_csum)
+    printf("  likely cause: %zu frames to %s have a bad checksum (offloaded checksums, capture "
+           "taken on the sending host): try --fix-checksums\n",
+           e->bad_csum, h);
+  if (e->truncated)
+    printf("  likely cause: %zu frames to %s are truncated (cut by the capture's snapshot "
+           "length): the stack sees them malformed; re-capture with -s 0\n",
+           e->truncated, h);
+  if (e->oversize)
+    printf("  likely cause: %zu frames to %s are longer than MTU + 14 (BIG TCP/GSO/GRO "
+           "super-frames): not injected; try --segment-gso, or capture with offloads off "
+           "(ethtool -K IF gro off gso off tso off)\n",
+           e->oversize, h);
+  if (ctr->drop_tcp_out_of_window || ctr->drop_tcp_bad_ack || ctr->drop_tcp_paws)
+    printf("  likely cause: segments out of the stack's window, acks of data it had not sent, "
+           "or old timestamps (the stack's window, cwnd or timing differ from the recorded "
+           "host's; a capture that missed frames)\n");
+  if (ctr->drop_tcp_no_socket)
+    printf("  likely cause: segments for a connection the stack does not have (a port nothing "
+           "listens on: --port/--app, or a connection already running when the capture "
+           "started)\n");
 }
 
 int replay_run(const struct replay_opts *o) {
@@ -505,7 +675,10 @@ int replay_run(const struct replay_opts *o) {
   /* The init turn: listeners are up, the gratuitous ARP (if any) goes out
    * (clock = tap: at the first capture timestamp, after the frames read then). */
   if (!e->sc->tap_clock) turn(e);
-  static uint8_t frame[CAPTURE_MAX_FRAME];
+  /* The injected copy (rewritten): only frames the stack can take, so its
+   * size is the stack's largest frame, and every copy is checked against it. */
+  uint8_t *frame = malloc((size_t)e->cfg.mtu + 14);
+  if (!frame) abort();
   uint64_t batch_start = 0;
   bool in_batch = false;
   for (size_t i = 0; i < e->cap.n; i++) {
@@ -517,6 +690,19 @@ int replay_run(const struct replay_opts *o) {
     if (d == DIR_OTHER) {
       e->ignored++;
       continue;
+    }
+    /* A new SYN on a 4-tuple seen before (another ISN) starts a new
+     * numbering there (conn.h): the setup pass knew the first only. */
+    if (p.layer == PKT_TCP && (p.tcp.flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == WIRE_TCP_SYN) {
+      if (d == DIR_FROM_HOST)
+        conn_note_capture(conn_get(&e->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true),
+                          SIDE_H, &p.tcp);
+      else
+        conn_note_capture(conn_get(&e->conns, p.ip.src, p.tcp.src_port, p.tcp.dst_port, true),
+                          SIDE_PEER, &p.tcp);
+    } else if (p.layer == PKT_TCP && d == DIR_FROM_HOST) {
+      conn_note(conn_get(&e->conns, p.ip.dst, p.tcp.dst_port, p.tcp.src_port, true), SIDE_H,
+                &p.tcp);
     }
     if (d == DIR_FROM_HOST) {
       if (e->compare) {
@@ -530,26 +716,39 @@ int replay_run(const struct replay_opts *o) {
       if (o->verbose) {
         char line[512];
         pkt_summary(&p, NULL, line, sizeof line);
-        printf("  %10.6f host   %s\n", (double)fr->t_us / 1e6, line);
+        printf("  %10.6f host   %s", (double)fr->t_us / 1e6, line);
+        print_truncation(fr);
       }
       continue;
+    }
+    const uint8_t *src = capture_frame(&e->cap, i);
+    size_t nseg = 1;
+    bool segmenting = false;
+    if (replay_oversize(&e->cfg, fr->len)) {
+      nseg = o->segment_gso ? rewrite_gso_count(src, fr->len, e->cfg.mtu) : 0;
+      if (!nseg) {
+        e->oversize++;
+        if (o->verbose)
+          printf("  %10.6f oversize frame of %u bytes not injected\n", (double)fr->t_us / 1e6,
+                 fr->len);
+        continue;
+      }
+      segmenting = true;
+      e->segmented++;
     }
     /* A frame to the host: everything before it must be settled first. */
     if (!in_batch) {
       run_until(e, t);
       if (e->compare) check_settled(e, i);
     }
-    memcpy(frame, capture_frame(&e->cap, i), fr->len);
-    conn_rewrite_input(&e->conns, e->host.ip, frame, fr->len);
-    write_frame(e, e->now, frame, fr->len);
-    if (o->verbose) {
-      char line[512];
-      struct pkt q;
-      pkt_decode(frame, fr->len, &q);
-      pkt_summary(&q, NULL, line, sizeof line);
-      printf("  %10.6f inject %s\n", (double)fr->t_us / 1e6, line);
+    for (size_t k = 0; k < nseg; k++) {
+      size_t flen = fr->len;
+      if (segmenting)
+        flen = rewrite_gso_segment(src, fr->len, e->cfg.mtu, k, frame);
+      else
+        memcpy(frame, src, flen);
+      inject(e, fr, frame, flen);
     }
-    microtcp_input(e->st, e->now, frame, fr->len);
     e->injected++;
     if (!in_batch) batch_start = t;
     /* --batch: consecutive frames to the host within batch_us go in together,
@@ -563,12 +762,42 @@ int replay_run(const struct replay_opts *o) {
     }
     if (!in_batch) turn(e);
   }
+  free(frame);
   if (in_batch) turn(e);
   run_until(e, e->offset + e->cap.frames[e->cap.n - 1].t_us + e->sc->end_us + 1);
   if (e->compare) check_settled(e, (size_t)-1);
   bool outcome_ok = true;
-  if (!e->compare || has_expectations(e->sc)) outcome_ok = check_outcome(e);
-  bool pass = !e->diverged && outcome_ok;
+  if (!e->compare || has_expectations(e->sc) || e->playing) outcome_ok = check_outcome(e);
+  /* No false passes: a replay that checked nothing is a failure. */
+  bool vacuous = false;
+  char host_ip[20];
+  ip_str(e->host.ip, host_ip, sizeof host_ip);
+  if (e->injected == 0) {
+    printf("NOTHING CHECKED: no frame of the capture was injected: none is addressed to %s%s "
+           "(choose the host with --as)\n",
+           host_ip, e->oversize ? " that the stack can take (all oversize)" : "");
+    vacuous = true;
+  } else if (e->compare && e->compared == 0 && !has_expectations(e->sc)) {
+    printf("NOTHING CHECKED: 0 frames compared (the capture has no frame from %s and the "
+           "sidecar no [expect])\n",
+           host_ip);
+    vacuous = true;
+  } else if (!e->compare && !has_expectations(e->sc) && !(e->playing && e->flows.n)) {
+    printf("NOTHING CHECKED: outcome mode without expectations\n");
+    vacuous = true;
+  }
+  if (e->oversize)
+    printf("note: %zu frames to %s longer than MTU + 14 (%u bytes) were not injected "
+           "(oversize: BIG TCP/GSO/jumbo)\n",
+           e->oversize, host_ip, e->cfg.mtu + 14);
+  bool pass = !e->diverged && outcome_ok && !vacuous;
+  if (!pass) explain(e);
+  if (e->segmented)
+    printf("note: --segment-gso injected %zu oversize frames as MSS-sized segments\n",
+           e->segmented);
+  if (e->macs_rewritten || e->csums_fixed)
+    printf("note: --accept-macs rewrote %zu destination MACs, --fix-checksums fixed %zu frames\n",
+           e->macs_rewritten, e->csums_fixed);
   if (!o->quiet || !pass)
     printf("%s: %zu frames injected, %zu compared, %zu ignored (other hosts), stack sent %zu\n",
            pass ? "PASS" : "FAIL", e->injected, e->compared, e->ignored, e->stack_frames);

@@ -32,6 +32,11 @@ int runner_start(struct runner *r, microtcp_stack *st, const char *name, uint16_
   memset(r, 0, sizeof *r);
   r->st = st;
   if (!strcmp(name, "none")) return 0;
+  if (!strcmp(name, "replay")) {
+    /* The caller sets r->player and opens the listeners (runner_listen). */
+    r->kind = APP_SINK;
+    return 0;
+  }
   if (!strcmp(name, "echo"))
     r->kind = APP_ECHO_SERVER;
   else if (!strcmp(name, "sink"))
@@ -106,6 +111,10 @@ void runner_serve(struct runner *r, uint64_t now) {
         microtcp_tcp_setopt(r->st, c, MICROTCP_OPT_KEEPALIVE, 1);
         microtcp_tcp_setopt(r->st, c, MICROTCP_OPT_KEEPIDLE_US, (int64_t)r->keepalive_us);
       }
+      if (r->player) {
+        player_accept(r->player, r->st, now, c);
+        continue;
+      }
       struct app *a = calloc(1, sizeof *a);
       if (!a) abort();
       struct app_params p = {0};
@@ -125,6 +134,7 @@ void runner_serve(struct runner *r, uint64_t now) {
   }
   r->n = w;
   if (r->client && r->client->status == APP_RUNNING) app_poll(r->client, r->st, now);
+  if (r->player) player_poll(r->player, r->st, now);
 }
 
 void runner_close_apps(struct runner *r, uint64_t now) {
@@ -144,6 +154,7 @@ void runner_close_listeners(struct runner *r, uint64_t now) {
 }
 
 uint64_t runner_established(const struct runner *r) {
+  if (r->player) return player_established(r->player);
   return r->accepted + (r->client && r->client->connected ? 1 : 0);
 }
 
@@ -152,11 +163,16 @@ uint64_t runner_bytes(const struct runner *r) {
   for (size_t i = 0; i < r->n; i++)
     b += r->apps[i]->received;
   if (r->client) b += r->client->received;
+  if (r->player) b += player_bytes(r->player);
   return b;
 }
 
 size_t runner_running(const struct runner *r) {
-  return r->n + (r->client && r->client->status == APP_RUNNING ? 1 : 0);
+  size_t open = 0;
+  if (r->player)
+    for (size_t i = 0; i < r->player->n; i++)
+      open += !r->player->c[i].closed && !r->player->c[i].failed;
+  return open + r->n + (r->client && r->client->status == APP_RUNNING ? 1 : 0);
 }
 
 void runner_free(struct runner *r) {

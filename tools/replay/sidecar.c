@@ -28,6 +28,21 @@ int sidecar_parse_ipv4(const char *s, uint32_t *ip) {
   return 0;
 }
 
+int sidecar_parse_endpoint(const char *s, uint32_t *ip, uint16_t *port) {
+  char addr[32];
+  const char *colon = strchr(s, ':');
+  *port = 0;
+  if (!colon) return sidecar_parse_ipv4(s, ip);
+  if ((size_t)(colon - s) >= sizeof addr) return -1;
+  memcpy(addr, s, (size_t)(colon - s));
+  addr[colon - s] = 0;
+  char *end;
+  unsigned long p = strtoul(colon + 1, &end, 10);
+  if (end == colon + 1 || *end || p == 0 || p > 65535) return -1;
+  *port = (uint16_t)p;
+  return sidecar_parse_ipv4(addr, ip);
+}
+
 static int parse_u64(const char *v, uint64_t *out) {
   char *end;
   errno = 0;
@@ -210,7 +225,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
       else
         BAD("expected check, outcome or feed");
     } else if (!strcmp(key, "as")) {
-      if (sidecar_parse_ipv4(v, &s->as_ip) < 0) BAD("expected A.B.C.D");
+      if (sidecar_parse_endpoint(v, &s->as_ip, &s->as_port) < 0) BAD("expected A.B.C.D[:PORT]");
       s->has_as = true;
     } else if (!strcmp(key, "netmask")) {
       if (parse_u64(v, &n) < 0 || n > 32) BAD("expected a prefix length 0..32");
@@ -218,9 +233,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else if (!strcmp(key, "seed")) {
       if (parse_u64(v, &s->seed) < 0) BAD("expected an unsigned integer");
     } else if (!strcmp(key, "app")) {
-      if (strcmp(v, "echo") && strcmp(v, "sink") && strcmp(v, "http") && strcmp(v, "udp-echo") &&
+      if (strcmp(v, "echo") && strcmp(v, "sink") && strcmp(v, "http") && strcmp(v, "udp-echo") && strcmp(v, "replay") &&
           strcmp(v, "source") && strcmp(v, "none"))
-        BAD("expected echo, sink, http, udp-echo, source or none");
+        BAD("expected replay, echo, sink, http, udp-echo, source or none");
       snprintf(s->app, sizeof s->app, "%s", v);
     } else if (!strcmp(key, "port")) {
       if (parse_u64(v, &n) < 0 || n > 65535) BAD("expected 0..65535");
@@ -262,6 +277,12 @@ static int on_key(void *user, const char *section, const char *key, const char *
       if (parse_u64(v, &s->batch_us) < 0) BAD("expected microseconds");
     } else if (!strcmp(key, "keepalive_us")) {
       if (parse_u64(v, &s->keepalive_us) < 0) BAD("expected microseconds");
+    } else if (!strcmp(key, "accept_macs")) {
+      if (parse_bool(v, &s->accept_macs) < 0) BAD("expected yes or no");
+    } else if (!strcmp(key, "segment_gso")) {
+      if (parse_bool(v, &s->segment_gso) < 0) BAD("expected yes or no");
+    } else if (!strcmp(key, "fix_checksums")) {
+      if (parse_bool(v, &s->fix_checksums) < 0) BAD("expected yes or no");
     } else if (!strcmp(key, "app_close_at_us")) {
       if (parse_u64(v, &s->app_close_at_us) < 0) BAD("expected microseconds");
     } else {

@@ -4,7 +4,8 @@
  *
  *   [replay]   mode, as, netmask, seed, app, port, connect, bytes, ignore,
  *              ts_tolerance, static_arp, offset_us, end_us, batch_us, clock,
- *              keepalive_us, app_close_at_us
+ *              keepalive_us, app_close_at_us, accept_macs, fix_checksums,
+ *              segment_gso
  *   [config]   any microtcp_config field by name (tcp_mss = 536, ...)
  *   [expect]   established, bytes_to_app, close, counters, description
  *
@@ -45,6 +46,7 @@ struct sidecar {
   enum replay_mode mode;
   bool has_as;
   uint32_t as_ip;
+  uint16_t as_port; /* `as = A.B.C.D:PORT` (rewrite.h: rewrite_split), 0 = by address only */
   int prefix; /* -1 = auto */
   uint64_t seed;
   char app[16];  /* echo | sink | http | udp-echo | source | none */
@@ -60,6 +62,7 @@ struct sidecar {
   bool offset_set; /* offset_us given (else 1 s, or with clock = tap the first frame's time) */
   uint64_t keepalive_us;    /* > 0: accepted connections use keepalive with this idle time */
   uint64_t app_close_at_us; /* > 0: the app closes every connection at this capture time */
+  bool accept_macs, fix_checksums, segment_gso; /* rewriting options (rewrite.h) */
   struct cfg_override cfg[SIDECAR_MAX_CFG];
   size_t ncfg;
   /* [expect] */
@@ -79,5 +82,7 @@ void sidecar_apply_config(const struct sidecar *s, microtcp_config *cfg);
 /* Was field (e.g. "tcp.win") listed in ignore? */
 bool sidecar_ignores(const struct sidecar *s, const char *field);
 int sidecar_parse_ipv4(const char *s, uint32_t *ip);
+/* "A.B.C.D" or "A.B.C.D:PORT" (port 0 when absent). */
+int sidecar_parse_endpoint(const char *s, uint32_t *ip, uint16_t *port);
 
 #endif

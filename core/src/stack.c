@@ -56,6 +56,7 @@ void microtcp_config_default(microtcp_config *cfg) {
   cfg->tcp_wscale = 0xff;
   cfg->tcp_sack = true;
   cfg->tcp_dsack = true;
+  cfg->tcp_prr = true; /* RFC 6937: tools/bench-recovery.py, core/TCP.md "Measured" */
   cfg->tcp_timestamps = true;
   cfg->tcp_nodelay = false;
   cfg->tcp_cc = MICROTCP_CC_NEWRENO;

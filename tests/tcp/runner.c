@@ -140,45 +140,11 @@ static const char *errno_name(int merr) {
 
 /* ---- config ------------------------------------------------------------------------- */
 static void base_config(microtcp_config *c) {
-  /* Every TCP knob a script may rely on is set here, not taken from
-   * microtcp_config_default, so scripts do not change meaning when defaults do. */
-  microtcp_config_default(c);
+  microtcp_script_config(c); /* shared with the packetdrill shim (config_knobs.h) */
   memcpy(c->mac, STACK_MAC, 6);
   c->ip = STACK_IP;
-  c->netmask = 0xffff0000u;
   c->gateway = GATEWAY_IP;
-  c->mtu = 1500;
   for (int i = 0; i < 16; i++) c->secret[i] = (uint8_t)(0x51 + i);
-  c->arp_gratuitous = false;
-  c->max_tcp = 16;
-  c->max_listeners = 2;
-  c->frames = 64;
-  c->tcp_sndbuf = 65535;
-  c->tcp_rcvbuf = 65535;
-  c->tcp_mss = 1460;
-  c->tcp_wscale = 7;
-  c->tcp_sack = true;
-  c->tcp_timestamps = true;
-  c->tcp_nodelay = false;
-  c->tcp_cc = MICROTCP_CC_NEWRENO;
-  c->tcp_initial_cwnd = 10;
-  c->tcp_rto_initial_us = 1000000;
-  c->tcp_rto_min_us = 1000000;
-  c->tcp_rto_max_us = 120000000;
-  c->tcp_delack_us = 40000;
-  c->tcp_msl_us = 30000000;
-  c->tcp_syn_retries = 6;
-  c->tcp_max_retries = 15;
-  c->tcp_user_timeout_us = 0;
-  c->tcp_keepidle_us = 7200ull * 1000000u;
-  c->tcp_keepintvl_us = 75000000;
-  c->tcp_keepcnt = 9;
-  c->tcp_challenge_ack_per_s = 100;
-  c->tcp_challenge_ack_interval_us = 500000;
-  c->tcp_syncookies = true;
-  c->tcp_max_per_peer = 0;             /* half the pool: 8 */
-  c->tcp_evict_stalled_us = 30000000;
-  c->tcp_ooo_ranges = 4;
 }
 
 /* Apply "// config:" words: microtcp_config field names, plus the runner's own

@@ -292,38 +292,9 @@ static void apply_opts(struct pd *p, struct pd_fd *f) {
 /* ---- flags ------------------------------------------------------------------------- */
 static void parse_flags(struct pd *p, const char *flags) {
   microtcp_config *c = &p->cfg;
-  microtcp_config_default(c);
+  microtcp_script_config(c); /* the project runner's stack (config_knobs.h) */
   memcpy(c->mac, stack_mac, 6);
-  c->netmask = 0xffff0000u;
-  c->gateway = 0xc0a80001u;
-  c->arp_gratuitous = false;
-  /* The same stack as the project's runner (tests/tcp/README.md). */
-  c->max_tcp = 16;
-  c->max_listeners = 2;
-  c->frames = 64;
-  c->tcp_mss = 1460;
-  c->tcp_sndbuf = 65535;
-  c->tcp_rcvbuf = 65535;
-  c->tcp_wscale = 7;
-  c->tcp_sack = true;
-  c->tcp_timestamps = true;
-  c->tcp_nodelay = false;
-  c->tcp_cc = MICROTCP_CC_NEWRENO;
-  c->tcp_initial_cwnd = 10;
-  c->tcp_rto_initial_us = 1000000;
-  c->tcp_rto_min_us = 1000000;
-  c->tcp_rto_max_us = 120000000;
-  c->tcp_delack_us = 40000;
-  c->tcp_msl_us = 30000000;
-  c->tcp_syn_retries = 6;
-  c->tcp_max_retries = 15;
-  c->tcp_user_timeout_us = 0;
-  c->tcp_keepidle_us = 7200000000ull;
-  c->tcp_keepintvl_us = 75000000;
-  c->tcp_keepcnt = 9;
-  c->tcp_challenge_ack_per_s = 100;
-  c->tcp_ooo_ranges = 4;
-  for (int i = 0; i < 16; i++) c->secret[i] = (uint8_t)(0x70 + i);
+  for (int i = 0; i < 16; i++) c->secret[i] = (uint8_t)(0x51 + i); /* as the runner */
   p->recv_timeout_us = 600000000ull;
   char buf[1024];
   snprintf(buf, sizeof buf, "%s", flags ? flags : "");

@@ -220,7 +220,7 @@ def tcp_ack_closed_port(s=None):
 
 @scenario
 def tcp_syn_flood_burst(s=None):
-    s = Script("tcp-syn-flood-burst", "300 SYNs from different ports within 30 ms to a listener with backlog 1024 and 64 connection blocks: half-open connections are evicted, nothing crashes, a late real client still connects")
+    s = Script("tcp-syn-flood-burst", "300 SYNs from different ports within 30 ms to a listener with backlog 1024 and 64 connection blocks: once the blocks are taken, SYNs get SYN cookies (MSS only), nothing crashes, a late real client connects with its cookie, evicting the oldest half-open connection")
     for i in range(300):
         s.add(s.eth(ip="10.0.0.%d" % (10 + i % 200), mac="02:00:00:00:01:%02x" % (i % 200)) /
               TCP(sport=20000 + i, dport=80, flags="S", seq=1000 * i, window=64240, options=[("MSS", 1460)]), dt=0.0001)
@@ -229,7 +229,7 @@ def tcp_syn_flood_burst(s=None):
     p.send(b"hello")
     s.replay = {"app": "sink", "port": 80}
     s.config = {"max_tcp": 64}
-    s.expect = {"bytes_to_app": 5, "counters": "tcp_half_open_evicted >= 1"}
+    s.expect = {"bytes_to_app": 5, "counters": "tcp_half_open_evicted >= 1, tcp_syncookies_ok = 1"}
     return s
 
 
@@ -673,15 +673,19 @@ def ip_options_ping(s=None):
 
 @scenario
 def ip_overlapping_fragments(s=None):
-    s = Script("ip-overlapping-fragments", "an echo request in fragments whose second piece overlaps the first with different bytes (the teardrop/overlap class, RFC 5722 spirit): the datagram is discarded, a clean one afterwards is answered")
+    s = Script("ip-overlapping-fragments", "two echo requests in fragments: in the first a piece inside the first fragment repeats it with different bytes (the first copy wins, counted: answered with the original bytes), in the second a piece partially overlaps the first (the teardrop/overlap class, RFC 5722 spirit: the datagram is discarded); a clean one afterwards is answered")
     payload = bytes(ICMP(id=7, seq=1) / Raw(b"o" * 1000))
     e = Ether(src=PEER_MAC, dst=HOST_MAC)
     s.add(e / IP(src=PEER_IP, dst=HOST_IP, id=777, flags="MF", frag=0, proto=1) / Raw(payload[:512]))
     s.add(e / IP(src=PEER_IP, dst=HOST_IP, id=777, flags="MF", frag=32, proto=1) / Raw(b"X" * 256))
     s.add(e / IP(src=PEER_IP, dst=HOST_IP, id=777, frag=64, proto=1) / Raw(payload[512:]))
-    s.add(s.eth() / ICMP(id=7, seq=2) / Raw(b"o" * 100), dt=0.01)
+    payload2 = bytes(ICMP(id=7, seq=2) / Raw(b"p" * 1000))
+    s.add(e / IP(src=PEER_IP, dst=HOST_IP, id=778, flags="MF", frag=0, proto=1) / Raw(payload2[:512]), dt=0.01)
+    s.add(e / IP(src=PEER_IP, dst=HOST_IP, id=778, flags="MF", frag=32, proto=1) / Raw(b"X" * 512))
+    s.add(e / IP(src=PEER_IP, dst=HOST_IP, id=778, frag=96, proto=1) / Raw(payload2[768:]))
+    s.add(s.eth() / ICMP(id=7, seq=3) / Raw(b"o" * 100), dt=0.01)
     s.replay = {"app": "none"}
-    s.expect = {"counters": "drop_reasm_overlap >= 1, icmp_echo_replies_out = 1"}
+    s.expect = {"counters": "ip_reasm_conflicts = 1, drop_reasm_overlap = 1, icmp_echo_replies_out = 2"}
     return s
 
 

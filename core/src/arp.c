@@ -103,30 +103,67 @@ static uint16_t incomplete_cap(const struct microtcp_stack *st) {
 
 static void forget(struct microtcp_stack *st, struct arp_entry *e);
 
+/* How long a new incomplete entry is safe from eviction: long enough for any
+ * neighbour on the link to answer (the round trip of a LAN, or of the
+ * simulator's links, is well below it), short against a flood: a sixty-fourth
+ * of the first retry wait, at least 1 ms (8 ms by default). A burst of
+ * resolutions larger than the cap is admitted a cap at a time (the rest are
+ * refused and retried by their senders), and a flood of silent sources frees
+ * a cap of entries every grace period. */
+static uint64_t pending_grace(const struct microtcp_stack *st) {
+  return MAX((uint64_t)st->cfg.arp_retry_us / 64u, 1000u);
+}
+
 /* An entry for a new neighbour (zeroed): a free one, else one evicted. An
  * incomplete entry (PENDING: asked, no answer yet) costs a flood of frames
  * from on-link sources that never answer ARP nothing but an entry, so those
  * must not pin the cache (issue 13: ARP starvation): when `pending` (a new
- * resolution) and incomplete entries already fill their cap, the oldest
- * incomplete one makes room; else the least recently used RESOLVED entry;
- * else, rather than refusing, the oldest incomplete one. STATIC entries never
- * go. NULL only if every entry is STATIC. */
+ * resolution) and incomplete entries already fill their cap, an incomplete
+ * one makes room; else the least recently used RESOLVED entry; else, rather
+ * than refusing, an incomplete one. STATIC entries never go.
+ *
+ * Which incomplete entry: one drawn by the PRF, not the oldest. With "oldest"
+ * a burst of resolutions larger than the cap (a server answering many new
+ * clients at once, whose retransmissions come in the same order every time)
+ * lets the same last few win every round and starves the others for good;
+ * a random victim gives every neighbour the same chance each round, and a
+ * legitimate neighbour amid a flood survives the round trip its answer needs
+ * with probability about (1 - 1/cap) per competing frame. NULL only if every
+ * entry is STATIC. */
 static struct arp_entry *take_entry(struct microtcp_stack *st, bool pending) {
-  struct arp_entry *free_entry = NULL, *lru_resolved = NULL, *oldest_pending = NULL;
+  struct arp_entry *free_entry = NULL, *lru_resolved = NULL;
   uint16_t n_pending = 0;
   for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
     struct arp_entry *e = &st->arp.entries[i];
     if (e->state == ARP_FREE && !free_entry) free_entry = e;
     if (e->state == ARP_RESOLVED && (!lru_resolved || e->last_used < lru_resolved->last_used))
       lru_resolved = e;
-    if (e->state == ARP_PENDING) {
-      n_pending++;
-      if (!oldest_pending || e->last_used < oldest_pending->last_used) oldest_pending = e;
-    }
+    if (e->state == ARP_PENDING) n_pending++;
   }
   struct arp_entry *victim = free_entry ? free_entry : lru_resolved;
-  if (!victim || (pending && n_pending >= incomplete_cap(st) && oldest_pending))
-    victim = oldest_pending ? oldest_pending : victim;
+  if (pending && n_pending >= incomplete_cap(st)) victim = NULL;
+  /* Only incomplete entries that had their chance (pending_grace) may go. */
+  uint64_t grace = pending_grace(st);
+  n_pending = 0;
+  for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
+    const struct arp_entry *e = &st->arp.entries[i];
+    if (e->state == ARP_PENDING && st->now - e->asked_at >= grace) n_pending++;
+  }
+  if (!victim && n_pending) {
+    struct {
+      char tag[4];
+      uint32_t n;
+      uint64_t now;
+    } in = {{'a', 'r', 'p', 'e'}, st->arp.evictions++, st->now};
+    uint32_t k = (uint32_t)(prf(st, &in, sizeof in) % n_pending);
+    for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
+      struct arp_entry *e = &st->arp.entries[i];
+      if (e->state == ARP_PENDING && st->now - e->asked_at >= grace && k-- == 0) {
+        victim = e;
+        break;
+      }
+    }
+  }
   if (!victim) return NULL;
   if (victim->state == ARP_PENDING) st->ctr.arp_incomplete_evicted++;
   forget(st, victim);
@@ -142,6 +179,7 @@ static struct arp_entry *start_resolution(struct microtcp_stack *st, uint32_t ip
   e->state = ARP_PENDING;
   e->retries = 1;
   e->last_used = st->now;
+  e->asked_at = st->now;
   e->next = st->now + retry_wait(st, 1);
   send_request(st, ip, NULL);
   return e;
@@ -197,15 +235,35 @@ static void forget(struct microtcp_stack *st, struct arp_entry *e) {
   memset(e, 0, sizeof *e);
 }
 
-/* The wait queue is full: drop its oldest frame (counted) so that a frame for
- * a neighbour that does answer is never refused because frames for ones that
- * never will fill the queue. */
-static void drop_oldest_waiting(struct microtcp_stack *st) {
-  uint16_t i = st->arp.wait_head;
-  if (i == FRAME_NONE) return;
-  struct frame *f = frame_at(st, i);
-  st->arp.wait_head = f->next;
-  if (st->arp.wait_tail == i) st->arp.wait_tail = FRAME_NONE;
+/* The wait queue is full: drop (counted) the oldest frame of the neighbour
+ * with the most frames waiting, so that frames for neighbours that never
+ * answer cannot lock out a frame for one that does, and a burst for one
+ * neighbour cannot push out everyone else's. */
+static void drop_one_waiting(struct microtcp_stack *st) {
+  uint16_t best = FRAME_NONE, best_prev = FRAME_NONE, best_n = 0;
+  for (uint16_t i = st->arp.wait_head, prev = FRAME_NONE; i != FRAME_NONE;
+       prev = i, i = frame_at(st, i)->next) {
+    uint32_t ip = frame_at(st, i)->nexthop;
+    uint16_t n = 0;
+    bool first = true; /* i is the oldest frame for ip */
+    for (uint16_t j = st->arp.wait_head; j != FRAME_NONE; j = frame_at(st, j)->next) {
+      if (frame_at(st, j)->nexthop != ip) continue;
+      if (j != i && n == 0) first = false;
+      n++;
+    }
+    if (first && n > best_n) {
+      best = i;
+      best_prev = prev;
+      best_n = n;
+    }
+  }
+  if (best == FRAME_NONE) return;
+  struct frame *f = frame_at(st, best);
+  if (best_prev == FRAME_NONE)
+    st->arp.wait_head = f->next;
+  else
+    frame_at(st, best_prev)->next = f->next;
+  if (st->arp.wait_tail == best) st->arp.wait_tail = best_prev;
   st->arp.pending_count--;
   st->ctr.drop_arp_pending_full++;
   frame_free(st, f);
@@ -261,7 +319,7 @@ void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t n
     frame_free(st, f);
     return;
   }
-  while (st->arp.pending_count >= st->cfg.arp_pending) drop_oldest_waiting(st);
+  while (st->arp.pending_count >= st->cfg.arp_pending) drop_one_waiting(st);
   e->last_used = st->now;
   enqueue_waiting(st, f, nexthop);
 }

@@ -8,13 +8,13 @@
  * confirmation is re-confirmed shortly before it expires: a unicast request to
  * the cached address, then broadcast requests; it stays usable meanwhile and
  * is dropped at expiry if nobody answered. At most cfg.arp_incomplete entries
- * are PENDING: beyond that a new resolution evicts the oldest PENDING one.
- * Otherwise a full cache evicts the least recently used RESOLVED entry, else
- * the oldest PENDING one; never a STATIC one.
+ * are PENDING: beyond that a new resolution evicts a PENDING one (drawn by the
+ * PRF). Otherwise a full cache evicts the least recently used RESOLVED entry,
+ * else a PENDING one; never a STATIC one.
  *
  * Frames waiting for resolution form one FIFO (linked through frame.next) of
- * at most cfg.arp_pending frames over all neighbours; when full, its oldest
- * frame is dropped for a new one.
+ * at most cfg.arp_pending frames over all neighbours; when full, the oldest
+ * frame of the neighbour with the most frames waiting is dropped for a new one.
  */
 #ifndef MICROTCP_ARP_H
 #define MICROTCP_ARP_H
@@ -36,12 +36,14 @@ struct arp_entry {
   uint64_t expires;     /* RESOLVED: end of life */
   uint64_t next;        /* PENDING, or RESOLVED while refreshing: next request (or give up) */
   uint64_t last_used;   /* last frame sent through this entry (LRU eviction, refresh) */
+  uint64_t asked_at;    /* PENDING: when the resolution started (eviction grace) */
 };
 
 struct arp_state {
   struct arp_entry *entries;
   uint16_t wait_head, wait_tail; /* frames waiting for resolution (FIFO) */
   uint16_t pending_count;        /* frames in that FIFO */
+  uint32_t evictions;            /* incomplete entries evicted (PRF input) */
 };
 
 size_t arp_footprint(const microtcp_config *cfg);

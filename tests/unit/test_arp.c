@@ -397,8 +397,12 @@ static void full_cache_evicts_least_recently_used(void) {
   send_udp_to(&h, u, OTHER, "pending too");                   /* evicts the last resolved */
   CHECK_EQ(usage(&h).arp_pending, 2);
   CHECK_EQ(microtcp_arp_lookup(h.st, PEER, mac), 0);
-  /* now only static + incomplete entries: a request from someone new takes
-   * the oldest incomplete entry (GW's; its waiting frame is dropped) */
+  /* now only static + incomplete entries: once those had their grace time
+   * (8 ms: enough for any neighbour to answer), a request from someone new
+   * takes one of them (its waiting frame is dropped) */
+  inject_arp(&h, BCAST_MAC, WIRE_ARP_REQUEST, macs[1], ips[1], ZERO_MAC, ME);
+  CHECK_EQ(microtcp_arp_lookup(h.st, ips[1], mac), MICROTCP_EAGAIN); /* too early */
+  h.now += 8000;
   inject_arp(&h, BCAST_MAC, WIRE_ARP_REQUEST, macs[1], ips[1], ZERO_MAC, ME);
   CHECK_EQ(microtcp_arp_lookup(h.st, ips[1], mac), 0);
   CHECK_EQ(usage(&h).arp_pending, 1);
@@ -409,8 +413,10 @@ static void full_cache_evicts_least_recently_used(void) {
 }
 
 /* Issue 13 (ARP starvation): incomplete entries are capped (arp_incomplete);
- * beyond the cap a new resolution evicts the oldest incomplete one, never a
- * resolved entry, and a full wait queue drops its oldest frame for the new. */
+ * beyond the cap a new resolution evicts an incomplete one that had its grace
+ * time (8 ms) to be answered, never a resolved entry; a younger one is not
+ * evicted (the new resolution is refused). A full wait queue drops the oldest
+ * frame of the neighbour with the most frames waiting. */
 static void incomplete_entries_are_capped_and_oldest_evicted(void) {
   struct host h;
   microtcp_config cfg;
@@ -423,7 +429,7 @@ static void incomplete_entries_are_capped_and_oldest_evicted(void) {
   int u = microtcp_udp_bind(h.st, 0, 5000);
   uint8_t mac[6];
   for (uint32_t i = 0; i < 10; i++) {
-    h.now = 1000u * (i + 1);
+    h.now = 10000u * (i + 1);
     send_udp_to(&h, u, 0x0a000020u + i, "never answered");
     drain(&h);
     CHECK(usage(&h).arp_entries <= 3); /* the peer + at most 2 incomplete */
@@ -431,13 +437,19 @@ static void incomplete_entries_are_capped_and_oldest_evicted(void) {
   }
   CHECK_EQ(microtcp_arp_lookup(h.st, PEER, mac), 0); /* never evicted by them */
   CHECK_EQ(ctr(&h)->arp_incomplete_evicted, 8);
-  /* the wait queue: two frames for one silent neighbour, then a third for
-   * another takes the place of the oldest */
-  h.now = 20000;
+  /* within the grace time nothing is evicted: the new resolution is refused */
+  h.now += 1000; /* the entries are 1 ms and 11 ms old: the older one goes */
+  CHECK_EQ(microtcp_udp_sendto(h.st, h.now, u, 0x0a000030u, 7, "x", 1), 1);
+  h.now += 1000; /* now 1 ms and 2 ms old: none goes */
+  CHECK_EQ(microtcp_udp_sendto(h.st, h.now, u, 0x0a000031u, 7, "x", 1), MICROTCP_ENOMEM);
+  CHECK_EQ(ctr(&h)->arp_incomplete_evicted, 9);
+  /* the wait queue: two frames for one silent neighbour, then one for
+   * another pushes out the oldest of those two */
+  h.now = 200000;
   send_udp_to(&h, u, 0x0a000040u, "a");
   send_udp_to(&h, u, 0x0a000040u, "b");
   uint64_t dropped = ctr(&h)->drop_arp_pending_full;
-  h.now = 21000;
+  h.now = 210000;
   send_udp_to(&h, u, 0x0a000041u, "c");
   CHECK_EQ(ctr(&h)->drop_arp_pending_full, dropped + 1);
   CHECK_EQ(usage(&h).arp_pending, 2);

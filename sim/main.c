@@ -34,6 +34,7 @@ static int usage_error(const char *msg, const char *arg) {
 }
 
 #define MAX_PCAP_LINKS 16
+#define SIM_ANNOUNCE_MEMORY (64ull << 20) /* runs needing more say so before they start */
 
 struct opts {
   const char *cmd, *scenario, *pcap, *json, *events, *inject_bug, *until;
@@ -170,6 +171,10 @@ static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, b
   memset(s, 0, sizeof *s);
   s->seed = have_seed ? seed : 0;
   if (sim_scenario_load(s, o->scenario) < 0) return 2;
+  /* Up front, before a large run commits its memory (not per swarm seed). */
+  if (!swarm && !o->quiet && s->mem_estimate >= SIM_ANNOUNCE_MEMORY)
+    fprintf(stderr, "microtcp-sim: %d hosts, %d flows: about %llu MiB of stack memory\n", s->nhosts, s->nflows,
+            (unsigned long long)(s->mem_estimate >> 20));
   if (!have_seed && s->seed == 0) s->seed = 1;
   s->swarm = swarm;
   s->inject_bug = o->inject_bug;

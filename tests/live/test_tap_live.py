@@ -561,3 +561,14 @@ def test_source_refused_or_unreachable_is_a_failure(ns):
     r = ns.run(base + ["--connect", "10.9.0.77:9", "--duration", "1.5"], check=False, timeout=30)
     assert r.returncode == 1, r.stderr
     assert "stopped before it connected" in r.stderr and summary(r.stderr)["failed"] == 1, r.stderr
+
+
+def test_echo_app_counts_no_verification_errors_for_arbitrary_data(ns):
+    """The echo app used to check what it received against the apps' stream,
+    so any real client (nc, these random bytes) showed "verification errors"."""
+    stack = ns.start_stack("--app", "echo")
+    out = ns.python(ECHO_CLIENT.format(n=100_000, ip=STACK_IP, port=7))
+    assert out == "100000 True", out
+    rc, log = ns.stop(stack)
+    s = summary(log)
+    assert rc == 0 and s["done"] == 1 and s["received"] == 100_000 and s["errors"] == 0, log

@@ -20,7 +20,7 @@
 static const char usage[] =
     "usage: microtcp-sim run SCENARIO [--seed N] [--swarm] [--pcap FILE] [--pcap-link HOST:FILE]...\n"
     "                        [--json FILE] [--until T] [--events FILE] [--quiet]\n"
-    "                        [--inject-bug corrupt-payload]\n"
+    "                        [--inject-bug corrupt-payload] [--progress T]\n"
     "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T]\n"
     "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
     "       microtcp-sim --help | --version\n"
@@ -43,8 +43,9 @@ struct opts {
   uint64_t seed;
   bool have_seed, swarm, quiet;
   uint64_t until_us;
+  uint64_t progress_us; /* run/check: a progress line this often (wall time); 0 = never */
   uint64_t seed_a, seed_b;
-  bool have_seeds;
+  bool have_seeds, have_progress;
   uint64_t shard_k, shard_n;
   char repro[160]; /* options the reproduce line repeats: --until, --inject-bug */
 };
@@ -61,7 +62,7 @@ static int parse_u64(const char *s, uint64_t *out) {
 }
 
 enum { OPT_SEED = 256, OPT_SWARM, OPT_QUIET, OPT_PCAP, OPT_PCAP_LINK, OPT_JSON, OPT_EVENTS,
-       OPT_INJECT, OPT_UNTIL, OPT_SEEDS, OPT_SHARD, OPT_HELP, OPT_VERSION };
+       OPT_INJECT, OPT_UNTIL, OPT_SEEDS, OPT_SHARD, OPT_HELP, OPT_VERSION, OPT_PROGRESS };
 
 static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},     {"swarm", no_argument, NULL, OPT_SWARM},
@@ -71,7 +72,8 @@ static const struct option long_opts[] = {
     {"inject-bug", required_argument, NULL, OPT_INJECT},
     {"until", required_argument, NULL, OPT_UNTIL},   {"seeds", required_argument, NULL, OPT_SEEDS},
     {"shard", required_argument, NULL, OPT_SHARD},   {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},     {NULL, 0, NULL, 0}};
+    {"version", no_argument, NULL, OPT_VERSION},     {"progress", required_argument, NULL, OPT_PROGRESS},
+    {NULL, 0, NULL, 0}};
 
 /* Returns 0 to run, 2 on a usage error, -1 after printing --help/--version. */
 static int parse_args(int argc, char **argv, struct opts *o) {
@@ -118,6 +120,11 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         return usage_error("--until expects a time above zero like 10s", v);
       o->until = v;
       break;
+    case OPT_PROGRESS:
+      if (sim_parse_duration(v, &o->progress_us) < 0)
+        return usage_error("--progress expects a time like 10s (0 = off)", v);
+      o->have_progress = true;
+      break;
     case OPT_SEEDS: {
       const char *dots = strstr(v, "..");
       char first[32];
@@ -146,6 +153,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   if (npos < 2) return usage_error("missing SCENARIO file", NULL);
   o->scenario = positional[1];
   if (!strcmp(o->cmd, "swarm") && !o->have_seeds) return usage_error("swarm needs --seeds A..B", NULL);
+  if (!o->have_progress) o->progress_us = o->quiet ? 0 : 10000000; /* every 10 s of wall time */
   if (o->until) snprintf(o->repro, sizeof o->repro, " --until %.60s", o->until);
   if (o->inject_bug)
     snprintf(o->repro + strlen(o->repro), sizeof o->repro - strlen(o->repro), " --inject-bug %s",
@@ -179,6 +187,7 @@ static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, b
   s->swarm = swarm;
   s->inject_bug = o->inject_bug;
   s->repro_args = o->repro;
+  s->progress_us = swarm && !strcmp(o->cmd, "swarm") ? 0 : o->progress_us; /* swarm has its own line */
   if (swarm) sim_swarm_faults(s);
   if (o->pcap || o->npcap_links) {
     s->pcap = pcap_open_dead(DLT_EN10MB, 65535);

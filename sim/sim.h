@@ -167,6 +167,7 @@ struct sim {
   uint64_t stop_us;                   /* where sim_run stopped the clock (--until or duration) */
   const char *repro_args;             /* extra options for the printed reproduce line, or NULL */
   uint64_t mem_estimate;              /* bytes of arenas (+ per-host overhead) the scenario needs */
+  uint64_t progress_us;               /* wall-clock interval of progress lines on stderr, 0 = none */
   uint64_t settle_us;                 /* extra time after flows end, for TIME_WAIT etc. */
   struct sim_ev *heap;
   size_t nheap, capheap;

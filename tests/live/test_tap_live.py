@@ -490,12 +490,16 @@ def test_example_http_server_serves_files(ns, tmp_path):
                  "http.log")
     ns.wait_for_addr(p, "10.0.3.1", "examples/http_server")
     # several at once: the server runs one thread per connection
-    procs = {name: subprocess.Popen(ns.cmd(["curl", "-s", "-D", "-", "--max-time", "30",
-                                            f"http://10.0.3.2/{name}"]), stdout=subprocess.PIPE)
+    procs = {name: subprocess.Popen(ns.cmd(["curl", "-sS", "-D", "-", "--max-time", "30",
+                                            f"http://10.0.3.2/{name}"]), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
              for name in files}
     ns.procs.extend(procs.values())  # killed by the fixture if the test fails
     for name, data in files.items():
-        out, _ = procs[name].communicate(timeout=40)
+        out, err = procs[name].communicate(timeout=40)
+        # an empty reply once came from one of these (issue 19): say what curl saw
+        assert b"\r\n\r\n" in out, (f"curl {name}: exit {procs[name].returncode}, stderr {err!r}, "
+                                      f"{len(out)} bytes: {out[:200]!r}; server log: {p.log.read_text()[-500:]}")
         head, body = out.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.0 200"), (name, head)
         assert f"Content-Length: {len(data)}".encode() in head

@@ -504,3 +504,15 @@ def test_readme_scenario_is_the_example_file_and_runs(sim):
     r = run(sim, "run", path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "flow over-the-link  ping      done" in r.stdout and "bulk.4" in r.stdout
+
+
+def test_long_runs_print_progress_lines(sim):
+    r = run(sim, "run", SCEN / "quickstart.ini", "--progress", "1ms")
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("microtcp-sim: running: virtual ")]
+    assert lines and all(" s of 60.000 s, " in l and " events, " in l for l in lines), r.stderr
+    r = run(sim, "run", SCEN / "quickstart.ini", "--quiet")  # quiet: none (the default: every 10 s)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    # progress never changes the run
+    a = run(sim, "run", SCEN / "quickstart.ini", "--progress", "1ms").stdout
+    assert a == run(sim, "run", SCEN / "quickstart.ini").stdout

@@ -21,7 +21,7 @@ static const char usage[] =
     "usage: microtcp-sim run SCENARIO [--seed N] [--swarm] [--pcap FILE] [--pcap-link HOST:FILE]...\n"
     "                        [--json FILE] [--until T] [--events FILE] [--quiet]\n"
     "                        [--inject-bug corrupt-payload] [--progress T]\n"
-    "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T]\n"
+    "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T] [--json FILE]\n"
     "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
     "       microtcp-sim --help | --version\n"
     "Seeds are unsigned 64-bit integers (0..18446744073709551615).\n"
@@ -478,6 +478,20 @@ static int cmd_swarm(const struct opts *o) {
   uint64_t count = shard_seed_count(o->seed_a, o->seed_b, k, n);
   time_t t0 = time(NULL);
   int worst = 0;
+  /* --json: this shard's report, merged with the others' by tools/swarm-merge.py */
+  cJSON *root = o->json ? cJSON_CreateObject() : NULL, *fails = NULL;
+  char num[24];
+  if (root) {
+    cJSON_AddStringToObject(root, "scenario", o->scenario);
+    snprintf(num, sizeof num, "%" PRIu64, o->seed_a);
+    cJSON_AddStringToObject(root, "first_seed", num); /* strings: 64-bit seeds exceed doubles */
+    snprintf(num, sizeof num, "%" PRIu64, o->seed_b);
+    cJSON_AddStringToObject(root, "last_seed", num);
+    cJSON_AddNumberToObject(root, "shard", (double)(k + 1));
+    cJSON_AddNumberToObject(root, "shards", (double)n);
+    cJSON_AddStringToObject(root, "until", o->until ? o->until : "");
+    fails = cJSON_AddArrayToObject(root, "failures");
+  }
   /* i counts this shard's seeds: seed = a + k + i*n, so b = UINT64_MAX ends too. */
   for (uint64_t i = 0; i < count; i++) {
     uint64_t seed = o->seed_a + k + i * n;
@@ -495,6 +509,17 @@ static int cmd_swarm(const struct opts *o) {
       if (code > worst) worst = code;
       fprintf(stderr, "\rseed %" PRIu64 " FAILED (%s): reproduce: microtcp-sim run %s --seed %" PRIu64 " --swarm%s\n",
               seed, code == 3 ? "invariant" : "liveness", o->scenario, seed, o->repro);
+      if (fails) {
+        cJSON *j = cJSON_CreateObject();
+        char repro[400];
+        snprintf(num, sizeof num, "%" PRIu64, seed);
+        snprintf(repro, sizeof repro, "microtcp-sim run %s --seed %" PRIu64 " --swarm%s", o->scenario, seed, o->repro);
+        cJSON_AddStringToObject(j, "seed", num);
+        cJSON_AddNumberToObject(j, "exit_code", code);
+        cJSON_AddStringToObject(j, "kind", code == 3 ? "invariant" : "liveness");
+        cJSON_AddStringToObject(j, "reproduce", repro);
+        cJSON_AddItemToArray(fails, j);
+      }
     }
     printf("seed %" PRIu64 " %s %016" PRIx64 "\n", seed, code ? "fail" : "ok", s.trace_hash);
     sim_free(&s);
@@ -505,6 +530,24 @@ static int cmd_swarm(const struct opts *o) {
     }
   }
   fprintf(stderr, "\nswarm: %" PRIu64 " seeds run, %" PRIu64 " failed\n", total, failed);
+  if (root) {
+    cJSON_AddNumberToObject(root, "seeds_run", (double)total);
+    cJSON_AddNumberToObject(root, "seeds_failed", (double)failed);
+    cJSON_AddNumberToObject(root, "exit_code", worst);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    FILE *f = text ? fopen(o->json, "w") : NULL;
+    if (f) {
+      fputs(text, f);
+      fputc('\n', f);
+    }
+    if (!f || fclose(f) != 0) {
+      fprintf(stderr, "microtcp-sim: cannot write %s\n", o->json);
+      free(text);
+      return worst ? worst : 2;
+    }
+    free(text);
+  }
   return worst;
 }
 

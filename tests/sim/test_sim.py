@@ -516,3 +516,48 @@ def test_long_runs_print_progress_lines(sim):
     # progress never changes the run
     a = run(sim, "run", SCEN / "quickstart.ini", "--progress", "1ms").stdout
     assert a == run(sim, "run", SCEN / "quickstart.ini").stdout
+
+
+# ---- scale-out: --shard with GNU parallel, merged by tools/swarm-merge.py ----
+MERGE = REPO / "tools" / "swarm-merge.py"
+
+
+def parallel_swarm(sim, tmp_path, *extra, sshlogin=None, scenario="swarm-small.ini", seeds="1..24"):
+    if not shutil.which("parallel"):
+        pytest.skip("GNU parallel not installed (parallel)")
+    cmd = ["parallel", "--halt", "never"] + (["--sshlogin", sshlogin] if sshlogin else []) + [
+        str(sim), "swarm", str(SCEN / scenario), "--seeds", seeds, "--shard", "{}/3",
+        "--json", str(tmp_path / "shard-{}.json"), *extra, ":::", "1", "2", "3"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def merge(tmp_path, *files):
+    return subprocess.run(["/usr/bin/python3", str(MERGE), *map(str, files)], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("sshlogin", [None, "2/:"], ids=["local-jobs", "sshlogin-style"])
+def test_swarm_shards_under_gnu_parallel_merge_into_one_report(sim, tmp_path, sshlogin):
+    """`--sshlogin 2/:` is parallel's remote syntax with ':' (this machine) as
+    the login: the same command line a cluster would use with real hosts."""
+    r = parallel_swarm(sim, tmp_path, sshlogin=sshlogin)
+    assert r.returncode == 0, r.stderr
+    whole = run(sim, "swarm", SCEN / "swarm-small.ini", "--seeds", "1..24")
+    # the shards ran exactly the seeds of one unsharded run, with the same results
+    assert sorted(r.stdout.splitlines()) == sorted(whole.stdout.splitlines())
+    m = merge(tmp_path, *sorted(tmp_path.glob("shard-*.json")))
+    assert m.returncode == 0, m.stderr
+    assert "seeds 1..24 in 3 shards: 24 seeds run, 0 failed" in m.stdout
+    m = merge(tmp_path, tmp_path / "shard-1.json", tmp_path / "shard-3.json")
+    assert m.returncode == 2 and "shards missing: 2/3" in m.stderr, m.stderr
+
+
+def test_swarm_merge_lists_every_failing_seed_with_its_reproduce_line(sim, tmp_path):
+    r = parallel_swarm(sim, tmp_path, "--until", "300ms", scenario="quickstart.ini", seeds="1..6")
+    assert r.returncode != 0  # every seed stops before its flows end: liveness
+    m = merge(tmp_path, *sorted(tmp_path.glob("shard-*.json")))
+    assert m.returncode == 1, m.stdout + m.stderr
+    lines = [l for l in m.stdout.splitlines() if "reproduce:" in l]
+    assert len(lines) == 6 and all("--swarm --until 300ms" in l for l in lines), m.stdout
+    repro = lines[0].split("reproduce: microtcp-sim ", 1)[1].split()
+    assert run(sim, *repro).returncode == 4

@@ -20,11 +20,15 @@ TOOLS = [
     ("echo", ["examples/echo"]),
     ("http_server", ["examples/http_server"]),
     ("list.py", [PY, str(REPO / "pcap-corpus/list.py")]),
+    ("swarm-merge.py", [PY, str(REPO / "tools/swarm-merge.py")]),
+    ("test-summary.py", [PY, str(REPO / "tools/test-summary.py")]),
+    ("run-tests.sh", ["bash", str(REPO / "tools/run-tests.sh")]),
+    ("quickstart.sh", ["bash", str(REPO / "tools/quickstart.sh")]),
 ]
 
 
 def argv_of(build_dir, argv):
-    return argv if argv[0] == PY else [str(build_dir / argv[0]), *argv[1:]]
+    return argv if argv[0] in (PY, "bash") else [str(build_dir / argv[0]), *argv[1:]]
 
 
 def run(argv, timeout=20):
@@ -40,7 +44,9 @@ def test_help_version_and_unknown_option(build_dir, name, argv):
     assert CONVENTION.search(r.stdout), r.stdout
     r = run(a + ["--version"])
     assert r.returncode == 0 and re.search(r"\d+\.\d+\.\d+", r.stdout), r.stdout + r.stderr
-    r = run(a + ["--no-such-option"])
+    if name == "quickstart.sh":  # passes options on to microtcp-sim run (after building it)
+        return
+    r = run(a + ["--no-such-option", "x"])
     assert r.returncode == 2, r.stdout + r.stderr
     assert "--no-such-option" in r.stderr
 

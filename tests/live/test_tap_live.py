@@ -576,3 +576,23 @@ def test_echo_app_counts_no_verification_errors_for_arbitrary_data(ns):
     rc, log = ns.stop(stack)
     s = summary(log)
     assert rc == 0 and s["done"] == 1 and s["received"] == 100_000 and s["errors"] == 0, log
+
+
+def test_stops_when_its_namespace_is_deleted(ns):
+    """`ip netns del` only removes the name: microtcp-tap used to run on,
+    unreachable, in the orphaned namespace."""
+    stack = ns.start_stack("--app", "echo")
+    subprocess.run(["ip", "netns", "del", ns.name], check=True)
+    rc = stack.wait(timeout=10)
+    log = stack.log.read_text()
+    assert rc == 0 and f"network namespace {ns.name} was deleted: stopping" in log and "stopped:" in log, log
+
+
+def test_stops_when_its_device_disappears(ns):
+    """Deleting the device used to leave it spinning on an fd poll() always
+    reports ready."""
+    stack = ns.start_stack("--app", "echo")
+    ns.run(["ip", "link", "del", "tap0"])
+    rc = stack.wait(timeout=10)
+    log = stack.log.read_text()
+    assert rc == 1 and "tap0 disappeared" in log and "stopped:" in log, log

@@ -37,7 +37,10 @@ if [ ! -x "$dir/bin/bash" ]; then
     { tail -20 "$dir.debootstrap.log" >&2; echo "newcomer-check: debootstrap failed" >&2; exit 2; }
   created=1
 fi
-mounts=()
+mounts=("$dir")
+# The chroot's / must be a mount point: `ip netns exec` remounts it
+# (mount --make-rslave /), and the live tests run everything through it.
+mount --bind "$dir" "$dir"
 cleanup() {
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount -l "${mounts[i]}" 2>/dev/null || true; done
   if [ "$created" = 1 ] && [ "$keep" = 0 ]; then rm -rf --one-file-system "$dir" "$dir.debootstrap.log"; fi

@@ -5,6 +5,7 @@
  *     http_server DIR [TAP_IP STACK_IP PORT]      then    curl http://10.0.0.2/file
  */
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,17 +74,42 @@ static void *connection(void *arg) {
   return NULL;
 }
 
+static const char usage[] =
+    "usage: http_server DIR [TAP_IP STACK_IP PORT]   (default 10.0.0.1 10.0.0.2 80; needs root)\n"
+    "       http_server --help | --version\n"
+    "Creates a TAP device with TAP_IP on the Linux side and serves the regular\n"
+    "files of DIR over HTTP/1.0 at STACK_IP:PORT until killed.\n"
+    "exit codes: 0 ok, 1 failure (device, listen, accept), 2 usage or input error\n";
+
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: http_server DIR [TAP_IP STACK_IP PORT]\n");
+  static const struct option opts[] = {
+      {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+  int o;
+  opterr = 0;
+  while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    if (o == 'h') return fputs(usage, stdout), 0;
+    if (o == 'V') return printf("http_server (microtcp examples) %s\n", MICROTCP_VERSION_STRING), 0;
+    fprintf(stderr, "http_server: unknown option: %s (see http_server --help)\n", argv[optind - 1]);
+    return 2;
+  }
+  argv += optind - 1; /* argv[1] is DIR from here on */
+  argc -= optind - 1;
+  if (argc < 2 || argc > 5) {
+    fprintf(stderr, "http_server: %s (see http_server --help)\n", argc < 2 ? "missing DIR" : "too many arguments");
     return 2;
   }
   root = argv[1];
+  struct stat rs;
+  if (stat(root, &rs) != 0 || !S_ISDIR(rs.st_mode)) {
+    fprintf(stderr, "http_server: %s: %s\n", root, stat(root, &rs) ? strerror(errno) : "not a directory");
+    return 2;
+  }
   const char *tap_ip = argc > 2 ? argv[2] : "10.0.0.1";
   const char *stack_ip = argc > 3 ? argv[3] : "10.0.0.2";
-  int port = argc > 4 ? atoi(argv[4]) : 80;
-  if (port < 1 || port > 65535) {
-    fprintf(stderr, "http_server: bad port %s\n", argv[4]);
+  char *end = NULL;
+  long port = argc > 4 ? strtol(argv[4], &end, 10) : 80;
+  if (port < 1 || port > 65535 || (end && *end)) {
+    fprintf(stderr, "http_server: bad port %s (1..65535)\n", argv[4]);
     return 2;
   }
   microtcp_t *stack = microtcp_create(tap_ip, stack_ip, NULL, "02:00:00:00:00:02");
@@ -96,7 +122,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "http_server: listen: %s\n", microtcp_strerror(microtcp_last_error()));
     return 1;
   }
-  fprintf(stderr, "http_server: serving %s on %s:%d (%s)\n", root, stack_ip, port, microtcp_ifname(stack));
+  fprintf(stderr, "http_server: serving %s on %s:%ld (%s)\n", root, stack_ip, port, microtcp_ifname(stack));
   for (;;) {
     microtcp_sock_t *c = microtcp_accept(listener);
     if (!c) { /* the listener failed: nothing more will arrive */

@@ -4,7 +4,10 @@
 of README.md after the line '## The captures'.
 
 usage: /usr/bin/python3 pcap-corpus/list.py [--update]
+       /usr/bin/python3 pcap-corpus/list.py --help | --version
+exit codes: 0 ok, 1 failure (a sidecar without `mode`), 2 usage error
 """
+import argparse
 import pathlib
 import sys
 
@@ -33,10 +36,26 @@ def tables():
     return "\n".join(out)
 
 
-if __name__ == "__main__":
-    if "--update" in sys.argv:
+def main(argv):
+    ap = argparse.ArgumentParser(prog="pcap-corpus/list.py", description=__doc__.split("\n\n")[0],
+                                 epilog="exit codes: 0 ok, 1 failure (a sidecar without `mode`), "
+                                        "2 usage error")
+    ap.add_argument("--update", action="store_true", help="rewrite README.md after '## The captures'")
+    ap.add_argument("--version", action="version", version="list.py (microtcp) 0.1.0")
+    args = ap.parse_args(argv)  # exits 2 on a usage error
+    try:
+        t = tables()
+    except StopIteration:
+        print("list.py: a sidecar has no `mode =` line", file=sys.stderr)
+        return 1
+    if args.update:
         readme = HERE / "README.md"
         text = readme.read_text()
-        readme.write_text(text[:text.index(MARK) + len(MARK)] + "\n" + tables())
+        readme.write_text(text[:text.index(MARK) + len(MARK)] + "\n" + t)
     else:
-        print(tables())
+        print(t)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

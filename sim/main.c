@@ -20,8 +20,8 @@
 static const char usage[] =
     "usage: microtcp-sim run SCENARIO [--seed N] [--swarm] [--pcap FILE] [--pcap-link HOST:FILE]...\n"
     "                        [--json FILE] [--until T] [--events FILE] [--quiet]\n"
-    "                        [--inject-bug corrupt-payload]\n"
-    "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T]\n"
+    "                        [--inject-bug corrupt-payload] [--progress T]\n"
+    "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T] [--json FILE]\n"
     "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
     "       microtcp-sim --help | --version\n"
     "Seeds are unsigned 64-bit integers (0..18446744073709551615).\n"
@@ -34,6 +34,7 @@ static int usage_error(const char *msg, const char *arg) {
 }
 
 #define MAX_PCAP_LINKS 16
+#define SIM_ANNOUNCE_MEMORY (64ull << 20) /* runs needing more say so before they start */
 
 struct opts {
   const char *cmd, *scenario, *pcap, *json, *events, *inject_bug, *until;
@@ -42,8 +43,9 @@ struct opts {
   uint64_t seed;
   bool have_seed, swarm, quiet;
   uint64_t until_us;
+  uint64_t progress_us; /* run/check: a progress line this often (wall time); 0 = never */
   uint64_t seed_a, seed_b;
-  bool have_seeds;
+  bool have_seeds, have_progress;
   uint64_t shard_k, shard_n;
   char repro[160]; /* options the reproduce line repeats: --until, --inject-bug */
 };
@@ -60,7 +62,7 @@ static int parse_u64(const char *s, uint64_t *out) {
 }
 
 enum { OPT_SEED = 256, OPT_SWARM, OPT_QUIET, OPT_PCAP, OPT_PCAP_LINK, OPT_JSON, OPT_EVENTS,
-       OPT_INJECT, OPT_UNTIL, OPT_SEEDS, OPT_SHARD, OPT_HELP, OPT_VERSION };
+       OPT_INJECT, OPT_UNTIL, OPT_SEEDS, OPT_SHARD, OPT_HELP, OPT_VERSION, OPT_PROGRESS };
 
 static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},     {"swarm", no_argument, NULL, OPT_SWARM},
@@ -70,7 +72,8 @@ static const struct option long_opts[] = {
     {"inject-bug", required_argument, NULL, OPT_INJECT},
     {"until", required_argument, NULL, OPT_UNTIL},   {"seeds", required_argument, NULL, OPT_SEEDS},
     {"shard", required_argument, NULL, OPT_SHARD},   {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},     {NULL, 0, NULL, 0}};
+    {"version", no_argument, NULL, OPT_VERSION},     {"progress", required_argument, NULL, OPT_PROGRESS},
+    {NULL, 0, NULL, 0}};
 
 /* Returns 0 to run, 2 on a usage error, -1 after printing --help/--version. */
 static int parse_args(int argc, char **argv, struct opts *o) {
@@ -117,6 +120,11 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         return usage_error("--until expects a time above zero like 10s", v);
       o->until = v;
       break;
+    case OPT_PROGRESS:
+      if (sim_parse_duration(v, &o->progress_us) < 0)
+        return usage_error("--progress expects a time like 10s (0 = off)", v);
+      o->have_progress = true;
+      break;
     case OPT_SEEDS: {
       const char *dots = strstr(v, "..");
       char first[32];
@@ -145,6 +153,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   if (npos < 2) return usage_error("missing SCENARIO file", NULL);
   o->scenario = positional[1];
   if (!strcmp(o->cmd, "swarm") && !o->have_seeds) return usage_error("swarm needs --seeds A..B", NULL);
+  if (!o->have_progress) o->progress_us = o->quiet ? 0 : 10000000; /* every 10 s of wall time */
   if (o->until) snprintf(o->repro, sizeof o->repro, " --until %.60s", o->until);
   if (o->inject_bug)
     snprintf(o->repro + strlen(o->repro), sizeof o->repro - strlen(o->repro), " --inject-bug %s",
@@ -170,10 +179,15 @@ static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, b
   memset(s, 0, sizeof *s);
   s->seed = have_seed ? seed : 0;
   if (sim_scenario_load(s, o->scenario) < 0) return 2;
+  /* Up front, before a large run commits its memory (not per swarm seed). */
+  if (!swarm && !o->quiet && s->mem_estimate >= SIM_ANNOUNCE_MEMORY)
+    fprintf(stderr, "microtcp-sim: %d hosts, %d flows: about %llu MiB of stack memory\n", s->nhosts, s->nflows,
+            (unsigned long long)(s->mem_estimate >> 20));
   if (!have_seed && s->seed == 0) s->seed = 1;
   s->swarm = swarm;
   s->inject_bug = o->inject_bug;
   s->repro_args = o->repro;
+  s->progress_us = swarm && !strcmp(o->cmd, "swarm") ? 0 : o->progress_us; /* swarm has its own line */
   if (swarm) sim_swarm_faults(s);
   if (o->pcap || o->npcap_links) {
     s->pcap = pcap_open_dead(DLT_EN10MB, 65535);
@@ -464,6 +478,20 @@ static int cmd_swarm(const struct opts *o) {
   uint64_t count = shard_seed_count(o->seed_a, o->seed_b, k, n);
   time_t t0 = time(NULL);
   int worst = 0;
+  /* --json: this shard's report, merged with the others' by tools/swarm-merge.py */
+  cJSON *root = o->json ? cJSON_CreateObject() : NULL, *fails = NULL;
+  char num[24];
+  if (root) {
+    cJSON_AddStringToObject(root, "scenario", o->scenario);
+    snprintf(num, sizeof num, "%" PRIu64, o->seed_a);
+    cJSON_AddStringToObject(root, "first_seed", num); /* strings: 64-bit seeds exceed doubles */
+    snprintf(num, sizeof num, "%" PRIu64, o->seed_b);
+    cJSON_AddStringToObject(root, "last_seed", num);
+    cJSON_AddNumberToObject(root, "shard", (double)(k + 1));
+    cJSON_AddNumberToObject(root, "shards", (double)n);
+    cJSON_AddStringToObject(root, "until", o->until ? o->until : "");
+    fails = cJSON_AddArrayToObject(root, "failures");
+  }
   /* i counts this shard's seeds: seed = a + k + i*n, so b = UINT64_MAX ends too. */
   for (uint64_t i = 0; i < count; i++) {
     uint64_t seed = o->seed_a + k + i * n;
@@ -481,6 +509,17 @@ static int cmd_swarm(const struct opts *o) {
       if (code > worst) worst = code;
       fprintf(stderr, "\rseed %" PRIu64 " FAILED (%s): reproduce: microtcp-sim run %s --seed %" PRIu64 " --swarm%s\n",
               seed, code == 3 ? "invariant" : "liveness", o->scenario, seed, o->repro);
+      if (fails) {
+        cJSON *j = cJSON_CreateObject();
+        char repro[400];
+        snprintf(num, sizeof num, "%" PRIu64, seed);
+        snprintf(repro, sizeof repro, "microtcp-sim run %s --seed %" PRIu64 " --swarm%s", o->scenario, seed, o->repro);
+        cJSON_AddStringToObject(j, "seed", num);
+        cJSON_AddNumberToObject(j, "exit_code", code);
+        cJSON_AddStringToObject(j, "kind", code == 3 ? "invariant" : "liveness");
+        cJSON_AddStringToObject(j, "reproduce", repro);
+        cJSON_AddItemToArray(fails, j);
+      }
     }
     printf("seed %" PRIu64 " %s %016" PRIx64 "\n", seed, code ? "fail" : "ok", s.trace_hash);
     sim_free(&s);
@@ -491,6 +530,24 @@ static int cmd_swarm(const struct opts *o) {
     }
   }
   fprintf(stderr, "\nswarm: %" PRIu64 " seeds run, %" PRIu64 " failed\n", total, failed);
+  if (root) {
+    cJSON_AddNumberToObject(root, "seeds_run", (double)total);
+    cJSON_AddNumberToObject(root, "seeds_failed", (double)failed);
+    cJSON_AddNumberToObject(root, "exit_code", worst);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    FILE *f = text ? fopen(o->json, "w") : NULL;
+    if (f) {
+      fputs(text, f);
+      fputc('\n', f);
+    }
+    if (!f || fclose(f) != 0) {
+      fprintf(stderr, "microtcp-sim: cannot write %s\n", o->json);
+      free(text);
+      return worst ? worst : 2;
+    }
+    free(text);
+  }
   return worst;
 }
 

@@ -23,12 +23,27 @@ struct reader {
   size_t n, cap;
   const char *path;
   int error;
+  int *host_line, *flow_line; /* the [host]/[flow] section line of each host and flow */
 };
 
+static int on_entry(void *user, const char *section, const char *name, const char *value);
+
+/* libinih reports keys only, so an empty section ([host p] with no keys)
+ * would vanish: every section header line also becomes an entry with an
+ * empty key (a "marker"), which the loader skips where it reads keys. */
 static char *read_line(char *str, int num, void *stream) {
   struct reader *r = stream;
   char *p = fgets(str, num, r->f);
-  if (p) r->line++;
+  if (!p) return p;
+  r->line++;
+  const char *t = p;
+  while (*t == ' ' || *t == '\t') t++;
+  const char *close = *t == '[' ? strchr(t, ']') : NULL;
+  if (close) {
+    char sec[64];
+    snprintf(sec, sizeof sec, "%.*s", (int)(close - t - 1), t + 1);
+    if (!on_entry(r, sec, "", "")) return NULL;
+  }
   return p;
 }
 
@@ -296,7 +311,7 @@ static void default_tmpl(struct host_tmpl *t) {
   microtcp_config_default(&t->cfg);
   microtcp_config *c = &t->cfg;
   /* Simulation-friendly defaults (documented in sim/README.md). */
-  c->netmask = 0xff000000u; /* every host is on the one switch: 10.0.0.0/8 */
+  c->netmask = SIM_NETMASK; /* every host is on the one switch: 10.0.0.0/8 */
   c->max_tcp = 16;
   c->max_listeners = 4;
   c->max_udp = 8;
@@ -391,6 +406,71 @@ static int add_host(struct sim *s, const char *name, const struct host_tmpl *t, 
   return 0;
 }
 
+/* Members of group NAME (NAME0, NAME1, ...): their count, the first's index. */
+static int group_members(const struct sim *s, const char *name, int *first) {
+  char probe[48];
+  int n = 0;
+  for (;; n++) {
+    snprintf(probe, sizeof probe, "%.30s%d", name, n);
+    int h = find_host(s, probe);
+    if (h < 0) break;
+    if (n == 0) *first = h;
+  }
+  return n;
+}
+
+/* Member k of the group an event section names in its `host` key. */
+static int group_member(const struct sim *s, const struct entry *section_start, int k) {
+  const struct entry *f = section_start;
+  for (; strcmp(f->key, "host"); f++) {}
+  char hn[48];
+  snprintf(hn, sizeof hn, "%.30s%d", f->value, k);
+  return find_host(s, hn);
+}
+
+/* The same key twice in one section is a mistake (which one wins?). */
+static int check_same_key_twice(const struct reader *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    if (!r->e[i].key[0]) continue;
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(r->e[j].key, r->e[i].key) && !strcmp(r->e[j].section, r->e[i].section))
+        return errf(r, &r->e[i], "'%s' given twice in [%s] (first at line %d)", r->e[i].key,
+                    r->e[i].section, r->e[j].line);
+  }
+  return 0;
+}
+
+static int cmp_addr(const void *a, const void *b) {
+  const uint64_t *x = a, *y = b;
+  return *x < *y ? -1 : *x > *y;
+}
+
+/* Two hosts with one IP address on one segment: ARP answers from both. */
+static int check_addresses(const struct sim *s, const struct reader *r) {
+  uint64_t *keys = malloc((size_t)s->nhosts * sizeof *keys);
+  if (!keys) abort();
+  /* segment << 32 | ip: equal keys are one address twice on one segment */
+  for (int i = 0; i < s->nhosts; i++) keys[i] = (uint64_t)(uint32_t)s->hosts[i].segment << 32 | s->hosts[i].cfg.ip;
+  qsort(keys, (size_t)s->nhosts, sizeof *keys, cmp_addr);
+  int err = 0;
+  for (int i = 1; i < s->nhosts && !err; i++) {
+    if (keys[i] != keys[i - 1]) continue;
+    int a = -1, b = -1;
+    for (int h = 0; h < s->nhosts; h++)
+      if (((uint64_t)(uint32_t)s->hosts[h].segment << 32 | s->hosts[h].cfg.ip) == keys[i]) {
+        if (a < 0) a = h;
+        else if (b < 0) b = h;
+      }
+    uint32_t ip = (uint32_t)keys[i];
+    fprintf(stderr, "%s:%d: host %s has the address %u.%u.%u.%u of host %s (line %d) on segment %s\n",
+            r->path, r->host_line[b], s->hosts[b].name, ip >> 24, ip >> 16 & 255, ip >> 8 & 255, ip & 255,
+            s->hosts[a].name, r->host_line[a], s->segments[s->hosts[a].segment].name);
+    err = -1;
+  }
+  free(keys);
+  return err;
+}
+
 int sim_scenario_load(struct sim *s, const char *path) {
   struct reader r = {0};
   r.path = path;
@@ -411,6 +491,8 @@ int sim_scenario_load(struct sim *s, const char *path) {
   s->settle_us = 5000000;
   struct host_tmpl defaults;
   default_tmpl(&defaults);
+  uint64_t max_memory = SIM_DEFAULT_MAX_MEMORY;
+  s->mem_estimate = 0;
   int err = 0;
   /* pass 1: [sim], [defaults]; pass 2: hosts; pass 3: flows; pass 4: events */
   for (int pass = 1; pass <= 4 && !err; pass++) {
@@ -429,14 +511,19 @@ int sim_scenario_load(struct sim *s, const char *path) {
           else if (!s->seed) s->seed = x; /* --seed on the command line wins */
         } else if (!strcmp(e->key, "duration") || !strcmp(e->key, "settle")) {
           if (sim_parse_duration(e->value, &x) < 0) err = errf(&r, e, "expected a duration like 30s or 500ms");
+          else if (e->key[0] == 'd' && x == 0) err = errf(&r, e, "expected a duration above zero (the run would end before it starts)");
           else *(e->key[0] == 'd' ? &s->duration_us : &s->settle_us) = x;
-        } else {
-          err = errf(&r, e, "unknown key '%s': expected seed, duration or settle", e->key);
+        } else if (!strcmp(e->key, "max_memory")) {
+          if (parse_size(e->value, &x) < 0 || x == 0) err = errf(&r, e, "expected a size like 4GiB");
+          else max_memory = x;
+        } else if (e->key[0]) {
+          err = errf(&r, e, "unknown key '%s': expected seed, duration, settle or max_memory", e->key);
         }
       } else if (pass == 1 && !strcmp(kind, "segment")) {
         if (!*name) { err = errf(&r, e, "expected a segment name: [segment NAME]"); break; }
         int g = find_segment(s, name);
         if (g < 0) g = add_segment(s, name, SEG_SWITCH);
+        if (!e->key[0]) continue; /* [segment NAME] alone: a switch */
         if (!strcmp(e->key, "type")) {
           if (!strcmp(e->value, "switch")) s->segments[g].kind = SEG_SWITCH;
           else if (!strcmp(e->value, "hub")) s->segments[g].kind = SEG_HUB;
@@ -463,6 +550,7 @@ int sim_scenario_load(struct sim *s, const char *path) {
         struct sim_faults fwd = defaults.up, rev = defaults.up;
         for (size_t j = i; j < r.n && !strcmp(r.e[j].section, e->section) && !err; j++) {
           struct entry *f = &r.e[j];
+          if (!f->key[0]) continue;
           const char *dot = strchr(f->key, '.');
           size_t plen = dot ? (size_t)(dot - f->key) : 0;
           int fr = -2;
@@ -487,7 +575,7 @@ int sim_scenario_load(struct sim *s, const char *path) {
         s->hosts[hb].up_dir.f = rev;
         memset(&s->hosts[ha].down_dir.f, 0, sizeof(struct sim_faults));
         memset(&s->hosts[hb].down_dir.f, 0, sizeof(struct sim_faults));
-      } else if (pass == 1 && !strcmp(kind, "defaults")) {
+      } else if (pass == 1 && !strcmp(kind, "defaults") && e->key[0]) {
         int hr = host_key(&defaults, e->key, e->value);
         if (hr == -2) err = errf(&r, e, "unknown key '%s': expected %s", e->key, host_expect);
         else if (hr < 0) err = errf(&r, e, "bad value '%s' for %s", e->value, e->key);
@@ -497,12 +585,22 @@ int sim_scenario_load(struct sim *s, const char *path) {
         struct host_tmpl t = defaults;
         uint64_t count = 1;
         uint32_t ip = 0;
+        const struct entry *count_at = e, *ip_at = e;
         for (size_t j = i; j < r.n && !strcmp(r.e[j].section, e->section) && !err; j++) {
           struct entry *f = &r.e[j];
+          if (!f->key[0]) continue;
           if (!strcmp(f->key, "ip")) {
+            ip_at = f;
             if (parse_ip(f->value, &ip) < 0) err = errf(&r, f, "expected an IPv4 address like 10.0.0.1");
+            else if (ip == 0) err = errf(&r, f, "0.0.0.0 is not a host address: expected an address in 10.0.0.0/8");
+            else if ((ip & SIM_NETMASK) != SIM_NET)
+              err = errf(&r, f, "%s is outside 10.0.0.0/8, the network every host is on", f->value);
+            else if ((ip & ~SIM_NETMASK) == 0 || (ip & ~SIM_NETMASK) == ~SIM_NETMASK)
+              err = errf(&r, f, "%s is the network's own or broadcast address: expected a host address", f->value);
           } else if (!strcmp(f->key, "count")) {
-            if (parse_uint(f->value, 100000, &count) < 0 || count == 0) err = errf(&r, f, "expected a host count 1..100000");
+            count_at = f;
+            if (parse_uint(f->value, SIM_MAX_HOSTS, &count) < 0 || count == 0)
+              err = errf(&r, f, "expected a host count 1..%d", SIM_MAX_HOSTS);
           } else if (!strcmp(f->key, "mac")) {
             if (parse_mac(f->value, t.mac) < 0) err = errf(&r, f, "expected a unicast MAC like 02:00:00:00:00:01");
             t.have_mac = true;
@@ -516,12 +614,32 @@ int sim_scenario_load(struct sim *s, const char *path) {
           }
         }
         if (err) break;
+        if (ip && (uint64_t)(ip & ~SIM_NETMASK) + count - 1 >= (uint64_t)~SIM_NETMASK) {
+          err = errf(&r, ip_at, "%llu hosts from %s run past the end of 10.0.0.0/8", (unsigned long long)count, ip_at->value);
+          break;
+        }
+        if ((uint64_t)s->nhosts + count > SIM_MAX_HOSTS) {
+          err = errf(&r, count_at, "%llu more hosts make %llu: the limit is %d", (unsigned long long)count,
+                     (unsigned long long)s->nhosts + count, SIM_MAX_HOSTS);
+          break;
+        }
+        /* Memory is checked up front: every host's arena is committed at setup. */
+        s->mem_estimate += ((uint64_t)microtcp_footprint(&t.cfg) + SIM_HOST_OVERHEAD) * count;
+        if (s->mem_estimate > max_memory) {
+          err = errf(&r, count_at, "the hosts so far need about %llu MiB of stack memory, more than max_memory "
+                     "(%llu MiB; raise it in [sim] if the machine has it)",
+                     (unsigned long long)(s->mem_estimate >> 20), (unsigned long long)(max_memory >> 20));
+          break;
+        }
         for (uint64_t k = 0; k < count; k++) {
           char hn[32];
           if (count == 1) snprintf(hn, sizeof hn, "%s", name);
           else snprintf(hn, sizeof hn, "%s%llu", name, (unsigned long long)k);
           if (find_host(s, hn) >= 0) { err = errf(&r, e, "host '%s' defined twice", hn); break; }
           if (add_host(s, hn, &t, ip ? ip + (uint32_t)k : 0, (uint32_t)k) < 0) { err = -1; break; }
+          r.host_line = realloc(r.host_line, (size_t)s->nhosts * sizeof *r.host_line);
+          if (!r.host_line) abort();
+          r.host_line[s->nhosts - 1] = e->line;
         }
       } else if (pass == 3 && !strcmp(kind, "flow") && (i == 0 || strcmp(r.e[i - 1].section, e->section))) {
         if (!*name) { err = errf(&r, e, "expected a flow name: [flow NAME]"); break; }
@@ -538,6 +656,7 @@ int sim_scenario_load(struct sim *s, const char *path) {
         uint64_t group_count = 0;
         for (size_t j = i; j < r.n && !strcmp(r.e[j].section, e->section) && !err; j++) {
           struct entry *f = &r.e[j];
+          if (!f->key[0]) continue;
           if (!strcmp(f->key, "type")) {
             int k = app_kind_from_name(f->value);
             if (!k || app_kind_name((enum app_kind)k)[0] == 0 || k == APP_SINK || k == APP_ECHO_SERVER ||
@@ -582,6 +701,9 @@ int sim_scenario_load(struct sim *s, const char *path) {
             else err = errf(&r, f, "expected done, failed or any");
           } else if (!strcmp(f->key, "start") || !strcmp(f->key, "timeout")) {
             if (sim_parse_duration(f->value, &x) < 0) err = errf(&r, f, "expected a duration like 100ms");
+            else if (f->key[0] == 's' && x >= s->duration_us)
+              err = errf(&r, f, "start %s is not before the end of the run (duration %llu.%06llu s)", f->value,
+                         (unsigned long long)(s->duration_us / 1000000), (unsigned long long)(s->duration_us % 1000000));
             else if (f->key[0] == 's') fl.start_us = x;
             else fl.params.timeout_us = x;
           } else {
@@ -609,14 +731,23 @@ int sim_scenario_load(struct sim *s, const char *path) {
           one.params.flow_seed = sim_stream_seed(s->seed, 3000 + (uint64_t)one.port, sim_name_id(one.name));
           s->flows = realloc(s->flows, (size_t)(s->nflows + 1) * sizeof *s->flows);
           s->flows[s->nflows++] = one;
+          r.flow_line = realloc(r.flow_line, (size_t)s->nflows * sizeof *r.flow_line);
+          if (!r.flow_line) abort();
+          r.flow_line[s->nflows - 1] = e->line;
         }
       } else if (pass == 4 && !strcmp(kind, "event") && (i == 0 || strcmp(r.e[i - 1].section, e->section))) {
         struct sim_event_spec ev = {0, 0, -1, -1, false};
         bool have_at = false;
+        int group_first = -1, group_n = 0; /* host = a group: one event per member */
         for (size_t j = i; j < r.n && !strcmp(r.e[j].section, e->section) && !err; j++) {
           struct entry *f = &r.e[j];
+          if (!f->key[0]) continue;
           if (!strcmp(f->key, "at")) {
             if (sim_parse_duration(f->value, &ev.at) < 0) err = errf(&r, f, "expected a time like 2s");
+            else if (ev.at >= s->duration_us)
+              err = errf(&r, f, "at %s is not before the end of the run (duration %llu.%06llu s): it would never happen",
+                         f->value, (unsigned long long)(s->duration_us / 1000000),
+                         (unsigned long long)(s->duration_us % 1000000));
             have_at = true;
           } else if (!strcmp(f->key, "action")) {
             static const struct { const char *n; enum sim_event_kind k; } acts[] = {
@@ -628,7 +759,9 @@ int sim_scenario_load(struct sim *s, const char *path) {
             if (!ev.kind) err = errf(&r, f, "expected an action: partition, heal, link_down, link_up, crash, restart or calm");
           } else if (!strcmp(f->key, "host") || !strcmp(f->key, "peer")) {
             int hidx = find_host(s, f->value);
-            if (hidx < 0) err = errf(&r, f, "expected a host defined in a [host] section, not '%s'", f->value);
+            if (hidx < 0 && f->key[0] == 'h' && (group_n = group_members(s, f->value, &group_first)) > 0)
+              hidx = group_first;
+            if (hidx < 0) err = errf(&r, f, "expected a host or a group defined in a [host] section, not '%s'", f->value);
             else *(f->key[0] == 'h' ? &ev.a : &ev.b) = hidx;
           } else if (!strcmp(f->key, "one_way")) {
             if (parse_bool(f->value, &ev.one_way) < 0) err = errf(&r, f, "expected yes or no");
@@ -639,11 +772,18 @@ int sim_scenario_load(struct sim *s, const char *path) {
         if (err) break;
         if (ev.kind == EV_CALM && ev.a < 0) ev.a = 0; /* calm concerns every link */
         if (!have_at || !ev.kind || ev.a < 0) { err = errf(&r, e, "event %s: expected 'at', 'action' and 'host'", name); break; }
-        s->events = realloc(s->events, (size_t)(s->nevents + 1) * sizeof *s->events);
-        s->events[s->nevents++] = ev;
+        if (group_n <= 0) group_n = 1;
+        for (int k = 0; k < group_n; k++) {
+          s->events = realloc(s->events, (size_t)(s->nevents + 1) * sizeof *s->events);
+          if (!s->events) abort();
+          s->events[s->nevents] = ev;
+          if (group_first >= 0) s->events[s->nevents].a = group_member(s, e, k);
+          s->nevents++;
+        }
       }
     }
   }
+  if (!err) err = check_same_key_twice(&r);
   free(r.e);
   if (!err && s->nhosts < 2) {
     fprintf(stderr, "%s: expected at least two [host] sections\n", path);
@@ -665,6 +805,20 @@ int sim_scenario_load(struct sim *s, const char *path) {
                 s->hosts[i].name, s->hosts[j].name);
         err = -1;
       }
+  if (!err) err = check_addresses(s, &r);
+  /* No routers: a flow's two hosts must share a segment (or a link). */
+  for (int f = 0; !err && f < s->nflows; f++) {
+    const struct sim_flow *fl = &s->flows[f];
+    if (s->hosts[fl->client].segment != s->hosts[fl->server].segment) {
+      fprintf(stderr, "%s:%d: flow %s: client %s (segment %s) cannot reach server %s (segment %s): "
+              "segments are separate networks with no router between them\n", path, r.flow_line[f], fl->name,
+              s->hosts[fl->client].name, s->segments[s->hosts[fl->client].segment].name,
+              s->hosts[fl->server].name, s->segments[s->hosts[fl->server].segment].name);
+      err = -1;
+    }
+  }
+  free(r.host_line);
+  free(r.flow_line);
   return err ? -1 : 0;
 }
 

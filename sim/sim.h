@@ -136,6 +136,13 @@ struct sim_event_spec {               /* a scheduled scenario event */
   bool one_way;
 };
 
+/* Scenario limits, checked when the file is loaded (sim/README.md). */
+#define SIM_NET 0x0a000000u               /* every host is on 10.0.0.0/8 */
+#define SIM_NETMASK 0xff000000u
+#define SIM_MAX_HOSTS 10000
+#define SIM_DEFAULT_MAX_MEMORY (2ull << 30) /* [sim] max_memory raises it */
+#define SIM_HOST_OVERHEAD (256u * 1024u)    /* app tables, events, frames in flight: measured roughly */
+
 #define SIM_SWARM_CONVERGE_US 300000000ull /* swarm: time flows get after the calm */
 
 struct sim_frame {
@@ -159,6 +166,8 @@ struct sim {
   uint64_t duration_us;               /* stop time */
   uint64_t stop_us;                   /* where sim_run stopped the clock (--until or duration) */
   const char *repro_args;             /* extra options for the printed reproduce line, or NULL */
+  uint64_t mem_estimate;              /* bytes of arenas (+ per-host overhead) the scenario needs */
+  uint64_t progress_us;               /* wall-clock interval of progress lines on stderr, 0 = none */
   uint64_t settle_us;                 /* extra time after flows end, for TIME_WAIT etc. */
   struct sim_ev *heap;
   size_t nheap, capheap;

@@ -14,15 +14,17 @@
 #     tshark tcpdump                  pcap checks in tests/sim, tests/replay
 #     python3-pytest python3-scapy python3-numpy   the pytest suites (numpy: live
 #                                     tests' stream generator; scapy: pcap-corpus)
-#     iproute2 iperf3 ethtool iputils-ping curl util-linux   live tests, bench-tap
+#     iproute2 iperf3 ethtool iputils-ping curl util-linux netcat-openbsd   live tests,
+#                                     bench-tap, the README examples (nc)
 #     bison flex                      building packetdrill (tools/packetdrill)
 #     zip                             the OSS-Fuzz seed-corpus zips (fuzz/README)
+#     parallel                        GNU parallel: the swarm sharding test (sim/README)
 # A test that needs a package not listed here fails under CI=true (see
 # tests/conftest.py), so a missing entry cannot hide.
 MICROTCP_DEBS_BUILD="build-essential cmake ninja-build pkg-config libpcap-dev libinih-dev libcjson-dev"
 MICROTCP_DEBS_TEST="clang llvm libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi afl++
 tshark tcpdump python3-pytest python3-scapy python3-numpy iproute2 iperf3 ethtool iputils-ping curl
-util-linux bison flex zip"
+util-linux netcat-openbsd bison flex zip parallel"
 
 # microtcp_install_deps PACKAGE...: installs those of PACKAGE that are missing.
 microtcp_install_deps() {

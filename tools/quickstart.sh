@@ -3,6 +3,15 @@
 # the default simulation scenario, printing its summary. Extra arguments go to
 # `microtcp-sim run` (e.g. --seed 7 --pcap run.pcap --json run.json).
 set -euo pipefail
+case "${1:-}" in
+-h | --help)
+  echo "usage: tools/quickstart.sh [microtcp-sim run options, e.g. --seed 7 --pcap run.pcap --json run.json]"
+  echo "As root it first installs the build packages (tools/lib-deps.sh: MICROTCP_DEBS_BUILD); then it"
+  echo "builds microtcp-sim and runs sim/scenarios/quickstart.ini (see sim/README.md)."
+  echo "exit codes: 0 ok, 1 failure found (build failed, or 3/4: invariant/liveness), 2 usage error"
+  exit 0 ;;
+--version) echo "quickstart (microtcp) 0.1.0"; exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 . tools/lib-deps.sh
 microtcp_install_deps $MICROTCP_DEBS_BUILD

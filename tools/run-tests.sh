@@ -13,6 +13,16 @@
 #      package or capability is a failure (tests/conftest.py for pytest,
 #      test-summary.py for ctest's SKIP_RETURN_CODE and disabled tests).
 set -euo pipefail
+case "${1:-}" in
+-h | --help)
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  echo "usage: tools/run-tests.sh   (as root to install packages; no arguments)"
+  echo "exit codes: 0 ok, 1 failure found (a test failed, or skipped under CI=true), 2 usage error"
+  exit 0 ;;
+--version) echo "run-tests (microtcp) 0.1.0"; exit 0 ;;
+"") ;;
+*) echo "run-tests.sh: unexpected argument: $1 (see --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 . tools/lib-deps.sh
 microtcp_install_deps $MICROTCP_DEBS_BUILD $MICROTCP_DEBS_TEST

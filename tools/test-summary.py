@@ -3,12 +3,13 @@
 command writes (ctest --output-junit and pytest --junitxml), so no skip hides
 in Testing/Temporary/LastTest.log.
 
-Usage: tools/test-summary.py LABEL=FILE.xml...
-Exit status: 0 ok; 1 when CI=true and ctest skipped a test (a ctest skip is
-SKIP_RETURN_CODE / SKIP_REGULAR_EXPRESSION / DISABLED: the test could not run
-here). pytest skips for a missing package already fail inside pytest under
-CI=true (tests/conftest.py); those left are skips by design, listed here.
-2: usage or unreadable file."""
+usage: tools/test-summary.py LABEL=FILE.xml...
+exit codes: 0 ok, 1 failure found (CI=true and ctest skipped a test: a ctest
+skip is SKIP_RETURN_CODE / SKIP_REGULAR_EXPRESSION / DISABLED, the test could
+not run here), 2 usage error or unreadable file. pytest skips for a missing
+package already fail inside pytest under CI=true (tests/conftest.py); those
+left are skips by design, listed here."""
+import argparse
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -38,9 +39,11 @@ def skips(path):
 
 
 def main(argv):
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0 if argv else 2
+    ap = argparse.ArgumentParser(prog="tools/test-summary.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="+", metavar="LABEL=FILE.xml")
+    ap.add_argument("--version", action="version", version="test-summary (microtcp) 0.1.0")
+    argv = ap.parse_args(argv).files
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
     failed = False
     print("== skipped tests", file=sys.stderr)

@@ -347,7 +347,9 @@ static void poll_echo_server(struct app *a, microtcp_stack *st, uint64_t now) {
     }
     int r = microtcp_tcp_recv(st, now, a->handle, a->buf, sizeof a->buf);
     if (r > 0) {
-      a->verified_errors += verify(a->stream_seed, a->received, a->buf, (size_t)r);
+      /* No verification here: an echo server echoes whatever arrives (nc,
+       * a browser, a test's random bytes); the echo client checks the stream
+       * on the way back, which covers both directions. */
       a->received += (uint64_t)r;
       a->pending = (uint32_t)r;
       a->last_progress = now;

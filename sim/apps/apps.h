@@ -32,7 +32,7 @@ enum app_kind {
   APP_SOURCE = 1,   /* TCP client: send `bytes` of the stream, then close */
   APP_SINK,         /* TCP server side of SOURCE: verify every byte until EOF, close */
   APP_ECHO_CLIENT,  /* TCP client: `count` requests of `size` bytes, verify each echo */
-  APP_ECHO_SERVER,  /* TCP server: send back what arrives; close after EOF */
+  APP_ECHO_SERVER,  /* TCP server: send back what arrives (any bytes, unverified); close after EOF */
   APP_HTTP_CLIENT,  /* TCP client: GET /<bytes> HTTP/1.0, verify body */
   APP_HTTP_SERVER,  /* TCP server: answer GET /<n> with n stream bytes */
   APP_UDP_ECHO_CLIENT, /* UDP: `count` datagrams of `size` bytes, verify echoes */

@@ -297,7 +297,8 @@ def test_scenario_errors_name_file_and_line(sim, tmp_path):
     bad.write_text("[segment s]\ntype = switch\n[host a]\nsegment = s\n[host b]\nip = 10.0.0.2\n"
                    "[link a b]\nforward.loss = 1%\n")
     r = run(sim, "run", bad)
-    assert r.returncode == 2 and f"{bad}:8: host 'a' is already attached" in r.stderr
+    # the [link a b] line itself (errors about a whole section name its header)
+    assert r.returncode == 2 and f"{bad}:7: host 'a' is already attached" in r.stderr
     bad.write_text("[host a]\nip = 10.0.0.1\n[host b]\nip = 10.0.0.2\n[link a b]\nsideways.loss = 1%\n")
     r = run(sim, "run", bad)
     assert r.returncode == 2 and f"{bad}:6: unknown key 'sideways.loss'" in r.stderr
@@ -437,3 +438,126 @@ def test_reproduce_line_keeps_until_and_inject_bug_and_liveness_names_stop_time(
     assert r.returncode == 3 and "--inject-bug corrupt-payload" in r.stderr.splitlines()[-1], r.stderr
     r = run(sim, "swarm", SCEN / "quickstart.ini", "--seeds", "3..3", "--until", "300ms")
     assert r.returncode == 4 and "--seed 3 --swarm --until 300ms" in r.stderr, r.stderr
+
+
+# ---- scenario validation (issue 19): mistakes are refused with file:line ----
+BASE2 = "[sim]\nduration = 10s\n[host a]\nip = 10.0.0.1\n[host b]\nip = 10.0.0.2\n"
+FLOW_AB = "[flow f]\ntype = ping\nclient = a\nserver = b\n"
+
+
+@pytest.mark.parametrize("text,line,words", [
+    ("[sim]\nduration = 10s\n[host a]\nip = 10.0.0.1\n[host b]\nip = 10.0.0.1\n", 5, "has the address 10.0.0.1 of host a (line 3)"),
+    ("[sim]\n[host a]\nip = 10.0.0.1\n[host b]\nip = 192.168.1.2\n", 5, "outside 10.0.0.0/8"),
+    ("[sim]\n[host a]\nip = 0.0.0.0\n[host b]\n", 3, "0.0.0.0 is not a host address"),
+    ("[sim]\n[host a]\nip = 10.255.255.255\n[host b]\n", 3, "broadcast"),
+    ("[sim]\n[host a]\nip = 10.255.255.250\ncount = 10\n[host b]\n", 3, "run past the end of 10.0.0.0/8"),
+    ("[sim]\nduration = 0\n[host a]\n[host b]\n", 2, "duration above zero"),
+    (BASE2 + FLOW_AB + "[event e]\nat = 11s\naction = crash\nhost = a\n", 12, "not before the end of the run"),
+    (BASE2 + FLOW_AB + "start = 10s\n", 11, "start 10s is not before the end"),
+    ("[sim]\nduration = 10s\nduration = 20s\n[host a]\n[host b]\n", 3, "'duration' given twice in [sim] (first at line 2)"),
+    ("[sim]\n[host a]\nip = 10.0.0.1\nmtu = 1500\nip = 10.0.0.9\n[host b]\n", 5, "'ip' given twice in [host a]"),
+    ("[sim]\n[host a]\ncount = 10001\n[host b]\n", 3, "host count 1..10000"),
+    ("[sim]\nmax_memory = 100GiB\n[host a]\ncount = 6000\n[host b]\ncount = 6000\n", 6, "the limit is 10000"),
+    ("[sim]\nmax_memory = 100MiB\n[host a]\nsndbuf = 1MiB\nrcvbuf = 1MiB\nmax_tcp = 100\n[host b]\n", 3,
+     "more than max_memory"),
+    ("[sim]\n[segment s]\n[host a]\nsegment = s\n[host b]\n" + FLOW_AB, 6, "cannot reach server b"),
+    ("[sim]\n[host a]\n[host b]\n[sim]\nseed = x\n", 5, "expected an integer seed"),
+])
+def test_scenario_mistakes_are_refused_with_file_and_line(sim, tmp_path, text, line, words):
+    f = tmp_path / "bad.ini"
+    f.write_text(text)
+    r = run(sim, "run", f, "--quiet", timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith(f"{f}:{line}: ") and words in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_empty_sections_and_events_naming_a_group_work(sim, tmp_path):
+    f = tmp_path / "ok.ini"
+    f.write_text("[sim]\nduration = 30s\n[segment s]\n[host p]\n[host q]\n[host c]\ncount = 3\n"
+                 "[flow f]\ntype = ping\nclient = c\nserver = q\nstart = 1s\n"
+                 "[event e]\nat = 10ms\naction = partition\nhost = c\n"
+                 "[event h]\nat = 20ms\naction = heal\nhost = c\n")
+    ev = tmp_path / "ev.log"
+    r = run(sim, "run", f, "--events", ev)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cuts = [l for l in ev.read_text().splitlines() if "partition" in l]
+    assert len(cuts) == 3 and all(f"c{k}" in " ".join(cuts) for k in range(3)), ev.read_text()
+
+
+def test_large_scenarios_print_a_memory_estimate_first(sim, tmp_path):
+    f = tmp_path / "big.ini"
+    f.write_text("[sim]\nduration = 1s\n[host h]\ncount = 300\n")
+    r = run(sim, "run", f, "--until", "1ms", timeout=120)
+    assert re.match(r"microtcp-sim: 300 hosts, 0 flows: about \d+ MiB of stack memory\n", r.stderr), r.stderr
+
+
+def test_readme_scenario_is_the_example_file_and_runs(sim):
+    """sim/README.md's scenario block is sim/scenarios/readme-example.ini
+    verbatim, and it runs as documented (it used to fail: empty [host p]
+    sections, an event naming a group, clients that could not reach the server)."""
+    block = re.search(r"<!-- runnable: sim-scenario (\S+) -->\n```ini\n(.*?)```",
+                      (REPO / "sim/README.md").read_text(), re.S)
+    path, text = REPO / block.group(1), block.group(2)
+    body = "".join(l + "\n" for l in path.read_text().splitlines() if not l.startswith("; "))
+    assert body == text
+    r = run(sim, "run", path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "flow over-the-link  ping      done" in r.stdout and "bulk.4" in r.stdout
+
+
+def test_long_runs_print_progress_lines(sim):
+    r = run(sim, "run", SCEN / "quickstart.ini", "--progress", "1ms")
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("microtcp-sim: running: virtual ")]
+    assert lines and all(" s of 60.000 s, " in l and " events, " in l for l in lines), r.stderr
+    r = run(sim, "run", SCEN / "quickstart.ini", "--quiet")  # quiet: none (the default: every 10 s)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    # progress never changes the run
+    a = run(sim, "run", SCEN / "quickstart.ini", "--progress", "1ms").stdout
+    assert a == run(sim, "run", SCEN / "quickstart.ini").stdout
+
+
+# ---- scale-out: --shard with GNU parallel, merged by tools/swarm-merge.py ----
+MERGE = REPO / "tools" / "swarm-merge.py"
+
+
+def parallel_swarm(sim, tmp_path, *extra, sshlogin=None, scenario="swarm-small.ini", seeds="1..24"):
+    if not shutil.which("parallel"):
+        pytest.skip("GNU parallel not installed (parallel)")
+    cmd = ["parallel", "--halt", "never"] + (["--sshlogin", sshlogin] if sshlogin else []) + [
+        str(sim), "swarm", str(SCEN / scenario), "--seeds", seeds, "--shard", "{}/3",
+        "--json", str(tmp_path / "shard-{}.json"), *extra, ":::", "1", "2", "3"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def merge(tmp_path, *files):
+    return subprocess.run(["/usr/bin/python3", str(MERGE), *map(str, files)], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("sshlogin", [None, "2/:"], ids=["local-jobs", "sshlogin-style"])
+def test_swarm_shards_under_gnu_parallel_merge_into_one_report(sim, tmp_path, sshlogin):
+    """`--sshlogin 2/:` is parallel's remote syntax with ':' (this machine) as
+    the login: the same command line a cluster would use with real hosts."""
+    r = parallel_swarm(sim, tmp_path, sshlogin=sshlogin)
+    assert r.returncode == 0, r.stderr
+    whole = run(sim, "swarm", SCEN / "swarm-small.ini", "--seeds", "1..24")
+    # the shards ran exactly the seeds of one unsharded run, with the same results
+    assert sorted(r.stdout.splitlines()) == sorted(whole.stdout.splitlines())
+    m = merge(tmp_path, *sorted(tmp_path.glob("shard-*.json")))
+    assert m.returncode == 0, m.stderr
+    assert "seeds 1..24 in 3 shards: 24 seeds run, 0 failed" in m.stdout
+    m = merge(tmp_path, tmp_path / "shard-1.json", tmp_path / "shard-3.json")
+    assert m.returncode == 2 and "shards missing: 2/3" in m.stderr, m.stderr
+
+
+def test_swarm_merge_lists_every_failing_seed_with_its_reproduce_line(sim, tmp_path):
+    r = parallel_swarm(sim, tmp_path, "--until", "300ms", scenario="quickstart.ini", seeds="1..6")
+    assert r.returncode != 0  # every seed stops before its flows end: liveness
+    m = merge(tmp_path, *sorted(tmp_path.glob("shard-*.json")))
+    assert m.returncode == 1, m.stdout + m.stderr
+    lines = [l for l in m.stdout.splitlines() if "reproduce:" in l]
+    assert len(lines) == 6 and all("--swarm --until 300ms" in l for l in lines), m.stdout
+    repro = lines[0].split("reproduce: microtcp-sim ", 1)[1].split()
+    assert run(sim, *repro).returncode == 4

@@ -45,7 +45,10 @@ int capture_open(struct capture_reader *r, const char *path, char *err, size_t e
   char perr[PCAP_ERRBUF_SIZE];
   r->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
   if (!r->pcap) {
-    snprintf(err, errlen, "%s: %s", path, perr);
+    /* libpcap names the file itself in some errors ("PATH: No such file or
+     * directory"): prefix the path only when it is not already there. */
+    if (strncmp(perr, path, strlen(path)) == 0) snprintf(err, errlen, "%s", perr);
+    else snprintf(err, errlen, "%s: %s", path, perr);
     return -1;
   }
   r->linktype = pcap_datalink(r->pcap);

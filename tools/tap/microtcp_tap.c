@@ -8,9 +8,10 @@
  * sleep in poll() until a frame arrives, the stack's next deadline, or the
  * next held (delayed/reordered) frame is due.
  *
- * Exit status: 0 after SIGINT/SIGTERM, --duration, or a successful `source`;
- * 1 on a runtime error or a failure found (device, stack, a `source` that
- * failed or had not finished when stopped); 2 on CLI misuse.
+ * Exit status: 0 after SIGINT/SIGTERM, --duration, the deletion of its network
+ * namespace (`ip netns del`), or a successful `source`; 1 on a runtime error or
+ * a failure found (device, its disappearance, stack, a `source` that failed or
+ * had not finished when stopped); 2 on CLI misuse.
  * Every error is one line on stderr.
  */
 #define _GNU_SOURCE
@@ -22,9 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +78,8 @@ static const char USAGE[] =
     "  --help, --version\n"
     "The line \"microtcp-tap: NAME up, ...\" on stderr means the device is up and\n"
     "running and the stack answers: wait for it before using the device.\n"
+    "It stops by itself when its device disappears (exit 1) or its network namespace\n"
+    "is deleted (`ip netns del`, exit 0).\n"
     "exit codes: 0 ok, 1 failure found or runtime error (device, stack, a source that\n"
     "            failed or did not finish), 2 usage error\n";
 
@@ -243,6 +248,35 @@ static int wait_running(const char *name, int timeout_ms) {
   }
   close(s);
   return ok ? 0 : -1;
+}
+
+/* The name under /run/netns of the network namespace we run in (as `ip netns
+ * exec NAME` starts us), or "" when it has none. Found by inode. */
+static void netns_name(char *name, size_t cap, struct stat *self) {
+  name[0] = 0;
+  if (stat("/proc/self/ns/net", self) != 0) return;
+  DIR *d = opendir("/run/netns");
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    char path[300];
+    struct stat st;
+    snprintf(path, sizeof path, "/run/netns/%s", de->d_name);
+    if (de->d_name[0] != '.' && stat(path, &st) == 0 && st.st_ino == self->st_ino && st.st_dev == self->st_dev) {
+      snprintf(name, cap, "%s", de->d_name);
+      break;
+    }
+  }
+  closedir(d);
+}
+
+/* `ip netns del NAME` only unmounts the name: the namespace lives on while
+ * we do, with nothing able to reach us. So: gone from /run/netns = stop. */
+static int netns_deleted(const char *name, const struct stat *self) {
+  char path[300];
+  struct stat st;
+  snprintf(path, sizeof path, "/run/netns/%s", name);
+  return stat(path, &st) != 0 || st.st_ino != self->st_ino || st.st_dev != self->st_dev;
 }
 
 int main(int argc, char **argv) {
@@ -452,6 +486,10 @@ int main(int argc, char **argv) {
 
   int rc = 0, client_reported = 0;
   uint64_t t0 = mono_us();
+  char ns[256];
+  struct stat ns_self;
+  netns_name(ns, sizeof ns, &ns_self);
+  uint64_t ns_check = t0 + 1000000;
   static uint8_t buf[GSO_VNET_HDR_LEN + 14 + GSO_MAX_BYTES]; /* a super-frame with --gso */
   struct inbound inb = {&in, &br};
   while (!stop) {
@@ -461,6 +499,14 @@ int main(int argc, char **argv) {
     /* frames from Linux (bounded per turn so timers and output keep up) */
     for (int k = 0, segs = 0; k < 256 && segs < 512; k++) {
       ssize_t n = read(fd, buf, use_gso ? sizeof buf : 2048);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        /* `ip link del` (EBADFD) and the like: nothing will ever arrive again,
+         * and poll() would report the fd ready forever. */
+        fprintf(stderr, "microtcp-tap: %s disappeared (%s): stopping\n", name, strerror(errno));
+        rc = 1;
+        stop = 1;
+        break;
+      }
       if (n <= (ssize_t)vnet) break;
       if (!use_gso) {
         impair_pass(&in, buf, (size_t)n, now, to_stack, &br);
@@ -478,6 +524,13 @@ int main(int argc, char **argv) {
       if (r > 1) {
         br.split_in++;
         br.split_out += (uint64_t)r;
+      }
+    }
+    if (ns[0] && now >= ns_check) {
+      ns_check = now + 1000000;
+      if (netns_deleted(ns, &ns_self)) {
+        fprintf(stderr, "microtcp-tap: network namespace %s was deleted: stopping\n", ns);
+        stop = 1;
       }
     }
     impair_release(&in, now, to_stack, &br);

@@ -83,17 +83,20 @@ def in_ci():
 def setup(build_dir):
     """Find or build packetdrill once; record the path or the reason."""
     rec = os.path.join(build_dir, "packetdrill-found.txt")
+    tmp = rec + f".{os.getpid()}"  # written whole, then renamed: readers never see half
     r = subprocess.run([os.path.join(HERE, "build-packetdrill.sh"), build_dir],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if r.returncode == 0:
         path = r.stdout.strip().splitlines()[-1]
-        with open(rec, "w") as f:
+        with open(tmp, "w") as f:
             f.write("path " + path + "\n")
+        os.replace(tmp, rec)
         print("packetdrill:", path)
         return 0
     reason = (r.stderr.strip().splitlines() or ["build-packetdrill.sh failed"])[-1]
-    with open(rec, "w") as f:
+    with open(tmp, "w") as f:
         f.write("missing " + reason + "\n")
+    os.replace(tmp, rec)
     print("SKIP: " + reason)
     return 1 if in_ci() else 0
 

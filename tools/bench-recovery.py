@@ -9,8 +9,8 @@ on/off goodput ratio.
 
 --feature names a scenario host key that is a boolean (prr, dsack, sack).
 --quick runs a small grid (for a first look; the full grid takes minutes).
-Exit 0 unless a run fails to finish (a liveness or integrity failure is a bug,
-reported with the command that reproduces it).
+exit codes: 0 ok, 1 failure found (a run that did not finish: printed with
+the command that reproduces it), 2 usage error (e.g. the simulator not built).
 """
 import argparse
 import itertools
@@ -74,7 +74,8 @@ def run_cell(sim, cell, feature, on, cc, seeds, tmp):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version="bench-recovery.py (microtcp) 0.1.0")
     ap.add_argument("--sim", default="build/default/sim/microtcp-sim")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--feature", default="prr")

@@ -30,5 +30,18 @@ for i in $(seq 1 "$runs"); do
 done
 # Wall-clock frames/s depends on what else runs on the machine; frames per
 # CPU second (the process's own CPU time) much less so. Both are printed.
+# The same file read and written by tcpdump (libpcap only, no stack), for a
+# ratio measured in this run on this machine.
+if command -v tcpdump >/dev/null 2>&1; then
+  TIMEFORMAT='%U %S %R'
+  t=$( { time tcpdump -r "$tmp/bench.pcap" -w /dev/null 2>/dev/null; } 2>&1 | tail -1)
+  read -r u s w <<<"$t"
+  cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
+  td_rate=$(awk -v n="$frames" -v c="$cpu" 'BEGIN { printf "%d", c > 0 ? n / c : 0 }')
+  echo "tcpdump -r FILE -w /dev/null: ${cpu} s CPU, ${w} s wall: $td_rate frames per CPU second;" \
+       "replay --feed / tcpdump = $(awk -v a="$best_cpu" -v b="$td_rate" 'BEGIN { printf "%.3f", b > 0 ? a / b : 0 }')"
+else
+  echo "tcpdump not installed: no comparison (apt-get install tcpdump)"
+fi
 echo "best: $best frames/s wall clock, $best_cpu frames per CPU second, over $frames frames" \
      "($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -14,7 +14,13 @@
 #      /work/shared/third_party): unpacked and built into BUILD_DIR
 # BUILD_DIR defaults to build/. Building needs gcc, make, bison and flex.
 # Exit 0 with the path printed, or 1 with one line on stderr saying why not.
+# exit codes: 0 ok, 1 failure found (no packetdrill, build failed), 2 usage error
 set -euo pipefail
+case "${1:-}" in
+  --help|-h) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --version) echo "build-packetdrill.sh (microtcp) 0.1.0"; exit 0 ;;
+  -*) echo "build-packetdrill.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build_dir=$(mkdir -p "${1:-$root/build}" && cd "${1:-$root/build}" && pwd)
 out="$build_dir/packetdrill"

@@ -19,8 +19,8 @@ packetdrill.build fixture, which runs build-packetdrill.sh once) is used; when
 there is none the test is skipped (exit 77, reason printed), but when the
 environment has CI=true a missing packetdrill is a failure (exit 1).
 
-Exit status: packetdrill's (0 pass, 1 mismatch), 2 usage, 77 skipped,
-124 timeout.
+exit codes: 0 ok, 1 failure found (packetdrill's mismatch), 2 usage error;
+77 skipped, 124 timeout.
 """
 import argparse
 import os
@@ -114,17 +114,20 @@ def found(build_dir):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--setup":
         return setup(os.path.abspath(sys.argv[2]))
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version="run-script.py (microtcp) 0.1.0")
     ap.add_argument("--packetdrill")
     ap.add_argument("--find", metavar="BUILD_DIR")
     ap.add_argument("--expect-fail", action="store_true",
                     help="pass only if packetdrill reports a failure (exit 1) promptly")
-    ap.add_argument("--so", required=True)
+    ap.add_argument("--so", help="libmicrotcp-packetdrill.so (required)")
     ap.add_argument("--strict", action="store_true")
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("script")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
+    if not a.so:
+        ap.error("--so is required")
     pd = a.packetdrill
     if not pd and a.find:
         pd, why = found(os.path.abspath(a.find))

@@ -88,6 +88,7 @@ static const char USAGE[] =
     "  --perturb        TEST ONLY: flip the lowest bit of the window of every TCP\n"
     "                   frame the stack sends, to prove that check mode notices\n"
     "  --help           this text\n"
+    "  --version        the version\n"
     "\n"
     "Frames longer than the stack's MTU + 14 (BIG TCP/GSO super-frames, jumbo\n"
     "frames) are counted as oversize and not injected (--segment-gso: TCP ones\n"
@@ -95,7 +96,7 @@ static const char USAGE[] =
     "QinQ) is removed. Frames cut by the capture's snapshot length are counted\n"
     "and shown as truncated.\n"
     "\n"
-    "Exit status: 0 pass; 1 divergence / outcome mismatch / leak, or NOTHING\n"
+    "Exit status (exit codes: 0 ok, 1 failure found, 2 usage or input error): 0 pass; 1 divergence / outcome mismatch / leak, or NOTHING\n"
     "CHECKED (no frame injected; check mode with 0 frames compared and no\n"
     "[expect]; outcome mode without expectations); 2 usage error, or a capture\n"
     "or sidecar that cannot be read to the end (in every mode: a file libpcap\n"
@@ -118,6 +119,10 @@ int main(int argc, char **argv) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(USAGE, stdout);
+      return 0;
+    }
+    if (!strcmp(a, "--version")) {
+      printf("microtcp-replay %s\n", MICROTCP_VERSION_STRING);
       return 0;
     }
     if (!strcmp(a, "--check"))

@@ -37,9 +37,10 @@ if command -v tcpdump >/dev/null 2>&1; then
   t=$( { time tcpdump -r "$tmp/bench.pcap" -w /dev/null 2>/dev/null; } 2>&1 | tail -1)
   read -r u s w <<<"$t"
   cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
-  td_rate=$(awk -v n="$frames" -v c="$cpu" 'BEGIN { printf "%d", c > 0 ? n / c : 0 }')
+  td_rate=$(awk -v n="$frames" -v c="$cpu" 'BEGIN { if (c > 0) printf "%d", n / c; else printf "0" }')
+  ratio=$(awk -v a="$best_cpu" -v b="$td_rate" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "n/a" }')
   echo "tcpdump -r FILE -w /dev/null: ${cpu} s CPU, ${w} s wall: $td_rate frames per CPU second;" \
-       "replay --feed / tcpdump = $(awk -v a="$best_cpu" -v b="$td_rate" 'BEGIN { printf "%.3f", b > 0 ? a / b : 0 }')"
+       "replay --feed / tcpdump (per CPU second) = $ratio"
 else
   echo "tcpdump not installed: no comparison (apt-get install tcpdump)"
 fi

@@ -19,6 +19,7 @@ int arp_init(struct microtcp_stack *st, struct carve *c, uint64_t now) {
   st->arp.entries = carve_take(c, arp_footprint(&st->cfg));
   st->arp.wait_head = st->arp.wait_tail = FRAME_NONE;
   st->arp.pending_count = 0;
+  st->arp.hi = 0;
   return MICROTCP_OK;
 }
 
@@ -83,7 +84,7 @@ void arp_announce(struct microtcp_stack *st) {
 
 /* ---- the cache ---------------------------------------------------------------------------- */
 static struct arp_entry *find(const struct microtcp_stack *st, uint32_t ip) {
-  for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
+  for (uint16_t i = 0; i < st->arp.hi; i++) {
     struct arp_entry *e = &st->arp.entries[i];
     if (e->state != ARP_FREE && e->ip == ip) return e;
   }
@@ -133,19 +134,20 @@ static uint64_t pending_grace(const struct microtcp_stack *st) {
 static struct arp_entry *take_entry(struct microtcp_stack *st, bool pending) {
   struct arp_entry *free_entry = NULL, *lru_resolved = NULL;
   uint16_t n_pending = 0;
-  for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
+  for (uint16_t i = 0; i < st->arp.hi; i++) {
     struct arp_entry *e = &st->arp.entries[i];
     if (e->state == ARP_FREE && !free_entry) free_entry = e;
     if (e->state == ARP_RESOLVED && (!lru_resolved || e->last_used < lru_resolved->last_used))
       lru_resolved = e;
     if (e->state == ARP_PENDING) n_pending++;
   }
+  if (!free_entry && st->arp.hi < st->cfg.arp_entries) free_entry = &st->arp.entries[st->arp.hi];
   struct arp_entry *victim = free_entry ? free_entry : lru_resolved;
   if (pending && n_pending >= incomplete_cap(st)) victim = NULL;
   /* Only incomplete entries that had their chance (pending_grace) may go. */
   uint64_t grace = pending_grace(st);
   n_pending = 0;
-  for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
+  for (uint16_t i = 0; i < st->arp.hi; i++) {
     const struct arp_entry *e = &st->arp.entries[i];
     if (e->state == ARP_PENDING && st->now - e->asked_at >= grace) n_pending++;
   }
@@ -156,7 +158,7 @@ static struct arp_entry *take_entry(struct microtcp_stack *st, bool pending) {
       uint64_t now;
     } in = {{'a', 'r', 'p', 'e'}, st->arp.evictions++, st->now};
     uint32_t k = (uint32_t)(prf(st, &in, sizeof in) % n_pending);
-    for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
+    for (uint16_t i = 0; i < st->arp.hi; i++) {
       struct arp_entry *e = &st->arp.entries[i];
       if (e->state == ARP_PENDING && st->now - e->asked_at >= grace && k-- == 0) {
         victim = e;
@@ -167,6 +169,8 @@ static struct arp_entry *take_entry(struct microtcp_stack *st, bool pending) {
   if (!victim) return NULL;
   if (victim->state == ARP_PENDING) st->ctr.arp_incomplete_evicted++;
   forget(st, victim);
+  uint16_t idx = (uint16_t)(victim - st->arp.entries);
+  if (idx >= st->arp.hi) st->arp.hi = (uint16_t)(idx + 1); /* the caller fills it in */
   return victim;
 }
 
@@ -390,7 +394,7 @@ static uint64_t entry_due(const struct microtcp_stack *st, const struct arp_entr
 
 uint64_t arp_deadline(const struct microtcp_stack *st) {
   uint64_t d = UINT64_MAX;
-  for (uint16_t i = 0; i < st->cfg.arp_entries; i++) d = MIN(d, entry_due(st, &st->arp.entries[i]));
+  for (uint16_t i = 0; i < st->arp.hi; i++) d = MIN(d, entry_due(st, &st->arp.entries[i]));
   return d;
 }
 
@@ -425,7 +429,7 @@ static void advance_resolved(struct microtcp_stack *st, struct arp_entry *e, uin
 }
 
 void arp_advance(struct microtcp_stack *st, uint64_t now) {
-  for (uint16_t i = 0; i < st->cfg.arp_entries; i++) {
+  for (uint16_t i = 0; i < st->arp.hi; i++) {
     struct arp_entry *e = &st->arp.entries[i];
     if (entry_due(st, e) > now) continue;
     if (e->state == ARP_PENDING)
@@ -433,11 +437,12 @@ void arp_advance(struct microtcp_stack *st, uint64_t now) {
     else
       advance_resolved(st, e, now);
   }
+  while (st->arp.hi && st->arp.entries[st->arp.hi - 1].state == ARP_FREE) st->arp.hi--;
 }
 
 uint32_t arp_entries_in_use(const struct microtcp_stack *st) {
   uint32_t n = 0;
-  for (uint16_t i = 0; i < st->cfg.arp_entries; i++) n += st->arp.entries[i].state != ARP_FREE;
+  for (uint16_t i = 0; i < st->arp.hi; i++) n += st->arp.entries[i].state != ARP_FREE;
   return n;
 }
 

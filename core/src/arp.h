@@ -44,6 +44,8 @@ struct arp_state {
   uint16_t wait_head, wait_tail; /* frames waiting for resolution (FIFO) */
   uint16_t pending_count;        /* frames in that FIFO */
   uint32_t evictions;            /* incomplete entries evicted (PRF input) */
+  uint16_t hi;                   /* every entry at or above this index is FREE: scans stop here,
+                                  * so a large cache costs only what is in use */
 };
 
 size_t arp_footprint(const microtcp_config *cfg);

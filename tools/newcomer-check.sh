@@ -56,6 +56,16 @@ for m in proc sys dev dev/pts run; do
   mounts+=("$dir/$m")
 done
 cp /etc/resolv.conf "$dir/etc/resolv.conf"
+# Tools we test with but do not ship (packetdrill's source) sit next to the
+# project as ../shared/third_party; give the chroot's clone the same neighbour.
+for tp in "$repo/../shared/third_party" /work/shared/third_party; do
+  if [ -d "$tp" ]; then
+    mkdir -p "$dir/root/shared/third_party"
+    mount --bind -o ro "$tp" "$dir/root/shared/third_party"
+    mounts+=("$dir/root/shared/third_party")
+    break
+  fi
+done
 rm -rf "$dir/root/microtcp"
 git clone -q --no-hardlinks "$repo" "$dir/root/microtcp"
 echo "== as root in the chroot: tools/quickstart.sh" >&2

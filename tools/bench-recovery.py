@@ -100,9 +100,12 @@ def main():
         for loss, reorder, rtt, bw in itertools.product(losses, reorders, rtts, bws):
             one_way = f"{int(rtt[:-2]) / 2:g}ms"
             mbit = {"10mbit": 10, "100mbit": 100, "1gbit": 1000}[bw]
-            nbytes = f"{max(1, mbit // 10)}MB" if mbit < 1000 else "50MB"
+            # 1 MB at 10 Mbit/s, 5 MB above: big enough to leave slow start on
+            # the fast links, small enough to finish under 5 % loss at 100 ms
+            # (NewReno then gets well under 1 Mbit/s) within the duration.
+            nbytes = "1MB" if mbit < 100 else "5MB"
             cell = dict(latency=one_way, loss=loss, reorder=reorder, reorder_delay="2ms",
-                        bandwidth=bw, queue="256KiB", duration="600s", nbytes=nbytes)
+                        bandwidth=bw, queue="256KiB", duration="1200s", nbytes=nbytes)
             off = run_cell(a.sim, cell, a.feature, False, a.cc, a.seeds, tmp)
             on = run_cell(a.sim, cell, a.feature, True, a.cc, a.seeds, tmp)
             if off is None or on is None:

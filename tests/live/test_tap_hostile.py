@@ -322,6 +322,7 @@ for i in range(int(sys.argv[2])):
         out.append(None)
     time.sleep(float(sys.argv[3]))
 print(json.dumps(out))
+print(json.dumps(out), file=sys.stderr)
 """.replace("{stack}", STACK_IP)
 
 
@@ -331,6 +332,16 @@ def legit_echo(ns, n=3, gap=0.3, src=HOST_IP):
     r = ns.run(["/usr/bin/python3", "-c", ECHO_TIMED, src, n, gap], timeout=60)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def legit_echo_bg(ns, n=3, gap=0.3, src=HOST_IP, log="legit.log"):
+    """legit_echo in the background: wait() the process, then legit_result()."""
+    return ns.spawn(["/usr/bin/python3", "-c", ECHO_TIMED, src, n, gap], log)
+
+
+def legit_result(p):
+    p.wait(timeout=60)
+    return json.loads(p.log.read_text().strip().splitlines()[-1])
 
 
 def served(times):
@@ -599,7 +610,7 @@ while time.time() < t0 + seconds:
     ahead = t0 + n / rate - time.time()
     if ahead > 0:
         time.sleep(ahead)
-print(json.dumps({"sent": n}))
+print(json.dumps({"sent": n}), file=sys.stderr)
 """
 
 
@@ -638,3 +649,225 @@ def test_fragment_flood(ns):
     assert rss1 <= rss0 + 4096, (rss0, rss1)
     assert served(during) and served(after), (during, after)
     assert loss_a == "0", ping_after
+
+
+ECHO_FLOOD = """
+seconds, rate = float(sys.argv[1]), float(sys.argv[2])
+raw = [bytes(p.l2() / p.ip_hdr(id=i) / ICMP(type=8, id=77, seq=i) / Raw(b"P" * 56)) for i in range(1000)]
+n, replies, t0 = 0, 0, time.time()
+mine = bytes.fromhex(p.mac.replace(":", ""))
+while time.time() < t0 + seconds + 0.5:
+    if time.time() < t0 + seconds:
+        for _ in range(20):
+            p.s.send(raw[n % len(raw)]); n += 1
+    while True:                  # count replies by their bytes (scapy is too slow for 10k/s)
+        try:
+            f = p.s.recv(2048, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            break
+        if f[0:6] == mine and f[12:14] == b"\\x08\\x00" and f[23] == 1 and f[34] == 0:
+            replies += 1
+        elif f[12:14] == b"\\x08\\x06":
+            p._take(f)           # the stack's ARP request for us
+    ahead = t0 + n / rate - time.time()
+    if ahead > 0:
+        time.sleep(ahead)
+print(json.dumps({"sent": n, "replies": replies}), file=sys.stderr)
+"""
+
+
+@needs_scapy
+def test_icmp_echo_flood(ns):
+    """10,000 echo requests/s for 3 s from one on-link peer (microtcp-tap
+    answers every one: icmp_rate_per_s = 0 there): a Linux client is served
+    during and after, memory stays put."""
+    stack = ns.start_stack("--app", "echo", "--port", 7, "--counters")
+    rss0 = rss_kib(stack)
+    flood = ns.spawn(["/usr/bin/python3", "-c", PEER + "import socket\nfrom scapy.all import ICMP\n" + ECHO_FLOOD,
+                      3, 10000], "echoflood.log")
+    time.sleep(0.5)
+    during = legit_echo(ns, 3, 0.3)
+    flood.wait(timeout=30)
+    rss1 = rss_kib(stack)
+    after = legit_echo(ns, 2, 0.1)
+    ctr, pools = stop_clean(ns, stack)
+    r = json.loads(flood.log.read_text().strip().splitlines()[-1])
+    print(f"\necho flood: {r['sent']} requests in 3 s, {r['replies']} replies seen "
+          f"(icmp_echo_replies_out={ctr.get('icmp_echo_replies_out', 0)}, "
+          f"drop_tx_queue_full={ctr.get('drop_tx_queue_full', 0)}); Linux client during {during} s, "
+          f"after {after} s; RSS {rss0} -> {rss1} KiB")
+    assert r["sent"] >= 15000, r
+    assert served(during) and served(after), (during, after)
+    assert rss1 <= rss0 + 4096, (rss0, rss1)
+
+
+ICMP_FORGED = """
+ROUTER = "10.9.0.254"
+assert p.connect(7)
+p.write(b"x" * 1000)
+got = p.read(1000, 2.0, ack=False)           # echoed, never acknowledged: in flight
+assert len(got) == 1000, len(got)
+una = (p.rcv_nxt - 1000) & 0xFFFFFFFF
+q = tcp_quote(STACK_IP, p.ip, 7, p.sport, una)
+def forge(typ, code, mtu=0):
+    p.send(icmp_error(p.mac, p.stack_mac, ROUTER, p.stack_ip, typ, code, q, mtu))
+for _ in range(3):
+    forge(3, 3); forge(3, 2); forge(3, 1); forge(11, 0)   # port/proto/host unreachable, TTL
+n0 = len(p.data_segments())
+for mtu in (68, 0, 100):                     # below the smallest MTU TCP accepts (108)
+    forge(3, 4, mtu)
+p.pump(1.5)                                  # the RTO retransmits, at the old size
+low = p.data_segments()[n0:]
+n1 = len(p.data_segments())
+forge(3, 4, 108)                             # the smallest accepted: MSS 68
+p.pump(0.5)
+tiny = p.data_segments()[n1:]
+p.send(p.seg(flags="A"))                     # acknowledge everything
+p.pump(0.3)
+p.queue.clear()
+p.write(b"after")
+after = p.read(5, 2.0)
+p.close()
+print(json.dumps({"below_min": low, "at_108": tiny, "after": after.decode(errors="replace")}))
+""".replace("STACK_IP", repr(STACK_IP))
+
+
+@needs_scapy
+def test_forged_icmp_errors_quoting_a_connection(ns):
+    """Forged port/protocol/host unreachable and time exceeded quoting a live
+    connection (right 4-tuple, sequence number in flight): soft errors, the
+    connection lives on. Frag-needed with an MTU below 108 (68, 0, 100) is
+    ignored; at 108 the MSS goes to 68, never below the floor (64). A Linux
+    client is served during and after."""
+    stack = ns.start_stack("--app", "echo", "--port", 7, "--counters")
+    bg = legit_echo_bg(ns, 4, 0.5)
+    r = peer_run(ns, ICMP_FORGED)
+    during = legit_result(bg)
+    after = legit_echo(ns, 2, 0.1)
+    ctr, _ = stop_clean(ns, stack)
+    print(f"\nforged ICMP: {ctr.get('icmp_errors_in', 0)} errors in, tcp_icmp_hard_as_soft="
+          f"{ctr.get('tcp_icmp_hard_as_soft', 0)}; retransmissions after frag-needed MTU 68/0/100: "
+          f"{r['below_min']} bytes; after MTU 108: {r['at_108']} bytes; the connection then echoed "
+          f"{r['after']!r}; Linux client during {during} s, after {after} s")
+    assert r["after"] == "after", r
+    assert ctr.get("tcp_icmp_hard_as_soft", 0) >= 6, ctr
+    assert r["below_min"] and min(r["below_min"]) == 1000, r
+    assert r["at_108"] and max(r["at_108"]) == 68, r  # MSS 68 (the tail of 1000 is 48)
+    assert served(during) and served(after), (during, after)
+
+
+ARP_SPOOF = """
+import socket
+seconds, fake = float(sys.argv[1]), sys.argv[2]
+from scapy.all import ARP
+bcast = "ff:ff:ff:ff:ff:ff"
+directed = bytes(Ether(src=fake, dst=p.stack_mac) /
+                 ARP(op=2, hwsrc=fake, psrc=HOST_IP, hwdst=p.stack_mac, pdst=p.stack_ip))
+gratuitous = bytes(Ether(src=fake, dst=bcast) / ARP(op=2, hwsrc=fake, psrc=HOST_IP, hwdst=bcast, pdst=HOST_IP))
+fk = bytes.fromhex(fake.replace(":", ""))
+sent = hijacked = 0
+t0 = time.time()
+while time.time() < t0 + seconds:
+    p.s.send(directed); p.s.send(gratuitous); sent += 2
+    end = time.time() + 0.1
+    while time.time() < end:         # frames the stack now sends to the fake MAC
+        r, _, _ = select.select([p.s], [], [], max(0, end - time.time()))
+        if r:
+            f = p.s.recv(2048)
+            if f[0:6] == fk and f[6:12] == bytes.fromhex("020000000002"):
+                hijacked += 1
+print(json.dumps({"sent": sent, "hijacked": hijacked}), file=sys.stderr)
+""".replace("HOST_IP", repr(HOST_IP))
+
+
+@needs_scapy
+def test_arp_spoofing_of_the_client(ns):
+    """ARP replies claiming the Linux client's address from another MAC, 20/s
+    for 3 s (directed to the stack and gratuitous): the stack's cache takes
+    them (the RFC 826 merge rule; Linux updates a known entry the same way),
+    so its frames to the client go to the fake MAC while it lasts. Measured:
+    what is hijacked, how the client fares during, and when service comes
+    back (the stack re-learns the client's MAC from the client's next ARP
+    packet, here its request once Linux's neighbour entry is flushed, or from
+    its own refresh, arp_ttl/2 = 30 s after the last forged reply)."""
+    stack = ns.start_stack("--app", "echo", "--port", 7, "--counters")
+    before = legit_echo(ns, 1, 0)       # the stack learns the client's real MAC
+    fake = "02:66:66:66:66:01"
+    spoof = ns.spawn(["/usr/bin/python3", "-c", PEER + "import select\n" + ARP_SPOOF, 3, fake], "spoof.log")
+    time.sleep(0.5)
+    during = legit_echo(ns, 2, 0.2)
+    spoof.wait(timeout=30)
+    r = json.loads(spoof.log.read_text().strip().splitlines()[-1])
+    t0 = time.time()
+    natural = None
+    while time.time() < t0 + 8:         # without help from Linux's side
+        if served(legit_echo(ns, 1, 0)):
+            natural = round(time.time() - t0, 1)
+            break
+    flushed = None
+    if natural is None:                 # Linux re-resolves the stack: a broadcast request
+        ns.run(["ip", "neigh", "flush", "dev", "tap0"])
+        t1 = time.time()
+        for _ in range(3):
+            if served(legit_echo(ns, 1, 0)):
+                flushed = round(time.time() - t1, 2)
+                break
+    ctr, _ = stop_clean(ns, stack)
+    print(f"\nARP spoofing: {r['sent']} forged replies in 3 s; the stack sent {r['hijacked']} frames "
+          f"to the fake MAC; Linux client before {before} s, during {during} s; service back "
+          f"{'after %s s by itself' % natural if natural is not None else 'not within 8 s by itself'}"
+          f"{'' if flushed is None else ', %s s after Linux re-resolved the stack' % flushed}")
+    assert served(before), before
+    assert natural is not None or flushed is not None, "service did not recover"
+
+
+SINK_SERVER = """
+import socket
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(('0.0.0.0', 9000))
+srv.listen(8)
+import sys; print("listening", file=sys.stderr, flush=True)
+while True:
+    c, _ = srv.accept()
+    while c.recv(1 << 16):
+        pass
+    c.close()
+"""
+
+
+def source_run(ns, tag, *args):
+    """One run of the stack's source app to the Linux sink: (source port of its
+    SYN, IP IDs of its first 6 IPv4 frames)."""
+    pcap = ns.tmp / f"{tag}.pcap"
+    p = ns.spawn([ns.tap_bin, "--ifname", "tap0", "--ip", f"{STACK_IP}/24", "--host-ip", f"{HOST_IP}/24",
+                  "--app", "source", "--connect", f"{HOST_IP}:9000", "--bytes", 20000, "--pcap", pcap, *args],
+                 f"{tag}.log")
+    rc = p.wait(timeout=20)
+    assert rc == 0, p.log.read_text()
+    port, ids = None, []
+    for f in pcap_frames(pcap):
+        if f[6:12] != bytes.fromhex("020000000002") or f[12:14] != b"\x08\x00":
+            continue
+        ids.append(struct.unpack(">H", f[18:20])[0])
+        if port is None and f[23] == 6:
+            port = struct.unpack(">H", f[14 + (f[14] & 15) * 4:][0:2])[0]
+    return port, ids[:6]
+
+
+def test_ip_id_and_port_unpredictable_without_seed(ns):
+    """issue 13 (6), the rest: without --seed the source app's ephemeral port
+    and the IP-ID sequence differ from run to run (the secret comes from
+    getrandom()); with --seed 5 they repeat exactly, on request."""
+    sink = ns.spawn(["/usr/bin/python3", "-c", SINK_SERVER], "sink.log")
+    deadline = time.time() + 10
+    while "listening" not in sink.log.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+    runs = [source_run(ns, f"r{i}") for i in range(3)]
+    seeded = [source_run(ns, f"s{i}", "--seed", 5) for i in range(2)]
+    print(f"\npredictability: without --seed, ports {[r[0] for r in runs]}, IP IDs "
+          f"{[r[1] for r in runs]}; with --seed 5, ports {[r[0] for r in seeded]}, IP IDs "
+          f"{[r[1] for r in seeded]}")
+    assert len({r[0] for r in runs}) > 1, runs          # all equal: 1 in 2^28 by chance
+    assert len({tuple(r[1]) for r in runs}) == 3, runs
+    assert seeded[0] == seeded[1], seeded

@@ -871,3 +871,48 @@ def test_ip_id_and_port_unpredictable_without_seed(ns):
     assert len({r[0] for r in runs}) > 1, runs          # all equal: 1 in 2^28 by chance
     assert len({tuple(r[1]) for r in runs}) == 3, runs
     assert seeded[0] == seeded[1], seeded
+
+
+ARP_FLOOD = """
+seconds, rate = float(sys.argv[1]), float(sys.argv[2])
+from scapy.all import ARP
+raw = []
+for i in range(5000):   # requests for the stack from 250 on-link addresses and 5,000 MACs
+    mac = "02:55:%02x:%02x:00:01" % (i >> 8, i & 255)
+    src = "10.9.0.%d" % (4 + i % 250)
+    raw.append(bytes(Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") /
+                     ARP(op=1, hwsrc=mac, psrc=src, pdst=p.stack_ip)))
+n, t0 = 0, time.time()
+while time.time() < t0 + seconds:
+    for _ in range(20):
+        p.s.send(raw[n % len(raw)]); n += 1
+    ahead = t0 + n / rate - time.time()
+    if ahead > 0:
+        time.sleep(ahead)
+print(json.dumps({"sent": n}), file=sys.stderr)
+"""
+
+
+@needs_scapy
+def test_arp_request_flood(ns):
+    """10,000 ARP requests/s for 3 s asking for the stack from 250 on-link
+    addresses with ever-changing MACs: each is answered and (we are the
+    target) learned, churning the 256-entry cache; a Linux client is served
+    during and after, memory stays put."""
+    stack = ns.start_stack("--app", "echo", "--port", 7, "--counters")
+    rss0 = rss_kib(stack)
+    flood = ns.spawn(["/usr/bin/python3", "-c", PEER + ARP_FLOOD, 3, 10000], "arpflood.log")
+    time.sleep(0.5)
+    during = legit_echo(ns, 3, 0.3)
+    flood.wait(timeout=30)
+    rss1 = rss_kib(stack)
+    after = legit_echo(ns, 2, 0.1)
+    ctr, pools = stop_clean(ns, stack)
+    r = json.loads(flood.log.read_text().strip().splitlines()[-1])
+    print(f"\nARP request flood: {r['sent']} requests in 3 s, arp_replies_out="
+          f"{ctr.get('arp_replies_out', 0)}, arp_requests_out={ctr.get('arp_requests_out', 0)}, "
+          f"cache at exit {pools['arp_entries']} entries; Linux client during {during} s, after {after} s; "
+          f"RSS {rss0} -> {rss1} KiB")
+    assert r["sent"] >= 15000, r
+    assert served(during) and served(after), (during, after)
+    assert rss1 <= rss0 + 4096, (rss0, rss1)

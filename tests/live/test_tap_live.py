@@ -168,7 +168,10 @@ def summary(log):
 ECHO_CLIENT = """
 import socket, hashlib, os, threading
 data = os.urandom({n})
-s = socket.create_connection(('{ip}', {port}), timeout=30)
+# 60 s without a byte: with 5 % loss both ways, RTO backoff on a loaded
+# machine has once left a 30 s gap (the stack is slow under heavy loss:
+# core/TCP.md, issue 18), and this checks integrity, not speed.
+s = socket.create_connection(('{ip}', {port}), timeout=60)
 got = bytearray()
 def rd():
     while True:
@@ -400,7 +403,7 @@ print(ok)
 def test_transfer_through_loss_reordering_duplication(ns, gso):
     stack = ns.start_stack("--app", "echo", "--port", 7, "--loss", "5%", "--reorder", "5%",
                            "--duplicate", "1%", "--seed", 3, *(["--gso"] if gso else []))
-    out = ns.python(ECHO_CLIENT.format(n=3_000_000, ip=STACK_IP, port=7), timeout=150)
+    out = ns.python(ECHO_CLIENT.format(n=3_000_000, ip=STACK_IP, port=7), timeout=200)
     assert out == "3000000 True"
     rc, log = ns.stop(stack)
     m = re.search(r"bridge (\d+) dropped, (\d+) duplicated, (\d+) reordered", log)

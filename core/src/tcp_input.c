@@ -277,10 +277,14 @@ static void fin_received(struct microtcp_stack *st, struct tcb *t);
  * SYN (simultaneous open) or SYN-ACK (e.g. a TCP Fast Open server) is queued
  * for the application, within the window our SYN advertised; a FIN right
  * after it is taken too. */
+static void queue_syn_text(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  t->rcv_adv = t->rcv_nxt + MIN(tcp_rcv_window(t), 65535u); /* our SYN's unscaled window */
+  take_data(st, t, s);
+}
+
 static void syn_text(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
   if (s->len == 0 && !has(s, WIRE_TCP_FIN)) return;
-  t->rcv_adv = t->rcv_nxt + MIN(tcp_rcv_window(t), 65535u); /* our SYN's unscaled window */
-  if (s->len) take_data(st, t, s);
+  if (s->len) queue_syn_text(st, t, s);
   if (has(s, WIRE_TCP_FIN) && s->seq + 1 + s->len == t->rcv_nxt) fin_received(st, t);
   t->flags |= TF_ACK_NOW;
 }
@@ -332,10 +336,7 @@ static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struc
     t->flags |= TF_SYN_NEEDED;
     t->t_rexmt = 0;
     t->backoff = 0;
-    if (s->len) { /* queued; our SYN-ACK acknowledges it */
-      t->rcv_adv = t->rcv_nxt + MIN(tcp_rcv_window(t), 65535u);
-      take_data(st, t, s);
-    }
+    if (s->len) queue_syn_text(st, t, s); /* our SYN-ACK acknowledges it */
   }
   tcb_want_output(st, t);
 }
@@ -393,8 +394,7 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
  * at its end about ssthresh bytes are in flight, and (PRR-SSRB) grow back at
  * most slow-start fast when losses took pipe below ssthresh. The result is
  * expressed as cwnd = pipe + sndcnt, which the output path then honours. */
-static void prr_on_ack(struct microtcp_stack *st, struct tcb *t, uint32_t delivered) {
-  (void)st;
+static void prr_on_ack(struct tcb *t, uint32_t delivered) {
   t->prr_delivered += delivered;
   uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
   uint32_t ssthresh = t->cc.ssthresh;
@@ -788,7 +788,7 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
   if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && st->cfg.tcp_prr) {
     int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)sb_sacked_bytes(&t->sb) -
                         (int64_t)sacked_before;
-    prr_on_ack(st, t, delivered > 0 ? (uint32_t)delivered : 0);
+    prr_on_ack(t, delivered > 0 ? (uint32_t)delivered : 0);
   }
   if (t->snd_wnd > old_wnd) tcb_want_output(st, t);
   if (old_wnd == 0 && t->snd_wnd > 0 && (t->flags & TF_PERSIST)) {
@@ -842,9 +842,7 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
  * connection in TIME-WAIT? Only a plain SYN (no ACK, RST or FIN: a SYN+FIN is
  * not a connection request, RFC 1337) whose sequence number lies above the
  * old connection's, or, with timestamps, whose TSval is newer than TS.Recent. */
-static bool time_wait_reopens(const struct microtcp_stack *st, const struct tcb *t,
-                              const struct seg_in *s) {
-  (void)st;
+static bool time_wait_reopens(const struct tcb *t, const struct seg_in *s) {
   if (t->state != MICROTCP_TIME_WAIT) return false;
   if (!has(s, WIRE_TCP_SYN) || has(s, WIRE_TCP_ACK) || has(s, WIRE_TCP_RST) || has(s, WIRE_TCP_FIN))
     return false;
@@ -880,7 +878,7 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   struct tcb *t = tcb_lookup(st, ip->src, h.src_port, h.dst_port);
   bool reopen = false;
   uint32_t reopen_iss = 0;
-  if (t && time_wait_reopens(st, t, &s) && listener_by_port(st, h.dst_port)) {
+  if (t && time_wait_reopens(t, &s) && listener_by_port(st, h.dst_port)) {
     /* RFC 1122 4.2.2.13: the new connection's ISN must lie above the old
      * connection's sequence space; Linux uses old SND.NXT + 65535 + 2. */
     reopen = true;

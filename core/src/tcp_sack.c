@@ -134,18 +134,19 @@ bool sb_is_lost(const struct sack_board *sb, uint32_t seq, uint32_t mss) {
   return segs >= SACK_DUPTHRESH || bytes > (uint64_t)(SACK_DUPTHRESH - 1) * mss;
 }
 
-bool sb_next_lost(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
-                  uint32_t *seq, uint32_t *len) {
+/* The first unSACKed byte at or after max(from, snd_una) below high_sacked
+ * (RFC 6675 NextSeg 1.a/1.b), and when need_lost also IsLost() (1.c).
+ * IsLost() has the same value for every byte of one gap (no SACKed byte
+ * inside it changes the count above), so testing one byte per gap is exact. */
+static bool next_gap(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
+                     bool need_lost, uint32_t *seq, uint32_t *len) {
   if (mss == 0) mss = 1;
   uint32_t start = seq_max(from, snd_una);
   uint32_t gap_start = snd_una;
-  /* Only the gaps before a SACKed range lie below high_sacked (rule 1.b).
-   * IsLost() has the same value for every byte of one gap (no SACKed byte
-   * inside it changes the count above), so testing one byte per gap is exact. */
-  for (uint8_t i = 0; i < sb->count; i++) {
+  for (uint8_t i = 0; i < sb->count; i++) { /* only gaps before a SACKed range */
     uint32_t gap_end = sb->blk[i].left;
     uint32_t s = seq_max(gap_start, start);
-    if (seq_lt(s, gap_end) && sb_is_lost(sb, s, mss)) {
+    if (seq_lt(s, gap_end) && (!need_lost || sb_is_lost(sb, s, mss))) {
       uint32_t n = gap_end - s;
       *seq = s;
       *len = n < mss ? n : mss;
@@ -156,23 +157,14 @@ bool sb_next_lost(const struct sack_board *sb, uint32_t from, uint32_t snd_una, 
   return false;
 }
 
+bool sb_next_lost(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
+                  uint32_t *seq, uint32_t *len) {
+  return next_gap(sb, from, snd_una, mss, true, seq, len);
+}
+
 bool sb_next_unsacked(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
                       uint32_t *seq, uint32_t *len) {
-  if (mss == 0) mss = 1;
-  uint32_t start = seq_max(from, snd_una);
-  uint32_t gap_start = snd_una;
-  for (uint8_t i = 0; i < sb->count; i++) { /* gaps below high_sacked only (rule 1.b) */
-    uint32_t gap_end = sb->blk[i].left;
-    uint32_t s = seq_max(gap_start, start);
-    if (seq_lt(s, gap_end)) {
-      uint32_t n = gap_end - s;
-      *seq = s;
-      *len = n < mss ? n : mss;
-      return true;
-    }
-    gap_start = seq_max(gap_start, sb->blk[i].right);
-  }
-  return false;
+  return next_gap(sb, from, snd_una, mss, false, seq, len);
 }
 
 bool sb_highest_unsacked(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,

@@ -86,11 +86,10 @@ static int timeout_error(const struct tcb *t) {
  * answered (as Linux does for orphans), so a peer that keeps its window shut
  * forever cannot hold a connection block forever. */
 static void persist_fire(struct microtcp_stack *st, struct tcb *t) {
-  bool user_to = t->user_timeout_us && t->unacked_since &&
-                 st->now - t->unacked_since >= t->user_timeout_us;
+  /* (The user timeout has a timer of its own: tcb_advance.) */
   if (t->probes_unanswered < 255) t->probes_unanswered++;
   if (t->owner == OWN_ORPHAN && t->probes_total < 255) t->probes_total++;
-  if (user_to || t->probes_unanswered > st->cfg.tcp_max_retries ||
+  if (t->probes_unanswered > st->cfg.tcp_max_retries ||
       t->probes_total > st->cfg.tcp_max_retries) {
     st->ctr.tcp_timeouts++;
     tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
@@ -118,9 +117,7 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
   }
   bool handshake = t->state == MICROTCP_SYN_SENT || t->state == MICROTCP_SYN_RECEIVED;
   uint8_t limit = handshake ? st->cfg.tcp_syn_retries : st->cfg.tcp_max_retries;
-  bool user_to = t->user_timeout_us && t->unacked_since &&
-                 st->now - t->unacked_since >= t->user_timeout_us;
-  if (t->backoff >= limit || user_to) {
+  if (t->backoff >= limit) {
     st->ctr.tcp_timeouts++;
     tcb_terminate(st, t, timeout_error(t));
     return;

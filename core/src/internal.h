@@ -25,6 +25,7 @@
 
 #include "microtcp/microtcp.h"
 #include "microtcp/wire.h"
+#include "invariant.h"
 
 /* ---- arena carving ------------------------------------------------------------ */
 /* A bump allocator over the caller's arena, used only during init. With base ==

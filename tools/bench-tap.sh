@@ -73,7 +73,7 @@ s.close()'
 
 start_reader() { # namespace, address, port: a recv_py in the background, once listening
   ip netns exec "$1" $py -c "$recv_py" "$2" "$3" >"$tmp/reader" 2>"$tmp/reader.err" &
-  reader=$!; pids+=($reader)
+  reader=$!; pids+=("$reader")
   for _ in $(seq 200); do grep -q ready "$tmp/reader" && return 0; sleep 0.05; done
   echo "bench-tap: the reader did not start" >&2; exit 1
 }
@@ -92,7 +92,7 @@ sink_run() { # extra microtcp-tap options; the sender's figure in $result
   ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --host-ip 10.9.9.1/24 --app sink --port 9 \
     --max-conns 8 --buffer 4194304 "$@" 2>/dev/null &
   local stack=$!
-  pids+=($stack)
+  pids+=("$stack")
   wait_addr "$ns" 10.9.9.1
   result=$(ip netns exec "$ns" $py -c "$send_py" 10.9.9.2 9 "$mb")
   kill "$stack"; wait "$stack" 2>/dev/null || true
@@ -120,6 +120,7 @@ ip link add vb-a-$$ netns "$na" type veth peer name vb-b-$$ netns "$nb"
 ip -n "$na" addr add 10.98.0.1/24 dev vb-a-$$; ip -n "$nb" addr add 10.98.0.2/24 dev vb-b-$$
 veth_run() { # on|off (TSO, GSO, GRO), port base; figures in $veth_to and $veth_from
   for side in "$na vb-a-$$" "$nb vb-b-$$"; do
+    # shellcheck disable=SC2086 # "namespace interface" pairs split on purpose
     set -- $side
     ip -n "$1" link set "$2" mtu 1500 up
     ip netns exec "$1" ethtool -K "$2" tso "$vo" gso "$vo" gro "$vo" >/dev/null 2>&1 || true

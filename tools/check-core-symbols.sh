@@ -26,12 +26,12 @@ bad_data=$(objdump -t "$lib" 2>/dev/null | awk '$0 ~ /^[0-9a-f]+ / {
 status=0
 if [ -n "$bad_undef" ]; then
   echo "core references symbols outside the freestanding set:" >&2
-  echo "$bad_undef" | sed 's/^/  /' >&2
+  while read -r sym; do echo "  $sym"; done <<<"$bad_undef" >&2
   status=1
 fi
 if [ -n "$bad_data" ]; then
   echo "core defines writable global/static data:" >&2
-  echo "$bad_data" | sed 's/^/  /' >&2
+  while read -r line; do echo "  $line"; done <<<"$bad_data" >&2
   status=1
 fi
 [ $status = 0 ] && echo "core contract ok: $lib"

@@ -20,9 +20,10 @@ targets="frame arp ipv4_reasm icmp udp tcp_segment tcp_stateful sim_link"
 build() {
   command -v afl-clang-fast >/dev/null || { echo "afl-clang-fast not found: apt-get install afl++" >&2; exit 2; }
   AFL_USE_ASAN=1 AFL_USE_UBSAN=1 cmake -S . -B "$bd" -G Ninja -DCMAKE_C_COMPILER=afl-clang-fast \
-    -DCMAKE_BUILD_TYPE=Debug -DMICROTCP_FUZZ=ON >/dev/null
+    -DCMAKE_BUILD_TYPE=Debug -DMICROTCP_FUZZ=ON -DMICROTCP_ASSERTS=ON >/dev/null
+  fuzz_bins=(); for t in $targets; do fuzz_bins+=("fuzz_$t"); done
   AFL_USE_ASAN=1 AFL_USE_UBSAN=1 AFL_QUIET=1 cmake --build "$bd" -j 2 \
-    --target $(for t in $targets; do echo "fuzz_$t"; done) >/dev/null
+    --target "${fuzz_bins[@]}" >/dev/null
   echo "AFL++ targets in $bd/fuzz/"
 }
 

@@ -24,9 +24,10 @@ bd=${FUZZ_BUILD_DIR:-build/fuzz}
 if [ -z "${FUZZ_BUILD_DIR:-}" ] && [ -f CMakePresets.json ] && grep -q '"fuzz"' CMakePresets.json; then
   cmake --preset fuzz >/dev/null
 else
-  cmake -S . -B "$bd" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMICROTCP_FUZZ=ON >/dev/null
+  cmake -S . -B "$bd" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMICROTCP_FUZZ=ON -DMICROTCP_ASSERTS=ON >/dev/null
 fi
-cmake --build "$bd" -j "$jobs" --target $(for t in $targets; do echo "fuzz_$t"; done) >/dev/null
+fuzz_bins=(); for t in $targets; do fuzz_bins+=("fuzz_$t"); done
+cmake --build "$bd" -j "$jobs" --target "${fuzz_bins[@]}" >/dev/null
 
 dict_for() {
   case $1 in
@@ -60,7 +61,7 @@ run_one() {
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
   ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | awk '{print $2}')
   printf '%-14s ok  %7s exec/s  cov %5s  ft %6s  corpus %5s\n' "$t" "${execs:-?}" "${cov:-?}" \
-    "${ft:-?}" "$(ls "$work" | wc -l)"
+    "${ft:-?}" "$(find "$work" -mindepth 1 -maxdepth 1 | wc -l)"
   if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then
     "$bd/fuzz/fuzz_$t" -merge=1 fuzz/corpus/"$t" "$work" >/dev/null 2>&1 || true
   fi

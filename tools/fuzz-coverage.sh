@@ -23,7 +23,8 @@ command -v $cov >/dev/null || cov=llvm-cov-14
 cmake -S . -B "$bd" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_FLAGS="-fprofile-instr-generate -fcoverage-mapping" \
   -DCMAKE_EXE_LINKER_FLAGS="-fprofile-instr-generate" >/dev/null
-cmake --build "$bd" -j 2 --target $(for t in $targets; do echo "fuzz_${t}_replay"; done) >/dev/null
+fuzz_bins=(); for t in $targets; do fuzz_bins+=("fuzz_${t}_replay"); done
+cmake --build "$bd" -j 2 --target "${fuzz_bins[@]}" >/dev/null
 
 rm -rf "$bd/prof" && mkdir -p "$bd/prof"
 objs=()
@@ -38,13 +39,13 @@ for t in $targets; do
 done
 $profdata merge -sparse "$bd"/prof/*.profraw -o "$bd/prof/all.profdata"
 
-core_files=$(ls "$PWD"/core/src/*.c)
+core_files=("$PWD"/core/src/*.c)
 report() { # profdata, objects...
   local pd=$1; shift
   local first=$1; shift
   local more=()
   for o in "$@"; do more+=(-object "$o"); done
-  $cov report "$first" "${more[@]}" -instr-profile="$pd" -show-branch-summary $core_files 2>/dev/null |
+  $cov report "$first" "${more[@]}" -instr-profile="$pd" -show-branch-summary "${core_files[@]}" 2>/dev/null |
     sed "s#$PWD/##"
 }
 echo
@@ -59,6 +60,6 @@ if [ "${FUZZ_COV_HTML:-0}" = 1 ]; then
   more=()
   for o in "${objs[@]:1}"; do more+=(-object "$o"); done
   $cov show "${objs[0]}" "${more[@]}" -instr-profile="$bd/prof/all.profdata" -format=html \
-    -output-dir="$bd/html" $core_files
+    -output-dir="$bd/html" "${core_files[@]}"
   echo "HTML report: $bd/html/index.html"
 fi

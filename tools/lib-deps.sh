@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tools/quickstart.sh and tools/run-tests.sh: installs the Debian
 # packages each needs, when run as root and something is missing (one apt-get
 # update, then one apt-get install). The package lists live only here.
@@ -17,14 +18,17 @@
 #     iproute2 iperf3 ethtool iputils-ping curl util-linux netcat-openbsd   live tests,
 #                                     bench-tap, the README examples (nc)
 #     bison flex                      building packetdrill (tools/packetdrill)
+#     shellcheck                      contract.shellcheck (every tools/*.sh)
 #     zip                             the OSS-Fuzz seed-corpus zips (fuzz/README)
 #     parallel                        GNU parallel: the swarm sharding test (sim/README)
 # A test that needs a package not listed here fails under CI=true (see
 # tests/conftest.py), so a missing entry cannot hide.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 MICROTCP_DEBS_BUILD="build-essential cmake ninja-build pkg-config libpcap-dev libinih-dev libcjson-dev"
+# shellcheck disable=SC2034
 MICROTCP_DEBS_TEST="clang llvm libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi afl++
 tshark tcpdump python3-pytest python3-scapy python3-numpy iproute2 iperf3 ethtool iputils-ping curl
-util-linux netcat-openbsd bison flex zip parallel"
+util-linux netcat-openbsd bison flex zip parallel shellcheck"
 
 # microtcp_install_deps PACKAGE...: installs those of PACKAGE that are missing.
 microtcp_install_deps() {
@@ -43,5 +47,6 @@ microtcp_install_deps() {
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer no.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  # shellcheck disable=SC2086 # one word per package
   apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }

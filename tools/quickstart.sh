@@ -14,6 +14,7 @@ case "${1:-}" in
 esac
 cd "$(dirname "$0")/.."
 . tools/lib-deps.sh
+# shellcheck disable=SC2086 # one word per package
 microtcp_install_deps $MICROTCP_DEBS_BUILD
 sim=build/default/sim/microtcp-sim
 cmake --preset default >/dev/null

@@ -25,6 +25,7 @@ case "${1:-}" in
 esac
 cd "$(dirname "$0")/.."
 . tools/lib-deps.sh
+# shellcheck disable=SC2086 # one word per package
 microtcp_install_deps $MICROTCP_DEBS_BUILD $MICROTCP_DEBS_TEST
 
 build_jobs=$(nproc 2>/dev/null || echo 2)

@@ -18,7 +18,7 @@
 #     iproute2 iperf3 ethtool iputils-ping curl util-linux netcat-openbsd   live tests,
 #                                     bench-tap, the README examples (nc)
 #     bison flex                      building packetdrill (tools/packetdrill)
-#     shellcheck                      contract.shellcheck (every tools/*.sh)
+#     (package) shellcheck            contract.shellcheck (every tools/*.sh)
 #     zip                             the OSS-Fuzz seed-corpus zips (fuzz/README)
 #     parallel                        GNU parallel: the swarm sharding test (sim/README)
 # A test that needs a package not listed here fails under CI=true (see

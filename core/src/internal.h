@@ -25,6 +25,7 @@
 
 #include "microtcp/microtcp.h"
 #include "microtcp/wire.h"
+#include "idxq.h"
 #include "invariant.h"
 
 /* ---- arena carving ------------------------------------------------------------ */
@@ -37,20 +38,47 @@ struct carve {
 void *carve_take(struct carve *c, size_t size);  /* 16-byte aligned, zeroed */
 
 /* ---- frames ------------------------------------------------------------------- */
-#define FRAME_NONE 0xffffu
+/* A frame is built in place, back to front, in one pool buffer of
+ * frame_cap(st) = mtu + 14 bytes: the sender allocates it with headroom for
+ * the headers still to come (FRAME_HEADROOM_L4 for a transport segment),
+ * writes its header and payload at frame_tail and frame_put()s them, and each
+ * layer below frame_push()es its header in front (IPv4, then Ethernet). No
+ * layer copies the bytes above it; the finished frame (off == 0) goes on the
+ * transmit queue, and microtcp_output_frame lends it to the caller as is. */
+#define FRAME_NONE IDXQ_NONE
+#define FRAME_HEADROOM_L4 (WIRE_ETH_HLEN + WIRE_IPV4_HLEN)
+
+/* Who holds a frame (checked by MICROTCP_ASSERT at every hand-over). */
+enum frame_where { FW_FREE = 0, FW_BUILDING, FW_TXQ, FW_ARP_WAIT, FW_LENT };
+
 struct frame {
-  uint16_t next;      /* list link (free list, tx queue or ARP wait list) */
-  uint16_t len;       /* bytes used in data */
+  uint16_t next;      /* idxq link: free list, tx queue or ARP wait list */
+  uint16_t off;       /* the frame starts at data + off (headroom before it) */
+  uint16_t len;       /* bytes of the frame: data[off, off + len) */
+  uint8_t where;      /* enum frame_where */
   uint32_t nexthop;   /* while waiting for ARP: the IP to resolve */
   uint8_t *data;      /* capacity: frame_cap(st) = mtu + 14 */
 };
-struct frame *frame_alloc(struct microtcp_stack *st);         /* NULL if pool empty */
+/* A frame with `headroom` bytes free in front of an empty body; NULL if the
+ * pool is empty. */
+struct frame *frame_alloc(struct microtcp_stack *st, size_t headroom);
 void frame_free(struct microtcp_stack *st, struct frame *f);
 uint16_t frame_index(const struct microtcp_stack *st, const struct frame *f);
 struct frame *frame_at(struct microtcp_stack *st, uint16_t idx);
 size_t frame_cap(const struct microtcp_stack *st);
-/* Append a complete Ethernet frame to the transmit queue (takes ownership). */
+/* Where the next body bytes go, and how many still fit there. */
+static inline uint8_t *frame_tail(const struct frame *f) { return f->data + f->off + f->len; }
+size_t frame_tailroom(const struct microtcp_stack *st, const struct frame *f);
+/* n bytes were written at frame_tail: make them part of the frame. */
+void frame_put(const struct microtcp_stack *st, struct frame *f, size_t n);
+/* Claim n bytes of headroom in front of the frame for a header; returns
+ * where it starts (the header is then written there). */
+uint8_t *frame_push(struct frame *f, size_t n);
+/* Append a complete Ethernet frame (off == 0) to the transmit queue (takes
+ * ownership). */
 void txq_push(struct microtcp_stack *st, struct frame *f);
+/* The pool as an idxq element array (frames link through frame.next). */
+struct idxq_pool frame_pool(const struct microtcp_stack *st);
 
 /* ---- handles -------------------------------------------------------------------- */
 /* handle = kind << 28 | gen << 16 | index; always >= 0. */
@@ -78,10 +106,10 @@ struct microtcp_stack {
 
   /* frame pool */
   struct frame *frames;
-  uint16_t frame_free_head;
+  struct idxq frame_free_q;  /* free frames (used as a stack) */
+  struct idxq txq;           /* finished frames, oldest first */
   uint16_t frames_in_use;
-  uint16_t txq_head, txq_tail;
-  uint16_t txq_len;
+  uint16_t tx_lent;          /* frame lent by microtcp_output_frame, or FRAME_NONE */
 
   uint32_t port_counter;     /* RFC 6056 algorithm 3 table/counter */
   uint32_t ip_id_counter;

@@ -29,13 +29,6 @@ static void layout(struct ipv4_state *ip, const microtcp_config *cfg, struct car
   ip->chunks_free = n;
 }
 
-size_t ipv4_footprint(const microtcp_config *cfg) {
-  struct carve c = {NULL, 0, 0};
-  struct ipv4_state scratch;
-  layout(&scratch, cfg, &c);
-  return c.used;
-}
-
 static void slot_clear(struct reasm_slot *s) {
   memset(s, 0, sizeof *s);
   memset(s->map, 0xff, sizeof s->map); /* every entry REASM_CHUNK_NONE */
@@ -85,11 +78,17 @@ static uint16_t next_ip_id(struct microtcp_stack *st, uint32_t dst) {
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
-static void write_ip_header(struct microtcp_stack *st, uint8_t *p, uint32_t dst, uint8_t proto,
-                            uint16_t total, uint16_t id, uint16_t frag_off, bool df, bool mf) {
+/* Put the IPv4 header in front of the transport bytes of f (its whole body). */
+static void push_ip_header(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
+                           uint16_t id, uint16_t frag_off, bool df, bool mf) {
+  size_t total = (size_t)f->len + WIRE_IPV4_HLEN;
+  /* Header field ranges: a datagram fits the MTU, a fragment offset is a
+   * multiple of 8 that the 13-bit field holds (RFC 791 3.1). */
+  MICROTCP_ASSERT(total <= st->cfg.mtu);
+  MICROTCP_ASSERT(frag_off % 8 == 0 && (size_t)frag_off + f->len <= MAX_IP_PAYLOAD);
   wire_ipv4 h;
   memset(&h, 0, sizeof h);
-  h.total_len = total;
+  h.total_len = (uint16_t)total;
   h.id = id;
   h.df = df;
   h.mf = mf;
@@ -98,24 +97,22 @@ static void write_ip_header(struct microtcp_stack *st, uint8_t *p, uint32_t dst,
   h.proto = proto;
   h.src = st->cfg.ip;
   h.dst = dst;
-  (void)wire_ipv4_emit(&h, p, WIRE_IPV4_HLEN);
+  (void)wire_ipv4_emit(&h, frame_push(f, WIRE_IPV4_HLEN), WIRE_IPV4_HLEN);
 }
 
 int ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
-                    size_t l4_len, bool df) {
+                    bool df) {
   uint32_t hop = ipv4_route(st, dst);
   if (hop == 0) {
     st->ctr.drop_no_route++;
     frame_free(st, f);
     return MICROTCP_ENETUNREACH;
   }
-  if (l4_len + WIRE_IPV4_HLEN > st->cfg.mtu) {
+  if ((size_t)f->len + WIRE_IPV4_HLEN > st->cfg.mtu) {
     frame_free(st, f);
     return MICROTCP_EMSGSIZE;
   }
-  write_ip_header(st, f->data + WIRE_ETH_HLEN, dst, proto, (uint16_t)(l4_len + WIRE_IPV4_HLEN),
-                  next_ip_id(st, dst), 0, df, false);
-  f->len = (uint16_t)(WIRE_ETH_HLEN + WIRE_IPV4_HLEN + l4_len);
+  push_ip_header(st, f, dst, proto, next_ip_id(st, dst), 0, df, false);
   arp_resolve_and_send(st, f, hop);
   return MICROTCP_OK;
 }
@@ -154,16 +151,16 @@ int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void
   for (size_t k = 0; k < nfrag; k++) {
     size_t off = k * per;
     size_t n = MIN(per, total - off);
-    struct frame *f = frame_alloc(st); /* reserved above; checked all the same */
+    struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4); /* reserved above; checked all the same */
     if (!f) {
       st->ctr.drop_tx_queue_full++;
       return MICROTCP_ENOMEM;
     }
-    uint8_t *ip = f->data + WIRE_ETH_HLEN;
-    copy_span(ip + WIRE_IPV4_HLEN, hdr, hdr_len, data, off, n);
-    write_ip_header(st, ip, dst, proto, (uint16_t)(n + WIRE_IPV4_HLEN), id, (uint16_t)off, false,
-                    k + 1 < nfrag);
-    f->len = (uint16_t)(WIRE_ETH_HLEN + WIRE_IPV4_HLEN + n);
+    /* The one copy of these payload bytes: from the caller into the frame. */
+    MICROTCP_ASSERT(n <= frame_tailroom(st, f));
+    copy_span(frame_tail(f), hdr, hdr_len, data, off, n);
+    frame_put(st, f, n);
+    push_ip_header(st, f, dst, proto, id, (uint16_t)off, false, k + 1 < nfrag);
     if (nfrag > 1) st->ctr.ip_fragments_out++;
     arp_resolve_and_send(st, f, hop);
   }

@@ -51,18 +51,18 @@ struct ipv4_state {
   uint16_t reasm_slots_used;
 };
 
-size_t ipv4_footprint(const microtcp_config *cfg);
 int ipv4_init(struct microtcp_stack *st, struct carve *c);
 /* An Ethernet payload of type IPv4 arrived (len may include link padding). */
 void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len);
-/* The L4 bytes are already at f->data + 14 + 20 (l4_len bytes). Write the IPv4
- * and Ethernet headers and route: on-link → ARP for dst, else ARP for the
- * gateway. Takes ownership of f. Returns 0, MICROTCP_ENETUNREACH (no route,
- * drop_no_route counted) or MICROTCP_EMSGSIZE (20 + l4_len > MTU); the frame
- * is freed in both error cases. A frame that ARP cannot queue is dropped and
- * counted there (0 is still returned: the datagram left our hands). */
+/* f's body (f->len bytes, built with FRAME_HEADROOM_L4 in front) is the L4
+ * datagram. Push the IPv4 header in front of it and route: on-link → ARP for
+ * dst, else ARP for the gateway (which pushes the Ethernet header). Takes
+ * ownership of f. Returns 0, MICROTCP_ENETUNREACH (no route, drop_no_route
+ * counted) or MICROTCP_EMSGSIZE (20 + f->len > MTU); the frame is freed in
+ * both error cases. A frame that ARP cannot queue is dropped and counted
+ * there (0 is still returned: the datagram left our hands). */
 int ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
-                    size_t l4_len, bool df);
+                    bool df);
 /* Copy hdr then data into as many frames as needed (fragmenting at the MTU,
  * DF clear). All or nothing: every frame (and every ARP wait-queue place, if
  * the next hop is unresolved) is reserved before anything is queued.

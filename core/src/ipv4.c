@@ -32,6 +32,7 @@ static void layout(struct ipv4_state *ip, const microtcp_config *cfg, struct car
 static void slot_clear(struct reasm_slot *s) {
   memset(s, 0, sizeof *s);
   memset(s->map, 0xff, sizeof s->map); /* every entry REASM_CHUNK_NONE */
+  asm_init(&s->held, s->ranges, REASM_MAX_RANGES);
 }
 
 int ipv4_init(struct microtcp_stack *st, struct carve *c) {
@@ -312,33 +313,6 @@ static void make_contiguous(struct microtcp_stack *st, struct reasm_slot *s) {
   }
 }
 
-/* Record [start, end) in the sorted range list, merging with neighbours.
- * false if that would need more than REASM_MAX_RANGES ranges. */
-static bool add_range(struct reasm_slot *s, uint32_t start, uint32_t end) {
-  uint8_t i = 0;
-  while (i < s->nranges && s->ranges[i].end < start) i++;
-  bool join_prev = i < s->nranges && s->ranges[i].end == start;
-  if (join_prev) {
-    s->ranges[i].end = end;
-    if (i + 1 < s->nranges && s->ranges[i + 1].start == end) { /* fills a hole */
-      s->ranges[i].end = s->ranges[i + 1].end;
-      memmove(&s->ranges[i + 1], &s->ranges[i + 2], sizeof s->ranges[0] * (s->nranges - i - 2u));
-      s->nranges--;
-    }
-    return true;
-  }
-  if (i < s->nranges && s->ranges[i].start == end) {
-    s->ranges[i].start = start;
-    return true;
-  }
-  if (s->nranges == REASM_MAX_RANGES) return false;
-  memmove(&s->ranges[i + 1], &s->ranges[i], sizeof s->ranges[0] * (s->nranges - i));
-  s->ranges[i].start = start;
-  s->ranges[i].end = end;
-  s->nranges++;
-  return true;
-}
-
 static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uint8_t *pkt) {
   st->ctr.ip_fragments_in++;
   uint32_t start = ip->frag_offset, end = start + (uint32_t)ip->payload_len;
@@ -361,28 +335,34 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
     st->ctr.drop_reasm_nomem++; /* no slot at all (cannot happen with reasm_slots > 0) */
     return;
   }
-  if (start == end) { /* an empty last fragment: only its end position counts */
-  } else {
-    for (uint8_t i = 0; i < s->nranges; i++) {
-      if (start >= s->ranges[i].end || s->ranges[i].start >= end) continue;
-      /* Overlap. A fragment wholly inside data already held is ignored:
-       * the first copy wins (as Linux's IPFRAG_DUP); if its bytes differ it
-       * is counted (ip_reasm_conflicts): someone may be trying to make us
-       * and a monitor see different data. A partial overlap (RFC 1858
-       * attacks; RFC 5722's rule applied to IPv4, as Linux does) drops the
-       * whole datagram. */
-      if (start >= s->ranges[i].start && end <= s->ranges[i].end &&
-          (ip->mf || (s->have_last && s->total == end))) {
-        if (!bytes_equal(st, s, start, end, ip->payload)) st->ctr.ip_reasm_conflicts++;
-        return;
-      }
-      reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
+  /* Overlap (an empty last fragment has none: only its end position counts).
+   * A fragment wholly inside data already held is ignored: the first copy
+   * wins (as Linux's IPFRAG_DUP); if its bytes differ it is counted
+   * (ip_reasm_conflicts): someone may be trying to make us and a monitor see
+   * different data. A partial overlap (RFC 1858 attacks; RFC 5722's rule
+   * applied to IPv4, as Linux does) drops the whole datagram. */
+  bool any_held = false, any_gap = false;
+  struct asm_walk w;
+  uint32_t ps, pe;
+  bool held;
+  asm_walk_init(&w, start, end);
+  while (asm_walk_next(&s->held, &w, &ps, &pe, &held)) {
+    if (held)
+      any_held = true;
+    else
+      any_gap = true;
+  }
+  if (any_held) {
+    if (!any_gap && (ip->mf || (s->have_last && s->total == end))) {
+      if (!bytes_equal(st, s, start, end, ip->payload)) st->ctr.ip_reasm_conflicts++;
       return;
     }
+    reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
+    return;
   }
   /* The last fragment fixes the length: it must agree with everything else. */
   bool bad = (!ip->mf && s->have_last && s->total != end) || (ip->mf && s->have_last && end > s->total);
-  if (!ip->mf && s->nranges && s->ranges[s->nranges - 1].end > end) bad = true;
+  if (!ip->mf && asm_high(&s->held) > end) bad = true;
   if (bad) {
     reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
     return;
@@ -392,7 +372,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
       reasm_drop(st, s, &st->ctr.drop_reasm_nomem); /* the total memory cap */
       return;
     }
-    if (!add_range(s, start, end)) {
+    if (asm_add(&s->held, start, end) < 0) {
       reasm_drop(st, s, &st->ctr.drop_reasm_nomem); /* too many holes */
       return;
     }
@@ -406,8 +386,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
     s->have_last = true;
     s->total = end;
   }
-  if (!s->have_last || s->total == 0 || s->nranges != 1 || s->ranges[0].start != 0 ||
-      s->ranges[0].end != s->total)
+  if (!s->have_last || s->total == 0 || s->held.count != 1 || asm_front(&s->held) != s->total)
     return;
   if (s->total + s->hdr_len > 65535u) { /* first header has options: one byte too many */
     reasm_drop(st, s, &st->ctr.drop_reasm_toolong);

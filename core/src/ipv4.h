@@ -11,7 +11,10 @@
 #ifndef MICROTCP_IPV4_H
 #define MICROTCP_IPV4_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "assembler.h"
 struct microtcp_stack;
 struct frame;
 struct carve;
@@ -28,7 +31,6 @@ struct reasm_slot {
   bool in_use;
   bool have_last;
   uint8_t proto;
-  uint8_t nranges;
   uint16_t id;
   uint16_t nchunks;        /* pool chunks held */
   uint32_t src, dst;
@@ -36,7 +38,8 @@ struct reasm_slot {
   uint64_t expires;
   uint8_t hdr[60];         /* first fragment's IP header (quoted by ICMP errors) */
   uint8_t hdr_len;         /* 0 until the first fragment arrived */
-  struct { uint32_t start, end; } ranges[REASM_MAX_RANGES]; /* sorted, disjoint, non-adjacent */
+  struct assembler held;    /* byte ranges received (over ranges[]) */
+  struct asm_range ranges[REASM_MAX_RANGES];
   uint16_t map[REASM_MAP_LEN]; /* chunk k of the datagram → pool chunk, or REASM_CHUNK_NONE */
 };
 

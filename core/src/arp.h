@@ -19,6 +19,7 @@
 #ifndef MICROTCP_ARP_H
 #define MICROTCP_ARP_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "idxq.h"

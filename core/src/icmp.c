@@ -7,12 +7,8 @@
 
 #define MICRO 1000000u /* micro-tokens per token */
 
-size_t icmp_footprint(const microtcp_config *cfg) {
-  return sizeof(microtcp_ping_reply) * cfg->ping_queue;
-}
-
 int icmp_init(struct microtcp_stack *st, struct carve *c) {
-  st->icmp.ping_replies = carve_take(c, icmp_footprint(&st->cfg));
+  st->icmp.ping_replies = carve_take(c, sizeof(microtcp_ping_reply) * st->cfg.ping_queue);
   st->icmp.ping_head = st->icmp.ping_len = 0;
   st->icmp.tokens_micro = (uint64_t)MAX(st->cfg.icmp_burst, 1u) * MICRO;
   st->icmp.last_refill = st->now;

@@ -7,6 +7,7 @@
 #ifndef MICROTCP_UDP_H
 #define MICROTCP_UDP_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 struct microtcp_stack;
 struct carve;

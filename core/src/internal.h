@@ -66,14 +66,9 @@ void frame_free(struct microtcp_stack *st, struct frame *f);
 uint16_t frame_index(const struct microtcp_stack *st, const struct frame *f);
 struct frame *frame_at(struct microtcp_stack *st, uint16_t idx);
 size_t frame_cap(const struct microtcp_stack *st);
-/* Where the next body bytes go, and how many still fit there. */
+/* Where the next body bytes go; frame_tailroom, frame_put and frame_push
+ * (inline, below struct microtcp_stack) grow the frame at either end. */
 static inline uint8_t *frame_tail(const struct frame *f) { return f->data + f->off + f->len; }
-size_t frame_tailroom(const struct microtcp_stack *st, const struct frame *f);
-/* n bytes were written at frame_tail: make them part of the frame. */
-void frame_put(const struct microtcp_stack *st, struct frame *f, size_t n);
-/* Claim n bytes of headroom in front of the frame for a header; returns
- * where it starts (the header is then written there). */
-uint8_t *frame_push(struct frame *f, size_t n);
 /* Append a complete Ethernet frame (off == 0) to the transmit queue (takes
  * ownership). */
 void txq_push(struct microtcp_stack *st, struct frame *f);
@@ -120,6 +115,30 @@ struct microtcp_stack {
   struct udp_state udp;
   struct tcp_state tcp;
 };
+
+/* ---- frame building (inline: once per layer per frame) -------------------------------- */
+/* Bytes that still fit behind the frame's body. */
+static inline size_t frame_tailroom(const struct microtcp_stack *st, const struct frame *f) {
+  size_t cap = (size_t)st->cfg.mtu + WIRE_ETH_HLEN; /* frame_cap */
+  MICROTCP_ASSERT((size_t)f->off + f->len <= cap);
+  return cap - f->off - f->len;
+}
+/* n bytes were written at frame_tail: make them part of the frame. */
+static inline void frame_put(const struct microtcp_stack *st, struct frame *f, size_t n) {
+  MICROTCP_ASSERT(f->where == FW_BUILDING);
+  MICROTCP_ASSERT(n <= frame_tailroom(st, f));
+  (void)st;
+  f->len = (uint16_t)(f->len + n);
+}
+/* Claim n bytes of headroom in front of the frame for a header; returns
+ * where it starts (the header is then written there). */
+static inline uint8_t *frame_push(struct frame *f, size_t n) {
+  MICROTCP_ASSERT(f->where == FW_BUILDING);
+  MICROTCP_ASSERT(n <= f->off); /* the sender reserved room for every header */
+  f->off = (uint16_t)(f->off - n);
+  f->len = (uint16_t)(f->len + n);
+  return f->data + f->off;
+}
 
 /* ---- helpers shared by modules ------------------------------------------------------ */
 void trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uint32_t b);

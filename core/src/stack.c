@@ -243,25 +243,6 @@ struct frame *frame_at(struct microtcp_stack *st, uint16_t idx) {
   return idx == FRAME_NONE ? NULL : &st->frames[idx];
 }
 
-size_t frame_tailroom(const struct microtcp_stack *st, const struct frame *f) {
-  MICROTCP_ASSERT((size_t)f->off + f->len <= frame_cap(st));
-  return frame_cap(st) - f->off - f->len;
-}
-
-void frame_put(const struct microtcp_stack *st, struct frame *f, size_t n) {
-  MICROTCP_ASSERT(f->where == FW_BUILDING);
-  MICROTCP_ASSERT(n <= frame_tailroom(st, f));
-  f->len = (uint16_t)(f->len + n);
-}
-
-uint8_t *frame_push(struct frame *f, size_t n) {
-  MICROTCP_ASSERT(f->where == FW_BUILDING);
-  MICROTCP_ASSERT(n <= f->off); /* the sender reserved room for every header */
-  f->off = (uint16_t)(f->off - n);
-  f->len = (uint16_t)(f->len + n);
-  return f->data + f->off;
-}
-
 void txq_push(struct microtcp_stack *st, struct frame *f) {
   MICROTCP_ASSERT(f->where == FW_BUILDING);
   MICROTCP_ASSERT(f->off == 0 && f->len >= WIRE_ETH_HLEN && f->len <= frame_cap(st));

@@ -2,10 +2,12 @@
  * Internal structure of a stack instance, shared by the core's modules.
  *
  * Module map (one job per file):
- *   stack.c      init/arena carving, input dispatch, output queue, deadline,
+ *   stack.c      init/arena carving, frame pool, input dispatch, output queue, deadline,
  *                handles, counters, strerror, ephemeral ports, PRF helpers
  *   wire_*.c     stateless parse/emit (see include/microtcp/wire.h)
  *   checksum.c   internet checksum;  siphash.c  keyed PRF
+ *   idxq.h       index-linked queues (frame free list, tx queue, ARP wait list)
+ *   assembler.c  range list of received bytes (TCP out-of-order, IPv4 reassembly)
  *   arp.c        neighbour cache, requests/replies, frames waiting for resolution
  *   ipv4.c       routing, input validation, reassembly, output + fragmentation
  *   icmp.c       echo, errors in and out, rate limit, ping API
@@ -14,6 +16,16 @@
  *
  * Every module keeps its state in a struct embedded in struct microtcp_stack and
  * takes memory only at init through struct carve. Nothing is static or global.
+ *
+ * Data path (headers only through wire_*; payload bytes copied once):
+ *   in:  microtcp_input ─ wire_eth_parse ─┬─ arp_input (wire_arp_parse)
+ *                                         └─ ipv4_input (wire_ipv4_parse, reassembly
+ *                                            into the assembler-tracked pool)
+ *                                            ─ tcp_input / udp_input / icmp_input
+ *   out: tcp_output.c / udp.c / icmp.c: frame_alloc(headroom) → payload → wire_*_emit_header
+ *        → ipv4_send_frame / ipv4_send: frame_push + wire_ipv4_emit (fragments)
+ *        → arp_resolve_and_send: frame_push + wire_eth_emit, or the ARP wait list
+ *        → tx queue → microtcp_output_frame (lent in place) / microtcp_output (one copy)
  */
 #ifndef MICROTCP_INTERNAL_H
 #define MICROTCP_INTERNAL_H

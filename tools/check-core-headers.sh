@@ -16,8 +16,8 @@ for h in core/src/*.h core/include/microtcp/*.h; do
   core/include/*) inc="microtcp/$(basename "$h")" ;;
   *) inc=$(basename "$h") ;;
   esac
-  printf '#include "%s"\n' "$inc" > "$tmp/one.c"
-  if ! "$cc" -std=c11 -Wall -Wextra -Werror -fsyntax-only -Icore/src -Icore/include \
+  printf '#include "%s"\ntypedef int one_header_only;\n' "$inc" > "$tmp/one.c"
+  if ! "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only -Icore/src -Icore/include \
       "$tmp/one.c" 2> "$tmp/err"; then
     echo "check-core-headers: $h does not compile on its own:" >&2
     head -5 "$tmp/err" >&2

@@ -39,6 +39,7 @@ static uint64_t refresh_margin(const struct microtcp_stack *st) {
 /* ---- sending ARP packets ---------------------------------------------------------------- */
 static void send_arp(struct microtcp_stack *st, uint16_t op, const uint8_t *dst_mac,
                      const uint8_t *tha, uint32_t tpa) {
+  MICROTCP_ASSERT(op == WIRE_ARP_REQUEST || op == WIRE_ARP_REPLY);
   struct frame *f = frame_alloc(st, WIRE_ETH_HLEN);
   if (!f) {
     st->ctr.drop_tx_queue_full++;
@@ -278,6 +279,7 @@ static void enqueue_waiting(struct microtcp_stack *st, struct frame *f, uint32_t
   f->nexthop = nexthop;
   f->where = FW_ARP_WAIT;
   idxq_push_tail(&st->arp.wait, &pool, frame_index(st, f));
+  MICROTCP_ASSERT(st->arp.wait.len <= st->cfg.arp_pending);
 }
 
 bool arp_can_send(struct microtcp_stack *st, uint32_t nexthop, size_t n) {

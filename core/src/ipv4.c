@@ -152,6 +152,7 @@ int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void
   for (size_t k = 0; k < nfrag; k++) {
     size_t off = k * per;
     size_t n = MIN(per, total - off);
+    MICROTCP_ASSERT(k + 1 == nfrag || n % 8 == 0); /* RFC 791: 8-byte fragment units */
     struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4); /* reserved above; checked all the same */
     if (!f) {
       st->ctr.drop_tx_queue_full++;
@@ -196,6 +197,8 @@ static void reasm_release(struct microtcp_stack *st, struct reasm_slot *s) {
     ip->chunks_free++;
     s->nchunks--;
   }
+  MICROTCP_ASSERT(s->nchunks == 0 && ip->chunks_free <= ip->pool_chunks);
+  MICROTCP_ASSERT(ip->reasm_slots_used > 0);
   ip->reasm_bytes_used = (uint32_t)(ip->pool_chunks - ip->chunks_free) * REASM_CHUNK;
   ip->reasm_slots_used--;
   slot_clear(s);
@@ -277,6 +280,7 @@ static bool take_chunks(struct microtcp_stack *st, struct reasm_slot *s, uint32_
   for (uint32_t k = first; k <= last; k++) {
     if (s->map[k] != REASM_CHUNK_NONE) continue;
     while (ip->chunk_owner[c] != 0) c++; /* a free chunk exists: counted above */
+    MICROTCP_ASSERT(c < ip->pool_chunks); /* pool bounds */
     ip->chunk_owner[c] = owner;
     ip->chunk_pos[c] = (uint8_t)k;
     s->map[k] = c;

@@ -161,6 +161,8 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
     o->sack_count = k;
   }
   size_t hlen = wire_tcp_header_len(&h);
+  MICROTCP_ASSERT(hlen <= WIRE_TCP_MAX_HLEN && hlen % 4 == 0); /* header field ranges */
+  MICROTCP_ASSERT(t->lport != 0 && t->rport != 0);
   if (hlen + s->len > room) {
     frame_free(st, f);
     return false;

@@ -10,15 +10,10 @@
 static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const uint8_t zero_mac[6] = {0};
 
-size_t arp_footprint(const microtcp_config *cfg) {
-  return sizeof(struct arp_entry) * cfg->arp_entries;
-}
-
 int arp_init(struct microtcp_stack *st, struct carve *c, uint64_t now) {
   (void)now;
-  st->arp.entries = carve_take(c, arp_footprint(&st->cfg));
-  st->arp.wait_head = st->arp.wait_tail = FRAME_NONE;
-  st->arp.pending_count = 0;
+  st->arp.entries = carve_take(c, sizeof(struct arp_entry) * st->cfg.arp_entries);
+  idxq_init(&st->arp.wait);
   st->arp.hi = 0;
   return MICROTCP_OK;
 }
@@ -44,26 +39,30 @@ static uint64_t refresh_margin(const struct microtcp_stack *st) {
 /* ---- sending ARP packets ---------------------------------------------------------------- */
 static void send_arp(struct microtcp_stack *st, uint16_t op, const uint8_t *dst_mac,
                      const uint8_t *tha, uint32_t tpa) {
-  struct frame *f = frame_alloc(st);
+  MICROTCP_ASSERT(op == WIRE_ARP_REQUEST || op == WIRE_ARP_REPLY);
+  struct frame *f = frame_alloc(st, WIRE_ETH_HLEN);
   if (!f) {
     st->ctr.drop_tx_queue_full++;
     return;
   }
-  wire_eth eth;
-  memcpy(eth.dst, dst_mac, 6);
-  memcpy(eth.src, st->cfg.mac, 6);
-  eth.ethertype = WIRE_ETHERTYPE_ARP;
-  (void)wire_eth_emit(&eth, f->data, WIRE_ETH_HLEN);
   wire_arp a;
   a.op = op;
   memcpy(a.sha, st->cfg.mac, 6);
   a.spa = st->cfg.ip;
   memcpy(a.tha, tha, 6);
   a.tpa = tpa;
-  (void)wire_arp_emit(&a, f->data + WIRE_ETH_HLEN, WIRE_ARP_LEN);
   /* Pad to the Ethernet minimum (60 bytes without FCS). */
-  memset(f->data + WIRE_ETH_HLEN + WIRE_ARP_LEN, 0, 60 - WIRE_ETH_HLEN - WIRE_ARP_LEN);
-  f->len = 60;
+  const size_t body = 60 - WIRE_ETH_HLEN;
+  MICROTCP_ASSERT(body <= frame_tailroom(st, f));
+  uint8_t *p = frame_tail(f);
+  (void)wire_arp_emit(&a, p, WIRE_ARP_LEN);
+  memset(p + WIRE_ARP_LEN, 0, body - WIRE_ARP_LEN);
+  frame_put(st, f, body);
+  wire_eth eth;
+  memcpy(eth.dst, dst_mac, 6);
+  memcpy(eth.src, st->cfg.mac, 6);
+  eth.ethertype = WIRE_ETHERTYPE_ARP;
+  (void)wire_eth_emit(&eth, frame_push(f, WIRE_ETH_HLEN), WIRE_ETH_HLEN);
   if (op == WIRE_ARP_REQUEST)
     st->ctr.arp_requests_out++;
   else
@@ -200,26 +199,33 @@ static void set_resolved(struct microtcp_stack *st, struct arp_entry *e, const u
 
 /* ---- frames waiting for resolution ------------------------------------------------------------ */
 static void send_to(struct microtcp_stack *st, struct frame *f, const uint8_t *mac) {
-  memcpy(f->data, mac, 6);
-  memcpy(f->data + 6, st->cfg.mac, 6);
-  wire_put16(f->data + 12, WIRE_ETHERTYPE_IPV4);
+  wire_eth eth;
+  memcpy(eth.dst, mac, 6);
+  memcpy(eth.src, st->cfg.mac, 6);
+  eth.ethertype = WIRE_ETHERTYPE_IPV4;
+  (void)wire_eth_emit(&eth, frame_push(f, WIRE_ETH_HLEN), WIRE_ETH_HLEN);
   txq_push(st, f);
+}
+
+/* Take frame i (predecessor prev) off the wait queue; the caller owns it. */
+static struct frame *unlink_waiting(struct microtcp_stack *st, uint16_t prev, uint16_t i) {
+  struct idxq_pool pool = frame_pool(st);
+  struct frame *f = frame_at(st, i);
+  MICROTCP_ASSERT(f->where == FW_ARP_WAIT);
+  idxq_unlink(&st->arp.wait, &pool, prev, i);
+  f->where = FW_BUILDING;
+  return f;
 }
 
 /* Send (mac != NULL) or drop and count (mac == NULL) every frame waiting for
  * ip, in FIFO order, keeping the others queued in order. */
 static void flush_waiting(struct microtcp_stack *st, uint32_t ip, const uint8_t *mac) {
-  uint16_t i = st->arp.wait_head, prev = FRAME_NONE;
+  uint16_t i = st->arp.wait.head, prev = FRAME_NONE;
   while (i != FRAME_NONE) {
     struct frame *f = frame_at(st, i);
     uint16_t next = f->next;
     if (f->nexthop == ip) {
-      if (prev == FRAME_NONE)
-        st->arp.wait_head = next;
-      else
-        frame_at(st, prev)->next = next;
-      if (st->arp.wait_tail == i) st->arp.wait_tail = prev;
-      st->arp.pending_count--;
+      (void)unlink_waiting(st, prev, i);
       if (mac) {
         send_to(st, f, mac);
       } else {
@@ -245,12 +251,12 @@ static void forget(struct microtcp_stack *st, struct arp_entry *e) {
  * neighbour cannot push out everyone else's. */
 static void drop_one_waiting(struct microtcp_stack *st) {
   uint16_t best = FRAME_NONE, best_prev = FRAME_NONE, best_n = 0;
-  for (uint16_t i = st->arp.wait_head, prev = FRAME_NONE; i != FRAME_NONE;
+  for (uint16_t i = st->arp.wait.head, prev = FRAME_NONE; i != FRAME_NONE;
        prev = i, i = frame_at(st, i)->next) {
     uint32_t ip = frame_at(st, i)->nexthop;
     uint16_t n = 0;
     bool first = true; /* i is the oldest frame for ip */
-    for (uint16_t j = st->arp.wait_head; j != FRAME_NONE; j = frame_at(st, j)->next) {
+    for (uint16_t j = st->arp.wait.head; j != FRAME_NONE; j = frame_at(st, j)->next) {
       if (frame_at(st, j)->nexthop != ip) continue;
       if (j != i && n == 0) first = false;
       n++;
@@ -262,27 +268,18 @@ static void drop_one_waiting(struct microtcp_stack *st) {
     }
   }
   if (best == FRAME_NONE) return;
-  struct frame *f = frame_at(st, best);
-  if (best_prev == FRAME_NONE)
-    st->arp.wait_head = f->next;
-  else
-    frame_at(st, best_prev)->next = f->next;
-  if (st->arp.wait_tail == best) st->arp.wait_tail = best_prev;
-  st->arp.pending_count--;
+  struct frame *f = unlink_waiting(st, best_prev, best);
   st->ctr.drop_arp_pending_full++;
   frame_free(st, f);
 }
 
 static void enqueue_waiting(struct microtcp_stack *st, struct frame *f, uint32_t nexthop) {
+  struct idxq_pool pool = frame_pool(st);
+  MICROTCP_ASSERT(f->where == FW_BUILDING);
   f->nexthop = nexthop;
-  f->next = FRAME_NONE;
-  uint16_t idx = frame_index(st, f);
-  if (st->arp.wait_tail == FRAME_NONE)
-    st->arp.wait_head = idx;
-  else
-    frame_at(st, st->arp.wait_tail)->next = idx;
-  st->arp.wait_tail = idx;
-  st->arp.pending_count++;
+  f->where = FW_ARP_WAIT;
+  idxq_push_tail(&st->arp.wait, &pool, frame_index(st, f));
+  MICROTCP_ASSERT(st->arp.wait.len <= st->cfg.arp_pending);
 }
 
 bool arp_can_send(struct microtcp_stack *st, uint32_t nexthop, size_t n) {
@@ -323,7 +320,7 @@ void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t n
     frame_free(st, f);
     return;
   }
-  while (st->arp.pending_count >= st->cfg.arp_pending) drop_one_waiting(st);
+  while (st->arp.wait.len >= st->cfg.arp_pending) drop_one_waiting(st);
   e->last_used = st->now;
   enqueue_waiting(st, f, nexthop);
 }

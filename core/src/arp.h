@@ -19,7 +19,10 @@
 #ifndef MICROTCP_ARP_H
 #define MICROTCP_ARP_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "idxq.h"
 struct microtcp_stack;
 struct frame;
 struct carve;
@@ -41,14 +44,12 @@ struct arp_entry {
 
 struct arp_state {
   struct arp_entry *entries;
-  uint16_t wait_head, wait_tail; /* frames waiting for resolution (FIFO) */
-  uint16_t pending_count;        /* frames in that FIFO */
+  struct idxq wait;              /* frames waiting for resolution (FIFO; .len of them) */
   uint32_t evictions;            /* incomplete entries evicted (PRF input) */
   uint16_t hi;                   /* every entry at or above this index is FREE: scans stop here,
                                   * so a large cache costs only what is in use */
 };
 
-size_t arp_footprint(const microtcp_config *cfg);
 int arp_init(struct microtcp_stack *st, struct carve *c, uint64_t now);
 /* Gratuitous ARP (RFC 5227 2.3 announcement) once the stack is ready, if
  * cfg.arp_gratuitous. */

@@ -7,12 +7,8 @@
 
 #define MICRO 1000000u /* micro-tokens per token */
 
-size_t icmp_footprint(const microtcp_config *cfg) {
-  return sizeof(microtcp_ping_reply) * cfg->ping_queue;
-}
-
 int icmp_init(struct microtcp_stack *st, struct carve *c) {
-  st->icmp.ping_replies = carve_take(c, icmp_footprint(&st->cfg));
+  st->icmp.ping_replies = carve_take(c, sizeof(microtcp_ping_reply) * st->cfg.ping_queue);
   st->icmp.ping_head = st->icmp.ping_len = 0;
   st->icmp.tokens_micro = (uint64_t)MAX(st->cfg.icmp_burst, 1u) * MICRO;
   st->icmp.last_refill = st->now;
@@ -41,18 +37,14 @@ static bool rate_ok(struct microtcp_stack *st) {
   return true;
 }
 
-/* Send header (8 bytes, checksum filled here) + payload. */
+/* Send header (8 bytes, checksum over it and the payload) + payload. */
 static int icmp_send(struct microtcp_stack *st, uint32_t dst, uint8_t type, uint8_t code,
                      uint32_t rest, const uint8_t *payload, size_t len) {
+  wire_icmp m = {type, code, 0, rest, payload, len};
   uint8_t h[WIRE_ICMP_HLEN];
-  h[0] = type;
-  h[1] = code;
-  wire_put16(h + 2, 0);
-  wire_put32(h + 4, rest);
-  uint32_t sum = wire_csum_partial(0, h, sizeof h);
-  sum = wire_csum_partial(sum, payload, len);
-  wire_put16(h + 2, wire_csum_fold(sum));
-  return ipv4_send(st, dst, WIRE_IP_PROTO_ICMP, h, sizeof h, payload, len);
+  int n = wire_icmp_emit_header(&m, h, sizeof h);
+  if (n < 0) return MICROTCP_EMSGSIZE;
+  return ipv4_send(st, dst, WIRE_IP_PROTO_ICMP, h, (size_t)n, payload, len);
 }
 
 static bool is_error_type(uint8_t type) {
@@ -69,7 +61,7 @@ void icmp_send_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint
     return;
   if (orig->proto == WIRE_IP_PROTO_ICMP) {
     /* Never answer an ICMP error (or an unreadable ICMP message) with one. */
-    if (orig->payload_len < 1 || is_error_type(orig->payload[0])) return;
+    if (orig->payload_len < 1 || is_error_type(orig->payload[WIRE_ICMP_F_TYPE])) return;
   }
   if (!rate_ok(st)) return;
   size_t quote = MIN(len, (size_t)orig->ihl_bytes + 8);

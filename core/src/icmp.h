@@ -1,6 +1,7 @@
 /* ICMP: echo, errors in and out, rate limit, ping API. */
 #ifndef MICROTCP_ICMP_H
 #define MICROTCP_ICMP_H
+#include <stddef.h>
 #include <stdint.h>
 struct microtcp_stack;
 struct carve;
@@ -14,7 +15,6 @@ struct icmp_state {
   uint64_t last_refill;
 };
 
-size_t icmp_footprint(const microtcp_config *cfg);
 int icmp_init(struct microtcp_stack *st, struct carve *c);
 void icmp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip);
 /* Send an ICMP error (type/code/rest) quoting the offending datagram: its IP

@@ -2,10 +2,12 @@
  * Internal structure of a stack instance, shared by the core's modules.
  *
  * Module map (one job per file):
- *   stack.c      init/arena carving, input dispatch, output queue, deadline,
+ *   stack.c      init/arena carving, frame pool, input dispatch, output queue, deadline,
  *                handles, counters, strerror, ephemeral ports, PRF helpers
  *   wire_*.c     stateless parse/emit (see include/microtcp/wire.h)
  *   checksum.c   internet checksum;  siphash.c  keyed PRF
+ *   idxq.h       index-linked queues (frame free list, tx queue, ARP wait list)
+ *   assembler.c  range list of received bytes (TCP out-of-order, IPv4 reassembly)
  *   arp.c        neighbour cache, requests/replies, frames waiting for resolution
  *   ipv4.c       routing, input validation, reassembly, output + fragmentation
  *   icmp.c       echo, errors in and out, rate limit, ping API
@@ -14,6 +16,16 @@
  *
  * Every module keeps its state in a struct embedded in struct microtcp_stack and
  * takes memory only at init through struct carve. Nothing is static or global.
+ *
+ * Data path (headers only through wire_*; payload bytes copied once):
+ *   in:  microtcp_input ─ wire_eth_parse ─┬─ arp_input (wire_arp_parse)
+ *                                         └─ ipv4_input (wire_ipv4_parse, reassembly
+ *                                            into the assembler-tracked pool)
+ *                                            ─ tcp_input / udp_input / icmp_input
+ *   out: tcp_output.c / udp.c / icmp.c: frame_alloc(headroom) → payload → wire_*_emit_header
+ *        → ipv4_send_frame / ipv4_send: frame_push + wire_ipv4_emit (fragments)
+ *        → arp_resolve_and_send: frame_push + wire_eth_emit, or the ARP wait list
+ *        → tx queue → microtcp_output_frame (lent in place) / microtcp_output (one copy)
  */
 #ifndef MICROTCP_INTERNAL_H
 #define MICROTCP_INTERNAL_H
@@ -25,6 +37,7 @@
 
 #include "microtcp/microtcp.h"
 #include "microtcp/wire.h"
+#include "idxq.h"
 #include "invariant.h"
 
 /* ---- arena carving ------------------------------------------------------------ */
@@ -37,20 +50,42 @@ struct carve {
 void *carve_take(struct carve *c, size_t size);  /* 16-byte aligned, zeroed */
 
 /* ---- frames ------------------------------------------------------------------- */
-#define FRAME_NONE 0xffffu
+/* A frame is built in place, back to front, in one pool buffer of
+ * frame_cap(st) = mtu + 14 bytes: the sender allocates it with headroom for
+ * the headers still to come (FRAME_HEADROOM_L4 for a transport segment),
+ * writes its header and payload at frame_tail and frame_put()s them, and each
+ * layer below frame_push()es its header in front (IPv4, then Ethernet). No
+ * layer copies the bytes above it; the finished frame (off == 0) goes on the
+ * transmit queue, and microtcp_output_frame lends it to the caller as is. */
+#define FRAME_NONE IDXQ_NONE
+#define FRAME_HEADROOM_L4 (WIRE_ETH_HLEN + WIRE_IPV4_HLEN)
+
+/* Who holds a frame (checked by MICROTCP_ASSERT at every hand-over). */
+enum frame_where { FW_FREE = 0, FW_BUILDING, FW_TXQ, FW_ARP_WAIT, FW_LENT };
+
 struct frame {
-  uint16_t next;      /* list link (free list, tx queue or ARP wait list) */
-  uint16_t len;       /* bytes used in data */
+  uint16_t next;      /* idxq link: free list, tx queue or ARP wait list */
+  uint16_t off;       /* the frame starts at data + off (headroom before it) */
+  uint16_t len;       /* bytes of the frame: data[off, off + len) */
+  uint8_t where;      /* enum frame_where */
   uint32_t nexthop;   /* while waiting for ARP: the IP to resolve */
   uint8_t *data;      /* capacity: frame_cap(st) = mtu + 14 */
 };
-struct frame *frame_alloc(struct microtcp_stack *st);         /* NULL if pool empty */
+/* A frame with `headroom` bytes free in front of an empty body; NULL if the
+ * pool is empty. */
+struct frame *frame_alloc(struct microtcp_stack *st, size_t headroom);
 void frame_free(struct microtcp_stack *st, struct frame *f);
 uint16_t frame_index(const struct microtcp_stack *st, const struct frame *f);
 struct frame *frame_at(struct microtcp_stack *st, uint16_t idx);
 size_t frame_cap(const struct microtcp_stack *st);
-/* Append a complete Ethernet frame to the transmit queue (takes ownership). */
+/* Where the next body bytes go; frame_tailroom, frame_put and frame_push
+ * (inline, below struct microtcp_stack) grow the frame at either end. */
+static inline uint8_t *frame_tail(const struct frame *f) { return f->data + f->off + f->len; }
+/* Append a complete Ethernet frame (off == 0) to the transmit queue (takes
+ * ownership). */
 void txq_push(struct microtcp_stack *st, struct frame *f);
+/* The pool as an idxq element array (frames link through frame.next). */
+struct idxq_pool frame_pool(const struct microtcp_stack *st);
 
 /* ---- handles -------------------------------------------------------------------- */
 /* handle = kind << 28 | gen << 16 | index; always >= 0. */
@@ -78,10 +113,10 @@ struct microtcp_stack {
 
   /* frame pool */
   struct frame *frames;
-  uint16_t frame_free_head;
+  struct idxq frame_free_q;  /* free frames (used as a stack) */
+  struct idxq txq;           /* finished frames, oldest first */
   uint16_t frames_in_use;
-  uint16_t txq_head, txq_tail;
-  uint16_t txq_len;
+  uint16_t tx_lent;          /* frame lent by microtcp_output_frame, or FRAME_NONE */
 
   uint32_t port_counter;     /* RFC 6056 algorithm 3 table/counter */
   uint32_t ip_id_counter;
@@ -92,6 +127,30 @@ struct microtcp_stack {
   struct udp_state udp;
   struct tcp_state tcp;
 };
+
+/* ---- frame building (inline: once per layer per frame) -------------------------------- */
+/* Bytes that still fit behind the frame's body. */
+static inline size_t frame_tailroom(const struct microtcp_stack *st, const struct frame *f) {
+  size_t cap = (size_t)st->cfg.mtu + WIRE_ETH_HLEN; /* frame_cap */
+  MICROTCP_ASSERT((size_t)f->off + f->len <= cap);
+  return cap - f->off - f->len;
+}
+/* n bytes were written at frame_tail: make them part of the frame. */
+static inline void frame_put(const struct microtcp_stack *st, struct frame *f, size_t n) {
+  MICROTCP_ASSERT(f->where == FW_BUILDING);
+  MICROTCP_ASSERT(n <= frame_tailroom(st, f));
+  (void)st;
+  f->len = (uint16_t)(f->len + n);
+}
+/* Claim n bytes of headroom in front of the frame for a header; returns
+ * where it starts (the header is then written there). */
+static inline uint8_t *frame_push(struct frame *f, size_t n) {
+  MICROTCP_ASSERT(f->where == FW_BUILDING);
+  MICROTCP_ASSERT(n <= f->off); /* the sender reserved room for every header */
+  f->off = (uint16_t)(f->off - n);
+  f->len = (uint16_t)(f->len + n);
+  return f->data + f->off;
+}
 
 /* ---- helpers shared by modules ------------------------------------------------------ */
 void trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uint32_t b);

@@ -29,16 +29,10 @@ static void layout(struct ipv4_state *ip, const microtcp_config *cfg, struct car
   ip->chunks_free = n;
 }
 
-size_t ipv4_footprint(const microtcp_config *cfg) {
-  struct carve c = {NULL, 0, 0};
-  struct ipv4_state scratch;
-  layout(&scratch, cfg, &c);
-  return c.used;
-}
-
 static void slot_clear(struct reasm_slot *s) {
   memset(s, 0, sizeof *s);
   memset(s->map, 0xff, sizeof s->map); /* every entry REASM_CHUNK_NONE */
+  asm_init(&s->held, s->ranges, REASM_MAX_RANGES);
 }
 
 int ipv4_init(struct microtcp_stack *st, struct carve *c) {
@@ -85,11 +79,17 @@ static uint16_t next_ip_id(struct microtcp_stack *st, uint32_t dst) {
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
-static void write_ip_header(struct microtcp_stack *st, uint8_t *p, uint32_t dst, uint8_t proto,
-                            uint16_t total, uint16_t id, uint16_t frag_off, bool df, bool mf) {
+/* Put the IPv4 header in front of the transport bytes of f (its whole body). */
+static void push_ip_header(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
+                           uint16_t id, uint16_t frag_off, bool df, bool mf) {
+  size_t total = (size_t)f->len + WIRE_IPV4_HLEN;
+  /* Header field ranges: a datagram fits the MTU, a fragment offset is a
+   * multiple of 8 that the 13-bit field holds (RFC 791 3.1). */
+  MICROTCP_ASSERT(total <= st->cfg.mtu);
+  MICROTCP_ASSERT(frag_off % 8 == 0 && (size_t)frag_off + f->len <= MAX_IP_PAYLOAD);
   wire_ipv4 h;
   memset(&h, 0, sizeof h);
-  h.total_len = total;
+  h.total_len = (uint16_t)total;
   h.id = id;
   h.df = df;
   h.mf = mf;
@@ -98,24 +98,22 @@ static void write_ip_header(struct microtcp_stack *st, uint8_t *p, uint32_t dst,
   h.proto = proto;
   h.src = st->cfg.ip;
   h.dst = dst;
-  (void)wire_ipv4_emit(&h, p, WIRE_IPV4_HLEN);
+  (void)wire_ipv4_emit(&h, frame_push(f, WIRE_IPV4_HLEN), WIRE_IPV4_HLEN);
 }
 
 int ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
-                    size_t l4_len, bool df) {
+                    bool df) {
   uint32_t hop = ipv4_route(st, dst);
   if (hop == 0) {
     st->ctr.drop_no_route++;
     frame_free(st, f);
     return MICROTCP_ENETUNREACH;
   }
-  if (l4_len + WIRE_IPV4_HLEN > st->cfg.mtu) {
+  if ((size_t)f->len + WIRE_IPV4_HLEN > st->cfg.mtu) {
     frame_free(st, f);
     return MICROTCP_EMSGSIZE;
   }
-  write_ip_header(st, f->data + WIRE_ETH_HLEN, dst, proto, (uint16_t)(l4_len + WIRE_IPV4_HLEN),
-                  next_ip_id(st, dst), 0, df, false);
-  f->len = (uint16_t)(WIRE_ETH_HLEN + WIRE_IPV4_HLEN + l4_len);
+  push_ip_header(st, f, dst, proto, next_ip_id(st, dst), 0, df, false);
   arp_resolve_and_send(st, f, hop);
   return MICROTCP_OK;
 }
@@ -154,16 +152,17 @@ int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void
   for (size_t k = 0; k < nfrag; k++) {
     size_t off = k * per;
     size_t n = MIN(per, total - off);
-    struct frame *f = frame_alloc(st); /* reserved above; checked all the same */
+    MICROTCP_ASSERT(k + 1 == nfrag || n % 8 == 0); /* RFC 791: 8-byte fragment units */
+    struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4); /* reserved above; checked all the same */
     if (!f) {
       st->ctr.drop_tx_queue_full++;
       return MICROTCP_ENOMEM;
     }
-    uint8_t *ip = f->data + WIRE_ETH_HLEN;
-    copy_span(ip + WIRE_IPV4_HLEN, hdr, hdr_len, data, off, n);
-    write_ip_header(st, ip, dst, proto, (uint16_t)(n + WIRE_IPV4_HLEN), id, (uint16_t)off, false,
-                    k + 1 < nfrag);
-    f->len = (uint16_t)(WIRE_ETH_HLEN + WIRE_IPV4_HLEN + n);
+    /* The one copy of these payload bytes: from the caller into the frame. */
+    MICROTCP_ASSERT(n <= frame_tailroom(st, f));
+    copy_span(frame_tail(f), hdr, hdr_len, data, off, n);
+    frame_put(st, f, n);
+    push_ip_header(st, f, dst, proto, id, (uint16_t)off, false, k + 1 < nfrag);
     if (nfrag > 1) st->ctr.ip_fragments_out++;
     arp_resolve_and_send(st, f, hop);
   }
@@ -198,6 +197,8 @@ static void reasm_release(struct microtcp_stack *st, struct reasm_slot *s) {
     ip->chunks_free++;
     s->nchunks--;
   }
+  MICROTCP_ASSERT(s->nchunks == 0 && ip->chunks_free <= ip->pool_chunks);
+  MICROTCP_ASSERT(ip->reasm_slots_used > 0);
   ip->reasm_bytes_used = (uint32_t)(ip->pool_chunks - ip->chunks_free) * REASM_CHUNK;
   ip->reasm_slots_used--;
   slot_clear(s);
@@ -279,6 +280,7 @@ static bool take_chunks(struct microtcp_stack *st, struct reasm_slot *s, uint32_
   for (uint32_t k = first; k <= last; k++) {
     if (s->map[k] != REASM_CHUNK_NONE) continue;
     while (ip->chunk_owner[c] != 0) c++; /* a free chunk exists: counted above */
+    MICROTCP_ASSERT(c < ip->pool_chunks); /* pool bounds */
     ip->chunk_owner[c] = owner;
     ip->chunk_pos[c] = (uint8_t)k;
     s->map[k] = c;
@@ -315,33 +317,6 @@ static void make_contiguous(struct microtcp_stack *st, struct reasm_slot *s) {
   }
 }
 
-/* Record [start, end) in the sorted range list, merging with neighbours.
- * false if that would need more than REASM_MAX_RANGES ranges. */
-static bool add_range(struct reasm_slot *s, uint32_t start, uint32_t end) {
-  uint8_t i = 0;
-  while (i < s->nranges && s->ranges[i].end < start) i++;
-  bool join_prev = i < s->nranges && s->ranges[i].end == start;
-  if (join_prev) {
-    s->ranges[i].end = end;
-    if (i + 1 < s->nranges && s->ranges[i + 1].start == end) { /* fills a hole */
-      s->ranges[i].end = s->ranges[i + 1].end;
-      memmove(&s->ranges[i + 1], &s->ranges[i + 2], sizeof s->ranges[0] * (s->nranges - i - 2u));
-      s->nranges--;
-    }
-    return true;
-  }
-  if (i < s->nranges && s->ranges[i].start == end) {
-    s->ranges[i].start = start;
-    return true;
-  }
-  if (s->nranges == REASM_MAX_RANGES) return false;
-  memmove(&s->ranges[i + 1], &s->ranges[i], sizeof s->ranges[0] * (s->nranges - i));
-  s->ranges[i].start = start;
-  s->ranges[i].end = end;
-  s->nranges++;
-  return true;
-}
-
 static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uint8_t *pkt) {
   st->ctr.ip_fragments_in++;
   uint32_t start = ip->frag_offset, end = start + (uint32_t)ip->payload_len;
@@ -364,28 +339,34 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
     st->ctr.drop_reasm_nomem++; /* no slot at all (cannot happen with reasm_slots > 0) */
     return;
   }
-  if (start == end) { /* an empty last fragment: only its end position counts */
-  } else {
-    for (uint8_t i = 0; i < s->nranges; i++) {
-      if (start >= s->ranges[i].end || s->ranges[i].start >= end) continue;
-      /* Overlap. A fragment wholly inside data already held is ignored:
-       * the first copy wins (as Linux's IPFRAG_DUP); if its bytes differ it
-       * is counted (ip_reasm_conflicts): someone may be trying to make us
-       * and a monitor see different data. A partial overlap (RFC 1858
-       * attacks; RFC 5722's rule applied to IPv4, as Linux does) drops the
-       * whole datagram. */
-      if (start >= s->ranges[i].start && end <= s->ranges[i].end &&
-          (ip->mf || (s->have_last && s->total == end))) {
-        if (!bytes_equal(st, s, start, end, ip->payload)) st->ctr.ip_reasm_conflicts++;
-        return;
-      }
-      reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
+  /* Overlap (an empty last fragment has none: only its end position counts).
+   * A fragment wholly inside data already held is ignored: the first copy
+   * wins (as Linux's IPFRAG_DUP); if its bytes differ it is counted
+   * (ip_reasm_conflicts): someone may be trying to make us and a monitor see
+   * different data. A partial overlap (RFC 1858 attacks; RFC 5722's rule
+   * applied to IPv4, as Linux does) drops the whole datagram. */
+  bool any_held = false, any_gap = false;
+  struct asm_walk w;
+  uint32_t ps, pe;
+  bool held;
+  asm_walk_init(&w, start, end);
+  while (asm_walk_next(&s->held, &w, &ps, &pe, &held)) {
+    if (held)
+      any_held = true;
+    else
+      any_gap = true;
+  }
+  if (any_held) {
+    if (!any_gap && (ip->mf || (s->have_last && s->total == end))) {
+      if (!bytes_equal(st, s, start, end, ip->payload)) st->ctr.ip_reasm_conflicts++;
       return;
     }
+    reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
+    return;
   }
   /* The last fragment fixes the length: it must agree with everything else. */
   bool bad = (!ip->mf && s->have_last && s->total != end) || (ip->mf && s->have_last && end > s->total);
-  if (!ip->mf && s->nranges && s->ranges[s->nranges - 1].end > end) bad = true;
+  if (!ip->mf && asm_high(&s->held) > end) bad = true;
   if (bad) {
     reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
     return;
@@ -395,7 +376,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
       reasm_drop(st, s, &st->ctr.drop_reasm_nomem); /* the total memory cap */
       return;
     }
-    if (!add_range(s, start, end)) {
+    if (asm_add(&s->held, start, end) < 0) {
       reasm_drop(st, s, &st->ctr.drop_reasm_nomem); /* too many holes */
       return;
     }
@@ -409,8 +390,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
     s->have_last = true;
     s->total = end;
   }
-  if (!s->have_last || s->total == 0 || s->nranges != 1 || s->ranges[0].start != 0 ||
-      s->ranges[0].end != s->total)
+  if (!s->have_last || s->total == 0 || s->held.count != 1 || asm_front(&s->held) != s->total)
     return;
   if (s->total + s->hdr_len > 65535u) { /* first header has options: one byte too many */
     reasm_drop(st, s, &st->ctr.drop_reasm_toolong);

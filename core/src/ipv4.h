@@ -11,7 +11,10 @@
 #ifndef MICROTCP_IPV4_H
 #define MICROTCP_IPV4_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "assembler.h"
 struct microtcp_stack;
 struct frame;
 struct carve;
@@ -28,7 +31,6 @@ struct reasm_slot {
   bool in_use;
   bool have_last;
   uint8_t proto;
-  uint8_t nranges;
   uint16_t id;
   uint16_t nchunks;        /* pool chunks held */
   uint32_t src, dst;
@@ -36,7 +38,8 @@ struct reasm_slot {
   uint64_t expires;
   uint8_t hdr[60];         /* first fragment's IP header (quoted by ICMP errors) */
   uint8_t hdr_len;         /* 0 until the first fragment arrived */
-  struct { uint32_t start, end; } ranges[REASM_MAX_RANGES]; /* sorted, disjoint, non-adjacent */
+  struct assembler held;    /* byte ranges received (over ranges[]) */
+  struct asm_range ranges[REASM_MAX_RANGES];
   uint16_t map[REASM_MAP_LEN]; /* chunk k of the datagram → pool chunk, or REASM_CHUNK_NONE */
 };
 
@@ -51,18 +54,18 @@ struct ipv4_state {
   uint16_t reasm_slots_used;
 };
 
-size_t ipv4_footprint(const microtcp_config *cfg);
 int ipv4_init(struct microtcp_stack *st, struct carve *c);
 /* An Ethernet payload of type IPv4 arrived (len may include link padding). */
 void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len);
-/* The L4 bytes are already at f->data + 14 + 20 (l4_len bytes). Write the IPv4
- * and Ethernet headers and route: on-link → ARP for dst, else ARP for the
- * gateway. Takes ownership of f. Returns 0, MICROTCP_ENETUNREACH (no route,
- * drop_no_route counted) or MICROTCP_EMSGSIZE (20 + l4_len > MTU); the frame
- * is freed in both error cases. A frame that ARP cannot queue is dropped and
- * counted there (0 is still returned: the datagram left our hands). */
+/* f's body (f->len bytes, built with FRAME_HEADROOM_L4 in front) is the L4
+ * datagram. Push the IPv4 header in front of it and route: on-link → ARP for
+ * dst, else ARP for the gateway (which pushes the Ethernet header). Takes
+ * ownership of f. Returns 0, MICROTCP_ENETUNREACH (no route, drop_no_route
+ * counted) or MICROTCP_EMSGSIZE (20 + f->len > MTU); the frame is freed in
+ * both error cases. A frame that ARP cannot queue is dropped and counted
+ * there (0 is still returned: the datagram left our hands). */
 int ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
-                    size_t l4_len, bool df);
+                    bool df);
 /* Copy hdr then data into as many frames as needed (fragmenting at the MTU,
  * DF clear). All or nothing: every frame (and every ARP wait-queue place, if
  * the next hop is unresolved) is reserved before anything is queued.

@@ -150,12 +150,15 @@ size_t microtcp_footprint(const microtcp_config *cfg) {
 }
 
 static void frames_reset(struct microtcp_stack *st) {
-  for (uint16_t i = 0; i < st->cfg.frames; i++)
-    st->frames[i].next = i + 1 < st->cfg.frames ? (uint16_t)(i + 1) : (uint16_t)FRAME_NONE;
-  st->frame_free_head = 0;
+  struct idxq_pool pool = frame_pool(st);
+  idxq_init(&st->frame_free_q);
+  idxq_init(&st->txq);
+  for (uint16_t i = 0; i < st->cfg.frames; i++) {
+    st->frames[i].where = FW_FREE;
+    idxq_push_tail(&st->frame_free_q, &pool, i);
+  }
   st->frames_in_use = 0;
-  st->txq_head = st->txq_tail = FRAME_NONE;
-  st->txq_len = 0;
+  st->tx_lent = FRAME_NONE;
 }
 
 microtcp_stack *microtcp_init(void *arena, size_t arena_len, const microtcp_config *cfg,
@@ -198,48 +201,62 @@ microtcp_stack *microtcp_init(void *arena, size_t arena_len, const microtcp_conf
 /* ---- frames and the transmit queue ------------------------------------------------------ */
 size_t frame_cap(const struct microtcp_stack *st) { return (size_t)st->cfg.mtu + WIRE_ETH_HLEN; }
 
-struct frame *frame_alloc(struct microtcp_stack *st) {
-  if (st->frame_free_head == FRAME_NONE) return NULL;
-  struct frame *f = &st->frames[st->frame_free_head];
-  st->frame_free_head = f->next;
-  f->next = FRAME_NONE;
+struct idxq_pool frame_pool(const struct microtcp_stack *st) {
+  struct idxq_pool p = {(uint8_t *)st->frames, sizeof(struct frame), offsetof(struct frame, next),
+                        st->cfg.frames};
+  return p;
+}
+
+struct frame *frame_alloc(struct microtcp_stack *st, size_t headroom) {
+  struct idxq_pool pool = frame_pool(st);
+  uint16_t i = idxq_pop_head(&st->frame_free_q, &pool);
+  if (i == FRAME_NONE) return NULL;
+  struct frame *f = &st->frames[i];
+  MICROTCP_ASSERT(f->where == FW_FREE);
+  MICROTCP_ASSERT(headroom <= frame_cap(st));
+  f->where = FW_BUILDING;
+  f->off = (uint16_t)headroom;
   f->len = 0;
   f->nexthop = 0;
   st->frames_in_use++;
+  MICROTCP_ASSERT(st->frames_in_use + st->frame_free_q.len == st->cfg.frames);
   return f;
 }
 
 void frame_free(struct microtcp_stack *st, struct frame *f) {
-  f->next = st->frame_free_head;
-  st->frame_free_head = frame_index(st, f);
+  /* Only a frame no list holds any more: building (dropped) or lent out. */
+  MICROTCP_ASSERT(f->where == FW_BUILDING || f->where == FW_LENT);
+  MICROTCP_ASSERT(st->frames_in_use > 0);
+  struct idxq_pool pool = frame_pool(st);
+  f->where = FW_FREE;
+  idxq_push_head(&st->frame_free_q, &pool, frame_index(st, f));
   st->frames_in_use--;
 }
 
 uint16_t frame_index(const struct microtcp_stack *st, const struct frame *f) {
+  MICROTCP_ASSERT(f >= st->frames && f < st->frames + st->cfg.frames);
   return (uint16_t)(f - st->frames);
 }
 
 struct frame *frame_at(struct microtcp_stack *st, uint16_t idx) {
+  MICROTCP_ASSERT(idx == FRAME_NONE || idx < st->cfg.frames);
   return idx == FRAME_NONE ? NULL : &st->frames[idx];
 }
 
 void txq_push(struct microtcp_stack *st, struct frame *f) {
-  uint16_t idx = frame_index(st, f);
-  f->next = FRAME_NONE;
-  if (st->txq_tail == FRAME_NONE)
-    st->txq_head = idx;
-  else
-    st->frames[st->txq_tail].next = idx;
-  st->txq_tail = idx;
-  st->txq_len++;
+  MICROTCP_ASSERT(f->where == FW_BUILDING);
+  MICROTCP_ASSERT(f->off == 0 && f->len >= WIRE_ETH_HLEN && f->len <= frame_cap(st));
+  struct idxq_pool pool = frame_pool(st);
+  f->where = FW_TXQ;
+  idxq_push_tail(&st->txq, &pool, frame_index(st, f));
 }
 
 static struct frame *txq_pop(struct microtcp_stack *st) {
-  if (st->txq_head == FRAME_NONE) return NULL;
-  struct frame *f = &st->frames[st->txq_head];
-  st->txq_head = f->next;
-  if (st->txq_head == FRAME_NONE) st->txq_tail = FRAME_NONE;
-  st->txq_len--;
+  struct idxq_pool pool = frame_pool(st);
+  uint16_t i = idxq_pop_head(&st->txq, &pool);
+  if (i == FRAME_NONE) return NULL;
+  struct frame *f = &st->frames[i];
+  MICROTCP_ASSERT(f->where == FW_TXQ);
   return f;
 }
 
@@ -276,18 +293,39 @@ void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t 
   st->rx_link_bcast = false;
 }
 
-int microtcp_output(microtcp_stack *st, uint64_t now, void *buf, size_t cap) {
+int microtcp_output_frame(microtcp_stack *st, uint64_t now, const uint8_t **frame) {
   set_now(st, now);
-  if (st->txq_head == FRAME_NONE) tcp_output_pending(st);
-  if (st->txq_head == FRAME_NONE) return 0;
-  struct frame *head = &st->frames[st->txq_head];
-  if (buf == NULL || cap < head->len) return MICROTCP_ENOSPC;
-  struct frame *f = txq_pop(st);
-  memcpy(buf, f->data, f->len);
-  int n = f->len;
-  frame_free(st, f);
+  if (frame == NULL) return MICROTCP_EINVAL;
+  *frame = NULL;
+  if (st->tx_lent == FRAME_NONE) {
+    if (st->txq.head == FRAME_NONE) tcp_output_pending(st);
+    struct frame *f = txq_pop(st);
+    if (!f) return 0;
+    f->where = FW_LENT;
+    st->tx_lent = frame_index(st, f);
+  }
+  const struct frame *f = &st->frames[st->tx_lent];
+  MICROTCP_ASSERT(f->where == FW_LENT && f->off == 0 && f->len <= frame_cap(st));
+  *frame = f->data;
+  return f->len;
+}
+
+void microtcp_output_release(microtcp_stack *st) {
+  if (st->tx_lent == FRAME_NONE) return;
+  struct frame *f = &st->frames[st->tx_lent];
+  st->tx_lent = FRAME_NONE;
   st->ctr.frames_out++;
-  st->ctr.bytes_out += (uint64_t)n;
+  st->ctr.bytes_out += f->len;
+  frame_free(st, f);
+}
+
+int microtcp_output(microtcp_stack *st, uint64_t now, void *buf, size_t cap) {
+  const uint8_t *p;
+  int n = microtcp_output_frame(st, now, &p);
+  if (n <= 0) return n;
+  if (buf == NULL || cap < (size_t)n) return MICROTCP_ENOSPC; /* stays lent: asked again */
+  memcpy(buf, p, (size_t)n);
+  microtcp_output_release(st);
   return n;
 }
 
@@ -329,7 +367,7 @@ void microtcp_get_pool_usage(const microtcp_stack *st, microtcp_pool_usage *out)
   out->udp = st->udp.in_use;
   out->frames = st->frames_in_use;
   out->arp_entries = arp_entries_in_use(st);
-  out->arp_pending = st->arp.pending_count;
+  out->arp_pending = st->arp.wait.len;
   out->reasm_slots = st->ip.reasm_slots_used;
   out->reasm_bytes = st->ip.reasm_bytes_used;
 }

@@ -1,6 +1,7 @@
 /* TCP: module interface used by the rest of the core (internals in tcp_int.h). */
 #ifndef MICROTCP_TCP_H
 #define MICROTCP_TCP_H
+#include <stdbool.h>
 #include <stdint.h>
 struct microtcp_stack;
 struct carve;
@@ -25,7 +26,6 @@ struct tcp_state {
   uint64_t ts_base;               /* timestamp clock offset (from PRF) */
 };
 
-size_t tcp_footprint(const microtcp_config *cfg);
 int tcp_init(struct microtcp_stack *st, struct carve *c);
 /* ip->payload is the TCP segment (checksum not yet verified). */
 void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip);

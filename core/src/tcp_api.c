@@ -12,16 +12,6 @@ static uint32_t hash_buckets(const microtcp_config *cfg) {
   return n;
 }
 
-size_t tcp_footprint(const microtcp_config *cfg) {
-  struct carve c = {NULL, 0, 0};
-  (void)carve_take(&c, sizeof(struct tcb) * cfg->max_tcp);
-  (void)carve_take(&c, sizeof(struct tcp_listener) * cfg->max_listeners);
-  (void)carve_take(&c, ((size_t)cfg->tcp_sndbuf + cfg->tcp_rcvbuf) * cfg->max_tcp);
-  (void)carve_take(&c, sizeof(struct asm_range) * cfg->tcp_ooo_ranges * cfg->max_tcp);
-  (void)carve_take(&c, sizeof(uint16_t) * hash_buckets(cfg));
-  return c.used;
-}
-
 int tcp_init(struct microtcp_stack *st, struct carve *c) {
   const microtcp_config *cfg = &st->cfg;
   struct tcp_state *tcp = &st->tcp;

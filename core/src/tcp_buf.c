@@ -1,4 +1,4 @@
-/* Ring buffer and out-of-order assembler for TCP (contracts in tcp_buf.h). */
+/* Ring buffer for TCP (contracts in tcp_buf.h; the assembler is assembler.c). */
 #include "tcp_buf.h"
 
 #include <string.h>
@@ -98,20 +98,17 @@ uint32_t rb_write_at_first(struct ringbuf *rb, const struct assembler *a, uint32
   *conflict = false;
   if (off >= room) return 0;
   if (n > room - off) n = room - off;
-  uint32_t end = off + n, pos = off;
-  for (uint16_t k = 0; k < a->count && pos < end; k++) {
-    uint32_t rs = a->r[k].start, re = a->r[k].end;
-    if (re <= pos) continue;
-    if (rs >= end) break;
-    if (rs > pos) { /* a gap: new bytes */
-      rb_put(rb, rb->len + pos, p + (pos - off), rs - pos);
-      pos = rs;
-    }
-    uint32_t held_end = re < end ? re : end; /* [pos, held_end) is held: keep it */
-    if (rb_differs(rb, rb->len + pos, p + (pos - off), held_end - pos)) *conflict = true;
-    pos = held_end;
+  /* Gaps get the new bytes; held pieces keep the first copy (compared). */
+  struct asm_walk w;
+  uint32_t ps, pe;
+  bool held;
+  asm_walk_init(&w, off, off + n);
+  while (asm_walk_next(a, &w, &ps, &pe, &held)) {
+    if (!held)
+      rb_put(rb, rb->len + ps, p + (ps - off), pe - ps);
+    else if (rb_differs(rb, rb->len + ps, p + (ps - off), pe - ps))
+      *conflict = true;
   }
-  if (pos < end) rb_put(rb, rb->len + pos, p + (pos - off), end - pos);
   return n;
 }
 
@@ -137,97 +134,4 @@ uint32_t rb_spans(const struct ringbuf *rb, uint32_t off, uint32_t n, const uint
     *n2 = n - first;
   }
   return n;
-}
-
-/* ---- Assembler ---- */
-
-void asm_init(struct assembler *a, struct asm_range *mem, uint16_t max) {
-  a->r = mem;
-  a->max = mem ? max : 0;
-  a->count = 0;
-  a->recent = ASM_NONE;
-  a->clock = 0;
-}
-
-void asm_clear(struct assembler *a) {
-  a->count = 0;
-  a->recent = ASM_NONE;
-}
-
-int asm_add(struct assembler *a, uint32_t start, uint32_t end) {
-  if (start >= end) return 0;
-  /* first: the first range that overlaps or touches [start,end) or lies
-   * after it; last: one past the last range that overlaps or touches it.
-   * Ranges [first, last) merge with the new one. */
-  uint16_t first = 0;
-  while (first < a->count && a->r[first].end < start) first++;
-  uint16_t last = first;
-  while (last < a->count && a->r[last].start <= end) last++;
-
-  if (first == last) {
-    /* Nothing to merge with: insert a new range at index first. */
-    if (a->count >= a->max) return -1;
-    memmove(&a->r[first + 1], &a->r[first], (size_t)(a->count - first) * sizeof a->r[0]);
-    a->r[first].start = start;
-    a->r[first].end = end;
-    a->count++;
-  } else {
-    /* Merge ranges [first, last) and [start, end) into r[first]. */
-    if (a->r[first].start < start) start = a->r[first].start;
-    if (a->r[last - 1].end > end) end = a->r[last - 1].end;
-    a->r[first].start = start;
-    a->r[first].end = end;
-    uint16_t gone = (uint16_t)(last - first - 1);
-    if (gone) {
-      memmove(&a->r[first + 1], &a->r[last], (size_t)(a->count - last) * sizeof a->r[0]);
-      a->count = (uint16_t)(a->count - gone);
-    }
-  }
-  a->r[first].stamp = ++a->clock;
-  a->recent = first;
-  return 0;
-}
-
-uint32_t asm_front(const struct assembler *a) {
-  return (a->count && a->r[0].start == 0) ? a->r[0].end : 0;
-}
-
-void asm_shift(struct assembler *a, uint32_t n) {
-  if (n == 0) return;
-  uint16_t gone = 0;
-  while (gone < a->count && a->r[gone].end <= n) gone++;
-  if (gone) {
-    memmove(&a->r[0], &a->r[gone], (size_t)(a->count - gone) * sizeof a->r[0]);
-    a->count = (uint16_t)(a->count - gone);
-    if (a->recent != ASM_NONE)
-      a->recent = a->recent < gone ? ASM_NONE : (uint16_t)(a->recent - gone);
-  }
-  for (uint16_t i = 0; i < a->count; i++) {
-    a->r[i].start = a->r[i].start > n ? a->r[i].start - n : 0;
-    a->r[i].end -= n;
-  }
-}
-
-uint16_t asm_sack_blocks(const struct assembler *a, uint32_t base_seq, uint32_t out_left[],
-                         uint32_t out_right[], uint16_t max) {
-  /* Selection by descending stamp: max and count are small (<= 4 blocks).
-   * Stamps are unique; after 2^32 adds they wrap, which only perturbs the
-   * order of one report. */
-  uint16_t k = 0;
-  uint32_t below = UINT32_MAX; /* next pick has a stamp < below */
-  bool first = true;
-  while (k < max) {
-    uint16_t best = ASM_NONE;
-    for (uint16_t i = 0; i < a->count; i++) {
-      uint32_t s = a->r[i].stamp;
-      if ((first || s < below) && (best == ASM_NONE || s > a->r[best].stamp)) best = i;
-    }
-    if (best == ASM_NONE) break;
-    out_left[k] = base_seq + a->r[best].start;
-    out_right[k] = base_seq + a->r[best].end;
-    below = a->r[best].stamp;
-    first = false;
-    k++;
-  }
-  return k;
 }

@@ -1,7 +1,7 @@
 /*
  * TCP byte storage: sequence-number arithmetic, a byte ring buffer (send and
- * receive buffers) and an out-of-order assembler (which byte ranges beyond
- * rcv_nxt have arrived).
+ * receive buffers), used with the out-of-order assembler of assembler.h
+ * (which byte ranges beyond rcv_nxt have arrived).
  *
  * Ownership: none of these allocate. The caller provides the memory (from
  * the stack arena) and keeps it alive as long as the struct is used. All
@@ -21,6 +21,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "assembler.h"
 
 /* ---- Sequence numbers (RFC 9293 3.4: arithmetic modulo 2^32) ----
  * a "before" b when the signed distance b - a is positive. Meaningful only
@@ -69,7 +71,6 @@ uint32_t rb_write_at(struct ringbuf *rb, uint32_t off, const void *src, uint32_t
  * src (overlapping retransmissions that disagree: an IDS-evasion and
  * injection tool). Call before asm_add records the new range. Returns the
  * bytes of the range that fit (as rb_write_at). */
-struct assembler;
 uint32_t rb_write_at_first(struct ringbuf *rb, const struct assembler *a, uint32_t off,
                            const void *src, uint32_t n, bool *conflict);
 /* Make n bytes already stored by rb_write_at part of the buffer: len += n,
@@ -81,48 +82,5 @@ void rb_commit(struct ringbuf *rb, uint32_t n);
  * the buffer is next modified); returns n1 + n2. */
 uint32_t rb_spans(const struct ringbuf *rb, uint32_t off, uint32_t n, const uint8_t **p1,
                   uint32_t *n1, const uint8_t **p2, uint32_t *n2);
-
-/* ---- Out-of-order assembler ----
- * Tracks which byte ranges beyond the in-order edge (rcv_nxt) have arrived.
- * Ranges are offsets relative to that edge, half-open [start, end), sorted
- * ascending, disjoint and never adjacent (touching ranges are merged).
- * The number of ranges is bounded by max: a segment that would need one more
- * is refused, which bounds memory and work per segment (reassembly-overlap
- * attacks cannot grow it). */
-struct assembler {
-  struct asm_range {
-    uint32_t start, end;
-    uint32_t stamp; /* value of clock when the range was last touched */
-  } *r;            /* caller-owned array of max ranges */
-  uint16_t max;    /* capacity of r */
-  uint16_t count;  /* ranges in use, r[0..count) */
-  uint16_t recent; /* index of the range touched by the last asm_add, or ASM_NONE */
-  uint32_t clock;  /* counts asm_add calls that changed a range (recency order) */
-};
-#define ASM_NONE 0xffffu
-
-/* Empty assembler over mem[0..max). */
-void asm_init(struct assembler *a, struct asm_range *mem, uint16_t max);
-/* Record that bytes [start, end) have arrived, merging with any overlapping
- * or adjacent ranges; that range becomes the "recent" one. start >= end is a
- * no-op returning 0. Returns 0, or -1 when it would need more than max ranges
- * (the caller drops the segment; the assembler is unchanged). */
-int asm_add(struct assembler *a, uint32_t start, uint32_t end);
-/* Length of the range starting at offset 0 (data now in order), else 0. */
-uint32_t asm_front(const struct assembler *a);
-/* The in-order edge moved forward by n bytes: ranges below n are dropped or
- * trimmed, the rest are rebased (n subtracted). */
-void asm_shift(struct assembler *a, uint32_t n);
-/* Fill up to max SACK blocks (RFC 2018 3) as absolute sequence numbers
- * base_seq + offset, most recently touched range first. RFC 2018 4: the first
- * block reports the segment that triggered the ACK and the others repeat the
- * most recently reported blocks; since every ACK reports the ranges in
- * recency order, "most recently reported" is "most recently touched", and
- * when more ranges exist than fit, the oldest drop out. Returns the number of
- * blocks written. */
-uint16_t asm_sack_blocks(const struct assembler *a, uint32_t base_seq, uint32_t out_left[],
-                         uint32_t out_right[], uint16_t max);
-/* Forget all ranges (e.g. the receive buffer was reset). */
-void asm_clear(struct assembler *a);
 
 #endif

@@ -914,9 +914,10 @@ void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint1
                     const struct wire_ipv4 *quoted) {
   /* A quote of a non-first fragment holds no TCP header (we never fragment
    * segments, so it is not about one of ours anyway). */
-  if (quoted->payload_len < 8 || quoted->src != st->cfg.ip || quoted->frag_offset != 0) return;
-  uint16_t sport = wire_get16(quoted->payload), dport = wire_get16(quoted->payload + 2);
-  uint32_t seq = wire_get32(quoted->payload + 4);
+  wire_l4_quote q;
+  if (quoted->src != st->cfg.ip || wire_l4_quoted(quoted, &q) < 0) return;
+  uint16_t sport = q.src_port, dport = q.dst_port;
+  uint32_t seq = q.tcp_seq;
   struct tcb *t = tcb_lookup(st, quoted->dst, dport, sport);
   if (!t || t->state == MICROTCP_CLOSED) return;
   /* RFC 5927 4.1: the quoted sequence number must be in flight. */

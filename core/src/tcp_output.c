@@ -117,16 +117,28 @@ static uint16_t window_field(struct tcb *t, uint8_t flags) {
   return (uint16_t)raw;
 }
 
-/* Write the segment into a new frame and hand it to IPv4. Returns false if no
- * frame was available (nothing changed: the caller retries later). */
-static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct seg *s) {
-  struct frame *f = frame_alloc(st);
-  if (!f) return false;
-  uint8_t *tcp = f->data + WIRE_ETH_HLEN + WIRE_IPV4_HLEN;
-  size_t room = frame_cap(st) - WIRE_ETH_HLEN - WIRE_IPV4_HLEN;
+/* Hand a finished segment (the frame's body) to IPv4. A failure is already
+ * counted there (drop_no_route) and the frame freed; TCP's timers retry. The
+ * segment always fits the MTU (it was sized to the frame). */
+static void segment_out(struct microtcp_stack *st, struct frame *f, uint32_t rip) {
+  int r = ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, true);
+  MICROTCP_ASSERT(r != MICROTCP_EMSGSIZE);
+  (void)r;
+}
 
-  wire_tcp_opts o;
-  build_options(st, t, s->flags, &o);
+/* Write the segment into a new frame and hand it to IPv4. Returns false if no
+ * frame was available (nothing changed: the caller retries later). The
+ * payload is copied once, from the send buffer straight into the frame behind
+ * the header; the wire layer then writes the header in front of it. */
+static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct seg *s) {
+  struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4);
+  if (!f) return false;
+  size_t room = frame_tailroom(st, f);
+
+  wire_tcp h;
+  memset(&h, 0, sizeof h);
+  build_options(st, t, s->flags, &h.opts);
+  wire_tcp_opts *o = &h.opts;
   /* SACK blocks ride on segments without data (RFC 2018 4: "SHOULD be
    * included in all ACKs which do not ACK the highest sequence number in the
    * data receiver's queue"); we skip them on data segments so the MSS math
@@ -137,38 +149,42 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
     uint32_t l[4], r[4];
     uint8_t k = 0;
     if (dsack) { /* RFC 2883 4: the D-SACK block comes first, reported once */
-      o.sack[k].left = t->dsack_left;
-      o.sack[k].right = t->dsack_right;
+      o->sack[k].left = t->dsack_left;
+      o->sack[k].right = t->dsack_right;
       k++;
     }
     uint16_t n = asm_sack_blocks(&t->ooo, t->rcv_nxt, l, r, (uint16_t)(max - k));
     for (uint16_t i = 0; i < n; i++, k++) {
-      o.sack[k].left = l[i];
-      o.sack[k].right = r[i];
+      o->sack[k].left = l[i];
+      o->sack[k].right = r[i];
     }
-    o.sack_count = k;
+    o->sack_count = k;
   }
-  size_t optlen = wire_tcp_options_len(&o);
-  size_t hlen = WIRE_TCP_HLEN + optlen;
+  size_t hlen = wire_tcp_header_len(&h);
+  MICROTCP_ASSERT(hlen <= WIRE_TCP_MAX_HLEN && hlen % 4 == 0); /* header field ranges */
+  MICROTCP_ASSERT(t->lport != 0 && t->rport != 0);
   if (hlen + s->len > room) {
     frame_free(st, f);
     return false;
   }
-  uint32_t ack = (s->flags & WIRE_TCP_ACK) ? t->rcv_nxt : 0;
-  wire_put16(tcp, t->lport);
-  wire_put16(tcp + 2, t->rport);
-  wire_put32(tcp + 4, s->seq);
-  wire_put32(tcp + 8, ack);
-  tcp[12] = (uint8_t)((hlen / 4) << 4);
-  tcp[13] = s->flags;
-  wire_put16(tcp + 14, window_field(t, s->flags));
-  wire_put16(tcp + 16, 0);
-  wire_put16(tcp + 18, 0);
-  (void)wire_tcp_emit_options(&o, tcp + WIRE_TCP_HLEN, optlen);
-  if (s->len) rb_peek(&t->sndbuf, s->data_off, tcp + hlen, s->len);
-  size_t seglen = hlen + s->len;
-  uint32_t sum = wire_csum_pseudo(st->cfg.ip, t->remote_ip, WIRE_IP_PROTO_TCP, (uint16_t)seglen);
-  wire_put16(tcp + 16, wire_csum_fold(wire_csum_partial(sum, tcp, seglen)));
+  uint8_t *seg = frame_tail(f);
+  h.src_port = t->lport;
+  h.dst_port = t->rport;
+  h.seq = s->seq;
+  h.ack = (s->flags & WIRE_TCP_ACK) ? t->rcv_nxt : 0;
+  h.flags = s->flags;
+  h.window = window_field(t, s->flags);
+  h.payload = seg + hlen;
+  h.payload_len = s->len;
+  if (s->len) {
+    uint32_t got = rb_peek(&t->sndbuf, s->data_off, seg + hlen, s->len);
+    MICROTCP_ASSERT(got == s->len); /* the segment lies inside the send buffer */
+    (void)got;
+  }
+  int n = wire_tcp_emit_header(st->cfg.ip, t->remote_ip, &h, seg, room);
+  MICROTCP_ASSERT(n == (int)hlen);
+  (void)n;
+  frame_put(st, f, hlen + s->len);
 
   if (dsack) t->flags &= ~(uint32_t)TF_DSACK;
   if (t->flags & TF_RECOVERY) t->prr_out += s->len; /* RFC 6937 prr_out */
@@ -180,7 +196,7 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
   }
   t->segs_out++;
   st->ctr.tcp_segments_out++;
-  (void)ipv4_send_frame(st, f, t->remote_ip, WIRE_IP_PROTO_TCP, seglen, true);
+  segment_out(st, f, t->remote_ip);
   return true;
 }
 
@@ -195,24 +211,24 @@ void tcp_send_ack_now(struct microtcp_stack *st, struct tcb *t) {
 
 void tcp_send_rst(struct microtcp_stack *st, uint32_t rip, uint16_t lport, uint16_t rport,
                   uint32_t seq, uint32_t ack, bool with_ack) {
-  struct frame *f = frame_alloc(st);
+  struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4);
   if (!f) {
     st->ctr.drop_tx_queue_full++;
     return;
   }
-  uint8_t *tcp = f->data + WIRE_ETH_HLEN + WIRE_IPV4_HLEN;
-  memset(tcp, 0, WIRE_TCP_HLEN);
-  wire_put16(tcp, lport);
-  wire_put16(tcp + 2, rport);
-  wire_put32(tcp + 4, seq);
-  wire_put32(tcp + 8, with_ack ? ack : 0);
-  tcp[12] = (WIRE_TCP_HLEN / 4) << 4;
-  tcp[13] = (uint8_t)(WIRE_TCP_RST | (with_ack ? WIRE_TCP_ACK : 0));
-  uint32_t sum = wire_csum_pseudo(st->cfg.ip, rip, WIRE_IP_PROTO_TCP, WIRE_TCP_HLEN);
-  wire_put16(tcp + 16, wire_csum_fold(wire_csum_partial(sum, tcp, WIRE_TCP_HLEN)));
+  wire_tcp h;
+  memset(&h, 0, sizeof h);
+  h.src_port = lport;
+  h.dst_port = rport;
+  h.seq = seq;
+  h.ack = with_ack ? ack : 0;
+  h.flags = (uint8_t)(WIRE_TCP_RST | (with_ack ? WIRE_TCP_ACK : 0));
+  int n = wire_tcp_emit_header(st->cfg.ip, rip, &h, frame_tail(f), frame_tailroom(st, f));
+  MICROTCP_ASSERT(n == WIRE_TCP_HLEN);
+  frame_put(st, f, (size_t)n);
   st->ctr.tcp_rst_out++;
   st->ctr.tcp_segments_out++;
-  (void)ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, WIRE_TCP_HLEN, true);
+  segment_out(st, f, rip);
 }
 
 /* ---- what to send --------------------------------------------------------------------------- */

@@ -67,7 +67,7 @@ uint16_t tcp_syncookie_check(const struct microtcp_stack *st, uint32_t rip, uint
 
 void tcp_syncookie_send_synack(struct microtcp_stack *st, uint32_t rip, uint16_t lport,
                                uint16_t rport, uint32_t iss, uint32_t ack) {
-  struct frame *f = frame_alloc(st);
+  struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4);
   if (!f) {
     st->ctr.drop_tx_queue_full++;
     return;
@@ -82,13 +82,13 @@ void tcp_syncookie_send_synack(struct microtcp_stack *st, uint32_t rip, uint16_t
   h.window = (uint16_t)MIN(st->cfg.tcp_rcvbuf, 65535u); /* no window scaling */
   h.opts.has_mss = true;
   h.opts.mss = st->cfg.tcp_mss;
-  uint8_t *tcp = f->data + WIRE_ETH_HLEN + WIRE_IPV4_HLEN;
-  int n = wire_tcp_emit(st->cfg.ip, rip, &h, tcp, 60);
+  int n = wire_tcp_emit_header(st->cfg.ip, rip, &h, frame_tail(f), frame_tailroom(st, f));
   if (n < 0) {
     frame_free(st, f);
     return;
   }
+  frame_put(st, f, (size_t)n);
   st->ctr.tcp_syncookies_sent++;
   st->ctr.tcp_segments_out++;
-  (void)ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, (size_t)n, true);
+  (void)ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, true);
 }

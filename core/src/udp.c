@@ -8,13 +8,6 @@
 #define UDP_REC_HDR 8 /* len(2) ip(4) port(2) */
 #define UDP_MAX_PAYLOAD 65507u
 
-size_t udp_footprint(const microtcp_config *cfg) {
-  struct carve c = {NULL, 0, 0};
-  (void)carve_take(&c, sizeof(struct udp_sock) * cfg->max_udp);
-  (void)carve_take(&c, (size_t)cfg->udp_rcvq * cfg->max_udp);
-  return c.used;
-}
-
 int udp_init(struct microtcp_stack *st, struct carve *c) {
   st->udp.socks = carve_take(c, sizeof(struct udp_sock) * st->cfg.max_udp);
   uint8_t *q = carve_take(c, (size_t)st->cfg.udp_rcvq * st->cfg.max_udp);
@@ -95,17 +88,13 @@ int microtcp_udp_sendto(microtcp_stack *st, uint64_t now, int h, uint32_t ip, ui
   if (data == NULL && len) return MICROTCP_EINVAL;
   if (len > UDP_MAX_PAYLOAD) return MICROTCP_EMSGSIZE;
   if (port == 0 || ip == 0) return MICROTCP_EINVAL;
+  /* The header is written by the wire layer; ipv4_send then copies it and
+   * the payload (once) into the frame(s), fragmenting if needed. */
+  wire_udp u = {s->port, port, 0, 0, data, len};
   uint8_t h8[WIRE_UDP_HLEN];
-  uint16_t total = (uint16_t)(WIRE_UDP_HLEN + len);
-  wire_put16(h8, s->port);
-  wire_put16(h8 + 2, port);
-  wire_put16(h8 + 4, total);
-  wire_put16(h8 + 6, 0);
-  uint32_t sum = wire_csum_pseudo(st->cfg.ip, ip, WIRE_IP_PROTO_UDP, total);
-  sum = wire_csum_partial(sum, h8, sizeof h8);
-  sum = wire_csum_partial(sum, data, len);
-  uint16_t c = wire_csum_fold(sum);
-  wire_put16(h8 + 6, c == 0 ? 0xffff : c); /* RFC 768: 0 means "none" */
+  int n = wire_udp_emit_header(st->cfg.ip, ip, &u, h8, sizeof h8);
+  MICROTCP_ASSERT(n == WIRE_UDP_HLEN); /* len <= UDP_MAX_PAYLOAD checked above */
+  if (n < 0) return MICROTCP_EMSGSIZE;
   int r = ipv4_send(st, ip, WIRE_IP_PROTO_UDP, h8, sizeof h8, data, len);
   if (r < 0) return r;
   st->ctr.udp_datagrams_out++;
@@ -195,8 +184,9 @@ int microtcp_udp_recvfrom(microtcp_stack *st, uint64_t now, int h, void *buf, si
 
 void udp_icmp_error(struct microtcp_stack *st, int err, const struct wire_ipv4 *quoted) {
   /* Only the first fragment's quote starts with our UDP header. */
-  if (quoted->frag_offset != 0 || quoted->payload_len < 4) return;
-  struct udp_sock *s = sock_by_port(st, wire_get16(quoted->payload));
+  wire_l4_quote q;
+  if (wire_l4_quoted(quoted, &q) < 0) return;
+  struct udp_sock *s = sock_by_port(st, q.src_port);
   if (!s) return;
   s->err = (int16_t)err;
   notify(st, sock_handle(st, s));

@@ -7,6 +7,7 @@
 #ifndef MICROTCP_UDP_H
 #define MICROTCP_UDP_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 struct microtcp_stack;
 struct carve;
@@ -27,7 +28,6 @@ struct udp_state {
   uint16_t in_use;
 };
 
-size_t udp_footprint(const microtcp_config *cfg);
 int udp_init(struct microtcp_stack *st, struct carve *c);
 /* ip->payload is the UDP datagram; ip_pkt/ip_len what an ICMP port
  * unreachable may quote (the IP header and at least the UDP header; for a

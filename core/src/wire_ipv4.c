@@ -25,35 +25,46 @@ int wire_ipv4_options_ok(const uint8_t *opt, size_t len) {
   return MICROTCP_OK;
 }
 
-int wire_ipv4_parse(const uint8_t *buf, size_t len, wire_ipv4 *out) {
+/* The one IPv4 header reader. truncated: the datagram may be cut short after
+ * its header (an ICMP quote); else total_len must fit in len. */
+static int parse(const uint8_t *buf, size_t len, wire_ipv4 *out, bool truncated) {
   if (buf == NULL || len < WIRE_IPV4_HLEN) return MICROTCP_ETRUNCATED;
-  if ((buf[0] >> 4) != 4) return MICROTCP_EMALFORMED;
-  size_t ihl = (size_t)(buf[0] & 0x0f) * 4;
+  uint8_t ver_ihl = buf[WIRE_IPV4_F_VER_IHL];
+  if ((ver_ihl >> 4) != 4) return MICROTCP_EMALFORMED;
+  size_t ihl = (size_t)(ver_ihl & 0x0f) * 4;
   if (ihl < WIRE_IPV4_HLEN) return MICROTCP_EMALFORMED;
-  uint16_t total = wire_get16(buf + 2);
+  uint16_t total = wire_get16(buf + WIRE_IPV4_F_LEN);
   if (total < ihl) return MICROTCP_EMALFORMED;
-  if (total > len || ihl > len) return MICROTCP_ETRUNCATED;
-  uint16_t frag = wire_get16(buf + 6);
-  if (frag & 0x8000) return MICROTCP_EMALFORMED; /* reserved bit */
-  uint32_t off = (uint32_t)(frag & 0x1fff) * 8;
+  if (ihl > len || (!truncated && total > len)) return MICROTCP_ETRUNCATED;
+  uint16_t frag = wire_get16(buf + WIRE_IPV4_F_FRAG);
+  if (frag & WIRE_IPV4_RESERVED) return MICROTCP_EMALFORMED; /* RFC 791 3.1: must be zero */
+  uint32_t off = (uint32_t)(frag & WIRE_IPV4_FRAG_MASK) * 8;
   if (off + (total - ihl) > 65535u) return MICROTCP_EMALFORMED;
-  int e = wire_ipv4_options_ok(buf + WIRE_IPV4_HLEN, ihl - WIRE_IPV4_HLEN);
+  int e = wire_ipv4_options_ok(buf + WIRE_IPV4_F_OPTIONS, ihl - WIRE_IPV4_HLEN);
   if (e < 0) return e;
   out->ihl_bytes = (uint8_t)ihl;
-  out->tos = buf[1];
+  out->tos = buf[WIRE_IPV4_F_TOS];
   out->total_len = total;
-  out->id = wire_get16(buf + 4);
+  out->id = wire_get16(buf + WIRE_IPV4_F_ID);
   out->df = (frag & WIRE_IPV4_DF) != 0;
   out->mf = (frag & WIRE_IPV4_MF) != 0;
   out->frag_offset = (uint16_t)off;
-  out->ttl = buf[8];
-  out->proto = buf[9];
-  out->checksum = wire_get16(buf + 10);
-  out->src = wire_get32(buf + 12);
-  out->dst = wire_get32(buf + 16);
+  out->ttl = buf[WIRE_IPV4_F_TTL];
+  out->proto = buf[WIRE_IPV4_F_PROTO];
+  out->checksum = wire_get16(buf + WIRE_IPV4_F_CHECKSUM);
+  out->src = wire_get32(buf + WIRE_IPV4_F_SRC);
+  out->dst = wire_get32(buf + WIRE_IPV4_F_DST);
   out->payload = buf + ihl;
-  out->payload_len = total - ihl;
+  out->payload_len = (total < len ? total : len) - ihl;
   return MICROTCP_OK;
+}
+
+int wire_ipv4_parse(const uint8_t *buf, size_t len, wire_ipv4 *out) {
+  return parse(buf, len, out, false);
+}
+
+int wire_ipv4_parse_truncated(const uint8_t *buf, size_t len, wire_ipv4 *out) {
+  return parse(buf, len, out, true);
 }
 
 bool wire_ipv4_checksum_ok(const uint8_t *hdr, size_t ihl_bytes) {
@@ -62,19 +73,19 @@ bool wire_ipv4_checksum_ok(const uint8_t *hdr, size_t ihl_bytes) {
 
 int wire_ipv4_emit(const wire_ipv4 *h, uint8_t *buf, size_t cap) {
   if (cap < WIRE_IPV4_HLEN) return MICROTCP_ENOSPC;
-  buf[0] = 0x45;
-  buf[1] = h->tos;
-  wire_put16(buf + 2, h->total_len);
-  wire_put16(buf + 4, h->id);
-  uint16_t frag = (uint16_t)((h->frag_offset / 8) & 0x1fff);
+  buf[WIRE_IPV4_F_VER_IHL] = 0x45;
+  buf[WIRE_IPV4_F_TOS] = h->tos;
+  wire_put16(buf + WIRE_IPV4_F_LEN, h->total_len);
+  wire_put16(buf + WIRE_IPV4_F_ID, h->id);
+  uint16_t frag = (uint16_t)((h->frag_offset / 8) & WIRE_IPV4_FRAG_MASK);
   if (h->df) frag |= WIRE_IPV4_DF;
   if (h->mf) frag |= WIRE_IPV4_MF;
-  wire_put16(buf + 6, frag);
-  buf[8] = h->ttl;
-  buf[9] = h->proto;
-  wire_put16(buf + 10, 0);
-  wire_put32(buf + 12, h->src);
-  wire_put32(buf + 16, h->dst);
-  wire_put16(buf + 10, wire_csum(buf, WIRE_IPV4_HLEN));
+  wire_put16(buf + WIRE_IPV4_F_FRAG, frag);
+  buf[WIRE_IPV4_F_TTL] = h->ttl;
+  buf[WIRE_IPV4_F_PROTO] = h->proto;
+  wire_put16(buf + WIRE_IPV4_F_CHECKSUM, 0);
+  wire_put32(buf + WIRE_IPV4_F_SRC, h->src);
+  wire_put32(buf + WIRE_IPV4_F_DST, h->dst);
+  wire_put16(buf + WIRE_IPV4_F_CHECKSUM, wire_csum(buf, WIRE_IPV4_HLEN));
   return WIRE_IPV4_HLEN;
 }

@@ -58,19 +58,19 @@ int wire_tcp_parse_options(const uint8_t *opt, size_t len, wire_tcp_opts *out) {
 
 int wire_tcp_parse(const uint8_t *buf, size_t len, wire_tcp *out) {
   if (buf == NULL || len < WIRE_TCP_HLEN) return MICROTCP_ETRUNCATED;
-  size_t off = (size_t)(buf[12] >> 4) * 4;
+  size_t off = (size_t)(buf[WIRE_TCP_F_DATA_OFF] >> 4) * 4;
   if (off < WIRE_TCP_HLEN) return MICROTCP_EMALFORMED;
   if (off > len) return MICROTCP_ETRUNCATED;
-  out->src_port = wire_get16(buf);
-  out->dst_port = wire_get16(buf + 2);
-  out->seq = wire_get32(buf + 4);
-  out->ack = wire_get32(buf + 8);
+  out->src_port = wire_get16(buf + WIRE_TCP_F_SRC_PORT);
+  out->dst_port = wire_get16(buf + WIRE_TCP_F_DST_PORT);
+  out->seq = wire_get32(buf + WIRE_TCP_F_SEQ);
+  out->ack = wire_get32(buf + WIRE_TCP_F_ACK);
   out->data_off = (uint8_t)off;
-  out->flags = buf[13];
-  out->window = wire_get16(buf + 14);
-  out->checksum = wire_get16(buf + 16);
-  out->urgent = wire_get16(buf + 18);
-  int e = wire_tcp_parse_options(buf + WIRE_TCP_HLEN, off - WIRE_TCP_HLEN, &out->opts);
+  out->flags = buf[WIRE_TCP_F_FLAGS];
+  out->window = wire_get16(buf + WIRE_TCP_F_WINDOW);
+  out->checksum = wire_get16(buf + WIRE_TCP_F_CHECKSUM);
+  out->urgent = wire_get16(buf + WIRE_TCP_F_URGENT);
+  int e = wire_tcp_parse_options(buf + WIRE_TCP_F_OPTIONS, off - WIRE_TCP_HLEN, &out->opts);
   if (e < 0) return e;
   out->payload = buf + off;
   out->payload_len = len - off;
@@ -180,23 +180,42 @@ int wire_tcp_emit_options(const wire_tcp_opts *o, uint8_t *buf, size_t cap) {
   return (int)need;
 }
 
-int wire_tcp_emit(uint32_t src, uint32_t dst, const wire_tcp *h, uint8_t *buf, size_t cap) {
-  size_t optlen = wire_tcp_options_len(&h->opts);
-  size_t hlen = WIRE_TCP_HLEN + optlen;
+size_t wire_tcp_header_len(const wire_tcp *h) {
+  return WIRE_TCP_HLEN + wire_tcp_options_len(&h->opts);
+}
+
+int wire_tcp_emit_header(uint32_t src, uint32_t dst, const wire_tcp *h, uint8_t *buf,
+                         size_t cap) {
+  size_t hlen = wire_tcp_header_len(h);
   size_t total = hlen + h->payload_len;
-  if (hlen > 60 || total > 65535u || cap < total) return MICROTCP_ENOSPC;
-  if (h->payload_len) memmove(buf + hlen, h->payload, h->payload_len);
-  wire_put16(buf, h->src_port);
-  wire_put16(buf + 2, h->dst_port);
-  wire_put32(buf + 4, h->seq);
-  wire_put32(buf + 8, h->ack);
-  buf[12] = (uint8_t)((hlen / 4) << 4);
-  buf[13] = h->flags;
-  wire_put16(buf + 14, h->window);
-  wire_put16(buf + 16, 0);
-  wire_put16(buf + 18, h->urgent);
-  (void)wire_tcp_emit_options(&h->opts, buf + WIRE_TCP_HLEN, optlen);
+  if (hlen > WIRE_TCP_MAX_HLEN || total > 65535u || cap < hlen) return MICROTCP_ENOSPC;
+  wire_put16(buf + WIRE_TCP_F_SRC_PORT, h->src_port);
+  wire_put16(buf + WIRE_TCP_F_DST_PORT, h->dst_port);
+  wire_put32(buf + WIRE_TCP_F_SEQ, h->seq);
+  wire_put32(buf + WIRE_TCP_F_ACK, h->ack);
+  buf[WIRE_TCP_F_DATA_OFF] = (uint8_t)((hlen / 4) << 4);
+  buf[WIRE_TCP_F_FLAGS] = h->flags;
+  wire_put16(buf + WIRE_TCP_F_WINDOW, h->window);
+  wire_put16(buf + WIRE_TCP_F_CHECKSUM, 0);
+  wire_put16(buf + WIRE_TCP_F_URGENT, h->urgent);
+  (void)wire_tcp_emit_options(&h->opts, buf + WIRE_TCP_F_OPTIONS, hlen - WIRE_TCP_HLEN);
+  /* hlen is a multiple of 4, so the payload may be summed as a second chunk. */
   uint32_t s = wire_csum_pseudo(src, dst, WIRE_IP_PROTO_TCP, (uint16_t)total);
-  wire_put16(buf + 16, wire_csum_fold(wire_csum_partial(s, buf, total)));
+  s = wire_csum_partial(s, buf, hlen);
+  if (h->payload_len) s = wire_csum_partial(s, h->payload, h->payload_len);
+  wire_put16(buf + WIRE_TCP_F_CHECKSUM, wire_csum_fold(s));
+  return (int)hlen;
+}
+
+int wire_tcp_emit(uint32_t src, uint32_t dst, const wire_tcp *h, uint8_t *buf, size_t cap) {
+  size_t hlen = wire_tcp_header_len(h);
+  size_t total = hlen + h->payload_len;
+  if (hlen > WIRE_TCP_MAX_HLEN || total > 65535u || cap < total) return MICROTCP_ENOSPC;
+  wire_tcp in_place = *h;
+  if (h->payload_len) {
+    if (h->payload != buf + hlen) memmove(buf + hlen, h->payload, h->payload_len);
+    in_place.payload = buf + hlen;
+  }
+  (void)wire_tcp_emit_header(src, dst, &in_place, buf, cap);
   return (int)total;
 }

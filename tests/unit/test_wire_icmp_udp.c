@@ -279,7 +279,67 @@ static void udp_emit_short_cap_writes_nothing(void) {
   }
 }
 
+
+/* emit_header writes the header the full emit writes, with the checksum over
+ * a payload elsewhere (a fragmented datagram's payload is not behind it). */
+static void udp_and_icmp_emit_header_match_emit(void) {
+  uint8_t data[21];
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(0x61 + i);
+  uint8_t full[64], hdr[64];
+  wire_udp u = {5000, 53, 0, 0, data, sizeof data};
+  CHECK_EQ(wire_udp_emit(SRC, DST, &u, full, sizeof full), 8 + 21);
+  memset(hdr, CANARY, sizeof hdr);
+  CHECK_EQ(wire_udp_emit_header(SRC, DST, &u, hdr, 8), 8);
+  CHECK_EQ(hdr[8], CANARY);
+  CHECK(memcmp(full, hdr, 8) == 0);
+  CHECK_EQ(wire_udp_emit_header(SRC, DST, &u, hdr, 7), MICROTCP_ENOSPC);
+  u.payload_len = 65535 - 7; /* one byte too long for the length field */
+  CHECK_EQ(wire_udp_emit_header(SRC, DST, &u, hdr, 8), MICROTCP_ENOSPC);
+  wire_icmp m = {WIRE_ICMP_ECHO_REQUEST, 0, 0, 0x00010002u, data, sizeof data};
+  CHECK_EQ(wire_icmp_emit(&m, full, sizeof full), 8 + 21);
+  memset(hdr, CANARY, sizeof hdr);
+  CHECK_EQ(wire_icmp_emit_header(&m, hdr, 8), 8);
+  CHECK_EQ(hdr[8], CANARY);
+  CHECK(memcmp(full, hdr, 8) == 0);
+  CHECK_EQ(wire_icmp_emit_header(&m, hdr, 7), MICROTCP_ENOSPC);
+}
+
+/* The quote goes through the IPv4 parser: what it rejects as malformed in a
+ * datagram it rejects in a quote (here the reserved flag bit). */
+static void icmp_quoted_reserved_flag_is_malformed(void) {
+  uint8_t buf[200];
+  wire_icmp e;
+  wire_ipv4 q;
+  size_t n = make_error(buf, 0, 28);
+  buf[8 + 6] |= 0x80; /* quoted header's flags: reserved bit */
+  CHECK_EQ(wire_icmp_parse(buf, n, &e), MICROTCP_OK);
+  CHECK_EQ(wire_icmp_quoted(&e, &q), MICROTCP_EMALFORMED);
+}
+
+static void l4_quoted_ports_and_sequence(void) {
+  uint8_t buf[200];
+  wire_icmp e;
+  wire_ipv4 q;
+  wire_l4_quote l4;
+  size_t n = make_error(buf, 8, 36);
+  CHECK_EQ(wire_icmp_parse(buf, n, &e), MICROTCP_OK);
+  CHECK_EQ(wire_icmp_quoted(&e, &q), MICROTCP_OK);
+  CHECK_EQ(wire_l4_quoted(&q, &l4), MICROTCP_OK);
+  CHECK_EQ(l4.src_port, 5353);
+  CHECK_EQ(l4.dst_port, 9);
+  CHECK_EQ(l4.tcp_seq, (108u << 16) | 0);
+  wire_ipv4 frag = q;
+  frag.frag_offset = 8;
+  CHECK_EQ(wire_l4_quoted(&frag, &l4), MICROTCP_EMALFORMED);
+  wire_ipv4 short_q = q;
+  short_q.payload_len = 7;
+  CHECK_EQ(wire_l4_quoted(&short_q, &l4), MICROTCP_ETRUNCATED);
+}
+
 int main(void) {
+  RUN(udp_and_icmp_emit_header_match_emit);
+  RUN(icmp_quoted_reserved_flag_is_malformed);
+  RUN(l4_quoted_ports_and_sequence);
   RUN(icmp_echo_round_trip);
   RUN(icmp_emit_in_place);
   RUN(icmp_truncated_at_every_length_below_8);

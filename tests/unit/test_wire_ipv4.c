@@ -276,6 +276,30 @@ static void ipv4_emit_short_cap_writes_nothing(void) {
   }
 }
 
+
+/* A header whose datagram is cut short (an ICMP quote): the full parser says
+ * ETRUNCATED, the truncated one accepts it with the bytes present. */
+static void ipv4_parse_truncated_accepts_a_cut_datagram(void) {
+  uint8_t buf[128];
+  wire_ipv4 h = sample(100), out;
+  static const uint8_t opts[4] = {1, 1, 1, 0};
+  size_t n = build(buf, &h, opts, sizeof opts, 100);
+  CHECK_EQ(n, 124);
+  for (size_t len = 24; len < n; len++) {
+    CHECK_EQ(wire_ipv4_parse(buf, len, &out), MICROTCP_ETRUNCATED);
+    CHECK_EQ(wire_ipv4_parse_truncated(buf, len, &out), MICROTCP_OK);
+    CHECK_EQ(out.payload_len, len - 24);
+    CHECK_EQ(out.total_len, 124);
+    CHECK(out.payload == buf + 24);
+  }
+  for (size_t len = 0; len < 24; len++)
+    CHECK_EQ(wire_ipv4_parse_truncated(buf, len, &out), MICROTCP_ETRUNCATED);
+  CHECK_EQ(wire_ipv4_parse_truncated(buf, n, &out), MICROTCP_OK);
+  CHECK_EQ(out.payload_len, 100);
+  buf[0] = 0x55; /* version 5 */
+  CHECK_EQ(wire_ipv4_parse_truncated(buf, n, &out), MICROTCP_EMALFORMED);
+}
+
 int main(void) {
   RUN(ipv4_round_trip);
   RUN(ipv4_trailing_padding_is_ignored);
@@ -295,5 +319,6 @@ int main(void) {
   RUN(ipv4_option_length_byte_missing);
   RUN(ipv4_options_ok_helper_directly);
   RUN(ipv4_emit_short_cap_writes_nothing);
+  RUN(ipv4_parse_truncated_accepts_a_cut_datagram);
   return check_report();
 }

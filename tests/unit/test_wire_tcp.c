@@ -504,6 +504,55 @@ static void tcp_parse_resets_options(void) {
   CHECK_EQ(p.sack_count, 0);
 }
 
+
+/* emit_header (what the stack calls) writes exactly the header wire_tcp_emit
+ * writes, with the checksum over a payload read where it lies; the full emit
+ * does not copy a payload already in place. */
+static void tcp_emit_header_matches_emit_with_payload_anywhere(void) {
+  uint8_t data[37];
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(0x30 + i);
+  for (int syn = 0; syn < 2; syn++) {
+    wire_tcp h;
+    memset(&h, 0, sizeof h);
+    h.src_port = 1234;
+    h.dst_port = 80;
+    h.seq = 0x01020304u;
+    h.ack = 0xa0b0c0d0u;
+    h.flags = syn ? WIRE_TCP_SYN : (WIRE_TCP_ACK | WIRE_TCP_PSH);
+    h.window = 4321;
+    h.opts = syn ? syn_opts(true, true, true, true) : (wire_tcp_opts){0};
+    if (!syn) {
+      h.opts.has_ts = true;
+      h.opts.ts_val = 7;
+      h.opts.sack_count = 2;
+      h.opts.sack[0].left = 10, h.opts.sack[0].right = 20;
+      h.opts.sack[1].left = 30, h.opts.sack[1].right = 40;
+    }
+    h.payload = data;
+    h.payload_len = sizeof data;
+    uint8_t full[100], hdr[100], inplace[100];
+    int n = wire_tcp_emit(SRC, DST, &h, full, sizeof full);
+    size_t hlen = wire_tcp_header_len(&h);
+    CHECK_EQ(n, (int)(hlen + sizeof data));
+    memset(hdr, CANARY, sizeof hdr);
+    CHECK_EQ(wire_tcp_emit_header(SRC, DST, &h, hdr, hlen), (int)hlen);
+    CHECK_EQ(hdr[hlen], CANARY); /* exactly the header */
+    memcpy(hdr + hlen, data, sizeof data);
+    CHECK(memcmp(full, hdr, (size_t)n) == 0);
+    memcpy(inplace + hlen, data, sizeof data);
+    wire_tcp h2 = h;
+    h2.payload = inplace + hlen;
+    CHECK_EQ(wire_tcp_emit(SRC, DST, &h2, inplace, sizeof inplace), n);
+    CHECK(memcmp(full, inplace, (size_t)n) == 0);
+    CHECK(wire_tcp_checksum_ok(SRC, DST, full, (size_t)n));
+    for (size_t cap = 0; cap < hlen; cap++) {
+      memset(hdr, CANARY, sizeof hdr);
+      CHECK_EQ(wire_tcp_emit_header(SRC, DST, &h, hdr, cap), MICROTCP_ENOSPC);
+      CHECK_EQ(hdr[0], CANARY);
+    }
+  }
+}
+
 int main(void) {
   RUN(tcp_syn_matches_linux_layout_exactly);
   RUN(tcp_syn_without_ts_layout);
@@ -533,5 +582,6 @@ int main(void) {
   RUN(tcp_eol_ends_walk);
   RUN(tcp_duplicate_option_last_wins);
   RUN(tcp_parse_resets_options);
+  RUN(tcp_emit_header_matches_emit_with_payload_anywhere);
   return check_report();
 }

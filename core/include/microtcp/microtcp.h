@@ -16,6 +16,7 @@
  *     while (frame arrived)  microtcp_input(st, now, frame, len);
  *     microtcp_advance(st, now);                       // fire due timers
  *     while ((n = microtcp_output(st, now, buf, sizeof buf)) > 0) send(buf, n);
+ *     // or without the copy: microtcp_output_frame(st, now, &p) ... release
  *     sleep until microtcp_deadline(st) or the next frame
  *   }
  *
@@ -213,6 +214,24 @@ void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t 
  * pending, or MICROTCP_ENOSPC if cap is smaller than the frame (frame kept).
  * cap >= mtu + 14 always suffices. */
 int microtcp_output(microtcp_stack *st, uint64_t now, void *buf, size_t cap);
+
+/* Zero-copy output: lend the next frame to send in place. Sets *frame to its
+ * first byte (inside the arena) and returns its length, or returns 0 (nothing
+ * pending; *frame = NULL) or MICROTCP_EINVAL (frame is NULL). The bytes stay
+ * valid and unchanged, whatever else is called on the stack, until
+ * microtcp_output_release; until then the same frame is lent again by every
+ * call (one frame is lent at a time), and it keeps its place in the frame
+ * pool. The stack built it there: payload bytes are written into a frame
+ * once and never copied inside the stack. Usage:
+ *   while ((n = microtcp_output_frame(st, now, &p)) > 0) {
+ *     send(p, n);
+ *     microtcp_output_release(st);
+ *   }
+ * microtcp_output is this plus one copy into buf. */
+int microtcp_output_frame(microtcp_stack *st, uint64_t now, const uint8_t **frame);
+/* The lent frame was sent (or dropped): return it to the pool and count it in
+ * frames_out / bytes_out. No-op when no frame is lent. */
+void microtcp_output_release(microtcp_stack *st);
 
 /* Earliest time (µs) at which microtcp_advance must be called; UINT64_MAX if
  * no timer is armed. If output is pending, microtcp_output should be called

@@ -83,6 +83,13 @@ struct microtcp_stack {
   uint16_t txq_head, txq_tail;
   uint16_t txq_len;
 
+  /* Application events recorded by protocol code, delivered at the end of the
+   * public call (stack.c, "events"): handles [evq_head, evq_len) of evq, at
+   * most one per socket slot, oldest first; evq_cap = every socket slot. */
+  int *evq;
+  uint32_t evq_head, evq_len, evq_cap;
+  bool ev_delivering;        /* events_deliver is running (a callback is out) */
+
   uint32_t port_counter;     /* RFC 6056 algorithm 3 table/counter */
   uint32_t ip_id_counter;
 
@@ -95,8 +102,17 @@ struct microtcp_stack {
 
 /* ---- helpers shared by modules ------------------------------------------------------ */
 void trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uint32_t b);
-/* Tell the application (event callback) that a socket's readiness may have changed. */
+/* Record that a socket's readiness may have changed. Nothing is called here:
+ * the event reaches the application (cfg.event) from events_deliver, once the
+ * public call that caused it has finished its work, so protocol code may
+ * record in the middle of a state update. Recording a socket already pending
+ * is a no-op (one delivery per socket, with its readiness at delivery time). */
 void notify(struct microtcp_stack *st, int handle);
+/* Deliver every recorded event, oldest first, to cfg.event. Called at the end
+ * of every public entry point that can record one. Reentrant: a call into the
+ * stack made by the callback records its events and returns; this loop
+ * delivers them after the current one, in order (never recursively). */
+void events_deliver(struct microtcp_stack *st);
 
 /* Keyed PRF: SipHash-2-4 of data under cfg.secret (siphash.c). */
 uint64_t microtcp_siphash(const uint8_t key[16], const void *data, size_t len);

@@ -378,7 +378,7 @@ void tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t 
 }
 
 /* ---- API: listen / accept ------------------------------------------------------------------ */
-int microtcp_tcp_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backlog) {
+static int api_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backlog) {
   if (now > st->now) st->now = now;
   if (port == 0 || backlog < 1 || backlog > 1024) return MICROTCP_EINVAL;
   if (tcp_port_in_use(st, port, NULL)) return MICROTCP_EADDRINUSE;
@@ -406,28 +406,26 @@ int microtcp_tcp_listen(microtcp_stack *st, uint64_t now, uint16_t port, int bac
   return MICROTCP_ENOMEM;
 }
 
-int microtcp_tcp_accept(microtcp_stack *st, uint64_t now, int listener, microtcp_endpoint *peer) {
+static int api_accept(microtcp_stack *st, uint64_t now, int listener, microtcp_endpoint *peer) {
   if (now > st->now) st->now = now;
   struct tcp_listener *l = listener_from_handle(st, listener);
   if (!l) return MICROTCP_EBADF;
-  while (l->acc_head != TCP_NONE) {
-    struct tcb *t = &st->tcp.tcbs[l->acc_head];
-    acceptq_remove(st, t);
-    t->owner = OWN_APP;
-    t->listener = TCP_NONE;
-    if (peer) {
-      peer->ip = t->remote_ip;
-      peer->port = t->rport;
-    }
-    st->ctr.tcp_conns_accepted++;
-    return tcb_handle(st, t);
+  if (l->acc_head == TCP_NONE) return MICROTCP_EAGAIN;
+  struct tcb *t = &st->tcp.tcbs[l->acc_head];
+  acceptq_remove(st, t);
+  t->owner = OWN_APP;
+  t->listener = TCP_NONE;
+  if (peer) {
+    peer->ip = t->remote_ip;
+    peer->port = t->rport;
   }
-  return MICROTCP_EAGAIN;
+  st->ctr.tcp_conns_accepted++;
+  return tcb_handle(st, t);
 }
 
 /* ---- API: connect ---------------------------------------------------------------------------- */
-int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
-                         uint16_t local_port) {
+static int api_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
+                       uint16_t local_port) {
   if (now > st->now) st->now = now;
   if (port == 0 || ip == 0 || ipv4_is_martian_src(st, ip) || ip == st->cfg.ip)
     return MICROTCP_EINVAL;
@@ -451,7 +449,7 @@ int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t
 }
 
 /* ---- API: data ----------------------------------------------------------------------------------- */
-int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len) {
+static int api_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len) {
   if (now > st->now) st->now = now;
   struct tcb *t = tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
@@ -475,7 +473,7 @@ int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data,
   return (int)n;
 }
 
-int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+static int api_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
   if (now > st->now) st->now = now;
   struct tcb *t = tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
@@ -507,7 +505,7 @@ int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t
 
 /* MSG_PEEK: the same bytes microtcp_tcp_recv would return, left in the buffer
  * (no window update, since nothing was consumed). */
-int microtcp_tcp_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+static int api_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
   if (now > st->now) st->now = now;
   struct tcb *t = tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
@@ -523,7 +521,7 @@ int microtcp_tcp_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t
 }
 
 /* ---- API: closing -------------------------------------------------------------------------------- */
-int microtcp_tcp_shutdown(microtcp_stack *st, uint64_t now, int h) {
+static int api_shutdown(microtcp_stack *st, uint64_t now, int h) {
   if (now > st->now) st->now = now;
   struct tcb *t = tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
@@ -565,7 +563,7 @@ static int listener_close(struct microtcp_stack *st, struct tcp_listener *l) {
   return MICROTCP_OK;
 }
 
-int microtcp_tcp_close(microtcp_stack *st, uint64_t now, int h) {
+static int api_close(microtcp_stack *st, uint64_t now, int h) {
   if (now > st->now) st->now = now;
   struct tcp_listener *l = listener_from_handle(st, h);
   if (l) return listener_close(st, l);
@@ -599,7 +597,7 @@ int microtcp_tcp_close(microtcp_stack *st, uint64_t now, int h) {
   return MICROTCP_OK;
 }
 
-int microtcp_tcp_abort(microtcp_stack *st, uint64_t now, int h) {
+static int api_abort(microtcp_stack *st, uint64_t now, int h) {
   if (now > st->now) st->now = now;
   struct tcp_listener *l = listener_from_handle(st, h);
   if (l) return listener_close(st, l);
@@ -670,7 +668,7 @@ static int set_flag(uint32_t *flags, uint32_t bit, int64_t value) {
   return MICROTCP_OK;
 }
 
-int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
+static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
   struct tcp_listener *l = listener_from_handle(st, h);
   struct tcb *t = l ? NULL : tcb_from_handle(st, h);
   if (!l && !t) return MICROTCP_EBADF;
@@ -790,4 +788,54 @@ int microtcp_tcp_get_stats(const microtcp_stack *st, int h, microtcp_tcp_stats *
   out->sack = (t->flags & TF_SACK) != 0;
   out->timestamps = (t->flags & TF_TS) != 0;
   return MICROTCP_OK;
+}
+
+/* ---- public entry points -------------------------------------------------------------------------- */
+/* Each call does its work, then delivers the events it recorded (stack.c
+ * events_deliver): the application sees them with every block consistent and
+ * may call back into the stack from its callback. */
+static int delivered(struct microtcp_stack *st, int ret) {
+  events_deliver(st);
+  return ret;
+}
+
+int microtcp_tcp_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backlog) {
+  return delivered(st, api_listen(st, now, port, backlog));
+}
+
+int microtcp_tcp_accept(microtcp_stack *st, uint64_t now, int listener, microtcp_endpoint *peer) {
+  return delivered(st, api_accept(st, now, listener, peer));
+}
+
+int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
+                         uint16_t local_port) {
+  return delivered(st, api_connect(st, now, ip, port, local_port));
+}
+
+int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len) {
+  return delivered(st, api_send(st, now, h, data, len));
+}
+
+int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+  return delivered(st, api_recv(st, now, h, buf, cap));
+}
+
+int microtcp_tcp_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+  return delivered(st, api_peek(st, now, h, buf, cap));
+}
+
+int microtcp_tcp_shutdown(microtcp_stack *st, uint64_t now, int h) {
+  return delivered(st, api_shutdown(st, now, h));
+}
+
+int microtcp_tcp_close(microtcp_stack *st, uint64_t now, int h) {
+  return delivered(st, api_close(st, now, h));
+}
+
+int microtcp_tcp_abort(microtcp_stack *st, uint64_t now, int h) {
+  return delivered(st, api_abort(st, now, h));
+}
+
+int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
+  return delivered(st, api_setopt(st, h, opt, value));
 }

@@ -26,8 +26,14 @@
  * negative MICROTCP_E* code on error. Handles are generation-checked: a handle
  * used after close returns MICROTCP_EBADF, never touches another socket.
  *
- * Callbacks (trace, event) are called from inside API calls; they must not call
- * back into the same stack instance.
+ * Callbacks. The event callback (cfg.event) is called only at the end of a
+ * public call (microtcp_input, _advance, _output and every socket call), after
+ * the stack finished its work and every connection is consistent. It may call
+ * back into the same stack instance (recv, send, accept, close, connect, even
+ * microtcp_input): such a call never delivers events itself; the events it
+ * causes are delivered after the current callback returns, in the order they
+ * arose. See microtcp_event_fn. The trace callback (cfg.trace) is called in the
+ * middle of processing and must not call back into the stack.
  */
 #ifndef MICROTCP_MICROTCP_H
 #define MICROTCP_MICROTCP_H
@@ -91,7 +97,15 @@ enum microtcp_ready {
   MICROTCP_ERROR = 1u << 4,     /* a pending error: microtcp_socket_error() */
   MICROTCP_PEER_FIN = 1u << 5,  /* peer sent FIN: recv returns 0 after queued data */
 };
-/* Called when a socket's readiness may have changed. */
+/* Called when a socket's readiness may have changed. While processing, the
+ * stack only records which sockets changed; at the end of the public call it
+ * reports each of them once, oldest change first, with ready = its readiness
+ * at that moment (microtcp_poll), so several changes in one call (data, then
+ * FIN) arrive as one event. A socket the application closed before its turn
+ * (for instance from an earlier callback of the same delivery) is skipped;
+ * a connection the application has not accepted yet is not reported (its
+ * listener is, READABLE). The callback may call any function of this API on
+ * the same stack; events those calls cause come after it, never nested. */
 typedef void (*microtcp_event_fn)(void *ctx, int handle, unsigned ready);
 
 /* ---- Configuration --------------------------------------------------------- */

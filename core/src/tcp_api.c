@@ -131,6 +131,19 @@ bool tcp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void 
   return false;
 }
 
+/* ---- socket options ---------------------------------------------------------------------- */
+void tcp_sockopts_default(const microtcp_config *cfg, struct tcp_sockopts *o, uint32_t *flags) {
+  memset(o, 0, sizeof *o);
+  o->keepidle_us = cfg->tcp_keepidle_us;
+  o->keepintvl_us = cfg->tcp_keepintvl_us;
+  o->user_timeout_us = cfg->tcp_user_timeout_us;
+  o->sndbuf_lim = cfg->tcp_sndbuf;
+  o->rcvbuf_lim = cfg->tcp_rcvbuf;
+  o->keepcnt = cfg->tcp_keepcnt;
+  o->cc_algo = cfg->tcp_cc;
+  *flags = (*flags & ~(uint32_t)TCP_OPT_FLAGS) | (cfg->tcp_nodelay ? (uint32_t)TF_NODELAY : 0u);
+}
+
 /* ---- allocation ---------------------------------------------------------------------------- */
 static struct tcb *oldest_in_state(struct microtcp_stack *st, uint8_t state) {
   struct tcb *best = NULL;
@@ -253,14 +266,7 @@ struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
   rb_init(&t->rcvbuf, mem + st->cfg.tcp_sndbuf, st->cfg.tcp_rcvbuf);
   asm_init(&t->ooo, st->tcp.ooo_mem + (size_t)st->cfg.tcp_ooo_ranges * idx,
            st->cfg.tcp_ooo_ranges);
-  t->sndbuf_lim = st->cfg.tcp_sndbuf;
-  t->rcvbuf_lim = st->cfg.tcp_rcvbuf;
-  t->cc_algo = st->cfg.tcp_cc;
-  t->keepidle_us = st->cfg.tcp_keepidle_us;
-  t->keepintvl_us = st->cfg.tcp_keepintvl_us;
-  t->keepcnt = st->cfg.tcp_keepcnt;
-  t->user_timeout_us = st->cfg.tcp_user_timeout_us;
-  if (st->cfg.tcp_nodelay) t->flags |= TF_NODELAY;
+  tcp_sockopts_default(&st->cfg, &t->opt, &t->flags);
   tcp->tcbs_in_use++;
   return t;
 }
@@ -392,14 +398,7 @@ static int api_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backl
     l->port = port;
     l->backlog = (uint16_t)backlog;
     l->acc_head = l->acc_tail = TCP_NONE;
-    l->flags = st->cfg.tcp_nodelay ? TF_NODELAY : 0;
-    l->cc_algo = st->cfg.tcp_cc;
-    l->sndbuf_lim = st->cfg.tcp_sndbuf;
-    l->rcvbuf_lim = st->cfg.tcp_rcvbuf;
-    l->keepidle_us = st->cfg.tcp_keepidle_us;
-    l->keepintvl_us = st->cfg.tcp_keepintvl_us;
-    l->keepcnt = st->cfg.tcp_keepcnt;
-    l->user_timeout_us = st->cfg.tcp_user_timeout_us;
+    tcp_sockopts_default(&st->cfg, &l->opt, &l->flags);
     st->tcp.listeners_in_use++;
     return listener_handle(st, l);
   }
@@ -464,7 +463,7 @@ static int api_send(microtcp_stack *st, uint64_t now, int h, const void *data, s
   case MICROTCP_CLOSED: return t->close_reason ? t->close_reason : MICROTCP_ENOTCONN;
   default: return MICROTCP_EPIPE;
   }
-  uint32_t space = t->sndbuf.len < t->sndbuf_lim ? t->sndbuf_lim - t->sndbuf.len : 0;
+  uint32_t space = t->sndbuf.len < t->opt.sndbuf_lim ? t->opt.sndbuf_lim - t->sndbuf.len : 0;
   if (space == 0) return MICROTCP_EAGAIN;
   if (len > 0x7fffffff) len = 0x7fffffff;
   uint32_t n = rb_write(&t->sndbuf, data, (uint32_t)MIN((size_t)space, len));
@@ -486,7 +485,7 @@ static int api_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t c
      * once it grew by min(half the buffer, one MSS) beyond what we advertised. */
     uint32_t wnd = tcp_rcv_window(t);
     uint32_t advertised = t->rcv_adv - t->rcv_nxt;
-    uint32_t thresh = MIN(t->rcvbuf_lim / 2, (uint32_t)st->cfg.tcp_mss);
+    uint32_t thresh = MIN(t->opt.rcvbuf_lim / 2, (uint32_t)st->cfg.tcp_mss);
     if (tcb_synchronized(t) && !(t->flags & TF_FIN_RCVD) && wnd > old_wnd &&
         (wnd >= advertised + thresh || advertised == 0)) {
       t->flags |= TF_ACK_NOW;
@@ -642,7 +641,7 @@ unsigned tcp_poll(const struct microtcp_stack *st, int h) {
   if (t->flags & TF_FIN_RCVD) r |= MICROTCP_PEER_FIN;
   bool can_send = t->state == MICROTCP_ESTABLISHED || t->state == MICROTCP_CLOSE_WAIT ||
                   t->state == MICROTCP_SYN_SENT || t->state == MICROTCP_SYN_RECEIVED;
-  if (can_send && !(t->flags & TF_SHUT_WR) && t->sndbuf.len < t->sndbuf_lim)
+  if (can_send && !(t->flags & TF_SHUT_WR) && t->sndbuf.len < t->opt.sndbuf_lim)
     r |= MICROTCP_WRITABLE;
   if (t->flags & TF_CONNECTED) r |= MICROTCP_CONNECTED;
   if (t->state == MICROTCP_CLOSED || t->state == MICROTCP_TIME_WAIT) r |= MICROTCP_HANGUP;
@@ -673,6 +672,7 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
   struct tcb *t = l ? NULL : tcb_from_handle(st, h);
   if (!l && !t) return MICROTCP_EBADF;
   uint32_t *flags = l ? &l->flags : &t->flags;
+  struct tcp_sockopts *o = l ? &l->opt : &t->opt;
   switch (opt) {
   case MICROTCP_OPT_NODELAY:
     set_flag(flags, TF_NODELAY, value);
@@ -691,44 +691,40 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
     if (value < 0 || value > max) return MICROTCP_EINVAL;
     if ((opt != MICROTCP_OPT_USER_TIMEOUT_US) && value == 0) return MICROTCP_EINVAL;
     uint32_t v = (uint32_t)value;
-    if (opt == MICROTCP_OPT_KEEPIDLE_US) *(l ? &l->keepidle_us : &t->keepidle_us) = (uint64_t)value;
-    if (opt == MICROTCP_OPT_KEEPINTVL_US) *(l ? &l->keepintvl_us : &t->keepintvl_us) = v;
-    if (opt == MICROTCP_OPT_USER_TIMEOUT_US) *(l ? &l->user_timeout_us : &t->user_timeout_us) = v;
+    if (opt == MICROTCP_OPT_KEEPIDLE_US) o->keepidle_us = (uint64_t)value;
+    if (opt == MICROTCP_OPT_KEEPINTVL_US) o->keepintvl_us = v;
+    if (opt == MICROTCP_OPT_USER_TIMEOUT_US) o->user_timeout_us = v;
     if (t) tcp_arm_keepalive(st, t);
     return MICROTCP_OK;
   }
   case MICROTCP_OPT_KEEPCNT:
     if (value < 1 || value > 255) return MICROTCP_EINVAL;
-    *(l ? &l->keepcnt : &t->keepcnt) = (uint8_t)value;
+    o->keepcnt = (uint8_t)value;
     return MICROTCP_OK;
   case MICROTCP_OPT_SNDBUF:
     if (value < 1 || value > st->cfg.tcp_sndbuf) return MICROTCP_EINVAL;
-    *(l ? &l->sndbuf_lim : &t->sndbuf_lim) = (uint32_t)value;
+    o->sndbuf_lim = (uint32_t)value;
     return MICROTCP_OK;
   case MICROTCP_OPT_RCVBUF:
     if (value < 1 || value > st->cfg.tcp_rcvbuf) return MICROTCP_EINVAL;
     /* Takes effect for the advertised window; never shrinks below what was
      * already advertised (tcp_rcv_window keeps the right edge). */
-    *(l ? &l->rcvbuf_lim : &t->rcvbuf_lim) = (uint32_t)value;
+    o->rcvbuf_lim = (uint32_t)value;
     return MICROTCP_OK;
   case MICROTCP_OPT_CC:
     if (value != MICROTCP_CC_NEWRENO && value != MICROTCP_CC_CUBIC) return MICROTCP_EINVAL;
-    if (l) {
-      l->cc_algo = (uint8_t)value;
-    } else if (t->cc_algo != value) {
+    if (t && t->opt.cc_algo != value && tcb_synchronized(t)) {
       /* Switch: the new controller starts from the current window. */
       uint32_t cwnd = t->cc.cwnd, ssthresh = t->cc.ssthresh;
-      t->cc_algo = (uint8_t)value;
-      if (tcb_synchronized(t)) {
-        tcp_cc_ops(t->cc_algo)->init(&t->cc, t->mss, cwnd);
-        t->cc.ssthresh = ssthresh;
-        t->cc.abc_limit = st->cfg.tcp_abc_limit;
-      }
+      tcp_cc_ops((uint8_t)value)->init(&t->cc, t->mss, cwnd);
+      t->cc.ssthresh = ssthresh;
+      t->cc.abc_limit = st->cfg.tcp_abc_limit;
     }
+    o->cc_algo = (uint8_t)value;
     return MICROTCP_OK;
   case MICROTCP_OPT_MAXSEG:
     if (value < TCP_MIN_MSS || value > 65535) return MICROTCP_EINVAL;
-    *(l ? &l->maxseg : &t->maxseg) = (uint16_t)value;
+    o->maxseg = (uint16_t)value;
     return MICROTCP_OK;
   default: return MICROTCP_ENOPROTOOPT;
   }
@@ -740,19 +736,21 @@ int microtcp_tcp_getopt(const microtcp_stack *st, int h, int opt, int64_t *value
   if (!l && !t) return MICROTCP_EBADF;
   if (!value) return MICROTCP_EINVAL;
   uint32_t flags = l ? l->flags : t->flags;
+  const struct tcp_sockopts *o = l ? &l->opt : &t->opt;
   switch (opt) {
   case MICROTCP_OPT_NODELAY: *value = (flags & TF_NODELAY) != 0; break;
   case MICROTCP_OPT_KEEPALIVE: *value = (flags & TF_KEEPALIVE) != 0; break;
   case MICROTCP_OPT_LINGER_ZERO: *value = (flags & TF_LINGER0) != 0; break;
-  case MICROTCP_OPT_KEEPIDLE_US: *value = l ? l->keepidle_us : t->keepidle_us; break;
-  case MICROTCP_OPT_KEEPINTVL_US: *value = l ? l->keepintvl_us : t->keepintvl_us; break;
-  case MICROTCP_OPT_USER_TIMEOUT_US: *value = l ? l->user_timeout_us : t->user_timeout_us; break;
-  case MICROTCP_OPT_KEEPCNT: *value = l ? l->keepcnt : t->keepcnt; break;
-  case MICROTCP_OPT_SNDBUF: *value = l ? l->sndbuf_lim : t->sndbuf_lim; break;
-  case MICROTCP_OPT_RCVBUF: *value = l ? l->rcvbuf_lim : t->rcvbuf_lim; break;
-  case MICROTCP_OPT_CC: *value = l ? l->cc_algo : t->cc_algo; break;
+  case MICROTCP_OPT_KEEPIDLE_US: *value = (int64_t)o->keepidle_us; break;
+  case MICROTCP_OPT_KEEPINTVL_US: *value = o->keepintvl_us; break;
+  case MICROTCP_OPT_USER_TIMEOUT_US: *value = o->user_timeout_us; break;
+  case MICROTCP_OPT_KEEPCNT: *value = o->keepcnt; break;
+  case MICROTCP_OPT_SNDBUF: *value = o->sndbuf_lim; break;
+  case MICROTCP_OPT_RCVBUF: *value = o->rcvbuf_lim; break;
+  case MICROTCP_OPT_CC: *value = o->cc_algo; break;
   case MICROTCP_OPT_MAXSEG:
-    *value = l ? (l->maxseg ? l->maxseg : st->cfg.tcp_mss) : (t->mss ? t->mss : st->cfg.tcp_mss);
+    /* A listener reports its clamp; a connection the MSS in use. */
+    *value = l ? (o->maxseg ? o->maxseg : st->cfg.tcp_mss) : (t->mss ? t->mss : st->cfg.tcp_mss);
     break;
   default: return MICROTCP_ENOPROTOOPT;
   }

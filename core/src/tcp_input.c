@@ -105,7 +105,7 @@ static void take_syn_options(struct microtcp_stack *st, struct tcb *t, const str
  * every segment; our own clamp applies too. */
 static void set_mss(struct microtcp_stack *st, struct tcb *t) {
   uint32_t m = MIN((uint32_t)t->peer_mss, (uint32_t)st->cfg.tcp_mss);
-  if (t->maxseg) m = MIN(m, (uint32_t)t->maxseg);
+  if (t->opt.maxseg) m = MIN(m, (uint32_t)t->opt.maxseg);
   if (t->flags & TF_TS) m -= 12;
   if (m < TCP_MIN_MSS - 12) m = TCP_MIN_MSS - 12;
   t->mss = (uint16_t)m;
@@ -114,7 +114,7 @@ static void set_mss(struct microtcp_stack *st, struct tcb *t) {
 static void start_cc(struct microtcp_stack *st, struct tcb *t) {
   /* RFC 6928 / RFC 5681 3.1: initial window in segments. */
   uint32_t iw = (uint32_t)st->cfg.tcp_initial_cwnd * t->mss;
-  tcp_cc_ops(t->cc_algo)->init(&t->cc, t->mss, iw);
+  tcp_cc_ops(t->opt.cc_algo)->init(&t->cc, t->mss, iw);
   t->cc.abc_limit = st->cfg.tcp_abc_limit;
 }
 
@@ -122,17 +122,12 @@ static void start_cc(struct microtcp_stack *st, struct tcb *t) {
 static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *in);
 static void established(struct microtcp_stack *st, struct tcb *t);
 
-/* Options a passively opened connection inherits from its listener. */
+/* Options a passively opened connection inherits from its listener (the
+ * listener's option flags replace the config defaults tcb_alloc set, so an
+ * option the application turned off on the listener stays off). */
 static void inherit_listener(struct tcb *t, const struct tcp_listener *l) {
-  t->flags |= (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)) | TF_PASSIVE;
-  t->cc_algo = l->cc_algo;
-  t->maxseg = l->maxseg;
-  t->sndbuf_lim = l->sndbuf_lim;
-  t->rcvbuf_lim = l->rcvbuf_lim;
-  t->keepidle_us = l->keepidle_us;
-  t->keepintvl_us = l->keepintvl_us;
-  t->keepcnt = l->keepcnt;
-  t->user_timeout_us = l->user_timeout_us;
+  t->flags = (t->flags & ~(uint32_t)TCP_OPT_FLAGS) | (l->flags & TCP_OPT_FLAGS) | TF_PASSIVE;
+  t->opt = l->opt;
 }
 
 /* The ACK of a cookie SYN-ACK (tcp_syncookie.c): if the cookie checks out,
@@ -371,7 +366,7 @@ static void update_window(struct tcb *t, const struct seg_in *s) {
 }
 
 static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
-  const struct tcp_cc_ops *cc = tcp_cc_ops(t->cc_algo);
+  const struct tcp_cc_ops *cc = tcp_cc_ops(t->opt.cc_algo);
   cc->on_loss(&t->cc, t->mss, tcp_flight(t), st->now);
   t->recover = t->snd_max;
   t->flags |= TF_RECOVERY | TF_REXMIT_UNA;
@@ -440,7 +435,7 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
   t->backoff = 0;
   if (t->flags & TF_SACK) sb_advance(&t->sb, t->snd_una);
 
-  const struct tcp_cc_ops *cc = tcp_cc_ops(t->cc_algo);
+  const struct tcp_cc_ops *cc = tcp_cc_ops(t->opt.cc_algo);
   if (t->flags & TF_RECOVERY) {
     if (seq_ge(s->ack, t->recover)) {
       /* Full ACK: leave recovery (RFC 6582 3.2 step 3, RFC 6675 5). */

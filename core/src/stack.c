@@ -461,27 +461,10 @@ int ephemeral_port(struct microtcp_stack *st, uint8_t proto, uint32_t remote_ip,
 /* ---- names ---------------------------------------------------------------------------------- */
 const char *microtcp_strerror(int err) {
   switch (err) {
-  case MICROTCP_OK: return "success";
-  case MICROTCP_EINVAL: return "invalid argument";
-  case MICROTCP_ENOMEM: return "pool exhausted";
-  case MICROTCP_EAGAIN: return "operation would block";
-  case MICROTCP_EBADF: return "bad handle";
-  case MICROTCP_EADDRINUSE: return "address in use";
-  case MICROTCP_ENOTCONN: return "not connected";
-  case MICROTCP_EISCONN: return "already connected";
-  case MICROTCP_ECONNREFUSED: return "connection refused";
-  case MICROTCP_ECONNRESET: return "connection reset by peer";
-  case MICROTCP_ETIMEDOUT: return "connection timed out";
-  case MICROTCP_EHOSTUNREACH: return "host unreachable";
-  case MICROTCP_ENETUNREACH: return "network unreachable";
-  case MICROTCP_EMSGSIZE: return "message too long";
-  case MICROTCP_EPIPE: return "send after shutdown";
-  case MICROTCP_ECONNABORTED: return "connection aborted";
-  case MICROTCP_EPORTUNREACH: return "port unreachable";
-  case MICROTCP_ENOPROTOOPT: return "unknown option";
-  case MICROTCP_EMALFORMED: return "malformed input";
-  case MICROTCP_ETRUNCATED: return "truncated input";
-  case MICROTCP_ENOSPC: return "buffer too small";
+#define MICROTCP_X_TEXT(name, value, text, posix) \
+  case value: return text;
+    MICROTCP_ERRORS(MICROTCP_X_TEXT)
+#undef MICROTCP_X_TEXT
   default: return "unknown error";
   }
 }

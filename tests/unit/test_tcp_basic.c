@@ -266,6 +266,31 @@ static void listener_options_are_inherited(void) {
   pair_free(&p);
 }
 
+/* The error list (MICROTCP_ERRORS) is the enum and the names at once: the
+ * values are the ABI, 0 down to -20 without a gap, each with its own text. */
+static void every_error_code_has_its_text(void) {
+  static const struct {
+    int value;
+    const char *text;
+  } list[] = {
+#define X_ROW(name, value, text, posix) {MICROTCP_##name, text},
+      MICROTCP_ERRORS(X_ROW)
+#undef X_ROW
+  };
+  size_t n = sizeof list / sizeof list[0];
+  CHECK_EQ(n, 21);
+  CHECK_EQ(MICROTCP_EINVAL, -1);
+  CHECK_EQ(MICROTCP_ECONNRESET, -9);
+  CHECK_EQ(MICROTCP_ENOSPC, -20);
+  for (size_t i = 0; i < n; i++) {
+    CHECK_EQ(list[i].value, -(int)i);
+    CHECK(strcmp(microtcp_strerror(list[i].value), list[i].text) == 0);
+    for (size_t j = 0; j < i; j++) CHECK(strcmp(list[i].text, list[j].text) != 0);
+  }
+  CHECK(strcmp(microtcp_strerror(-21), "unknown error") == 0);
+  CHECK(strcmp(microtcp_strerror(1), "unknown error") == 0);
+}
+
 int main(void) {
   RUN(handshake_and_echo);
   RUN(connect_to_closed_port_is_refused);
@@ -275,5 +300,6 @@ int main(void) {
   RUN(simultaneous_open);
   RUN(deterministic_frames);
   RUN(listener_options_are_inherited);
+  RUN(every_error_code_has_its_text);
   return check_report();
 }

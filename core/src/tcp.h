@@ -1,7 +1,11 @@
 /* TCP: module interface used by the rest of the core (internals in tcp_int.h). */
 #ifndef MICROTCP_TCP_H
 #define MICROTCP_TCP_H
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "microtcp/microtcp.h"
 struct microtcp_stack;
 struct carve;
 struct wire_ipv4;

@@ -3,7 +3,9 @@
  *
  * Module map (one job per file):
  *   stack.c      init/arena carving, input dispatch, output queue, deadline,
- *                handles, counters, strerror, ephemeral ports, PRF helpers
+ *                handles, counters, strerror, ephemeral ports, PRF helpers,
+ *                application events (recorded by notify, delivered once at
+ *                the end of each public call by events_deliver)
  *   wire_*.c     stateless parse/emit (see include/microtcp/wire.h)
  *   checksum.c   internet checksum;  siphash.c  keyed PRF
  *   arp.c        neighbour cache, requests/replies, frames waiting for resolution

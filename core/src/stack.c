@@ -1,7 +1,8 @@
 /*
  * The stack instance: configuration, arena carving, the frame pool and transmit
  * queue, input dispatch, output, timers, handles and the small shared helpers
- * (trace, notify, PRF, ephemeral ports, error names).
+ * (trace, application events: notify records, events_deliver delivers at the
+ * end of each public call; PRF, ephemeral ports, error names).
  */
 #include "internal.h"
 
@@ -286,6 +287,7 @@ static void input_frame(microtcp_stack *st, uint64_t now, const void *frame, siz
 void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t len) {
   MICROTCP_ASSERT(st->ev_delivering || st->evq_len == 0);
   input_frame(st, now, frame, len);
+  tcp_check(st);
   events_deliver(st);
 }
 
@@ -294,6 +296,7 @@ int microtcp_output(microtcp_stack *st, uint64_t now, void *buf, size_t cap) {
   set_now(st, now);
   if (st->txq_head == FRAME_NONE) {
     tcp_output_pending(st);
+    tcp_check(st);
     events_deliver(st); /* (segment generation records none today) */
   }
   if (st->txq_head == FRAME_NONE) return 0;

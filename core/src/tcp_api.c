@@ -250,6 +250,7 @@ struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
     if (tcp->free_head == TCP_NONE) return NULL;
   }
   struct tcb *t = &tcp->tcbs[tcp->free_head];
+  MICROTCP_ASSERT(!t->in_use && tcp->tcbs_in_use < st->cfg.max_tcp);
   tcp->free_head = t->next;
   uint16_t gen = (uint16_t)((t->gen + 1) & 0x0fff);
   uint16_t idx = tcb_index(st, t);
@@ -278,6 +279,7 @@ static void output_list_remove(struct microtcp_stack *st, struct tcb *t) {
     prev = i;
     i = st->tcp.tcbs[i].out_next;
   }
+  MICROTCP_ASSERT(i != TCP_NONE); /* TF_OUTLISTED: it is on the list */
   if (i == TCP_NONE) return;
   if (prev == TCP_NONE)
     st->tcp.out_head = t->out_next;
@@ -296,6 +298,7 @@ static void acceptq_remove(struct microtcp_stack *st, struct tcb *t) {
     prev = i;
     i = st->tcp.tcbs[i].next;
   }
+  MICROTCP_ASSERT(i != TCP_NONE); /* TF_IN_ACCEPTQ: it is on the queue */
   if (i == TCP_NONE) return;
   if (prev == TCP_NONE)
     l->acc_head = t->next;
@@ -307,6 +310,7 @@ static void acceptq_remove(struct microtcp_stack *st, struct tcb *t) {
 }
 
 void tcb_free(struct microtcp_stack *st, struct tcb *t) {
+  MICROTCP_ASSERT(t->in_use && st->tcp.tcbs_in_use > 0);
   if (t->owner == OWN_LISTENER && t->listener != TCP_NONE) {
     struct tcp_listener *l = &st->tcp.listeners[t->listener];
     if (t->flags & TF_IN_ACCEPTQ)
@@ -545,7 +549,8 @@ static void tcb_reset_and_free(struct microtcp_stack *st, struct tcb *t) {
     /* RFC 9293 3.10.4 ABORT: send a reset with SEQ = SND.NXT. */
     tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, true);
   }
-  t->owner = OWN_ORPHAN;
+  /* The owner stays as it is: tcb_free takes a listener's block off its
+   * accept queue (or half-open count) by it. */
   if (t->state != MICROTCP_CLOSED) tcb_set_state(st, t, MICROTCP_CLOSED);
   tcb_free(st, t);
 }
@@ -788,11 +793,108 @@ int microtcp_tcp_get_stats(const microtcp_stack *st, int h, microtcp_tcp_stats *
   return MICROTCP_OK;
 }
 
+/* ---- invariants ------------------------------------------------------------------------------ */
+#ifdef MICROTCP_ASSERTS
+static void check_timers(const struct tcb *t) {
+  if (t->state == MICROTCP_CLOSED) /* tcb_terminate stopped them all */
+    MICROTCP_ASSERT(!t->t_rexmt && !t->t_delack && !t->t_keep && !t->t_2msl);
+  if (t->state == MICROTCP_TIME_WAIT) /* only 2MSL runs (tcp_enter_time_wait) */
+    MICROTCP_ASSERT(t->t_2msl && !t->t_rexmt && !(t->flags & TF_PERSIST));
+  if ((t->flags & TF_PERSIST) && t->state != MICROTCP_CLOSED) MICROTCP_ASSERT(t->t_rexmt != 0);
+  if (t->flags & TF_KEEPALIVE && t->t_keep) MICROTCP_ASSERT(tcb_synchronized(t));
+}
+
+static void check_owner(const struct microtcp_stack *st, const struct tcb *t) {
+  MICROTCP_ASSERT(t->owner <= OWN_ORPHAN);
+  if (t->owner == OWN_LISTENER) {
+    MICROTCP_ASSERT(t->listener < st->cfg.max_listeners);
+    MICROTCP_ASSERT(st->tcp.listeners[t->listener].in_use);
+  }
+  if (t->flags & TF_IN_ACCEPTQ)
+    MICROTCP_ASSERT(t->owner == OWN_LISTENER && tcb_synchronized(t));
+  /* An active open the application dropped is freed at once (api_close). */
+  if (t->state == MICROTCP_SYN_SENT) MICROTCP_ASSERT(t->owner == OWN_APP);
+  /* Every open connection is found by its 4-tuple (closed ones are unhashed). */
+  if (t->state != MICROTCP_CLOSED)
+    MICROTCP_ASSERT(tcb_lookup((struct microtcp_stack *)st, t->remote_ip, t->rport, t->lport) == t);
+}
+
+void tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
+  MICROTCP_ASSERT(t >= st->tcp.tcbs && tcb_index(st, t) < st->cfg.max_tcp);
+  MICROTCP_ASSERT(t->in_use);
+  MICROTCP_ASSERT(t->state <= MICROTCP_TIME_WAIT && t->state != MICROTCP_LISTEN);
+  /* Sequence order (tcp_int.h): snd_una <= snd_nxt <= snd_max; the first
+   * buffered byte is snd_una, or one above it while our SYN is unacknowledged
+   * or one below it once our FIN is; nothing was sent beyond the data + FIN. */
+  MICROTCP_ASSERT(seq_le(t->snd_una, t->snd_nxt) && seq_le(t->snd_nxt, t->snd_max));
+  MICROTCP_ASSERT(seq_le(t->snd_una, t->snd_buf_seq + 1) && seq_le(t->snd_buf_seq, t->snd_una + 1));
+  MICROTCP_ASSERT(seq_le(t->snd_max, t->snd_buf_seq + t->sndbuf.len + 1));
+  MICROTCP_ASSERT(t->sndbuf.len <= t->sndbuf.cap && t->rcvbuf.len <= t->rcvbuf.cap);
+  MICROTCP_ASSERT(t->ooo.count <= t->ooo.max);
+  /* SACK scoreboard: at most SACK_BOARD_MAX sorted ranges inside the send window. */
+  MICROTCP_ASSERT(t->sb.count <= SACK_BOARD_MAX);
+  for (uint8_t i = 0; i < t->sb.count; i++) {
+    MICROTCP_ASSERT(seq_lt(t->sb.blk[i].left, t->sb.blk[i].right));
+    MICROTCP_ASSERT(seq_le(t->sb.blk[i].right, t->snd_max));
+    if (i) MICROTCP_ASSERT(seq_lt(t->sb.blk[i - 1].right, t->sb.blk[i].left));
+  }
+  check_owner(st, t);
+  check_timers(t);
+}
+
+void tcp_check(const struct microtcp_stack *st) {
+  const struct tcp_state *tcp = &st->tcp;
+  uint32_t in_use = 0, outlisted = 0, free_len = 0, out_len = 0;
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    const struct tcb *t = &tcp->tcbs[i];
+    if (!t->in_use) continue;
+    in_use++;
+    if (t->flags & TF_OUTLISTED) outlisted++;
+    tcb_check(st, t);
+  }
+  MICROTCP_ASSERT(in_use == tcp->tcbs_in_use && in_use <= st->cfg.max_tcp);
+  for (uint16_t i = tcp->free_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
+    MICROTCP_ASSERT(i < st->cfg.max_tcp && !tcp->tcbs[i].in_use);
+    MICROTCP_ASSERT(++free_len <= st->cfg.max_tcp);
+  }
+  MICROTCP_ASSERT(free_len + in_use == st->cfg.max_tcp);
+  for (uint16_t i = tcp->out_head; i != TCP_NONE; i = tcp->tcbs[i].out_next) {
+    MICROTCP_ASSERT(i < st->cfg.max_tcp && tcp->tcbs[i].in_use);
+    MICROTCP_ASSERT(tcp->tcbs[i].flags & TF_OUTLISTED);
+    MICROTCP_ASSERT(++out_len <= st->cfg.max_tcp);
+    if (tcp->tcbs[i].out_next == TCP_NONE) MICROTCP_ASSERT(tcp->out_tail == i);
+  }
+  MICROTCP_ASSERT(out_len == outlisted);
+  uint32_t listeners = 0;
+  for (uint16_t li = 0; li < st->cfg.max_listeners; li++) {
+    const struct tcp_listener *l = &tcp->listeners[li];
+    if (!l->in_use) continue;
+    listeners++;
+    uint32_t queued = 0, half_open = 0;
+    for (uint16_t i = l->acc_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
+      const struct tcb *t = &tcp->tcbs[i];
+      MICROTCP_ASSERT(i < st->cfg.max_tcp && t->in_use && (t->flags & TF_IN_ACCEPTQ));
+      MICROTCP_ASSERT(t->owner == OWN_LISTENER && t->listener == li);
+      MICROTCP_ASSERT(++queued <= st->cfg.max_tcp);
+      if (t->next == TCP_NONE) MICROTCP_ASSERT(l->acc_tail == i);
+    }
+    for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+      const struct tcb *t = &tcp->tcbs[i];
+      if (t->in_use && t->owner == OWN_LISTENER && t->listener == li && !(t->flags & TF_IN_ACCEPTQ))
+        half_open++;
+    }
+    MICROTCP_ASSERT(queued == l->ready && half_open == l->half_open);
+  }
+  MICROTCP_ASSERT(listeners == tcp->listeners_in_use);
+}
+#endif
+
 /* ---- public entry points -------------------------------------------------------------------------- */
 /* Each call does its work, then delivers the events it recorded (stack.c
  * events_deliver): the application sees them with every block consistent and
  * may call back into the stack from its callback. */
 static int delivered(struct microtcp_stack *st, int ret) {
+  tcp_check(st);
   events_deliver(st);
   return ret;
 }

@@ -956,12 +956,21 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   t->keep_probes_sent = 0;
   t->probes_unanswered = 0;
   uint64_t moved = t->bytes_acked + t->bytes_received;
+  /* Edges that never move left on a synchronized connection (checked below). */
+  bool was_synced = tcb_synchronized(t);
+  uint32_t una0 = t->snd_una, rcv_nxt0 = t->rcv_nxt, rcv_adv0 = t->rcv_adv;
   if (t->state == MICROTCP_SYN_SENT)
     syn_sent_input(st, t, &s);
   else
     synchronized_input(st, t, &s);
   if (t->in_use && t->bytes_acked + t->bytes_received != moved) t->progress_at = st->now;
   if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) tcp_send_ack_now(st, t);
+  if (t->in_use && was_synced) {
+    MICROTCP_ASSERT(seq_ge(t->snd_una, una0));     /* the cumulative ACK point */
+    MICROTCP_ASSERT(seq_ge(t->rcv_nxt, rcv_nxt0)); /* left edge of the receive window */
+    MICROTCP_ASSERT(seq_ge(t->rcv_adv, rcv_adv0)); /* its right edge, as advertised */
+  }
+  if (t->in_use) tcb_check(st, t);
 }
 
 /* ---- ICMP errors (RFC 1122 4.2.3.9, RFC 5927) ------------------------------------------------ */

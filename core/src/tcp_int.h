@@ -234,6 +234,18 @@ void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
 void tcp_persist_start(struct microtcp_stack *st, struct tcb *t);
 uint64_t tcb_deadline(const struct tcb *t);
 
+/* ---- invariants (MICROTCP_ASSERT, compiled in with MICROTCP_ASSERTS) ---- */
+#ifdef MICROTCP_ASSERTS
+/* One connection block: pool bounds, sequence order (snd_una <= snd_nxt <=
+ * snd_max, the send buffer between them), buffer and SACK scoreboard bounds,
+ * owner and list membership, state/timer consistency, hash membership. */
+void tcb_check(const struct microtcp_stack *st, const struct tcb *t);
+#else
+static inline void tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
+  (void)st, (void)t;
+}
+#endif
+
 static inline bool tcb_synchronized(const struct tcb *t) {
   return t->state >= MICROTCP_ESTABLISHED;
 }

@@ -202,4 +202,5 @@ void tcp_advance(struct microtcp_stack *st, uint64_t now) {
     if (t->in_use && t->state != MICROTCP_CLOSED && tcb_deadline(t) <= now)
       tcb_advance(st, t, now);
   }
+  tcp_check(st);
 }

@@ -685,7 +685,7 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
     return MICROTCP_OK;
   case MICROTCP_OPT_KEEPALIVE:
     set_flag(flags, TF_KEEPALIVE, value);
-    if (t) tcp_arm_keepalive(st, t);
+    if (t) tcp_arm_keepalive(t);
     return MICROTCP_OK;
   case MICROTCP_OPT_LINGER_ZERO: return set_flag(flags, TF_LINGER0, value);
   case MICROTCP_OPT_KEEPIDLE_US:
@@ -699,7 +699,7 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
     if (opt == MICROTCP_OPT_KEEPIDLE_US) o->keepidle_us = (uint64_t)value;
     if (opt == MICROTCP_OPT_KEEPINTVL_US) o->keepintvl_us = v;
     if (opt == MICROTCP_OPT_USER_TIMEOUT_US) o->user_timeout_us = v;
-    if (t) tcp_arm_keepalive(st, t);
+    if (t) tcp_arm_keepalive(t);
     return MICROTCP_OK;
   }
   case MICROTCP_OPT_KEEPCNT:
@@ -842,9 +842,54 @@ void tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
   check_timers(t);
 }
 
+/* Free list: only free blocks, as many as are not in use. */
+static void check_free_list(const struct microtcp_stack *st, uint32_t in_use) {
+  const struct tcp_state *tcp = &st->tcp;
+  uint32_t n = 0;
+  for (uint16_t i = tcp->free_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
+    MICROTCP_ASSERT(i < st->cfg.max_tcp && !tcp->tcbs[i].in_use);
+    MICROTCP_ASSERT(++n <= st->cfg.max_tcp);
+  }
+  MICROTCP_ASSERT(n + in_use == st->cfg.max_tcp);
+}
+
+/* Output list: exactly the blocks flagged TF_OUTLISTED, tail last. */
+static void check_output_list(const struct microtcp_stack *st, uint32_t outlisted) {
+  const struct tcp_state *tcp = &st->tcp;
+  uint32_t n = 0;
+  for (uint16_t i = tcp->out_head; i != TCP_NONE; i = tcp->tcbs[i].out_next) {
+    MICROTCP_ASSERT(i < st->cfg.max_tcp && tcp->tcbs[i].in_use);
+    MICROTCP_ASSERT(tcp->tcbs[i].flags & TF_OUTLISTED);
+    MICROTCP_ASSERT(++n <= st->cfg.max_tcp);
+    if (tcp->tcbs[i].out_next == TCP_NONE) MICROTCP_ASSERT(tcp->out_tail == i);
+  }
+  MICROTCP_ASSERT(n == outlisted);
+}
+
+/* A listener's accept queue holds `ready` established blocks of its own;
+ * its other blocks are the `half_open` ones. */
+static void check_listener(const struct microtcp_stack *st, uint16_t li) {
+  const struct tcp_state *tcp = &st->tcp;
+  const struct tcp_listener *l = &tcp->listeners[li];
+  uint32_t queued = 0, half_open = 0;
+  for (uint16_t i = l->acc_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
+    const struct tcb *t = &tcp->tcbs[i];
+    MICROTCP_ASSERT(i < st->cfg.max_tcp && t->in_use && (t->flags & TF_IN_ACCEPTQ));
+    MICROTCP_ASSERT(t->owner == OWN_LISTENER && t->listener == li);
+    MICROTCP_ASSERT(++queued <= st->cfg.max_tcp);
+    if (t->next == TCP_NONE) MICROTCP_ASSERT(l->acc_tail == i);
+  }
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    const struct tcb *t = &tcp->tcbs[i];
+    if (t->in_use && t->owner == OWN_LISTENER && t->listener == li && !(t->flags & TF_IN_ACCEPTQ))
+      half_open++;
+  }
+  MICROTCP_ASSERT(queued == l->ready && half_open == l->half_open);
+}
+
 void tcp_check(const struct microtcp_stack *st) {
   const struct tcp_state *tcp = &st->tcp;
-  uint32_t in_use = 0, outlisted = 0, free_len = 0, out_len = 0;
+  uint32_t in_use = 0, outlisted = 0, listeners = 0;
   for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
     const struct tcb *t = &tcp->tcbs[i];
     if (!t->in_use) continue;
@@ -853,37 +898,12 @@ void tcp_check(const struct microtcp_stack *st) {
     tcb_check(st, t);
   }
   MICROTCP_ASSERT(in_use == tcp->tcbs_in_use && in_use <= st->cfg.max_tcp);
-  for (uint16_t i = tcp->free_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
-    MICROTCP_ASSERT(i < st->cfg.max_tcp && !tcp->tcbs[i].in_use);
-    MICROTCP_ASSERT(++free_len <= st->cfg.max_tcp);
-  }
-  MICROTCP_ASSERT(free_len + in_use == st->cfg.max_tcp);
-  for (uint16_t i = tcp->out_head; i != TCP_NONE; i = tcp->tcbs[i].out_next) {
-    MICROTCP_ASSERT(i < st->cfg.max_tcp && tcp->tcbs[i].in_use);
-    MICROTCP_ASSERT(tcp->tcbs[i].flags & TF_OUTLISTED);
-    MICROTCP_ASSERT(++out_len <= st->cfg.max_tcp);
-    if (tcp->tcbs[i].out_next == TCP_NONE) MICROTCP_ASSERT(tcp->out_tail == i);
-  }
-  MICROTCP_ASSERT(out_len == outlisted);
-  uint32_t listeners = 0;
+  check_free_list(st, in_use);
+  check_output_list(st, outlisted);
   for (uint16_t li = 0; li < st->cfg.max_listeners; li++) {
-    const struct tcp_listener *l = &tcp->listeners[li];
-    if (!l->in_use) continue;
+    if (!tcp->listeners[li].in_use) continue;
     listeners++;
-    uint32_t queued = 0, half_open = 0;
-    for (uint16_t i = l->acc_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
-      const struct tcb *t = &tcp->tcbs[i];
-      MICROTCP_ASSERT(i < st->cfg.max_tcp && t->in_use && (t->flags & TF_IN_ACCEPTQ));
-      MICROTCP_ASSERT(t->owner == OWN_LISTENER && t->listener == li);
-      MICROTCP_ASSERT(++queued <= st->cfg.max_tcp);
-      if (t->next == TCP_NONE) MICROTCP_ASSERT(l->acc_tail == i);
-    }
-    for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
-      const struct tcb *t = &tcp->tcbs[i];
-      if (t->in_use && t->owner == OWN_LISTENER && t->listener == li && !(t->flags & TF_IN_ACCEPTQ))
-        half_open++;
-    }
-    MICROTCP_ASSERT(queued == l->ready && half_open == l->half_open);
+    check_listener(st, li);
   }
   MICROTCP_ASSERT(listeners == tcp->listeners_in_use);
 }

@@ -259,7 +259,7 @@ static void established(struct microtcp_stack *st, struct tcb *t) {
   t->backoff = 0;
   t->t_rexmt = 0;
   t->unacked_since = 0;
-  tcp_arm_keepalive(st, t);
+  tcp_arm_keepalive(t);
 }
 
 static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s);

@@ -227,7 +227,7 @@ uint32_t tcp_flight(const struct tcb *t);
 
 /* ---- tcp_timer.c ---- */
 void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t rtt_us);
-void tcp_arm_keepalive(struct microtcp_stack *st, struct tcb *t);
+void tcp_arm_keepalive(struct tcb *t);
 void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
 /* Start the persist timer (t_rexmt) for a zero or unusable window, backoff
  * reset; the first probe goes out one RTO (at least rto_min) from now. */

@@ -25,8 +25,7 @@ void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t r) {
 }
 
 
-void tcp_arm_keepalive(struct microtcp_stack *st, struct tcb *t) {
-  (void)st;
+void tcp_arm_keepalive(struct tcb *t) {
   if ((t->flags & TF_KEEPALIVE) && tcb_synchronized(t))
     t->t_keep = t->last_rcv_at + t->opt.keepidle_us;
   else

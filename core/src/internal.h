@@ -3,7 +3,9 @@
  *
  * Module map (one job per file):
  *   stack.c      init/arena carving, frame pool, input dispatch, output queue, deadline,
- *                handles, counters, strerror, ephemeral ports, PRF helpers
+ *                handles, counters, strerror, ephemeral ports, PRF helpers,
+ *                application events (recorded by notify, delivered once at
+ *                the end of each public call by events_deliver)
  *   wire_*.c     stateless parse/emit (see include/microtcp/wire.h)
  *   checksum.c   internet checksum;  siphash.c  keyed PRF
  *   idxq.h       index-linked queues (frame free list, tx queue, ARP wait list)
@@ -118,6 +120,13 @@ struct microtcp_stack {
   uint16_t frames_in_use;
   uint16_t tx_lent;          /* frame lent by microtcp_output_frame, or FRAME_NONE */
 
+  /* Application events recorded by protocol code, delivered at the end of the
+   * public call (stack.c, "events"): handles [evq_head, evq_len) of evq, at
+   * most one per socket slot, oldest first; evq_cap = every socket slot. */
+  int *evq;
+  uint32_t evq_head, evq_len, evq_cap;
+  bool ev_delivering;        /* events_deliver is running (a callback is out) */
+
   uint32_t port_counter;     /* RFC 6056 algorithm 3 table/counter */
   uint32_t ip_id_counter;
 
@@ -154,8 +163,17 @@ static inline uint8_t *frame_push(struct frame *f, size_t n) {
 
 /* ---- helpers shared by modules ------------------------------------------------------ */
 void trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uint32_t b);
-/* Tell the application (event callback) that a socket's readiness may have changed. */
+/* Record that a socket's readiness may have changed. Nothing is called here:
+ * the event reaches the application (cfg.event) from events_deliver, once the
+ * public call that caused it has finished its work, so protocol code may
+ * record in the middle of a state update. Recording a socket already pending
+ * is a no-op (one delivery per socket, with its readiness at delivery time). */
 void notify(struct microtcp_stack *st, int handle);
+/* Deliver every recorded event, oldest first, to cfg.event. Called at the end
+ * of every public entry point that can record one. Reentrant: a call into the
+ * stack made by the callback records its events and returns; this loop
+ * delivers them after the current one, in order (never recursively). */
+void events_deliver(struct microtcp_stack *st);
 
 /* Keyed PRF: SipHash-2-4 of data under cfg.secret (siphash.c). */
 uint64_t microtcp_siphash(const uint8_t key[16], const void *data, size_t len);

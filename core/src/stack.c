@@ -1,7 +1,8 @@
 /*
  * The stack instance: configuration, arena carving, the frame pool and transmit
  * queue, input dispatch, output, timers, handles and the small shared helpers
- * (trace, notify, PRF, ephemeral ports, error names).
+ * (trace, application events: notify records, events_deliver delivers at the
+ * end of each public call; PRF, ephemeral ports, error names).
  */
 #include "internal.h"
 
@@ -128,6 +129,10 @@ static int layout(struct microtcp_stack *st, struct carve *c) {
     uint8_t *data = carve_take(c, cap);
     if (st->frames) st->frames[i].data = data;
   }
+  /* One pending event per socket slot at most (see notify). */
+  st->evq_cap = (uint32_t)cfg->max_tcp + cfg->max_listeners + cfg->max_udp;
+  if (st->evq_cap == 0) st->evq_cap = 1;
+  st->evq = carve_take(c, sizeof(int) * st->evq_cap);
   int err;
   if ((err = arp_init(st, c, st->now)) < 0) return err;
   if ((err = ipv4_init(st, c)) < 0) return err;
@@ -265,7 +270,7 @@ static void set_now(struct microtcp_stack *st, uint64_t now) {
   if (now > st->now) st->now = now;
 }
 
-void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t len) {
+static void input_frame(microtcp_stack *st, uint64_t now, const void *frame, size_t len) {
   set_now(st, now);
   st->ctr.frames_in++;
   st->ctr.bytes_in += len;
@@ -293,12 +298,27 @@ void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t 
   st->rx_link_bcast = false;
 }
 
+/* Each public entry point below processes first, then delivers the events it
+ * recorded (events_deliver), with every connection block consistent. The
+ * queue is empty on entry unless a callback is making this call. */
+void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t len) {
+  MICROTCP_ASSERT(st->ev_delivering || st->evq_len == 0);
+  input_frame(st, now, frame, len);
+  tcp_check(st);
+  events_deliver(st);
+}
+
 int microtcp_output_frame(microtcp_stack *st, uint64_t now, const uint8_t **frame) {
+  MICROTCP_ASSERT(st->ev_delivering || st->evq_len == 0);
   set_now(st, now);
   if (frame == NULL) return MICROTCP_EINVAL;
   *frame = NULL;
   if (st->tx_lent == FRAME_NONE) {
-    if (st->txq.head == FRAME_NONE) tcp_output_pending(st);
+    if (st->txq.head == FRAME_NONE) {
+      tcp_output_pending(st);
+      tcp_check(st);
+      events_deliver(st); /* (segment generation records none today) */
+    }
     struct frame *f = txq_pop(st);
     if (!f) return 0;
     f->where = FW_LENT;
@@ -337,10 +357,12 @@ uint64_t microtcp_deadline(const microtcp_stack *st) {
 }
 
 void microtcp_advance(microtcp_stack *st, uint64_t now) {
+  MICROTCP_ASSERT(st->ev_delivering || st->evq_len == 0);
   set_now(st, now);
   arp_advance(st, st->now);
   ipv4_advance(st, st->now);
   tcp_advance(st, st->now);
+  events_deliver(st);
 }
 
 /* ---- counters and pools ------------------------------------------------------------------ */
@@ -405,8 +427,51 @@ void trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uin
   if (st->cfg.trace) st->cfg.trace(st->cfg.trace_ctx, st->now, kind, msg, a, b);
 }
 
+/* ---- events: recorded during processing, delivered at the end of the call ----------------- */
+/* The slot of a handle: its kind and index without the generation. Two
+ * pending handles of one slot are two incarnations of a socket; only the
+ * newest can still be open. */
+static uint32_t handle_slot(int h) { return (uint32_t)h & ~(0x0fffu << 16); }
+
 void notify(struct microtcp_stack *st, int handle) {
-  if (st->cfg.event) st->cfg.event(st->cfg.event_ctx, handle, microtcp_poll(st, handle));
+  if (st->cfg.event == NULL) return;
+  for (uint32_t i = st->evq_head; i < st->evq_len; i++) {
+    if (st->evq[i] == handle) return; /* already pending */
+    if (handle_slot(st->evq[i]) == handle_slot(handle)) {
+      /* A closed predecessor in this slot: drop it, keeping one entry per slot. */
+      memmove(&st->evq[i], &st->evq[i + 1], (st->evq_len - i - 1) * sizeof *st->evq);
+      st->evq_len--;
+      break;
+    }
+  }
+  if (st->evq_len == st->evq_cap) { /* room left of evq_head: slide down */
+    uint32_t n = st->evq_len - st->evq_head;
+    memmove(st->evq, &st->evq[st->evq_head], n * sizeof *st->evq);
+    st->evq_head = 0;
+    st->evq_len = n;
+  }
+  /* Distinct slots, at most evq_cap of them: there is always room. */
+  MICROTCP_ASSERT(st->evq_len < st->evq_cap);
+  st->evq[st->evq_len++] = handle;
+}
+
+/* Is handle still an open socket of the application? (Every kind answers
+ * microtcp_local_port with MICROTCP_EBADF once closed, and never changes
+ * anything.) */
+static bool handle_open(const struct microtcp_stack *st, int handle) {
+  return microtcp_local_port(st, handle) >= 0;
+}
+
+void events_deliver(struct microtcp_stack *st) {
+  if (st->ev_delivering) return; /* a callback's call: the running loop delivers */
+  st->ev_delivering = true;
+  while (st->evq_head < st->evq_len) {
+    int h = st->evq[st->evq_head++];
+    if (st->evq_head == st->evq_len) st->evq_head = st->evq_len = 0;
+    /* A socket the application closed since (in an earlier callback) is skipped. */
+    if (handle_open(st, h)) st->cfg.event(st->cfg.event_ctx, h, microtcp_poll(st, h));
+  }
+  st->ev_delivering = false;
 }
 
 uint64_t prf(const struct microtcp_stack *st, const void *data, size_t len) {
@@ -437,27 +502,10 @@ int ephemeral_port(struct microtcp_stack *st, uint8_t proto, uint32_t remote_ip,
 /* ---- names ---------------------------------------------------------------------------------- */
 const char *microtcp_strerror(int err) {
   switch (err) {
-  case MICROTCP_OK: return "success";
-  case MICROTCP_EINVAL: return "invalid argument";
-  case MICROTCP_ENOMEM: return "pool exhausted";
-  case MICROTCP_EAGAIN: return "operation would block";
-  case MICROTCP_EBADF: return "bad handle";
-  case MICROTCP_EADDRINUSE: return "address in use";
-  case MICROTCP_ENOTCONN: return "not connected";
-  case MICROTCP_EISCONN: return "already connected";
-  case MICROTCP_ECONNREFUSED: return "connection refused";
-  case MICROTCP_ECONNRESET: return "connection reset by peer";
-  case MICROTCP_ETIMEDOUT: return "connection timed out";
-  case MICROTCP_EHOSTUNREACH: return "host unreachable";
-  case MICROTCP_ENETUNREACH: return "network unreachable";
-  case MICROTCP_EMSGSIZE: return "message too long";
-  case MICROTCP_EPIPE: return "send after shutdown";
-  case MICROTCP_ECONNABORTED: return "connection aborted";
-  case MICROTCP_EPORTUNREACH: return "port unreachable";
-  case MICROTCP_ENOPROTOOPT: return "unknown option";
-  case MICROTCP_EMALFORMED: return "malformed input";
-  case MICROTCP_ETRUNCATED: return "truncated input";
-  case MICROTCP_ENOSPC: return "buffer too small";
+#define MICROTCP_X_TEXT(name, value, text, posix) \
+  case value: return text;
+    MICROTCP_ERRORS(MICROTCP_X_TEXT)
+#undef MICROTCP_X_TEXT
   default: return "unknown error";
   }
 }

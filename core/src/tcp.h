@@ -2,7 +2,10 @@
 #ifndef MICROTCP_TCP_H
 #define MICROTCP_TCP_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "microtcp/microtcp.h"
 struct microtcp_stack;
 struct carve;
 struct wire_ipv4;
@@ -39,4 +42,11 @@ void tcp_advance(struct microtcp_stack *st, uint64_t now);
 unsigned tcp_poll(const struct microtcp_stack *st, int h);
 int tcp_socket_error(struct microtcp_stack *st, int h);
 int tcp_local_port(const struct microtcp_stack *st, int h);
+/* MICROTCP_ASSERT every connection block and listener and the lists linking
+ * them (tcp_api.c): O(max_tcp), so only with MICROTCP_ASSERTS; else nothing. */
+#ifdef MICROTCP_ASSERTS
+void tcp_check(const struct microtcp_stack *st);
+#else
+static inline void tcp_check(const struct microtcp_stack *st) { (void)st; }
+#endif
 #endif

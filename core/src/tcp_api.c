@@ -121,6 +121,19 @@ bool tcp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void 
   return false;
 }
 
+/* ---- socket options ---------------------------------------------------------------------- */
+void tcp_sockopts_default(const microtcp_config *cfg, struct tcp_sockopts *o, uint32_t *flags) {
+  memset(o, 0, sizeof *o);
+  o->keepidle_us = cfg->tcp_keepidle_us;
+  o->keepintvl_us = cfg->tcp_keepintvl_us;
+  o->user_timeout_us = cfg->tcp_user_timeout_us;
+  o->sndbuf_lim = cfg->tcp_sndbuf;
+  o->rcvbuf_lim = cfg->tcp_rcvbuf;
+  o->keepcnt = cfg->tcp_keepcnt;
+  o->cc_algo = cfg->tcp_cc;
+  *flags = (*flags & ~(uint32_t)TCP_OPT_FLAGS) | (cfg->tcp_nodelay ? (uint32_t)TF_NODELAY : 0u);
+}
+
 /* ---- allocation ---------------------------------------------------------------------------- */
 static struct tcb *oldest_in_state(struct microtcp_stack *st, uint8_t state) {
   struct tcb *best = NULL;
@@ -227,6 +240,7 @@ struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
     if (tcp->free_head == TCP_NONE) return NULL;
   }
   struct tcb *t = &tcp->tcbs[tcp->free_head];
+  MICROTCP_ASSERT(!t->in_use && tcp->tcbs_in_use < st->cfg.max_tcp);
   tcp->free_head = t->next;
   uint16_t gen = (uint16_t)((t->gen + 1) & 0x0fff);
   uint16_t idx = tcb_index(st, t);
@@ -243,14 +257,7 @@ struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
   rb_init(&t->rcvbuf, mem + st->cfg.tcp_sndbuf, st->cfg.tcp_rcvbuf);
   asm_init(&t->ooo, st->tcp.ooo_mem + (size_t)st->cfg.tcp_ooo_ranges * idx,
            st->cfg.tcp_ooo_ranges);
-  t->sndbuf_lim = st->cfg.tcp_sndbuf;
-  t->rcvbuf_lim = st->cfg.tcp_rcvbuf;
-  t->cc_algo = st->cfg.tcp_cc;
-  t->keepidle_us = st->cfg.tcp_keepidle_us;
-  t->keepintvl_us = st->cfg.tcp_keepintvl_us;
-  t->keepcnt = st->cfg.tcp_keepcnt;
-  t->user_timeout_us = st->cfg.tcp_user_timeout_us;
-  if (st->cfg.tcp_nodelay) t->flags |= TF_NODELAY;
+  tcp_sockopts_default(&st->cfg, &t->opt, &t->flags);
   tcp->tcbs_in_use++;
   return t;
 }
@@ -262,6 +269,7 @@ static void output_list_remove(struct microtcp_stack *st, struct tcb *t) {
     prev = i;
     i = st->tcp.tcbs[i].out_next;
   }
+  MICROTCP_ASSERT(i != TCP_NONE); /* TF_OUTLISTED: it is on the list */
   if (i == TCP_NONE) return;
   if (prev == TCP_NONE)
     st->tcp.out_head = t->out_next;
@@ -280,6 +288,7 @@ static void acceptq_remove(struct microtcp_stack *st, struct tcb *t) {
     prev = i;
     i = st->tcp.tcbs[i].next;
   }
+  MICROTCP_ASSERT(i != TCP_NONE); /* TF_IN_ACCEPTQ: it is on the queue */
   if (i == TCP_NONE) return;
   if (prev == TCP_NONE)
     l->acc_head = t->next;
@@ -291,6 +300,7 @@ static void acceptq_remove(struct microtcp_stack *st, struct tcb *t) {
 }
 
 void tcb_free(struct microtcp_stack *st, struct tcb *t) {
+  MICROTCP_ASSERT(t->in_use && st->tcp.tcbs_in_use > 0);
   if (t->owner == OWN_LISTENER && t->listener != TCP_NONE) {
     struct tcp_listener *l = &st->tcp.listeners[t->listener];
     if (t->flags & TF_IN_ACCEPTQ)
@@ -368,7 +378,7 @@ void tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t 
 }
 
 /* ---- API: listen / accept ------------------------------------------------------------------ */
-int microtcp_tcp_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backlog) {
+static int api_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backlog) {
   if (now > st->now) st->now = now;
   if (port == 0 || backlog < 1 || backlog > 1024) return MICROTCP_EINVAL;
   if (tcp_port_in_use(st, port, NULL)) return MICROTCP_EADDRINUSE;
@@ -382,42 +392,33 @@ int microtcp_tcp_listen(microtcp_stack *st, uint64_t now, uint16_t port, int bac
     l->port = port;
     l->backlog = (uint16_t)backlog;
     l->acc_head = l->acc_tail = TCP_NONE;
-    l->flags = st->cfg.tcp_nodelay ? TF_NODELAY : 0;
-    l->cc_algo = st->cfg.tcp_cc;
-    l->sndbuf_lim = st->cfg.tcp_sndbuf;
-    l->rcvbuf_lim = st->cfg.tcp_rcvbuf;
-    l->keepidle_us = st->cfg.tcp_keepidle_us;
-    l->keepintvl_us = st->cfg.tcp_keepintvl_us;
-    l->keepcnt = st->cfg.tcp_keepcnt;
-    l->user_timeout_us = st->cfg.tcp_user_timeout_us;
+    tcp_sockopts_default(&st->cfg, &l->opt, &l->flags);
     st->tcp.listeners_in_use++;
     return listener_handle(st, l);
   }
   return MICROTCP_ENOMEM;
 }
 
-int microtcp_tcp_accept(microtcp_stack *st, uint64_t now, int listener, microtcp_endpoint *peer) {
+static int api_accept(microtcp_stack *st, uint64_t now, int listener, microtcp_endpoint *peer) {
   if (now > st->now) st->now = now;
   struct tcp_listener *l = listener_from_handle(st, listener);
   if (!l) return MICROTCP_EBADF;
-  while (l->acc_head != TCP_NONE) {
-    struct tcb *t = &st->tcp.tcbs[l->acc_head];
-    acceptq_remove(st, t);
-    t->owner = OWN_APP;
-    t->listener = TCP_NONE;
-    if (peer) {
-      peer->ip = t->remote_ip;
-      peer->port = t->rport;
-    }
-    st->ctr.tcp_conns_accepted++;
-    return tcb_handle(st, t);
+  if (l->acc_head == TCP_NONE) return MICROTCP_EAGAIN;
+  struct tcb *t = &st->tcp.tcbs[l->acc_head];
+  acceptq_remove(st, t);
+  t->owner = OWN_APP;
+  t->listener = TCP_NONE;
+  if (peer) {
+    peer->ip = t->remote_ip;
+    peer->port = t->rport;
   }
-  return MICROTCP_EAGAIN;
+  st->ctr.tcp_conns_accepted++;
+  return tcb_handle(st, t);
 }
 
 /* ---- API: connect ---------------------------------------------------------------------------- */
-int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
-                         uint16_t local_port) {
+static int api_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
+                       uint16_t local_port) {
   if (now > st->now) st->now = now;
   if (port == 0 || ip == 0 || ipv4_is_martian_src(st, ip) || ip == st->cfg.ip)
     return MICROTCP_EINVAL;
@@ -441,7 +442,7 @@ int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t
 }
 
 /* ---- API: data ----------------------------------------------------------------------------------- */
-int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len) {
+static int api_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len) {
   if (now > st->now) st->now = now;
   struct tcb *t = tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
@@ -456,7 +457,7 @@ int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data,
   case MICROTCP_CLOSED: return t->close_reason ? t->close_reason : MICROTCP_ENOTCONN;
   default: return MICROTCP_EPIPE;
   }
-  uint32_t space = t->sndbuf.len < t->sndbuf_lim ? t->sndbuf_lim - t->sndbuf.len : 0;
+  uint32_t space = t->sndbuf.len < t->opt.sndbuf_lim ? t->opt.sndbuf_lim - t->sndbuf.len : 0;
   if (space == 0) return MICROTCP_EAGAIN;
   if (len > 0x7fffffff) len = 0x7fffffff;
   uint32_t n = rb_write(&t->sndbuf, data, (uint32_t)MIN((size_t)space, len));
@@ -465,7 +466,7 @@ int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data,
   return (int)n;
 }
 
-int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+static int api_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
   if (now > st->now) st->now = now;
   struct tcb *t = tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
@@ -478,7 +479,7 @@ int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t
      * once it grew by min(half the buffer, one MSS) beyond what we advertised. */
     uint32_t wnd = tcp_rcv_window(t);
     uint32_t advertised = t->rcv_adv - t->rcv_nxt;
-    uint32_t thresh = MIN(t->rcvbuf_lim / 2, (uint32_t)st->cfg.tcp_mss);
+    uint32_t thresh = MIN(t->opt.rcvbuf_lim / 2, (uint32_t)st->cfg.tcp_mss);
     if (tcb_synchronized(t) && !(t->flags & TF_FIN_RCVD) && wnd > old_wnd &&
         (wnd >= advertised + thresh || advertised == 0)) {
       t->flags |= TF_ACK_NOW;
@@ -497,7 +498,7 @@ int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t
 
 /* MSG_PEEK: the same bytes microtcp_tcp_recv would return, left in the buffer
  * (no window update, since nothing was consumed). */
-int microtcp_tcp_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+static int api_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
   if (now > st->now) st->now = now;
   struct tcb *t = tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
@@ -513,7 +514,7 @@ int microtcp_tcp_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t
 }
 
 /* ---- API: closing -------------------------------------------------------------------------------- */
-int microtcp_tcp_shutdown(microtcp_stack *st, uint64_t now, int h) {
+static int api_shutdown(microtcp_stack *st, uint64_t now, int h) {
   if (now > st->now) st->now = now;
   struct tcb *t = tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
@@ -538,7 +539,8 @@ static void tcb_reset_and_free(struct microtcp_stack *st, struct tcb *t) {
     /* RFC 9293 3.10.4 ABORT: send a reset with SEQ = SND.NXT. */
     tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, true);
   }
-  t->owner = OWN_ORPHAN;
+  /* The owner stays as it is: tcb_free takes a listener's block off its
+   * accept queue (or half-open count) by it. */
   if (t->state != MICROTCP_CLOSED) tcb_set_state(st, t, MICROTCP_CLOSED);
   tcb_free(st, t);
 }
@@ -555,7 +557,7 @@ static int listener_close(struct microtcp_stack *st, struct tcp_listener *l) {
   return MICROTCP_OK;
 }
 
-int microtcp_tcp_close(microtcp_stack *st, uint64_t now, int h) {
+static int api_close(microtcp_stack *st, uint64_t now, int h) {
   if (now > st->now) st->now = now;
   struct tcp_listener *l = listener_from_handle(st, h);
   if (l) return listener_close(st, l);
@@ -589,7 +591,7 @@ int microtcp_tcp_close(microtcp_stack *st, uint64_t now, int h) {
   return MICROTCP_OK;
 }
 
-int microtcp_tcp_abort(microtcp_stack *st, uint64_t now, int h) {
+static int api_abort(microtcp_stack *st, uint64_t now, int h) {
   if (now > st->now) st->now = now;
   struct tcp_listener *l = listener_from_handle(st, h);
   if (l) return listener_close(st, l);
@@ -634,7 +636,7 @@ unsigned tcp_poll(const struct microtcp_stack *st, int h) {
   if (t->flags & TF_FIN_RCVD) r |= MICROTCP_PEER_FIN;
   bool can_send = t->state == MICROTCP_ESTABLISHED || t->state == MICROTCP_CLOSE_WAIT ||
                   t->state == MICROTCP_SYN_SENT || t->state == MICROTCP_SYN_RECEIVED;
-  if (can_send && !(t->flags & TF_SHUT_WR) && t->sndbuf.len < t->sndbuf_lim)
+  if (can_send && !(t->flags & TF_SHUT_WR) && t->sndbuf.len < t->opt.sndbuf_lim)
     r |= MICROTCP_WRITABLE;
   if (t->flags & TF_CONNECTED) r |= MICROTCP_CONNECTED;
   if (t->state == MICROTCP_CLOSED || t->state == MICROTCP_TIME_WAIT) r |= MICROTCP_HANGUP;
@@ -660,11 +662,12 @@ static int set_flag(uint32_t *flags, uint32_t bit, int64_t value) {
   return MICROTCP_OK;
 }
 
-int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
+static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
   struct tcp_listener *l = listener_from_handle(st, h);
   struct tcb *t = l ? NULL : tcb_from_handle(st, h);
   if (!l && !t) return MICROTCP_EBADF;
   uint32_t *flags = l ? &l->flags : &t->flags;
+  struct tcp_sockopts *o = l ? &l->opt : &t->opt;
   switch (opt) {
   case MICROTCP_OPT_NODELAY:
     set_flag(flags, TF_NODELAY, value);
@@ -672,7 +675,7 @@ int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
     return MICROTCP_OK;
   case MICROTCP_OPT_KEEPALIVE:
     set_flag(flags, TF_KEEPALIVE, value);
-    if (t) tcp_arm_keepalive(st, t);
+    if (t) tcp_arm_keepalive(t);
     return MICROTCP_OK;
   case MICROTCP_OPT_LINGER_ZERO: return set_flag(flags, TF_LINGER0, value);
   case MICROTCP_OPT_KEEPIDLE_US:
@@ -683,44 +686,40 @@ int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
     if (value < 0 || value > max) return MICROTCP_EINVAL;
     if ((opt != MICROTCP_OPT_USER_TIMEOUT_US) && value == 0) return MICROTCP_EINVAL;
     uint32_t v = (uint32_t)value;
-    if (opt == MICROTCP_OPT_KEEPIDLE_US) *(l ? &l->keepidle_us : &t->keepidle_us) = (uint64_t)value;
-    if (opt == MICROTCP_OPT_KEEPINTVL_US) *(l ? &l->keepintvl_us : &t->keepintvl_us) = v;
-    if (opt == MICROTCP_OPT_USER_TIMEOUT_US) *(l ? &l->user_timeout_us : &t->user_timeout_us) = v;
-    if (t) tcp_arm_keepalive(st, t);
+    if (opt == MICROTCP_OPT_KEEPIDLE_US) o->keepidle_us = (uint64_t)value;
+    if (opt == MICROTCP_OPT_KEEPINTVL_US) o->keepintvl_us = v;
+    if (opt == MICROTCP_OPT_USER_TIMEOUT_US) o->user_timeout_us = v;
+    if (t) tcp_arm_keepalive(t);
     return MICROTCP_OK;
   }
   case MICROTCP_OPT_KEEPCNT:
     if (value < 1 || value > 255) return MICROTCP_EINVAL;
-    *(l ? &l->keepcnt : &t->keepcnt) = (uint8_t)value;
+    o->keepcnt = (uint8_t)value;
     return MICROTCP_OK;
   case MICROTCP_OPT_SNDBUF:
     if (value < 1 || value > st->cfg.tcp_sndbuf) return MICROTCP_EINVAL;
-    *(l ? &l->sndbuf_lim : &t->sndbuf_lim) = (uint32_t)value;
+    o->sndbuf_lim = (uint32_t)value;
     return MICROTCP_OK;
   case MICROTCP_OPT_RCVBUF:
     if (value < 1 || value > st->cfg.tcp_rcvbuf) return MICROTCP_EINVAL;
     /* Takes effect for the advertised window; never shrinks below what was
      * already advertised (tcp_rcv_window keeps the right edge). */
-    *(l ? &l->rcvbuf_lim : &t->rcvbuf_lim) = (uint32_t)value;
+    o->rcvbuf_lim = (uint32_t)value;
     return MICROTCP_OK;
   case MICROTCP_OPT_CC:
     if (value != MICROTCP_CC_NEWRENO && value != MICROTCP_CC_CUBIC) return MICROTCP_EINVAL;
-    if (l) {
-      l->cc_algo = (uint8_t)value;
-    } else if (t->cc_algo != value) {
+    if (t && t->opt.cc_algo != value && tcb_synchronized(t)) {
       /* Switch: the new controller starts from the current window. */
       uint32_t cwnd = t->cc.cwnd, ssthresh = t->cc.ssthresh;
-      t->cc_algo = (uint8_t)value;
-      if (tcb_synchronized(t)) {
-        tcp_cc_ops(t->cc_algo)->init(&t->cc, t->mss, cwnd);
-        t->cc.ssthresh = ssthresh;
-        t->cc.abc_limit = st->cfg.tcp_abc_limit;
-      }
+      tcp_cc_ops((uint8_t)value)->init(&t->cc, t->mss, cwnd);
+      t->cc.ssthresh = ssthresh;
+      t->cc.abc_limit = st->cfg.tcp_abc_limit;
     }
+    o->cc_algo = (uint8_t)value;
     return MICROTCP_OK;
   case MICROTCP_OPT_MAXSEG:
     if (value < TCP_MIN_MSS || value > 65535) return MICROTCP_EINVAL;
-    *(l ? &l->maxseg : &t->maxseg) = (uint16_t)value;
+    o->maxseg = (uint16_t)value;
     return MICROTCP_OK;
   default: return MICROTCP_ENOPROTOOPT;
   }
@@ -732,19 +731,21 @@ int microtcp_tcp_getopt(const microtcp_stack *st, int h, int opt, int64_t *value
   if (!l && !t) return MICROTCP_EBADF;
   if (!value) return MICROTCP_EINVAL;
   uint32_t flags = l ? l->flags : t->flags;
+  const struct tcp_sockopts *o = l ? &l->opt : &t->opt;
   switch (opt) {
   case MICROTCP_OPT_NODELAY: *value = (flags & TF_NODELAY) != 0; break;
   case MICROTCP_OPT_KEEPALIVE: *value = (flags & TF_KEEPALIVE) != 0; break;
   case MICROTCP_OPT_LINGER_ZERO: *value = (flags & TF_LINGER0) != 0; break;
-  case MICROTCP_OPT_KEEPIDLE_US: *value = l ? l->keepidle_us : t->keepidle_us; break;
-  case MICROTCP_OPT_KEEPINTVL_US: *value = l ? l->keepintvl_us : t->keepintvl_us; break;
-  case MICROTCP_OPT_USER_TIMEOUT_US: *value = l ? l->user_timeout_us : t->user_timeout_us; break;
-  case MICROTCP_OPT_KEEPCNT: *value = l ? l->keepcnt : t->keepcnt; break;
-  case MICROTCP_OPT_SNDBUF: *value = l ? l->sndbuf_lim : t->sndbuf_lim; break;
-  case MICROTCP_OPT_RCVBUF: *value = l ? l->rcvbuf_lim : t->rcvbuf_lim; break;
-  case MICROTCP_OPT_CC: *value = l ? l->cc_algo : t->cc_algo; break;
+  case MICROTCP_OPT_KEEPIDLE_US: *value = (int64_t)o->keepidle_us; break;
+  case MICROTCP_OPT_KEEPINTVL_US: *value = o->keepintvl_us; break;
+  case MICROTCP_OPT_USER_TIMEOUT_US: *value = o->user_timeout_us; break;
+  case MICROTCP_OPT_KEEPCNT: *value = o->keepcnt; break;
+  case MICROTCP_OPT_SNDBUF: *value = o->sndbuf_lim; break;
+  case MICROTCP_OPT_RCVBUF: *value = o->rcvbuf_lim; break;
+  case MICROTCP_OPT_CC: *value = o->cc_algo; break;
   case MICROTCP_OPT_MAXSEG:
-    *value = l ? (l->maxseg ? l->maxseg : st->cfg.tcp_mss) : (t->mss ? t->mss : st->cfg.tcp_mss);
+    /* A listener reports its clamp; a connection the MSS in use. */
+    *value = l ? (o->maxseg ? o->maxseg : st->cfg.tcp_mss) : (t->mss ? t->mss : st->cfg.tcp_mss);
     break;
   default: return MICROTCP_ENOPROTOOPT;
   }
@@ -780,4 +781,171 @@ int microtcp_tcp_get_stats(const microtcp_stack *st, int h, microtcp_tcp_stats *
   out->sack = (t->flags & TF_SACK) != 0;
   out->timestamps = (t->flags & TF_TS) != 0;
   return MICROTCP_OK;
+}
+
+/* ---- invariants ------------------------------------------------------------------------------ */
+#ifdef MICROTCP_ASSERTS
+static void check_timers(const struct tcb *t) {
+  if (t->state == MICROTCP_CLOSED) /* tcb_terminate stopped them all */
+    MICROTCP_ASSERT(!t->t_rexmt && !t->t_delack && !t->t_keep && !t->t_2msl);
+  if (t->state == MICROTCP_TIME_WAIT) /* only 2MSL runs (tcp_enter_time_wait) */
+    MICROTCP_ASSERT(t->t_2msl && !t->t_rexmt && !(t->flags & TF_PERSIST));
+  if ((t->flags & TF_PERSIST) && t->state != MICROTCP_CLOSED) MICROTCP_ASSERT(t->t_rexmt != 0);
+  if (t->flags & TF_KEEPALIVE && t->t_keep) MICROTCP_ASSERT(tcb_synchronized(t));
+}
+
+static void check_owner(const struct microtcp_stack *st, const struct tcb *t) {
+  MICROTCP_ASSERT(t->owner <= OWN_ORPHAN);
+  if (t->owner == OWN_LISTENER) {
+    MICROTCP_ASSERT(t->listener < st->cfg.max_listeners);
+    MICROTCP_ASSERT(st->tcp.listeners[t->listener].in_use);
+  }
+  if (t->flags & TF_IN_ACCEPTQ)
+    MICROTCP_ASSERT(t->owner == OWN_LISTENER && tcb_synchronized(t));
+  /* An active open the application dropped is freed at once (api_close). */
+  if (t->state == MICROTCP_SYN_SENT) MICROTCP_ASSERT(t->owner == OWN_APP);
+  /* Every open connection is found by its 4-tuple (closed ones are unhashed). */
+  if (t->state != MICROTCP_CLOSED)
+    MICROTCP_ASSERT(tcb_lookup((struct microtcp_stack *)st, t->remote_ip, t->rport, t->lport) == t);
+}
+
+void tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
+  MICROTCP_ASSERT(t >= st->tcp.tcbs && tcb_index(st, t) < st->cfg.max_tcp);
+  MICROTCP_ASSERT(t->in_use);
+  MICROTCP_ASSERT(t->state <= MICROTCP_TIME_WAIT && t->state != MICROTCP_LISTEN);
+  /* Sequence order (tcp_int.h): snd_una <= snd_nxt <= snd_max; the first
+   * buffered byte is snd_una, or one above it while our SYN is unacknowledged
+   * or one below it once our FIN is; nothing was sent beyond the data + FIN. */
+  MICROTCP_ASSERT(seq_le(t->snd_una, t->snd_nxt) && seq_le(t->snd_nxt, t->snd_max));
+  MICROTCP_ASSERT(seq_le(t->snd_una, t->snd_buf_seq + 1) && seq_le(t->snd_buf_seq, t->snd_una + 1));
+  MICROTCP_ASSERT(seq_le(t->snd_max, t->snd_buf_seq + t->sndbuf.len + 1));
+  MICROTCP_ASSERT(t->sndbuf.len <= t->sndbuf.cap && t->rcvbuf.len <= t->rcvbuf.cap);
+  MICROTCP_ASSERT(t->ooo.count <= t->ooo.max);
+  /* SACK scoreboard: at most SACK_BOARD_MAX sorted ranges inside the send window. */
+  MICROTCP_ASSERT(t->sb.count <= SACK_BOARD_MAX);
+  for (uint8_t i = 0; i < t->sb.count; i++) {
+    MICROTCP_ASSERT(seq_lt(t->sb.blk[i].left, t->sb.blk[i].right));
+    MICROTCP_ASSERT(seq_le(t->sb.blk[i].right, t->snd_max));
+    if (i) MICROTCP_ASSERT(seq_lt(t->sb.blk[i - 1].right, t->sb.blk[i].left));
+  }
+  check_owner(st, t);
+  check_timers(t);
+}
+
+/* Free list: only free blocks, as many as are not in use. */
+static void check_free_list(const struct microtcp_stack *st, uint32_t in_use) {
+  const struct tcp_state *tcp = &st->tcp;
+  uint32_t n = 0;
+  for (uint16_t i = tcp->free_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
+    MICROTCP_ASSERT(i < st->cfg.max_tcp && !tcp->tcbs[i].in_use);
+    MICROTCP_ASSERT(++n <= st->cfg.max_tcp);
+  }
+  MICROTCP_ASSERT(n + in_use == st->cfg.max_tcp);
+}
+
+/* Output list: exactly the blocks flagged TF_OUTLISTED, tail last. */
+static void check_output_list(const struct microtcp_stack *st, uint32_t outlisted) {
+  const struct tcp_state *tcp = &st->tcp;
+  uint32_t n = 0;
+  for (uint16_t i = tcp->out_head; i != TCP_NONE; i = tcp->tcbs[i].out_next) {
+    MICROTCP_ASSERT(i < st->cfg.max_tcp && tcp->tcbs[i].in_use);
+    MICROTCP_ASSERT(tcp->tcbs[i].flags & TF_OUTLISTED);
+    MICROTCP_ASSERT(++n <= st->cfg.max_tcp);
+    if (tcp->tcbs[i].out_next == TCP_NONE) MICROTCP_ASSERT(tcp->out_tail == i);
+  }
+  MICROTCP_ASSERT(n == outlisted);
+}
+
+/* A listener's accept queue holds `ready` established blocks of its own;
+ * its other blocks are the `half_open` ones. */
+static void check_listener(const struct microtcp_stack *st, uint16_t li) {
+  const struct tcp_state *tcp = &st->tcp;
+  const struct tcp_listener *l = &tcp->listeners[li];
+  uint32_t queued = 0, half_open = 0;
+  for (uint16_t i = l->acc_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
+    const struct tcb *t = &tcp->tcbs[i];
+    MICROTCP_ASSERT(i < st->cfg.max_tcp && t->in_use && (t->flags & TF_IN_ACCEPTQ));
+    MICROTCP_ASSERT(t->owner == OWN_LISTENER && t->listener == li);
+    MICROTCP_ASSERT(++queued <= st->cfg.max_tcp);
+    if (t->next == TCP_NONE) MICROTCP_ASSERT(l->acc_tail == i);
+  }
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    const struct tcb *t = &tcp->tcbs[i];
+    if (t->in_use && t->owner == OWN_LISTENER && t->listener == li && !(t->flags & TF_IN_ACCEPTQ))
+      half_open++;
+  }
+  MICROTCP_ASSERT(queued == l->ready && half_open == l->half_open);
+}
+
+void tcp_check(const struct microtcp_stack *st) {
+  const struct tcp_state *tcp = &st->tcp;
+  uint32_t in_use = 0, outlisted = 0, listeners = 0;
+  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
+    const struct tcb *t = &tcp->tcbs[i];
+    if (!t->in_use) continue;
+    in_use++;
+    if (t->flags & TF_OUTLISTED) outlisted++;
+    tcb_check(st, t);
+  }
+  MICROTCP_ASSERT(in_use == tcp->tcbs_in_use && in_use <= st->cfg.max_tcp);
+  check_free_list(st, in_use);
+  check_output_list(st, outlisted);
+  for (uint16_t li = 0; li < st->cfg.max_listeners; li++) {
+    if (!tcp->listeners[li].in_use) continue;
+    listeners++;
+    check_listener(st, li);
+  }
+  MICROTCP_ASSERT(listeners == tcp->listeners_in_use);
+}
+#endif
+
+/* ---- public entry points -------------------------------------------------------------------------- */
+/* Each call does its work, then delivers the events it recorded (stack.c
+ * events_deliver): the application sees them with every block consistent and
+ * may call back into the stack from its callback. */
+static int delivered(struct microtcp_stack *st, int ret) {
+  tcp_check(st);
+  events_deliver(st);
+  return ret;
+}
+
+int microtcp_tcp_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backlog) {
+  return delivered(st, api_listen(st, now, port, backlog));
+}
+
+int microtcp_tcp_accept(microtcp_stack *st, uint64_t now, int listener, microtcp_endpoint *peer) {
+  return delivered(st, api_accept(st, now, listener, peer));
+}
+
+int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
+                         uint16_t local_port) {
+  return delivered(st, api_connect(st, now, ip, port, local_port));
+}
+
+int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len) {
+  return delivered(st, api_send(st, now, h, data, len));
+}
+
+int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+  return delivered(st, api_recv(st, now, h, buf, cap));
+}
+
+int microtcp_tcp_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+  return delivered(st, api_peek(st, now, h, buf, cap));
+}
+
+int microtcp_tcp_shutdown(microtcp_stack *st, uint64_t now, int h) {
+  return delivered(st, api_shutdown(st, now, h));
+}
+
+int microtcp_tcp_close(microtcp_stack *st, uint64_t now, int h) {
+  return delivered(st, api_close(st, now, h));
+}
+
+int microtcp_tcp_abort(microtcp_stack *st, uint64_t now, int h) {
+  return delivered(st, api_abort(st, now, h));
+}
+
+int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
+  return delivered(st, api_setopt(st, h, opt, value));
 }

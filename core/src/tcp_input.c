@@ -76,16 +76,14 @@ static void reply_rst(struct microtcp_stack *st, const struct seg_in *s) {
 }
 
 /* Take the peer's SYN options. */
-static void take_syn_options(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s,
-                             bool we_offered_all) {
+static void take_syn_options(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
   const wire_tcp_opts *o = &s->h->opts;
   const microtcp_config *cfg = &st->cfg;
   uint16_t peer = o->has_mss ? o->mss : TCP_DEFAULT_MSS;
   if (peer < TCP_MIN_MSS) peer = TCP_MIN_MSS; /* tiny MSS: the SACK-panic class */
   t->peer_mss = peer;
-  /* For a SYN-ACK, an option counts only if we offered it (we_offered_all is
-   * true when we sent every option the config enables). */
-  (void)we_offered_all;
+  /* For a SYN-ACK, an option counts only if we offered it: we offer every
+   * option the config enables, so the config test below covers both. */
   t->flags &= ~(uint32_t)(TF_WS | TF_TS | TF_SACK);
   if (o->has_ws && cfg->tcp_wscale != MICROTCP_WSCALE_OFF) {
     t->flags |= TF_WS;
@@ -107,7 +105,7 @@ static void take_syn_options(struct microtcp_stack *st, struct tcb *t, const str
  * every segment; our own clamp applies too. */
 static void set_mss(struct microtcp_stack *st, struct tcb *t) {
   uint32_t m = MIN((uint32_t)t->peer_mss, (uint32_t)st->cfg.tcp_mss);
-  if (t->maxseg) m = MIN(m, (uint32_t)t->maxseg);
+  if (t->opt.maxseg) m = MIN(m, (uint32_t)t->opt.maxseg);
   if (t->flags & TF_TS) m -= 12;
   if (m < TCP_MIN_MSS - 12) m = TCP_MIN_MSS - 12;
   t->mss = (uint16_t)m;
@@ -116,7 +114,7 @@ static void set_mss(struct microtcp_stack *st, struct tcb *t) {
 static void start_cc(struct microtcp_stack *st, struct tcb *t) {
   /* RFC 6928 / RFC 5681 3.1: initial window in segments. */
   uint32_t iw = (uint32_t)st->cfg.tcp_initial_cwnd * t->mss;
-  tcp_cc_ops(t->cc_algo)->init(&t->cc, t->mss, iw);
+  tcp_cc_ops(t->opt.cc_algo)->init(&t->cc, t->mss, iw);
   t->cc.abc_limit = st->cfg.tcp_abc_limit;
 }
 
@@ -124,17 +122,12 @@ static void start_cc(struct microtcp_stack *st, struct tcb *t) {
 static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *in);
 static void established(struct microtcp_stack *st, struct tcb *t);
 
-/* Options a passively opened connection inherits from its listener. */
+/* Options a passively opened connection inherits from its listener (the
+ * listener's option flags replace the config defaults tcb_alloc set, so an
+ * option the application turned off on the listener stays off). */
 static void inherit_listener(struct tcb *t, const struct tcp_listener *l) {
-  t->flags |= (l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)) | TF_PASSIVE;
-  t->cc_algo = l->cc_algo;
-  t->maxseg = l->maxseg;
-  t->sndbuf_lim = l->sndbuf_lim;
-  t->rcvbuf_lim = l->rcvbuf_lim;
-  t->keepidle_us = l->keepidle_us;
-  t->keepintvl_us = l->keepintvl_us;
-  t->keepcnt = l->keepcnt;
-  t->user_timeout_us = l->user_timeout_us;
+  t->flags = (t->flags & ~(uint32_t)TCP_OPT_FLAGS) | (l->flags & TCP_OPT_FLAGS) | TF_PASSIVE;
+  t->opt = l->opt;
 }
 
 /* The ACK of a cookie SYN-ACK (tcp_syncookie.c): if the cookie checks out,
@@ -243,7 +236,7 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
   t->irs = s->seq;
   t->rcv_nxt = s->seq + 1;
   t->rcv_adv = t->rcv_nxt;
-  take_syn_options(st, t, s, true);
+  take_syn_options(st, t, s);
   set_mss(st, t);
   t->snd_wnd = s->h->window; /* RFC 7323 2.2: not scaled in a SYN */
   t->max_snd_wnd = t->snd_wnd;
@@ -266,7 +259,7 @@ static void established(struct microtcp_stack *st, struct tcb *t) {
   t->backoff = 0;
   t->t_rexmt = 0;
   t->unacked_since = 0;
-  tcp_arm_keepalive(st, t);
+  tcp_arm_keepalive(t);
 }
 
 static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s);
@@ -308,7 +301,7 @@ static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struc
   t->irs = s->seq;
   t->rcv_nxt = s->seq + 1;
   t->rcv_adv = t->rcv_nxt;
-  take_syn_options(st, t, s, true);
+  take_syn_options(st, t, s);
   set_mss(st, t);
   if (ack_ok) {
     t->snd_una = s->ack;
@@ -373,7 +366,7 @@ static void update_window(struct tcb *t, const struct seg_in *s) {
 }
 
 static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
-  const struct tcp_cc_ops *cc = tcp_cc_ops(t->cc_algo);
+  const struct tcp_cc_ops *cc = tcp_cc_ops(t->opt.cc_algo);
   cc->on_loss(&t->cc, t->mss, tcp_flight(t), st->now);
   t->recover = t->snd_max;
   t->flags |= TF_RECOVERY | TF_REXMIT_UNA;
@@ -442,7 +435,7 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
   t->backoff = 0;
   if (t->flags & TF_SACK) sb_advance(&t->sb, t->snd_una);
 
-  const struct tcp_cc_ops *cc = tcp_cc_ops(t->cc_algo);
+  const struct tcp_cc_ops *cc = tcp_cc_ops(t->opt.cc_algo);
   if (t->flags & TF_RECOVERY) {
     if (seq_ge(s->ack, t->recover)) {
       /* Full ACK: leave recovery (RFC 6582 3.2 step 3, RFC 6675 5). */
@@ -593,230 +586,279 @@ static void fin_acked(struct microtcp_stack *st, struct tcb *t) {
   }
 }
 
-static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *in) {
-  const wire_tcp_opts *o = &in->h->opts;
-  struct seg_in stripped = *in;
-  const struct seg_in *s = in;
-  /* Simultaneous open (RFC 9293 3.5 figure 7, step 6): the peer's SYN-ACK
-   * repeats its SYN, already counted in RCV.NXT; drop the SYN bit so the ACK it
-   * carries is processed. */
-  if (t->state == MICROTCP_SYN_RECEIVED && !(t->flags & TF_PASSIVE) && has(in, WIRE_TCP_SYN) &&
-      has(in, WIRE_TCP_ACK) && in->seq == t->irs) {
-    stripped.flags = (uint8_t)(stripped.flags & ~WIRE_TCP_SYN);
-    stripped.seq = in->seq + 1;
-    s = &stripped;
-  }
+/* ---- RFC 9293 3.10.7.4: a segment for a synchronized (or SYN-RECEIVED) connection --------- */
+/* Each check below is one step of the RFC, in its order. A check returns true
+ * when processing goes on to the next step, false when the segment is done
+ * with (dropped, answered, or the connection ended). A check may narrow the
+ * segment (drop its SYN or its text) for the steps after it. */
 
-  /* A retransmitted SYN in SYN-RECEIVED: repeat our SYN-ACK. */
-  if (t->state == MICROTCP_SYN_RECEIVED && has(s, WIRE_TCP_SYN) && !has(s, WIRE_TCP_ACK) &&
-      s->seq == t->irs) {
-    t->flags |= TF_SYN_NEEDED;
-    tcb_want_output(st, t);
-    return;
-  }
-
-  /* RFC 7323 3.2: once timestamps are in use, non-RST segments without one
-   * are dropped. */
-  if ((t->flags & TF_TS) && !o->has_ts && !has(s, WIRE_TCP_RST)) {
-    st->ctr.drop_tcp_paws++;
-    return;
-  }
-  /* RFC 7323 5.3 R1 (PAWS). */
-  if ((t->flags & TF_TS) && o->has_ts && (t->flags & TF_TS_RECENT) &&
-      seq_lt(o->ts_val, t->ts_recent) && !has(s, WIRE_TCP_RST)) {
-    if (st->now - t->ts_recent_at > TCP_PAWS_IDLE_US) {
-      t->flags &= ~(uint32_t)TF_TS_RECENT; /* R1 note: idle > 24 days invalidates */
-    } else {
-      st->ctr.drop_tcp_paws++;
-      tcp_send_ack_now(st, t);
-      return;
+/* Before the first check, the two SYN-RECEIVED cases the RFC handles by
+ * figure rather than by step. */
+static bool syn_received_repeats(struct microtcp_stack *st, struct tcb *t, struct seg_in *s) {
+  if (t->state != MICROTCP_SYN_RECEIVED || !has(s, WIRE_TCP_SYN) || s->seq != t->irs) return true;
+  if (has(s, WIRE_TCP_ACK)) {
+    /* Simultaneous open (RFC 9293 3.5 figure 7, step 6): the peer's SYN-ACK
+     * repeats its SYN, already counted in RCV.NXT; drop the SYN bit so the
+     * ACK it carries is processed. */
+    if (!(t->flags & TF_PASSIVE)) {
+      s->flags = (uint8_t)(s->flags & ~WIRE_TCP_SYN);
+      s->seq += 1;
     }
+    return true;
   }
+  /* A retransmitted SYN: repeat our SYN-ACK. */
+  t->flags |= TF_SYN_NEEDED;
+  tcb_want_output(st, t);
+  return false;
+}
 
-  /* First check: sequence number. */
+/* RFC 7323 3.2 and 5.3 R1 (PAWS), checked ahead of the window: once
+ * timestamps are in use, a non-RST segment without one, or with a TSval older
+ * than TS.Recent, is not acceptable. */
+static bool check_timestamps(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  const wire_tcp_opts *o = &s->h->opts;
+  if (!(t->flags & TF_TS) || has(s, WIRE_TCP_RST)) return true;
+  if (!o->has_ts) {
+    st->ctr.drop_tcp_paws++;
+    return false;
+  }
+  if (!(t->flags & TF_TS_RECENT) || !seq_lt(o->ts_val, t->ts_recent)) return true;
+  if (st->now - t->ts_recent_at > TCP_PAWS_IDLE_US) {
+    t->flags &= ~(uint32_t)TF_TS_RECENT; /* R1 note: idle > 24 days invalidates */
+    return true;
+  }
+  st->ctr.drop_tcp_paws++;
+  tcp_send_ack_now(st, t);
+  return false;
+}
+
+/* RFC 9293 3.10.7.4: "If the RCV.WND is zero, no segments will be acceptable,
+ * but special allowance should be made to accept valid ACKs". An ACK at
+ * RCV.NXT whose text (and the FIN behind it) does not fit: drop the text,
+ * acknowledge, and go on with the ACK. When both ends have full receive
+ * buffers every ACK rides on data the other cannot take, and dropping those
+ * ACKs stalls both for good. */
+static void zero_window_keep_ack(struct microtcp_stack *st, struct tcb *t, struct seg_in *s) {
+  if (s->seq != t->rcv_nxt || !has(s, WIRE_TCP_ACK) || has(s, WIRE_TCP_SYN) ||
+      has(s, WIRE_TCP_RST))
+    return;
+  st->ctr.drop_tcp_out_of_window++;
+  s->len = 0;
+  s->flags = (uint8_t)(s->flags & ~WIRE_TCP_FIN);
+  t->flags |= TF_ACK_NOW;
+}
+
+/* An unacceptable segment: "send an acknowledgment ... and drop" (a RST is
+ * just dropped); a SYN gets a challenge ACK (RFC 5961 4.2). */
+static void unacceptable(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  if (has(s, WIRE_TCP_RST)) return;
+  if (s->len && seq_le(s->seq + s->len, t->rcv_nxt) && !has(s, WIRE_TCP_SYN))
+    note_dsack(st, t, s->seq, s->seq + s->len); /* an old duplicate (RFC 2883 4) */
+  if (t->state == MICROTCP_TIME_WAIT && has(s, WIRE_TCP_FIN))
+    tcp_enter_time_wait(st, t); /* retransmitted FIN: restart 2MSL, ACK below */
+  st->ctr.drop_tcp_out_of_window++;
+  if (has(s, WIRE_TCP_SYN) && tcb_synchronized(t))
+    challenge_ack(st, t);
+  else
+    tcp_send_ack_now(st, t);
+}
+
+/* First: check the sequence number (PAWS first, RFC 7323 5.3). */
+static bool check_sequence(struct microtcp_stack *st, struct tcb *t, struct seg_in *s) {
+  if (!check_timestamps(st, t, s)) return false;
   uint32_t rcv_wnd = cur_rcv_wnd(t);
   if (t->state == MICROTCP_SYN_RECEIVED) rcv_wnd = MAX(rcv_wnd, 1u);
-  if (!seq_acceptable(t, s, rcv_wnd) && rcv_wnd == 0 && s->seq == t->rcv_nxt &&
-      has(s, WIRE_TCP_ACK) && !has(s, WIRE_TCP_SYN) && !has(s, WIRE_TCP_RST)) {
-    /* RFC 9293 3.10.7.4: "If the RCV.WND is zero, no segments will be
-     * acceptable, but special allowance should be made to accept valid ACKs".
-     * Drop the text (and a FIN, which sits behind it), acknowledge, and go on
-     * with the ACK it carries: when both ends have full receive buffers, every
-     * ACK rides on data the other cannot take, and dropping those ACKs stalls
-     * both for good. */
-    st->ctr.drop_tcp_out_of_window++;
-    stripped = *s;
-    stripped.len = 0;
-    stripped.flags = (uint8_t)(stripped.flags & ~WIRE_TCP_FIN);
-    s = &stripped;
-    t->flags |= TF_ACK_NOW;
+  if (seq_acceptable(t, s, rcv_wnd)) return true;
+  if (rcv_wnd == 0) {
+    zero_window_keep_ack(st, t, s);
+    if (seq_acceptable(t, s, rcv_wnd)) return true;
   }
-  if (!seq_acceptable(t, s, rcv_wnd)) {
-    if (has(s, WIRE_TCP_RST)) return;
-    if (s->len && seq_le(s->seq + s->len, t->rcv_nxt) && !has(s, WIRE_TCP_SYN))
-      note_dsack(st, t, s->seq, s->seq + s->len); /* an old duplicate (RFC 2883 4) */
-    if (t->state == MICROTCP_TIME_WAIT && has(s, WIRE_TCP_FIN))
-      tcp_enter_time_wait(st, t); /* retransmitted FIN: restart 2MSL, ACK below */
-    st->ctr.drop_tcp_out_of_window++;
-    if (has(s, WIRE_TCP_SYN) && tcb_synchronized(t))
-      challenge_ack(st, t); /* RFC 5961 4.2 */
-    else
-      tcp_send_ack_now(st, t);
-    return;
-  }
+  unacceptable(st, t, s);
+  return false;
+}
 
-  /* Second check: RST (RFC 5961 3.2). */
-  if (has(s, WIRE_TCP_RST)) {
-    if (s->seq != t->rcv_nxt) {
-      challenge_ack(st, t);
-      return;
-    }
-    if (t->state == MICROTCP_TIME_WAIT) {
-      /* RFC 1337 (TIME-WAIT assassination): ignore RSTs in TIME-WAIT. */
-      return;
-    }
-    if (t->state == MICROTCP_SYN_RECEIVED && (t->flags & TF_PASSIVE)) {
-      tcb_terminate(st, t, MICROTCP_ECONNREFUSED); /* back to LISTEN: just drop it */
-      return;
-    }
-    int err = MICROTCP_ECONNRESET;
-    if (t->state == MICROTCP_SYN_RECEIVED) err = MICROTCP_ECONNREFUSED;
-    if (t->state == MICROTCP_CLOSING || t->state == MICROTCP_LAST_ACK) err = 0;
-    tcb_terminate(st, t, err ? err : MICROTCP_ECONNRESET);
-    return;
-  }
-
-  /* Fourth check: SYN in a synchronized state → challenge ACK (RFC 5961 4.2). */
-  if (has(s, WIRE_TCP_SYN)) {
-    if (t->state == MICROTCP_SYN_RECEIVED && (t->flags & TF_PASSIVE)) {
-      tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
-      return;
-    }
+/* Second: check the RST bit (RFC 5961 3.2: only an exact match resets). */
+static bool check_rst(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  if (!has(s, WIRE_TCP_RST)) return true;
+  if (s->seq != t->rcv_nxt) {
     challenge_ack(st, t);
-    return;
+    return false;
   }
+  /* RFC 1337 (TIME-WAIT assassination): ignore RSTs in TIME-WAIT. */
+  if (t->state == MICROTCP_TIME_WAIT) return false;
+  /* SYN-RECEIVED: a passive open goes back to LISTEN (the block is dropped);
+   * an active one (simultaneous open) is refused. Elsewhere: reset. */
+  tcb_terminate(st, t,
+                t->state == MICROTCP_SYN_RECEIVED ? MICROTCP_ECONNREFUSED : MICROTCP_ECONNRESET);
+  return false;
+}
 
-  /* Fifth check: ACK. */
-  if (!has(s, WIRE_TCP_ACK)) return;
+/* Fourth: check the SYN bit. A SYN in the window of a synchronized connection
+ * gets a challenge ACK (RFC 5961 4.2); in SYN-RECEIVED of a passive open it
+ * returns the connection to LISTEN. */
+static bool check_syn(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  if (!has(s, WIRE_TCP_SYN)) return true;
+  if (t->state == MICROTCP_SYN_RECEIVED && (t->flags & TF_PASSIVE))
+    tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+  else
+    challenge_ack(st, t);
+  return false;
+}
 
-  if (t->state == MICROTCP_SYN_RECEIVED) {
-    if (!(seq_gt(s->ack, t->snd_una) && seq_le(s->ack, t->snd_max))) {
-      reply_rst(st, s);
-      st->ctr.drop_tcp_bad_ack++;
-      return;
-    }
-    t->snd_una = s->ack;
-    if (t->flags & TF_RTT_TIMING) {
-      tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
-      t->flags &= ~(uint32_t)TF_RTT_TIMING;
-    }
-    uint8_t ws = (t->flags & TF_WS) ? t->snd_wscale : 0;
-    t->snd_wnd = (uint32_t)s->h->window << ws;
-    t->max_snd_wnd = MAX(t->max_snd_wnd, t->snd_wnd);
-    t->snd_wl1 = s->seq;
-    t->snd_wl2 = s->ack;
-    t->recover = t->iss;
-    start_cc(st, t);
-    established(st, t);
-    if (t->owner == OWN_LISTENER && t->listener != TCP_NONE) {
-      struct tcp_listener *l = &st->tcp.listeners[t->listener];
-      l->half_open--;
-      t->flags |= TF_IN_ACCEPTQ;
-      t->next = TCP_NONE;
-      if (l->acc_tail == TCP_NONE)
-        l->acc_head = tcb_index(st, t);
-      else
-        st->tcp.tcbs[l->acc_tail].next = tcb_index(st, t);
-      l->acc_tail = tcb_index(st, t);
-      l->ready++;
-      notify(st, handle_make(HK_LISTENER, l->gen, t->listener));
-    } else {
-      tcb_notify(st, t);
-    }
-    tcb_want_output(st, t);
+/* Fifth check, SYN-RECEIVED: an ACK of our SYN completes the handshake
+ * (a passive connection goes onto its listener's accept queue); any other
+ * ACK is answered with a RST. */
+static bool ack_completes_handshake(struct microtcp_stack *st, struct tcb *t,
+                                    const struct seg_in *s) {
+  if (!(seq_gt(s->ack, t->snd_una) && seq_le(s->ack, t->snd_max))) {
+    reply_rst(st, s);
+    st->ctr.drop_tcp_bad_ack++;
+    return false;
   }
+  t->snd_una = s->ack;
+  if (t->flags & TF_RTT_TIMING) {
+    tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
+    t->flags &= ~(uint32_t)TF_RTT_TIMING;
+  }
+  uint8_t ws = (t->flags & TF_WS) ? t->snd_wscale : 0;
+  t->snd_wnd = (uint32_t)s->h->window << ws;
+  t->max_snd_wnd = MAX(t->max_snd_wnd, t->snd_wnd);
+  t->snd_wl1 = s->seq;
+  t->snd_wl2 = s->ack;
+  t->recover = t->iss;
+  start_cc(st, t);
+  established(st, t);
+  if (t->owner == OWN_LISTENER && t->listener != TCP_NONE) {
+    struct tcp_listener *l = &st->tcp.listeners[t->listener];
+    l->half_open--;
+    tcp_acceptq_push(st, l, t);
+  } else {
+    tcb_notify(st, t);
+  }
+  tcb_want_output(st, t);
+  return true;
+}
 
-  /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */
+/* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]; one
+ * beyond what we sent is answered with an ACK, one too old with a challenge. */
+static bool ack_acceptable(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
   if (seq_gt(s->ack, t->snd_max)) {
     st->ctr.drop_tcp_bad_ack++;
     tcp_send_ack_now(st, t);
-    return;
+    return false;
   }
   if (seq_lt(s->ack, t->snd_una - t->max_snd_wnd)) {
     st->ctr.drop_tcp_bad_ack++;
     challenge_ack(st, t);
-    return;
+    return false;
   }
+  return true;
+}
 
-  /* RFC 7323 4.3: update TS.Recent if the segment covers Last.ACK.sent, and
-   * only now that its ACK proved acceptable (RFC 9293 3.10.7.4 drops a
-   * segment with SEG.ACK > SND.NXT first: a spoofed far-future TSval must not
-   * become TS.Recent and make PAWS drop valid segments). */
+/* RFC 7323 4.3: update TS.Recent if the segment covers Last.ACK.sent, and
+ * only once its ACK proved acceptable (RFC 9293 3.10.7.4 drops a segment with
+ * SEG.ACK > SND.NXT first: a spoofed far-future TSval must not become
+ * TS.Recent and make PAWS drop valid segments). */
+static void take_ts_recent(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  const wire_tcp_opts *o = &s->h->opts;
   if ((t->flags & TF_TS) && o->has_ts && seq_le(s->seq, t->last_ack_sent) &&
       (!(t->flags & TF_TS_RECENT) || seq_ge(o->ts_val, t->ts_recent))) {
     t->ts_recent = o->ts_val;
     t->ts_recent_at = st->now;
     t->flags |= TF_TS_RECENT;
   }
+}
 
-  /* RFC 6937 DeliveredData = change in SND.UNA + change in SACKed bytes. */
-  uint32_t una_before = t->snd_una, sacked_before = sb_sacked_bytes(&t->sb);
-  if (t->flags & TF_SACK && o->sack_count) {
-    uint32_t l[WIRE_TCP_MAX_SACK], r[WIRE_TCP_MAX_SACK];
-    for (uint8_t i = 0; i < o->sack_count; i++) {
-      l[i] = o->sack[i].left;
-      r[i] = o->sack[i].right;
-    }
-    sb_update(&t->sb, t->snd_una, t->snd_max, l, r, o->sack_count);
+/* RFC 2018 / RFC 6675: the SACK blocks into the scoreboard. */
+static void take_sack_blocks(struct tcb *t, const struct seg_in *s) {
+  const wire_tcp_opts *o = &s->h->opts;
+  if (!(t->flags & TF_SACK) || !o->sack_count) return;
+  uint32_t l[WIRE_TCP_MAX_SACK], r[WIRE_TCP_MAX_SACK];
+  for (uint8_t i = 0; i < o->sack_count; i++) {
+    l[i] = o->sack[i].left;
+    r[i] = o->sack[i].right;
   }
+  sb_update(&t->sb, t->snd_una, t->snd_max, l, r, o->sack_count);
+}
 
-  uint32_t old_wnd = t->snd_wnd;
+/* SND.UNA < SEG.ACK: new data (and maybe our FIN) acknowledged; otherwise
+ * the window update and the duplicate-ACK test. Returns false if the
+ * connection ended (LAST-ACK done). */
+static bool take_ack(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s,
+                     uint32_t old_wnd) {
   if (seq_gt(s->ack, t->snd_una)) {
     bool fin_was_outstanding = (t->flags & TF_FIN_SENT) && seq_le(t->snd_una, t->fin_seq);
     ack_new_data(st, t, s);
     update_window(t, s);
     if (fin_was_outstanding && seq_gt(s->ack, t->fin_seq)) fin_acked(st, t);
-    if (t->state == MICROTCP_CLOSED) return;
-  } else {
-    update_window(t, s);
-    /* RFC 5681 2 (duplicate ACK): no data, no SYN/FIN, same window, data
-     * outstanding, ack == snd_una. */
-    if (s->ack == t->snd_una && s->len == 0 && !has(s, WIRE_TCP_FIN) &&
-        t->snd_wnd == old_wnd && t->snd_una != t->snd_max)
-      dup_ack(st, t);
+    return t->state != MICROTCP_CLOSED;
   }
-  if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && st->cfg.tcp_prr) {
-    int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)sb_sacked_bytes(&t->sb) -
-                        (int64_t)sacked_before;
-    prr_on_ack(t, delivered > 0 ? (uint32_t)delivered : 0);
-  }
+  update_window(t, s);
+  /* RFC 5681 2 (duplicate ACK): no data, no SYN/FIN, same window, data
+   * outstanding, ack == snd_una. */
+  if (s->ack == t->snd_una && s->len == 0 && !has(s, WIRE_TCP_FIN) && t->snd_wnd == old_wnd &&
+      t->snd_una != t->snd_max)
+    dup_ack(st, t);
+  return true;
+}
+
+/* The send window grew: more may go out; a window that opened ends the
+ * persist timer (RFC 9293 3.8.6.1). */
+static void window_opened(struct microtcp_stack *st, struct tcb *t, uint32_t old_wnd) {
   if (t->snd_wnd > old_wnd) tcb_want_output(st, t);
   if (old_wnd == 0 && t->snd_wnd > 0 && (t->flags & TF_PERSIST)) {
     t->flags &= ~(uint32_t)TF_PERSIST;
     t->t_rexmt = 0;
     tcb_want_output(st, t);
   }
+}
 
-  /* Segment text (RFC 9293 3.10.7.4 seventh check). */
-  bool ack_now = false;
-  if (s->len) {
-    switch (t->state) {
-    case MICROTCP_ESTABLISHED:
-    case MICROTCP_FIN_WAIT_1:
-    case MICROTCP_FIN_WAIT_2:
-      if (t->owner == OWN_ORPHAN && seq_ge(s->seq + s->len, t->rcv_nxt) && !(t->flags & TF_FIN_RCVD)) {
-        /* Nobody will ever read this: RFC 9293 3.10.7.4 / RFC 2525 2.17 say reset. */
-        tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, 0, false);
-        tcb_terminate(st, t, MICROTCP_ECONNRESET);
-        return;
-      }
-      ack_now = take_data(st, t, s);
-      break;
-    default: ack_now = true; break; /* after the peer's FIN: just re-ACK */
-    }
+/* Fifth: check the ACK field ("if the ACK bit is off drop the segment"). */
+static bool check_ack(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  if (!has(s, WIRE_TCP_ACK)) return false;
+  if (t->state == MICROTCP_SYN_RECEIVED && !ack_completes_handshake(st, t, s)) return false;
+  if (!ack_acceptable(st, t, s)) return false;
+  take_ts_recent(st, t, s);
+  /* RFC 6937 DeliveredData = change in SND.UNA + change in SACKed bytes. */
+  uint32_t una_before = t->snd_una, sacked_before = sb_sacked_bytes(&t->sb);
+  take_sack_blocks(t, s);
+  uint32_t old_wnd = t->snd_wnd;
+  if (!take_ack(st, t, s, old_wnd)) return false;
+  if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && st->cfg.tcp_prr) {
+    int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)sb_sacked_bytes(&t->sb) -
+                        (int64_t)sacked_before;
+    prr_on_ack(t, delivered > 0 ? (uint32_t)delivered : 0);
   }
+  window_opened(st, t, old_wnd);
+  return true;
+}
 
-  /* FIN (eighth check), in order only; an early FIN waits for the gap. */
+/* Seventh: process the segment text. Returns false if the connection was
+ * reset; *ack_now is set when an immediate ACK is due. */
+static bool process_text(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s,
+                         bool *ack_now) {
+  if (!s->len) return true;
+  switch (t->state) {
+  case MICROTCP_ESTABLISHED:
+  case MICROTCP_FIN_WAIT_1:
+  case MICROTCP_FIN_WAIT_2:
+    if (t->owner == OWN_ORPHAN && seq_ge(s->seq + s->len, t->rcv_nxt) &&
+        !(t->flags & TF_FIN_RCVD)) {
+      /* Nobody will ever read this: RFC 9293 3.10.7.4 / RFC 2525 2.17 say reset. */
+      tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, 0, false);
+      tcb_terminate(st, t, MICROTCP_ECONNRESET);
+      return false;
+    }
+    *ack_now = take_data(st, t, s);
+    return true;
+  default: *ack_now = true; return true; /* after the peer's FIN: just re-ACK */
+  }
+}
+
+/* Eighth: check the FIN bit. Taken in order only; an early FIN waits at
+ * rcv_fin_seq until the gap before it fills. */
+static void check_fin(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s,
+                      bool *ack_now) {
   if (has(s, WIRE_TCP_FIN) && !(t->flags & TF_FIN_RCVD)) {
     uint32_t fin_seq = s->seq + s->len;
     if (fin_seq == t->rcv_nxt) {
@@ -824,16 +866,29 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
     } else if (seq_gt(fin_seq, t->rcv_nxt)) {
       t->flags |= TF_FIN_PENDING;
       t->rcv_fin_seq = fin_seq;
-      ack_now = true;
+      *ack_now = true;
     }
   } else if (has(s, WIRE_TCP_FIN) && t->state == MICROTCP_TIME_WAIT) {
-    /* RFC 9293 3.10.7.4 eighth check, TIME-WAIT: the FIN was already
-     * received: remain, ACK, restart 2MSL (RCV.NXT does not move). */
+    /* TIME-WAIT: the FIN was already received: remain, ACK, restart 2MSL
+     * (RCV.NXT does not move). */
     tcp_enter_time_wait(st, t);
     t->flags |= TF_ACK_NOW;
   }
   if ((t->flags & TF_FIN_PENDING) && t->rcv_nxt == t->rcv_fin_seq) fin_received(st, t);
+}
 
+static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const struct seg_in *in) {
+  struct seg_in seg = *in; /* the checks may narrow it */
+  bool ack_now = false;
+  if (!syn_received_repeats(st, t, &seg)) return;
+  if (!check_sequence(st, t, &seg)) return; /* first */
+  if (!check_rst(st, t, &seg)) return;      /* second */
+  /* third, security: no compartments or precedence (RFC 9293 3.10.7.4) */
+  if (!check_syn(st, t, &seg)) return;      /* fourth */
+  if (!check_ack(st, t, &seg)) return;      /* fifth */
+  /* sixth, URG: urgent data is delivered inline as ordinary data (RFC 6093) */
+  if (!process_text(st, t, &seg, &ack_now)) return; /* seventh */
+  check_fin(st, t, &seg, &ack_now);         /* eighth */
   if (ack_now) t->flags |= TF_ACK_NOW;
 }
 
@@ -901,12 +956,21 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   t->keep_probes_sent = 0;
   t->probes_unanswered = 0;
   uint64_t moved = t->bytes_acked + t->bytes_received;
+  /* Edges that never move left on a synchronized connection (checked below). */
+  bool was_synced = tcb_synchronized(t);
+  uint32_t una0 = t->snd_una, rcv_nxt0 = t->rcv_nxt, rcv_adv0 = t->rcv_adv;
   if (t->state == MICROTCP_SYN_SENT)
     syn_sent_input(st, t, &s);
   else
     synchronized_input(st, t, &s);
   if (t->in_use && t->bytes_acked + t->bytes_received != moved) t->progress_at = st->now;
   if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) tcp_send_ack_now(st, t);
+  if (t->in_use && was_synced) {
+    MICROTCP_ASSERT(seq_ge(t->snd_una, una0));     /* the cumulative ACK point */
+    MICROTCP_ASSERT(seq_ge(t->rcv_nxt, rcv_nxt0)); /* left edge of the receive window */
+    MICROTCP_ASSERT(seq_ge(t->rcv_adv, rcv_adv0)); /* its right edge, as advertised */
+  }
+  if (t->in_use) tcb_check(st, t);
 }
 
 /* ---- ICMP errors (RFC 1122 4.2.3.9, RFC 5927) ------------------------------------------------ */

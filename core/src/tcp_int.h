@@ -66,12 +66,27 @@ enum {
   TF_DSACK = 1u << 27,       /* dsack_left/right hold a duplicate range to report once (RFC 2883) */
 };
 
+/* Per-socket options (microtcp_tcp_setopt) of a connection or a listener; a
+ * listener's are copied into each connection it creates. The boolean options
+ * are the TCP_OPT_FLAGS bits of the owner's flags (the output path tests
+ * TF_NODELAY there with the rest). */
+struct tcp_sockopts {
+  uint64_t keepidle_us;
+  uint32_t keepintvl_us, user_timeout_us;
+  uint32_t sndbuf_lim, rcvbuf_lim; /* bytes usable of the buffers (<= cfg sizes) */
+  uint16_t maxseg;            /* application MSS clamp (0 = none) */
+  uint8_t keepcnt;
+  uint8_t cc_algo;            /* MICROTCP_CC_* */
+};
+#define TCP_OPT_FLAGS (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)
+/* The options and option flags a new socket starts with (from the config). */
+void tcp_sockopts_default(const microtcp_config *cfg, struct tcp_sockopts *o, uint32_t *flags);
+
 struct tcb {
   uint16_t gen;               /* handle generation */
   bool in_use;
   uint8_t state;              /* enum microtcp_tcp_state */
   uint8_t owner;              /* enum tcb_owner */
-  uint8_t cc_algo;
   uint8_t snd_wscale, rcv_wscale;
   uint8_t dupacks;
   uint8_t backoff;            /* consecutive RTO expirations (or SYN retries) */
@@ -79,7 +94,6 @@ struct tcb {
   uint8_t keep_probes_sent;
   uint8_t probes_unanswered;  /* zero-window probes since the peer last sent anything */
   uint8_t probes_total;       /* zero-window probes of an orphaned connection */
-  uint8_t keepcnt;
   int16_t err;                /* pending socket error (MICROTCP_E*) */
   int16_t close_reason;       /* why it closed (0 = orderly), kept for recv */
   uint32_t flags;
@@ -102,9 +116,7 @@ struct tcb {
   uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 state of the current recovery */
   uint16_t mss;               /* effective send MSS (payload bytes per segment) */
   uint16_t peer_mss;          /* as received (clamped) */
-  uint16_t maxseg;            /* application clamp (0 = none) */
   struct ringbuf sndbuf;
-  uint32_t sndbuf_lim;
   struct tcp_cc cc;
   struct sack_board sb;
 
@@ -113,7 +125,6 @@ struct tcb {
   uint32_t rcv_fin_seq;       /* with TF_FIN_PENDING */
   int16_t soft_err;           /* ICMP soft error, reported if the connection times out */
   uint32_t last_ack_sent;
-  uint32_t rcvbuf_lim;
   struct ringbuf rcvbuf;
   struct assembler ooo;
   uint32_t delack_bytes;      /* in-order bytes received since the last ACK we sent */
@@ -139,9 +150,7 @@ struct tcb {
   uint64_t challenge_ack_next; /* RFC 5961 7: no challenge ACK before this time */
   uint64_t progress_at;       /* last new data acknowledged or received (pressure eviction) */
 
-  /* per-socket options */
-  uint64_t keepidle_us;
-  uint32_t keepintvl_us, user_timeout_us;
+  struct tcp_sockopts opt;
 
   /* stats */
   uint64_t bytes_sent, bytes_acked, bytes_received;
@@ -158,12 +167,8 @@ struct tcp_listener {
   uint16_t ready;             /* connections on the accept queue */
   uint16_t acc_head, acc_tail;
   /* options inherited by accepted connections */
-  uint32_t flags;             /* TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 */
-  uint8_t cc_algo;
-  uint16_t maxseg;
-  uint32_t sndbuf_lim, rcvbuf_lim, keepintvl_us, user_timeout_us;
-  uint64_t keepidle_us;
-  uint8_t keepcnt;
+  uint32_t flags;             /* TCP_OPT_FLAGS bits */
+  struct tcp_sockopts opt;
 };
 
 /* ---- tcp_api.c / shared ---- */
@@ -222,12 +227,24 @@ uint32_t tcp_flight(const struct tcb *t);
 
 /* ---- tcp_timer.c ---- */
 void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t rtt_us);
-void tcp_arm_keepalive(struct microtcp_stack *st, struct tcb *t);
+void tcp_arm_keepalive(struct tcb *t);
 void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
 /* Start the persist timer (t_rexmt) for a zero or unusable window, backoff
  * reset; the first probe goes out one RTO (at least rto_min) from now. */
 void tcp_persist_start(struct microtcp_stack *st, struct tcb *t);
 uint64_t tcb_deadline(const struct tcb *t);
+
+/* ---- invariants (MICROTCP_ASSERT, compiled in with MICROTCP_ASSERTS) ---- */
+#ifdef MICROTCP_ASSERTS
+/* One connection block: pool bounds, sequence order (snd_una <= snd_nxt <=
+ * snd_max, the send buffer between them), buffer and SACK scoreboard bounds,
+ * owner and list membership, state/timer consistency, hash membership. */
+void tcb_check(const struct microtcp_stack *st, const struct tcb *t);
+#else
+static inline void tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
+  (void)st, (void)t;
+}
+#endif
 
 static inline bool tcb_synchronized(const struct tcb *t) {
   return t->state >= MICROTCP_ESTABLISHED;

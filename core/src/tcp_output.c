@@ -50,7 +50,7 @@ static struct tcb *output_list_pop(struct microtcp_stack *st) {
  * min(half the buffer, one MSS)) and never shrinking the right edge. */
 uint32_t tcp_rcv_window(const struct tcb *t) {
   uint32_t used = t->rcvbuf.len;
-  uint32_t lim = MIN(t->rcvbuf_lim, t->rcvbuf.cap);
+  uint32_t lim = MIN(t->opt.rcvbuf_lim, t->rcvbuf.cap);
   uint32_t free_space = used < lim ? lim - used : 0;
   uint32_t old = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
   uint32_t step = MIN(lim / 2, (uint32_t)TCP_DEFAULT_MSS);
@@ -75,7 +75,7 @@ static void build_options(struct microtcp_stack *st, struct tcb *t, uint8_t flag
   bool synack = (flags & WIRE_TCP_ACK) != 0;
   if (is_syn_opts(flags)) {
     o->has_mss = true;
-    o->mss = t->maxseg ? MIN(t->maxseg, cfg->tcp_mss) : cfg->tcp_mss;
+    o->mss = t->opt.maxseg ? MIN(t->opt.maxseg, cfg->tcp_mss) : cfg->tcp_mss;
     /* Active open offers what the config enables; a SYN-ACK answers only
      * options the peer offered (RFC 7323 1.3, RFC 2018 2). */
     if (cfg->tcp_wscale != MICROTCP_WSCALE_OFF && (!synack || (t->flags & TF_WS))) {

@@ -1,6 +1,7 @@
 /* Sender-side SACK scoreboard and RFC 6675 queries (contracts in tcp_sack.h). */
 #include "tcp_sack.h"
 
+#include "invariant.h"
 #include "tcp_buf.h"
 
 /* A range as offsets from snd_una while merging. */
@@ -9,6 +10,12 @@ struct span {
 };
 
 static void sb_set_high(struct sack_board *sb) {
+  /* Bounded, sorted, disjoint and non-adjacent (tcp_sack.h). */
+  MICROTCP_ASSERT(sb->count <= SACK_BOARD_MAX);
+  for (uint8_t i = 0; i < sb->count; i++) {
+    MICROTCP_ASSERT(seq_lt(sb->blk[i].left, sb->blk[i].right));
+    MICROTCP_ASSERT(i == 0 || seq_lt(sb->blk[i - 1].right, sb->blk[i].left));
+  }
   sb->valid = sb->count > 0;
   sb->high_sacked = sb->valid ? sb->blk[sb->count - 1].right : 0;
 }
@@ -74,10 +81,12 @@ uint32_t sb_update(struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
     uint32_t lo = left[i] - snd_una, hi = right[i] - snd_una;
     if (lo == 0 || lo >= hi || hi > win) continue;
     span_insert(s, &cnt, lo, hi);
+    MICROTCP_ASSERT(cnt <= SACK_BOARD_MAX);
   }
 
   uint32_t after = 0;
   for (uint8_t i = 0; i < cnt; i++) {
+    MICROTCP_ASSERT(s[i].lo < s[i].hi && s[i].hi <= win); /* inside [snd_una, snd_nxt] */
     sb->blk[i].left = snd_una + s[i].lo;
     sb->blk[i].right = snd_una + s[i].hi;
     after += s[i].hi - s[i].lo;

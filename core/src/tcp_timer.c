@@ -25,10 +25,9 @@ void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t r) {
 }
 
 
-void tcp_arm_keepalive(struct microtcp_stack *st, struct tcb *t) {
-  (void)st;
+void tcp_arm_keepalive(struct tcb *t) {
   if ((t->flags & TF_KEEPALIVE) && tcb_synchronized(t))
-    t->t_keep = t->last_rcv_at + t->keepidle_us;
+    t->t_keep = t->last_rcv_at + t->opt.keepidle_us;
   else
     t->t_keep = 0;
 }
@@ -50,8 +49,8 @@ void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t) {
 /* RFC 5482 / RFC 9293 3.8.3: when the oldest unacknowledged data has waited
  * the user timeout; 0 if no user timeout applies. */
 static uint64_t user_timeout_at(const struct tcb *t) {
-  if (!t->user_timeout_us || !t->unacked_since) return 0;
-  return t->unacked_since + t->user_timeout_us;
+  if (!t->opt.user_timeout_us || !t->unacked_since) return 0;
+  return t->unacked_since + t->opt.user_timeout_us;
 }
 
 uint64_t tcb_deadline(const struct tcb *t) {
@@ -133,7 +132,7 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
   } else {
     /* RFC 5681 3.1 eq. 4 / RFC 6582 4 / RFC 2018 8: collapse the window, leave
      * recovery, forget SACK state, and resend from snd_una (go-back-N). */
-    tcp_cc_ops(t->cc_algo)->on_rto(&t->cc, t->mss, tcp_flight(t), st->now);
+    tcp_cc_ops(t->opt.cc_algo)->on_rto(&t->cc, t->mss, tcp_flight(t), st->now);
     t->flags &= ~(uint32_t)(TF_RECOVERY | TF_REXMIT_UNA);
     t->dupacks = 0;
     t->recover = t->snd_max;
@@ -158,11 +157,11 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
 static void keep_fire(struct microtcp_stack *st, struct tcb *t) {
   t->t_keep = 0;
   if (!(t->flags & TF_KEEPALIVE) || !tcb_synchronized(t)) return;
-  if (st->now < t->last_rcv_at + t->keepidle_us && t->keep_probes_sent == 0) {
-    t->t_keep = t->last_rcv_at + t->keepidle_us; /* traffic since: not idle */
+  if (st->now < t->last_rcv_at + t->opt.keepidle_us && t->keep_probes_sent == 0) {
+    t->t_keep = t->last_rcv_at + t->opt.keepidle_us; /* traffic since: not idle */
     return;
   }
-  if (t->keep_probes_sent >= t->keepcnt) {
+  if (t->keep_probes_sent >= t->opt.keepcnt) {
     st->ctr.tcp_timeouts++;
     tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, 0, false);
     tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
@@ -170,7 +169,7 @@ static void keep_fire(struct microtcp_stack *st, struct tcb *t) {
   }
   t->keep_probes_sent++;
   t->flags |= TF_KEEP_PROBE;
-  t->t_keep = st->now + t->keepintvl_us;
+  t->t_keep = st->now + t->opt.keepintvl_us;
   tcb_want_output(st, t);
 }
 
@@ -202,4 +201,5 @@ void tcp_advance(struct microtcp_stack *st, uint64_t now) {
     if (t->in_use && t->state != MICROTCP_CLOSED && tcb_deadline(t) <= now)
       tcb_advance(st, t, now);
   }
+  tcp_check(st);
 }

@@ -114,26 +114,14 @@ static void usage_error(struct runner *r, int lineno, const char *fmt, ...) {
 
 static double secs(uint64_t us) { return (double)us / 1e6; }
 
-/* ---- errno names -------------------------------------------------------------------- */
+/* ---- errno names ---------------------------------------------------------------------- */
+/* The <errno.h> name scripts expect for an error (microtcp.h MICROTCP_ERRORS). */
 static const char *errno_name(int merr) {
   switch (merr) {
-  case MICROTCP_EINVAL: return "EINVAL";
-  case MICROTCP_ENOMEM: return "ENOMEM";
-  case MICROTCP_EAGAIN: return "EAGAIN";
-  case MICROTCP_EBADF: return "EBADF";
-  case MICROTCP_EADDRINUSE: return "EADDRINUSE";
-  case MICROTCP_ENOTCONN: return "ENOTCONN";
-  case MICROTCP_EISCONN: return "EISCONN";
-  case MICROTCP_ECONNREFUSED: return "ECONNREFUSED";
-  case MICROTCP_ECONNRESET: return "ECONNRESET";
-  case MICROTCP_ETIMEDOUT: return "ETIMEDOUT";
-  case MICROTCP_EHOSTUNREACH: return "EHOSTUNREACH";
-  case MICROTCP_ENETUNREACH: return "ENETUNREACH";
-  case MICROTCP_EMSGSIZE: return "EMSGSIZE";
-  case MICROTCP_EPIPE: return "EPIPE";
-  case MICROTCP_ECONNABORTED: return "ECONNABORTED";
-  case MICROTCP_EPORTUNREACH: return "ECONNREFUSED";
-  case MICROTCP_ENOPROTOOPT: return "ENOPROTOOPT";
+#define ERRNO_X_NAME(name, value, text, posix) \
+  case value: return #posix;
+    MICROTCP_ERRORS(ERRNO_X_NAME)
+#undef ERRNO_X_NAME
   default: return "EIO";
   }
 }

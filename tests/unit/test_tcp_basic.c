@@ -224,6 +224,73 @@ static void deterministic_frames(void) {
   CHECK(h[0] == h[1]);
 }
 
+/* Options set on a listener reach every connection it accepts, including an
+ * option turned off that the config turns on (cfg.tcp_nodelay). */
+static void listener_options_are_inherited(void) {
+  struct pair p;
+  microtcp_config cfg[2];
+  for (int i = 0; i < 2; i++) pair_config(&cfg[i], i);
+  cfg[1].tcp_nodelay = true;
+  CHECK_EQ(pair_init(&p, cfg, 11), 0);
+  int l = microtcp_tcp_listen(p.st[1], p.now, 80, 4);
+  CHECK(l >= 0);
+  int64_t v = -1;
+  CHECK_EQ(microtcp_tcp_getopt(p.st[1], l, MICROTCP_OPT_NODELAY, &v), 0);
+  CHECK_EQ(v, 1);
+  static const struct {
+    int opt;
+    int64_t value;
+  } set[] = {
+      {MICROTCP_OPT_NODELAY, 0},        {MICROTCP_OPT_KEEPALIVE, 1},
+      {MICROTCP_OPT_KEEPIDLE_US, 5000000}, {MICROTCP_OPT_KEEPINTVL_US, 700000},
+      {MICROTCP_OPT_KEEPCNT, 3},        {MICROTCP_OPT_SNDBUF, 1000},
+      {MICROTCP_OPT_RCVBUF, 2000},      {MICROTCP_OPT_CC, MICROTCP_CC_CUBIC},
+      {MICROTCP_OPT_USER_TIMEOUT_US, 9000000}, {MICROTCP_OPT_LINGER_ZERO, 1},
+  };
+  size_t n = sizeof set / sizeof set[0];
+  for (size_t i = 0; i < n; i++) CHECK_EQ(microtcp_tcp_setopt(p.st[1], l, set[i].opt, set[i].value), 0);
+  CHECK_EQ(microtcp_tcp_setopt(p.st[1], l, MICROTCP_OPT_MAXSEG, 600), 0);
+  int c = microtcp_tcp_connect(p.st[0], p.now, IP_B, 80, 0);
+  CHECK(c >= 0);
+  int s = MICROTCP_EAGAIN;
+  RUN_UNTIL(&p, (s = microtcp_tcp_accept(p.st[1], p.now, l, NULL)) >= 0, 5000000);
+  CHECK(s >= 0);
+  for (size_t i = 0; i < n; i++) {
+    v = -1;
+    CHECK_EQ(microtcp_tcp_getopt(p.st[1], s, set[i].opt, &v), 0);
+    CHECK_EQ(v, set[i].value);
+  }
+  /* A connection reports the MSS in use: the clamp, less the timestamp option. */
+  CHECK_EQ(microtcp_tcp_getopt(p.st[1], s, MICROTCP_OPT_MAXSEG, &v), 0);
+  CHECK_EQ(v, 600 - 12);
+  pair_free(&p);
+}
+
+/* The error list (MICROTCP_ERRORS) is the enum and the names at once: the
+ * values are the ABI, 0 down to -20 without a gap, each with its own text. */
+static void every_error_code_has_its_text(void) {
+  static const struct {
+    int value;
+    const char *text;
+  } list[] = {
+#define X_ROW(name, value, text, posix) {MICROTCP_##name, text},
+      MICROTCP_ERRORS(X_ROW)
+#undef X_ROW
+  };
+  size_t n = sizeof list / sizeof list[0];
+  CHECK_EQ(n, 21);
+  CHECK_EQ(MICROTCP_EINVAL, -1);
+  CHECK_EQ(MICROTCP_ECONNRESET, -9);
+  CHECK_EQ(MICROTCP_ENOSPC, -20);
+  for (size_t i = 0; i < n; i++) {
+    CHECK_EQ(list[i].value, -(int)i);
+    CHECK(strcmp(microtcp_strerror(list[i].value), list[i].text) == 0);
+    for (size_t j = 0; j < i; j++) CHECK(strcmp(list[i].text, list[j].text) != 0);
+  }
+  CHECK(strcmp(microtcp_strerror(-21), "unknown error") == 0);
+  CHECK(strcmp(microtcp_strerror(1), "unknown error") == 0);
+}
+
 int main(void) {
   RUN(handshake_and_echo);
   RUN(connect_to_closed_port_is_refused);
@@ -232,5 +299,7 @@ int main(void) {
   RUN(simultaneous_close);
   RUN(simultaneous_open);
   RUN(deterministic_frames);
+  RUN(listener_options_are_inherited);
+  RUN(every_error_code_has_its_text);
   return check_report();
 }

@@ -27,8 +27,14 @@
  * negative MICROTCP_E* code on error. Handles are generation-checked: a handle
  * used after close returns MICROTCP_EBADF, never touches another socket.
  *
- * Callbacks (trace, event) are called from inside API calls; they must not call
- * back into the same stack instance.
+ * Callbacks. The event callback (cfg.event) is called only at the end of a
+ * public call (microtcp_input, _advance, _output and every socket call), after
+ * the stack finished its work and every connection is consistent. It may call
+ * back into the same stack instance (recv, send, accept, close, connect, even
+ * microtcp_input): such a call never delivers events itself; the events it
+ * causes are delivered after the current callback returns, in the order they
+ * arose. See microtcp_event_fn. The trace callback (cfg.trace) is called in the
+ * middle of processing and must not call back into the stack.
  */
 #ifndef MICROTCP_MICROTCP_H
 #define MICROTCP_MICROTCP_H
@@ -44,28 +50,37 @@ extern "C" {
 typedef struct microtcp_stack microtcp_stack;
 
 /* ---- Errors ------------------------------------------------------------ */
+/* Every error code once: X(name, value, text, posix). MICROTCP_<name> is the
+ * code, text what microtcp_strerror returns, posix the <errno.h> name closest
+ * in meaning (a bare token: expand it only where <errno.h> is included, or
+ * stringify it). Values are ABI: never renumbered. */
+#define MICROTCP_ERRORS(X)                                                                  \
+  X(OK, 0, "success", 0)                                                                    \
+  X(EINVAL, -1, "invalid argument", EINVAL)           /* bad argument or config */          \
+  X(ENOMEM, -2, "pool exhausted", ENOMEM)             /* a pool is exhausted (or arena too small) */ \
+  X(EAGAIN, -3, "operation would block", EAGAIN)      /* would block: try again after progress */ \
+  X(EBADF, -4, "bad handle", EBADF)                   /* not a valid (open) handle of that kind */ \
+  X(EADDRINUSE, -5, "address in use", EADDRINUSE)     /* port already bound */              \
+  X(ENOTCONN, -6, "not connected", ENOTCONN)          /* socket not connected */            \
+  X(EISCONN, -7, "already connected", EISCONN)        /* already connected / connecting */  \
+  X(ECONNREFUSED, -8, "connection refused", ECONNREFUSED) /* RST in answer to our SYN */    \
+  X(ECONNRESET, -9, "connection reset by peer", ECONNRESET) /* RST on a synchronized connection */ \
+  X(ETIMEDOUT, -10, "connection timed out", ETIMEDOUT) /* retransmission / user / keepalive timeout */ \
+  X(EHOSTUNREACH, -11, "host unreachable", EHOSTUNREACH) /* ARP failed or ICMP host/net unreachable */ \
+  X(ENETUNREACH, -12, "network unreachable", ENETUNREACH) /* no route (off-link and no gateway) */ \
+  X(EMSGSIZE, -13, "message too long", EMSGSIZE)      /* datagram too large */              \
+  X(EPIPE, -14, "send after shutdown", EPIPE)         /* send after shutdown(write) or close */ \
+  X(ECONNABORTED, -15, "connection aborted", ECONNABORTED) /* aborted locally (abort, eviction) */ \
+  X(EPORTUNREACH, -16, "port unreachable", ECONNREFUSED) /* ICMP port unreachable (UDP) */  \
+  X(ENOPROTOOPT, -17, "unknown option", ENOPROTOOPT)  /* unknown socket option */           \
+  X(EMALFORMED, -18, "malformed input", EBADMSG)      /* wire: malformed input */           \
+  X(ETRUNCATED, -19, "truncated input", EBADMSG)      /* wire: fewer bytes than the header needs */ \
+  X(ENOSPC, -20, "buffer too small", ENOSPC)          /* wire: output buffer too small */
+
 enum microtcp_error {
-  MICROTCP_OK = 0,
-  MICROTCP_EINVAL = -1,        /* bad argument or config */
-  MICROTCP_ENOMEM = -2,        /* a pool is exhausted (or arena too small) */
-  MICROTCP_EAGAIN = -3,        /* would block: try again after progress */
-  MICROTCP_EBADF = -4,         /* not a valid (open) handle of that kind */
-  MICROTCP_EADDRINUSE = -5,    /* port already bound */
-  MICROTCP_ENOTCONN = -6,      /* socket not connected */
-  MICROTCP_EISCONN = -7,       /* already connected / connecting */
-  MICROTCP_ECONNREFUSED = -8,  /* RST in answer to our SYN */
-  MICROTCP_ECONNRESET = -9,    /* RST on a synchronized connection */
-  MICROTCP_ETIMEDOUT = -10,    /* retransmission / user / keepalive timeout */
-  MICROTCP_EHOSTUNREACH = -11, /* ARP failed or ICMP host/net unreachable */
-  MICROTCP_ENETUNREACH = -12,  /* no route (off-link and no gateway) */
-  MICROTCP_EMSGSIZE = -13,     /* datagram too large */
-  MICROTCP_EPIPE = -14,        /* send after shutdown(write) or close */
-  MICROTCP_ECONNABORTED = -15, /* aborted locally (abort, eviction) */
-  MICROTCP_EPORTUNREACH = -16, /* ICMP port unreachable (UDP) */
-  MICROTCP_ENOPROTOOPT = -17,  /* unknown socket option */
-  MICROTCP_EMALFORMED = -18,   /* wire: malformed input */
-  MICROTCP_ETRUNCATED = -19,   /* wire: fewer bytes than the header needs */
-  MICROTCP_ENOSPC = -20,       /* wire: output buffer too small */
+#define MICROTCP_X_ENUM(name, value, text, posix) MICROTCP_##name = value,
+  MICROTCP_ERRORS(MICROTCP_X_ENUM)
+#undef MICROTCP_X_ENUM
 };
 
 /* Human-readable name for any MICROTCP_E* value (static string, never NULL). */
@@ -92,7 +107,15 @@ enum microtcp_ready {
   MICROTCP_ERROR = 1u << 4,     /* a pending error: microtcp_socket_error() */
   MICROTCP_PEER_FIN = 1u << 5,  /* peer sent FIN: recv returns 0 after queued data */
 };
-/* Called when a socket's readiness may have changed. */
+/* Called when a socket's readiness may have changed. While processing, the
+ * stack only records which sockets changed; at the end of the public call it
+ * reports each of them once, oldest change first, with ready = its readiness
+ * at that moment (microtcp_poll), so several changes in one call (data, then
+ * FIN) arrive as one event. A socket the application closed before its turn
+ * (for instance from an earlier callback of the same delivery) is skipped;
+ * a connection the application has not accepted yet is not reported (its
+ * listener is, READABLE). The callback may call any function of this API on
+ * the same stack; events those calls cause come after it, never nested. */
 typedef void (*microtcp_event_fn)(void *ctx, int handle, unsigned ready);
 
 /* ---- Configuration --------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* The simulator engine: scheduler, hosts, segments and links, faults, flows, invariants. */
 #include "sim.h"
+#include "prng.h"
 
 #include <inttypes.h>
 #include <pcap/pcap.h>
@@ -11,16 +12,10 @@ const char *const sim_drop_names[DROP_KINDS] = {"loss", "burst", "queue", "mtu",
                                                "partition", "link_down", "host_down", "no_host"};
 
 /* ---- randomness: SplitMix64 streams --------------------------------------------------- */
-uint64_t sim_rand(uint64_t *state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+uint64_t sim_rand(uint64_t *state) { return prng_splitmix64(state); }
 
 uint64_t sim_stream_seed(uint64_t master, uint64_t a, uint64_t b) {
-  uint64_t s = master ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full);
-  return sim_rand(&s);
+  return prng_stream_seed(master, a, b);
 }
 
 static bool chance(uint64_t *rng, uint32_t ppm) {
@@ -332,8 +327,7 @@ static uint64_t mac_key(const uint8_t *m) {
 }
 
 static size_t mac_slot(const struct sim_segment *g, uint64_t key) {
-  uint64_t x = key * 0x9e3779b97f4a7c15ull;
-  return (size_t)(x >> 20) & (g->mac_cap - 1);
+  return (size_t)(prng_golden(key) >> 20) & (g->mac_cap - 1);
 }
 
 /* Learning switch table: the port (host) a MAC was last seen on, or -1. */

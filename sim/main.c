@@ -23,6 +23,7 @@ static const char usage[] =
     "                        [--inject-bug corrupt-payload] [--progress T]\n"
     "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T] [--json FILE]\n"
     "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
+    "       microtcp-sim keys      (every scenario key, as the Markdown reference in sim/README.md)\n"
     "       microtcp-sim --help | --version\n"
     "Seeds are unsigned 64-bit integers (0..18446744073709551615).\n"
     "exit codes: 0 ok, 1 failure found (microtcp-sim says which: 3 invariant violated,\n"
@@ -349,6 +350,52 @@ void sim_print_summary(const struct sim *s, FILE *out) {
   fprintf(out, "  trace hash %016" PRIx64 "\n", s->trace_hash);
 }
 
+/* A host as the run used it: its stack configuration (what swarm mode drew
+ * from the seed, so a failing seed shows it) and its nonzero counters. */
+static cJSON *host_json(const struct sim_host *h) {
+  cJSON *j = cJSON_CreateObject();
+  char ip[16];
+  snprintf(ip, sizeof ip, "%u.%u.%u.%u", h->cfg.ip >> 24, h->cfg.ip >> 16 & 255, h->cfg.ip >> 8 & 255,
+           h->cfg.ip & 255);
+  cJSON_AddStringToObject(j, "name", h->name);
+  cJSON_AddStringToObject(j, "ip", ip);
+  cJSON_AddNumberToObject(j, "drift_ppm", h->drift_ppm);
+  cJSON_AddNumberToObject(j, "restarts", (double)h->restarts);
+  const microtcp_config *c = &h->cfg;
+  cJSON *k = cJSON_AddObjectToObject(j, "config");
+  cJSON_AddNumberToObject(k, "mtu", c->mtu);
+  cJSON_AddNumberToObject(k, "mss", c->tcp_mss);
+  cJSON_AddNumberToObject(k, "sndbuf", c->tcp_sndbuf);
+  cJSON_AddNumberToObject(k, "rcvbuf", c->tcp_rcvbuf);
+  cJSON_AddNumberToObject(k, "max_tcp", c->max_tcp);
+  cJSON_AddNumberToObject(k, "frames", c->frames);
+  cJSON_AddNumberToObject(k, "arp_pending", c->arp_pending);
+  cJSON_AddNumberToObject(k, "ooo_ranges", c->tcp_ooo_ranges);
+  cJSON_AddBoolToObject(k, "sack", c->tcp_sack);
+  cJSON_AddBoolToObject(k, "dsack", c->tcp_dsack);
+  cJSON_AddBoolToObject(k, "prr", c->tcp_prr);
+  cJSON_AddBoolToObject(k, "timestamps", c->tcp_timestamps);
+  if (c->tcp_wscale == MICROTCP_WSCALE_OFF) cJSON_AddStringToObject(k, "wscale", "off");
+  else if (c->tcp_wscale == 0xff) cJSON_AddStringToObject(k, "wscale", "auto");
+  else cJSON_AddNumberToObject(k, "wscale", c->tcp_wscale);
+  cJSON_AddStringToObject(k, "cc", c->tcp_cc == MICROTCP_CC_CUBIC ? "cubic" : "newreno");
+  cJSON_AddBoolToObject(k, "nodelay", c->tcp_nodelay);
+  cJSON_AddNumberToObject(k, "initial_cwnd", c->tcp_initial_cwnd);
+  cJSON_AddNumberToObject(k, "delack_us", c->tcp_delack_us);
+  cJSON_AddNumberToObject(k, "rto_min_us", c->tcp_rto_min_us);
+  cJSON_AddNumberToObject(k, "rto_initial_us", c->tcp_rto_initial_us);
+  if (h->st) {
+    const microtcp_counters *ctr = microtcp_get_counters(h->st);
+    cJSON *n = cJSON_AddObjectToObject(j, "counters");
+    for (size_t i = 0; microtcp_counter_name(i) && (i + 1) * 8 <= sizeof *ctr; i++) {
+      uint64_t v; /* the counters are consecutive uint64_t fields, in name order */
+      memcpy(&v, (const uint8_t *)ctr + i * 8, 8);
+      if (v) cJSON_AddNumberToObject(n, microtcp_counter_name(i), (double)v);
+    }
+  }
+  return j;
+}
+
 int sim_write_json(const struct sim *s, const char *path, int exit_code) {
   cJSON *root = cJSON_CreateObject();
   char hash[17];
@@ -405,6 +452,8 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
       cJSON_AddItemToArray(links, j);
     }
   }
+  cJSON *hosts = cJSON_AddArrayToObject(root, "hosts");
+  for (int i = 0; i < s->nhosts; i++) cJSON_AddItemToArray(hosts, host_json(&s->hosts[i]));
   cJSON *segs = cJSON_AddArrayToObject(root, "segments");
   for (int i = 0; i < s->nsegments; i++) {
     const struct sim_segment *g = &s->segments[i];
@@ -554,6 +603,10 @@ static int cmd_swarm(const struct opts *o) {
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "help")) {
     fputs(usage, stdout);
+    return 0;
+  }
+  if (argc == 2 && !strcmp(argv[1], "keys")) {
+    sim_scenario_print_keys(stdout);
     return 0;
   }
   struct opts o;

@@ -214,6 +214,9 @@ int sim_scenario_load(struct sim *s, const char *path);
 /* Swarm: draw fault parameters for every link, clock drift for every host and
  * maybe one partition from the seed (ranges documented in sim/README.md). */
 void sim_swarm_faults(struct sim *s);
+/* Every scenario key by section (value, meaning) as Markdown tables: the key
+ * reference in sim/README.md (`microtcp-sim keys`). */
+void sim_scenario_print_keys(FILE *out);
 /* "500us", "20ms", "2s", "1.5s", "2min" → µs (integers only). -1 if malformed. */
 int sim_parse_duration(const char *text, uint64_t *us);
 /* 64-bit FNV-1a of a name: the stream id of a host or flow. */

@@ -561,3 +561,59 @@ def test_swarm_merge_lists_every_failing_seed_with_its_reproduce_line(sim, tmp_p
     assert len(lines) == 6 and all("--swarm --until 300ms" in l for l in lines), m.stdout
     repro = lines[0].split("reproduce: microtcp-sim ", 1)[1].split()
     assert run(sim, *repro).returncode == 4
+
+
+# ---- the key tables (issue 15 part 4): one source for the loader and the docs ----
+def test_readme_key_reference_is_the_loaders_tables(sim):
+    """sim/README.md's key reference is `microtcp-sim keys` verbatim: every key
+    the table-driven loader accepts is documented, with its range."""
+    r = run(sim, "keys")
+    assert r.returncode == 0 and "| `loss` |" in r.stdout, r.stderr
+    block = re.search(r"<!-- keys: microtcp-sim keys -->\n(.*?)<!-- /keys -->",
+                      (REPO / "sim/README.md").read_text(), re.S)
+    assert block, "sim/README.md lost its key reference block"
+    assert block.group(1) == r.stdout, "sim/README.md's key reference differs from `microtcp-sim keys`: " \
+        "paste its output between the markers"
+    # every key row names a key the loader really accepts (not just text)
+    for key in re.findall(r"^\| `([a-z_]+)` \|", r.stdout, re.M):
+        assert key in (REPO / "sim/scenario.c").read_text(), key
+
+
+@pytest.mark.parametrize("text,line,words", [
+    (BASE2.replace("[host b]\n", "[host b]\ndelack = 600ms\n"), 6, "expected a duration 1us..500ms for delack, not '600ms'"),
+    (BASE2.replace("[host b]\n", "[host b]\ncc = vegas\n"), 6, "expected newreno or cubic for cc, not 'vegas'"),
+    (BASE2.replace("[host b]\n", "[host b]\ndrift_ppm = -100001\n"), 6, "expected an integer -100000..100000"),
+    (BASE2.replace("[host b]\n", "[host b]\nsack = maybe\n"), 6, "expected yes or no for sack"),
+    (BASE2.replace("[host b]\n", "[host b]\nup.latency = 61s\n"), 6, "expected a duration 0..60s for up.latency"),
+    (BASE2.replace("[host b]\n", "[host b]\ndown.mtu = 67\n"), 6, "expected an IP length 68..9000 for down.mtu"),
+    (BASE2.replace("[host b]\n", "[host b]\nframes = 1\n"), 6, "expected an integer 2..60000 for frames"),
+    ("[segment s]\ntype = ring\n[host a]\n[host b]\n", 2, "expected a segment type: switch or hub for type, not 'ring'"),
+    (BASE2 + FLOW_AB + "expect = maybe\n", 11, "expected done, failed or any for expect"),
+    (BASE2 + FLOW_AB + "size = 4\n", 11, "expected a size 8..2048 bytes for size"),
+    (BASE2 + FLOW_AB + "warp = 9\n", 11, "unknown key 'warp': expected type, client, server, port"),
+    (BASE2 + "[event e]\nat = 1s\naction = explode\nhost = a\n", 9, "expected an action: partition, heal"),
+    (BASE2 + "[event e]\nat = 1s\naction = heal\nhost = a\none_way = sometimes\n", 11, "expected yes or no for one_way"),
+    ("[defaults]\nip = 10.0.0.5\n[host a]\n[host b]\n", 2, "unknown key 'ip': expected mtu, drift_ppm"),
+])
+def test_table_keys_refuse_bad_values_with_file_and_line(sim, tmp_path, text, line, words):
+    f = tmp_path / "bad.ini"
+    f.write_text(text)
+    r = run(sim, "run", f, "--quiet", timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith(f"{f}:{line}: ") and words in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_table_keys_reach_the_stack_config(sim, tmp_path):
+    """A typed table row stores into the right field: the JSON of a run shows
+    the host's configuration as loaded (rto_min also lifts the initial RTO)."""
+    f = tmp_path / "ok.ini"
+    f.write_text("[sim]\nduration = 5s\n[host a]\nsndbuf = 8KiB\ncc = cubic\nrto_min = 1500ms\nsack = no\n"
+                 "drift_ppm = -50\n[host b]\n")
+    js = tmp_path / "out.json"
+    r = run(sim, "run", f, "--quiet", "--json", js, timeout=60)
+    assert r.returncode == 0, r.stderr
+    a = next(h for h in json.loads(js.read_text())["hosts"] if h["name"] == "a")
+    c = a["config"]
+    assert (c["sndbuf"], c["cc"], c["rto_min_us"], c["rto_initial_us"], c["sack"], a["drift_ppm"]) == \
+        (8192, "cubic", 1500000, 1500000, False, -50), a

@@ -189,7 +189,10 @@ static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, b
   s->inject_bug = o->inject_bug;
   s->repro_args = o->repro;
   s->progress_us = swarm && !strcmp(o->cmd, "swarm") ? 0 : o->progress_us; /* swarm has its own line */
-  if (swarm) sim_swarm_faults(s);
+  if (swarm) {
+    sim_swarm_config(s);
+    sim_swarm_faults(s);
+  }
   if (o->pcap || o->npcap_links) {
     s->pcap = pcap_open_dead(DLT_EN10MB, 65535);
     if (!s->pcap) return 2;
@@ -348,6 +351,7 @@ void sim_print_summary(const struct sim *s, FILE *out) {
   fprintf(out, "\n  bytes delivered to apps that differ from what was sent: %" PRIu64 "\n",
           s->integrity_errors);
   fprintf(out, "  trace hash %016" PRIx64 "\n", s->trace_hash);
+  if (s->swarm) sim_print_config(s, out); /* what the seed drew */
 }
 
 /* A host as the run used it: its stack configuration (what swarm mode drew
@@ -558,6 +562,7 @@ static int cmd_swarm(const struct opts *o) {
       if (code > worst) worst = code;
       fprintf(stderr, "\rseed %" PRIu64 " FAILED (%s): reproduce: microtcp-sim run %s --seed %" PRIu64 " --swarm%s\n",
               seed, code == 3 ? "invariant" : "liveness", o->scenario, seed, o->repro);
+      sim_print_config(&s, stderr); /* what the seed drew: the failure's stack configuration */
       if (fails) {
         cJSON *j = cJSON_CreateObject();
         char repro[400];
@@ -567,6 +572,8 @@ static int cmd_swarm(const struct opts *o) {
         cJSON_AddNumberToObject(j, "exit_code", code);
         cJSON_AddStringToObject(j, "kind", code == 3 ? "invariant" : "liveness");
         cJSON_AddStringToObject(j, "reproduce", repro);
+        cJSON *hosts = cJSON_AddArrayToObject(j, "hosts");
+        for (int h = 0; h < s.nhosts; h++) cJSON_AddItemToArray(hosts, host_json(&s.hosts[h]));
         cJSON_AddItemToArray(fails, j);
       }
     }

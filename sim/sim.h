@@ -214,6 +214,12 @@ int sim_scenario_load(struct sim *s, const char *path);
 /* Swarm: draw fault parameters for every link, clock drift for every host and
  * maybe one partition from the seed (ranges documented in sim/README.md). */
 void sim_swarm_faults(struct sim *s);
+/* Swarm: draw every host's stack configuration (buffers, MSS, SACK/TS/WS,
+ * D-SACK, PRR, CC, Nagle, initial window, delayed ACK, RTO min, pools) from
+ * the seed; ranges in sim/swarm.c and sim/README.md. */
+void sim_swarm_config(struct sim *s);
+/* One line per host with its stack configuration (swarm runs print it). */
+void sim_print_config(const struct sim *s, FILE *out);
 /* Every scenario key by section (value, meaning) as Markdown tables: the key
  * reference in sim/README.md (`microtcp-sim keys`). */
 void sim_scenario_print_keys(FILE *out);

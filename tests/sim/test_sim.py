@@ -617,3 +617,45 @@ def test_table_keys_reach_the_stack_config(sim, tmp_path):
     c = a["config"]
     assert (c["sndbuf"], c["cc"], c["rto_min_us"], c["rto_initial_us"], c["sack"], a["drift_ppm"]) == \
         (8192, "cubic", 1500000, 1500000, False, -50), a
+
+
+# ---- swarm draws the stack configuration too (issue 15 part 8) ----
+def swarm_hosts(sim, tmp_path, seed, scenario="swarm-small.ini"):
+    js = tmp_path / f"cfg-{seed}.json"
+    run(sim, "run", SCEN / scenario, "--seed", str(seed), "--swarm", "--until", "1ms", "--quiet",
+        "--json", js, timeout=60)
+    return {h["name"]: h["config"] for h in json.loads(js.read_text())["hosts"]}
+
+
+def test_swarm_config_is_a_function_of_the_seed_within_documented_ranges(sim, tmp_path):
+    plain = tmp_path / "plain.json"
+    run(sim, "run", SCEN / "swarm-small.ini", "--until", "1ms", "--quiet", "--json", plain, timeout=60)
+    scenario_cfg = {h["name"]: h["config"] for h in json.loads(plain.read_text())["hosts"]}
+    seen = {}
+    for seed in range(1, 31):
+        hosts = swarm_hosts(sim, tmp_path, seed)
+        assert hosts == swarm_hosts(sim, tmp_path, seed), f"seed {seed}: the draw is not a function of the seed"
+        for name, c in hosts.items():
+            assert 4096 <= c["sndbuf"] <= 131072 and 4096 <= c["rcvbuf"] <= 131072, c
+            assert c["mss"] == 0 or 88 <= c["mss"] <= 1460, c
+            assert c["wscale"] in ("auto", "off") or 0 <= c["wscale"] <= 8, c
+            assert 1 <= c["initial_cwnd"] <= 10 and 1000 <= c["delack_us"] <= 200000, c
+            assert 10000 <= c["rto_min_us"] <= 1000000 and c["rto_initial_us"] >= c["rto_min_us"], c
+            assert 1 <= c["ooo_ranges"] <= 8 and 32 <= c["frames"] <= 256 and 4 <= c["arp_pending"] <= 32, c
+            base = scenario_cfg[name]["max_tcp"]
+            assert base <= c["max_tcp"] <= 2 * base, (c, base)
+            assert c["mtu"] == scenario_cfg[name]["mtu"], c  # identity stays
+            for k in ("sack", "timestamps", "dsack", "prr", "cc", "nodelay", "wscale"):
+                seen.setdefault(k, set()).add(str(c[k]))
+    # every switch is really drawn both ways over 30 seeds (a stuck draw fails here)
+    assert all(len(v) >= 2 for v in seen.values()), seen
+    assert len(seen["wscale"]) >= 3, seen
+
+
+def test_failing_swarm_seed_prints_its_configuration(sim, tmp_path):
+    js = tmp_path / "shard.json"
+    r = run(sim, "swarm", SCEN / "swarm-small.ini", "--seeds", "3..3", "--until", "300ms", "--json", js)
+    assert r.returncode == 4, r.stdout + r.stderr  # --until stops the flows early: liveness
+    assert re.search(r"^  config \S+ +sndbuf \d+ rcvbuf \d+ mss ", r.stderr, re.M), r.stderr
+    fail = json.loads(js.read_text())["failures"][0]
+    assert fail["hosts"] and "config" in fail["hosts"][0] and "cc" in fail["hosts"][0]["config"], fail

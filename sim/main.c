@@ -275,6 +275,41 @@ static struct flow_totals flow_totals(const struct sim_flow *fl) {
   return t;
 }
 
+/* Per attacker: what it did, and the defences its target counted. */
+static void print_attacks(const struct sim *s, FILE *out) {
+  for (int i = 0; i < s->nhosts; i++) {
+    const struct sim_attack *a = s->hosts[i].attack;
+    if (!a) continue;
+    const struct sim_host *v = &s->hosts[a->target];
+    fprintf(out, "  attack %-10s %-10s -> %s: %" PRIu64 " frames", s->hosts[i].name, attack_kind_name(a->kind),
+            v->name, a->frames);
+    if (a->opened)
+      fprintf(out, ", %" PRIu64 " connections opened, %" PRIu64 " answered (SYN-ACK), %" PRIu64 " dropped by the victim",
+              a->opened, a->established, a->resets);
+    if (a->bytes_trickled) fprintf(out, ", %" PRIu64 " bytes trickled", a->bytes_trickled);
+    if (a->probes) fprintf(out, ", %" PRIu64 " injections", a->probes);
+    fputc('\n', out);
+  }
+  /* the defences, on every host that used one */
+  for (int i = 0; i < s->nhosts; i++) {
+    const struct sim_host *h = &s->hosts[i];
+    if (!h->st) continue;
+    const microtcp_counters *c = microtcp_get_counters(h->st);
+    uint64_t any = c->tcp_syncookies_sent + c->tcp_challenge_acks + c->tcp_challenge_acks_limited +
+                   c->tcp_stalled_evicted + c->drop_tcp_peer_limit + c->tcp_icmp_hard_as_soft +
+                   c->arp_incomplete_evicted + c->tcp_half_open_evicted;
+    bool attacked = false;
+    for (int k = 0; k < s->nhosts; k++) attacked |= s->hosts[k].attack && s->hosts[k].attack->target == i;
+    if (!any || !attacked) continue;
+    fprintf(out, "  defences %-8s syncookies sent %" PRIu64 " ok %" PRIu64 ", half-open evicted %" PRIu64
+            ", challenge ACKs %" PRIu64 " (limited %" PRIu64 "), stalled evicted %" PRIu64 ", per-peer refused %"
+            PRIu64 ", ICMP hard errors taken as soft %" PRIu64 ", ARP incomplete evicted %" PRIu64 "\n",
+            h->name, c->tcp_syncookies_sent, c->tcp_syncookies_ok, c->tcp_half_open_evicted, c->tcp_challenge_acks,
+            c->tcp_challenge_acks_limited, c->tcp_stalled_evicted, c->drop_tcp_peer_limit,
+            c->tcp_icmp_hard_as_soft, c->arp_incomplete_evicted);
+  }
+}
+
 void sim_print_summary(const struct sim *s, FILE *out) {
   char ended[64];
   bool all_ended = true;
@@ -351,6 +386,7 @@ void sim_print_summary(const struct sim *s, FILE *out) {
   fprintf(out, "\n  bytes delivered to apps that differ from what was sent: %" PRIu64 "\n",
           s->integrity_errors);
   fprintf(out, "  trace hash %016" PRIx64 "\n", s->trace_hash);
+  print_attacks(s, out);
   if (s->swarm) sim_print_config(s, out); /* what the seed drew */
 }
 
@@ -388,6 +424,18 @@ static cJSON *host_json(const struct sim_host *h) {
   cJSON_AddNumberToObject(k, "delack_us", c->tcp_delack_us);
   cJSON_AddNumberToObject(k, "rto_min_us", c->tcp_rto_min_us);
   cJSON_AddNumberToObject(k, "rto_initial_us", c->tcp_rto_initial_us);
+  if (h->attack) {
+    const struct sim_attack *a = h->attack;
+    cJSON *x = cJSON_AddObjectToObject(j, "attack");
+    cJSON_AddStringToObject(x, "type", attack_kind_name(a->kind));
+    cJSON_AddNumberToObject(x, "frames", (double)a->frames);
+    cJSON_AddNumberToObject(x, "connections_opened", (double)a->opened);
+    cJSON_AddNumberToObject(x, "connections_answered", (double)a->established);
+    cJSON_AddNumberToObject(x, "connections_reset_by_victim", (double)a->resets);
+    cJSON_AddNumberToObject(x, "probes_answered", (double)a->probes_answered);
+    cJSON_AddNumberToObject(x, "bytes_trickled", (double)a->bytes_trickled);
+    cJSON_AddNumberToObject(x, "injections", (double)a->probes);
+  }
   if (h->st) {
     const microtcp_counters *ctr = microtcp_get_counters(h->st);
     cJSON *n = cJSON_AddObjectToObject(j, "counters");

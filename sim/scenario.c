@@ -289,6 +289,7 @@ static const struct key_def fault_keys[] = {
 };
 
 static int set_rto_min(struct load *L, void *obj, const struct entry *e);
+static int set_wscale(struct load *L, void *obj, const struct entry *e);
 
 static const struct choice cc_choices[] = {{"newreno", MICROTCP_CC_NEWRENO}, {"cubic", MICROTCP_CC_CUBIC}, {NULL, 0}};
 #define BOOL_EXPECT "yes or no"
@@ -315,6 +316,16 @@ static const struct key_def stack_keys[] = {
      "a duration 1us..1h", "maximum segment lifetime: TIME_WAIT lasts 2 MSL (default 2 s)"},
     {"delack", KT_DURATION, FIELD(struct host_tmpl, cfg.tcp_delack_us), 1, 500000, NULL, NULL,
      "a duration 1us..500ms", "delayed-ACK timeout (default 40 ms)"},
+    {"mss", KT_UINT, FIELD(struct host_tmpl, cfg.tcp_mss), 64, 9000, NULL, NULL, "an MSS 64..9000",
+     "our MSS (default: derived from the MTU, which also caps it)"},
+    {"wscale", KT_FUNC, NOFIELD, ANY, NULL, set_wscale, "auto, off or a shift 0..14",
+     "window scale offered (default auto: the smallest shift that advertises `rcvbuf`)"},
+    {"initial_cwnd", KT_UINT, FIELD(struct host_tmpl, cfg.tcp_initial_cwnd), 1, 64, NULL, NULL,
+     "an integer 1..64", "initial window in segments (default 10, RFC 6928)"},
+    {"ooo_ranges", KT_UINT, FIELD(struct host_tmpl, cfg.tcp_ooo_ranges), 1, 64, NULL, NULL, "an integer 1..64",
+     "out-of-order ranges kept per connection (default 8)"},
+    {"arp_pending", KT_UINT, FIELD(struct host_tmpl, cfg.arp_pending), 1, 60000, NULL, NULL,
+     "an integer 1..60000", "frames waiting for ARP resolution, all hosts (default 32)"},
     {"sack", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_sack), ANY, NULL, NULL, BOOL_EXPECT,
      "offer/accept SACK (RFC 2018, default yes)"},
     {"timestamps", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_timestamps), ANY, NULL, NULL, BOOL_EXPECT,
@@ -335,6 +346,17 @@ static int set_rto_min(struct load *L, void *obj, const struct entry *e) {
   (void)e;
   microtcp_config *c = &((struct host_tmpl *)obj)->cfg;
   if (c->tcp_rto_initial_us < c->tcp_rto_min_us) c->tcp_rto_initial_us = c->tcp_rto_min_us;
+  return 0;
+}
+
+static int set_wscale(struct load *L, void *obj, const struct entry *e) {
+  microtcp_config *c = &((struct host_tmpl *)obj)->cfg;
+  uint64_t x;
+  (void)L;
+  if (!strcmp(e->value, "auto")) c->tcp_wscale = 0xff;
+  else if (!strcmp(e->value, "off")) c->tcp_wscale = MICROTCP_WSCALE_OFF;
+  else if (parse_uint(e->value, 14, &x) == 0) c->tcp_wscale = (uint8_t)x;
+  else return -1;
   return 0;
 }
 
@@ -997,10 +1019,172 @@ static int load_event(struct load *L, size_t i, const char *name) {
   return 0;
 }
 
+/* ---- [attacker NAME] ----------------------------------------------------------------------- */
+struct attacker_section {
+  struct host_section h; /* ip, mac, segment and link faults, as a host */
+  struct sim_attack a;
+  bool have_rate, have_connections, have_stop, have_port, have_interval;
+  const struct entry *target_at, *flow_at, *victim_at;
+  const char *victim;
+};
+
+static int set_attack_target(struct load *L, void *obj, const struct entry *e) {
+  struct attacker_section *as = obj;
+  as->a.target = find_host(L->s, e->value);
+  as->target_at = e;
+  if (as->a.target < 0 || L->s->hosts[as->a.target].attack)
+    return told(errf(L->r, e, "expected a host defined in a [host] section, not '%s'", e->value));
+  return 0;
+}
+
+static int set_attack_flow(struct load *L, void *obj, const struct entry *e) {
+  struct attacker_section *as = obj;
+  as->flow_at = e;
+  for (int f = 0; f < L->s->nflows; f++)
+    if (!strcmp(L->s->flows[f].name, e->value)) {
+      if (L->s->flows[f].kind != APP_SOURCE && L->s->flows[f].kind != APP_ECHO_CLIENT &&
+          L->s->flows[f].kind != APP_HTTP_CLIENT)
+        return told(errf(L->r, e, "flow '%s' is not a TCP flow: expected a tcp-bulk, tcp-echo or http flow", e->value));
+      as->a.flow = f;
+      return 0;
+    }
+  return told(errf(L->r, e, "expected a flow defined in a [flow] section (one connection: for a group, "
+                   "NAME.0), not '%s'", e->value));
+}
+
+static int set_attack_victim(struct load *L, void *obj, const struct entry *e) {
+  struct attacker_section *as = obj;
+  (void)L;
+  if (strcmp(e->value, "client") && strcmp(e->value, "server")) return -1;
+  as->victim = e->value;
+  as->victim_at = e;
+  return 0;
+}
+
+#define SEEN(flag) static int seen_##flag(struct load *L, void *obj, const struct entry *e) { \
+    (void)L; (void)e; ((struct attacker_section *)obj)->have_##flag = true; return 0; }
+SEEN(rate)
+SEEN(connections)
+SEEN(stop)
+SEEN(port)
+SEEN(interval)
+#undef SEEN
+
+static const struct choice attack_choices[] = {{"syn-flood", ATK_SYN_FLOOD}, {"sockstress", ATK_SOCKSTRESS},
+                                               {"slowloris", ATK_SLOWLORIS}, {"rst-probe", ATK_RST_PROBE},
+                                               {"icmp-forge", ATK_ICMP_FORGE}, {NULL, 0}};
+#define AT(field) FIELD(struct attacker_section, a.field)
+static const struct key_def attacker_keys[] = {
+    {"type", KT_CHOICE, AT(kind), ANY, attack_choices, NULL,
+     "an attack: syn-flood, sockstress, slowloris, rst-probe or icmp-forge", "the attack (required; see below)"},
+    {"target", KT_FUNC, NOFIELD, ANY, NULL, set_attack_target, "a host name",
+     "syn-flood, sockstress, slowloris: the host attacked (required)"},
+    {"port", KT_UINT, AT(port), 1, 65535, NULL, seen_port, "a port 1..65535",
+     "syn-flood, sockstress, slowloris: the port attacked (required; sockstress and slowloris: an http flow's port)"},
+    {"flow", KT_FUNC, NOFIELD, ANY, NULL, set_attack_flow, "a TCP flow name",
+     "rst-probe, icmp-forge: the victim connection (the flow's first; required)"},
+    {"victim", KT_FUNC, NOFIELD, ANY, NULL, set_attack_victim, "client or server",
+     "rst-probe, icmp-forge: which end is attacked (default: server for rst-probe, client for icmp-forge)"},
+    {"rate", KT_UINT, AT(rate), 1, 1000000, NULL, seen_rate, "a rate 1..1000000 per second",
+     "frames (sockstress, slowloris: new connections) per second (default 1000 syn-flood, 20 sockstress and "
+     "slowloris, 100 rst-probe, 20 icmp-forge)"},
+    {"connections", KT_UINT, AT(connections), 1, 10000, NULL, seen_connections, "an integer 1..10000",
+     "sockstress, slowloris: connections held at once (default 64)"},
+    {"sources", KT_UINT, AT(sources), 1, 256, NULL, NULL, "an integer 1..256",
+     "sockstress, slowloris: source addresses used, from `ip` up, all answering ARP (default 1)"},
+    {"interval", KT_DURATION, AT(interval_us), 1000, 3600000000ull, NULL, seen_interval, "a duration 1ms..1h",
+     "slowloris: one header byte per connection this often (default 1 s)"},
+    {"start", KT_DURATION, AT(start_us), ANY, NULL, NULL, "a duration like 1s", "when the attack starts (default 0)"},
+    {"stop", KT_DURATION, AT(stop_us), ANY, NULL, seen_stop, "a duration like 30s",
+     "when it stops sending (default: `duration`); held connections stay held"},
+};
+#undef AT
+
+/* Defaults per kind, then the checks a kind needs. */
+static int attacker_finish(struct load *L, const struct entry *e, const char *name, struct attacker_section *as) {
+  struct sim_attack *a = &as->a;
+  struct sim *s = L->s;
+  static const uint32_t rates[] = {0, 1000, 20, 20, 100, 20};
+  if (!a->kind) return errf(L->r, e, "attacker %s: expected a 'type'", name);
+  if (!as->have_rate) a->rate = rates[a->kind];
+  if (!as->have_stop) a->stop_us = s->duration_us;
+  if (!a->sources) a->sources = 1;
+  bool held = a->kind == ATK_SOCKSTRESS || a->kind == ATK_SLOWLORIS;
+  if (held && !as->have_connections) a->connections = 64;
+  if (!held) a->connections = 0;
+  if (!as->have_interval) a->interval_us = 1000000;
+  if (a->start_us >= s->duration_us || a->stop_us <= a->start_us)
+    return errf(L->r, e, "attacker %s: expected start < stop and start before `duration`", name);
+  if (a->kind == ATK_RST_PROBE || a->kind == ATK_ICMP_FORGE) {
+    if (a->flow < 0) return errf(L->r, e, "attacker %s: a %s needs 'flow'", name, attack_kind_name(a->kind));
+    const struct sim_flow *fl = &s->flows[a->flow];
+    bool server = as->victim ? !strcmp(as->victim, "server") : a->kind == ATK_RST_PROBE;
+    a->victim = server ? fl->server : fl->client;
+    a->target = a->victim;
+    return 0;
+  }
+  if (a->target < 0 || !as->have_port)
+    return errf(L->r, e, "attacker %s: a %s needs 'target' and 'port'", name, attack_kind_name(a->kind));
+  if (held) {
+    /* the bytes it sends would be stream errors for a sink or echo: only an HTTP server takes them */
+    bool http = false;
+    for (int f = 0; f < s->nflows; f++)
+      http |= s->flows[f].server == a->target && s->flows[f].port == a->port && s->flows[f].kind == APP_HTTP_CLIENT;
+    if (!http)
+      return errf(L->r, as->target_at, "attacker %s: port %u of %s is not an http flow's server port (a %s "
+                  "sends HTTP bytes, which a tcp-bulk or tcp-echo server would count as corruption)", name,
+                  a->port, s->hosts[a->target].name, attack_kind_name(a->kind));
+  }
+  return 0;
+}
+
+static int load_attacker(struct load *L, size_t i, const char *name) {
+  const struct entry *e = &L->r->e[i];
+  struct sim *s = L->s;
+  if (!*name) return errf(L->r, e, "expected an attacker name: [attacker NAME]");
+  struct attacker_section as;
+  memset(&as, 0, sizeof as);
+  as.h.t = L->defaults;
+  as.h.count = 1;
+  as.h.count_at = as.h.ip_at = e;
+  as.a.target = as.a.flow = as.a.victim = -1;
+  FOR_SECTION_KEYS(L, i, f) {
+    const struct key_def *d = find_key(attacker_keys, NKEYS(attacker_keys), f->key);
+    const struct key_def *hd = find_key(host_keys, 3, f->key); /* ip, mac, segment */
+    int rc;
+    if (d) rc = apply_key(L, d, &as, f);
+    else if (hd) rc = apply_key(L, hd, &as.h, f);
+    else if ((rc = apply_fault_key(L, host_prefixes, NKEYS(host_prefixes), &as.h.t.up, &as.h.t.down, f)) == -2)
+      rc = unknown_key(L, f, attacker_keys, NKEYS(attacker_keys), host_keys, 3,
+                       "link./up./down. + a fault key");
+    if (rc < 0) return -1;
+  }
+  if (attacker_finish(L, e, name, &as) < 0) return -1;
+  if (find_host(s, name) >= 0) return errf(L->r, e, "host '%s' defined twice", name);
+  if (add_host(s, name, &as.h.t, as.h.ip, 0) < 0) return -1;
+  struct sim_host *h = &s->hosts[s->nhosts - 1];
+  uint32_t first = h->cfg.ip;
+  if ((uint64_t)(first & ~SIM_NETMASK) + as.a.sources >= (uint64_t)~SIM_NETMASK)
+    return errf(L->r, e, "attacker %s: %u sources from its address run past the end of 10.0.0.0/8", name,
+                as.a.sources);
+  for (int k = 0; k + 1 < s->nhosts; k++)
+    if (s->hosts[k].cfg.ip > first && s->hosts[k].cfg.ip < first + as.a.sources)
+      return errf(L->r, e, "attacker %s: its %u source addresses include host %s's", name, as.a.sources,
+                  s->hosts[k].name);
+  h->attack = malloc(sizeof *h->attack);
+  if (!h->attack) abort();
+  *h->attack = as.a;
+  L->r->host_line = realloc(L->r->host_line, (size_t)s->nhosts * sizeof *L->r->host_line);
+  if (!L->r->host_line) abort();
+  L->r->host_line[s->nhosts - 1] = e->line;
+  return 0;
+}
+
 /* ---- sections ------------------------------------------------------------------------------ */
 /* Sections are applied in passes so that what a section names exists first:
- * [sim], [segment] and [defaults] (1), hosts (2), links and flows (3), events
- * (4). Per-key sections see each entry; whole sections are handled once, at
+ * [sim], [segment] and [defaults] (1), hosts (2), links and flows (3),
+ * attackers (4: after the flows they name; hosts, so events may name them),
+ * events (5). Per-key sections see each entry; whole sections are handled once, at
  * their first entry (the header marker). */
 struct section_def {
   const char *kind;
@@ -1019,7 +1203,8 @@ static const struct section_def sections[] = {
     {"host", 2, NULL, load_host, host_keys, NKEYS(host_keys), "[host NAME]"},
     {"link", 3, NULL, load_link, NULL, 0, "[link A B]"},
     {"flow", 3, NULL, load_flow, flow_keys, NKEYS(flow_keys), "[flow NAME]"},
-    {"event", 4, NULL, load_event, event_keys, NKEYS(event_keys), "[event NAME]"},
+    {"attacker", 4, NULL, load_attacker, attacker_keys, NKEYS(attacker_keys), "[attacker NAME]"},
+    {"event", 5, NULL, load_event, event_keys, NKEYS(event_keys), "[event NAME]"},
 };
 
 static const struct section_def *section_of(const char *section, const char **name) {
@@ -1121,14 +1306,14 @@ static int check_network(struct sim *s, const struct reader *r) {
 
 static int apply_sections(struct load *L) {
   struct reader *r = L->r;
-  for (int pass = 1; pass <= 4; pass++) {
+  for (int pass = 1; pass <= 5; pass++) {
     for (size_t i = 0; i < r->n; i++) {
       const struct entry *e = &r->e[i];
       const char *name;
       const struct section_def *sd = section_of(e->section, &name);
       if (!sd)
         return errf(r, e, "unknown section [%s]: expected [sim], [defaults], [segment NAME], [host NAME], "
-                    "[link A B], [flow NAME] or [event NAME]", e->section);
+                    "[link A B], [flow NAME], [attacker NAME] or [event NAME]", e->section);
       if (sd->pass != pass) continue;
       if (sd->entry && sd->entry(L, e, name) < 0) return -1;
       bool first = i == 0 || strcmp(r->e[i - 1].section, e->section);
@@ -1185,6 +1370,9 @@ void sim_scenario_print_keys(FILE *out) {
                    "segment / segment → host |\n");
     } else if (!strcmp(sd->kind, "host")) {
       fprintf(out, "| every `[defaults]` key | | for this host (or group) only |\n");
+    } else if (!strcmp(sd->kind, "attacker")) {
+      print_keys(out, "", host_keys, 3);
+      fprintf(out, "| `link.`/`up.`/`down.` + a fault key | see the fault keys | its link, as a host's |\n");
     } else if (!strcmp(sd->kind, "link")) {
       fprintf(out, "| `link.`/`forward.`/`reverse.` + a fault key | see the fault keys | both directions / "
                    "A → B / B → A |\n");

@@ -95,6 +95,7 @@ void sim_swarm_config(struct sim *s) {
   for (int i = 0; i < s->nhosts; i++) {
     struct sim_host *h = &s->hosts[i];
     microtcp_config *c = &h->cfg;
+    if (h->attack) continue; /* no stack (its own stream: skipping it shifts nothing) */
     uint64_t rng = sim_stream_seed(s->seed, 79, h->id);
     uint32_t sb = 4096u << (sim_rand(&rng) % 5), rb = 4096u << (sim_rand(&rng) % 5);
     c->tcp_sndbuf = sb + (uint32_t)(sim_rand(&rng) % (sb + 1));
@@ -124,6 +125,7 @@ void sim_print_config(const struct sim *s, FILE *out) {
   for (int i = 0; i < s->nhosts; i++) {
     const struct sim_host *h = &s->hosts[i];
     const microtcp_config *c = &h->cfg;
+    if (h->attack) continue; /* no stack */
     char ws[8];
     if (c->tcp_wscale == 0xff) snprintf(ws, sizeof ws, "auto");
     else if (c->tcp_wscale == MICROTCP_WSCALE_OFF) snprintf(ws, sizeof ws, "off");

@@ -23,6 +23,7 @@ static const char usage[] =
     "                        [--inject-bug corrupt-payload] [--progress T]\n"
     "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T] [--json FILE]\n"
     "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
+    "       microtcp-sim keys      (every scenario key, as the Markdown reference in sim/README.md)\n"
     "       microtcp-sim --help | --version\n"
     "Seeds are unsigned 64-bit integers (0..18446744073709551615).\n"
     "exit codes: 0 ok, 1 failure found (microtcp-sim says which: 3 invariant violated,\n"
@@ -188,7 +189,10 @@ static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, b
   s->inject_bug = o->inject_bug;
   s->repro_args = o->repro;
   s->progress_us = swarm && !strcmp(o->cmd, "swarm") ? 0 : o->progress_us; /* swarm has its own line */
-  if (swarm) sim_swarm_faults(s);
+  if (swarm) {
+    sim_swarm_config(s);
+    sim_swarm_faults(s);
+  }
   if (o->pcap || o->npcap_links) {
     s->pcap = pcap_open_dead(DLT_EN10MB, 65535);
     if (!s->pcap) return 2;
@@ -271,6 +275,41 @@ static struct flow_totals flow_totals(const struct sim_flow *fl) {
   return t;
 }
 
+/* Per attacker: what it did, and the defences its target counted. */
+static void print_attacks(const struct sim *s, FILE *out) {
+  for (int i = 0; i < s->nhosts; i++) {
+    const struct sim_attack *a = s->hosts[i].attack;
+    if (!a) continue;
+    const struct sim_host *v = &s->hosts[a->target];
+    fprintf(out, "  attack %-10s %-10s -> %s: %" PRIu64 " frames", s->hosts[i].name, attack_kind_name(a->kind),
+            v->name, a->frames);
+    if (a->opened)
+      fprintf(out, ", %" PRIu64 " connections opened, %" PRIu64 " answered (SYN-ACK), %" PRIu64 " dropped by the victim",
+              a->opened, a->established, a->resets);
+    if (a->bytes_trickled) fprintf(out, ", %" PRIu64 " bytes trickled", a->bytes_trickled);
+    if (a->probes) fprintf(out, ", %" PRIu64 " injections", a->probes);
+    fputc('\n', out);
+  }
+  /* the defences, on every host that used one */
+  for (int i = 0; i < s->nhosts; i++) {
+    const struct sim_host *h = &s->hosts[i];
+    if (!h->st) continue;
+    const microtcp_counters *c = microtcp_get_counters(h->st);
+    uint64_t any = c->tcp_syncookies_sent + c->tcp_challenge_acks + c->tcp_challenge_acks_limited +
+                   c->tcp_stalled_evicted + c->drop_tcp_peer_limit + c->tcp_icmp_hard_as_soft +
+                   c->arp_incomplete_evicted + c->tcp_half_open_evicted;
+    bool attacked = false;
+    for (int k = 0; k < s->nhosts; k++) attacked |= s->hosts[k].attack && s->hosts[k].attack->target == i;
+    if (!any || !attacked) continue;
+    fprintf(out, "  defences %-8s syncookies sent %" PRIu64 " ok %" PRIu64 ", half-open evicted %" PRIu64
+            ", challenge ACKs %" PRIu64 " (limited %" PRIu64 "), stalled evicted %" PRIu64 ", per-peer refused %"
+            PRIu64 ", ICMP hard errors taken as soft %" PRIu64 ", ARP incomplete evicted %" PRIu64 "\n",
+            h->name, c->tcp_syncookies_sent, c->tcp_syncookies_ok, c->tcp_half_open_evicted, c->tcp_challenge_acks,
+            c->tcp_challenge_acks_limited, c->tcp_stalled_evicted, c->drop_tcp_peer_limit,
+            c->tcp_icmp_hard_as_soft, c->arp_incomplete_evicted);
+  }
+}
+
 void sim_print_summary(const struct sim *s, FILE *out) {
   char ended[64];
   bool all_ended = true;
@@ -347,6 +386,68 @@ void sim_print_summary(const struct sim *s, FILE *out) {
   fprintf(out, "\n  bytes delivered to apps that differ from what was sent: %" PRIu64 "\n",
           s->integrity_errors);
   fprintf(out, "  trace hash %016" PRIx64 "\n", s->trace_hash);
+  print_attacks(s, out);
+  if (s->swarm) sim_print_config(s, out); /* what the seed drew */
+}
+
+/* A host as the run used it: its stack configuration (what swarm mode drew
+ * from the seed, so a failing seed shows it) and its nonzero counters. */
+static cJSON *host_json(const struct sim_host *h) {
+  cJSON *j = cJSON_CreateObject();
+  char ip[16];
+  snprintf(ip, sizeof ip, "%u.%u.%u.%u", h->cfg.ip >> 24, h->cfg.ip >> 16 & 255, h->cfg.ip >> 8 & 255,
+           h->cfg.ip & 255);
+  cJSON_AddStringToObject(j, "name", h->name);
+  cJSON_AddStringToObject(j, "ip", ip);
+  cJSON_AddNumberToObject(j, "drift_ppm", h->drift_ppm);
+  cJSON_AddNumberToObject(j, "restarts", (double)h->restarts);
+  if (!h->attack) { /* an attacker runs no stack */
+    const microtcp_config *c = &h->cfg;
+    cJSON *k = cJSON_AddObjectToObject(j, "config");
+    cJSON_AddNumberToObject(k, "mtu", c->mtu);
+    cJSON_AddNumberToObject(k, "mss", c->tcp_mss);
+    cJSON_AddNumberToObject(k, "sndbuf", c->tcp_sndbuf);
+    cJSON_AddNumberToObject(k, "rcvbuf", c->tcp_rcvbuf);
+    cJSON_AddNumberToObject(k, "max_tcp", c->max_tcp);
+    cJSON_AddNumberToObject(k, "frames", c->frames);
+    cJSON_AddNumberToObject(k, "arp_pending", c->arp_pending);
+    cJSON_AddNumberToObject(k, "ooo_ranges", c->tcp_ooo_ranges);
+    cJSON_AddBoolToObject(k, "sack", c->tcp_sack);
+    cJSON_AddBoolToObject(k, "dsack", c->tcp_dsack);
+    cJSON_AddBoolToObject(k, "prr", c->tcp_prr);
+    cJSON_AddBoolToObject(k, "timestamps", c->tcp_timestamps);
+    if (c->tcp_wscale == MICROTCP_WSCALE_OFF) cJSON_AddStringToObject(k, "wscale", "off");
+    else if (c->tcp_wscale == 0xff) cJSON_AddStringToObject(k, "wscale", "auto");
+    else cJSON_AddNumberToObject(k, "wscale", c->tcp_wscale);
+    cJSON_AddStringToObject(k, "cc", c->tcp_cc == MICROTCP_CC_CUBIC ? "cubic" : "newreno");
+    cJSON_AddBoolToObject(k, "nodelay", c->tcp_nodelay);
+    cJSON_AddNumberToObject(k, "initial_cwnd", c->tcp_initial_cwnd);
+    cJSON_AddNumberToObject(k, "delack_us", c->tcp_delack_us);
+    cJSON_AddNumberToObject(k, "rto_min_us", c->tcp_rto_min_us);
+    cJSON_AddNumberToObject(k, "rto_initial_us", c->tcp_rto_initial_us);
+  }
+  if (h->attack) {
+    const struct sim_attack *a = h->attack;
+    cJSON *x = cJSON_AddObjectToObject(j, "attack");
+    cJSON_AddStringToObject(x, "type", attack_kind_name(a->kind));
+    cJSON_AddNumberToObject(x, "frames", (double)a->frames);
+    cJSON_AddNumberToObject(x, "connections_opened", (double)a->opened);
+    cJSON_AddNumberToObject(x, "connections_answered", (double)a->established);
+    cJSON_AddNumberToObject(x, "connections_reset_by_victim", (double)a->resets);
+    cJSON_AddNumberToObject(x, "probes_answered", (double)a->probes_answered);
+    cJSON_AddNumberToObject(x, "bytes_trickled", (double)a->bytes_trickled);
+    cJSON_AddNumberToObject(x, "injections", (double)a->probes);
+  }
+  if (h->st) {
+    const microtcp_counters *ctr = microtcp_get_counters(h->st);
+    cJSON *n = cJSON_AddObjectToObject(j, "counters");
+    for (size_t i = 0; microtcp_counter_name(i) && (i + 1) * 8 <= sizeof *ctr; i++) {
+      uint64_t v; /* the counters are consecutive uint64_t fields, in name order */
+      memcpy(&v, (const uint8_t *)ctr + i * 8, 8);
+      if (v) cJSON_AddNumberToObject(n, microtcp_counter_name(i), (double)v);
+    }
+  }
+  return j;
 }
 
 int sim_write_json(const struct sim *s, const char *path, int exit_code) {
@@ -405,6 +506,8 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
       cJSON_AddItemToArray(links, j);
     }
   }
+  cJSON *hosts = cJSON_AddArrayToObject(root, "hosts");
+  for (int i = 0; i < s->nhosts; i++) cJSON_AddItemToArray(hosts, host_json(&s->hosts[i]));
   cJSON *segs = cJSON_AddArrayToObject(root, "segments");
   for (int i = 0; i < s->nsegments; i++) {
     const struct sim_segment *g = &s->segments[i];
@@ -509,6 +612,7 @@ static int cmd_swarm(const struct opts *o) {
       if (code > worst) worst = code;
       fprintf(stderr, "\rseed %" PRIu64 " FAILED (%s): reproduce: microtcp-sim run %s --seed %" PRIu64 " --swarm%s\n",
               seed, code == 3 ? "invariant" : "liveness", o->scenario, seed, o->repro);
+      sim_print_config(&s, stderr); /* what the seed drew: the failure's stack configuration */
       if (fails) {
         cJSON *j = cJSON_CreateObject();
         char repro[400];
@@ -518,6 +622,8 @@ static int cmd_swarm(const struct opts *o) {
         cJSON_AddNumberToObject(j, "exit_code", code);
         cJSON_AddStringToObject(j, "kind", code == 3 ? "invariant" : "liveness");
         cJSON_AddStringToObject(j, "reproduce", repro);
+        cJSON *hosts = cJSON_AddArrayToObject(j, "hosts");
+        for (int h = 0; h < s.nhosts; h++) cJSON_AddItemToArray(hosts, host_json(&s.hosts[h]));
         cJSON_AddItemToArray(fails, j);
       }
     }
@@ -554,6 +660,10 @@ static int cmd_swarm(const struct opts *o) {
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "help")) {
     fputs(usage, stdout);
+    return 0;
+  }
+  if (argc == 2 && !strcmp(argv[1], "keys")) {
+    sim_scenario_print_keys(stdout);
     return 0;
   }
   struct opts o;

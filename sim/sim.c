@@ -1,5 +1,6 @@
 /* The simulator engine: scheduler, hosts, segments and links, faults, flows, invariants. */
 #include "sim.h"
+#include "prng.h"
 
 #include <inttypes.h>
 #include <pcap/pcap.h>
@@ -11,16 +12,10 @@ const char *const sim_drop_names[DROP_KINDS] = {"loss", "burst", "queue", "mtu",
                                                "partition", "link_down", "host_down", "no_host"};
 
 /* ---- randomness: SplitMix64 streams --------------------------------------------------- */
-uint64_t sim_rand(uint64_t *state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+uint64_t sim_rand(uint64_t *state) { return prng_splitmix64(state); }
 
 uint64_t sim_stream_seed(uint64_t master, uint64_t a, uint64_t b) {
-  uint64_t s = master ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full);
-  return sim_rand(&s);
+  return prng_stream_seed(master, a, b);
 }
 
 static bool chance(uint64_t *rng, uint32_t ppm) {
@@ -332,8 +327,7 @@ static uint64_t mac_key(const uint8_t *m) {
 }
 
 static size_t mac_slot(const struct sim_segment *g, uint64_t key) {
-  uint64_t x = key * 0x9e3779b97f4a7c15ull;
-  return (size_t)(x >> 20) & (g->mac_cap - 1);
+  return (size_t)(prng_golden(key) >> 20) & (g->mac_cap - 1);
 }
 
 /* Learning switch table: the port (host) a MAC was last seen on, or -1. */
@@ -365,6 +359,10 @@ static void switch_learn(struct sim_segment *g, uint64_t key, int host) {
 static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
   struct sim_host *h = &s->hosts[src];
   struct sim_segment *g = &s->segments[h->segment];
+  if (h->tapped) /* attackers that watch this host's connection */
+    for (int i = 0; i < s->nhosts; i++)
+      if (s->hosts[i].attack && s->hosts[i].attack->flow >= 0 && s->hosts[i].attack->victim == src)
+        attack_observe(s, i, src, data, len);
   pcap_write(s->pcap_dumper, s->now, data, len);
   pcap_write(h->pcap_dumper, s->now, data, len);
   if (!h->link_up) {
@@ -403,6 +401,13 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
     }
   }
   free(f);
+}
+
+void sim_transmit(struct sim *s, int src, const uint8_t *data, size_t len) { transmit(s, src, data, len); }
+
+void sim_schedule(struct sim *s, uint64_t at, enum sim_event_kind kind, int a) {
+  struct sim_ev ev = {at, 0, kind, a, 0, false, 0, NULL};
+  heap_push(s, ev);
 }
 
 static void schedule_wake(struct sim *s, struct sim_host *h) {
@@ -452,7 +457,7 @@ static void serve(struct sim *s, struct sim_host *h) {
 
 /* After anything happened on host h: run its apps, send its frames, re-arm. */
 static void host_service(struct sim *s, struct sim_host *h) {
-  if (!h->up) return;
+  if (!h->up || h->attack) return;
   struct host_apps *ha = g_apps_of(s, h->index);
   for (int round = 0; round < 4; round++) {
     serve(s, h);
@@ -539,6 +544,12 @@ int sim_setup(struct sim *s) {
     h->down_dir.rng = sim_stream_seed(s->seed, 12, h->id);
     apps_table[i].tcp = calloc(h->cfg.max_tcp ? h->cfg.max_tcp : 1, sizeof(struct app *));
     apps_table[i].udp = calloc(h->cfg.max_udp ? h->cfg.max_udp : 1, sizeof(struct app *));
+    if (h->attack) { /* no stack: raw frames (attack.c) */
+      h->up = true;
+      h->attack->ip = h->cfg.ip;
+      attack_start(s, i);
+      continue;
+    }
     if (host_boot(s, h) < 0) return -1;
   }
   /* one server per (host, port) */
@@ -646,6 +657,11 @@ static void set_blocked(struct sim *s, int a, int b, bool one_way, uint8_t v) {
 
 static void crash_host(struct sim *s, struct sim_host *h) {
   if (!h->up) return;
+  if (h->attack) { /* an attacker just stops (its held connections are the victim's problem) */
+    h->up = false;
+    log_event(s, "crash", h->name, NULL);
+    return;
+  }
   s->flows_dirty = true;
   struct host_apps *ha = g_apps_of(s, h->index);
   /* Apps stay listed (failed, without a handle) so they are freed at the end. */
@@ -707,6 +723,10 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
     struct sim_frame *f = ev->frame;
     if (!h->up) {
       h->down_dir.drops[DROP_HOST_DOWN]++;
+    } else if (h->attack) {
+      pcap_write(h->pcap_dumper, s->now, f->data, f->len);
+      s->trace_hash = trace_mix(s->trace_hash, s->now, (uint64_t)ev->a, f->data, f->len);
+      attack_input(s, ev->a, f->data, f->len);
     } else {
       pcap_write(h->pcap_dumper, s->now, f->data, f->len);
       s->trace_hash = trace_mix(s->trace_hash, s->now, (uint64_t)ev->a, f->data, f->len);
@@ -757,9 +777,15 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
     log_event(s, "calm", "all", NULL);
     break;
   case EV_CRASH: crash_host(s, &s->hosts[ev->a]); break;
+  case EV_ATTACK: attack_tick(s, ev->a); break;
   case EV_RESTART: {
     struct sim_host *h = &s->hosts[ev->a];
     if (h->up) break;
+    if (h->attack) {
+      h->up = true;
+      log_event(s, "restart", h->name, NULL);
+      break;
+    }
     h->restarts++;
     if (host_boot(s, h) == 0) {
       start_servers(s, h->index);
@@ -836,7 +862,7 @@ int sim_check(struct sim *s, FILE *out) {
   /* Close everything, then let TIME_WAIT and retransmissions run out. */
   for (int i = 0; i < s->nhosts; i++) {
     struct sim_host *h = &s->hosts[i];
-    if (!h->up) continue;
+    if (!h->up || h->attack) continue;
     struct host_apps *ha = g_apps_of(s, i);
     for (size_t k = 0; k < ha->nall; k++) app_close(ha->all[k], h->st, local_time(h, s->now));
     for (int k = 0; k < s->nservers; k++)
@@ -853,6 +879,11 @@ int sim_check(struct sim *s, FILE *out) {
   memset(s->blocked, 0, (size_t)s->nhosts * (size_t)s->nhosts);
   for (int i = 0; i < s->nhosts; i++) s->hosts[i].link_up = true;
   calm_all(s);
+  /* Attackers exit once the network is quiet: their held connections are
+   * reset (a RST lost to a fault would leave the victim probing a zero window
+   * for ever, a leak that is the harness's doing). */
+  for (int i = 0; i < s->nhosts; i++)
+    if (s->hosts[i].attack) attack_finish(s, i);
   uint64_t settle_until = s->now + s->settle_us + 130000000ull;
   while (s->nheap && s->heap[0].at <= settle_until) {
     struct sim_ev ev = heap_pop(s);
@@ -881,7 +912,7 @@ int sim_check(struct sim *s, FILE *out) {
   /* No leaks: every pool of every live instance back to zero. */
   for (int i = 0; i < s->nhosts; i++) {
     struct sim_host *h = &s->hosts[i];
-    if (!h->up) continue;
+    if (!h->up || h->attack) continue;
     microtcp_pool_usage u;
     microtcp_get_pool_usage(h->st, &u);
     if (u.tcp || u.listeners || u.udp || u.frames || u.arp_pending || u.reasm_slots ||
@@ -909,6 +940,8 @@ void sim_free(struct sim *s) {
   struct host_apps *apps_table = s->apps;
   for (int i = 0; i < s->nhosts; i++) {
     free(s->hosts[i].arena);
+    if (s->hosts[i].attack) free(s->hosts[i].attack->conns);
+    free(s->hosts[i].attack);
     if (apps_table) {
       struct host_apps *ha = &apps_table[i];
       for (size_t k = 0; k < ha->nall; k++) {

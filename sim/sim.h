@@ -74,8 +74,43 @@ struct sim_segment {
   uint64_t flooded;                   /* unicast frames sent to every port (unknown MAC) */
 };
 
+/* An attacker host (sim/attack.c): no stack, raw frames. */
+enum sim_attack_kind { ATK_NONE = 0, ATK_SYN_FLOOD, ATK_SOCKSTRESS, ATK_SLOWLORIS, ATK_RST_PROBE, ATK_ICMP_FORGE };
+
+struct sim_attack_conn {              /* one held connection (sockstress, slowloris) */
+  int state;
+  uint32_t ip, iss, irs;
+  uint16_t port;
+  uint64_t sent, una;                 /* bytes sent / acknowledged by the victim */
+  uint64_t next_at;                   /* slowloris: next byte */
+};
+
+struct sim_attack {
+  enum sim_attack_kind kind;
+  int target;                         /* syn-flood, sockstress, slowloris: the host attacked */
+  uint16_t port;
+  int flow, victim;                   /* rst-probe, icmp-forge: the flow, and which end (host index) */
+  uint64_t start_us, stop_us;
+  uint32_t rate;                      /* frames (or new connections) per second */
+  uint32_t connections, sources;      /* held at once; source addresses from ip up */
+  uint64_t interval_us;               /* slowloris: a byte per connection per interval */
+  uint32_t ip;                        /* the attacker's first own address */
+  uint64_t rng, done;
+  struct sim_attack_conn *conns;
+  uint32_t next_port;
+  /* the victim connection as observed (rst-probe, icmp-forge) */
+  bool seen, v_have_inflight;
+  uint32_t v_ip, p_ip, v_rcv_nxt, v_inflight;
+  uint16_t v_port, p_port, v_win;
+  uint8_t v_mac_dst[6];
+  /* figures */
+  uint64_t frames, opened, established, resets, probes, probes_answered, bytes_trickled;
+};
+
 struct sim_host {
   char name[32];
+  struct sim_attack *attack;          /* non-NULL: an attacker host (no stack) */
+  bool tapped;                        /* an attacker observes this host's frames */
   int index;
   uint64_t id;                        /* hash of the name: the host's PRNG stream id */
   int segment;                        /* index into sim.segments */
@@ -126,7 +161,8 @@ struct sim_server {
 enum sim_event_kind {
   EV_DELIVER = 1, EV_WAKE, EV_FLOW_START, EV_PARTITION, EV_HEAL, EV_LINK_DOWN, EV_LINK_UP,
   EV_CRASH, EV_RESTART, EV_TICK,
-  EV_CALM /* random faults stop on every link (swarm: the network becomes good) */
+  EV_CALM, /* random faults stop on every link (swarm: the network becomes good) */
+  EV_ATTACK /* an attacker's tick */
 };
 
 struct sim_event_spec {               /* a scheduled scenario event */
@@ -214,10 +250,30 @@ int sim_scenario_load(struct sim *s, const char *path);
 /* Swarm: draw fault parameters for every link, clock drift for every host and
  * maybe one partition from the seed (ranges documented in sim/README.md). */
 void sim_swarm_faults(struct sim *s);
+/* Swarm: draw every host's stack configuration (buffers, MSS, SACK/TS/WS,
+ * D-SACK, PRR, CC, Nagle, initial window, delayed ACK, RTO min, pools) from
+ * the seed; ranges in sim/swarm.c and sim/README.md. */
+void sim_swarm_config(struct sim *s);
+/* One line per host with its stack configuration (swarm runs print it). */
+void sim_print_config(const struct sim *s, FILE *out);
+/* Every scenario key by section (value, meaning) as Markdown tables: the key
+ * reference in sim/README.md (`microtcp-sim keys`). */
+void sim_scenario_print_keys(FILE *out);
 /* "500us", "20ms", "2s", "1.5s", "2min" → µs (integers only). -1 if malformed. */
 int sim_parse_duration(const char *text, uint64_t *us);
 /* 64-bit FNV-1a of a name: the stream id of a host or flow. */
 uint64_t sim_name_id(const char *name);
+
+/* sim.c, for attackers: send a frame from host src; schedule an event. */
+void sim_transmit(struct sim *s, int src, const uint8_t *data, size_t len);
+void sim_schedule(struct sim *s, uint64_t at, enum sim_event_kind kind, int a);
+/* attack.c */
+void attack_start(struct sim *s, int host);
+void attack_tick(struct sim *s, int host);
+void attack_input(struct sim *s, int host, const uint8_t *frame, size_t len);
+void attack_observe(struct sim *s, int attacker, int src, const uint8_t *frame, size_t len);
+void attack_finish(struct sim *s, int host);
+const char *attack_kind_name(enum sim_attack_kind k);
 
 uint64_t sim_rand(uint64_t *state);
 uint64_t sim_stream_seed(uint64_t master, uint64_t a, uint64_t b);

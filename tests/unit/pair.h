@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "microtcp/microtcp.h"
+#include "../../sim/prng.h"
 
 #define PAIR_MAX_INFLIGHT 8192
 #define PAIR_FRAME_MAX 9100
@@ -45,14 +46,7 @@ struct pair {
   int (*filter)(struct pair *p, int to, uint8_t *frame, size_t len);
 };
 
-static inline uint64_t pair_rand(struct pair *p) {
-  uint64_t x = p->rng;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  p->rng = x;
-  return x;
-}
+static inline uint64_t pair_rand(struct pair *p) { return prng_xorshift64(&p->rng); }
 
 static inline void pair_config(microtcp_config *cfg, int which) {
   microtcp_config_default(cfg);

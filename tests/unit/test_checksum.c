@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "../../sim/prng.h"
 #include "internal.h"
 
 /* RFC 1071, literally: add big-endian 16-bit words, pad an odd byte with zero,
@@ -22,12 +23,7 @@ static uint16_t ref_sum16(const uint8_t *p, size_t len) {
 static uint16_t ref_csum(const uint8_t *p, size_t len) { return (uint16_t)~ref_sum16(p, len); }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd(void) { /* xorshift64*, deterministic */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
+static uint32_t rnd(void) { return prng_xorshift64s(&rng_state); } /* xorshift64*, deterministic */
 
 static size_t from_hex(const char *hex, uint8_t *out) {
   size_t n = 0;

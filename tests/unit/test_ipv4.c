@@ -5,6 +5,7 @@
  * protocol unreachable, fragmentation on output and IP IDs.
  */
 #include "netcraft.h"
+#include "../../sim/prng.h"
 
 #define OFFLINK 0x08080808u
 
@@ -380,12 +381,7 @@ static void fragments_beyond_the_ipv4_maximum_are_refused(void) {
 }
 
 /* A small deterministic PRNG for the shuffled-fragments test (xorshift32). */
-static uint32_t rnd(uint32_t *x) {
-  *x ^= *x << 13;
-  *x ^= *x >> 17;
-  *x ^= *x << 5;
-  return *x;
-}
+static uint32_t rnd(uint32_t *x) { return prng_xorshift32(x); }
 
 /* Many rounds of three datagrams of random sizes cut into random 8-byte-
  * multiple fragments; each datagram's fragments go in order, reversed, or with

@@ -4,15 +4,14 @@
 #include <string.h>
 
 #include "check.h"
+#include "../../sim/prng.h"
 #include "tcp_buf.h"
 
 /* Small deterministic PRNG (xorshift64*), seed printed on failure paths. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd(uint32_t n) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return n ? (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32) % n : 0;
+  uint32_t r = prng_xorshift64s(&rng_state);
+  return n ? r % n : 0;
 }
 
 static void seq_compare_wraps_around_2_32(void) {

@@ -13,7 +13,7 @@
 
 /* Byte i of the stream: cheap to compute, never periodic at small scales. */
 static uint8_t stream_byte(uint64_t i) {
-  uint64_t x = i * 0x9e3779b97f4a7c15ull;
+  uint64_t x = prng_golden(i);
   x ^= x >> 29;
   return (uint8_t)(x ^ (x >> 17) ^ (i >> 8));
 }

@@ -3,15 +3,14 @@
 #include <string.h>
 
 #include "check.h"
+#include "../../sim/prng.h"
 #include "tcp_buf.h"
 #include "tcp_sack.h"
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
 static uint32_t rnd(uint32_t n) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return n ? (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32) % n : 0;
+  uint32_t r = prng_xorshift64s(&rng_state);
+  return n ? r % n : 0;
 }
 
 static uint32_t upd1(struct sack_board *sb, uint32_t una, uint32_t nxt, uint32_t l, uint32_t r) {

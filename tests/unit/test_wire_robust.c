@@ -13,15 +13,11 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "../../sim/prng.h"
 #include "internal.h"
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
-static uint32_t rnd(void) {
-  rng ^= rng >> 12;
-  rng ^= rng << 25;
-  rng ^= rng >> 27;
-  return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 32);
-}
+static uint32_t rnd(void) { return prng_xorshift64s(&rng); } /* xorshift64*, deterministic */
 static uint32_t rnd_below(uint32_t n) { return rnd() % n; }
 
 static volatile uint32_t sink;

@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../sim/prng.h"
+
 static size_t conn_hash(uint32_t pip, uint16_t pport, uint16_t hport) {
   uint64_t k = (uint64_t)pip << 32 | (uint64_t)pport << 16 | hport;
-  k *= 0x9e3779b97f4a7c15ull;
-  return (size_t)(k >> 32);
+  return (size_t)(prng_golden(k) >> 32);
 }
 
 static void index_put(struct conns *cs, size_t i) {

@@ -45,6 +45,10 @@
 
 #include "microtcp/microtcp.h"
 
+#ifdef MICROTCP_COMPAT_H
+#error "microtcp/blocking.h and microtcp/compat.h give the same names different meanings: include one per file"
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -127,6 +131,11 @@ unsigned microtcp_sock_ready(microtcp_sock_t *s);
  * starve the others), or -1 with EAGAIN after timeout_ms (< 0: wait forever)
  * or EINVAL. */
 int microtcp_mux_wait(microtcp_sock_t *const socks[], size_t n, unsigned events, int timeout_ms);
+/* The same with one mask per socket: events[i] for socks[i]. A socket whose
+ * mask is 0 is not waited on at all (not even for ERROR or HANGUP); any other
+ * mask also reports MICROTCP_ERROR and MICROTCP_HANGUP. (compat.h's mux is
+ * built on this.) */
+int microtcp_mux_wait_each(microtcp_sock_t *const socks[], const unsigned events[], size_t n, int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -62,9 +62,11 @@ static const char USAGE[] =
     "  --port N             server port (default 7)\n"
     "  --connect A.B.C.D:P  source: the server to send to;  --bytes N  how much (1000000)\n"
     "  --pcap FILE          write every frame the stack receives and sends\n"
-    "  --gso                open the device with IFF_VNET_HDR and hand Linux runs of\n"
-    "                       consecutive TCP segments as one 64 KiB GSO frame (fewer\n"
-    "                       writes and receive-path passes; the segments are unchanged)\n"
+    "  --gso, --no-gso      the fast path (the default wherever the kernel offers\n"
+    "                       IFF_VNET_HDR): runs of consecutive TCP segments go to Linux\n"
+    "                       as one 64 KiB GSO frame and Linux's TSO frames are cut for\n"
+    "                       the stack (fewer writes and receive-path passes; the\n"
+    "                       segments are unchanged); --no-gso: one frame per read/write\n"
     "  --loss R  --duplicate R  --reorder R   rates per frame and direction:\n"
     "                       5 or 5% (percent) or 50000ppm\n"
     "  --delay MS           delay every frame by MS milliseconds (both directions)\n"
@@ -279,6 +281,7 @@ struct options {
   uint16_t port, connect_port;
   uint64_t source_bytes, seed, duration_ms, max_conns, buffer;
   bool have_seed, use_gso, print_counters;
+  int gso_choice; /* -1 auto (the default), 0 --no-gso, 1 --gso */
   struct impair_params impair;
   enum app_kind kind; /* 0: --app none */
 };
@@ -295,6 +298,7 @@ static void options_default(struct options *o) {
   o->seed = 1;
   o->max_conns = 32;
   o->buffer = 128 * 1024;
+  o->gso_choice = -1;
 }
 
 /* One handler per option that takes a value: 0, or usage()'s exit code. */
@@ -413,7 +417,9 @@ static int flag_option(struct options *o, const char *a, int *exit_code) {
     printf("microtcp-tap %s\n", MICROTCP_VERSION_STRING);
     *exit_code = 0;
   } else if (!strcmp(a, "--gso")) {
-    o->use_gso = true;
+    o->gso_choice = 1;
+  } else if (!strcmp(a, "--no-gso")) {
+    o->gso_choice = 0;
   } else if (!strcmp(a, "--counters")) {
     o->print_counters = true;
   } else {
@@ -502,6 +508,8 @@ static uint8_t frame_buf[GSO_VNET_HDR_LEN + 14 + GSO_MAX_BYTES]; /* a super-fram
 
 static int open_device(struct run *r) {
   char err[256];
+  /* The fast path by default, where the kernel has it; --gso insists. */
+  r->o.use_gso = r->o.gso_choice == 1 || (r->o.gso_choice < 0 && tap_supports_vnet_hdr());
   r->fd = tap_open(r->o.ifname, r->o.use_gso, r->name, err, sizeof err);
   if (r->fd < 0) return fail("%s%s", err, "");
   if (r->o.use_gso && gso_enable_offloads(r->fd) < 0)

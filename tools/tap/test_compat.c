@@ -3,8 +3,12 @@
  * callbacks over a socketpair (the test holds the other end), checked for
  * frame I/O through the reader thread, microtcp_process_packet and
  * microtcp_step, the error codes and their stickiness, and the mux's
- * bookkeeping. The data path (accept, recv, send, mux events) is checked
- * live against Linux programs: tests/live/test_compat_live.py.
+ * bookkeeping; then the data path in the seed's HTTP example's style (a
+ * non-blocking listener and connection in one mux) against a blocking-API
+ * client (test_compat_peer.c) over the same socketpair: ACCEPT, RECV, 2 MiB
+ * sent until WOULDBLOCK and resumed on SEND, and RECV + recv() == 0 once the
+ * peer has closed.
+ * The same against Linux programs: tests/live/test_compat_live.py.
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -15,6 +19,7 @@
 #include <unistd.h>
 
 #include "microtcp/compat.h"
+#include "test_compat_peer.h"
 
 static int failures;
 #define CHECK(c)                                                        \
@@ -143,6 +148,89 @@ static void test_mux_bookkeeping(microtcp_t *m, microtcp_t *other) {
   microtcp_close(lo);
 }
 
+
+enum { BIG = 2 << 20 };
+
+struct served {
+  int accepts, recv_events, send_events, would_block, got_hello;
+  size_t sent;
+  int peer_gone; /* RECV, then recv returned 0: the peer closed */
+};
+
+/* One connection, handled as the seed's HTTP example does. */
+static void serve_one(microtcp_t *m, struct served *sv) {
+  microtcp_socket_t *l = microtcp_open(m, 80);
+  microtcp_mux_t *x = microtcp_mux_create(m);
+  CHECK(l && x);
+  if (!l || !x) return;
+  microtcp_set_blocking(l, false);
+  CHECK(microtcp_mux_register(x, l, MICROTCP_MUX_ACCEPT, NULL));
+  static char out[BIG];
+  for (size_t i = 0; i < BIG; i++) out[i] = (char)('a' + i % 26);
+  microtcp_socket_t *c = NULL;
+  int c_tag, done = 0;
+  microtcp_muxevent_t ev;
+  while (!done && microtcp_mux_wait(x, &ev)) {
+    if (!ev.userp) {
+      CHECK(ev.events == MICROTCP_MUX_ACCEPT && ev.socket == l);
+      c = microtcp_accept(l);
+      CHECK(c != NULL);
+      if (!c) break;
+      sv->accepts++;
+      microtcp_set_blocking(c, false);
+      CHECK(microtcp_mux_register(x, c, MICROTCP_MUX_RECV | MICROTCP_MUX_SEND, &c_tag));
+      CHECK(microtcp_mux_unregister(x, l, MICROTCP_MUX_ACCEPT));
+      continue;
+    }
+    CHECK(ev.userp == &c_tag && ev.socket == c);
+    if (ev.events & MICROTCP_MUX_RECV) {
+      sv->recv_events++;
+      char b[64];
+      int n;
+      while ((n = microtcp_recv(c, b, sizeof b)) > 0) sv->got_hello += n == 5 && !memcmp(b, "hello", 5);
+      if (n == 0) { /* the peer read everything and closed */
+        sv->peer_gone = 1;
+        done = 1;
+        break;
+      }
+      CHECK(microtcp_get_socket_error(c) == MICROTCP_ERRCODE_WOULDBLOCK);
+      microtcp_clear_socket_error(c);
+    }
+    if (ev.events & MICROTCP_MUX_SEND) sv->send_events++;
+    while (sv->got_hello && sv->sent < BIG) {
+      int n = microtcp_send(c, out + sv->sent, BIG - sv->sent);
+      if (n < 0) {
+        CHECK(microtcp_get_socket_error(c) == MICROTCP_ERRCODE_WOULDBLOCK);
+        microtcp_clear_socket_error(c);
+        sv->would_block++;
+        break;
+      }
+      CHECK(n > 0);
+      sv->sent += (size_t)n;
+    }
+    if (sv->sent == BIG) microtcp_mux_unregister(x, c, MICROTCP_MUX_SEND); /* only RECV now: the end */
+  }
+  microtcp_close(c);
+  microtcp_close(l);
+  microtcp_mux_destroy(x);
+}
+
+static void test_data_path(microtcp_t *m, int peer_fd) {
+  struct peer *p = peer_start(peer_fd, "10.0.0.4", 80, BIG, 300);
+  CHECK(p != NULL);
+  if (!p) return;
+  struct served sv = {0};
+  serve_one(m, &sv);
+  struct peer_result r = peer_finish(p);
+  printf("test_compat: data path: %d accept, %d RECV events, %d SEND events, %d WOULDBLOCK sends, "
+         "%zu bytes sent, peer received %zu (%zu corrupt)\n",
+         sv.accepts, sv.recv_events, sv.send_events, sv.would_block, sv.sent, r.received, r.corrupt);
+  CHECK(r.connected && r.sent_hello && sv.accepts == 1 && sv.got_hello == 1);
+  CHECK(sv.sent == BIG && r.received == BIG && r.corrupt == 0);
+  CHECK(sv.would_block >= 1 && sv.send_events >= 1); /* 2 MiB > the 128 KiB send buffer */
+  CHECK(sv.peer_gone);
+}
+
 int main(void) {
   test_strerror();
   test_bad_create();
@@ -170,6 +258,7 @@ int main(void) {
 
   test_errors_are_sticky(m);
   test_mux_bookkeeping(m, other);
+  test_data_path(m, sv[1]); /* our end of the socketpair now belongs to the peer */
 
   microtcp_destroy(m); /* cancels the reader blocked in recv; frees the callbacks' data */
   microtcp_destroy(other);

@@ -26,9 +26,12 @@ def _why_not():
         return "needs root (network namespaces, TAP devices)"
     if not os.path.exists("/dev/net/tun"):
         return "needs /dev/net/tun"
-    for tool in ("ip", "nc", "curl"):
-        if not shutil.which(tool):
-            return f"needs {tool}"
+    if not shutil.which("ip"):
+        return "needs ip (iproute2)"
+    if not shutil.which("nc"):
+        return "needs nc (netcat-openbsd)"
+    if not shutil.which("curl"):
+        return "needs curl (curl)"
     return None
 
 

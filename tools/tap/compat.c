@@ -30,7 +30,8 @@ typedef microtcp_t blk_stack;
 typedef microtcp_sock_t blk_sock;
 typedef microtcp_callbacks_t blk_callbacks;
 
-static blk_stack *blk_create(const char *tap_ip, const char *ip, const char *tap_mac, const char *mac) {
+static blk_stack *blk_create(const char *tap_ip, const char *ip, const char *tap_mac,
+                             const char *mac) {
   return microtcp_create(tap_ip, ip, tap_mac, mac);
 }
 static blk_stack *blk_create_cb(const char *ip, const char *mac, blk_callbacks cb) {
@@ -63,10 +64,10 @@ struct seed_io {
   pthread_mutex_t mu;
   int efd;
   volatile bool stop;
-  unsigned head, count;           /* ring of frames waiting for the stack */
+  unsigned head, count; /* ring of frames waiting for the stack */
   uint16_t len[RING];
   uint8_t frame[RING][FRAME_MAX];
-  uint64_t dropped;               /* ring full: dropped, like a full NIC queue */
+  uint64_t dropped; /* ring full: dropped, like a full NIC queue */
 };
 
 static void *reader_thread(void *arg) {
@@ -93,7 +94,8 @@ static void *reader_thread(void *arg) {
     }
     pthread_mutex_unlock(&io->mu);
     uint64_t one = 1;
-    if (write(io->efd, &one, sizeof one) < 0) { /* the counter is already non-zero */ }
+    if (write(io->efd, &one, sizeof one) < 0) { /* the counter is already non-zero */
+    }
   }
   return NULL;
 }
@@ -110,7 +112,8 @@ static ssize_t io_recv_frame(void *ctx, void *buf, size_t cap) {
   } else {
     /* empty: reset the eventfd; the reader writes it after every push */
     uint64_t v;
-    if (read(io->efd, &v, sizeof v) < 0) { /* already zero */ }
+    if (read(io->efd, &v, sizeof v) < 0) { /* already zero */
+    }
   }
   pthread_mutex_unlock(&io->mu);
   return n;
@@ -161,8 +164,8 @@ struct microtcp_t {
   struct seed_io *io; /* microtcp_create_using_callbacks only */
   pthread_mutex_t mu;
   microtcp_errcode_t err;
-  microtcp_mux_t *muxes;       /* freed by destroy */
-  microtcp_socket_t *sockets;  /* freed by destroy */
+  microtcp_mux_t *muxes;      /* freed by destroy */
+  microtcp_socket_t *sockets; /* freed by destroy */
 };
 
 struct microtcp_socket_t {
@@ -202,7 +205,8 @@ static microtcp_t *wrap_stack(blk_stack *m, struct seed_io *io) {
   return c;
 }
 
-microtcp_t *microtcp_create(const char *tap_ip, const char *stack_ip, const char *tap_mac, const char *stack_mac) {
+microtcp_t *microtcp_create(const char *tap_ip, const char *stack_ip, const char *tap_mac,
+                            const char *stack_mac) {
   char mac[18];
   if (!stack_mac) random_mac(mac);
   blk_stack *m = blk_create(tap_ip, stack_ip, tap_mac, stack_mac ? stack_mac : mac);
@@ -215,7 +219,8 @@ microtcp_t *microtcp_create(const char *tap_ip, const char *stack_ip, const char
   return c;
 }
 
-microtcp_t *microtcp_create_using_callbacks(const char *ip, const char *mac, microtcp_callbacks_t callbacks) {
+microtcp_t *microtcp_create_using_callbacks(const char *ip, const char *mac,
+                                            microtcp_callbacks_t callbacks) {
   if (!ip || !callbacks.send || !callbacks.recv) return NULL;
   char rmac[18];
   if (!mac) random_mac(rmac);
@@ -255,11 +260,13 @@ static void tap_io_free(void *data) {
   free(data);
 }
 
-bool microtcp_callbacks_create_for_tap(const char *ip, const char *mac, microtcp_callbacks_t *callbacks) {
+bool microtcp_callbacks_create_for_tap(const char *ip, const char *mac,
+                                       microtcp_callbacks_t *callbacks) {
   uint32_t a;
   unsigned prefix;
   uint8_t hw[6];
-  if (!ip || !callbacks || tap_parse_ipv4(ip, &a, &prefix, 24) < 0 || (mac && tap_parse_mac(mac, hw) < 0)) {
+  if (!ip || !callbacks || tap_parse_ipv4(ip, &a, &prefix, 24) < 0 ||
+      (mac && tap_parse_mac(mac, hw) < 0)) {
     errno = EINVAL;
     return false;
   }
@@ -289,7 +296,8 @@ void microtcp_destroy(microtcp_t *mtcp) {
   if (mtcp->io) io_stop(mtcp->io, true);
   while (mtcp->muxes) {
     microtcp_mux_t *x = mtcp->muxes;
-    while (x->entries) unlink_entry(x->entries);
+    while (x->entries)
+      unlink_entry(x->entries);
     mtcp->muxes = x->next;
     free(x);
   }
@@ -418,10 +426,8 @@ static bool connection_over(int e) {
   case MICROTCP_ECONNREFUSED:
   case MICROTCP_EHOSTUNREACH:
   case MICROTCP_ENETUNREACH:
-  case MICROTCP_EBADF:
-    return true;
-  default:
-    return false;
+  case MICROTCP_EBADF: return true;
+  default: return false;
   }
 }
 
@@ -435,7 +441,8 @@ int microtcp_recv(microtcp_socket_t *socket, void *dst, size_t len) {
   if (n >= 0) return (int)n;
   int e = microtcp_last_error();
   if (connection_over(e)) return 0;
-  set_error(socket->stack, &socket->err, e == MICROTCP_EAGAIN ? MICROTCP_ERRCODE_WOULDBLOCK : MICROTCP_ERRCODE_TCPERROR);
+  set_error(socket->stack, &socket->err,
+            e == MICROTCP_EAGAIN ? MICROTCP_ERRCODE_WOULDBLOCK : MICROTCP_ERRCODE_TCPERROR);
   return -1;
 }
 
@@ -473,9 +480,12 @@ void microtcp_close(microtcp_socket_t *socket) {
   if (!socket) return;
   microtcp_t *stack = socket->stack;
   pthread_mutex_lock(&stack->mu);
-  while (socket->entries) unlink_entry(socket->entries);
-  if (socket->prev) socket->prev->next = socket->next;
-  else stack->sockets = socket->next;
+  while (socket->entries)
+    unlink_entry(socket->entries);
+  if (socket->prev)
+    socket->prev->next = socket->next;
+  else
+    stack->sockets = socket->next;
   if (socket->next) socket->next->prev = socket->prev;
   pthread_mutex_unlock(&stack->mu);
   blk_close(socket->s);
@@ -487,7 +497,7 @@ bool microtcp_step(microtcp_t *mtcp) {
   if (!mtcp || uncleared(mtcp, &mtcp->err)) return false;
   microtcp_stack *st = microtcp_lock(mtcp->m);
   microtcp_advance(st, mono_us()); /* the clock is read under the lock: never backwards */
-  microtcp_unlock(mtcp->m);         /* sends what is queued */
+  microtcp_unlock(mtcp->m);        /* sends what is queued */
   return true;
 }
 
@@ -506,10 +516,12 @@ bool microtcp_process_packet(microtcp_t *mtcp, const void *packet, size_t len) {
  * asked), so a writable socket with nothing to send does not wake the loop. */
 static void unlink_entry(struct mux_entry *e) { /* caller holds the stack's mu */
   struct mux_entry **p = &e->mux->entries;
-  while (*p != e) p = &(*p)->next_in_mux;
+  while (*p != e)
+    p = &(*p)->next_in_mux;
   *p = e->next_in_mux;
   p = &e->sock->entries;
-  while (*p != e) p = &(*p)->next_in_sock;
+  while (*p != e)
+    p = &(*p)->next_in_sock;
   *p = e->next_in_sock;
   e->mux->n--;
   free(e);
@@ -517,7 +529,8 @@ static void unlink_entry(struct mux_entry *e) { /* caller holds the stack's mu *
 
 static struct mux_entry *find_entry(microtcp_mux_t *mux, microtcp_socket_t *sock) {
   struct mux_entry *e = sock->entries;
-  while (e && e->mux != mux) e = e->next_in_sock;
+  while (e && e->mux != mux)
+    e = e->next_in_sock;
   return e;
 }
 
@@ -538,9 +551,12 @@ void microtcp_mux_destroy(microtcp_mux_t *mux) {
   if (!mux) return;
   microtcp_t *stack = mux->stack;
   pthread_mutex_lock(&stack->mu);
-  while (mux->entries) unlink_entry(mux->entries);
-  if (mux->prev) mux->prev->next = mux->next;
-  else stack->muxes = mux->next;
+  while (mux->entries)
+    unlink_entry(mux->entries);
+  if (mux->prev)
+    mux->prev->next = mux->next;
+  else
+    stack->muxes = mux->next;
   if (mux->next) mux->next->prev = mux->prev;
   pthread_mutex_unlock(&stack->mu);
   free(mux);
@@ -562,8 +578,10 @@ bool microtcp_mux_register(microtcp_mux_t *mux, microtcp_socket_t *sock, int eve
     sock->entries = e;
     mux->n++;
   }
-  if (e) e->events |= events;
-  else ok = false;
+  if (e)
+    e->events |= events;
+  else
+    ok = false;
   pthread_mutex_unlock(&mux->stack->mu);
   return ok;
 }
@@ -592,11 +610,13 @@ static unsigned wanted(const struct mux_entry *e) {
 static int due(struct mux_entry *e, unsigned ready) {
   const unsigned over = MICROTCP_ERROR | MICROTCP_HANGUP;
   int ev = 0;
-  if ((e->events & MICROTCP_MUX_ACCEPT) && e->sock->listener && (ready & (MICROTCP_READABLE | over)))
+  if ((e->events & MICROTCP_MUX_ACCEPT) && e->sock->listener &&
+      (ready & (MICROTCP_READABLE | over)))
     ev |= MICROTCP_MUX_ACCEPT;
   if ((e->events & MICROTCP_MUX_RECV) && !e->sock->listener && (ready & (MICROTCP_READABLE | over)))
     ev |= MICROTCP_MUX_RECV;
-  if ((e->events & MICROTCP_MUX_SEND) && e->sock->send_blocked && (ready & (MICROTCP_WRITABLE | over))) {
+  if ((e->events & MICROTCP_MUX_SEND) && e->sock->send_blocked &&
+      (ready & (MICROTCP_WRITABLE | over))) {
     ev |= MICROTCP_MUX_SEND;
     e->sock->send_blocked = false;
   }
@@ -631,7 +651,8 @@ static int mux_round(microtcp_mux_t *mux, microtcp_muxevent_t *ev, int slice_ms)
       unsigned ready = microtcp_sock_ready(socks[i]);
       pthread_mutex_lock(&stack->mu);
       struct mux_entry *e = mux->entries; /* still registered? (another thread may unregister) */
-      while (e && e != ent[i]) e = e->next_in_mux;
+      while (e && e != ent[i])
+        e = e->next_in_mux;
       int got = e ? due(e, ready) : 0;
       if (got) {
         ev->userp = ent[i]->userp;

@@ -15,7 +15,9 @@
  * Every error is one line on stderr.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -113,7 +113,8 @@ static void add_app(struct server *sv, struct app *a) {
 }
 
 static void tally(struct server *sv, const struct app *a) {
-  if (a->status == APP_DONE) sv->done++;
+  if (a->status == APP_DONE)
+    sv->done++;
   else {
     sv->failed++;
     fprintf(stderr, "microtcp-tap: %s failed: %s\n", app_kind_name(a->kind), a->reason);
@@ -152,8 +153,8 @@ struct bridge {
   uint64_t now;
   pcap_dumper_t *dump;
   uint64_t write_errors;
-  struct gso *gso; /* NULL unless --gso */
-  uint64_t malformed; /* --gso: frames from Linux with a bad virtio_net_hdr */
+  struct gso *gso;              /* NULL unless --gso */
+  uint64_t malformed;           /* --gso: frames from Linux with a bad virtio_net_hdr */
   uint64_t split_in, split_out; /* --gso: TSO super-frames from Linux, segments cut */
 };
 
@@ -213,8 +214,9 @@ static int parse_u64(const char *s, uint64_t *out) {
   return 0;
 }
 
-static void configure_stack(microtcp_config *cfg, const uint8_t mac[6], uint32_t ip, unsigned prefix,
-                            uint32_t gw, uint64_t seed, uint16_t max_conns, uint32_t buffer) {
+static void configure_stack(microtcp_config *cfg, const uint8_t mac[6], uint32_t ip,
+                            unsigned prefix, uint32_t gw, uint64_t seed, uint16_t max_conns,
+                            uint32_t buffer) {
   microtcp_config_default(cfg);
   memcpy(cfg->mac, mac, 6);
   cfg->ip = ip;
@@ -234,7 +236,8 @@ static int wait_running(const char *name, int timeout_ms) {
   for (int waited = 0; !ok && waited <= timeout_ms; waited += 5) {
     memset(&ifr, 0, sizeof ifr);
     snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING))
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 &&
+        (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING))
       ok = 1;
     else
       usleep(5000);
@@ -255,7 +258,8 @@ static void netns_name(char *name, size_t cap, struct stat *self) {
     char path[300];
     struct stat st;
     snprintf(path, sizeof path, "/run/netns/%s", de->d_name);
-    if (de->d_name[0] != '.' && stat(path, &st) == 0 && st.st_ino == self->st_ino && st.st_dev == self->st_dev) {
+    if (de->d_name[0] != '.' && stat(path, &st) == 0 && st.st_ino == self->st_ino &&
+        st.st_dev == self->st_dev) {
       snprintf(name, cap, "%s", de->d_name);
       break;
     }
@@ -310,7 +314,8 @@ static int opt_ip(struct options *o, const char *v) {
   return tap_parse_ipv4(v, &o->ip, &o->prefix, 24) < 0 ? usage("--ip expects A.B.C.D/N", v) : 0;
 }
 static int opt_host_ip(struct options *o, const char *v) {
-  if (tap_parse_ipv4(v, &o->host_ip, &o->host_prefix, 24) < 0) return usage("--host-ip expects A.B.C.D/N", v);
+  if (tap_parse_ipv4(v, &o->host_ip, &o->host_prefix, 24) < 0)
+    return usage("--host-ip expects A.B.C.D/N", v);
   o->host_cidr = v;
   return 0;
 }
@@ -335,18 +340,25 @@ static int opt_pcap(struct options *o, const char *v) {
   return 0;
 }
 static int opt_loss(struct options *o, const char *v) {
-  return impair_parse_rate(v, &o->impair.loss_ppm) < 0 ? usage("--loss expects 5, 5% or 50000ppm", v) : 0;
+  return impair_parse_rate(v, &o->impair.loss_ppm) < 0
+             ? usage("--loss expects 5, 5% or 50000ppm", v)
+             : 0;
 }
 static int opt_duplicate(struct options *o, const char *v) {
-  return impair_parse_rate(v, &o->impair.dup_ppm) < 0 ? usage("--duplicate expects 5, 5% or 50000ppm", v) : 0;
+  return impair_parse_rate(v, &o->impair.dup_ppm) < 0
+             ? usage("--duplicate expects 5, 5% or 50000ppm", v)
+             : 0;
 }
 static int opt_reorder(struct options *o, const char *v) {
-  return impair_parse_rate(v, &o->impair.reorder_ppm) < 0 ? usage("--reorder expects 5, 5% or 50000ppm", v) : 0;
+  return impair_parse_rate(v, &o->impair.reorder_ppm) < 0
+             ? usage("--reorder expects 5, 5% or 50000ppm", v)
+             : 0;
 }
 static int opt_delay(struct options *o, const char *v) {
   char *end;
   double ms = strtod(v, &end);
-  if (end == v || *end || ms < 0 || ms > 10000) return usage("--delay expects milliseconds 0..10000", v);
+  if (end == v || *end || ms < 0 || ms > 10000)
+    return usage("--delay expects milliseconds 0..10000", v);
   o->impair.delay_us = (uint32_t)(ms * 1000.0);
   return 0;
 }
@@ -365,8 +377,8 @@ static int opt_duration(struct options *o, const char *v) {
 static int opt_connect(struct options *o, const char *v) {
   unsigned x1, x2, x3, x4, pt;
   char tail;
-  if (sscanf(v, "%3u.%3u.%3u.%3u:%5u%c", &x1, &x2, &x3, &x4, &pt, &tail) != 5 || x1 > 255 || x2 > 255 ||
-      x3 > 255 || x4 > 255 || pt == 0 || pt > 65535)
+  if (sscanf(v, "%3u.%3u.%3u.%3u:%5u%c", &x1, &x2, &x3, &x4, &pt, &tail) != 5 || x1 > 255 ||
+      x2 > 255 || x3 > 255 || x4 > 255 || pt == 0 || pt > 65535)
     return usage("--connect expects A.B.C.D:PORT", v);
   o->connect_ip = x1 << 24 | x2 << 16 | x3 << 8 | x4;
   o->connect_port = (uint16_t)pt;
@@ -433,14 +445,18 @@ static int choose_app(struct options *o) {
   static const struct {
     const char *name;
     enum app_kind kind;
-  } apps[] = {{"echo", APP_ECHO_SERVER}, {"sink", APP_SINK},     {"http", APP_HTTP_SERVER},
-              {"udp-echo", APP_UDP_ECHO_SERVER}, {"source", APP_SOURCE}, {"none", (enum app_kind)0}};
+  } apps[] = {{"echo", APP_ECHO_SERVER}, {"sink", APP_SINK},
+              {"http", APP_HTTP_SERVER}, {"udp-echo", APP_UDP_ECHO_SERVER},
+              {"source", APP_SOURCE},    {"none", (enum app_kind)0}};
   size_t i = 0, n = sizeof apps / sizeof apps[0];
-  while (i < n && strcmp(o->app, apps[i].name) != 0) i++;
+  while (i < n && strcmp(o->app, apps[i].name) != 0)
+    i++;
   if (i == n) return usage("--app expects echo, sink, http, udp-echo, source or none", o->app);
   o->kind = apps[i].kind;
-  if (o->kind == APP_SOURCE && !o->connect_ip) return usage("--app source needs --connect A.B.C.D:PORT", NULL);
-  if (o->kind != APP_SOURCE && o->connect_ip) return usage("--connect is only for --app source", NULL);
+  if (o->kind == APP_SOURCE && !o->connect_ip)
+    return usage("--app source needs --connect A.B.C.D:PORT", NULL);
+  if (o->kind != APP_SOURCE && o->connect_ip)
+    return usage("--connect is only for --app source", NULL);
   return 0;
 }
 
@@ -488,8 +504,8 @@ static int fail(const char *fmt, const char *a, const char *b) {
 /* Everything one run holds, from setup to shutdown. */
 struct run {
   struct options o;
-  char name[16];  /* the device's name */
-  int fd;         /* the device */
+  char name[16]; /* the device's name */
+  int fd;        /* the device */
   void *arena;
   microtcp_stack *st;
   struct server sv;
@@ -503,7 +519,7 @@ struct run {
   struct stat ns_self;
 };
 
-static struct gso gso_state;                                   /* 64 KiB: not on the stack */
+static struct gso gso_state;                                     /* 64 KiB: not on the stack */
 static uint8_t frame_buf[GSO_VNET_HDR_LEN + 14 + GSO_MAX_BYTES]; /* a super-frame with --gso */
 
 static int open_device(struct run *r) {
@@ -520,7 +536,8 @@ static int open_device(struct run *r) {
 static int create_stack(struct run *r) {
   const struct options *o = &r->o;
   microtcp_config cfg;
-  configure_stack(&cfg, o->mac, o->ip, o->prefix, o->gw, o->seed, (uint16_t)o->max_conns, (uint32_t)o->buffer);
+  configure_stack(&cfg, o->mac, o->ip, o->prefix, o->gw, o->seed, (uint16_t)o->max_conns,
+                  (uint32_t)o->buffer);
   /* Without --seed the secret is unpredictable (ISNs, IP IDs, ports). */
   if (tap_config_choose_secret(cfg.secret, o->have_seed, o->seed) < 0)
     return fail("getrandom: %s%s", strerror(errno), "");
@@ -593,7 +610,8 @@ static int start_bridge(struct run *r) {
   if (r->o.pcap_path) {
     r->pd = pcap_open_dead(DLT_EN10MB, 65535);
     r->br.dump = r->pd ? pcap_dump_open(r->pd, r->o.pcap_path) : NULL;
-    if (!r->br.dump) return fail("cannot write %s: %s", r->o.pcap_path, r->pd ? pcap_geterr(r->pd) : "pcap");
+    if (!r->br.dump)
+      return fail("cannot write %s: %s", r->o.pcap_path, r->pd ? pcap_geterr(r->pd) : "pcap");
   }
   if (impair_init(&r->in, &r->o.impair, r->o.seed * 2) < 0 ||
       impair_init(&r->out, &r->o.impair, r->o.seed * 2 + 1) < 0)
@@ -612,15 +630,16 @@ static int bring_up(struct run *r) {
     return fail("%s%s", err, "");
   if (o->host_cidr && wait_running(r->name, 2000) < 0)
     return fail("%s did not come up and running within 2 s%s", r->name, "");
-  fprintf(stderr, "microtcp-tap: %s up, stack %u.%u.%u.%u/%u, app %s port %u\n", r->name, o->ip >> 24,
-          o->ip >> 16 & 255, o->ip >> 8 & 255, o->ip & 255, o->prefix, o->app, o->port);
+  fprintf(stderr, "microtcp-tap: %s up, stack %u.%u.%u.%u/%u, app %s port %u\n", r->name,
+          o->ip >> 24, o->ip >> 16 & 255, o->ip >> 8 & 255, o->ip & 255, o->prefix, o->app,
+          o->port);
   return 0;
 }
 
 static int setup(struct run *r) {
   int rc;
-  if ((rc = open_device(r)) || (rc = create_stack(r)) || (rc = start_app(r)) || (rc = start_bridge(r)) ||
-      (rc = bring_up(r)))
+  if ((rc = open_device(r)) || (rc = create_stack(r)) || (rc = start_app(r)) ||
+      (rc = start_bridge(r)) || (rc = bring_up(r)))
     return rc;
   netns_name(r->ns, sizeof r->ns, &r->ns_self);
   return 0;
@@ -680,13 +699,16 @@ static void check_netns(struct run *r, uint64_t now, uint64_t *next_check) {
 static void poll_client(struct run *r, uint64_t now) {
   struct app *c = r->client;
   if (!c || app_poll(c, r->st, now) == APP_RUNNING) return;
-  fprintf(stderr, "microtcp-tap: source %s: %llu bytes sent in %.3f s, %u retransmits, srtt %u us%s%s\n",
+  fprintf(stderr,
+          "microtcp-tap: source %s: %llu bytes sent in %.3f s, %u retransmits, srtt %u us%s%s\n",
           c->status == APP_DONE ? "done" : "failed", (unsigned long long)c->sent,
           (double)(c->finished_at - c->started_at) / 1e6, c->retransmits, c->srtt_us,
           c->reason[0] ? ", " : "", c->reason);
   r->rc = c->status == APP_DONE ? 0 : 1;
-  if (c->status == APP_DONE) r->sv.done++; /* in the summary's counts (reported above) */
-  else r->sv.failed++;
+  if (c->status == APP_DONE)
+    r->sv.done++; /* in the summary's counts (reported above) */
+  else
+    r->sv.failed++;
   r->client_reported = 1;
   stop = 1;
 }
@@ -708,8 +730,10 @@ static void sleep_until_due(struct run *r) {
   if (impair_next(&r->out) < wake) wake = impair_next(&r->out);
   uint64_t now = mono_us();
   int timeout = 100; /* cap: --duration and signals are checked at least this often */
-  if (wake <= now) timeout = 0;
-  else if (wake - now < 100000) timeout = (int)((wake - now + 999) / 1000);
+  if (wake <= now)
+    timeout = 0;
+  else if (wake - now < 100000)
+    timeout = (int)((wake - now + 999) / 1000);
   struct pollfd pfd = {r->fd, POLLIN, 0};
   poll(&pfd, 1, timeout);
 }
@@ -786,7 +810,8 @@ static void print_summary(const struct run *r) {
           (unsigned long long)(r->in.dropped + r->out.dropped),
           (unsigned long long)(r->in.duplicated + r->out.duplicated),
           (unsigned long long)(r->in.reordered + r->out.reordered),
-          (unsigned long long)(r->in.overflow + r->out.overflow), (unsigned long long)b->write_errors, gso_note);
+          (unsigned long long)(r->in.overflow + r->out.overflow),
+          (unsigned long long)b->write_errors, gso_note);
 }
 
 /* Drops by reason and the pools still held: the hostile-traffic tests check
@@ -798,7 +823,9 @@ static void print_counters(const struct run *r) {
   fprintf(stderr, "microtcp-tap: counters:");
   for (size_t i = 0; microtcp_counter_name(i); i++)
     if (v[i]) fprintf(stderr, " %s=%llu", microtcp_counter_name(i), (unsigned long long)v[i]);
-  fprintf(stderr, "; pools in use: tcp=%u frames=%u arp_entries=%u arp_pending=%u reasm_slots=%u reasm_bytes=%u\n",
+  fprintf(stderr,
+          "; pools in use: tcp=%u frames=%u arp_entries=%u arp_pending=%u reasm_slots=%u "
+          "reasm_bytes=%u\n",
           u.tcp, u.frames, u.arp_entries, u.arp_pending, u.reasm_slots, u.reasm_bytes);
 }
 

@@ -22,12 +22,12 @@
 #include "test_compat_peer.h"
 
 static int failures;
-#define CHECK(c)                                                        \
-  do {                                                                  \
-    if (!(c)) {                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-      failures++;                                                       \
-    }                                                                   \
+#define CHECK(c)                                                                                   \
+  do {                                                                                             \
+    if (!(c)) {                                                                                    \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                        \
+      failures++;                                                                                  \
+    }                                                                                              \
   } while (0)
 
 struct wire {
@@ -78,7 +78,8 @@ static void test_strerror(void) {
   for (int a = MICROTCP_ERRCODE_NONE; a <= MICROTCP_ERRCODE_WOULDBLOCK; a++) {
     const char *s = microtcp_strerror((microtcp_errcode_t)a);
     CHECK(s && *s);
-    for (int b = 0; b < a; b++) CHECK(strcmp(s, microtcp_strerror((microtcp_errcode_t)b)) != 0);
+    for (int b = 0; b < a; b++)
+      CHECK(strcmp(s, microtcp_strerror((microtcp_errcode_t)b)) != 0);
   }
   CHECK(!strcmp(microtcp_strerror((microtcp_errcode_t)99), "unknown error code"));
 }
@@ -134,8 +135,8 @@ static void test_mux_bookkeeping(microtcp_t *m, microtcp_t *other) {
   microtcp_socket_t *l = microtcp_open(m, 90), *lo = microtcp_open(other, 90);
   microtcp_mux_t *x = microtcp_mux_create(m);
   CHECK(l && lo && x);
-  CHECK(microtcp_mux_register(x, l, 0, NULL));               /* nothing to do */
-  CHECK(!microtcp_mux_unregister(x, l, MICROTCP_MUX_ACCEPT)); /* 0 events: not registered */
+  CHECK(microtcp_mux_register(x, l, 0, NULL));                     /* nothing to do */
+  CHECK(!microtcp_mux_unregister(x, l, MICROTCP_MUX_ACCEPT));      /* 0 events: not registered */
   CHECK(!microtcp_mux_register(x, lo, MICROTCP_MUX_ACCEPT, NULL)); /* another stack */
   CHECK(microtcp_mux_register(x, l, MICROTCP_MUX_ACCEPT, (void *)1));
   CHECK(microtcp_mux_register(x, l, MICROTCP_MUX_RECV, (void *)2));
@@ -147,7 +148,6 @@ static void test_mux_bookkeeping(microtcp_t *m, microtcp_t *other) {
   microtcp_mux_destroy(x);
   microtcp_close(lo);
 }
-
 
 enum { BIG = 2 << 20 };
 
@@ -166,7 +166,8 @@ static void serve_one(microtcp_t *m, struct served *sv) {
   microtcp_set_blocking(l, false);
   CHECK(microtcp_mux_register(x, l, MICROTCP_MUX_ACCEPT, NULL));
   static char out[BIG];
-  for (size_t i = 0; i < BIG; i++) out[i] = (char)('a' + i % 26);
+  for (size_t i = 0; i < BIG; i++)
+    out[i] = (char)('a' + i % 26);
   microtcp_socket_t *c = NULL;
   int c_tag, done = 0;
   microtcp_muxevent_t ev;
@@ -187,7 +188,8 @@ static void serve_one(microtcp_t *m, struct served *sv) {
       sv->recv_events++;
       char b[64];
       int n;
-      while ((n = microtcp_recv(c, b, sizeof b)) > 0) sv->got_hello += n == 5 && !memcmp(b, "hello", 5);
+      while ((n = microtcp_recv(c, b, sizeof b)) > 0)
+        sv->got_hello += n == 5 && !memcmp(b, "hello", 5);
       if (n == 0) { /* the peer read everything and closed */
         sv->peer_gone = 1;
         done = 1;
@@ -208,7 +210,8 @@ static void serve_one(microtcp_t *m, struct served *sv) {
       CHECK(n > 0);
       sv->sent += (size_t)n;
     }
-    if (sv->sent == BIG) microtcp_mux_unregister(x, c, MICROTCP_MUX_SEND); /* only RECV now: the end */
+    if (sv->sent == BIG)
+      microtcp_mux_unregister(x, c, MICROTCP_MUX_SEND); /* only RECV now: the end */
   }
   microtcp_close(c);
   microtcp_close(l);
@@ -224,7 +227,8 @@ static void test_data_path(microtcp_t *m, int peer_fd) {
   struct peer_result r = peer_finish(p);
   printf("test_compat: data path: %d accept, %d RECV events, %d SEND events, %d WOULDBLOCK sends, "
          "%zu bytes sent, peer received %zu (%zu corrupt)\n",
-         sv.accepts, sv.recv_events, sv.send_events, sv.would_block, sv.sent, r.received, r.corrupt);
+         sv.accepts, sv.recv_events, sv.send_events, sv.would_block, sv.sent, r.received,
+         r.corrupt);
   CHECK(r.connected && r.sent_hello && sv.accepts == 1 && sv.got_hello == 1);
   CHECK(sv.sent == BIG && r.received == BIG && r.corrupt == 0);
   CHECK(sv.would_block >= 1 && sv.send_events >= 1); /* 2 MiB > the 128 KiB send buffer */

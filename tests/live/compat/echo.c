@@ -39,7 +39,8 @@ int main(int argc, char **argv) {
   for (;;) {
     microtcp_socket_t *client = microtcp_accept(server);
     if (!client) {
-      fprintf(stderr, "compat echo: accept: %s\n", microtcp_strerror(microtcp_get_socket_error(server)));
+      fprintf(stderr, "compat echo: accept: %s\n",
+              microtcp_strerror(microtcp_get_socket_error(server)));
       break;
     }
     char chunk[1024];

@@ -41,7 +41,8 @@ struct server {
 static int reserve(struct buf *b, size_t more) {
   if (b->size - b->used >= more) return 0;
   size_t size = b->size ? b->size : 1024;
-  while (size - b->used < more) size *= 2;
+  while (size - b->used < more)
+    size *= 2;
   char *p = realloc(b->data, size);
   if (!p) return -1;
   b->data = p;
@@ -80,20 +81,26 @@ static int answer(struct conn *c, const char *head) {
   const char *path = strncmp(head, "GET ", 4) == 0 ? head + 4 : NULL;
   size_t n = 0;
   int status = 200;
-  if (!path) status = 405;
-  else if (path[0] == '/' && path[1] >= '0' && path[1] <= '9') n = strtoul(path + 1, NULL, 10);
-  else if (!(path[0] == '/' && path[1] == ' ')) status = 404;
-  if (strstr(head, "Connection: close") || strstr(head, "connection: close")) c->close_when_sent = 1;
+  if (!path)
+    status = 405;
+  else if (path[0] == '/' && path[1] >= '0' && path[1] <= '9')
+    n = strtoul(path + 1, NULL, 10);
+  else if (!(path[0] == '/' && path[1] == ' '))
+    status = 404;
+  if (strstr(head, "Connection: close") || strstr(head, "connection: close"))
+    c->close_when_sent = 1;
   const char *hello = "Hello, world!";
   size_t body = status != 200 ? 0 : n ? n : strlen(hello);
   char top[256];
-  int len = snprintf(top, sizeof top,
-                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
-                     status, status == 200 ? "OK" : "Error", body, c->close_when_sent ? "close" : "keep-alive");
+  int len = snprintf(
+      top, sizeof top,
+      "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
+      status, status == 200 ? "OK" : "Error", body, c->close_when_sent ? "close" : "keep-alive");
   if (reserve(&c->out, (size_t)len + body) < 0) return -1;
   memcpy(c->out.data + c->out.used, top, (size_t)len);
   c->out.used += (size_t)len;
-  for (size_t i = 0; i < body; i++) c->out.data[c->out.used + i] = n ? (char)('a' + i % 26) : hello[i];
+  for (size_t i = 0; i < body; i++)
+    c->out.data[c->out.used + i] = n ? (char)('a' + i % 26) : hello[i];
   c->out.used += body;
   return 0;
 }
@@ -146,7 +153,9 @@ static int start(struct server *sv) {
   if (!sv->mtcp) return fprintf(stderr, "compat http: could not create the stack\n"), -1;
   sv->listener = microtcp_open(sv->mtcp, 80);
   if (!sv->listener)
-    return fprintf(stderr, "compat http: open: %s\n", microtcp_strerror(microtcp_get_error(sv->mtcp))), -1;
+    return fprintf(stderr, "compat http: open: %s\n",
+                   microtcp_strerror(microtcp_get_error(sv->mtcp))),
+           -1;
   microtcp_set_blocking(sv->listener, false);
   sv->mux = microtcp_mux_create(sv->mtcp);
   if (!sv->mux || !microtcp_mux_register(sv->mux, sv->listener, MICROTCP_MUX_ACCEPT, NULL))

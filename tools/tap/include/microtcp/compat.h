@@ -27,7 +27,8 @@
 #define MICROTCP_COMPAT_H
 
 #if defined(MICROTCP_BLOCKING_H) && !defined(MICROTCP_COMPAT_IMPLEMENTATION)
-#error "microtcp/compat.h and microtcp/blocking.h give the same names different meanings: include one per file"
+#error                                                                                             \
+    "microtcp/compat.h and microtcp/blocking.h give the same names different meanings: include one per file"
 #endif
 
 #include <stdbool.h>
@@ -39,36 +40,36 @@ extern "C" {
 #endif
 
 /* ---- the seed's names, mapped onto this layer's symbols ---- */
-#define microtcp_t microtcp_compat_stack
-#define microtcp_callbacks_t microtcp_compat_callbacks_t
-#define microtcp_create microtcp_compat_create
-#define microtcp_create_using_callbacks microtcp_compat_create_using_callbacks
+#define microtcp_t                        microtcp_compat_stack
+#define microtcp_callbacks_t              microtcp_compat_callbacks_t
+#define microtcp_create                   microtcp_compat_create
+#define microtcp_create_using_callbacks   microtcp_compat_create_using_callbacks
 #define microtcp_callbacks_create_for_tap microtcp_compat_callbacks_create_for_tap
-#define microtcp_destroy microtcp_compat_destroy
-#define microtcp_get_error microtcp_compat_get_error
-#define microtcp_clear_error microtcp_compat_clear_error
-#define microtcp_get_socket_error microtcp_compat_get_socket_error
-#define microtcp_clear_socket_error microtcp_compat_clear_socket_error
-#define microtcp_strerror microtcp_compat_strerror
-#define microtcp_open microtcp_compat_open
-#define microtcp_accept microtcp_compat_accept
-#define microtcp_close microtcp_compat_close
-#define microtcp_recv microtcp_compat_recv
-#define microtcp_send microtcp_compat_send
-#define microtcp_set_blocking microtcp_compat_set_blocking
-#define microtcp_step microtcp_compat_step
-#define microtcp_process_packet microtcp_compat_process_packet
-#define microtcp_mux_create microtcp_compat_mux_create
-#define microtcp_mux_destroy microtcp_compat_mux_destroy
-#define microtcp_mux_register microtcp_compat_mux_register
-#define microtcp_mux_unregister microtcp_compat_mux_unregister
-#define microtcp_mux_wait microtcp_compat_mux_wait
+#define microtcp_destroy                  microtcp_compat_destroy
+#define microtcp_get_error                microtcp_compat_get_error
+#define microtcp_clear_error              microtcp_compat_clear_error
+#define microtcp_get_socket_error         microtcp_compat_get_socket_error
+#define microtcp_clear_socket_error       microtcp_compat_clear_socket_error
+#define microtcp_strerror                 microtcp_compat_strerror
+#define microtcp_open                     microtcp_compat_open
+#define microtcp_accept                   microtcp_compat_accept
+#define microtcp_close                    microtcp_compat_close
+#define microtcp_recv                     microtcp_compat_recv
+#define microtcp_send                     microtcp_compat_send
+#define microtcp_set_blocking             microtcp_compat_set_blocking
+#define microtcp_step                     microtcp_compat_step
+#define microtcp_process_packet           microtcp_compat_process_packet
+#define microtcp_mux_create               microtcp_compat_mux_create
+#define microtcp_mux_destroy              microtcp_compat_mux_destroy
+#define microtcp_mux_register             microtcp_compat_mux_register
+#define microtcp_mux_unregister           microtcp_compat_mux_unregister
+#define microtcp_mux_wait                 microtcp_compat_mux_wait
 
 /* The seed's sizing constants. Kept for programs that use them; this layer
  * has no such fixed tables (its limits are the stack's pools: 256
  * connections and 16 listeners per stack, see README.md). */
-#define MICROTCP_MAX_BUFFERS 8
-#define MICROTCP_MAX_SOCKETS 32
+#define MICROTCP_MAX_BUFFERS     8
+#define MICROTCP_MAX_SOCKETS     32
 #define MICROTCP_MAX_MUX_ENTRIES 32
 
 typedef struct microtcp_t microtcp_t;               /* one stack (its own thread) */
@@ -101,14 +102,17 @@ typedef struct {
  * tap_mac, NULL: the kernel's), a stack at stack_ip with stack_mac (NULL: a
  * random locally administered MAC). Needs root or CAP_NET_ADMIN. NULL on
  * failure (errno says why: ENOENT no /dev/net/tun, EPERM not root, ...). */
-microtcp_t *microtcp_create(const char *tap_ip, const char *stack_ip, const char *tap_mac, const char *stack_mac);
+microtcp_t *microtcp_create(const char *tap_ip, const char *stack_ip, const char *tap_mac,
+                            const char *stack_mac);
 /* A stack on your frame I/O, at ip ("A.B.C.D", /24 unless "/N" follows) and
  * mac (NULL: random). NULL on a bad address or when out of memory; then the
  * callbacks' free is not called. */
-microtcp_t *microtcp_create_using_callbacks(const char *ip, const char *mac, microtcp_callbacks_t callbacks);
+microtcp_t *microtcp_create_using_callbacks(const char *ip, const char *mac,
+                                            microtcp_callbacks_t callbacks);
 /* Fills *callbacks with I/O on a new TAP device whose Linux side has ip (/24)
  * and mac (NULL: the kernel's): for microtcp_create_using_callbacks. */
-bool microtcp_callbacks_create_for_tap(const char *ip, const char *mac, microtcp_callbacks_t *callbacks);
+bool microtcp_callbacks_create_for_tap(const char *ip, const char *mac,
+                                       microtcp_callbacks_t *callbacks);
 /* Stops the stack and frees it with every socket and mux still open on it. */
 void microtcp_destroy(microtcp_t *mtcp);
 

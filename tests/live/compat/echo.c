@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "microtcp/compat.h"
+#include <microtcp.h> /* the seed's include line: tools/tap/include/seed/microtcp.h */
 
 static microtcp_t *make_stack(int use_callbacks) {
   if (!use_callbacks) return microtcp_create("10.0.0.5", "10.0.0.4", NULL, NULL);

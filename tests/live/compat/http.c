@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "microtcp/compat.h"
+#include <microtcp.h> /* the seed's include line: tools/tap/include/seed/microtcp.h */
 
 #define MAX_CLIENTS 64
 

@@ -27,8 +27,7 @@
 #define MICROTCP_COMPAT_H
 
 #if defined(MICROTCP_BLOCKING_H) && !defined(MICROTCP_COMPAT_IMPLEMENTATION)
-#error                                                                                             \
-    "microtcp/compat.h and microtcp/blocking.h give the same names different meanings: include one per file"
+#error "include microtcp/compat.h or microtcp/blocking.h, not both (same names, other meanings)"
 #endif
 
 #include <stdbool.h>

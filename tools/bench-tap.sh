@@ -4,9 +4,10 @@
 #   stack -> Linux   (microtcp-tap's source app into a Python reader)
 # over a TAP device in a network namespace, against Linux <-> Linux over a
 # veth pair between two namespaces (MTU 1500, TSO/GSO/GRO off, the same Python
-# client and reader), printed as ratios from this one run; both TAP directions
-# also with microtcp-tap --gso (IFF_VNET_HDR: 64 KiB TCP frames each way),
-# compared with veth with its offloads on. The stack gets
+# client and reader), printed as ratios from this one run: the plain path
+# (--no-gso, one frame per read/write) against veth with offloads off, and
+# microtcp-tap's default path (--gso where the kernel has IFF_VNET_HDR: 64 KiB
+# TCP frames each way) against veth with its offloads on and off. The stack gets
 # 4 MiB send/receive buffers per connection, the size Linux autotunes its own
 # to (tcp_wmem/tcp_rmem maximum), so neither side is window-limited by default.
 #   BUILD=build-tap MB=300 tools/bench-tap.sh
@@ -98,8 +99,8 @@ sink_run() { # extra microtcp-tap options; the sender's figure in $result
   kill "$stack"; wait "$stack" 2>/dev/null || true
   while ip -n "$ns" link show tapb >/dev/null 2>&1; do sleep 0.05; done # the device is gone
 }
-sink_run; to_stack=$result
-sink_run --gso; to_stack_gso=$result
+sink_run --no-gso; to_stack=$result
+sink_run; to_stack_gso=$result # the default: --gso where the kernel has it
 
 # ---- stack -> Linux: the stack's source connects to a Linux reader ----
 ip netns exec "$ns" ip tuntap add tapb mode tap
@@ -111,9 +112,9 @@ source_run() { # extra microtcp-tap options; the reader's figure in $result
     { echo "bench-tap: source failed: $(cat "$tmp/source.err")" >&2; exit 1; }
   reader_result
 }
-source_run; from_stack=$result
-# the same with --gso: runs of segments handed to Linux as one 64 KiB GSO frame
-source_run --gso; from_stack_gso=$result
+source_run --no-gso; from_stack=$result
+# the default (--gso): runs of segments handed to Linux as one 64 KiB GSO frame
+source_run; from_stack_gso=$result
 
 # ---- Linux <-> Linux over veth, same MTU, offloads off, same programs ----
 ip link add vb-a-$$ netns "$na" type veth peer name vb-b-$$ netns "$nb"
@@ -126,7 +127,7 @@ veth_run() { # on|off (TSO, GSO, GRO), port base; figures in $veth_to and $veth_
     ip netns exec "$1" ethtool -K "$2" tso "$vo" gso "$vo" gro "$vo" >/dev/null 2>&1 || true
   done
   sleep 0.5
-  ip netns exec "$nb" $py -c "$sink_py" 10.98.0.2 "$vp" & pids+=($!)
+  ip netns exec "$nb" $py -c "$sink_py" 10.98.0.2 "$vp" & pids+=("$!")
   sleep 0.3
   veth_to=$(ip netns exec "$na" $py -c "$send_py" 10.98.0.2 "$vp" "$mb")
   start_reader "$nb" 10.98.0.2 $((vp + 1))
@@ -142,7 +143,7 @@ vto=$veth_to vfo=$veth_from veth_to=$vt veth_from=$vf
 awk -v a="$to_stack" -v ag="$to_stack_gso" -v b="$from_stack" -v g="$from_stack_gso" -v va="$veth_to" -v vb="$veth_from" \
     -v vao="$vto" -v vbo="$vfo" -v mb="$mb" 'BEGIN {
   printf "bulk goodput, %d MiB per run, one run each (MTU 1500)\n", mb
-  printf "  linux -> stack over TAP: %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", a/1e9, a/va, va/1e9
-  printf "  linux -> stack, --gso:   %6.2f Gbit/s  (%.2f x veth with TSO/GSO/GRO on %.2f Gbit/s)\n", ag/1e9, ag/vao, vao/1e9
-  printf "  stack -> linux over TAP: %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", b/1e9, b/vb, vb/1e9
-  printf "  stack -> linux, --gso:   %6.2f Gbit/s  (%.2f x veth with TSO/GSO/GRO on %.2f Gbit/s)\n", g/1e9, g/vbo, vbo/1e9 }'
+  printf "  linux -> stack, plain (--no-gso): %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", a/1e9, a/va, va/1e9
+  printf "  linux -> stack, default (--gso):  %6.2f Gbit/s  (%.2f x veth offloads on %.2f Gbit/s; %.2f x veth offloads off)\n", ag/1e9, ag/vao, vao/1e9, ag/va
+  printf "  stack -> linux, plain (--no-gso): %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", b/1e9, b/vb, vb/1e9
+  printf "  stack -> linux, default (--gso):  %6.2f Gbit/s  (%.2f x veth offloads on %.2f Gbit/s; %.2f x veth offloads off)\n", g/1e9, g/vbo, vbo/1e9, g/vb }'

@@ -739,8 +739,10 @@ def test_forged_icmp_errors_quoting_a_connection(ns):
     connection (right 4-tuple, sequence number in flight): soft errors, the
     connection lives on. Frag-needed with an MTU below 108 (68, 0, 100) is
     ignored; at 108 the MSS goes to 68, never below the floor (64). A Linux
-    client is served during and after."""
-    stack = ns.start_stack("--app", "echo", "--port", 7, "--counters")
+    client is served during and after. (--no-gso: the raw peer measures the
+    stack's segment sizes, and the default fast path would hand a run of them
+    to the device as one GSO frame, which a packet socket sees unsegmented.)"""
+    stack = ns.start_stack("--app", "echo", "--port", 7, "--counters", "--no-gso")
     bg = legit_echo_bg(ns, 4, 0.5)
     r = peer_run(ns, ICMP_FORGED)
     during = legit_result(bg)
@@ -917,3 +919,156 @@ def test_arp_request_flood(ns):
     assert r["sent"] >= 5000, r  # room for a loaded CI machine
     assert served(during) and served(after), (during, after)
     assert rss1 <= rss0 + 4096, (rss0, rss1)
+
+
+SLOWLORIS = """
+import resource, select, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+n, seconds, gap = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+srcs = sys.argv[4].split(",")
+socks = []
+for i in range(n):
+    s = socket.socket()
+    s.bind((srcs[i % len(srcs)], 0))
+    s.setblocking(False)
+    s.connect_ex(('{stack}', 80))
+    socks.append(s)
+po = select.poll()
+for s in socks:
+    po.register(s.fileno(), select.POLLOUT)
+t0, up = time.time(), set()
+while time.time() - t0 < 4 and len(up) < n:     # handshakes (SYNs beyond the cap are retried)
+    for fd, ev in po.poll(200):
+        po.unregister(fd)
+        up.add(fd)
+live = [s for s in socks if s.fileno() in up and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0]
+# a request line, then one byte of a header now and then: never the blank line
+line = b"X-a: b\\r\\n"
+for s in live:
+    try:
+        s.send(b"GET /1000 HTTP/1.1\\r\\n")
+    except OSError:
+        pass
+print("held", len(live), round(time.time() - t0, 1), file=sys.stderr, flush=True)
+k, lost = 0, set()
+end = time.time() + seconds
+while time.time() < end:
+    for s in live:
+        if s in lost:
+            continue
+        try:
+            s.send(line[k % len(line):k % len(line) + 1])
+        except OSError:
+            lost.add(s)         # reset or closed by the stack
+    k += 1
+    time.sleep(gap)
+print("still", len(live) - len(lost), file=sys.stderr, flush=True)
+time.sleep(60)                  # holds them until killed
+""".replace("{stack}", STACK_IP)
+
+HTTP_TIMED = """
+import json, socket, sys, time
+out = []
+for i in range(int(sys.argv[2])):
+    t = time.time()
+    try:
+        s = socket.socket()
+        s.bind((sys.argv[1], 0))
+        s.settimeout(1.0)
+        s.connect(('{stack}', 80))
+        s.sendall(b'GET /1000 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')
+        got = b''
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+        s.close()
+        body = got.partition(b'\\r\\n\\r\\n')[2]
+        out.append(round(time.time() - t, 3) if got.startswith(b'HTTP/1.0 200') and len(body) == 1000
+                   else 'wrong %r' % got[:40])
+    except OSError:
+        out.append(None)
+    time.sleep(float(sys.argv[3]))
+print(json.dumps(out))
+""".replace("{stack}", STACK_IP)
+
+
+def legit_http(ns, n=3, gap=0.3, src="10.9.0.3"):
+    """A Linux client fetches GET /1000 n times: seconds each took, None for a failure."""
+    r = ns.run(["/usr/bin/python3", "-c", HTTP_TIMED, src, n, gap], timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def slowloris(ns, stack, conns, srcs):
+    """Start the slowloris client (conns connections spread over srcs, a header
+    byte per connection every 0.5 s for 8 s); once it holds its connections:
+    (held, seconds to open them, process)."""
+    hog = ns.spawn(["/usr/bin/python3", "-c", SLOWLORIS, conns, 8, 0.5, ",".join(srcs)], "slowloris.log")
+    deadline = time.time() + 20
+    while "held" not in hog.log.read_text() and time.time() < deadline and hog.poll() is None:
+        time.sleep(0.2)
+    words = hog.log.read_text().split()
+    assert "held" in words, "slowloris did not report: " + hog.log.read_text()
+    return int(words[words.index("held") + 1]), words[words.index("held") + 2], hog
+
+
+def test_slowloris_one_client_many_slow_requests(ns):
+    """Slowloris: one client opens 300 connections to the http app (64
+    blocks) and keeps each alive with one byte of a never-ending request head
+    every 0.5 s, so none is stalled (the 30 s eviction does not apply). The
+    per-peer cap keeps half the blocks for others: a second client (another
+    address) fetches GET /1000 within 1 s during the attack and right after;
+    memory stays put."""
+    stack = ns.start_stack("--app", "http", "--port", 80, "--max-conns", 64, "--counters")
+    ns.run(["ip", "addr", "add", "10.9.0.3/24", "dev", "tap0"])
+    rss0 = rss_kib(stack)
+    held, took, hog = slowloris(ns, stack, 300, [HOST_IP])
+    time.sleep(2.0)                     # several bytes into every request head
+    during = legit_http(ns, 3, 0.5)
+    rss1 = rss_kib(stack)
+    time.sleep(max(0.0, 8.5 - 2.0 - 3 * 0.5))
+    still = hog.log.read_text().split()
+    hog.kill()
+    hog.wait()
+    after = legit_http(ns, 2, 0.2)
+    ctr, pools = stop_clean(ns, stack)
+    kept = still[still.index("still") + 1] if "still" in still else "?"
+    print(f"\nslowloris: one client holds {held} of 300 connections ({took} s to open; "
+          f"{kept} still open after 8 s of a byte per connection every 0.5 s); peer-cap drops "
+          f"{ctr.get('drop_tcp_peer_limit', 0)}, stalled evictions {ctr.get('tcp_stalled_evicted', 0)}; "
+          f"other client's GET /1000 during {during} s, after {after} s; stack RSS {rss0} -> {rss1} KiB")
+    assert 16 <= held <= 32, held       # the per-peer cap: half of 64
+    assert served(during), during
+    assert served(after), after
+    assert rss1 <= rss0 + 4096, (rss0, rss1)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: a slowloris spread over 4 addresses holds every "
+                   "block (each makes progress, so none is stalled, and the per-peer cap is per "
+                   "address); needs a request-head deadline or a minimum-rate eviction under pressure")
+def test_slowloris_from_four_addresses(ns):
+    """The same slowloris spread over 4 client addresses (75 connections each,
+    more than the 64 blocks): the per-peer cap no longer leaves room, nothing
+    is stalled, so a fifth client is locked out while it lasts (measured
+    2026-12-03: 0 of 3 fetches during, 2 of 2 right after). Pinned as a known
+    gap: this test starts passing (and then fails as XPASS) once the stack
+    or the app evicts slow request heads under pressure."""
+    stack = ns.start_stack("--app", "http", "--port", 80, "--max-conns", 64, "--counters")
+    srcs = ["10.9.0.3", "10.9.0.4", "10.9.0.5", "10.9.0.6"]
+    for a in srcs + ["10.9.0.7"]:
+        ns.run(["ip", "addr", "add", a + "/24", "dev", "tap0"])
+    held, took, hog = slowloris(ns, stack, 300, srcs)
+    time.sleep(2.0)
+    during = legit_http(ns, 3, 0.5, src="10.9.0.7")
+    hog.kill()
+    hog.wait()
+    after = legit_http(ns, 2, 0.2, src="10.9.0.7")
+    ctr, _ = stop_clean(ns, stack)
+    print(f"\nslowloris from 4 addresses: {held} of 300 connections look open to the client "
+          f"({took} s; SYN cookies answer beyond the pool: {ctr.get('tcp_syncookies_sent', 0)}), "
+          f"stalled evictions {ctr.get('tcp_stalled_evicted', 0)}; fifth client's GET /1000 during "
+          f"{during} s, after {after} s")
+    assert served(after), after
+    assert served(during), during

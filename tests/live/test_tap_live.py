@@ -209,7 +209,7 @@ def test_arp_resolution(ns):
 
 @pytest.mark.parametrize("gso", [False, True], ids=["plain", "gso"])
 def test_echo_200mb_sha256(ns, gso):
-    stack = ns.start_stack("--app", "echo", "--port", 7, *(["--gso"] if gso else []))
+    stack = ns.start_stack("--app", "echo", "--port", 7, "--gso" if gso else "--no-gso")
     out = ns.python(ECHO_CLIENT.format(n=200_000_000, ip=STACK_IP, port=7), timeout=150)
     assert out == "200000000 True"
     if gso:  # some of the echo's segments reached Linux in batches (as with GRO, a
@@ -222,7 +222,7 @@ def test_echo_200mb_sha256(ns, gso):
 @pytest.mark.parametrize("gso", [False, True], ids=["plain", "gso"])
 def test_sink_200mb_every_byte_verified(ns, gso):
     # with --gso Linux sends 64 KiB TSO frames that the bridge cuts into segments
-    stack = ns.start_stack("--app", "sink", "--port", 9, *(["--gso"] if gso else []))
+    stack = ns.start_stack("--app", "sink", "--port", 9, "--gso" if gso else "--no-gso")
     port = 42000
     code = f"""
 import socket, sys
@@ -310,7 +310,7 @@ print(len(data), ip, port, hashlib.sha256(data).hexdigest())
     # attach to the existing device (no --host-ip: Linux's side is configured)
     stack = ns.spawn([ns.tap_bin, "--ifname", "tap0", "--ip", f"{STACK_IP}/24", "--max-conns", 8,
                       "--app", "source", "--connect", f"{HOST_IP}:5001", "--bytes", 20_000_000,
-                      *(["--gso"] if gso else [])],
+                      "--gso" if gso else "--no-gso"],
                      "stack.log")
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
@@ -382,7 +382,7 @@ except ConnectionRefusedError:
 @pytest.mark.parametrize("gso", [False, True], ids=["plain", "gso"])
 def test_udp_echo(ns, gso):
     # with --gso Linux leaves UDP checksums partial: the bridge completes them
-    ns.start_stack("--app", "udp-echo", "--port", 5353, *(["--gso"] if gso else []))
+    ns.start_stack("--app", "udp-echo", "--port", 5353, "--gso" if gso else "--no-gso")
     code = f"""
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
@@ -402,7 +402,7 @@ print(ok)
 @pytest.mark.parametrize("gso", [False, True], ids=["plain", "gso"])
 def test_transfer_through_loss_reordering_duplication(ns, gso):
     stack = ns.start_stack("--app", "echo", "--port", 7, "--loss", "5%", "--reorder", "5%",
-                           "--duplicate", "1%", "--seed", 3, *(["--gso"] if gso else []))
+                           "--duplicate", "1%", "--seed", 3, "--gso" if gso else "--no-gso")
     out = ns.python(ECHO_CLIENT.format(n=3_000_000, ip=STACK_IP, port=7), timeout=200)
     assert out == "3000000 True"
     rc, log = ns.stop(stack)

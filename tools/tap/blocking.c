@@ -520,25 +520,25 @@ static void timespec_after_ms(struct timespec *t, int ms) {
   }
 }
 
-int microtcp_mux_wait(microtcp_sock_t *const socks[], size_t n, unsigned events, int timeout_ms) {
-  if (!socks || n == 0 || !socks[0]) return fail(NULL, MICROTCP_EINVAL);
+int microtcp_mux_wait_each(microtcp_sock_t *const socks[], const unsigned events[], size_t n, int timeout_ms) {
+  if (!socks || !events || n == 0 || !socks[0]) return fail(NULL, MICROTCP_EINVAL);
   microtcp_t *m = socks[0]->m;
   for (size_t i = 1; i < n; i++)
     if (!socks[i] || socks[i]->m != m) return fail(NULL, MICROTCP_EINVAL);
   struct timespec until;
   if (timeout_ms >= 0) timespec_after_ms(&until, timeout_ms);
-  unsigned want = events | MICROTCP_ERROR | MICROTCP_HANGUP;
   enter(m);
   int found = -1, err = MICROTCP_EAGAIN;
   for (;;) {
     size_t start = m->mux_cursor % n;
     for (size_t k = 0; k < n && found < 0; k++) {
       size_t i = (start + k) % n;
+      if (!events[i]) continue; /* not waited on at all */
       unsigned ev = microtcp_poll(m->st, socks[i]->h);
       /* before the handshake completes, "writable" would only mean data can
        * be queued; a waiter for WRITABLE wants the connection up (or failed) */
       if (!(ev & MICROTCP_CONNECTED)) ev &= ~(unsigned)MICROTCP_WRITABLE;
-      if (ev & want) found = (int)i;
+      if (ev & (events[i] | MICROTCP_ERROR | MICROTCP_HANGUP)) found = (int)i;
     }
     if (found >= 0) {
       m->mux_cursor = (size_t)found + 1;
@@ -555,4 +555,14 @@ int microtcp_mux_wait(microtcp_sock_t *const socks[], size_t n, unsigned events,
   }
   leave(m);
   return found >= 0 ? found : fail(NULL, err);
+}
+
+int microtcp_mux_wait(microtcp_sock_t *const socks[], size_t n, unsigned events, int timeout_ms) {
+  enum { ON_STACK = 64 };
+  unsigned each[ON_STACK] = {0}, *ev = n <= ON_STACK ? each : malloc(n * sizeof *ev);
+  if (!ev) return fail(NULL, MICROTCP_ENOMEM);
+  for (size_t i = 0; i < n; i++) ev[i] = events | MICROTCP_ERROR | MICROTCP_HANGUP;
+  int r = microtcp_mux_wait_each(socks, ev, n, timeout_ms);
+  if (ev != each) free(ev);
+  return r;
 }

@@ -15,7 +15,9 @@
  * Every error is one line on stderr.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -62,9 +62,11 @@ static const char USAGE[] =
     "  --port N             server port (default 7)\n"
     "  --connect A.B.C.D:P  source: the server to send to;  --bytes N  how much (1000000)\n"
     "  --pcap FILE          write every frame the stack receives and sends\n"
-    "  --gso                open the device with IFF_VNET_HDR and hand Linux runs of\n"
-    "                       consecutive TCP segments as one 64 KiB GSO frame (fewer\n"
-    "                       writes and receive-path passes; the segments are unchanged)\n"
+    "  --gso, --no-gso      the fast path (the default wherever the kernel offers\n"
+    "                       IFF_VNET_HDR): runs of consecutive TCP segments go to Linux\n"
+    "                       as one 64 KiB GSO frame and Linux's TSO frames are cut for\n"
+    "                       the stack (fewer writes and receive-path passes; the\n"
+    "                       segments are unchanged); --no-gso: one frame per read/write\n"
     "  --loss R  --duplicate R  --reorder R   rates per frame and direction:\n"
     "                       5 or 5% (percent) or 50000ppm\n"
     "  --delay MS           delay every frame by MS milliseconds (both directions)\n"
@@ -111,7 +113,8 @@ static void add_app(struct server *sv, struct app *a) {
 }
 
 static void tally(struct server *sv, const struct app *a) {
-  if (a->status == APP_DONE) sv->done++;
+  if (a->status == APP_DONE)
+    sv->done++;
   else {
     sv->failed++;
     fprintf(stderr, "microtcp-tap: %s failed: %s\n", app_kind_name(a->kind), a->reason);
@@ -150,8 +153,8 @@ struct bridge {
   uint64_t now;
   pcap_dumper_t *dump;
   uint64_t write_errors;
-  struct gso *gso; /* NULL unless --gso */
-  uint64_t malformed; /* --gso: frames from Linux with a bad virtio_net_hdr */
+  struct gso *gso;              /* NULL unless --gso */
+  uint64_t malformed;           /* --gso: frames from Linux with a bad virtio_net_hdr */
   uint64_t split_in, split_out; /* --gso: TSO super-frames from Linux, segments cut */
 };
 
@@ -211,25 +214,15 @@ static int parse_u64(const char *s, uint64_t *out) {
   return 0;
 }
 
-static void configure_stack(microtcp_config *cfg, const uint8_t mac[6], uint32_t ip, unsigned prefix,
-                            uint32_t gw, uint64_t seed, uint16_t max_conns, uint32_t buffer) {
+static void configure_stack(microtcp_config *cfg, const uint8_t mac[6], uint32_t ip,
+                            unsigned prefix, uint32_t gw, uint64_t seed, uint16_t max_conns,
+                            uint32_t buffer) {
   microtcp_config_default(cfg);
   memcpy(cfg->mac, mac, 6);
   cfg->ip = ip;
   cfg->netmask = prefix ? 0xffffffffu << (32 - prefix) : 0;
   cfg->gateway = gw;
   tap_config_stack(cfg, max_conns, buffer, seed); /* shared with microtcp-replay */
-}
-
-/* The options that take a value. */
-static int known_option(const char *a) {
-  static const char *const names[] = {"--ifname", "--ip", "--host-ip", "--gateway", "--mac",
-                                      "--app", "--port", "--pcap", "--loss", "--duplicate",
-                                      "--reorder", "--delay", "--seed", "--duration", "--connect",
-                                      "--max-conns", "--buffer", "--bytes"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (!strcmp(a, names[i])) return 1;
-  return 0;
 }
 
 /* The device counts as usable once the kernel reports it up and running
@@ -243,7 +236,8 @@ static int wait_running(const char *name, int timeout_ms) {
   for (int waited = 0; !ok && waited <= timeout_ms; waited += 5) {
     memset(&ifr, 0, sizeof ifr);
     snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING))
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 &&
+        (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING))
       ok = 1;
     else
       usleep(5000);
@@ -264,7 +258,8 @@ static void netns_name(char *name, size_t cap, struct stat *self) {
     char path[300];
     struct stat st;
     snprintf(path, sizeof path, "/run/netns/%s", de->d_name);
-    if (de->d_name[0] != '.' && stat(path, &st) == 0 && st.st_ino == self->st_ino && st.st_dev == self->st_dev) {
+    if (de->d_name[0] != '.' && stat(path, &st) == 0 && st.st_ino == self->st_ino &&
+        st.st_dev == self->st_dev) {
       snprintf(name, cap, "%s", de->d_name);
       break;
     }
@@ -281,361 +276,583 @@ static int netns_deleted(const char *name, const struct stat *self) {
   return stat(path, &st) != 0 || st.st_ino != self->st_ino || st.st_dev != self->st_dev;
 }
 
-int main(int argc, char **argv) {
-  const char *ifname = "microtcp0", *app = "echo", *pcap_path = NULL, *host_cidr = NULL;
-  uint32_t ip = 0, host_ip = 0, gw = 0, connect_ip = 0;
-  unsigned prefix = 24, host_prefix = 24;
-  uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x02};
-  uint16_t port = 7, connect_port = 0;
-  uint64_t source_bytes = 1000000, seed = 1, duration_ms = 0, max_conns = 32, buffer = 128 * 1024;
-  bool have_seed = false;
-  struct impair_params ip_params = {0};
-  int use_gso = 0, print_counters = 0;
+/* ---- the command line ------------------------------------------------------------ */
+struct options {
+  const char *ifname, *app, *pcap_path, *host_cidr;
+  uint32_t ip, host_ip, gw, connect_ip;
+  unsigned prefix, host_prefix;
+  uint8_t mac[6];
+  uint16_t port, connect_port;
+  uint64_t source_bytes, seed, duration_ms, max_conns, buffer;
+  bool have_seed, use_gso, print_counters;
+  int gso_choice; /* -1 auto (the default), 0 --no-gso, 1 --gso */
+  struct impair_params impair;
+  enum app_kind kind; /* 0: --app none */
+};
+
+static void options_default(struct options *o) {
+  static const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x02};
+  memset(o, 0, sizeof *o);
+  o->ifname = "microtcp0";
+  o->app = "echo";
+  o->prefix = o->host_prefix = 24;
+  memcpy(o->mac, mac, sizeof mac);
+  o->port = 7;
+  o->source_bytes = 1000000;
+  o->seed = 1;
+  o->max_conns = 32;
+  o->buffer = 128 * 1024;
+  o->gso_choice = -1;
+}
+
+/* One handler per option that takes a value: 0, or usage()'s exit code. */
+static int opt_ifname(struct options *o, const char *v) {
+  o->ifname = v;
+  return 0;
+}
+static int opt_ip(struct options *o, const char *v) {
+  return tap_parse_ipv4(v, &o->ip, &o->prefix, 24) < 0 ? usage("--ip expects A.B.C.D/N", v) : 0;
+}
+static int opt_host_ip(struct options *o, const char *v) {
+  if (tap_parse_ipv4(v, &o->host_ip, &o->host_prefix, 24) < 0)
+    return usage("--host-ip expects A.B.C.D/N", v);
+  o->host_cidr = v;
+  return 0;
+}
+static int opt_gateway(struct options *o, const char *v) {
+  return tap_parse_ipv4(v, &o->gw, NULL, 32) < 0 ? usage("--gateway expects A.B.C.D", v) : 0;
+}
+static int opt_mac(struct options *o, const char *v) {
+  return tap_parse_mac(v, o->mac) < 0 ? usage("--mac expects xx:xx:xx:xx:xx:xx", v) : 0;
+}
+static int opt_app(struct options *o, const char *v) {
+  o->app = v;
+  return 0;
+}
+static int opt_port(struct options *o, const char *v) {
+  uint64_t n;
+  if (parse_u64(v, &n) < 0 || n < 1 || n > 65535) return usage("--port expects 1..65535", v);
+  o->port = (uint16_t)n;
+  return 0;
+}
+static int opt_pcap(struct options *o, const char *v) {
+  o->pcap_path = v;
+  return 0;
+}
+static int opt_loss(struct options *o, const char *v) {
+  return impair_parse_rate(v, &o->impair.loss_ppm) < 0
+             ? usage("--loss expects 5, 5% or 50000ppm", v)
+             : 0;
+}
+static int opt_duplicate(struct options *o, const char *v) {
+  return impair_parse_rate(v, &o->impair.dup_ppm) < 0
+             ? usage("--duplicate expects 5, 5% or 50000ppm", v)
+             : 0;
+}
+static int opt_reorder(struct options *o, const char *v) {
+  return impair_parse_rate(v, &o->impair.reorder_ppm) < 0
+             ? usage("--reorder expects 5, 5% or 50000ppm", v)
+             : 0;
+}
+static int opt_delay(struct options *o, const char *v) {
+  char *end;
+  double ms = strtod(v, &end);
+  if (end == v || *end || ms < 0 || ms > 10000)
+    return usage("--delay expects milliseconds 0..10000", v);
+  o->impair.delay_us = (uint32_t)(ms * 1000.0);
+  return 0;
+}
+static int opt_seed(struct options *o, const char *v) {
+  if (parse_u64(v, &o->seed) < 0) return usage("--seed expects an unsigned integer", v);
+  o->have_seed = true;
+  return 0;
+}
+static int opt_duration(struct options *o, const char *v) {
+  char *end;
+  double s = strtod(v, &end);
+  if (end == v || *end || s <= 0) return usage("--duration expects seconds > 0", v);
+  o->duration_ms = (uint64_t)(s * 1000.0);
+  return 0;
+}
+static int opt_connect(struct options *o, const char *v) {
+  unsigned x1, x2, x3, x4, pt;
+  char tail;
+  if (sscanf(v, "%3u.%3u.%3u.%3u:%5u%c", &x1, &x2, &x3, &x4, &pt, &tail) != 5 || x1 > 255 ||
+      x2 > 255 || x3 > 255 || x4 > 255 || pt == 0 || pt > 65535)
+    return usage("--connect expects A.B.C.D:PORT", v);
+  o->connect_ip = x1 << 24 | x2 << 16 | x3 << 8 | x4;
+  o->connect_port = (uint16_t)pt;
+  return 0;
+}
+static int opt_max_conns(struct options *o, const char *v) {
+  if (parse_u64(v, &o->max_conns) < 0 || o->max_conns < 1 || o->max_conns > 16384)
+    return usage("--max-conns expects 1..16384", v);
+  return 0;
+}
+static int opt_buffer(struct options *o, const char *v) {
+  if (parse_u64(v, &o->buffer) < 0 || o->buffer < 2048 || o->buffer > (64u << 20))
+    return usage("--buffer expects 2048..67108864 bytes", v);
+  return 0;
+}
+static int opt_bytes(struct options *o, const char *v) {
+  return parse_u64(v, &o->source_bytes) < 0 ? usage("--bytes expects an unsigned integer", v) : 0;
+}
+
+static const struct value_option {
+  const char *name;
+  int (*set)(struct options *o, const char *v);
+} VALUE_OPTIONS[] = {
+    {"--ifname", opt_ifname},   {"--ip", opt_ip},
+    {"--host-ip", opt_host_ip}, {"--gateway", opt_gateway},
+    {"--mac", opt_mac},         {"--app", opt_app},
+    {"--port", opt_port},       {"--pcap", opt_pcap},
+    {"--loss", opt_loss},       {"--duplicate", opt_duplicate},
+    {"--reorder", opt_reorder}, {"--delay", opt_delay},
+    {"--seed", opt_seed},       {"--duration", opt_duration},
+    {"--connect", opt_connect}, {"--max-conns", opt_max_conns},
+    {"--buffer", opt_buffer},   {"--bytes", opt_bytes},
+};
+
+static const struct value_option *find_value_option(const char *a) {
+  for (size_t i = 0; i < sizeof VALUE_OPTIONS / sizeof VALUE_OPTIONS[0]; i++)
+    if (!strcmp(a, VALUE_OPTIONS[i].name)) return &VALUE_OPTIONS[i];
+  return NULL;
+}
+
+/* Options without a value: 1 if `a` is one (handled), else 0. --help and
+ * --version print and set *exit_code to 0. */
+static int flag_option(struct options *o, const char *a, int *exit_code) {
+  if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    fputs(USAGE, stdout);
+    *exit_code = 0;
+  } else if (!strcmp(a, "--version")) {
+    printf("microtcp-tap %s\n", MICROTCP_VERSION_STRING);
+    *exit_code = 0;
+  } else if (!strcmp(a, "--gso")) {
+    o->gso_choice = 1;
+  } else if (!strcmp(a, "--no-gso")) {
+    o->gso_choice = 0;
+  } else if (!strcmp(a, "--counters")) {
+    o->print_counters = true;
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+/* The app named by --app and the options that go with it: 0 or usage()'s code. */
+static int choose_app(struct options *o) {
+  static const struct {
+    const char *name;
+    enum app_kind kind;
+  } apps[] = {{"echo", APP_ECHO_SERVER}, {"sink", APP_SINK},
+              {"http", APP_HTTP_SERVER}, {"udp-echo", APP_UDP_ECHO_SERVER},
+              {"source", APP_SOURCE},    {"none", (enum app_kind)0}};
+  size_t i = 0, n = sizeof apps / sizeof apps[0];
+  while (i < n && strcmp(o->app, apps[i].name) != 0)
+    i++;
+  if (i == n) return usage("--app expects echo, sink, http, udp-echo, source or none", o->app);
+  o->kind = apps[i].kind;
+  if (o->kind == APP_SOURCE && !o->connect_ip)
+    return usage("--app source needs --connect A.B.C.D:PORT", NULL);
+  if (o->kind != APP_SOURCE && o->connect_ip)
+    return usage("--connect is only for --app source", NULL);
+  return 0;
+}
+
+/* -1 to go on with the options in *o, else the exit code (help, version, misuse). */
+static int parse_args(int argc, char **argv, struct options *o) {
+  options_default(o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(USAGE, stdout);
-      return 0;
-    }
-    if (!strcmp(a, "--version")) {
-      printf("microtcp-tap %s\n", MICROTCP_VERSION_STRING);
-      return 0;
+    int code = -1;
+    if (flag_option(o, a, &code)) {
+      if (code >= 0) return code;
+      continue;
     }
     if (strncmp(a, "--", 2) != 0) return usage("unexpected argument", a);
-    if (!strcmp(a, "--gso")) { /* options without a value */
-      use_gso = 1;
-      continue;
-    }
-    if (!strcmp(a, "--counters")) {
-      print_counters = 1;
-      continue;
-    }
-    if (!known_option(a)) return usage("unknown option", a); /* even as the last argument */
+    const struct value_option *opt = find_value_option(a);
+    if (!opt) return usage("unknown option", a); /* even as the last argument */
     if (i + 1 >= argc) return usage("option needs a value", a);
-    const char *v = argv[++i];
-    if (!strcmp(a, "--ifname")) {
-      ifname = v;
-    } else if (!strcmp(a, "--ip")) {
-      if (tap_parse_ipv4(v, &ip, &prefix, 24) < 0) return usage("--ip expects A.B.C.D/N", v);
-    } else if (!strcmp(a, "--host-ip")) {
-      if (tap_parse_ipv4(v, &host_ip, &host_prefix, 24) < 0)
-        return usage("--host-ip expects A.B.C.D/N", v);
-      host_cidr = v;
-    } else if (!strcmp(a, "--gateway")) {
-      if (tap_parse_ipv4(v, &gw, NULL, 32) < 0) return usage("--gateway expects A.B.C.D", v);
-    } else if (!strcmp(a, "--mac")) {
-      if (tap_parse_mac(v, mac) < 0) return usage("--mac expects xx:xx:xx:xx:xx:xx", v);
-    } else if (!strcmp(a, "--app")) {
-      app = v;
-    } else if (!strcmp(a, "--port")) {
-      uint64_t n;
-      if (parse_u64(v, &n) < 0 || n < 1 || n > 65535) return usage("--port expects 1..65535", v);
-      port = (uint16_t)n;
-    } else if (!strcmp(a, "--pcap")) {
-      pcap_path = v;
-    } else if (!strcmp(a, "--loss")) {
-      if (impair_parse_rate(v, &ip_params.loss_ppm) < 0) return usage("--loss expects 5, 5% or 50000ppm", v);
-    } else if (!strcmp(a, "--duplicate")) {
-      if (impair_parse_rate(v, &ip_params.dup_ppm) < 0) return usage("--duplicate expects 5, 5% or 50000ppm", v);
-    } else if (!strcmp(a, "--reorder")) {
-      if (impair_parse_rate(v, &ip_params.reorder_ppm) < 0) return usage("--reorder expects 5, 5% or 50000ppm", v);
-    } else if (!strcmp(a, "--delay")) {
-      char *end;
-      double ms = strtod(v, &end);
-      if (end == v || *end || ms < 0 || ms > 10000) return usage("--delay expects milliseconds 0..10000", v);
-      ip_params.delay_us = (uint32_t)(ms * 1000.0);
-    } else if (!strcmp(a, "--seed")) {
-      if (parse_u64(v, &seed) < 0) return usage("--seed expects an unsigned integer", v);
-      have_seed = true;
-    } else if (!strcmp(a, "--duration")) {
-      char *end;
-      double s = strtod(v, &end);
-      if (end == v || *end || s <= 0) return usage("--duration expects seconds > 0", v);
-      duration_ms = (uint64_t)(s * 1000.0);
-    } else if (!strcmp(a, "--connect")) {
-      unsigned x1, x2, x3, x4, pt;
-      char tail;
-      if (sscanf(v, "%3u.%3u.%3u.%3u:%5u%c", &x1, &x2, &x3, &x4, &pt, &tail) != 5 || x1 > 255 ||
-          x2 > 255 || x3 > 255 || x4 > 255 || pt == 0 || pt > 65535)
-        return usage("--connect expects A.B.C.D:PORT", v);
-      connect_ip = x1 << 24 | x2 << 16 | x3 << 8 | x4;
-      connect_port = (uint16_t)pt;
-    } else if (!strcmp(a, "--max-conns")) {
-      if (parse_u64(v, &max_conns) < 0 || max_conns < 1 || max_conns > 16384)
-        return usage("--max-conns expects 1..16384", v);
-    } else if (!strcmp(a, "--buffer")) {
-      if (parse_u64(v, &buffer) < 0 || buffer < 2048 || buffer > (64u << 20))
-        return usage("--buffer expects 2048..67108864 bytes", v);
-    } else if (!strcmp(a, "--bytes")) {
-      if (parse_u64(v, &source_bytes) < 0) return usage("--bytes expects an unsigned integer", v);
-    } else {
-      return usage("unknown option", a);
-    }
+    int r = opt->set(o, argv[++i]);
+    if (r) return r;
   }
-  if (!ip) return usage("--ip is required", NULL);
-  enum app_kind kind = (enum app_kind)0;
-  if (!strcmp(app, "echo")) kind = APP_ECHO_SERVER;
-  else if (!strcmp(app, "sink")) kind = APP_SINK;
-  else if (!strcmp(app, "http")) kind = APP_HTTP_SERVER;
-  else if (!strcmp(app, "udp-echo")) kind = APP_UDP_ECHO_SERVER;
-  else if (!strcmp(app, "source")) kind = APP_SOURCE;
-  else if (strcmp(app, "none") != 0) return usage("--app expects echo, sink, http, udp-echo, source or none", app);
-  if (kind == APP_SOURCE && !connect_ip) return usage("--app source needs --connect A.B.C.D:PORT", NULL);
-  if (kind != APP_SOURCE && connect_ip) return usage("--connect is only for --app source", NULL);
+  if (!o->ip) return usage("--ip is required", NULL);
+  int r = choose_app(o);
+  return r ? r : -1;
+}
 
-  /* Handlers first: a signal that arrives while the device and the stack are
-   * being set up still ends in a clean stop (with the summary line). No
-   * SA_RESTART: poll() returns EINTR and the loop sees `stop` at once. */
+/* ---- setting up: signals, device, stack, app, pcap, impairments ------------------- */
+/* Handlers first: a signal that arrives while the device and the stack are
+ * being set up still ends in a clean stop (with the summary line). No
+ * SA_RESTART: poll() returns EINTR and the loop sees `stop` at once. */
+static void install_signal_handlers(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+}
 
-  /* ---- the device ---- */
-  char err[256], name[16];
-  int fd = tap_open(ifname, use_gso, name, err, sizeof err);
-  if (fd < 0) {
-    fprintf(stderr, "microtcp-tap: %s\n", err);
-    return 1;
-  }
-  if (use_gso && gso_enable_offloads(fd) < 0) {
-    fprintf(stderr, "microtcp-tap: cannot enable TAP offloads (TUNSETOFFLOAD): %s\n", strerror(errno));
-    return 1;
-  }
+static int fail(const char *fmt, const char *a, const char *b) {
+  fputs("microtcp-tap: ", stderr);
+  fprintf(stderr, fmt, a, b);
+  fputc('\n', stderr);
+  return 1;
+}
 
-  /* ---- the stack ---- */
-  microtcp_config cfg;
-  configure_stack(&cfg, mac, ip, prefix, gw, seed, (uint16_t)max_conns, (uint32_t)buffer);
-  /* Without --seed the secret is unpredictable (ISNs, IP IDs, ports). */
-  if (tap_config_choose_secret(cfg.secret, have_seed, seed) < 0) {
-    fprintf(stderr, "microtcp-tap: getrandom: %s\n", strerror(errno));
-    return 1;
-  }
-  size_t need = microtcp_footprint(&cfg);
-  void *arena = need ? aligned_alloc(16, (need + 15) & ~(size_t)15) : NULL;
-  int ierr = MICROTCP_EINVAL;
-  microtcp_stack *st = arena ? microtcp_init(arena, need, &cfg, mono_us(), &ierr) : NULL;
-  if (!st) {
-    fprintf(stderr, "microtcp-tap: stack init failed: %s\n", microtcp_strerror(ierr));
-    return 1;
-  }
-
-  /* ---- the app ---- */
-  struct server sv = {kind, -1, NULL, 0, 0, 0, 0, 0, 0};
-  struct app *client = NULL;
-  uint64_t now = mono_us();
-  if (kind == APP_UDP_ECHO_SERVER) {
-    int h = microtcp_udp_bind(st, now, port);
-    if (h < 0) {
-      fprintf(stderr, "microtcp-tap: udp bind %u: %s\n", port, microtcp_strerror(h));
-      return 1;
-    }
-    struct app *a = calloc(1, sizeof *a);
-    struct app_params p = {0};
-    if (!a) abort();
-    app_start_server(a, kind, &p, h, st, now);
-    add_app(&sv, a);
-  } else if (kind == APP_SOURCE) {
-    client = calloc(1, sizeof *client);
-    struct app_params p = {0};
-    if (!client) abort();
-    p.bytes = source_bytes;
-    p.remote_ip = connect_ip;
-    p.remote_port = connect_port;
-    if (app_start_client(client, APP_SOURCE, &p, st, now) < 0) {
-      fprintf(stderr, "microtcp-tap: source: %s\n", client->reason);
-      return 1;
-    }
-  } else if (kind) {
-    sv.listener = microtcp_tcp_listen(st, now, port, 1024);
-    if (sv.listener < 0) {
-      fprintf(stderr, "microtcp-tap: listen %u: %s\n", port, microtcp_strerror(sv.listener));
-      return 1;
-    }
-  }
-
-  pcap_t *pd = NULL;
-  struct bridge br = {st, fd, now, NULL, 0, NULL, 0, 0, 0};
-  static struct gso gso; /* 64 KiB: not on the stack */
-  if (use_gso) {
-    gso_init(&gso);
-    br.gso = &gso;
-  }
-  const size_t vnet = use_gso ? GSO_VNET_HDR_LEN : 0; /* header before each frame read */
-  if (pcap_path) {
-    pd = pcap_open_dead(DLT_EN10MB, 65535);
-    br.dump = pd ? pcap_dump_open(pd, pcap_path) : NULL;
-    if (!br.dump) {
-      fprintf(stderr, "microtcp-tap: cannot write %s: %s\n", pcap_path, pd ? pcap_geterr(pd) : "pcap");
-      return 1;
-    }
-  }
+/* Everything one run holds, from setup to shutdown. */
+struct run {
+  struct options o;
+  char name[16]; /* the device's name */
+  int fd;        /* the device */
+  void *arena;
+  microtcp_stack *st;
+  struct server sv;
+  struct app *client; /* --app source */
+  struct bridge br;
+  pcap_t *pd;
   struct impair in, out;
-  if (impair_init(&in, &ip_params, seed * 2) < 0 || impair_init(&out, &ip_params, seed * 2 + 1) < 0) {
-    fprintf(stderr, "microtcp-tap: out of memory\n");
-    return 1;
-  }
-
-  /* Last: once Linux's side has its address, the stack is ready to answer
-   * (the live tests wait for the address). */
-  if (host_cidr && tap_configure(name, host_ip, host_prefix, NULL, err, sizeof err) < 0) {
-    fprintf(stderr, "microtcp-tap: %s\n", err);
-    return 1;
-  }
-  if (host_cidr && wait_running(name, 2000) < 0) {
-    fprintf(stderr, "microtcp-tap: %s did not come up and running within 2 s\n", name);
-    return 1;
-  }
-  fprintf(stderr, "microtcp-tap: %s up, stack %u.%u.%u.%u/%u, app %s port %u\n", name, ip >> 24,
-          ip >> 16 & 255, ip >> 8 & 255, ip & 255, prefix, app, port);
-
-  int rc = 0, client_reported = 0;
-  uint64_t t0 = mono_us();
-  char ns[256];
+  struct inbound inb;
+  int rc, client_reported;
+  char ns[256]; /* the network namespace's name, "" if none */
   struct stat ns_self;
-  netns_name(ns, sizeof ns, &ns_self);
-  uint64_t ns_check = t0 + 1000000;
-  static uint8_t buf[GSO_VNET_HDR_LEN + 14 + GSO_MAX_BYTES]; /* a super-frame with --gso */
-  struct inbound inb = {&in, &br};
-  while (!stop) {
-    now = mono_us();
-    br.now = now;
-    if (duration_ms && now - t0 >= duration_ms * 1000u) break;
-    /* frames from Linux (bounded per turn so timers and output keep up) */
-    for (int k = 0, segs = 0; k < 256 && segs < 512; k++) {
-      ssize_t n = read(fd, buf, use_gso ? sizeof buf : 2048);
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        /* `ip link del` (EBADFD) and the like: nothing will ever arrive again,
-         * and poll() would report the fd ready forever. */
-        fprintf(stderr, "microtcp-tap: %s disappeared (%s): stopping\n", name, strerror(errno));
-        rc = 1;
-        stop = 1;
-        break;
-      }
-      if (n <= (ssize_t)vnet) break;
-      if (!use_gso) {
-        impair_pass(&in, buf, (size_t)n, now, to_stack, &br);
-        segs++;
-        continue;
-      }
-      /* Offloads are on: the frame may be a TCP super-frame or carry a
-       * partial checksum; the stack gets MTU-sized, complete frames. */
-      int r = gso_split(buf, (size_t)n, from_linux, &inb);
-      if (r < 0) {
-        br.malformed++;
-        continue;
-      }
-      segs += r;
-      if (r > 1) {
-        br.split_in++;
-        br.split_out += (uint64_t)r;
-      }
-    }
-    if (ns[0] && now >= ns_check) {
-      ns_check = now + 1000000;
-      if (netns_deleted(ns, &ns_self)) {
-        fprintf(stderr, "microtcp-tap: network namespace %s was deleted: stopping\n", ns);
-        stop = 1;
-      }
-    }
-    impair_release(&in, now, to_stack, &br);
-    microtcp_advance(st, now);
-    serve(&sv, st, now);
-    if (client && app_poll(client, st, now) != APP_RUNNING) {
-      fprintf(stderr, "microtcp-tap: source %s: %llu bytes sent in %.3f s, %u retransmits, srtt %u us%s%s\n",
-              client->status == APP_DONE ? "done" : "failed", (unsigned long long)client->sent,
-              (double)(client->finished_at - client->started_at) / 1e6, client->retransmits,
-              client->srtt_us, client->reason[0] ? ", " : "", client->reason);
-      rc = client->status == APP_DONE ? 0 : 1;
-      if (client->status == APP_DONE) sv.done++; /* in the summary's counts (reported above) */
-      else sv.failed++;
-      client_reported = 1;
-      stop = 1; /* send the last frames (the FIN), then leave */
-    }
-    int n;
-    while ((n = microtcp_output(st, now, buf, sizeof buf)) > 0) {
-      record(&br, buf, (size_t)n);
-      impair_pass(&out, buf, (size_t)n, now, to_linux, &br);
-    }
-    impair_release(&out, now, to_linux, &br);
-    flush_linux(&br);
-    if (stop) break;
-    /* sleep until a frame, the stack's deadline or a held frame is due */
-    uint64_t wake = microtcp_deadline(st);
-    if (impair_next(&in) < wake) wake = impair_next(&in);
-    if (impair_next(&out) < wake) wake = impair_next(&out);
-    now = mono_us();
-    int timeout = 100; /* cap: --duration and signals are checked at least this often */
-    if (wake <= now) timeout = 0;
-    else if (wake - now < 100000) timeout = (int)((wake - now + 999) / 1000);
-    struct pollfd pfd = {fd, POLLIN, 0};
-    poll(&pfd, 1, timeout);
-  }
+};
 
-  /* A source stopped (signal, --duration) before it finished has not done
-   * its job: that is a failure (an unreachable peer used to exit 0). */
-  if (client && !client_reported) {
-    if (client->connected)
-      snprintf(client->reason, sizeof client->reason, "stopped before it finished (%llu of %llu bytes queued)",
-               (unsigned long long)client->sent, (unsigned long long)source_bytes);
-    else
-      snprintf(client->reason, sizeof client->reason, "stopped before it connected (peer unreachable?)");
-    client->status = APP_FAILED;
-    tally(&sv, client);
-    rc = 1;
+static struct gso gso_state;                                     /* 64 KiB: not on the stack */
+static uint8_t frame_buf[GSO_VNET_HDR_LEN + 14 + GSO_MAX_BYTES]; /* a super-frame with --gso */
+
+static int open_device(struct run *r) {
+  char err[256];
+  /* The fast path by default, where the kernel has it; --gso insists. */
+  r->o.use_gso = r->o.gso_choice == 1 || (r->o.gso_choice < 0 && tap_supports_vnet_hdr());
+  r->fd = tap_open(r->o.ifname, r->o.use_gso, r->name, err, sizeof err);
+  if (r->fd < 0) return fail("%s%s", err, "");
+  if (r->o.use_gso && gso_enable_offloads(r->fd) < 0)
+    return fail("cannot enable TAP offloads (TUNSETOFFLOAD): %s%s", strerror(errno), "");
+  return 0;
+}
+
+static int create_stack(struct run *r) {
+  const struct options *o = &r->o;
+  microtcp_config cfg;
+  configure_stack(&cfg, o->mac, o->ip, o->prefix, o->gw, o->seed, (uint16_t)o->max_conns,
+                  (uint32_t)o->buffer);
+  /* Without --seed the secret is unpredictable (ISNs, IP IDs, ports). */
+  if (tap_config_choose_secret(cfg.secret, o->have_seed, o->seed) < 0)
+    return fail("getrandom: %s%s", strerror(errno), "");
+  size_t need = microtcp_footprint(&cfg);
+  r->arena = need ? aligned_alloc(16, (need + 15) & ~(size_t)15) : NULL;
+  int ierr = MICROTCP_EINVAL;
+  r->st = r->arena ? microtcp_init(r->arena, need, &cfg, mono_us(), &ierr) : NULL;
+  if (!r->st) return fail("stack init failed: %s%s", microtcp_strerror(ierr), "");
+  return 0;
+}
+
+static struct app *new_app(void) {
+  struct app *a = calloc(1, sizeof *a);
+  if (!a) abort();
+  return a;
+}
+
+static int start_udp_echo(struct run *r, uint64_t now) {
+  int h = microtcp_udp_bind(r->st, now, r->o.port);
+  if (h < 0) {
+    fprintf(stderr, "microtcp-tap: udp bind %u: %s\n", r->o.port, microtcp_strerror(h));
+    return 1;
   }
-  /* Close what is still open so Linux sees FIN/RST rather than silence. */
-  now = mono_us();
-  for (size_t i = 0; i < sv.n; i++) {
-    if (sv.apps[i]->status == APP_RUNNING) app_close(sv.apps[i], st, now);
-    free(sv.apps[i]);
+  struct app *a = new_app();
+  struct app_params p = {0};
+  app_start_server(a, r->o.kind, &p, h, r->st, now);
+  add_app(&r->sv, a);
+  return 0;
+}
+
+static int start_source(struct run *r, uint64_t now) {
+  struct app_params p = {0};
+  r->client = new_app();
+  p.bytes = r->o.source_bytes;
+  p.remote_ip = r->o.connect_ip;
+  p.remote_port = r->o.connect_port;
+  if (app_start_client(r->client, APP_SOURCE, &p, r->st, now) < 0)
+    return fail("source: %s%s", r->client->reason, "");
+  return 0;
+}
+
+static int start_listener(struct run *r, uint64_t now) {
+  r->sv.listener = microtcp_tcp_listen(r->st, now, r->o.port, 1024);
+  if (r->sv.listener < 0) {
+    fprintf(stderr, "microtcp-tap: listen %u: %s\n", r->o.port, microtcp_strerror(r->sv.listener));
+    return 1;
+  }
+  return 0;
+}
+
+static int start_app(struct run *r) {
+  uint64_t now = mono_us();
+  r->sv.kind = r->o.kind;
+  r->sv.listener = -1;
+  if (r->o.kind == APP_UDP_ECHO_SERVER) return start_udp_echo(r, now);
+  if (r->o.kind == APP_SOURCE) return start_source(r, now);
+  if (r->o.kind) return start_listener(r, now);
+  return 0;
+}
+
+/* The bridge: pcap, --gso, the impairments of both directions. */
+static int start_bridge(struct run *r) {
+  r->br.st = r->st;
+  r->br.fd = r->fd;
+  r->br.now = mono_us();
+  if (r->o.use_gso) {
+    gso_init(&gso_state);
+    r->br.gso = &gso_state;
+  }
+  if (r->o.pcap_path) {
+    r->pd = pcap_open_dead(DLT_EN10MB, 65535);
+    r->br.dump = r->pd ? pcap_dump_open(r->pd, r->o.pcap_path) : NULL;
+    if (!r->br.dump)
+      return fail("cannot write %s: %s", r->o.pcap_path, r->pd ? pcap_geterr(r->pd) : "pcap");
+  }
+  if (impair_init(&r->in, &r->o.impair, r->o.seed * 2) < 0 ||
+      impair_init(&r->out, &r->o.impair, r->o.seed * 2 + 1) < 0)
+    return fail("out of memory%s%s", "", "");
+  r->inb.im = &r->in;
+  r->inb.br = &r->br;
+  return 0;
+}
+
+/* Last: once Linux's side has its address, the stack is ready to answer
+ * (the live tests wait for the address). */
+static int bring_up(struct run *r) {
+  const struct options *o = &r->o;
+  char err[256];
+  if (o->host_cidr && tap_configure(r->name, o->host_ip, o->host_prefix, NULL, err, sizeof err) < 0)
+    return fail("%s%s", err, "");
+  if (o->host_cidr && wait_running(r->name, 2000) < 0)
+    return fail("%s did not come up and running within 2 s%s", r->name, "");
+  fprintf(stderr, "microtcp-tap: %s up, stack %u.%u.%u.%u/%u, app %s port %u\n", r->name,
+          o->ip >> 24, o->ip >> 16 & 255, o->ip >> 8 & 255, o->ip & 255, o->prefix, o->app,
+          o->port);
+  return 0;
+}
+
+static int setup(struct run *r) {
+  int rc;
+  if ((rc = open_device(r)) || (rc = create_stack(r)) || (rc = start_app(r)) ||
+      (rc = start_bridge(r)) || (rc = bring_up(r)))
+    return rc;
+  netns_name(r->ns, sizeof r->ns, &r->ns_self);
+  return 0;
+}
+
+/* ---- the event loop --------------------------------------------------------------- */
+/* A frame read from the device: impairments then the stack, or with --gso
+ * first cut into MTU-sized complete frames. The number of segments it made. */
+static int take_frame(struct run *r, size_t n) {
+  if (!r->o.use_gso) {
+    impair_pass(&r->in, frame_buf, n, r->br.now, to_stack, &r->br);
+    return 1;
+  }
+  /* Offloads are on: the frame may be a TCP super-frame or carry a partial
+   * checksum; the stack gets MTU-sized, complete frames. */
+  int segs = gso_split(frame_buf, n, from_linux, &r->inb);
+  if (segs < 0) {
+    r->br.malformed++;
+    return 0;
+  }
+  if (segs > 1) {
+    r->br.split_in++;
+    r->br.split_out += (uint64_t)segs;
+  }
+  return segs;
+}
+
+/* Frames from Linux, bounded per turn so timers and output keep up. */
+static void read_from_linux(struct run *r) {
+  const size_t vnet = r->o.use_gso ? GSO_VNET_HDR_LEN : 0; /* header before each frame read */
+  for (int k = 0, segs = 0; k < 256 && segs < 512; k++) {
+    ssize_t n = read(r->fd, frame_buf, r->o.use_gso ? sizeof frame_buf : 2048);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      /* `ip link del` (EBADFD) and the like: nothing will ever arrive again,
+       * and poll() would report the fd ready forever. */
+      fprintf(stderr, "microtcp-tap: %s disappeared (%s): stopping\n", r->name, strerror(errno));
+      r->rc = 1;
+      stop = 1;
+      return;
+    }
+    if (n <= (ssize_t)vnet) return;
+    segs += take_frame(r, (size_t)n);
+  }
+}
+
+static void check_netns(struct run *r, uint64_t now, uint64_t *next_check) {
+  if (!r->ns[0] || now < *next_check) return;
+  *next_check = now + 1000000;
+  if (netns_deleted(r->ns, &r->ns_self)) {
+    fprintf(stderr, "microtcp-tap: network namespace %s was deleted: stopping\n", r->ns);
+    stop = 1;
+  }
+}
+
+/* The source app finished (either way): report it and stop after sending
+ * the last frames (the FIN). */
+static void poll_client(struct run *r, uint64_t now) {
+  struct app *c = r->client;
+  if (!c || app_poll(c, r->st, now) == APP_RUNNING) return;
+  fprintf(stderr,
+          "microtcp-tap: source %s: %llu bytes sent in %.3f s, %u retransmits, srtt %u us%s%s\n",
+          c->status == APP_DONE ? "done" : "failed", (unsigned long long)c->sent,
+          (double)(c->finished_at - c->started_at) / 1e6, c->retransmits, c->srtt_us,
+          c->reason[0] ? ", " : "", c->reason);
+  r->rc = c->status == APP_DONE ? 0 : 1;
+  if (c->status == APP_DONE)
+    r->sv.done++; /* in the summary's counts (reported above) */
+  else
+    r->sv.failed++;
+  r->client_reported = 1;
+  stop = 1;
+}
+
+static void write_to_linux(struct run *r, uint64_t now) {
+  int n;
+  while ((n = microtcp_output(r->st, now, frame_buf, sizeof frame_buf)) > 0) {
+    record(&r->br, frame_buf, (size_t)n);
+    impair_pass(&r->out, frame_buf, (size_t)n, now, to_linux, &r->br);
+  }
+  impair_release(&r->out, now, to_linux, &r->br);
+  flush_linux(&r->br);
+}
+
+/* Sleep until a frame, the stack's deadline or a held frame is due. */
+static void sleep_until_due(struct run *r) {
+  uint64_t wake = microtcp_deadline(r->st);
+  if (impair_next(&r->in) < wake) wake = impair_next(&r->in);
+  if (impair_next(&r->out) < wake) wake = impair_next(&r->out);
+  uint64_t now = mono_us();
+  int timeout = 100; /* cap: --duration and signals are checked at least this often */
+  if (wake <= now)
+    timeout = 0;
+  else if (wake - now < 100000)
+    timeout = (int)((wake - now + 999) / 1000);
+  struct pollfd pfd = {r->fd, POLLIN, 0};
+  poll(&pfd, 1, timeout);
+}
+
+static void run_loop(struct run *r) {
+  uint64_t t0 = mono_us(), ns_check = t0 + 1000000;
+  while (!stop) {
+    uint64_t now = mono_us();
+    r->br.now = now;
+    if (r->o.duration_ms && now - t0 >= r->o.duration_ms * 1000u) break;
+    read_from_linux(r);
+    check_netns(r, now, &ns_check);
+    impair_release(&r->in, now, to_stack, &r->br);
+    microtcp_advance(r->st, now);
+    serve(&r->sv, r->st, now);
+    poll_client(r, now);
+    write_to_linux(r, now);
+    if (stop) break;
+    sleep_until_due(r);
+  }
+}
+
+/* ---- shutdown: the apps, the summary, the counters --------------------------------- */
+/* A source stopped (signal, --duration) before it finished has not done
+ * its job: that is a failure (an unreachable peer used to exit 0). */
+static void fail_unfinished_client(struct run *r) {
+  struct app *c = r->client;
+  if (!c || r->client_reported) return;
+  if (c->connected)
+    snprintf(c->reason, sizeof c->reason, "stopped before it finished (%llu of %llu bytes queued)",
+             (unsigned long long)c->sent, (unsigned long long)r->o.source_bytes);
+  else
+    snprintf(c->reason, sizeof c->reason, "stopped before it connected (peer unreachable?)");
+  c->status = APP_FAILED;
+  tally(&r->sv, c);
+  r->rc = 1;
+}
+
+/* Close what is still open so Linux sees FIN/RST rather than silence. */
+static void close_apps(struct run *r) {
+  uint64_t now = mono_us();
+  for (size_t i = 0; i < r->sv.n; i++) {
+    if (r->sv.apps[i]->status == APP_RUNNING) app_close(r->sv.apps[i], r->st, now);
+    free(r->sv.apps[i]);
   }
   int n;
-  while ((n = microtcp_output(st, now, buf, sizeof buf)) > 0) {
-    record(&br, buf, (size_t)n);
-    to_linux(&br, buf, (size_t)n);
+  while ((n = microtcp_output(r->st, now, frame_buf, sizeof frame_buf)) > 0) {
+    record(&r->br, frame_buf, (size_t)n);
+    to_linux(&r->br, frame_buf, (size_t)n);
   }
-  flush_linux(&br);
-  if (br.dump) pcap_dump_close(br.dump);
-  if (pd) pcap_close(pd);
-  const microtcp_counters *c = microtcp_get_counters(st);
+  flush_linux(&r->br);
+  if (r->br.dump) pcap_dump_close(r->br.dump);
+  if (r->pd) pcap_close(r->pd);
+}
+
+static void print_summary(const struct run *r) {
+  const microtcp_counters *c = microtcp_get_counters(r->st);
+  const struct bridge *b = &r->br;
   char gso_note[192] = "";
-  if (use_gso)
+  if (r->o.use_gso)
     snprintf(gso_note, sizeof gso_note,
              "; gso: %llu frames to Linux in %llu writes, %llu super-frames from Linux cut into "
              "%llu, %llu malformed, %llu ACKs thinned",
-             (unsigned long long)gso.frames, (unsigned long long)gso.writes,
-             (unsigned long long)br.split_in, (unsigned long long)br.split_out,
-             (unsigned long long)br.malformed, (unsigned long long)gso.thinned);
+             (unsigned long long)gso_state.frames, (unsigned long long)gso_state.writes,
+             (unsigned long long)b->split_in, (unsigned long long)b->split_out,
+             (unsigned long long)b->malformed, (unsigned long long)gso_state.thinned);
   fprintf(stderr,
           "microtcp-tap: stopped: %llu frames in, %llu out; apps %llu done, %llu failed, "
           "%llu bytes received, %llu verification errors; bridge %llu dropped, %llu duplicated, "
           "%llu reordered, %llu overflow, %llu write errors%s\n",
           (unsigned long long)c->frames_in, (unsigned long long)c->frames_out,
-          (unsigned long long)sv.done, (unsigned long long)sv.failed,
-          (unsigned long long)sv.bytes_in, (unsigned long long)sv.verify_errors,
-          (unsigned long long)(in.dropped + out.dropped),
-          (unsigned long long)(in.duplicated + out.duplicated),
-          (unsigned long long)(in.reordered + out.reordered),
-          (unsigned long long)(in.overflow + out.overflow), (unsigned long long)br.write_errors, gso_note);
-  if (print_counters) {
-    /* Drops by reason and the pools still held: the hostile-traffic tests
-     * check that malformed input was counted and memory stayed bounded. */
-    const uint64_t *v = (const uint64_t *)c;
-    microtcp_pool_usage u;
-    microtcp_get_pool_usage(st, &u);
-    fprintf(stderr, "microtcp-tap: counters:");
-    for (size_t i = 0; microtcp_counter_name(i); i++)
-      if (v[i]) fprintf(stderr, " %s=%llu", microtcp_counter_name(i), (unsigned long long)v[i]);
-    fprintf(stderr, "; pools in use: tcp=%u frames=%u arp_entries=%u arp_pending=%u reasm_slots=%u reasm_bytes=%u\n",
-            u.tcp, u.frames, u.arp_entries, u.arp_pending, u.reasm_slots, u.reasm_bytes);
-  }
-  impair_free(&in);
-  impair_free(&out);
-  free(sv.apps);
-  free(client);
-  close(fd);
-  free(arena);
-  return rc;
+          (unsigned long long)r->sv.done, (unsigned long long)r->sv.failed,
+          (unsigned long long)r->sv.bytes_in, (unsigned long long)r->sv.verify_errors,
+          (unsigned long long)(r->in.dropped + r->out.dropped),
+          (unsigned long long)(r->in.duplicated + r->out.duplicated),
+          (unsigned long long)(r->in.reordered + r->out.reordered),
+          (unsigned long long)(r->in.overflow + r->out.overflow),
+          (unsigned long long)b->write_errors, gso_note);
+}
+
+/* Drops by reason and the pools still held: the hostile-traffic tests check
+ * that malformed input was counted and memory stayed bounded. */
+static void print_counters(const struct run *r) {
+  const uint64_t *v = (const uint64_t *)microtcp_get_counters(r->st);
+  microtcp_pool_usage u;
+  microtcp_get_pool_usage(r->st, &u);
+  fprintf(stderr, "microtcp-tap: counters:");
+  for (size_t i = 0; microtcp_counter_name(i); i++)
+    if (v[i]) fprintf(stderr, " %s=%llu", microtcp_counter_name(i), (unsigned long long)v[i]);
+  fprintf(stderr,
+          "; pools in use: tcp=%u frames=%u arp_entries=%u arp_pending=%u reasm_slots=%u "
+          "reasm_bytes=%u\n",
+          u.tcp, u.frames, u.arp_entries, u.arp_pending, u.reasm_slots, u.reasm_bytes);
+}
+
+static void release(struct run *r) {
+  impair_free(&r->in);
+  impair_free(&r->out);
+  free(r->sv.apps);
+  free(r->client);
+  close(r->fd);
+  free(r->arena);
+}
+
+static int shut_down(struct run *r) {
+  fail_unfinished_client(r);
+  close_apps(r);
+  print_summary(r);
+  if (r->o.print_counters) print_counters(r);
+  release(r);
+  return r->rc;
+}
+
+int main(int argc, char **argv) {
+  static struct run r; /* zeroed; large (the namespace name, impairments) */
+  int code = parse_args(argc, argv, &r.o);
+  if (code >= 0) return code;
+  install_signal_handlers();
+  if ((code = setup(&r)) != 0) return code;
+  run_loop(&r);
+  return shut_down(&r);
 }

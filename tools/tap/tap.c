@@ -147,3 +147,12 @@ int tap_parse_mac(const char *s, uint8_t mac[6]) {
   for (int i = 0; i < 6; i++) mac[i] = (uint8_t)m[i];
   return 0;
 }
+
+int tap_supports_vnet_hdr(void) {
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return 0;
+  unsigned int features = 0;
+  int ok = ioctl(fd, TUNGETFEATURES, &features) == 0 && (features & IFF_VNET_HDR);
+  close(fd);
+  return ok;
+}

@@ -23,6 +23,10 @@
  * close-on-exec; closing it removes a non-persistent device. */
 int tap_open(const char *ifname, int vnet_hdr, char name_out[16], char *err, size_t errlen);
 
+/* 1 if this kernel's TAP driver offers IFF_VNET_HDR (TUNGETFEATURES), else
+ * 0 (also when /dev/net/tun cannot be opened: tap_open then says why). */
+int tap_supports_vnet_hdr(void);
+
 /* Give the Linux side of the device an IPv4 address ip/prefix (host order),
  * optionally a MAC (NULL: keep the kernel's), and bring it up. Uses ioctls
  * (SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFHWADDR, SIOCSIFFLAGS): no `ip` binary

@@ -43,6 +43,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#ifdef MICROTCP_COMPAT_H /* before the core's header, whose microtcp_strerror compat.h renames */
+#error "include microtcp/blocking.h or microtcp/compat.h, not both (same names, other meanings)"
+#endif
 #include "microtcp/microtcp.h"
 
 #ifdef __cplusplus
@@ -98,7 +101,8 @@ microtcp_sock_t *microtcp_accept(microtcp_sock_t *listener);
  * returns at once; wait for MICROTCP_WRITABLE with microtcp_mux_wait, then
  * microtcp_sock_error tells whether it failed. */
 microtcp_sock_t *microtcp_connect(microtcp_t *m, const char *ip, uint16_t port);
-microtcp_sock_t *microtcp_connect_nb(microtcp_t *m, const char *ip, uint16_t port, bool nonblocking);
+microtcp_sock_t *microtcp_connect_nb(microtcp_t *m, const char *ip, uint16_t port,
+                                     bool nonblocking);
 /* Blocking: send all len bytes (returns len, or the bytes sent before an
  * error, or -1). Non-blocking: as many as fit now, -1 + EAGAIN if none. */
 ssize_t microtcp_send(microtcp_sock_t *s, const void *buf, size_t len);
@@ -127,6 +131,12 @@ unsigned microtcp_sock_ready(microtcp_sock_t *s);
  * starve the others), or -1 with EAGAIN after timeout_ms (< 0: wait forever)
  * or EINVAL. */
 int microtcp_mux_wait(microtcp_sock_t *const socks[], size_t n, unsigned events, int timeout_ms);
+/* The same with one mask per socket: events[i] for socks[i]. A socket whose
+ * mask is 0 is not waited on at all (not even for ERROR or HANGUP); any other
+ * mask also reports MICROTCP_ERROR and MICROTCP_HANGUP. (compat.h's mux is
+ * built on this.) */
+int microtcp_mux_wait_each(microtcp_sock_t *const socks[], const unsigned events[], size_t n,
+                           int timeout_ms);
 
 #ifdef __cplusplus
 }

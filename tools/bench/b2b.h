@@ -92,6 +92,22 @@ static inline double b2b_wall_s(void) {
  * 1 GiB. Exits with a usage message on anything else. */
 static inline uint64_t b2b_bytes(int argc, char **argv, const char *prog) {
   if (argc < 2) return 1ull << 30;
+  if (strcmp(argv[1], "--help") == 0) {
+    printf("usage: %s [BYTES]   (default 1G; suffixes K, M, G)\n"
+           "Moves BYTES over one TCP connection between two stacks in this process and prints\n"
+           "one line of key=value figures (tools/bench-all.sh reads it). B2B_CORRUPT_AT=N in\n"
+           "the environment flips the received byte at offset N (to see the check fail).\n"
+           "exit codes: 0 ok, 1 failure found (a byte did not match, the transfer failed),\n"
+           "            2 usage error\n",
+           prog);
+    exit(0);
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+#ifdef MICROTCP_VERSION_STRING
+    printf("%s %s\n", prog, MICROTCP_VERSION_STRING);
+#endif
+    exit(0);
+  }
   char *end;
   unsigned long long v = strtoull(argv[1], &end, 10);
   if (*end == 'K') v <<= 10, end++;

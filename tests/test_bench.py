@@ -16,6 +16,8 @@ ROW = re.compile(r"^b2b CPU/byte .*?(\d+\.\d+) ns/B\s+lwIP (\d+\.\d+) ns/B\s+(\d
 
 def run_bench(build_dir, **env):
     e = dict(os.environ, BUILD=str(build_dir), BENCH_QUICK="1", BENCH_PARTS="b2b", **env)
+    if os.environ.get("MICROTCP_SANITIZED", "").lower() in ("1", "true", "on"):
+        e.setdefault("B2B_BYTES", "16M")  # sanitizers: 5-10x slower, the same checks
     return subprocess.run(["bash", str(REPO / "tools/bench-all.sh")], env=e, capture_output=True, text=True,
                           timeout=300)
 

@@ -83,6 +83,7 @@ for _ in range(mb): s.sendall(chunk)
 s.close()'
 
 start_reader() { # namespace, address, port: a recv_py in the background, once listening
+  : >"$tmp/reader" # here, not in the background job: a stale "ready" must not be seen
   ip netns exec "$1" $py -c "$recv_py" "$2" "$3" >"$tmp/reader" 2>"$tmp/reader.err" &
   reader=$!; pids+=("$reader")
   for _ in $(seq 200); do grep -q ready "$tmp/reader" && return 0; sleep 0.05; done
@@ -110,9 +111,9 @@ sink_run() { # extra microtcp-tap options; the sender's figure in $result
   while ip -n "$ns" link show tapb >/dev/null 2>&1; do sleep 0.05; done # the device is gone
 }
 sink_run "${plain_opts[@]}"; to_stack=$result
-sink_run --gso; to_stack_gso=$result
 to_stack_def=$to_stack
 if [ ${#plain_opts[@]} -gt 0 ]; then sink_run; to_stack_def=$result; fi
+sink_run --gso; to_stack_gso=$result
 
 # ---- stack -> Linux: the stack's source connects to a Linux reader ----
 ip netns exec "$ns" ip tuntap add tapb mode tap
@@ -125,10 +126,12 @@ source_run() { # extra microtcp-tap options; the reader's figure in $result
   reader_result
 }
 source_run "${plain_opts[@]}"; from_stack=$result
-# the same with --gso: runs of segments handed to Linux as one 64 KiB GSO frame
-source_run --gso; from_stack_gso=$result
 from_stack_def=$from_stack
 if [ ${#plain_opts[@]} -gt 0 ]; then source_run; from_stack_def=$result; fi
+# the same with --gso: runs of segments handed to Linux as one 64 KiB GSO frame
+# (last: a run without --gso on the persistent device after one with it fails,
+# Linux answering its SYN with a RST)
+source_run --gso; from_stack_gso=$result
 
 # ---- Linux <-> Linux over veth, same MTU, offloads off, same programs ----
 ip link add vb-a-$$ netns "$na" type veth peer name vb-b-$$ netns "$nb"

@@ -5,11 +5,18 @@
 #  2. Linux TCP over a veth pair between two network namespaces (MTU 1500,
 #     offloads off, iperf3 for 5 s), when root and `ip netns` are available,
 #     and the ratio of the two, measured in the same run;
-#  3. events per second of the 1,000-host / 10,000-connection scenario.
+#  3. events per second and peak resident memory of the 1,000-host /
+#     10,000-connection scenario.
+# Knobs (tools/bench-all.sh uses them): SIM_BYTES (bulk size, default 1GiB),
+# IPERF_SECONDS (default 5), RESULTS=FILE (also append the figures there as
+# key=value lines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sim=${SIM:-build/default/sim/microtcp-sim}
 [ -x "$sim" ] || { echo "bench-sim: build first (cmake --preset default && cmake --build --preset default)" >&2; exit 2; }
+sim_bytes=${SIM_BYTES:-1GiB}
+iperf_s=${IPERF_SECONDS:-5}
+results=${RESULTS:-/dev/null}
 tmp=$(mktemp -d)
 ns_a=mtcpbench-a-$$ ns_b=mtcpbench-b-$$
 cleanup() {
@@ -23,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$tmp/bulk.ini" <<'INI'
+cat > "$tmp/bulk.ini" <<INI
 [sim]
 seed = 1
 duration = 600s
@@ -44,7 +51,7 @@ type = tcp-bulk
 client = a
 server = b
 port = 5001
-bytes = 1GiB
+bytes = $sim_bytes
 INI
 start=$(date +%s.%N)
 "$sim" run "$tmp/bulk.ini" --json "$tmp/bulk.json" --quiet
@@ -75,21 +82,28 @@ if [ "$(id -u)" = 0 ] && command -v iperf3 >/dev/null && ip netns add "$ns_a" 2>
   fi
   ip netns exec "$ns_b" iperf3 -s -1 -D >/dev/null
   sleep 0.5
-  linux_bps=$(ip netns exec "$ns_a" iperf3 -c 10.99.0.2 -t 5 -J | /usr/bin/python3 -c \
+  linux_bps=$(ip netns exec "$ns_a" iperf3 -c 10.99.0.2 -t "$iperf_s" -J | /usr/bin/python3 -c \
     'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))')
-  echo "linux veth (MTU 1500, offloads off, iperf3 5 s): $(echo "$linux_bps" | awk '{printf "%.2f", $1/1e9}') Gbit/s" >&2
+  echo "linux veth (MTU 1500, offloads off, iperf3 $iperf_s s): $(echo "$linux_bps" | awk '{printf "%.2f", $1/1e9}') Gbit/s" >&2
   echo "ratio simulator / linux veth: $(awk -v a="$sim_bps" -v b="$linux_bps" 'BEGIN{printf "%.2f", a/b}')" >&2
+  echo "veth_bps=$linux_bps" >>"$results"
 else
   echo "linux veth: skipped (needs root, iperf3 and ip netns)" >&2
 fi
 
+echo "sim_bulk_bps=$sim_bps" >>"$results"
+
 start=$(date +%s.%N)
-"$sim" run sim/scenarios/scale-1000.ini --json "$tmp/scale.json" --quiet
+/usr/bin/python3 tools/bench/measure.py --out "$tmp/scale.mem" --name scale1000 -- \
+  "$sim" run sim/scenarios/scale-1000.ini --json "$tmp/scale.json" --quiet
 end=$(date +%s.%N)
-/usr/bin/python3 - "$tmp/scale.json" "$start" "$end" <<'PY'
+cat "$tmp/scale.mem" >>"$results"
+/usr/bin/python3 - "$tmp/scale.json" "$start" "$end" "$tmp/scale.mem" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); wall = float(sys.argv[3]) - float(sys.argv[2])
 done = sum(f["status"] == "done" for f in d["flows"])
+rss = dict(l.strip().split("=") for l in open(sys.argv[4]))["scale1000_maxrss_kib"]
 print(f"1000 hosts / 10000 connections: {d['events']} events in {wall:.2f} s wall = "
-      f"{d['events'] / wall:,.0f} events/s ({done}/{len(d['flows'])} flows done)", file=sys.stderr)
+      f"{d['events'] / wall:,.0f} events/s ({done}/{len(d['flows'])} flows done), "
+      f"peak RSS {int(rss) / 1024:.0f} MiB", file=sys.stderr)
 PY

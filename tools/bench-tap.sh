@@ -10,6 +10,11 @@
 # TCP frames each way) against veth with its offloads on and off. The stack gets
 # 4 MiB send/receive buffers per connection, the size Linux autotunes its own
 # to (tcp_wmem/tcp_rmem maximum), so neither side is window-limited by default.
+# The plain path is microtcp-tap without options, or with PLAIN_OPTS when
+# its default is something else (set automatically to --no-gso when
+# --help lists it); the default path (no options) is then measured too.
+# RESULTS=FILE also appends the figures (bit/s) there as key=value lines
+# (tools/bench-all.sh reads them).
 #   BUILD=build-tap MB=300 tools/bench-tap.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +24,12 @@ tap=$build/tools/tap/microtcp-tap
 [ "$(id -u)" = 0 ] || { echo "bench-tap: needs root (namespaces, TAP)" >&2; exit 2; }
 py=/usr/bin/python3
 mb=${MB:-300}
+results=${RESULTS:-/dev/null}
+if [ -z "${PLAIN_OPTS+set}" ]; then
+  PLAIN_OPTS=""
+  if "$tap" --help 2>&1 | grep -q -- '--no-gso'; then PLAIN_OPTS=--no-gso; fi
+fi
+read -r -a plain_opts <<<"$PLAIN_OPTS"
 ns=mtcpb-$$ na=mtcpb-a-$$ nb=mtcpb-b-$$
 pids=()
 tmp=$(mktemp -d)
@@ -73,6 +84,7 @@ for _ in range(mb): s.sendall(chunk)
 s.close()'
 
 start_reader() { # namespace, address, port: a recv_py in the background, once listening
+  : >"$tmp/reader" # here, not in the background job: a stale "ready" must not be seen
   ip netns exec "$1" $py -c "$recv_py" "$2" "$3" >"$tmp/reader" 2>"$tmp/reader.err" &
   reader=$!; pids+=("$reader")
   for _ in $(seq 200); do grep -q ready "$tmp/reader" && return 0; sleep 0.05; done
@@ -99,8 +111,10 @@ sink_run() { # extra microtcp-tap options; the sender's figure in $result
   kill "$stack"; wait "$stack" 2>/dev/null || true
   while ip -n "$ns" link show tapb >/dev/null 2>&1; do sleep 0.05; done # the device is gone
 }
-sink_run --no-gso; to_stack=$result
-sink_run; to_stack_gso=$result # the default: --gso where the kernel has it
+sink_run "${plain_opts[@]}"; to_stack=$result
+to_stack_def=$to_stack
+if [ ${#plain_opts[@]} -gt 0 ]; then sink_run; to_stack_def=$result; fi
+sink_run --gso; to_stack_gso=$result
 
 # ---- stack -> Linux: the stack's source connects to a Linux reader ----
 ip netns exec "$ns" ip tuntap add tapb mode tap
@@ -112,9 +126,13 @@ source_run() { # extra microtcp-tap options; the reader's figure in $result
     { echo "bench-tap: source failed: $(cat "$tmp/source.err")" >&2; exit 1; }
   reader_result
 }
-source_run --no-gso; from_stack=$result
-# the default (--gso): runs of segments handed to Linux as one 64 KiB GSO frame
-source_run; from_stack_gso=$result
+source_run "${plain_opts[@]}"; from_stack=$result
+from_stack_def=$from_stack
+if [ ${#plain_opts[@]} -gt 0 ]; then source_run; from_stack_def=$result; fi
+# the same with --gso: runs of segments handed to Linux as one 64 KiB GSO frame
+# (last: a run without --gso on the persistent device after one with it fails,
+# Linux answering its SYN with a RST)
+source_run --gso; from_stack_gso=$result
 
 # ---- Linux <-> Linux over veth, same MTU, offloads off, same programs ----
 ip link add vb-a-$$ netns "$na" type veth peer name vb-b-$$ netns "$nb"
@@ -139,6 +157,14 @@ vo=off vp=5100; veth_run
 vt=$veth_to vf=$veth_from
 vo=on vp=5200; veth_run
 vto=$veth_to vfo=$veth_from veth_to=$vt veth_from=$vf
+{
+  echo "tap_plain_to_bps=$to_stack"; echo "tap_plain_from_bps=$from_stack"
+  echo "tap_default_to_bps=$to_stack_def"; echo "tap_default_from_bps=$from_stack_def"
+  echo "tap_gso_to_bps=$to_stack_gso"; echo "tap_gso_from_bps=$from_stack_gso"
+  echo "tap_veth_off_to_bps=$veth_to"; echo "tap_veth_off_from_bps=$veth_from"
+  echo "tap_veth_on_to_bps=$vto"; echo "tap_veth_on_from_bps=$vfo"
+  echo "tap_plain_opts=${PLAIN_OPTS:-none}"
+} >>"$results"
 
 awk -v a="$to_stack" -v ag="$to_stack_gso" -v b="$from_stack" -v g="$from_stack_gso" -v va="$veth_to" -v vb="$veth_from" \
     -v vao="$vto" -v vbo="$vfo" -v mb="$mb" 'BEGIN {

@@ -442,6 +442,27 @@ void report_hop(struct report *r, uint64_t t, int link, uint32_t id, size_t len,
   s->faults |= (uint16_t)faults;
 }
 
+void report_flows_from_connections(struct report *r) {
+  for (size_t i = 0; i < r->nconns; i++) {
+    const struct conn *c = &r->conns[i];
+    if (!c->nsegs) continue;
+    char name[32], a[64], b[64];
+    snprintf(name, sizeof name, "conn %zu", i + 1);
+    int client = c->syn[1] && !c->syn[0] ? 1 : 0; /* the end that sent the first SYN */
+    for (size_t k = 0; k < c->nsegs; k++)
+      if (c->segs[k].flags & 0x02) {
+        client = c->segs[k].dir;
+        break;
+      }
+    snprintf(a, sizeof a, "%u.%u.%u.%u:%u", c->ip[client] >> 24, c->ip[client] >> 16 & 255,
+             c->ip[client] >> 8 & 255, c->ip[client] & 255, c->port[client]);
+    snprintf(b, sizeof b, "%u.%u.%u.%u:%u", c->ip[!client] >> 24, c->ip[!client] >> 16 & 255,
+             c->ip[!client] >> 8 & 255, c->ip[!client] & 255, c->port[!client]);
+    report_flow(r, name, "tcp", a, b, c->rst ? "reset" : c->fin ? "closed" : "open", "",
+                c->segs[0].t, c->segs[c->nsegs - 1].t, c->bytes[0] + c->bytes[1], !c->rst);
+  }
+}
+
 void report_tcp_sample(struct report *r, uint64_t t, uint32_t ip, uint16_t port, uint32_t peer_ip,
                        uint16_t peer_port, const microtcp_tcp_stats *st) {
   int dir;
@@ -540,7 +561,7 @@ static double px(const struct plot *p, double t) {
 }
 static double py(const struct plot *p, double v) {
   double y = p->ymax > 0 ? v / p->ymax : 0;
-  if (y > 1.02) y = 1.02;
+  if (y > 1) y = 1; /* clipped at the top of the plot */
   if (y < 0) y = 0;
   return MT + p->h - y * p->h;
 }
@@ -808,9 +829,9 @@ static void write_conn(FILE *f, const struct report *r, size_t idx) {
   snprintf(l2, sizeof l2, "cwnd, ssthresh and bytes in flight of %s", label);
   fprintf(f, "<h4>Congestion window (sender %s)</h4>\n", ns ? "stack state" : "not sampled: capture only");
   plot_open(&q, f, "cwnd", l2, t0, t1, ymax_cw, SMALL_H, U_BYTES);
-  bars_path(&q, inflight, inflight, "inflight");
-  for (int i = 0; i < PLOT_W; i++) /* bars from 0 */
-    if (!isnan(inflight[i])) inflight[i] = 0;
+  static double zero[PLOT_W];
+  for (int i = 0; i < PLOT_W; i++) zero[i] = isnan(inflight[i]) ? NAN : 0; /* bars from 0 */
+  bars_path(&q, zero, inflight, "inflight");
   step_path(&q, cw, "cw");
   step_path(&q, ss, "ss");
   plot_close(&q);
@@ -895,7 +916,7 @@ static void write_timeline(FILE *f, const struct report *r, double t_end) {
     double y = MT + 2 + (double)i * rowh;
     double x0 = px(&p, (double)fl->start), x1 = px(&p, fl->end ? (double)fl->end : t_end);
     if (x1 < x0 + 2) x1 = x0 + 2;
-    const char *cls = !fl->ok ? "flow-bad" : !strcmp(fl->status, "done") ? "flow-done" : "flow-failed";
+    const char *cls = !fl->ok ? "flow-bad" : !strcmp(fl->status, "failed") ? "flow-failed" : "flow-done";
     fprintf(f, "<g class=\"flow %s\"><title>", cls);
     esc(f, fl->name);
     fputs(": ", f);

@@ -63,6 +63,9 @@ void report_flow(struct report *r, const char *name, const char *type, const cha
                  const char *server, const char *status, const char *reason, uint64_t start_us,
                  uint64_t end_us, uint64_t bytes, bool ok);
 
+/* One flow (timeline row) per TCP connection: for captures, which have no
+ * scenario flows. */
+void report_flows_from_connections(struct report *r);
 /* Read a pcap/pcapng capture (Ethernet or raw IPv4): every frame, one link per
  * sending address ("sent by A.B.C.D"), times relative to the first frame.
  * Returns 0, or -1 with a message in err. */

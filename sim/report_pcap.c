@@ -79,5 +79,6 @@ int report_load_pcap(struct report *r, const char *path, char *err, size_t errle
     snprintf(err, errlen, "%s: no frames", path);
     return -1;
   }
+  report_flows_from_connections(r);
   return 0;
 }

@@ -682,7 +682,10 @@ static void write_conn(FILE *f, const struct report *r, size_t idx) {
   conn_label(r, c, d, label, sizeof label);
   double t0 = c->nsegs ? (double)c->segs[0].t : 0, t1 = c->nsegs ? (double)c->segs[c->nsegs - 1].t : 1;
   if (t1 <= t0) t1 = t0 + 1000;
-  fprintf(f, "<section class=\"conn\" id=\"conn-%zu\">\n<h3>Connection %zu: ", idx + 1, idx + 1);
+  fprintf(f, "<section class=\"conn\" id=\"conn-%zu\" data-frames=\"%zu\"", idx + 1, c->nsegs);
+  for (int k = 0; k < RF_KINDS; k++) /* frames hit, per kind: for tests and scripts */
+    if (c->nfaults[k]) fprintf(f, " data-fault-%s=\"%u\"", report_fault_class[k], c->nfaults[k]);
+  fprintf(f, ">\n<h3>Connection %zu: ", idx + 1);
   esc(f, label);
   fmt_bytes(buf, sizeof buf, (double)c->bytes[d]);
   fmt_bytes(buf2, sizeof buf2, (double)c->bytes[o]);
@@ -1118,7 +1121,10 @@ int report_write(const struct report *r, const char *dir) {
   bool other = false;
   for (int k = 0; k < RF_KINDS; k++) other |= r->other_faults[k] != 0;
   if (other) {
-    fputs("<p class=\"caption\">Faults that hit frames other than TCP (ARP, UDP, ICMP):", f);
+    fputs("<p class=\"caption other-faults\"", f);
+    for (int k = 0; k < RF_KINDS; k++)
+      if (r->other_faults[k]) fprintf(f, " data-fault-%s=\"%" PRIu64 "\"", report_fault_class[k], r->other_faults[k]);
+    fputs(">Faults that hit frames other than TCP (ARP, UDP, ICMP):", f);
     for (int k = 0; k < RF_KINDS; k++)
       if (r->other_faults[k]) fprintf(f, " %s %" PRIu64, report_fault_class[k], r->other_faults[k]);
     fputs("</p>\n", f);

@@ -675,17 +675,28 @@ static void conn_label(const struct report *r, const struct conn *c, int from, c
 }
 
 /* ---- one connection: time-sequence graph, cwnd, rtt ------------------------------------ */
-static void write_conn(FILE *f, const struct report *r, size_t idx) {
+struct rank {
+  uint64_t bytes;
+  size_t frames, idx;
+};
+static int cmp_rank(const void *a, const void *b) {
+  const struct rank *x = a, *y = b;
+  if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
+  if (x->frames != y->frames) return x->frames > y->frames ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static void write_conn(FILE *f, const struct report *r, size_t idx, size_t number) {
   const struct conn *c = &r->conns[idx];
   int d = c->bytes[1] > c->bytes[0] ? 1 : 0, o = !d; /* d: the direction drawn */
   char label[200], buf[64], buf2[64];
   conn_label(r, c, d, label, sizeof label);
   double t0 = c->nsegs ? (double)c->segs[0].t : 0, t1 = c->nsegs ? (double)c->segs[c->nsegs - 1].t : 1;
   if (t1 <= t0) t1 = t0 + 1000;
-  fprintf(f, "<section class=\"conn\" id=\"conn-%zu\" data-frames=\"%zu\"", idx + 1, c->nsegs);
+  fprintf(f, "<section class=\"conn\" id=\"conn-%zu\" data-frames=\"%zu\"", number, c->nsegs);
   for (int k = 0; k < RF_KINDS; k++) /* frames hit, per kind: for tests and scripts */
     if (c->nfaults[k]) fprintf(f, " data-fault-%s=\"%u\"", report_fault_class[k], c->nfaults[k]);
-  fprintf(f, ">\n<h3>Connection %zu: ", idx + 1);
+  fprintf(f, ">\n<h3>Connection %zu: ", number);
   esc(f, label);
   fmt_bytes(buf, sizeof buf, (double)c->bytes[d]);
   fmt_bytes(buf2, sizeof buf2, (double)c->bytes[o]);
@@ -1129,44 +1140,31 @@ int report_write(const struct report *r, const char *dir) {
       if (r->other_faults[k]) fprintf(f, " %s %" PRIu64, report_fault_class[k], r->other_faults[k]);
     fputs("</p>\n", f);
   }
-  /* the connections with the most frames are drawn; order of first frame */
-  size_t drawn = 0;
-  uint8_t *draw = calloc(r->nconns ? r->nconns : 1, 1);
-  if (!draw) abort();
-  if (r->nconns <= MAX_CONN_GRAPHS) {
-    memset(draw, 1, r->nconns);
-    drawn = r->nconns;
-  } else {
-    size_t min_frames = 0;
-    for (size_t pass = 0; drawn < MAX_CONN_GRAPHS && pass < 64; pass++) {
-      size_t best = 0;
-      bool found = false;
-      for (size_t i = 0; i < r->nconns; i++)
-        if (!draw[i] && (!found || r->conns[i].nsegs > r->conns[best].nsegs)) best = i, found = true;
-      if (!found) break;
-      (void)min_frames;
-      draw[best] = 1;
-      drawn++;
-      pass = 0;
-    }
+  /* biggest first (data bytes, then frames, then first seen); the first
+   * MAX_CONN_GRAPHS are drawn, the rest listed */
+  struct rank *order = malloc((r->nconns ? r->nconns : 1) * sizeof *order);
+  if (!order) abort();
+  for (size_t i = 0; i < r->nconns; i++) {
+    const struct conn *c = &r->conns[i];
+    order[i].bytes = c->bytes[0] > c->bytes[1] ? c->bytes[0] : c->bytes[1];
+    order[i].frames = c->nsegs;
+    order[i].idx = i;
   }
-  for (size_t i = 0; i < r->nconns; i++)
-    if (draw[i]) write_conn(f, r, i);
+  qsort(order, r->nconns, sizeof *order, cmp_rank);
+  size_t drawn = r->nconns < MAX_CONN_GRAPHS ? r->nconns : MAX_CONN_GRAPHS;
+  for (size_t i = 0; i < drawn; i++) write_conn(f, r, order[i].idx, i + 1);
   if (drawn < r->nconns) {
-    fprintf(f, "<p>%zu more connections (fewest frames) are not drawn:</p><ul>\n", r->nconns - drawn);
-    size_t listed = 0;
-    for (size_t i = 0; i < r->nconns && listed < 500; i++)
-      if (!draw[i]) {
-        char label[200];
-        conn_label(r, &r->conns[i], 0, label, sizeof label);
-        fputs("<li>", f);
-        esc(f, label);
-        fprintf(f, ": %zu frames</li>\n", r->conns[i].nsegs);
-        listed++;
-      }
+    fprintf(f, "<p>%zu more connections (the smallest) are not drawn:</p><ul>\n", r->nconns - drawn);
+    for (size_t i = drawn; i < r->nconns && i < drawn + 500; i++) {
+      char label[200];
+      conn_label(r, &r->conns[order[i].idx], 0, label, sizeof label);
+      fputs("<li>", f);
+      esc(f, label);
+      fprintf(f, ": %zu frames</li>\n", order[i].frames);
+    }
     fputs("</ul>\n", f);
   }
-  free(draw);
+  free(order);
 
   fprintf(f, "<h2>Links (%zu)</h2>\n", r->nlinks);
   size_t nb = (size_t)((span + r->bucket_us) / r->bucket_us);

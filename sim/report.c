@@ -551,7 +551,7 @@ static double nice_step(double range) {
 #define MB 30
 struct plot {
   FILE *f;
-  double t0, t1, ymax;
+  double t0, t1, ymax, ymin; /* ymin: 0 unless set before plot_open */
   int h;
 };
 
@@ -560,7 +560,7 @@ static double px(const struct plot *p, double t) {
   return ML + (t - p->t0) * PLOT_W / span;
 }
 static double py(const struct plot *p, double v) {
-  double y = p->ymax > 0 ? v / p->ymax : 0;
+  double y = p->ymax > p->ymin ? (v - p->ymin) / (p->ymax - p->ymin) : 0;
   if (y > 1) y = 1; /* clipped at the top of the plot */
   if (y < 0) y = 0;
   return MT + p->h - y * p->h;
@@ -573,7 +573,8 @@ static int col_of(const struct plot *p, double t) {
 static void plot_open(struct plot *p, FILE *f, const char *cls, const char *label, double t0,
                       double t1, double ymax, int h, enum unit yu) {
   bool yticks = ymax >= 0;
-  p->f = f, p->t0 = t0, p->t1 = t1 > t0 ? t1 : t0 + 1, p->ymax = ymax > 0 ? ymax * 1.05 : 1;
+  p->f = f, p->t0 = t0, p->t1 = t1 > t0 ? t1 : t0 + 1;
+  p->ymax = ymax > p->ymin ? p->ymin + (ymax - p->ymin) * 1.05 : p->ymin + 1;
   p->h = h;
   fprintf(f, "<svg class=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
              "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"",
@@ -583,8 +584,8 @@ static void plot_open(struct plot *p, FILE *f, const char *cls, const char *labe
           PLOT_W, h);
   /* axes and ticks */
   char buf[48];
-  double ys = nice_step(p->ymax);
-  for (double v = 0; yticks && v <= p->ymax + 1e-9; v += ys) {
+  double ys = nice_step(p->ymax - p->ymin);
+  for (double v = ceil(p->ymin / ys) * ys; yticks && v <= p->ymax + 1e-9; v += ys) {
     double y = py(p, v);
     fmt_unit(buf, sizeof buf, v, yu);
     fprintf(f, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>"
@@ -675,6 +676,107 @@ static void conn_label(const struct report *r, const struct conn *c, int from, c
 }
 
 /* ---- one connection: time-sequence graph, cwnd, rtt ------------------------------------ */
+/* The time-sequence graph of direction d of c over [t0, t1]: data segments
+ * (retransmissions in red), the cumulative ACK and the window edge, SACK
+ * blocks, and the faults marked on the frames they hit. Sequence range: what
+ * the frames in [t0, t1] cover. */
+static void draw_tsg(FILE *f, const struct report *r, const struct conn *c, int d, double t0, double t1,
+                     const char *cls, const char *label, struct plot *p) {
+  int o = !d;
+  char buf[64];
+  (void)r;
+  p->ymin = 0;
+  if (t0 > (double)c->segs[0].t || t1 < (double)c->segs[c->nsegs - 1].t) { /* a zoom */
+    double lo = -1, hi = 0;
+    for (size_t i = 0; i < c->nsegs; i++) {
+      const struct seg *s = &c->segs[i];
+      if ((double)s->t < t0 || (double)s->t > t1) continue;
+      double v0 = s->dir == d ? s->seq : s->ack, v1 = s->dir == d ? (double)s->seq + s->len : s->ack;
+      if (lo < 0 || v0 < lo) lo = v0;
+      if (v1 > hi) hi = v1;
+    }
+    if (lo >= 0) {
+      p->ymin = lo;
+      t1 = t1 > t0 ? t1 : t0 + 1;
+    }
+    (void)hi;
+  }
+  /* y range: the data sent and the receiver's window edge */
+  double ymax = 0, dmax = 0;
+  for (size_t i = 0; i < c->nsegs; i++) {
+    const struct seg *s = &c->segs[i];
+    if ((double)s->t < t0 || (double)s->t > t1) continue;
+    if (s->dir == d && (double)s->seq + s->len > dmax) dmax = (double)s->seq + s->len;
+    if (s->dir == o && (s->flags & 0x10) && s->ack <= c->max_end[d] + 1u) {
+      double edge = (double)s->ack + s->win;
+      if (edge > ymax) ymax = edge;
+      if (s->ack > dmax) dmax = s->ack;
+    }
+  }
+  if (dmax > ymax) ymax = dmax;
+  /* the window edge may run far above the data: keep the data readable */
+  double dspan = dmax - p->ymin;
+  if (dspan > 0 && ymax - p->ymin > 1.5 * dspan) ymax = p->ymin + 1.5 * dspan;
+  plot_open(p, f, cls, label, t0, t1, ymax, TSG_H, U_BYTES);
+  static double nlo[PLOT_W], nhi[PLOT_W], rlo[PLOT_W], rhi[PLOT_W], ackc[PLOT_W], winc[PLOT_W];
+  static double slo[PLOT_W], shi[PLOT_W];
+  static uint32_t markseen[PLOT_W][RF_KINDS];
+  fill_nan(nlo, PLOT_W), fill_nan(nhi, PLOT_W), fill_nan(rlo, PLOT_W), fill_nan(rhi, PLOT_W);
+  fill_nan(ackc, PLOT_W), fill_nan(winc, PLOT_W), fill_nan(slo, PLOT_W), fill_nan(shi, PLOT_W);
+  memset(markseen, 0, sizeof markseen);
+  for (size_t i = 0; i < c->nsegs; i++) {
+    const struct seg *s = &c->segs[i];
+    if ((double)s->t < t0 || (double)s->t > t1) continue;
+    int col = col_of(p, (double)s->t);
+    if (s->dir == d && (s->len || (s->flags & 0x03))) {
+      double lo = s->seq, hi = (double)s->seq + (s->len ? s->len : 1);
+      double *L = s->retx ? rlo : nlo, *H = s->retx ? rhi : nhi;
+      if (isnan(L[col]) || lo < L[col]) L[col] = lo;
+      if (isnan(H[col]) || hi > H[col]) H[col] = hi;
+    }
+    if (s->dir == o && (s->flags & 0x10)) {
+      if (isnan(ackc[col]) || s->ack > ackc[col]) ackc[col] = s->ack;
+      double edge = (double)s->ack + s->win;
+      if (isnan(winc[col]) || edge > winc[col]) winc[col] = edge;
+      for (uint8_t k = 0; k < s->nsack; k++) {
+        const uint32_t *b = c->sacks[s->sack + k];
+        if (isnan(slo[col]) || b[0] < slo[col]) slo[col] = b[0];
+        if (isnan(shi[col]) || b[1] > shi[col]) shi[col] = b[1];
+      }
+    }
+  }
+  step_path(p, winc, "win");
+  step_path(p, ackc, "ack");
+  bars_path(p, slo, shi, "sack");
+  bars_path(p, nlo, nhi, "data");
+  bars_path(p, rlo, rhi, "retx");
+  /* fault marks: one per kind and pixel column (the tooltip counts the rest) */
+  for (size_t i = 0; i < c->nsegs; i++)
+    for (int k = 0; k < RF_KINDS; k++)
+      if ((c->segs[i].faults & (1u << k)) && (double)c->segs[i].t >= t0 && (double)c->segs[i].t <= t1)
+        markseen[col_of(p, (double)c->segs[i].t)][k]++;
+  for (size_t i = 0; i < c->nsegs; i++) {
+    const struct seg *s = &c->segs[i];
+    if (!s->faults || (double)s->t < t0 || (double)s->t > t1) continue;
+    int col = col_of(p, (double)s->t);
+    double y = s->dir == d ? (double)s->seq : (double)s->ack;
+    for (int k = 0; k < RF_KINDS; k++) {
+      if (!(s->faults & (1u << k)) || markseen[col][k] == 0) continue;
+      fprintf(f, "<g class=\"mark mark-%s\"><title>frame %u at ", report_fault_class[k], s->id);
+      fmt_time(buf, sizeof buf, (double)s->t);
+      fprintf(f, "%s, %s seq %u ack %u len %u: %s", buf, s->dir == d ? "data" : "reverse", s->seq,
+              s->ack, s->len, fault_label[k]);
+      if (markseen[col][k] > 1) fprintf(f, " (and %u more here)", markseen[col][k] - 1);
+      fputs("</title>", f);
+      fault_marker(f, k, ML + col, py(p, y));
+      fputs("</g>\n", f);
+      markseen[col][k] = 0;
+    }
+  }
+  plot_close(p);
+
+}
+
 struct rank {
   uint64_t bytes;
   size_t frames, idx;
@@ -711,72 +813,21 @@ static void write_conn(FILE *f, const struct report *r, size_t idx, size_t numbe
     }
   fputs(any ? ".</p>\n" : " No fault hit a frame of it.</p>\n", f);
 
-  /* y range: the data sent and the receiver's window edge */
-  double ymax = c->max_end[d];
+  struct plot p = {0};
+  draw_tsg(f, r, c, d, t0, t1, "tsg", label, &p);
+  /* a zoom on the first fault: its neighbourhood, segment by segment */
   for (size_t i = 0; i < c->nsegs; i++) {
-    const struct seg *s = &c->segs[i];
-    if (s->dir == o && (s->flags & 0x10) && s->ack <= c->max_end[d] + 1u) {
-      double edge = (double)s->ack + s->win;
-      if (edge > ymax) ymax = edge;
-    }
+    if (!c->segs[i].faults) continue;
+    double span = (t1 - t0) / 40, z0 = (double)c->segs[i].t - span / 4, z1 = z0 + span;
+    if (z0 < t0) z0 = t0;
+    if (span < 2000) break; /* the whole graph is short enough already */
+    fmt_time(buf, sizeof buf, span);
+    fprintf(f, "<h4>Zoom: %s around the first frame hit by a fault (%s)</h4>\n", buf,
+            fault_label[__builtin_ctz(c->segs[i].faults)]);
+    struct plot z = {0};
+    draw_tsg(f, r, c, d, z0, z1, "tsg-zoom", label, &z);
+    break;
   }
-  if (ymax > 1.5 * c->max_end[d] && c->max_end[d] > 0) ymax = 1.5 * c->max_end[d];
-  struct plot p;
-  plot_open(&p, f, "tsg", label, t0, t1, ymax, TSG_H, U_BYTES);
-  static double nlo[PLOT_W], nhi[PLOT_W], rlo[PLOT_W], rhi[PLOT_W], ackc[PLOT_W], winc[PLOT_W];
-  static double slo[PLOT_W], shi[PLOT_W];
-  static uint32_t markseen[PLOT_W][RF_KINDS];
-  fill_nan(nlo, PLOT_W), fill_nan(nhi, PLOT_W), fill_nan(rlo, PLOT_W), fill_nan(rhi, PLOT_W);
-  fill_nan(ackc, PLOT_W), fill_nan(winc, PLOT_W), fill_nan(slo, PLOT_W), fill_nan(shi, PLOT_W);
-  memset(markseen, 0, sizeof markseen);
-  for (size_t i = 0; i < c->nsegs; i++) {
-    const struct seg *s = &c->segs[i];
-    int col = col_of(&p, (double)s->t);
-    if (s->dir == d && (s->len || (s->flags & 0x03))) {
-      double lo = s->seq, hi = (double)s->seq + (s->len ? s->len : 1);
-      double *L = s->retx ? rlo : nlo, *H = s->retx ? rhi : nhi;
-      if (isnan(L[col]) || lo < L[col]) L[col] = lo;
-      if (isnan(H[col]) || hi > H[col]) H[col] = hi;
-    }
-    if (s->dir == o && (s->flags & 0x10)) {
-      if (isnan(ackc[col]) || s->ack > ackc[col]) ackc[col] = s->ack;
-      double edge = (double)s->ack + s->win;
-      if (isnan(winc[col]) || edge > winc[col]) winc[col] = edge;
-      for (uint8_t k = 0; k < s->nsack; k++) {
-        const uint32_t *b = c->sacks[s->sack + k];
-        if (isnan(slo[col]) || b[0] < slo[col]) slo[col] = b[0];
-        if (isnan(shi[col]) || b[1] > shi[col]) shi[col] = b[1];
-      }
-    }
-  }
-  step_path(&p, winc, "win");
-  step_path(&p, ackc, "ack");
-  bars_path(&p, slo, shi, "sack");
-  bars_path(&p, nlo, nhi, "data");
-  bars_path(&p, rlo, rhi, "retx");
-  /* fault marks: one per kind and pixel column (the tooltip counts the rest) */
-  for (size_t i = 0; i < c->nsegs; i++)
-    for (int k = 0; k < RF_KINDS; k++)
-      if (c->segs[i].faults & (1u << k)) markseen[col_of(&p, (double)c->segs[i].t)][k]++;
-  for (size_t i = 0; i < c->nsegs; i++) {
-    const struct seg *s = &c->segs[i];
-    if (!s->faults) continue;
-    int col = col_of(&p, (double)s->t);
-    double y = s->dir == d ? (double)s->seq : (double)s->ack;
-    for (int k = 0; k < RF_KINDS; k++) {
-      if (!(s->faults & (1u << k)) || markseen[col][k] == 0) continue;
-      fprintf(f, "<g class=\"mark mark-%s\"><title>frame %u at ", report_fault_class[k], s->id);
-      fmt_time(buf, sizeof buf, (double)s->t);
-      fprintf(f, "%s, %s seq %u ack %u len %u: %s", buf, s->dir == d ? "data" : "reverse", s->seq,
-              s->ack, s->len, fault_label[k]);
-      if (markseen[col][k] > 1) fprintf(f, " (and %u more here)", markseen[col][k] - 1);
-      fputs("</title>", f);
-      fault_marker(f, k, ML + col, py(&p, y));
-      fputs("</g>\n", f);
-      markseen[col][k] = 0;
-    }
-  }
-  plot_close(&p);
 
   /* cwnd/ssthresh (the data sender's stack) and bytes in flight (the frames) */
   static double inflight[PLOT_W], cw[PLOT_W], ss[PLOT_W], srtt[PLOT_W], rto[PLOT_W], rlo2[PLOT_W], rhi2[PLOT_W];
@@ -884,7 +935,7 @@ static void write_link(FILE *f, const struct report *r, const struct link *l, si
     if (l->faults[k]) fprintf(f, "; %s %" PRIu64, report_fault_class[k], l->faults[k]);
   fprintf(f, ". Bars: throughput per %s (left axis); red: frames dropped (tallest = %.0f).</p>\n",
           bucket_s >= 1 ? "s" : "bucket", maxdrops);
-  struct plot p;
+  struct plot p = {0};
   double t1 = (double)nb * (double)r->bucket_us;
   plot_open(&p, f, "linkplot", l->name, 0, t1, peak, SMALL_H - 30, U_MBPS);
   for (size_t b = 0; b < nb; b++) {
@@ -922,7 +973,7 @@ static void write_timeline(FILE *f, const struct report *r, double t_end) {
   }
   int rowh = 18, h = (int)(nflows + nhosts) * rowh + 4;
   if (h < 40) h = 40;
-  struct plot p;
+  struct plot p = {0};
   plot_open(&p, f, "timeline", "timeline of flows and scenario events", 0, t_end, -1, h, U_COUNT);
   /* (the y ticks of an empty axis are drawn at 0 only) */
   for (size_t i = 0; i < nflows; i++) {

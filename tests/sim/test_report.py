@@ -156,6 +156,11 @@ def test_quickstart_report_has_one_time_sequence_graph_per_connection(quickstart
         assert re.search(r'class="ack" d="M\d', sec), sec[:300]
         assert re.search(r'class="cw" d="M\d', sec), sec[:300]
         assert re.search(r'class="srtt" d="M\d', sec), sec[:300]
+    # the bulk transfer lost frames: its zoom on the first one shows the SACK
+    # blocks and the retransmission segment by segment
+    zoom = re.search(r'<svg class="tsg-zoom".*?</svg>', dom, re.S)
+    assert zoom and re.search(r'class="sack" d="M\d', zoom.group(0)) and \
+        re.search(r'class="retx" d="M\d', zoom.group(0)), "no zoom with SACK blocks and a retransmission"
 
 
 def test_quickstart_report_marks_every_lost_frame(quickstart, tmp_path):

@@ -160,6 +160,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   if (npos < 2) return usage_error("missing SCENARIO file", NULL);
   o->scenario = positional[1];
   if (!strcmp(o->cmd, "swarm") && !o->have_seeds) return usage_error("swarm needs --seeds A..B", NULL);
+  if (o->report && !strcmp(o->cmd, "check")) return usage_error("--report is for run and swarm", NULL);
   if (!o->have_progress) o->progress_us = o->quiet ? 0 : 10000000; /* every 10 s of wall time */
   if (o->until) snprintf(o->repro, sizeof o->repro, " --until %.60s", o->until);
   if (o->inject_bug)

@@ -319,7 +319,7 @@ uint32_t report_frame(struct report *r, uint64_t t, const uint8_t *d, size_t len
    * (captures that begin mid-connection). */
   struct conn *c = conn_find(r, sip, sp, dip, dp, true, &dir);
   uint32_t seq = rd32(tcp + 4), ack = rd32(tcp + 8);
-  if (!c->isn_set[dir] || ((flags & 0x02) && !c->syn[dir] && c->nsegs == 0)) {
+  if (!c->isn_set[dir]) { /* numbering relative to the first frame (the SYN) of each side */
     c->isn_set[dir] = true;
     c->isn[dir] = seq;
   }
@@ -374,7 +374,7 @@ uint32_t report_frame(struct report *r, uint64_t t, const uint8_t *d, size_t len
   uint32_t span = s->len + ((flags & 0x02) ? 1u : 0u) + ((flags & 0x01) ? 1u : 0u);
   if (span) {
     uint32_t end = s->seq + span;
-    if (c->max_end[dir] && s->seq < c->max_end[dir] && (int32_t)(end - c->max_end[dir]) <= (int32_t)span) {
+    if (s->seq < c->max_end[dir]) { /* sequence space sent before */
       s->retx = true;
       c->retx[dir]++;
     }
@@ -795,7 +795,8 @@ static void write_conn(FILE *f, const struct report *r, size_t idx, size_t numbe
   conn_label(r, c, d, label, sizeof label);
   double t0 = c->nsegs ? (double)c->segs[0].t : 0, t1 = c->nsegs ? (double)c->segs[c->nsegs - 1].t : 1;
   if (t1 <= t0) t1 = t0 + 1000;
-  fprintf(f, "<section class=\"conn\" id=\"conn-%zu\" data-frames=\"%zu\"", number, c->nsegs);
+  fprintf(f, "<section class=\"conn\" id=\"conn-%zu\" data-frames=\"%zu\" data-retransmits=\"%u\"", number,
+          c->nsegs, c->retx[d]);
   for (int k = 0; k < RF_KINDS; k++) /* frames hit, per kind: for tests and scripts */
     if (c->nfaults[k]) fprintf(f, " data-fault-%s=\"%u\"", report_fault_class[k], c->nfaults[k]);
   fprintf(f, ">\n<h3>Connection %zu: ", number);

@@ -178,6 +178,16 @@ def test_quickstart_report_marks_every_lost_frame(quickstart, tmp_path):
     assert 20 < len(markers) <= lost
 
 
+def test_retransmissions_seen_in_the_frames_match_the_stack(quickstart, tmp_path):
+    """The report finds retransmissions from the frames alone (sequence
+    space sent before); for the bulk sender that is the stack's own count."""
+    dom, _ = browse(quickstart / "report/index.html", tmp_path)
+    flows = {f["name"]: f for f in json.loads((quickstart / "run.json").read_text())["flows"]}
+    m = re.search(r'data-retransmits="(\d+)"[^>]*>\n<h3>Connection \d+: alice:\d+ → server:5001<', dom)
+    assert m, "no section for the bulk connection"
+    assert int(m.group(1)) == flows["bulk"]["retransmits"] > 0
+
+
 def test_quickstart_report_screenshot_shows_data_and_faults(quickstart, tmp_path):
     png = tmp_path / "shot.png"
     _, console = browse(quickstart / "report/index.html", tmp_path, screenshot=png)

@@ -273,6 +273,13 @@ def test_microtcp_report_draws_a_tap_capture(build_dir, tmp_path):
     assert console == [], console
     assert len(re.findall(r'<svg class="tsg"', dom)) == len(pcap_tcp_connections(REPO / cap)) == 1
     assert re.search(r'class="inflight" d="M\d', dom)
+    # --stats: the lines the tool printed head the page
+    stats = tmp_path / "stats.txt"
+    stats.write_text("microtcp-tap: stopped: 35 frames in, 17 out <b>\n")
+    r = run([build_dir / "sim/microtcp-report", cap, "--out", tmp_path / "s", "--stats", stats])
+    assert r.returncode == 0, r.stderr
+    assert "<th>stats</th><td>microtcp-tap: stopped: 35 frames in, 17 out &lt;b&gt;</td>" in \
+        (tmp_path / "s/index.html").read_text()
 
 
 def test_microtcp_report_refuses_bad_input(build_dir, tmp_path):

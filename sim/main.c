@@ -15,13 +15,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "report_sim.h"
 #include "sim.h"
 
 static const char usage[] =
     "usage: microtcp-sim run SCENARIO [--seed N] [--swarm] [--pcap FILE] [--pcap-link HOST:FILE]...\n"
     "                        [--json FILE] [--until T] [--events FILE] [--quiet]\n"
-    "                        [--inject-bug corrupt-payload] [--progress T]\n"
+    "                        [--inject-bug corrupt-payload] [--progress T] [--report DIR]\n"
     "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T] [--json FILE]\n"
+    "                          [--report DIR]\n"
     "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
     "       microtcp-sim keys      (every scenario key, as the Markdown reference in sim/README.md)\n"
     "       microtcp-sim --help | --version\n"
@@ -49,6 +51,8 @@ struct opts {
   bool have_seeds, have_progress;
   uint64_t shard_k, shard_n;
   char repro[160]; /* options the reproduce line repeats: --until, --inject-bug */
+  const char *report;              /* --report DIR: HTML report (sim/report.c) */
+  struct sim_observer *observer;   /* set per run when a report records it */
 };
 
 /* Decimal unsigned 64-bit; out of range is an error, never clamped. */
@@ -63,7 +67,8 @@ static int parse_u64(const char *s, uint64_t *out) {
 }
 
 enum { OPT_SEED = 256, OPT_SWARM, OPT_QUIET, OPT_PCAP, OPT_PCAP_LINK, OPT_JSON, OPT_EVENTS,
-       OPT_INJECT, OPT_UNTIL, OPT_SEEDS, OPT_SHARD, OPT_HELP, OPT_VERSION, OPT_PROGRESS };
+       OPT_INJECT, OPT_UNTIL, OPT_SEEDS, OPT_SHARD, OPT_HELP, OPT_VERSION, OPT_PROGRESS,
+       OPT_REPORT };
 
 static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},     {"swarm", no_argument, NULL, OPT_SWARM},
@@ -74,6 +79,7 @@ static const struct option long_opts[] = {
     {"until", required_argument, NULL, OPT_UNTIL},   {"seeds", required_argument, NULL, OPT_SEEDS},
     {"shard", required_argument, NULL, OPT_SHARD},   {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},     {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"report", required_argument, NULL, OPT_REPORT},
     {NULL, 0, NULL, 0}};
 
 /* Returns 0 to run, 2 on a usage error, -1 after printing --help/--version. */
@@ -111,6 +117,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       break;
     }
     case OPT_JSON: o->json = v; break;
+    case OPT_REPORT: o->report = v; break;
     case OPT_EVENTS: o->events = v; break;
     case OPT_INJECT:
       if (strcmp(v, "corrupt-payload")) return usage_error("--inject-bug knows only corrupt-payload", v);
@@ -154,6 +161,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   if (npos < 2) return usage_error("missing SCENARIO file", NULL);
   o->scenario = positional[1];
   if (!strcmp(o->cmd, "swarm") && !o->have_seeds) return usage_error("swarm needs --seeds A..B", NULL);
+  if (o->report && !strcmp(o->cmd, "check")) return usage_error("--report is for run and swarm", NULL);
   if (!o->have_progress) o->progress_us = o->quiet ? 0 : 10000000; /* every 10 s of wall time */
   if (o->until) snprintf(o->repro, sizeof o->repro, " --until %.60s", o->until);
   if (o->inject_bug)
@@ -178,6 +186,7 @@ static void close_pcaps(struct sim *s) {
 static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, bool swarm,
                           struct sim *s, FILE *report) {
   memset(s, 0, sizeof *s);
+  s->observer = o->observer;
   s->seed = have_seed ? seed : 0;
   if (sim_scenario_load(s, o->scenario) < 0) return 2;
   /* Up front, before a large run commits its memory (not per swarm seed). */
@@ -533,12 +542,30 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
   return 0;
 }
 
+/* --report: record the run and write DIR/index.html; code is the run's exit code. */
+static int write_report(struct sim_recorder *rec, const struct sim *s, int code, const char *dir) {
+  if (sim_recorder_write(rec, s, code, dir) < 0) {
+    fprintf(stderr, "microtcp-sim: cannot write the report in %s: %s\n", dir, strerror(errno));
+    return code ? code : 2;
+  }
+  return code;
+}
+
 static int cmd_run(const struct opts *o) {
   struct sim s;
-  int code = run_once(o, o->seed, o->have_seed, o->swarm, &s, stderr);
+  struct opts ro = *o;
+  struct sim_recorder *rec = o->report ? sim_recorder_new() : NULL;
+  if (rec) ro.observer = sim_recorder_observer(rec);
+  int code = run_once(&ro, o->seed, o->have_seed, o->swarm, &s, stderr);
   if (code == 2) {
+    sim_recorder_free(rec);
     sim_free(&s);
     return 2;
+  }
+  if (rec) {
+    code = write_report(rec, &s, code, o->report);
+    if (!o->quiet) fprintf(stderr, "microtcp-sim: report: %s/index.html\n", o->report);
+    sim_recorder_free(rec);
   }
   if (!o->quiet) sim_print_summary(&s, stdout);
   if (o->json && sim_write_json(&s, o->json, code) < 0) {
@@ -575,6 +602,33 @@ static uint64_t shard_seed_count(uint64_t a, uint64_t b, uint64_t k, uint64_t n)
   return k > span ? 0 : (span - k) / n + 1;
 }
 
+/* swarm --report: one seed's outcome and goodputs; a failing seed is run
+ * again with a recorder (runs are deterministic) into DIR/seed-N/. */
+static void swarm_report_add(const struct opts *o, struct swarm_report *sw, const struct sim *s,
+                             uint64_t seed, int code) {
+  swarm_report_seed(sw, seed, code, s->trace_hash);
+  for (int f = 0; f < s->nflows; f++)
+    swarm_report_goodput(sw, s->flows[f].name, sim_flow_goodput(&s->flows[f], NULL),
+                         s->flows[f].status == FLOW_DONE);
+  if (!code) return;
+  char dir[4200], href[64], repro[600];
+  snprintf(href, sizeof href, "seed-%" PRIu64 "/index.html", seed);
+  snprintf(dir, sizeof dir, "%s/seed-%" PRIu64, o->report, seed);
+  snprintf(repro, sizeof repro, "microtcp-sim run %s --seed %" PRIu64 " --swarm%s --report DIR", o->scenario,
+           seed, o->repro);
+  struct opts ro = *o;
+  struct sim_recorder *rec = sim_recorder_new();
+  ro.observer = sim_recorder_observer(rec);
+  struct sim again;
+  FILE *sink = fopen("/dev/null", "w");
+  int code2 = run_once(&ro, seed, true, true, &again, sink ? sink : stderr);
+  if (sink) fclose(sink);
+  bool written = code2 != 2 && write_report(rec, &again, code2, dir) == code2;
+  swarm_report_failure(sw, seed, code, repro, written ? href : NULL);
+  sim_recorder_free(rec);
+  sim_free(&again);
+}
+
 static int cmd_swarm(const struct opts *o) {
   uint64_t total = 0, failed = 0;
   uint64_t k = o->shard_n ? o->shard_k - 1 : 0, n = o->shard_n ? o->shard_n : 1;
@@ -595,6 +649,10 @@ static int cmd_swarm(const struct opts *o) {
     cJSON_AddStringToObject(root, "until", o->until ? o->until : "");
     fails = cJSON_AddArrayToObject(root, "failures");
   }
+  char swarm_cmd[600];
+  snprintf(swarm_cmd, sizeof swarm_cmd, "microtcp-sim swarm %s --seeds %" PRIu64 "..%" PRIu64 "%s", o->scenario,
+           o->seed_a, o->seed_b, o->repro);
+  struct swarm_report *sw = o->report ? swarm_report_new(o->scenario, swarm_cmd) : NULL;
   /* i counts this shard's seeds: seed = a + k + i*n, so b = UINT64_MAX ends too. */
   for (uint64_t i = 0; i < count; i++) {
     uint64_t seed = o->seed_a + k + i * n;
@@ -605,6 +663,7 @@ static int cmd_swarm(const struct opts *o) {
     total++;
     if (code == 2) {
       sim_free(&s);
+      swarm_report_free(sw);
       return 2;
     }
     if (code) {
@@ -628,6 +687,7 @@ static int cmd_swarm(const struct opts *o) {
       }
     }
     printf("seed %" PRIu64 " %s %016" PRIx64 "\n", seed, code ? "fail" : "ok", s.trace_hash);
+    if (sw) swarm_report_add(o, sw, &s, seed, code);
     sim_free(&s);
     if (total % 10 == 0 || total == count) {
       fprintf(stderr, "\rswarm: %" PRIu64 "/%" PRIu64 " seeds, %" PRIu64 " failed, %lds", total, count,
@@ -636,6 +696,15 @@ static int cmd_swarm(const struct opts *o) {
     }
   }
   fprintf(stderr, "\nswarm: %" PRIu64 " seeds run, %" PRIu64 " failed\n", total, failed);
+  if (sw) {
+    if (swarm_report_write(sw, o->report) < 0) {
+      fprintf(stderr, "microtcp-sim: cannot write the report in %s: %s\n", o->report, strerror(errno));
+      if (!worst) worst = 2;
+    } else {
+      fprintf(stderr, "swarm: report: %s/index.html\n", o->report);
+    }
+    swarm_report_free(sw);
+  }
   if (root) {
     cJSON_AddNumberToObject(root, "seeds_run", (double)total);
     cJSON_AddNumberToObject(root, "seeds_failed", (double)failed);

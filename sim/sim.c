@@ -162,6 +162,7 @@ static void pcap_write(void *dumper, uint64_t now, const uint8_t *data, size_t l
 }
 
 static void log_event(struct sim *s, const char *what, const char *host, const char *detail) {
+  if (s->observer && s->observer->event) s->observer->event(s->observer->ctx, s, what, host, detail);
   if (s->events_log)
     fprintf(s->events_log, "%llu.%06llu %s %s %s\n", (unsigned long long)(s->now / 1000000),
             (unsigned long long)(s->now % 1000000), what, host, detail ? detail : "");
@@ -255,8 +256,33 @@ static struct sim_frame *frame_copy(const uint8_t *data, size_t len) {
   if (!f) abort();
   f->len = (uint16_t)len;
   f->corrupted = false;
+  f->id = 0;
   memcpy(f->data, data, len);
   return f;
+}
+
+/* ---- the observer (report): reads only, so it never changes the run ---------------------- */
+static void observe_hop(struct sim *s, int host, bool down, uint64_t t, uint32_t id, size_t len,
+                        unsigned fates) {
+  if (s->observer && s->observer->hop) s->observer->hop(s->observer->ctx, s, host, down, t, id, len, fates);
+}
+
+/* link_apply, telling the observer what it did to the frame (from the
+ * counters it moved, so link_apply itself stays as it is). */
+static uint64_t link_apply_seen(struct sim *s, int host, bool down, struct sim_link_dir *d,
+                                uint64_t t, struct sim_frame *f, int *copies) {
+  if (!s->observer) return link_apply(d, t, f, copies);
+  struct sim_link_dir before = *d;
+  size_t len = f->len;
+  uint64_t at = link_apply(d, t, f, copies);
+  unsigned fates = 0;
+  for (int k = 0; k < DROP_KINDS; k++)
+    if (d->drops[k] != before.drops[k]) fates |= 1u << k;
+  if (d->dup != before.dup) fates |= SIM_FATE_DUP;
+  if (d->reordered != before.reordered) fates |= SIM_FATE_REORDER;
+  if (d->corrupted != before.corrupted) fates |= SIM_FATE_CORRUPT;
+  observe_hop(s, host, down, t, f->id, len, fates);
+  return at;
 }
 
 /* Test hook (--inject-bug corrupt-payload): change one byte of the first large
@@ -294,11 +320,13 @@ static void deliver_to(struct sim *s, int src, int dst, struct sim_frame *orig, 
   struct sim_host *hd = &s->hosts[dst];
   if (s->blocked[(size_t)src * (size_t)s->nhosts + (size_t)dst]) {
     s->hosts[src].up_dir.drops[DROP_PARTITION]++;
+    observe_hop(s, src, false, t, orig->id, orig->len, 1u << DROP_PARTITION);
     if (give) free(orig);
     return;
   }
   if (!hd->link_up) {
     hd->down_dir.drops[DROP_LINK_DOWN]++;
+    observe_hop(s, dst, true, t, orig->id, orig->len, 1u << DROP_LINK_DOWN);
     if (give) free(orig);
     return;
   }
@@ -306,9 +334,10 @@ static void deliver_to(struct sim *s, int src, int dst, struct sim_frame *orig, 
   if (!give) {
     f = frame_copy(orig->data, orig->len);
     f->corrupted = orig->corrupted;
+    f->id = orig->id;
   }
   int copies;
-  uint64_t at = link_apply(&hd->down_dir, t, f, &copies);
+  uint64_t at = link_apply_seen(s, dst, true, &hd->down_dir, t, f, &copies);
   if (!at) {
     free(f);
     return;
@@ -316,6 +345,7 @@ static void deliver_to(struct sim *s, int src, int dst, struct sim_frame *orig, 
   for (int c = 0; c < copies; c++) {
     struct sim_ev ev = {at + (uint64_t)c, 0, EV_DELIVER, dst, src, false, 0,
                         c ? frame_copy(f->data, f->len) : f};
+    ev.frame->id = f->id;
     heap_push(s, ev);
   }
 }
@@ -365,15 +395,20 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
         attack_observe(s, i, src, data, len);
   pcap_write(s->pcap_dumper, s->now, data, len);
   pcap_write(h->pcap_dumper, s->now, data, len);
+  uint32_t id = s->observer && s->observer->sent ? s->observer->sent(s->observer->ctx, s, src, data, len) : 0;
   if (!h->link_up) {
     h->up_dir.drops[DROP_LINK_DOWN]++;
+    observe_hop(s, src, false, s->now, id, len, 1u << DROP_LINK_DOWN);
     return;
   }
   uint64_t src_mac = mac_key(data + 6), dst_mac = mac_key(data);
   struct sim_frame *f = frame_copy(data, len);
+  f->id = id;
+  bool bug_before = s->bug_injected;
   maybe_inject_bug(s, f);
+  if (s->bug_injected != bug_before) observe_hop(s, src, false, s->now, f->id, len, SIM_FATE_BUG);
   int copies;
-  uint64_t at = link_apply(&h->up_dir, s->now, f, &copies);
+  uint64_t at = link_apply_seen(s, src, false, &h->up_dir, s->now, f, &copies);
   if (!at) {
     free(f);
     return;
@@ -398,6 +433,7 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
       if (last) return;
     } else {
       h->up_dir.drops[DROP_NO_HOST]++; /* the switch filters a frame back to its own port */
+      observe_hop(s, src, false, t, f->id, len, 1u << DROP_NO_HOST);
     }
   }
   free(f);
@@ -484,6 +520,8 @@ static void host_service(struct sim *s, struct sim_host *h) {
     if (ha->nready == 0) break;
   }
   schedule_wake(s, h);
+  if (s->observer && s->observer->serviced)
+    s->observer->serviced(s->observer->ctx, s, h->index, ha->all, ha->nall);
   /* Apps with their own timers (UDP/ping timeouts) need a tick while running. */
   if (!h->tick_at) {
     for (size_t i = 0; i < ha->nall; i++) {
@@ -723,6 +761,7 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
     struct sim_frame *f = ev->frame;
     if (!h->up) {
       h->down_dir.drops[DROP_HOST_DOWN]++;
+      observe_hop(s, ev->a, true, s->now, f->id, f->len, 1u << DROP_HOST_DOWN);
     } else if (h->attack) {
       pcap_write(h->pcap_dumper, s->now, f->data, f->len);
       s->trace_hash = trace_mix(s->trace_hash, s->now, (uint64_t)ev->a, f->data, f->len);

@@ -184,7 +184,31 @@ struct sim_event_spec {               /* a scheduled scenario event */
 struct sim_frame {
   uint16_t len;
   bool corrupted; /* bits flipped on an earlier hop: not again (see link_apply) */
+  uint32_t id;    /* the observer's frame id (0 without an observer) */
   uint8_t data[];
+};
+
+/* Optional observer of a run (sim/report_sim.c draws it): told what the pcap
+ * cannot show. It only reads, so a run with an observer is the same run
+ * (same trace hash). Fates are bits: 1 << enum sim_drop for a drop, and the
+ * SIM_FATE_* bits below. */
+#define SIM_FATE_DUP (1u << DROP_KINDS)
+#define SIM_FATE_REORDER (1u << (DROP_KINDS + 1))
+#define SIM_FATE_CORRUPT (1u << (DROP_KINDS + 2))
+#define SIM_FATE_BUG (1u << (DROP_KINDS + 3)) /* --inject-bug changed the frame */
+struct sim;
+struct sim_observer {
+  void *ctx;
+  /* A frame left `host` (what --pcap writes); returns the frame's id. */
+  uint32_t (*sent)(void *ctx, const struct sim *s, int host, const uint8_t *data, size_t len);
+  /* Frame `id` crossed host's up (down = false) or down link at t; its fates there. */
+  void (*hop)(void *ctx, const struct sim *s, int host, bool down, uint64_t t, uint32_t id,
+              size_t len, unsigned fates);
+  /* A scenario event, as --events logs it. */
+  void (*event)(void *ctx, const struct sim *s, const char *what, const char *host,
+                const char *detail);
+  /* After host was serviced (apps polled, frames sent): its apps, to sample. */
+  void (*serviced)(void *ctx, const struct sim *s, int host, struct app *const *apps, size_t napps);
 };
 
 struct sim_ev {
@@ -231,6 +255,7 @@ struct sim {
   uint64_t flows_ended_at;            /* when the last flow ended (0 = never) */
   char scenario_path[512];
   bool swarm;
+  struct sim_observer *observer;      /* NULL = none (see struct sim_observer) */
 };
 
 /* Build hosts/flows after the scenario was parsed (sim_scenario_load). */

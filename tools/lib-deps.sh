@@ -23,6 +23,8 @@
 #     parallel                        GNU parallel: the swarm sharding test (sim/README)
 #     liblwip-dev                     lwIP, the reference of tools/bench-all.sh's back-to-back
 #                                     figure (tools/bench/lwip-b2b, tests/test_bench.py)
+#     chromium                        headless browser: tests/sim/test_report.py renders the
+#                                     run reports (--report) and checks SVG, console, screenshot
 # A test that needs a package not listed here fails under CI=true (see
 # tests/conftest.py), so a missing entry cannot hide.
 # shellcheck disable=SC2034 # used by the scripts that source this file
@@ -30,7 +32,7 @@ MICROTCP_DEBS_BUILD="build-essential cmake ninja-build pkg-config libpcap-dev li
 # shellcheck disable=SC2034
 MICROTCP_DEBS_TEST="clang llvm libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi afl++
 tshark tcpdump python3-pytest python3-scapy python3-numpy iproute2 iperf3 ethtool iputils-ping curl
-util-linux netcat-openbsd bison flex zip parallel shellcheck liblwip-dev"
+util-linux netcat-openbsd bison flex zip parallel shellcheck liblwip-dev chromium"
 
 # microtcp_install_deps PACKAGE...: installs those of PACKAGE that are missing.
 microtcp_install_deps() {

@@ -3,12 +3,14 @@
  * See --help and README.md. Exit status: 0 pass, 1 divergence / outcome
  * mismatch / leak, 2 usage or unreadable input (one line on stderr).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "replay.h"
+#include "report.h"
 #include "sidecar.h"
 
 static const char USAGE[] =
@@ -75,6 +77,10 @@ static const char USAGE[] =
     "  --port N         the app's port (default: the first SYN's destination port)\n"
     "  --ignore LIST    comma-separated fields not compared (e.g. tcp.win,ip.ttl)\n"
     "  --write FILE     see write mode above\n"
+    "  --report DIR     write DIR/index.html, the run drawn as microtcp-sim --report\n"
+    "                   draws a simulated one (time-sequence graph per connection,\n"
+    "                   bytes in flight, RTT samples), from the --write pcap (default\n"
+    "                   DIR/replay.pcap)\n"
     "  --promisc        feed: re-address every frame to the host first\n"
     "  --accept-macs    a unicast frame to the host addressed to another MAC (an\n"
     "                   HSRP/VRRP gateway MAC, anonymised MACs) gets the stack's MAC\n"
@@ -103,6 +109,29 @@ static const char USAGE[] =
     "refuses or stops reading, e.g. truncated, or a pcapng interface whose link\n"
     "type differs from the first; a capture without frames).\n";
 
+/* --report: the run (the frames injected and the stack's, as --write wrote
+ * them) drawn by the report writer shared with microtcp-sim (sim/report.h). */
+static int write_report(const struct replay_opts *o, int rc, const char *dir) {
+  struct report *r = report_new();
+  char err[700], title[600];
+  snprintf(title, sizeof title, "microtcp-replay %s", o->capture);
+  report_set_title(r, title);
+  report_add_info(r, "capture", o->capture);
+  report_add_info(r, "mode", o->mode == MODE_FEED ? "feed" : o->mode == MODE_OUTCOME ? "outcome" : "check");
+  report_add_info(r, "result", rc == REPLAY_PASS ? "0: pass" : "1: fail (see the tool's output)");
+  report_add_info(r, "frames drawn", o->write_path);
+  report_add_info(r, "source", "the replay as --write recorded it: frames injected into the stack and "
+                               "the stack's own; no simulated faults; bytes in flight and RTT samples "
+                               "come from the frames");
+  int ok = report_load_pcap(r, o->write_path, err, sizeof err);
+  if (ok == 0) ok = report_write(r, dir);
+  else fprintf(stderr, "microtcp-replay: report: %s\n", err);
+  if (ok == 0) fprintf(stderr, "microtcp-replay: report: %s/index.html\n", dir);
+  else fprintf(stderr, "microtcp-replay: cannot write the report in %s\n", dir);
+  report_free(r);
+  return ok;
+}
+
 static int usage(const char *msg, const char *arg) {
   fprintf(stderr, "microtcp-replay: %s%s%s (see --help)\n", msg, arg ? ": " : "", arg ? arg : "");
   return REPLAY_USAGE;
@@ -112,6 +141,7 @@ int main(int argc, char **argv) {
   struct replay_opts o;
   memset(&o, 0, sizeof o);
   const char *sidecar = NULL, *as = NULL, *app = NULL, *ignore = NULL, *port = NULL;
+  const char *report_dir = NULL;
   bool no_sidecar = false;
   int mode = -1;
   if (argc > 1 && !strcmp(argv[1], "import")) return import_run(argc, argv);
@@ -148,7 +178,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--no-sidecar"))
       no_sidecar = true;
     else if (!strcmp(a, "--as") || !strcmp(a, "--sidecar") || !strcmp(a, "--write") ||
-             !strcmp(a, "--app") || !strcmp(a, "--ignore") || !strcmp(a, "--port")) {
+             !strcmp(a, "--app") || !strcmp(a, "--ignore") || !strcmp(a, "--port") ||
+             !strcmp(a, "--report")) {
       if (i + 1 >= argc) return usage("option needs a value", a);
       const char *v = argv[++i];
       if (!strcmp(a, "--as"))
@@ -157,6 +188,8 @@ int main(int argc, char **argv) {
         sidecar = v;
       else if (!strcmp(a, "--write"))
         o.write_path = v;
+      else if (!strcmp(a, "--report"))
+        report_dir = v;
       else if (!strcmp(a, "--app"))
         app = v;
       else if (!strcmp(a, "--ignore"))
@@ -219,6 +252,18 @@ int main(int argc, char **argv) {
   o.fix_checksums = o.fix_checksums || o.sc.fix_checksums;
   o.segment_gso = o.segment_gso || o.sc.segment_gso;
   o.mode = mode >= 0 ? (enum replay_mode)mode : o.sc.mode;
-  if (o.mode == MODE_FEED) return feed_run(&o);
-  return replay_run(&o);
+  char report_pcap[4200];
+  if (report_dir) {
+    if (report_mkdirs(report_dir) < 0) {
+      fprintf(stderr, "microtcp-replay: cannot create %s: %s\n", report_dir, strerror(errno));
+      return REPLAY_USAGE;
+    }
+    if (!o.write_path) {
+      snprintf(report_pcap, sizeof report_pcap, "%s/replay.pcap", report_dir);
+      o.write_path = report_pcap;
+    }
+  }
+  int rc = o.mode == MODE_FEED ? feed_run(&o) : replay_run(&o);
+  if (report_dir && rc != REPLAY_USAGE && write_report(&o, rc, report_dir) < 0) return REPLAY_USAGE;
+  return rc;
 }

@@ -4,7 +4,11 @@
 #     (mem*/str* and compiler/sanitizer runtime), so no I/O, clock, malloc,
 #     printf or rand can hide in it;
 #  2. it defines no writable global or static data (.data/.bss), so any number
-#     of stack instances coexist. Read-only tables of pointers land in
+#     of stack instances coexist;
+#  3. every global symbol it defines is public API (microtcp_*, wire_*) or
+#     carries the internal prefix mtcp_, so it cannot clash with another stack
+#     linked into the same firmware (lwIP's tcp_input, udp_init, ...; see also
+#     tools/check-lwip-clash.sh). Read-only tables of pointers land in
 #     .data.rel.ro under PIE; those are read-only after relocation and allowed.
 # Usage: tools/check-core-symbols.sh path/to/libmicrotcp_core.a|file.o
 set -euo pipefail
@@ -23,7 +27,15 @@ bad_data=$(objdump -t "$lib" 2>/dev/null | awk '$0 ~ /^[0-9a-f]+ / {
     if ($NF == sec) next  # the section symbol itself (some assemblers emit one per section)
     if ((sec ~ /^\.(data|bss)/ && sec !~ /^\.data\.rel\.ro/) || sec == "*COM*") print sec, $NF }' |
   grep -Ev '__(asan|ubsan|sancov|llvm|gcov|profc|profd)|\.L|asan\.module' | sort -u || true)
+# Defined globals (text, data, rodata, bss, common) outside the three prefixes.
+bad_names=$(nm -g --defined-only "$lib" | awk 'NF >= 3 && $2 ~ /^[TDRBCVW]$/ {print $NF}' |
+  grep -Ev '^(microtcp_|wire_|mtcp_)' | grep -Ev '^(__.*|_GLOBAL_OFFSET_TABLE_)$' | sort -u || true)
 status=0
+if [ -n "$bad_names" ]; then
+  echo "core exports symbols outside microtcp_*/wire_* without the internal prefix mtcp_:" >&2
+  while read -r sym; do echo "  $sym"; done <<<"$bad_names" >&2
+  status=1
+fi
 if [ -n "$bad_undef" ]; then
   echo "core references symbols outside the freestanding set:" >&2
   while read -r sym; do echo "  $sym"; done <<<"$bad_undef" >&2

@@ -10,9 +10,9 @@
 static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const uint8_t zero_mac[6] = {0};
 
-int arp_init(struct microtcp_stack *st, struct carve *c, uint64_t now) {
+int mtcp_arp_init(struct microtcp_stack *st, struct carve *c, uint64_t now) {
   (void)now;
-  st->arp.entries = carve_take(c, sizeof(struct arp_entry) * st->cfg.arp_entries);
+  st->arp.entries = mtcp_carve_take(c, sizeof(struct arp_entry) * st->cfg.arp_entries);
   idxq_init(&st->arp.wait);
   st->arp.hi = 0;
   return MICROTCP_OK;
@@ -40,7 +40,7 @@ static uint64_t refresh_margin(const struct microtcp_stack *st) {
 static void send_arp(struct microtcp_stack *st, uint16_t op, const uint8_t *dst_mac,
                      const uint8_t *tha, uint32_t tpa) {
   MICROTCP_ASSERT(op == WIRE_ARP_REQUEST || op == WIRE_ARP_REPLY);
-  struct frame *f = frame_alloc(st, WIRE_ETH_HLEN);
+  struct frame *f = mtcp_frame_alloc(st, WIRE_ETH_HLEN);
   if (!f) {
     st->ctr.drop_tx_queue_full++;
     return;
@@ -67,7 +67,7 @@ static void send_arp(struct microtcp_stack *st, uint16_t op, const uint8_t *dst_
     st->ctr.arp_requests_out++;
   else
     st->ctr.arp_replies_out++;
-  txq_push(st, f);
+  mtcp_txq_push(st, f);
 }
 
 /* A request for ip: broadcast, or unicast to the cached address (refresh,
@@ -76,7 +76,7 @@ static void send_request(struct microtcp_stack *st, uint32_t ip, const uint8_t *
   send_arp(st, WIRE_ARP_REQUEST, unicast ? unicast : bcast_mac, zero_mac, ip);
 }
 
-void arp_announce(struct microtcp_stack *st) {
+void mtcp_arp_announce(struct microtcp_stack *st) {
   /* RFC 5227 2.3: an announcement is a request with sender = target = us. */
   if (st->cfg.arp_gratuitous && st->cfg.ip) send_request(st, st->cfg.ip, NULL);
 }
@@ -156,7 +156,7 @@ static struct arp_entry *take_entry(struct microtcp_stack *st, bool pending) {
       uint32_t n;
       uint64_t now;
     } in = {{'a', 'r', 'p', 'e'}, st->arp.evictions++, st->now};
-    uint32_t k = (uint32_t)(prf(st, &in, sizeof in) % n_pending);
+    uint32_t k = (uint32_t)(mtcp_prf(st, &in, sizeof in) % n_pending);
     for (uint16_t i = 0; i < st->arp.hi; i++) {
       struct arp_entry *e = &st->arp.entries[i];
       if (e->state == ARP_PENDING && st->now - e->asked_at >= grace && k-- == 0) {
@@ -204,13 +204,13 @@ static void send_to(struct microtcp_stack *st, struct frame *f, const uint8_t *m
   memcpy(eth.src, st->cfg.mac, 6);
   eth.ethertype = WIRE_ETHERTYPE_IPV4;
   (void)wire_eth_emit(&eth, frame_push(f, WIRE_ETH_HLEN), WIRE_ETH_HLEN);
-  txq_push(st, f);
+  mtcp_txq_push(st, f);
 }
 
 /* Take frame i (predecessor prev) off the wait queue; the caller owns it. */
 static struct frame *unlink_waiting(struct microtcp_stack *st, uint16_t prev, uint16_t i) {
-  struct idxq_pool pool = frame_pool(st);
-  struct frame *f = frame_at(st, i);
+  struct idxq_pool pool = mtcp_frame_pool(st);
+  struct frame *f = mtcp_frame_at(st, i);
   MICROTCP_ASSERT(f->where == FW_ARP_WAIT);
   idxq_unlink(&st->arp.wait, &pool, prev, i);
   f->where = FW_BUILDING;
@@ -222,7 +222,7 @@ static struct frame *unlink_waiting(struct microtcp_stack *st, uint16_t prev, ui
 static void flush_waiting(struct microtcp_stack *st, uint32_t ip, const uint8_t *mac) {
   uint16_t i = st->arp.wait.head, prev = FRAME_NONE;
   while (i != FRAME_NONE) {
-    struct frame *f = frame_at(st, i);
+    struct frame *f = mtcp_frame_at(st, i);
     uint16_t next = f->next;
     if (f->nexthop == ip) {
       (void)unlink_waiting(st, prev, i);
@@ -230,7 +230,7 @@ static void flush_waiting(struct microtcp_stack *st, uint32_t ip, const uint8_t 
         send_to(st, f, mac);
       } else {
         st->ctr.drop_arp_unresolved++;
-        frame_free(st, f);
+        mtcp_frame_free(st, f);
       }
     } else {
       prev = i;
@@ -252,12 +252,12 @@ static void forget(struct microtcp_stack *st, struct arp_entry *e) {
 static void drop_one_waiting(struct microtcp_stack *st) {
   uint16_t best = FRAME_NONE, best_prev = FRAME_NONE, best_n = 0;
   for (uint16_t i = st->arp.wait.head, prev = FRAME_NONE; i != FRAME_NONE;
-       prev = i, i = frame_at(st, i)->next) {
-    uint32_t ip = frame_at(st, i)->nexthop;
+       prev = i, i = mtcp_frame_at(st, i)->next) {
+    uint32_t ip = mtcp_frame_at(st, i)->nexthop;
     uint16_t n = 0;
     bool first = true; /* i is the oldest frame for ip */
-    for (uint16_t j = st->arp.wait.head; j != FRAME_NONE; j = frame_at(st, j)->next) {
-      if (frame_at(st, j)->nexthop != ip) continue;
+    for (uint16_t j = st->arp.wait.head; j != FRAME_NONE; j = mtcp_frame_at(st, j)->next) {
+      if (mtcp_frame_at(st, j)->nexthop != ip) continue;
       if (j != i && n == 0) first = false;
       n++;
     }
@@ -270,37 +270,37 @@ static void drop_one_waiting(struct microtcp_stack *st) {
   if (best == FRAME_NONE) return;
   struct frame *f = unlink_waiting(st, best_prev, best);
   st->ctr.drop_arp_pending_full++;
-  frame_free(st, f);
+  mtcp_frame_free(st, f);
 }
 
 static void enqueue_waiting(struct microtcp_stack *st, struct frame *f, uint32_t nexthop) {
-  struct idxq_pool pool = frame_pool(st);
+  struct idxq_pool pool = mtcp_frame_pool(st);
   MICROTCP_ASSERT(f->where == FW_BUILDING);
   f->nexthop = nexthop;
   f->where = FW_ARP_WAIT;
-  idxq_push_tail(&st->arp.wait, &pool, frame_index(st, f));
+  idxq_push_tail(&st->arp.wait, &pool, mtcp_frame_index(st, f));
   MICROTCP_ASSERT(st->arp.wait.len <= st->cfg.arp_pending);
 }
 
-bool arp_can_send(struct microtcp_stack *st, uint32_t nexthop, size_t n) {
+bool mtcp_arp_can_send(struct microtcp_stack *st, uint32_t nexthop, size_t n) {
   if (nexthop == IP_BCAST) return true;
   struct arp_entry *e = find(st, nexthop);
   if (usable(e)) return true;
   if (!e && nexthop != st->cfg.ip) e = start_resolution(st, nexthop);
-  /* A full queue makes room by dropping its oldest frames (arp_resolve_and_send). */
+  /* A full queue makes room by dropping its oldest frames (mtcp_arp_resolve_and_send). */
   if (e && n <= st->cfg.arp_pending) return true;
   st->ctr.drop_arp_pending_full++;
   return false;
 }
 
-void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t nexthop) {
+void mtcp_arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t nexthop) {
   if (nexthop == IP_BCAST) {
     send_to(st, f, bcast_mac);
     return;
   }
   if (nexthop == st->cfg.ip) { /* never resolve (or cache) our own address */
     st->ctr.drop_no_route++;
-    frame_free(st, f);
+    mtcp_frame_free(st, f);
     return;
   }
   struct arp_entry *e = find(st, nexthop);
@@ -312,12 +312,12 @@ void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t n
   }
   if (!e && !(e = start_resolution(st, nexthop))) {
     st->ctr.drop_arp_pending_full++;
-    frame_free(st, f);
+    mtcp_frame_free(st, f);
     return;
   }
   if (st->cfg.arp_pending == 0) {
     st->ctr.drop_arp_pending_full++;
-    frame_free(st, f);
+    mtcp_frame_free(st, f);
     return;
   }
   while (st->arp.wait.len >= st->cfg.arp_pending) drop_one_waiting(st);
@@ -326,7 +326,7 @@ void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t n
 }
 
 /* ---- input ------------------------------------------------------------------------------------ */
-void arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len,
+void mtcp_arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len,
                const uint8_t *eth_src) {
   (void)eth_src;
   wire_arp a;
@@ -339,13 +339,13 @@ void arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len,
      * here: stack.c drops frames with our source MAC). Report it; never learn
      * or answer it. */
     st->ctr.arp_conflicts++;
-    trace(st, MICROTCP_TRACE_ARP_CONFLICT, "arp: another host uses our address", a.spa, 0);
+    mtcp_trace(st, MICROTCP_TRACE_ARP_CONFLICT, "arp: another host uses our address", a.spa, 0);
     return;
   }
   /* A sender that cannot be a unicast neighbour is never learned: nor is our
    * own MAC for some other address (frames to it would come back to us).
    * 0.0.0.0 is an RFC 5227 probe: answered below, not learned. */
-  if ((a.spa != 0 && ipv4_is_martian_src(st, a.spa)) || (a.sha[0] & 1) ||
+  if ((a.spa != 0 && mtcp_ipv4_is_martian_src(st, a.spa)) || (a.sha[0] & 1) ||
       memcmp(a.sha, zero_mac, 6) == 0 || memcmp(a.sha, st->cfg.mac, 6) == 0) {
     st->ctr.drop_arp_malformed++;
     return;
@@ -389,7 +389,7 @@ static uint64_t entry_due(const struct microtcp_stack *st, const struct arp_entr
   }
 }
 
-uint64_t arp_deadline(const struct microtcp_stack *st) {
+uint64_t mtcp_arp_deadline(const struct microtcp_stack *st) {
   uint64_t d = UINT64_MAX;
   for (uint16_t i = 0; i < st->arp.hi; i++) d = MIN(d, entry_due(st, &st->arp.entries[i]));
   return d;
@@ -425,7 +425,7 @@ static void advance_resolved(struct microtcp_stack *st, struct arp_entry *e, uin
   }
 }
 
-void arp_advance(struct microtcp_stack *st, uint64_t now) {
+void mtcp_arp_advance(struct microtcp_stack *st, uint64_t now) {
   for (uint16_t i = 0; i < st->arp.hi; i++) {
     struct arp_entry *e = &st->arp.entries[i];
     if (entry_due(st, e) > now) continue;
@@ -437,7 +437,7 @@ void arp_advance(struct microtcp_stack *st, uint64_t now) {
   while (st->arp.hi && st->arp.entries[st->arp.hi - 1].state == ARP_FREE) st->arp.hi--;
 }
 
-uint32_t arp_entries_in_use(const struct microtcp_stack *st) {
+uint32_t mtcp_arp_entries_in_use(const struct microtcp_stack *st) {
   uint32_t n = 0;
   for (uint16_t i = 0; i < st->arp.hi; i++) n += st->arp.entries[i].state != ARP_FREE;
   return n;
@@ -445,7 +445,7 @@ uint32_t arp_entries_in_use(const struct microtcp_stack *st) {
 
 /* ---- public API --------------------------------------------------------------------------------- */
 int microtcp_arp_add_static(microtcp_stack *st, uint32_t ip, const uint8_t mac[6]) {
-  if (mac == NULL || ip == st->cfg.ip || ipv4_is_martian_src(st, ip) || (mac[0] & 1))
+  if (mac == NULL || ip == st->cfg.ip || mtcp_ipv4_is_martian_src(st, ip) || (mac[0] & 1))
     return MICROTCP_EINVAL;
   struct arp_entry *e = find(st, ip);
   bool was_pending = e && e->state == ARP_PENDING;

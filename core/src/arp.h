@@ -50,24 +50,24 @@ struct arp_state {
                                   * so a large cache costs only what is in use */
 };
 
-int arp_init(struct microtcp_stack *st, struct carve *c, uint64_t now);
+int mtcp_arp_init(struct microtcp_stack *st, struct carve *c, uint64_t now);
 /* Gratuitous ARP (RFC 5227 2.3 announcement) once the stack is ready, if
  * cfg.arp_gratuitous. */
-void arp_announce(struct microtcp_stack *st);
+void mtcp_arp_announce(struct microtcp_stack *st);
 /* An Ethernet payload of type ARP arrived (eth_src: the frame's source MAC). */
-void arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len, const uint8_t *eth_src);
+void mtcp_arp_input(struct microtcp_stack *st, const uint8_t *payload, size_t len, const uint8_t *eth_src);
 /* Send frame f (Ethernet header space at f->data[0..13] is filled here) to the
  * neighbour nexthop: at once if resolved, else queued until resolution and a
  * request is sent. Takes ownership of f. Drops (and counts) when the wait
  * queue or the cache has no room: drop_arp_pending_full. nexthop 0xffffffff
  * means Ethernet broadcast. */
-void arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t nexthop);
+void mtcp_arp_resolve_and_send(struct microtcp_stack *st, struct frame *f, uint32_t nexthop);
 /* Could n frames to nexthop be sent or queued right now? If not, resolution
  * is still started (so a later attempt can succeed) and the refusal counted
- * once in drop_arp_pending_full. Used by ipv4_send to send all fragments of a
+ * once in drop_arp_pending_full. Used by mtcp_ipv4_send to send all fragments of a
  * datagram or none. */
-bool arp_can_send(struct microtcp_stack *st, uint32_t nexthop, size_t n);
-uint64_t arp_deadline(const struct microtcp_stack *st);
-void arp_advance(struct microtcp_stack *st, uint64_t now);
-uint32_t arp_entries_in_use(const struct microtcp_stack *st);
+bool mtcp_arp_can_send(struct microtcp_stack *st, uint32_t nexthop, size_t n);
+uint64_t mtcp_arp_deadline(const struct microtcp_stack *st);
+void mtcp_arp_advance(struct microtcp_stack *st, uint64_t now);
+uint32_t mtcp_arp_entries_in_use(const struct microtcp_stack *st);
 #endif

@@ -6,7 +6,7 @@
 #include "invariant.h"
 
 
-void asm_init(struct assembler *a, struct asm_range *mem, uint16_t max) {
+void mtcp_asm_init(struct assembler *a, struct asm_range *mem, uint16_t max) {
   a->r = mem;
   a->max = mem ? max : 0;
   a->count = 0;
@@ -14,7 +14,7 @@ void asm_init(struct assembler *a, struct asm_range *mem, uint16_t max) {
   a->clock = 0;
 }
 
-void asm_clear(struct assembler *a) {
+void mtcp_asm_clear(struct assembler *a) {
   a->count = 0;
   a->recent = ASM_NONE;
 }
@@ -30,7 +30,7 @@ static bool well_formed(const struct assembler *a) {
   return true;
 }
 
-int asm_add(struct assembler *a, uint32_t start, uint32_t end) {
+int mtcp_asm_add(struct assembler *a, uint32_t start, uint32_t end) {
   if (start >= end) return 0;
   /* first: the first range that overlaps or touches [start,end) or lies
    * after it; last: one past the last range that overlaps or touches it.
@@ -65,11 +65,11 @@ int asm_add(struct assembler *a, uint32_t start, uint32_t end) {
   return 0;
 }
 
-uint32_t asm_front(const struct assembler *a) {
+uint32_t mtcp_asm_front(const struct assembler *a) {
   return (a->count && a->r[0].start == 0) ? a->r[0].end : 0;
 }
 
-void asm_shift(struct assembler *a, uint32_t n) {
+void mtcp_asm_shift(struct assembler *a, uint32_t n) {
   if (n == 0) return;
   uint16_t gone = 0;
   while (gone < a->count && a->r[gone].end <= n) gone++;
@@ -85,7 +85,7 @@ void asm_shift(struct assembler *a, uint32_t n) {
   }
 }
 
-uint16_t asm_sack_blocks(const struct assembler *a, uint32_t base_seq, uint32_t out_left[],
+uint16_t mtcp_asm_sack_blocks(const struct assembler *a, uint32_t base_seq, uint32_t out_left[],
                          uint32_t out_right[], uint16_t max) {
   /* Selection by descending stamp: max and count are small (<= 4 blocks).
    * Stamps are unique; after 2^32 adds they wrap, which only perturbs the
@@ -109,7 +109,7 @@ uint16_t asm_sack_blocks(const struct assembler *a, uint32_t base_seq, uint32_t 
   return k;
 }
 
-bool asm_walk_next(const struct assembler *a, struct asm_walk *w, uint32_t *piece_start,
+bool mtcp_asm_walk_next(const struct assembler *a, struct asm_walk *w, uint32_t *piece_start,
                    uint32_t *piece_end, bool *held) {
   if (w->pos >= w->end) return false;
   while (w->k < a->count && a->r[w->k].end <= w->pos) w->k++;
@@ -126,4 +126,4 @@ bool asm_walk_next(const struct assembler *a, struct asm_walk *w, uint32_t *piec
   return true;
 }
 
-uint32_t asm_high(const struct assembler *a) { return a->count ? a->r[a->count - 1].end : 0; }
+uint32_t mtcp_asm_high(const struct assembler *a) { return a->count ? a->r[a->count - 1].end : 0; }

@@ -7,8 +7,8 @@
 
 #define MICRO 1000000u /* micro-tokens per token */
 
-int icmp_init(struct microtcp_stack *st, struct carve *c) {
-  st->icmp.ping_replies = carve_take(c, sizeof(microtcp_ping_reply) * st->cfg.ping_queue);
+int mtcp_icmp_init(struct microtcp_stack *st, struct carve *c) {
+  st->icmp.ping_replies = mtcp_carve_take(c, sizeof(microtcp_ping_reply) * st->cfg.ping_queue);
   st->icmp.ping_head = st->icmp.ping_len = 0;
   st->icmp.tokens_micro = (uint64_t)MAX(st->cfg.icmp_burst, 1u) * MICRO;
   st->icmp.last_refill = st->now;
@@ -44,20 +44,20 @@ static int icmp_send(struct microtcp_stack *st, uint32_t dst, uint8_t type, uint
   uint8_t h[WIRE_ICMP_HLEN];
   int n = wire_icmp_emit_header(&m, h, sizeof h);
   if (n < 0) return MICROTCP_EMSGSIZE;
-  return ipv4_send(st, dst, WIRE_IP_PROTO_ICMP, h, (size_t)n, payload, len);
+  return mtcp_ipv4_send(st, dst, WIRE_IP_PROTO_ICMP, h, (size_t)n, payload, len);
 }
 
 static bool is_error_type(uint8_t type) {
   return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
 }
 
-void icmp_send_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint32_t rest,
+void mtcp_icmp_send_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint32_t rest,
                      const struct wire_ipv4 *orig, const uint8_t *ip_pkt, size_t len) {
   /* RFC 1122 3.2.2: never about a non-first fragment, a datagram to a
    * broadcast or multicast address or one sent as a link-layer broadcast, or
    * from a source that does not name a single host. */
   if (!ip_pkt || orig->frag_offset != 0 || orig->dst != st->cfg.ip || st->rx_link_bcast ||
-      ipv4_is_martian_src(st, orig->src))
+      mtcp_ipv4_is_martian_src(st, orig->src))
     return;
   if (orig->proto == WIRE_IP_PROTO_ICMP) {
     /* Never answer an ICMP error (or an unreadable ICMP message) with one. */
@@ -83,7 +83,7 @@ static void deliver_error(struct microtcp_stack *st, const wire_ipv4 *ip, const 
   if (ip->dst != st->cfg.ip || q.src != st->cfg.ip) return;
   uint16_t mtu = (uint16_t)(m->rest & 0xffff);
   if (q.proto == WIRE_IP_PROTO_TCP) {
-    tcp_icmp_error(st, m->type, m->code, mtu, &q);
+    mtcp_tcp_icmp_error(st, m->type, m->code, mtu, &q);
   } else if (q.proto == WIRE_IP_PROTO_UDP) {
     int err = MICROTCP_EHOSTUNREACH;
     if (m->type == WIRE_ICMP_DEST_UNREACH && m->code == WIRE_ICMP_UNREACH_PORT)
@@ -92,7 +92,7 @@ static void deliver_error(struct microtcp_stack *st, const wire_ipv4 *ip, const 
       err = MICROTCP_ENETUNREACH;
     else if (m->type == WIRE_ICMP_DEST_UNREACH && m->code == WIRE_ICMP_UNREACH_NEEDFRAG)
       err = MICROTCP_EMSGSIZE;
-    udp_icmp_error(st, err, &q);
+    mtcp_udp_icmp_error(st, err, &q);
   }
 }
 
@@ -111,7 +111,7 @@ static void queue_ping_reply(struct microtcp_stack *st, uint32_t src, const wire
   s->ping_len++;
 }
 
-void icmp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
+void mtcp_icmp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   wire_icmp m;
   if (wire_icmp_parse(ip->payload, ip->payload_len, &m) < 0) {
     st->ctr.drop_icmp_malformed++;

@@ -15,12 +15,12 @@ struct icmp_state {
   uint64_t last_refill;
 };
 
-int icmp_init(struct microtcp_stack *st, struct carve *c);
-void icmp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip);
+int mtcp_icmp_init(struct microtcp_stack *st, struct carve *c);
+void mtcp_icmp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip);
 /* Send an ICMP error (type/code/rest) quoting the offending datagram: its IP
  * header and the first 8 bytes of its payload (ip_pkt points at the IP header,
  * len bytes available). Rate limited; never sent in answer to ICMP errors,
  * broadcasts or fragments other than the first (RFC 1122 3.2.2). */
-void icmp_send_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint32_t rest,
+void mtcp_icmp_send_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint32_t rest,
                      const struct wire_ipv4 *orig, const uint8_t *ip_pkt, size_t len);
 #endif

@@ -4,8 +4,8 @@
  * Module map (one job per file):
  *   stack.c      init/arena carving, frame pool, input dispatch, output queue, deadline,
  *                handles, counters, strerror, ephemeral ports, PRF helpers,
- *                application events (recorded by notify, delivered once at
- *                the end of each public call by events_deliver)
+ *                application events (recorded by mtcp_notify, delivered once at
+ *                the end of each public call by mtcp_events_deliver)
  *   wire_*.c     stateless parse/emit (see include/microtcp/wire.h)
  *   checksum.c   internet checksum;  siphash.c  keyed PRF
  *   idxq.h       index-linked queues (frame free list, tx queue, ARP wait list)
@@ -20,13 +20,13 @@
  * takes memory only at init through struct carve. Nothing is static or global.
  *
  * Data path (headers only through wire_*; payload bytes copied once):
- *   in:  microtcp_input ─ wire_eth_parse ─┬─ arp_input (wire_arp_parse)
- *                                         └─ ipv4_input (wire_ipv4_parse, reassembly
+ *   in:  microtcp_input ─ wire_eth_parse ─┬─ mtcp_arp_input (wire_arp_parse)
+ *                                         └─ mtcp_ipv4_input (wire_ipv4_parse, reassembly
  *                                            into the assembler-tracked pool)
- *                                            ─ tcp_input / udp_input / icmp_input
- *   out: tcp_output.c / udp.c / icmp.c: frame_alloc(headroom) → payload → wire_*_emit_header
- *        → ipv4_send_frame / ipv4_send: frame_push + wire_ipv4_emit (fragments)
- *        → arp_resolve_and_send: frame_push + wire_eth_emit, or the ARP wait list
+ *                                            ─ mtcp_tcp_input / mtcp_udp_input / mtcp_icmp_input
+ *   out: tcp_output.c / udp.c / icmp.c: mtcp_frame_alloc(headroom) → payload → wire_*_emit_header
+ *        → mtcp_ipv4_send_frame / mtcp_ipv4_send: frame_push + wire_ipv4_emit (fragments)
+ *        → mtcp_arp_resolve_and_send: frame_push + wire_eth_emit, or the ARP wait list
  *        → tx queue → microtcp_output_frame (lent in place) / microtcp_output (one copy)
  */
 #ifndef MICROTCP_INTERNAL_H
@@ -49,11 +49,11 @@ struct carve {
   uint8_t *base;
   size_t used, cap;
 };
-void *carve_take(struct carve *c, size_t size);  /* 16-byte aligned, zeroed */
+void *mtcp_carve_take(struct carve *c, size_t size);  /* 16-byte aligned, zeroed */
 
 /* ---- frames ------------------------------------------------------------------- */
 /* A frame is built in place, back to front, in one pool buffer of
- * frame_cap(st) = mtu + 14 bytes: the sender allocates it with headroom for
+ * mtcp_frame_cap(st) = mtu + 14 bytes: the sender allocates it with headroom for
  * the headers still to come (FRAME_HEADROOM_L4 for a transport segment),
  * writes its header and payload at frame_tail and frame_put()s them, and each
  * layer below frame_push()es its header in front (IPv4, then Ethernet). No
@@ -71,23 +71,23 @@ struct frame {
   uint16_t len;       /* bytes of the frame: data[off, off + len) */
   uint8_t where;      /* enum frame_where */
   uint32_t nexthop;   /* while waiting for ARP: the IP to resolve */
-  uint8_t *data;      /* capacity: frame_cap(st) = mtu + 14 */
+  uint8_t *data;      /* capacity: mtcp_frame_cap(st) = mtu + 14 */
 };
 /* A frame with `headroom` bytes free in front of an empty body; NULL if the
  * pool is empty. */
-struct frame *frame_alloc(struct microtcp_stack *st, size_t headroom);
-void frame_free(struct microtcp_stack *st, struct frame *f);
-uint16_t frame_index(const struct microtcp_stack *st, const struct frame *f);
-struct frame *frame_at(struct microtcp_stack *st, uint16_t idx);
-size_t frame_cap(const struct microtcp_stack *st);
+struct frame *mtcp_frame_alloc(struct microtcp_stack *st, size_t headroom);
+void mtcp_frame_free(struct microtcp_stack *st, struct frame *f);
+uint16_t mtcp_frame_index(const struct microtcp_stack *st, const struct frame *f);
+struct frame *mtcp_frame_at(struct microtcp_stack *st, uint16_t idx);
+size_t mtcp_frame_cap(const struct microtcp_stack *st);
 /* Where the next body bytes go; frame_tailroom, frame_put and frame_push
  * (inline, below struct microtcp_stack) grow the frame at either end. */
 static inline uint8_t *frame_tail(const struct frame *f) { return f->data + f->off + f->len; }
 /* Append a complete Ethernet frame (off == 0) to the transmit queue (takes
  * ownership). */
-void txq_push(struct microtcp_stack *st, struct frame *f);
+void mtcp_txq_push(struct microtcp_stack *st, struct frame *f);
 /* The pool as an idxq element array (frames link through frame.next). */
-struct idxq_pool frame_pool(const struct microtcp_stack *st);
+struct idxq_pool mtcp_frame_pool(const struct microtcp_stack *st);
 
 /* ---- handles -------------------------------------------------------------------- */
 /* handle = kind << 28 | gen << 16 | index; always >= 0. */
@@ -125,7 +125,7 @@ struct microtcp_stack {
    * most one per socket slot, oldest first; evq_cap = every socket slot. */
   int *evq;
   uint32_t evq_head, evq_len, evq_cap;
-  bool ev_delivering;        /* events_deliver is running (a callback is out) */
+  bool ev_delivering;        /* mtcp_events_deliver is running (a callback is out) */
 
   uint32_t port_counter;     /* RFC 6056 algorithm 3 table/counter */
   uint32_t ip_id_counter;
@@ -140,7 +140,7 @@ struct microtcp_stack {
 /* ---- frame building (inline: once per layer per frame) -------------------------------- */
 /* Bytes that still fit behind the frame's body. */
 static inline size_t frame_tailroom(const struct microtcp_stack *st, const struct frame *f) {
-  size_t cap = (size_t)st->cfg.mtu + WIRE_ETH_HLEN; /* frame_cap */
+  size_t cap = (size_t)st->cfg.mtu + WIRE_ETH_HLEN; /* mtcp_frame_cap */
   MICROTCP_ASSERT((size_t)f->off + f->len <= cap);
   return cap - f->off - f->len;
 }
@@ -162,32 +162,32 @@ static inline uint8_t *frame_push(struct frame *f, size_t n) {
 }
 
 /* ---- helpers shared by modules ------------------------------------------------------ */
-void trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uint32_t b);
+void mtcp_trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uint32_t b);
 /* Record that a socket's readiness may have changed. Nothing is called here:
- * the event reaches the application (cfg.event) from events_deliver, once the
+ * the event reaches the application (cfg.event) from mtcp_events_deliver, once the
  * public call that caused it has finished its work, so protocol code may
  * record in the middle of a state update. Recording a socket already pending
  * is a no-op (one delivery per socket, with its readiness at delivery time). */
-void notify(struct microtcp_stack *st, int handle);
+void mtcp_notify(struct microtcp_stack *st, int handle);
 /* Deliver every recorded event, oldest first, to cfg.event. Called at the end
  * of every public entry point that can record one. Reentrant: a call into the
  * stack made by the callback records its events and returns; this loop
  * delivers them after the current one, in order (never recursively). */
-void events_deliver(struct microtcp_stack *st);
+void mtcp_events_deliver(struct microtcp_stack *st);
 
 /* Keyed PRF: SipHash-2-4 of data under cfg.secret (siphash.c). */
 uint64_t microtcp_siphash(const uint8_t key[16], const void *data, size_t len);
-uint64_t prf(const struct microtcp_stack *st, const void *data, size_t len);
+uint64_t mtcp_prf(const struct microtcp_stack *st, const void *data, size_t len);
 
 /* RFC 6056 algorithm 3 (double-hash port selection) in the range 49152..65535.
  * in_use(st, port, ctx) tells whether a candidate is taken. Returns the port or
  * MICROTCP_EADDRINUSE when every candidate is taken. */
 typedef bool (*port_in_use_fn)(const struct microtcp_stack *st, uint16_t port, const void *ctx);
-int ephemeral_port(struct microtcp_stack *st, uint8_t proto, uint32_t remote_ip,
+int mtcp_ephemeral_port(struct microtcp_stack *st, uint8_t proto, uint32_t remote_ip,
                    uint16_t remote_port, port_in_use_fn in_use, const void *ctx);
 
 /* Is ip a martian source (0, broadcast, multicast, loopback, class E, our own)? */
-bool ipv4_is_martian_src(const struct microtcp_stack *st, uint32_t ip);
+bool mtcp_ipv4_is_martian_src(const struct microtcp_stack *st, uint32_t ip);
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -21,10 +21,10 @@ static uint16_t pool_chunks(const microtcp_config *cfg) {
 /* One layout for footprint (carve base NULL) and init. */
 static void layout(struct ipv4_state *ip, const microtcp_config *cfg, struct carve *c) {
   uint16_t n = pool_chunks(cfg);
-  ip->reasm = carve_take(c, sizeof(struct reasm_slot) * cfg->reasm_slots);
-  ip->pool = carve_take(c, (size_t)n * REASM_CHUNK);
-  ip->chunk_owner = carve_take(c, sizeof(uint16_t) * n);
-  ip->chunk_pos = carve_take(c, n);
+  ip->reasm = mtcp_carve_take(c, sizeof(struct reasm_slot) * cfg->reasm_slots);
+  ip->pool = mtcp_carve_take(c, (size_t)n * REASM_CHUNK);
+  ip->chunk_owner = mtcp_carve_take(c, sizeof(uint16_t) * n);
+  ip->chunk_pos = mtcp_carve_take(c, n);
   ip->pool_chunks = n;
   ip->chunks_free = n;
 }
@@ -32,10 +32,10 @@ static void layout(struct ipv4_state *ip, const microtcp_config *cfg, struct car
 static void slot_clear(struct reasm_slot *s) {
   memset(s, 0, sizeof *s);
   memset(s->map, 0xff, sizeof s->map); /* every entry REASM_CHUNK_NONE */
-  asm_init(&s->held, s->ranges, REASM_MAX_RANGES);
+  mtcp_asm_init(&s->held, s->ranges, REASM_MAX_RANGES);
 }
 
-int ipv4_init(struct microtcp_stack *st, struct carve *c) {
+int mtcp_ipv4_init(struct microtcp_stack *st, struct carve *c) {
   memset(&st->ip, 0, sizeof st->ip);
   layout(&st->ip, &st->cfg, c);
   if (st->ip.reasm)
@@ -44,7 +44,7 @@ int ipv4_init(struct microtcp_stack *st, struct carve *c) {
 }
 
 /* ---- addresses and routing -------------------------------------------------------------- */
-bool ipv4_is_broadcast(const struct microtcp_stack *st, uint32_t ip) {
+bool mtcp_ipv4_is_broadcast(const struct microtcp_stack *st, uint32_t ip) {
   return ip == IP_BCAST ||
          (st->cfg.netmask != 0xffffffffu && ip == (st->cfg.ip | ~st->cfg.netmask));
 }
@@ -57,12 +57,12 @@ static bool is_special(uint32_t ip) {
          || top >= 224; /* multicast (224/4), class E (240/4) and 255.255.255.255 */
 }
 
-bool ipv4_is_martian_src(const struct microtcp_stack *st, uint32_t ip) {
-  return is_special(ip) || ip == st->cfg.ip || ipv4_is_broadcast(st, ip);
+bool mtcp_ipv4_is_martian_src(const struct microtcp_stack *st, uint32_t ip) {
+  return is_special(ip) || ip == st->cfg.ip || mtcp_ipv4_is_broadcast(st, ip);
 }
 
-uint32_t ipv4_route(const struct microtcp_stack *st, uint32_t dst) {
-  if (ipv4_is_broadcast(st, dst)) return IP_BCAST; /* no ARP: Ethernet broadcast */
+uint32_t mtcp_ipv4_route(const struct microtcp_stack *st, uint32_t dst) {
+  if (mtcp_ipv4_is_broadcast(st, dst)) return IP_BCAST; /* no ARP: Ethernet broadcast */
   if (is_special(dst) || dst == st->cfg.ip) return 0; /* no loopback, no multicast */
   if ((dst & st->cfg.netmask) == (st->cfg.ip & st->cfg.netmask)) return dst; /* on-link */
   return st->cfg.gateway;
@@ -75,7 +75,7 @@ static uint16_t next_ip_id(struct microtcp_stack *st, uint32_t dst) {
   uint8_t key[8];
   wire_put32(key, dst);
   wire_put32(key + 4, st->ip_id_counter++);
-  return (uint16_t)prf(st, key, sizeof key);
+  return (uint16_t)mtcp_prf(st, key, sizeof key);
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
@@ -101,20 +101,20 @@ static void push_ip_header(struct microtcp_stack *st, struct frame *f, uint32_t 
   (void)wire_ipv4_emit(&h, frame_push(f, WIRE_IPV4_HLEN), WIRE_IPV4_HLEN);
 }
 
-int ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
+int mtcp_ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
                     bool df) {
-  uint32_t hop = ipv4_route(st, dst);
+  uint32_t hop = mtcp_ipv4_route(st, dst);
   if (hop == 0) {
     st->ctr.drop_no_route++;
-    frame_free(st, f);
+    mtcp_frame_free(st, f);
     return MICROTCP_ENETUNREACH;
   }
   if ((size_t)f->len + WIRE_IPV4_HLEN > st->cfg.mtu) {
-    frame_free(st, f);
+    mtcp_frame_free(st, f);
     return MICROTCP_EMSGSIZE;
   }
   push_ip_header(st, f, dst, proto, next_ip_id(st, dst), 0, df, false);
-  arp_resolve_and_send(st, f, hop);
+  mtcp_arp_resolve_and_send(st, f, hop);
   return MICROTCP_OK;
 }
 
@@ -131,11 +131,11 @@ static void copy_span(uint8_t *out, const uint8_t *hdr, size_t hdr_len, const ui
   if (n) memcpy(out, data + (off - hdr_len), n);
 }
 
-int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void *hdr,
+int mtcp_ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void *hdr,
               size_t hdr_len, const void *data, size_t data_len) {
   size_t total = hdr_len + data_len;
   if (total > MAX_IP_PAYLOAD) return MICROTCP_EMSGSIZE;
-  uint32_t hop = ipv4_route(st, dst);
+  uint32_t hop = mtcp_ipv4_route(st, dst);
   if (hop == 0) {
     st->ctr.drop_no_route++;
     return MICROTCP_ENETUNREACH;
@@ -146,14 +146,14 @@ int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void
   size_t nfrag = total == 0 ? 1 : (total + per - 1) / per;
   /* All or nothing: a datagram missing one fragment is only wasted bandwidth.
    * ARP first: starting a resolution sends a request, which takes a frame. */
-  if (!arp_can_send(st, hop, nfrag)) return MICROTCP_ENOMEM;
+  if (!mtcp_arp_can_send(st, hop, nfrag)) return MICROTCP_ENOMEM;
   if (nfrag > (size_t)(st->cfg.frames - st->frames_in_use)) return MICROTCP_ENOMEM;
   uint16_t id = next_ip_id(st, dst);
   for (size_t k = 0; k < nfrag; k++) {
     size_t off = k * per;
     size_t n = MIN(per, total - off);
     MICROTCP_ASSERT(k + 1 == nfrag || n % 8 == 0); /* RFC 791: 8-byte fragment units */
-    struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4); /* reserved above; checked all the same */
+    struct frame *f = mtcp_frame_alloc(st, FRAME_HEADROOM_L4); /* reserved above; checked all the same */
     if (!f) {
       st->ctr.drop_tx_queue_full++;
       return MICROTCP_ENOMEM;
@@ -164,7 +164,7 @@ int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void
     frame_put(st, f, n);
     push_ip_header(st, f, dst, proto, id, (uint16_t)off, false, k + 1 < nfrag);
     if (nfrag > 1) st->ctr.ip_fragments_out++;
-    arp_resolve_and_send(st, f, hop);
+    mtcp_arp_resolve_and_send(st, f, hop);
   }
   return MICROTCP_OK;
 }
@@ -175,14 +175,14 @@ int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void
 static void dispatch(struct microtcp_stack *st, const wire_ipv4 *ip, const uint8_t *pkt,
                      size_t len) {
   switch (ip->proto) {
-  case WIRE_IP_PROTO_ICMP: icmp_input(st, ip); break;
-  case WIRE_IP_PROTO_UDP: udp_input(st, ip, pkt, len); break;
-  case WIRE_IP_PROTO_TCP: tcp_input(st, ip); break;
+  case WIRE_IP_PROTO_ICMP: mtcp_icmp_input(st, ip); break;
+  case WIRE_IP_PROTO_UDP: mtcp_udp_input(st, ip, pkt, len); break;
+  case WIRE_IP_PROTO_TCP: mtcp_tcp_input(st, ip); break;
   default:
     /* RFC 1122 3.2.2.1: protocol unreachable for a protocol we do not speak
-     * (icmp_send_error applies the "never in answer to..." rules). */
+     * (mtcp_icmp_send_error applies the "never in answer to..." rules). */
     st->ctr.drop_ip_proto++;
-    icmp_send_error(st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PROTO, 0, ip, pkt, len);
+    mtcp_icmp_send_error(st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PROTO, 0, ip, pkt, len);
     break;
   }
 }
@@ -350,7 +350,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
   uint32_t ps, pe;
   bool held;
   asm_walk_init(&w, start, end);
-  while (asm_walk_next(&s->held, &w, &ps, &pe, &held)) {
+  while (mtcp_asm_walk_next(&s->held, &w, &ps, &pe, &held)) {
     if (held)
       any_held = true;
     else
@@ -366,7 +366,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
   }
   /* The last fragment fixes the length: it must agree with everything else. */
   bool bad = (!ip->mf && s->have_last && s->total != end) || (ip->mf && s->have_last && end > s->total);
-  if (!ip->mf && asm_high(&s->held) > end) bad = true;
+  if (!ip->mf && mtcp_asm_high(&s->held) > end) bad = true;
   if (bad) {
     reasm_drop(st, s, &st->ctr.drop_reasm_overlap);
     return;
@@ -376,7 +376,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
       reasm_drop(st, s, &st->ctr.drop_reasm_nomem); /* the total memory cap */
       return;
     }
-    if (asm_add(&s->held, start, end) < 0) {
+    if (mtcp_asm_add(&s->held, start, end) < 0) {
       reasm_drop(st, s, &st->ctr.drop_reasm_nomem); /* too many holes */
       return;
     }
@@ -390,7 +390,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
     s->have_last = true;
     s->total = end;
   }
-  if (!s->have_last || s->total == 0 || s->held.count != 1 || asm_front(&s->held) != s->total)
+  if (!s->have_last || s->total == 0 || s->held.count != 1 || mtcp_asm_front(&s->held) != s->total)
     return;
   if (s->total + s->hdr_len > 65535u) { /* first header has options: one byte too many */
     reasm_drop(st, s, &st->ctr.drop_reasm_toolong);
@@ -417,7 +417,7 @@ static void reassemble(struct microtcp_stack *st, const wire_ipv4 *ip, const uin
 }
 
 /* ---- input ----------------------------------------------------------------------------------- */
-void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len) {
+void mtcp_ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len) {
   wire_ipv4 ip;
   if (wire_ipv4_parse(pkt, len, &ip) < 0) {
     st->ctr.drop_ip_malformed++;
@@ -434,11 +434,11 @@ void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len) {
    * from a martian source is dropped (it cannot be answered, and a reply
    * could be turned against a third party). */
   bool config_bcast = ip.src == 0 && ip.dst == IP_BCAST && ip.proto == WIRE_IP_PROTO_UDP;
-  if (ipv4_is_martian_src(st, ip.src) && !config_bcast) {
+  if (mtcp_ipv4_is_martian_src(st, ip.src) && !config_bcast) {
     st->ctr.drop_ip_martian++;
     return;
   }
-  if (ip.dst != st->cfg.ip && !ipv4_is_broadcast(st, ip.dst)) {
+  if (ip.dst != st->cfg.ip && !mtcp_ipv4_is_broadcast(st, ip.dst)) {
     st->ctr.drop_ip_not_for_us++;
     return;
   }
@@ -450,7 +450,7 @@ void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len) {
 }
 
 /* ---- timers ------------------------------------------------------------------------------------ */
-uint64_t ipv4_deadline(const struct microtcp_stack *st) {
+uint64_t mtcp_ipv4_deadline(const struct microtcp_stack *st) {
   uint64_t d = UINT64_MAX;
   for (uint16_t i = 0; i < st->cfg.reasm_slots; i++)
     if (st->ip.reasm[i].in_use) d = MIN(d, st->ip.reasm[i].expires);
@@ -459,7 +459,7 @@ uint64_t ipv4_deadline(const struct microtcp_stack *st) {
 
 /* RFC 791 3.2 / RFC 1122 3.3.2: an incomplete datagram is discarded when its
  * timer runs out (the optional ICMP time exceeded is not sent). */
-void ipv4_advance(struct microtcp_stack *st, uint64_t now) {
+void mtcp_ipv4_advance(struct microtcp_stack *st, uint64_t now) {
   for (uint16_t i = 0; i < st->cfg.reasm_slots; i++) {
     struct reasm_slot *s = &st->ip.reasm[i];
     if (s->in_use && s->expires <= now) reasm_drop(st, s, &st->ctr.drop_reasm_timeout);

@@ -54,9 +54,9 @@ struct ipv4_state {
   uint16_t reasm_slots_used;
 };
 
-int ipv4_init(struct microtcp_stack *st, struct carve *c);
+int mtcp_ipv4_init(struct microtcp_stack *st, struct carve *c);
 /* An Ethernet payload of type IPv4 arrived (len may include link padding). */
-void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len);
+void mtcp_ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len);
 /* f's body (f->len bytes, built with FRAME_HEADROOM_L4 in front) is the L4
  * datagram. Push the IPv4 header in front of it and route: on-link → ARP for
  * dst, else ARP for the gateway (which pushes the Ethernet header). Takes
@@ -64,7 +64,7 @@ void ipv4_input(struct microtcp_stack *st, const uint8_t *pkt, size_t len);
  * counted) or MICROTCP_EMSGSIZE (20 + f->len > MTU); the frame is freed in
  * both error cases. A frame that ARP cannot queue is dropped and counted
  * there (0 is still returned: the datagram left our hands). */
-int ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
+int mtcp_ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, uint8_t proto,
                     bool df);
 /* Copy hdr then data into as many frames as needed (fragmenting at the MTU,
  * DF clear). All or nothing: every frame (and every ARP wait-queue place, if
@@ -72,14 +72,14 @@ int ipv4_send_frame(struct microtcp_stack *st, struct frame *f, uint32_t dst, ui
  * Returns 0, MICROTCP_ENOMEM (not enough frames or ARP queue room: nothing
  * sent; resolution is started so a retry can succeed), MICROTCP_EMSGSIZE
  * (hdr_len + data_len > 65515) or MICROTCP_ENETUNREACH (no route). */
-int ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void *hdr,
+int mtcp_ipv4_send(struct microtcp_stack *st, uint32_t dst, uint8_t proto, const void *hdr,
               size_t hdr_len, const void *data, size_t data_len);
 /* Next hop for dst (dst itself if on-link, the gateway otherwise, 0xffffffff
  * for broadcasts), 0 if none: off-link without gateway, or a destination we
  * cannot send to (0.0.0.0/8, our own address, loopback, multicast, class E). */
-uint32_t ipv4_route(const struct microtcp_stack *st, uint32_t dst);
+uint32_t mtcp_ipv4_route(const struct microtcp_stack *st, uint32_t dst);
 /* Is ip the limited broadcast or our subnet's directed broadcast? */
-bool ipv4_is_broadcast(const struct microtcp_stack *st, uint32_t ip);
-uint64_t ipv4_deadline(const struct microtcp_stack *st);
-void ipv4_advance(struct microtcp_stack *st, uint64_t now);
+bool mtcp_ipv4_is_broadcast(const struct microtcp_stack *st, uint32_t ip);
+uint64_t mtcp_ipv4_deadline(const struct microtcp_stack *st);
+void mtcp_ipv4_advance(struct microtcp_stack *st, uint64_t now);
 #endif

@@ -1,7 +1,7 @@
 /*
  * The stack instance: configuration, arena carving, the frame pool and transmit
  * queue, input dispatch, output, timers, handles and the small shared helpers
- * (trace, application events: notify records, events_deliver delivers at the
+ * (mtcp_trace, application events: mtcp_notify records, mtcp_events_deliver delivers at the
  * end of each public call; PRF, ephemeral ports, error names).
  */
 #include "internal.h"
@@ -9,7 +9,7 @@
 /* ---- arena carving ---------------------------------------------------------------- */
 #define CARVE_ALIGN 16u
 
-void *carve_take(struct carve *c, size_t size) {
+void *mtcp_carve_take(struct carve *c, size_t size) {
   size_t start = (c->used + (CARVE_ALIGN - 1)) & ~(size_t)(CARVE_ALIGN - 1);
   size_t end = start + ((size + (CARVE_ALIGN - 1)) & ~(size_t)(CARVE_ALIGN - 1));
   c->used = end;
@@ -123,22 +123,22 @@ const microtcp_config *microtcp_get_config(const microtcp_stack *st) { return &s
  * and init, so the two can never disagree. */
 static int layout(struct microtcp_stack *st, struct carve *c) {
   const microtcp_config *cfg = &st->cfg;
-  size_t cap = frame_cap(st);
-  st->frames = carve_take(c, sizeof(struct frame) * cfg->frames);
+  size_t cap = mtcp_frame_cap(st);
+  st->frames = mtcp_carve_take(c, sizeof(struct frame) * cfg->frames);
   for (uint16_t i = 0; i < cfg->frames; i++) {
-    uint8_t *data = carve_take(c, cap);
+    uint8_t *data = mtcp_carve_take(c, cap);
     if (st->frames) st->frames[i].data = data;
   }
-  /* One pending event per socket slot at most (see notify). */
+  /* One pending event per socket slot at most (see mtcp_notify). */
   st->evq_cap = (uint32_t)cfg->max_tcp + cfg->max_listeners + cfg->max_udp;
   if (st->evq_cap == 0) st->evq_cap = 1;
-  st->evq = carve_take(c, sizeof(int) * st->evq_cap);
+  st->evq = mtcp_carve_take(c, sizeof(int) * st->evq_cap);
   int err;
-  if ((err = arp_init(st, c, st->now)) < 0) return err;
-  if ((err = ipv4_init(st, c)) < 0) return err;
-  if ((err = icmp_init(st, c)) < 0) return err;
-  if ((err = udp_init(st, c)) < 0) return err;
-  if ((err = tcp_init(st, c)) < 0) return err;
+  if ((err = mtcp_arp_init(st, c, st->now)) < 0) return err;
+  if ((err = mtcp_ipv4_init(st, c)) < 0) return err;
+  if ((err = mtcp_icmp_init(st, c)) < 0) return err;
+  if ((err = mtcp_udp_init(st, c)) < 0) return err;
+  if ((err = mtcp_tcp_init(st, c)) < 0) return err;
   return MICROTCP_OK;
 }
 
@@ -149,13 +149,13 @@ size_t microtcp_footprint(const microtcp_config *cfg) {
   memset(&scratch, 0, sizeof scratch);
   if (config_derive(cfg, &scratch.cfg) < 0) return 0;
   struct carve c = {NULL, 0, 0};
-  (void)carve_take(&c, sizeof(struct microtcp_stack));
+  (void)mtcp_carve_take(&c, sizeof(struct microtcp_stack));
   if (layout(&scratch, &c) < 0) return 0;
   return c.used;
 }
 
 static void frames_reset(struct microtcp_stack *st) {
-  struct idxq_pool pool = frame_pool(st);
+  struct idxq_pool pool = mtcp_frame_pool(st);
   idxq_init(&st->frame_free_q);
   idxq_init(&st->txq);
   for (uint16_t i = 0; i < st->cfg.frames; i++) {
@@ -184,12 +184,12 @@ microtcp_stack *microtcp_init(void *arena, size_t arena_len, const microtcp_conf
     return NULL;
   }
   struct carve c = {(uint8_t *)arena, 0, arena_len};
-  struct microtcp_stack *st = carve_take(&c, sizeof *st);
+  struct microtcp_stack *st = mtcp_carve_take(&c, sizeof *st);
   (void)config_derive(cfg, &st->cfg);
   st->now = now;
   /* Seed the per-stack counters from the PRF so two stacks differ. */
   static const char tag[] = "microtcp-init";
-  uint64_t h = prf(st, tag, sizeof tag);
+  uint64_t h = mtcp_prf(st, tag, sizeof tag);
   st->port_counter = (uint32_t)h;
   st->ip_id_counter = (uint32_t)(h >> 32);
   int e = layout(st, &c);
@@ -198,27 +198,27 @@ microtcp_stack *microtcp_init(void *arena, size_t arena_len, const microtcp_conf
     return NULL;
   }
   frames_reset(st);
-  arp_announce(st);
+  mtcp_arp_announce(st);
   *err = MICROTCP_OK;
   return st;
 }
 
 /* ---- frames and the transmit queue ------------------------------------------------------ */
-size_t frame_cap(const struct microtcp_stack *st) { return (size_t)st->cfg.mtu + WIRE_ETH_HLEN; }
+size_t mtcp_frame_cap(const struct microtcp_stack *st) { return (size_t)st->cfg.mtu + WIRE_ETH_HLEN; }
 
-struct idxq_pool frame_pool(const struct microtcp_stack *st) {
+struct idxq_pool mtcp_frame_pool(const struct microtcp_stack *st) {
   struct idxq_pool p = {(uint8_t *)st->frames, sizeof(struct frame), offsetof(struct frame, next),
                         st->cfg.frames};
   return p;
 }
 
-struct frame *frame_alloc(struct microtcp_stack *st, size_t headroom) {
-  struct idxq_pool pool = frame_pool(st);
+struct frame *mtcp_frame_alloc(struct microtcp_stack *st, size_t headroom) {
+  struct idxq_pool pool = mtcp_frame_pool(st);
   uint16_t i = idxq_pop_head(&st->frame_free_q, &pool);
   if (i == FRAME_NONE) return NULL;
   struct frame *f = &st->frames[i];
   MICROTCP_ASSERT(f->where == FW_FREE);
-  MICROTCP_ASSERT(headroom <= frame_cap(st));
+  MICROTCP_ASSERT(headroom <= mtcp_frame_cap(st));
   f->where = FW_BUILDING;
   f->off = (uint16_t)headroom;
   f->len = 0;
@@ -228,36 +228,36 @@ struct frame *frame_alloc(struct microtcp_stack *st, size_t headroom) {
   return f;
 }
 
-void frame_free(struct microtcp_stack *st, struct frame *f) {
+void mtcp_frame_free(struct microtcp_stack *st, struct frame *f) {
   /* Only a frame no list holds any more: building (dropped) or lent out. */
   MICROTCP_ASSERT(f->where == FW_BUILDING || f->where == FW_LENT);
   MICROTCP_ASSERT(st->frames_in_use > 0);
-  struct idxq_pool pool = frame_pool(st);
+  struct idxq_pool pool = mtcp_frame_pool(st);
   f->where = FW_FREE;
-  idxq_push_head(&st->frame_free_q, &pool, frame_index(st, f));
+  idxq_push_head(&st->frame_free_q, &pool, mtcp_frame_index(st, f));
   st->frames_in_use--;
 }
 
-uint16_t frame_index(const struct microtcp_stack *st, const struct frame *f) {
+uint16_t mtcp_frame_index(const struct microtcp_stack *st, const struct frame *f) {
   MICROTCP_ASSERT(f >= st->frames && f < st->frames + st->cfg.frames);
   return (uint16_t)(f - st->frames);
 }
 
-struct frame *frame_at(struct microtcp_stack *st, uint16_t idx) {
+struct frame *mtcp_frame_at(struct microtcp_stack *st, uint16_t idx) {
   MICROTCP_ASSERT(idx == FRAME_NONE || idx < st->cfg.frames);
   return idx == FRAME_NONE ? NULL : &st->frames[idx];
 }
 
-void txq_push(struct microtcp_stack *st, struct frame *f) {
+void mtcp_txq_push(struct microtcp_stack *st, struct frame *f) {
   MICROTCP_ASSERT(f->where == FW_BUILDING);
-  MICROTCP_ASSERT(f->off == 0 && f->len >= WIRE_ETH_HLEN && f->len <= frame_cap(st));
-  struct idxq_pool pool = frame_pool(st);
+  MICROTCP_ASSERT(f->off == 0 && f->len >= WIRE_ETH_HLEN && f->len <= mtcp_frame_cap(st));
+  struct idxq_pool pool = mtcp_frame_pool(st);
   f->where = FW_TXQ;
-  idxq_push_tail(&st->txq, &pool, frame_index(st, f));
+  idxq_push_tail(&st->txq, &pool, mtcp_frame_index(st, f));
 }
 
 static struct frame *txq_pop(struct microtcp_stack *st) {
-  struct idxq_pool pool = frame_pool(st);
+  struct idxq_pool pool = mtcp_frame_pool(st);
   uint16_t i = idxq_pop_head(&st->txq, &pool);
   if (i == FRAME_NONE) return NULL;
   struct frame *f = &st->frames[i];
@@ -291,21 +291,21 @@ static void input_frame(microtcp_stack *st, uint64_t now, const void *frame, siz
   }
   st->rx_link_bcast = memcmp(eth.dst, bcast, 6) == 0;
   switch (eth.ethertype) {
-  case WIRE_ETHERTYPE_ARP: arp_input(st, eth.payload, eth.payload_len, eth.src); break;
-  case WIRE_ETHERTYPE_IPV4: ipv4_input(st, eth.payload, eth.payload_len); break;
+  case WIRE_ETHERTYPE_ARP: mtcp_arp_input(st, eth.payload, eth.payload_len, eth.src); break;
+  case WIRE_ETHERTYPE_IPV4: mtcp_ipv4_input(st, eth.payload, eth.payload_len); break;
   default: st->ctr.drop_eth_type++; break;
   }
   st->rx_link_bcast = false;
 }
 
 /* Each public entry point below processes first, then delivers the events it
- * recorded (events_deliver), with every connection block consistent. The
+ * recorded (mtcp_events_deliver), with every connection block consistent. The
  * queue is empty on entry unless a callback is making this call. */
 void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t len) {
   MICROTCP_ASSERT(st->ev_delivering || st->evq_len == 0);
   input_frame(st, now, frame, len);
   tcp_check(st);
-  events_deliver(st);
+  mtcp_events_deliver(st);
 }
 
 int microtcp_output_frame(microtcp_stack *st, uint64_t now, const uint8_t **frame) {
@@ -315,17 +315,17 @@ int microtcp_output_frame(microtcp_stack *st, uint64_t now, const uint8_t **fram
   *frame = NULL;
   if (st->tx_lent == FRAME_NONE) {
     if (st->txq.head == FRAME_NONE) {
-      tcp_output_pending(st);
+      mtcp_tcp_output_pending(st);
       tcp_check(st);
-      events_deliver(st); /* (segment generation records none today) */
+      mtcp_events_deliver(st); /* (segment generation records none today) */
     }
     struct frame *f = txq_pop(st);
     if (!f) return 0;
     f->where = FW_LENT;
-    st->tx_lent = frame_index(st, f);
+    st->tx_lent = mtcp_frame_index(st, f);
   }
   const struct frame *f = &st->frames[st->tx_lent];
-  MICROTCP_ASSERT(f->where == FW_LENT && f->off == 0 && f->len <= frame_cap(st));
+  MICROTCP_ASSERT(f->where == FW_LENT && f->off == 0 && f->len <= mtcp_frame_cap(st));
   *frame = f->data;
   return f->len;
 }
@@ -336,7 +336,7 @@ void microtcp_output_release(microtcp_stack *st) {
   st->tx_lent = FRAME_NONE;
   st->ctr.frames_out++;
   st->ctr.bytes_out += f->len;
-  frame_free(st, f);
+  mtcp_frame_free(st, f);
 }
 
 int microtcp_output(microtcp_stack *st, uint64_t now, void *buf, size_t cap) {
@@ -350,19 +350,19 @@ int microtcp_output(microtcp_stack *st, uint64_t now, void *buf, size_t cap) {
 }
 
 uint64_t microtcp_deadline(const microtcp_stack *st) {
-  uint64_t d = arp_deadline(st);
-  d = MIN(d, ipv4_deadline(st));
-  d = MIN(d, tcp_deadline(st));
+  uint64_t d = mtcp_arp_deadline(st);
+  d = MIN(d, mtcp_ipv4_deadline(st));
+  d = MIN(d, mtcp_tcp_deadline(st));
   return d;
 }
 
 void microtcp_advance(microtcp_stack *st, uint64_t now) {
   MICROTCP_ASSERT(st->ev_delivering || st->evq_len == 0);
   set_now(st, now);
-  arp_advance(st, st->now);
-  ipv4_advance(st, st->now);
-  tcp_advance(st, st->now);
-  events_deliver(st);
+  mtcp_arp_advance(st, st->now);
+  mtcp_ipv4_advance(st, st->now);
+  mtcp_tcp_advance(st, st->now);
+  mtcp_events_deliver(st);
 }
 
 /* ---- counters and pools ------------------------------------------------------------------ */
@@ -388,7 +388,7 @@ void microtcp_get_pool_usage(const microtcp_stack *st, microtcp_pool_usage *out)
   out->listeners = st->tcp.listeners_in_use;
   out->udp = st->udp.in_use;
   out->frames = st->frames_in_use;
-  out->arp_entries = arp_entries_in_use(st);
+  out->arp_entries = mtcp_arp_entries_in_use(st);
   out->arp_pending = st->arp.wait.len;
   out->reasm_slots = st->ip.reasm_slots_used;
   out->reasm_bytes = st->ip.reasm_bytes_used;
@@ -398,8 +398,8 @@ void microtcp_get_pool_usage(const microtcp_stack *st, microtcp_pool_usage *out)
 unsigned microtcp_poll(const microtcp_stack *st, int handle) {
   switch (handle_kind(handle)) {
   case HK_TCP:
-  case HK_LISTENER: return tcp_poll(st, handle);
-  case HK_UDP: return udp_poll(st, handle);
+  case HK_LISTENER: return mtcp_tcp_poll(st, handle);
+  case HK_UDP: return mtcp_udp_poll(st, handle);
   default: return 0;
   }
 }
@@ -407,8 +407,8 @@ unsigned microtcp_poll(const microtcp_stack *st, int handle) {
 int microtcp_socket_error(microtcp_stack *st, int handle) {
   switch (handle_kind(handle)) {
   case HK_TCP:
-  case HK_LISTENER: return tcp_socket_error(st, handle);
-  case HK_UDP: return udp_socket_error(st, handle);
+  case HK_LISTENER: return mtcp_tcp_socket_error(st, handle);
+  case HK_UDP: return mtcp_udp_socket_error(st, handle);
   default: return MICROTCP_EBADF;
   }
 }
@@ -416,14 +416,14 @@ int microtcp_socket_error(microtcp_stack *st, int handle) {
 int microtcp_local_port(const microtcp_stack *st, int h) {
   switch (handle_kind(h)) {
   case HK_TCP:
-  case HK_LISTENER: return tcp_local_port(st, h);
-  case HK_UDP: return udp_local_port(st, h);
+  case HK_LISTENER: return mtcp_tcp_local_port(st, h);
+  case HK_UDP: return mtcp_udp_local_port(st, h);
   default: return MICROTCP_EBADF;
   }
 }
 
 /* ---- shared helpers ------------------------------------------------------------------------ */
-void trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uint32_t b) {
+void mtcp_trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uint32_t b) {
   if (st->cfg.trace) st->cfg.trace(st->cfg.trace_ctx, st->now, kind, msg, a, b);
 }
 
@@ -433,7 +433,7 @@ void trace(struct microtcp_stack *st, int kind, const char *msg, uint32_t a, uin
  * newest can still be open. */
 static uint32_t handle_slot(int h) { return (uint32_t)h & ~(0x0fffu << 16); }
 
-void notify(struct microtcp_stack *st, int handle) {
+void mtcp_notify(struct microtcp_stack *st, int handle) {
   if (st->cfg.event == NULL) return;
   for (uint32_t i = st->evq_head; i < st->evq_len; i++) {
     if (st->evq[i] == handle) return; /* already pending */
@@ -462,7 +462,7 @@ static bool handle_open(const struct microtcp_stack *st, int handle) {
   return microtcp_local_port(st, handle) >= 0;
 }
 
-void events_deliver(struct microtcp_stack *st) {
+void mtcp_events_deliver(struct microtcp_stack *st) {
   if (st->ev_delivering) return; /* a callback's call: the running loop delivers */
   st->ev_delivering = true;
   while (st->evq_head < st->evq_len) {
@@ -474,21 +474,21 @@ void events_deliver(struct microtcp_stack *st) {
   st->ev_delivering = false;
 }
 
-uint64_t prf(const struct microtcp_stack *st, const void *data, size_t len) {
+uint64_t mtcp_prf(const struct microtcp_stack *st, const void *data, size_t len) {
   return microtcp_siphash(st->cfg.secret, data, len);
 }
 
 /* RFC 6056 3.3.3 (Algorithm 3, "Simple Hash-Based Port Selection"): the offset
  * comes from a keyed hash of the connection's remote end, so ports are not
  * predictable across destinations; a per-stack counter moves on each use. */
-int ephemeral_port(struct microtcp_stack *st, uint8_t proto, uint32_t remote_ip,
+int mtcp_ephemeral_port(struct microtcp_stack *st, uint8_t proto, uint32_t remote_ip,
                    uint16_t remote_port, port_in_use_fn in_use, const void *ctx) {
   const uint32_t lo = 49152, count = 65536 - 49152;
   uint8_t key[7];
   key[0] = proto;
   wire_put32(key + 1, remote_ip);
   wire_put16(key + 5, remote_port);
-  uint32_t offset = (uint32_t)prf(st, key, sizeof key);
+  uint32_t offset = (uint32_t)mtcp_prf(st, key, sizeof key);
   for (uint32_t i = 0; i < count; i++) {
     uint16_t port = (uint16_t)(lo + (offset + st->port_counter + i) % count);
     if (!in_use(st, port, ctx)) {

@@ -29,19 +29,19 @@ struct tcp_state {
   uint64_t ts_base;               /* timestamp clock offset (from PRF) */
 };
 
-int tcp_init(struct microtcp_stack *st, struct carve *c);
+int mtcp_tcp_init(struct microtcp_stack *st, struct carve *c);
 /* ip->payload is the TCP segment (checksum not yet verified). */
-void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip);
+void mtcp_tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip);
 /* ICMP error quoting a TCP segment we sent. */
-void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint16_t next_mtu,
+void mtcp_tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint16_t next_mtu,
                     const struct wire_ipv4 *quoted);
 /* Produce pending TCP output into the tx queue; returns true if anything was queued. */
-int tcp_output_pending(struct microtcp_stack *st);
-uint64_t tcp_deadline(const struct microtcp_stack *st);
-void tcp_advance(struct microtcp_stack *st, uint64_t now);
-unsigned tcp_poll(const struct microtcp_stack *st, int h);
-int tcp_socket_error(struct microtcp_stack *st, int h);
-int tcp_local_port(const struct microtcp_stack *st, int h);
+int mtcp_tcp_output_pending(struct microtcp_stack *st);
+uint64_t mtcp_tcp_deadline(const struct microtcp_stack *st);
+void mtcp_tcp_advance(struct microtcp_stack *st, uint64_t now);
+unsigned mtcp_tcp_poll(const struct microtcp_stack *st, int h);
+int mtcp_tcp_socket_error(struct microtcp_stack *st, int h);
+int mtcp_tcp_local_port(const struct microtcp_stack *st, int h);
 /* MICROTCP_ASSERT every connection block and listener and the lists linking
  * them (tcp_api.c): O(max_tcp), so only with MICROTCP_ASSERTS; else nothing. */
 #ifdef MICROTCP_ASSERTS

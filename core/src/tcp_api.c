@@ -12,15 +12,15 @@ static uint32_t hash_buckets(const microtcp_config *cfg) {
   return n;
 }
 
-int tcp_init(struct microtcp_stack *st, struct carve *c) {
+int mtcp_tcp_init(struct microtcp_stack *st, struct carve *c) {
   const microtcp_config *cfg = &st->cfg;
   struct tcp_state *tcp = &st->tcp;
   uint32_t nb = hash_buckets(cfg);
-  tcp->tcbs = carve_take(c, sizeof(struct tcb) * cfg->max_tcp);
-  tcp->listeners = carve_take(c, sizeof(struct tcp_listener) * cfg->max_listeners);
-  tcp->bufs = carve_take(c, ((size_t)cfg->tcp_sndbuf + cfg->tcp_rcvbuf) * cfg->max_tcp);
-  tcp->ooo_mem = carve_take(c, sizeof(struct asm_range) * cfg->tcp_ooo_ranges * cfg->max_tcp);
-  tcp->hash = carve_take(c, sizeof(uint16_t) * nb);
+  tcp->tcbs = mtcp_carve_take(c, sizeof(struct tcb) * cfg->max_tcp);
+  tcp->listeners = mtcp_carve_take(c, sizeof(struct tcp_listener) * cfg->max_listeners);
+  tcp->bufs = mtcp_carve_take(c, ((size_t)cfg->tcp_sndbuf + cfg->tcp_rcvbuf) * cfg->max_tcp);
+  tcp->ooo_mem = mtcp_carve_take(c, sizeof(struct asm_range) * cfg->tcp_ooo_ranges * cfg->max_tcp);
+  tcp->hash = mtcp_carve_take(c, sizeof(uint16_t) * nb);
   if (c->base == NULL) return MICROTCP_OK; /* footprint pass */
   tcp->hash_mask = nb - 1;
   for (uint32_t i = 0; i < nb; i++) tcp->hash[i] = TCP_NONE;
@@ -34,15 +34,15 @@ int tcp_init(struct microtcp_stack *st, struct carve *c) {
 }
 
 /* ---- handles ----------------------------------------------------------------------------- */
-uint16_t tcb_index(const struct microtcp_stack *st, const struct tcb *t) {
+uint16_t mtcp_tcb_index(const struct microtcp_stack *st, const struct tcb *t) {
   return (uint16_t)(t - st->tcp.tcbs);
 }
 
-int tcb_handle(const struct microtcp_stack *st, const struct tcb *t) {
-  return handle_make(HK_TCP, t->gen, tcb_index(st, t));
+int mtcp_tcb_handle(const struct microtcp_stack *st, const struct tcb *t) {
+  return handle_make(HK_TCP, t->gen, mtcp_tcb_index(st, t));
 }
 
-struct tcb *tcb_from_handle(const struct microtcp_stack *st, int h) {
+struct tcb *mtcp_tcb_from_handle(const struct microtcp_stack *st, int h) {
   if (handle_kind(h) != HK_TCP) return NULL;
   uint16_t i = handle_index(h);
   if (i >= st->cfg.max_tcp) return NULL;
@@ -64,8 +64,8 @@ static int listener_handle(const struct microtcp_stack *st, const struct tcp_lis
   return handle_make(HK_LISTENER, l->gen, (uint16_t)(l - st->tcp.listeners));
 }
 
-void tcb_notify(struct microtcp_stack *st, struct tcb *t) {
-  if (t->owner == OWN_APP) notify(st, tcb_handle(st, t));
+void mtcp_tcb_notify(struct microtcp_stack *st, struct tcb *t) {
+  if (t->owner == OWN_APP) mtcp_notify(st, mtcp_tcb_handle(st, t));
 }
 
 /* ---- connection hash (remote ip, remote port, local port) ---------------------------------- */
@@ -75,16 +75,16 @@ static uint32_t tuple_hash(const struct microtcp_stack *st, uint32_t rip, uint16
   return (h ^ (h >> 15)) & st->tcp.hash_mask;
 }
 
-void tcb_hash_insert(struct microtcp_stack *st, struct tcb *t) {
+void mtcp_tcb_hash_insert(struct microtcp_stack *st, struct tcb *t) {
   uint32_t b = tuple_hash(st, t->remote_ip, t->rport, t->lport);
   t->hnext = st->tcp.hash[b];
-  st->tcp.hash[b] = tcb_index(st, t);
+  st->tcp.hash[b] = mtcp_tcb_index(st, t);
 }
 
 static void tcb_hash_remove(struct microtcp_stack *st, struct tcb *t) {
   uint32_t b = tuple_hash(st, t->remote_ip, t->rport, t->lport);
   uint16_t *link = &st->tcp.hash[b];
-  uint16_t me = tcb_index(st, t);
+  uint16_t me = mtcp_tcb_index(st, t);
   while (*link != TCP_NONE) {
     if (*link == me) {
       *link = t->hnext;
@@ -94,7 +94,7 @@ static void tcb_hash_remove(struct microtcp_stack *st, struct tcb *t) {
   }
 }
 
-struct tcb *tcb_lookup(struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport) {
+struct tcb *mtcp_tcb_lookup(struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport) {
   uint16_t i = st->tcp.hash[tuple_hash(st, rip, rport, lport)];
   while (i != TCP_NONE) {
     struct tcb *t = &st->tcp.tcbs[i];
@@ -104,7 +104,7 @@ struct tcb *tcb_lookup(struct microtcp_stack *st, uint32_t rip, uint16_t rport, 
   return NULL;
 }
 
-struct tcp_listener *listener_by_port(struct microtcp_stack *st, uint16_t port) {
+struct tcp_listener *mtcp_listener_by_port(struct microtcp_stack *st, uint16_t port) {
   for (uint16_t i = 0; i < st->cfg.max_listeners; i++) {
     struct tcp_listener *l = &st->tcp.listeners[i];
     if (l->in_use && l->port == port) return l;
@@ -112,7 +112,7 @@ struct tcp_listener *listener_by_port(struct microtcp_stack *st, uint16_t port) 
   return NULL;
 }
 
-bool tcp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void *ctx) {
+bool mtcp_tcp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void *ctx) {
   (void)ctx;
   for (uint16_t i = 0; i < st->cfg.max_listeners; i++)
     if (st->tcp.listeners[i].in_use && st->tcp.listeners[i].port == port) return true;
@@ -122,7 +122,7 @@ bool tcp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void 
 }
 
 /* ---- socket options ---------------------------------------------------------------------- */
-void tcp_sockopts_default(const microtcp_config *cfg, struct tcp_sockopts *o, uint32_t *flags) {
+void mtcp_tcp_sockopts_default(const microtcp_config *cfg, struct tcp_sockopts *o, uint32_t *flags) {
   memset(o, 0, sizeof *o);
   o->keepidle_us = cfg->tcp_keepidle_us;
   o->keepintvl_us = cfg->tcp_keepintvl_us;
@@ -153,7 +153,7 @@ static uint32_t peer_cap(const struct microtcp_stack *st) {
   return MAX(cap, 1u);
 }
 
-bool tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip) {
+bool mtcp_tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip) {
   uint32_t cap = peer_cap(st);
   if (st->tcp.tcbs_in_use < cap) return false; /* cheap: nobody can be at the cap */
   uint32_t n = 0;
@@ -189,15 +189,15 @@ static struct tcb *most_stalled(struct microtcp_stack *st) {
 
 static void tcb_reset_and_free(struct microtcp_stack *st, struct tcb *t);
 
-bool tcp_pool_has_room(const struct microtcp_stack *st) {
+bool mtcp_tcp_pool_has_room(const struct microtcp_stack *st) {
   if (st->tcp.free_head != TCP_NONE) return true;
   for (uint16_t i = 0; i < st->cfg.max_tcp; i++)
     if (st->tcp.tcbs[i].in_use && st->tcp.tcbs[i].state == MICROTCP_TIME_WAIT) return true;
   return false;
 }
 
-void tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t) {
-  uint16_t me = tcb_index(st, t), li = (uint16_t)(l - st->tcp.listeners);
+void mtcp_tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t) {
+  uint16_t me = mtcp_tcb_index(st, t), li = (uint16_t)(l - st->tcp.listeners);
   t->flags |= TF_IN_ACCEPTQ;
   t->next = TCP_NONE;
   if (l->acc_tail == TCP_NONE)
@@ -206,10 +206,10 @@ void tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct 
     st->tcp.tcbs[l->acc_tail].next = me;
   l->acc_tail = me;
   l->ready++;
-  notify(st, handle_make(HK_LISTENER, l->gen, li));
+  mtcp_notify(st, handle_make(HK_LISTENER, l->gen, li));
 }
 
-struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
+struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
   struct tcp_state *tcp = &st->tcp;
   if (tcp->free_head == TCP_NONE) {
     /* Pool exhausted: reuse the oldest TIME_WAIT block (its only job is to
@@ -227,23 +227,23 @@ struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
        * holds it reads ECONNABORTED and frees the block by closing it. */
       st->ctr.tcp_stalled_evicted++;
       if (victim->owner == OWN_APP) {
-        tcp_send_rst(st, victim->remote_ip, victim->lport, victim->rport, victim->snd_nxt,
+        mtcp_tcp_send_rst(st, victim->remote_ip, victim->lport, victim->rport, victim->snd_nxt,
                      victim->rcv_nxt, true);
-        tcb_terminate(st, victim, MICROTCP_ECONNABORTED);
+        mtcp_tcb_terminate(st, victim, MICROTCP_ECONNABORTED);
       } else {
         tcb_reset_and_free(st, victim);
       }
       victim = NULL;
       if (tcp->free_head == TCP_NONE) return NULL;
     }
-    if (victim) tcb_terminate(st, victim, MICROTCP_ECONNABORTED);
+    if (victim) mtcp_tcb_terminate(st, victim, MICROTCP_ECONNABORTED);
     if (tcp->free_head == TCP_NONE) return NULL;
   }
   struct tcb *t = &tcp->tcbs[tcp->free_head];
   MICROTCP_ASSERT(!t->in_use && tcp->tcbs_in_use < st->cfg.max_tcp);
   tcp->free_head = t->next;
   uint16_t gen = (uint16_t)((t->gen + 1) & 0x0fff);
-  uint16_t idx = tcb_index(st, t);
+  uint16_t idx = mtcp_tcb_index(st, t);
   memset(t, 0, sizeof *t);
   t->gen = gen;
   t->in_use = true;
@@ -253,18 +253,18 @@ struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
   /* Buffers are fixed slices of the arena: slot idx owns them for good. */
   size_t slot = (size_t)st->cfg.tcp_sndbuf + st->cfg.tcp_rcvbuf;
   uint8_t *mem = st->tcp.bufs + slot * idx;
-  rb_init(&t->sndbuf, mem, st->cfg.tcp_sndbuf);
-  rb_init(&t->rcvbuf, mem + st->cfg.tcp_sndbuf, st->cfg.tcp_rcvbuf);
-  asm_init(&t->ooo, st->tcp.ooo_mem + (size_t)st->cfg.tcp_ooo_ranges * idx,
+  mtcp_rb_init(&t->sndbuf, mem, st->cfg.tcp_sndbuf);
+  mtcp_rb_init(&t->rcvbuf, mem + st->cfg.tcp_sndbuf, st->cfg.tcp_rcvbuf);
+  mtcp_asm_init(&t->ooo, st->tcp.ooo_mem + (size_t)st->cfg.tcp_ooo_ranges * idx,
            st->cfg.tcp_ooo_ranges);
-  tcp_sockopts_default(&st->cfg, &t->opt, &t->flags);
+  mtcp_tcp_sockopts_default(&st->cfg, &t->opt, &t->flags);
   tcp->tcbs_in_use++;
   return t;
 }
 
 static void output_list_remove(struct microtcp_stack *st, struct tcb *t) {
   if (!(t->flags & TF_OUTLISTED)) return;
-  uint16_t me = tcb_index(st, t), prev = TCP_NONE, i = st->tcp.out_head;
+  uint16_t me = mtcp_tcb_index(st, t), prev = TCP_NONE, i = st->tcp.out_head;
   while (i != TCP_NONE && i != me) {
     prev = i;
     i = st->tcp.tcbs[i].out_next;
@@ -283,7 +283,7 @@ static void output_list_remove(struct microtcp_stack *st, struct tcb *t) {
 static void acceptq_remove(struct microtcp_stack *st, struct tcb *t) {
   if (!(t->flags & TF_IN_ACCEPTQ) || t->listener == TCP_NONE) return;
   struct tcp_listener *l = &st->tcp.listeners[t->listener];
-  uint16_t me = tcb_index(st, t), prev = TCP_NONE, i = l->acc_head;
+  uint16_t me = mtcp_tcb_index(st, t), prev = TCP_NONE, i = l->acc_head;
   while (i != TCP_NONE && i != me) {
     prev = i;
     i = st->tcp.tcbs[i].next;
@@ -299,7 +299,7 @@ static void acceptq_remove(struct microtcp_stack *st, struct tcb *t) {
   t->flags &= ~(uint32_t)TF_IN_ACCEPTQ;
 }
 
-void tcb_free(struct microtcp_stack *st, struct tcb *t) {
+void mtcp_tcb_free(struct microtcp_stack *st, struct tcb *t) {
   MICROTCP_ASSERT(t->in_use && st->tcp.tcbs_in_use > 0);
   if (t->owner == OWN_LISTENER && t->listener != TCP_NONE) {
     struct tcp_listener *l = &st->tcp.listeners[t->listener];
@@ -317,19 +317,19 @@ void tcb_free(struct microtcp_stack *st, struct tcb *t) {
   t->owner = OWN_ORPHAN;
   t->next = st->tcp.free_head;
   t->hnext = t->out_next = t->listener = TCP_NONE;
-  st->tcp.free_head = tcb_index(st, t);
+  st->tcp.free_head = mtcp_tcb_index(st, t);
   st->tcp.tcbs_in_use--;
 }
 
-void tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state) {
+void mtcp_tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state) {
   if (t->state == state) return;
-  trace(st, MICROTCP_TRACE_TCP_STATE, "tcp state", tcb_index(st, t),
+  mtcp_trace(st, MICROTCP_TRACE_TCP_STATE, "tcp state", mtcp_tcb_index(st, t),
         (uint32_t)t->state << 8 | state);
   t->state = state;
 }
 
-void tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err) {
-  tcb_set_state(st, t, MICROTCP_CLOSED);
+void mtcp_tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err) {
+  mtcp_tcb_set_state(st, t, MICROTCP_CLOSED);
   t->t_rexmt = t->t_delack = t->t_keep = t->t_2msl = 0;
   output_list_remove(st, t);
   tcb_hash_remove(st, t);
@@ -339,13 +339,13 @@ void tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err) {
     t->close_reason = (int16_t)err;
   }
   if (t->owner == OWN_APP) {
-    tcb_notify(st, t); /* the application reads the outcome, then closes */
+    mtcp_tcb_notify(st, t); /* the application reads the outcome, then closes */
   } else {
-    tcb_free(st, t);
+    mtcp_tcb_free(st, t);
   }
 }
 
-uint32_t tcp_isn(const struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport) {
+uint32_t mtcp_tcp_isn(const struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport) {
   /* RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
    * M a 4 µs timer, F a keyed PRF (SipHash). */
   uint8_t key[12];
@@ -353,15 +353,15 @@ uint32_t tcp_isn(const struct microtcp_stack *st, uint32_t rip, uint16_t rport, 
   wire_put16(key + 4, lport);
   wire_put32(key + 6, rip);
   wire_put16(key + 10, rport);
-  return (uint32_t)(st->now / 4) + (uint32_t)prf(st, key, sizeof key);
+  return (uint32_t)(st->now / 4) + (uint32_t)mtcp_prf(st, key, sizeof key);
 }
 
-void tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t rport,
+void mtcp_tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t rport,
                uint16_t lport) {
   t->remote_ip = rip;
   t->rport = rport;
   t->lport = lport;
-  t->iss = tcp_isn(st, rip, rport, lport);
+  t->iss = mtcp_tcp_isn(st, rip, rport, lport);
   t->snd_una = t->snd_nxt = t->snd_max = t->iss;
   t->snd_buf_seq = t->iss + 1;
   t->rto = st->cfg.tcp_rto_initial_us;
@@ -372,16 +372,16 @@ void tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t 
   wire_put16(key + 6, rport);
   wire_put16(key + 8, lport);
   key[10] = key[11] = key[12] = 0;
-  t->ts_offset = (uint32_t)prf(st, key, sizeof key); /* RFC 7323 5.4: per-connection offset */
+  t->ts_offset = (uint32_t)mtcp_prf(st, key, sizeof key); /* RFC 7323 5.4: per-connection offset */
   t->last_rcv_at = st->now;
-  tcb_hash_insert(st, t);
+  mtcp_tcb_hash_insert(st, t);
 }
 
 /* ---- API: listen / accept ------------------------------------------------------------------ */
 static int api_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backlog) {
   if (now > st->now) st->now = now;
   if (port == 0 || backlog < 1 || backlog > 1024) return MICROTCP_EINVAL;
-  if (tcp_port_in_use(st, port, NULL)) return MICROTCP_EADDRINUSE;
+  if (mtcp_tcp_port_in_use(st, port, NULL)) return MICROTCP_EADDRINUSE;
   for (uint16_t i = 0; i < st->cfg.max_listeners; i++) {
     struct tcp_listener *l = &st->tcp.listeners[i];
     if (l->in_use) continue;
@@ -392,7 +392,7 @@ static int api_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backl
     l->port = port;
     l->backlog = (uint16_t)backlog;
     l->acc_head = l->acc_tail = TCP_NONE;
-    tcp_sockopts_default(&st->cfg, &l->opt, &l->flags);
+    mtcp_tcp_sockopts_default(&st->cfg, &l->opt, &l->flags);
     st->tcp.listeners_in_use++;
     return listener_handle(st, l);
   }
@@ -413,38 +413,38 @@ static int api_accept(microtcp_stack *st, uint64_t now, int listener, microtcp_e
     peer->port = t->rport;
   }
   st->ctr.tcp_conns_accepted++;
-  return tcb_handle(st, t);
+  return mtcp_tcb_handle(st, t);
 }
 
 /* ---- API: connect ---------------------------------------------------------------------------- */
 static int api_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
                        uint16_t local_port) {
   if (now > st->now) st->now = now;
-  if (port == 0 || ip == 0 || ipv4_is_martian_src(st, ip) || ip == st->cfg.ip)
+  if (port == 0 || ip == 0 || mtcp_ipv4_is_martian_src(st, ip) || ip == st->cfg.ip)
     return MICROTCP_EINVAL;
-  if (ipv4_route(st, ip) == 0) return MICROTCP_ENETUNREACH;
+  if (mtcp_ipv4_route(st, ip) == 0) return MICROTCP_ENETUNREACH;
   if (local_port == 0) {
-    int p = ephemeral_port(st, WIRE_IP_PROTO_TCP, ip, port, tcp_port_in_use, NULL);
+    int p = mtcp_ephemeral_port(st, WIRE_IP_PROTO_TCP, ip, port, mtcp_tcp_port_in_use, NULL);
     if (p < 0) return p;
     local_port = (uint16_t)p;
-  } else if (tcb_lookup(st, ip, port, local_port) || listener_by_port(st, local_port)) {
+  } else if (mtcp_tcb_lookup(st, ip, port, local_port) || mtcp_listener_by_port(st, local_port)) {
     return MICROTCP_EADDRINUSE;
   }
-  struct tcb *t = tcb_alloc(st, false);
+  struct tcb *t = mtcp_tcb_alloc(st, false);
   if (!t) return MICROTCP_ENOMEM;
   t->owner = OWN_APP;
-  tcb_setup(st, t, ip, port, local_port);
-  tcb_set_state(st, t, MICROTCP_SYN_SENT);
+  mtcp_tcb_setup(st, t, ip, port, local_port);
+  mtcp_tcb_set_state(st, t, MICROTCP_SYN_SENT);
   t->flags |= TF_SYN_NEEDED;
   st->ctr.tcp_conns_opened++;
-  tcb_want_output(st, t);
-  return tcb_handle(st, t);
+  mtcp_tcb_want_output(st, t);
+  return mtcp_tcb_handle(st, t);
 }
 
 /* ---- API: data ----------------------------------------------------------------------------------- */
 static int api_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len) {
   if (now > st->now) st->now = now;
-  struct tcb *t = tcb_from_handle(st, h);
+  struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
   if (data == NULL && len) return MICROTCP_EINVAL;
   if (t->err) return t->err;
@@ -460,30 +460,30 @@ static int api_send(microtcp_stack *st, uint64_t now, int h, const void *data, s
   uint32_t space = t->sndbuf.len < t->opt.sndbuf_lim ? t->opt.sndbuf_lim - t->sndbuf.len : 0;
   if (space == 0) return MICROTCP_EAGAIN;
   if (len > 0x7fffffff) len = 0x7fffffff;
-  uint32_t n = rb_write(&t->sndbuf, data, (uint32_t)MIN((size_t)space, len));
+  uint32_t n = mtcp_rb_write(&t->sndbuf, data, (uint32_t)MIN((size_t)space, len));
   if (n == 0) return len ? MICROTCP_EAGAIN : 0;
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
   return (int)n;
 }
 
 static int api_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
   if (now > st->now) st->now = now;
-  struct tcb *t = tcb_from_handle(st, h);
+  struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
   if (buf == NULL && cap) return MICROTCP_EINVAL;
   if (t->rcvbuf.len) {
-    uint32_t old_wnd = tcp_rcv_window(t);
+    uint32_t old_wnd = mtcp_tcp_rcv_window(t);
     if (cap > 0x7fffffff) cap = 0x7fffffff;
-    uint32_t n = rb_read(&t->rcvbuf, buf, (uint32_t)MIN(cap, (size_t)t->rcvbuf.len));
+    uint32_t n = mtcp_rb_read(&t->rcvbuf, buf, (uint32_t)MIN(cap, (size_t)t->rcvbuf.len));
     /* RFC 9293 3.8.6.2.2 (receiver SWS avoidance): announce the opened window
      * once it grew by min(half the buffer, one MSS) beyond what we advertised. */
-    uint32_t wnd = tcp_rcv_window(t);
+    uint32_t wnd = mtcp_tcp_rcv_window(t);
     uint32_t advertised = t->rcv_adv - t->rcv_nxt;
     uint32_t thresh = MIN(t->opt.rcvbuf_lim / 2, (uint32_t)st->cfg.tcp_mss);
     if (tcb_synchronized(t) && !(t->flags & TF_FIN_RCVD) && wnd > old_wnd &&
         (wnd >= advertised + thresh || advertised == 0)) {
       t->flags |= TF_ACK_NOW;
-      tcb_want_output(st, t);
+      mtcp_tcb_want_output(st, t);
     }
     return (int)n;
   }
@@ -500,12 +500,12 @@ static int api_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t c
  * (no window update, since nothing was consumed). */
 static int api_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
   if (now > st->now) st->now = now;
-  struct tcb *t = tcb_from_handle(st, h);
+  struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
   if (buf == NULL && cap) return MICROTCP_EINVAL;
   if (t->rcvbuf.len) {
     if (cap > 0x7fffffff) cap = 0x7fffffff;
-    return (int)rb_peek(&t->rcvbuf, 0, buf, (uint32_t)MIN(cap, (size_t)t->rcvbuf.len));
+    return (int)mtcp_rb_peek(&t->rcvbuf, 0, buf, (uint32_t)MIN(cap, (size_t)t->rcvbuf.len));
   }
   if (t->flags & TF_FIN_RCVD) return 0;
   if (t->err) return t->err;
@@ -516,7 +516,7 @@ static int api_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t c
 /* ---- API: closing -------------------------------------------------------------------------------- */
 static int api_shutdown(microtcp_stack *st, uint64_t now, int h) {
   if (now > st->now) st->now = now;
-  struct tcb *t = tcb_from_handle(st, h);
+  struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
   if (t->flags & TF_SHUT_WR) return MICROTCP_OK;
   switch (t->state) {
@@ -530,19 +530,19 @@ static int api_shutdown(microtcp_stack *st, uint64_t now, int h) {
   t->fin_seq = t->snd_buf_seq + t->sndbuf.len;
   /* The state moves when the FIN is actually sent (tcp_output.c), so a FIN
    * queued behind data or before the handshake completes stays correct. */
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
   return MICROTCP_OK;
 }
 
 static void tcb_reset_and_free(struct microtcp_stack *st, struct tcb *t) {
   if (tcb_synchronized(t) || t->state == MICROTCP_SYN_RECEIVED) {
     /* RFC 9293 3.10.4 ABORT: send a reset with SEQ = SND.NXT. */
-    tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, true);
+    mtcp_tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, true);
   }
-  /* The owner stays as it is: tcb_free takes a listener's block off its
+  /* The owner stays as it is: mtcp_tcb_free takes a listener's block off its
    * accept queue (or half-open count) by it. */
-  if (t->state != MICROTCP_CLOSED) tcb_set_state(st, t, MICROTCP_CLOSED);
-  tcb_free(st, t);
+  if (t->state != MICROTCP_CLOSED) mtcp_tcb_set_state(st, t, MICROTCP_CLOSED);
+  mtcp_tcb_free(st, t);
 }
 
 static int listener_close(struct microtcp_stack *st, struct tcp_listener *l) {
@@ -561,14 +561,14 @@ static int api_close(microtcp_stack *st, uint64_t now, int h) {
   if (now > st->now) st->now = now;
   struct tcp_listener *l = listener_from_handle(st, h);
   if (l) return listener_close(st, l);
-  struct tcb *t = tcb_from_handle(st, h);
+  struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
   switch (t->state) {
   case MICROTCP_CLOSED:
   case MICROTCP_SYN_SENT:
     t->owner = OWN_ORPHAN;
-    tcb_set_state(st, t, MICROTCP_CLOSED);
-    tcb_free(st, t);
+    mtcp_tcb_set_state(st, t, MICROTCP_CLOSED);
+    mtcp_tcb_free(st, t);
     return MICROTCP_OK;
   default: break;
   }
@@ -587,7 +587,7 @@ static int api_close(microtcp_stack *st, uint64_t now, int h) {
   }
   if (t->state == MICROTCP_FIN_WAIT_2 && !t->t_2msl)
     t->t_2msl = st->now + TCP_FIN_WAIT_2_TIMEOUT_US;
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
   return MICROTCP_OK;
 }
 
@@ -595,7 +595,7 @@ static int api_abort(microtcp_stack *st, uint64_t now, int h) {
   if (now > st->now) st->now = now;
   struct tcp_listener *l = listener_from_handle(st, h);
   if (l) return listener_close(st, l);
-  struct tcb *t = tcb_from_handle(st, h);
+  struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
   tcb_reset_and_free(st, t);
   return MICROTCP_OK;
@@ -604,12 +604,12 @@ static int api_abort(microtcp_stack *st, uint64_t now, int h) {
 /* ---- API: inspection -------------------------------------------------------------------------------- */
 int microtcp_tcp_state(const microtcp_stack *st, int h) {
   if (listener_from_handle(st, h)) return MICROTCP_LISTEN;
-  const struct tcb *t = tcb_from_handle(st, h);
+  const struct tcb *t = mtcp_tcb_from_handle(st, h);
   return t ? t->state : MICROTCP_EBADF;
 }
 
 int microtcp_tcp_peer(const microtcp_stack *st, int h, microtcp_endpoint *peer) {
-  const struct tcb *t = tcb_from_handle(st, h);
+  const struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
   if (peer) {
     peer->ip = t->remote_ip;
@@ -618,17 +618,17 @@ int microtcp_tcp_peer(const microtcp_stack *st, int h, microtcp_endpoint *peer) 
   return MICROTCP_OK;
 }
 
-int tcp_local_port(const struct microtcp_stack *st, int h) {
+int mtcp_tcp_local_port(const struct microtcp_stack *st, int h) {
   const struct tcp_listener *l = listener_from_handle(st, h);
   if (l) return l->port;
-  const struct tcb *t = tcb_from_handle(st, h);
+  const struct tcb *t = mtcp_tcb_from_handle(st, h);
   return t ? t->lport : MICROTCP_EBADF;
 }
 
-unsigned tcp_poll(const struct microtcp_stack *st, int h) {
+unsigned mtcp_tcp_poll(const struct microtcp_stack *st, int h) {
   const struct tcp_listener *l = listener_from_handle(st, h);
   if (l) return l->ready ? MICROTCP_READABLE : 0;
-  const struct tcb *t = tcb_from_handle(st, h);
+  const struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return 0;
   unsigned r = 0;
   if (t->rcvbuf.len || (t->flags & TF_FIN_RCVD) || t->err || t->state == MICROTCP_CLOSED)
@@ -644,9 +644,9 @@ unsigned tcp_poll(const struct microtcp_stack *st, int h) {
   return r;
 }
 
-int tcp_socket_error(struct microtcp_stack *st, int h) {
+int mtcp_tcp_socket_error(struct microtcp_stack *st, int h) {
   if (listener_from_handle(st, h)) return 0;
-  struct tcb *t = tcb_from_handle(st, h);
+  struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
   int e = t->err;
   t->err = 0;
@@ -664,18 +664,18 @@ static int set_flag(uint32_t *flags, uint32_t bit, int64_t value) {
 
 static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
   struct tcp_listener *l = listener_from_handle(st, h);
-  struct tcb *t = l ? NULL : tcb_from_handle(st, h);
+  struct tcb *t = l ? NULL : mtcp_tcb_from_handle(st, h);
   if (!l && !t) return MICROTCP_EBADF;
   uint32_t *flags = l ? &l->flags : &t->flags;
   struct tcp_sockopts *o = l ? &l->opt : &t->opt;
   switch (opt) {
   case MICROTCP_OPT_NODELAY:
     set_flag(flags, TF_NODELAY, value);
-    if (t) tcb_want_output(st, t);
+    if (t) mtcp_tcb_want_output(st, t);
     return MICROTCP_OK;
   case MICROTCP_OPT_KEEPALIVE:
     set_flag(flags, TF_KEEPALIVE, value);
-    if (t) tcp_arm_keepalive(t);
+    if (t) mtcp_tcp_arm_keepalive(t);
     return MICROTCP_OK;
   case MICROTCP_OPT_LINGER_ZERO: return set_flag(flags, TF_LINGER0, value);
   case MICROTCP_OPT_KEEPIDLE_US:
@@ -689,7 +689,7 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
     if (opt == MICROTCP_OPT_KEEPIDLE_US) o->keepidle_us = (uint64_t)value;
     if (opt == MICROTCP_OPT_KEEPINTVL_US) o->keepintvl_us = v;
     if (opt == MICROTCP_OPT_USER_TIMEOUT_US) o->user_timeout_us = v;
-    if (t) tcp_arm_keepalive(t);
+    if (t) mtcp_tcp_arm_keepalive(t);
     return MICROTCP_OK;
   }
   case MICROTCP_OPT_KEEPCNT:
@@ -703,7 +703,7 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
   case MICROTCP_OPT_RCVBUF:
     if (value < 1 || value > st->cfg.tcp_rcvbuf) return MICROTCP_EINVAL;
     /* Takes effect for the advertised window; never shrinks below what was
-     * already advertised (tcp_rcv_window keeps the right edge). */
+     * already advertised (mtcp_tcp_rcv_window keeps the right edge). */
     o->rcvbuf_lim = (uint32_t)value;
     return MICROTCP_OK;
   case MICROTCP_OPT_CC:
@@ -711,7 +711,7 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
     if (t && t->opt.cc_algo != value && tcb_synchronized(t)) {
       /* Switch: the new controller starts from the current window. */
       uint32_t cwnd = t->cc.cwnd, ssthresh = t->cc.ssthresh;
-      tcp_cc_ops((uint8_t)value)->init(&t->cc, t->mss, cwnd);
+      mtcp_tcp_cc_ops((uint8_t)value)->init(&t->cc, t->mss, cwnd);
       t->cc.ssthresh = ssthresh;
       t->cc.abc_limit = st->cfg.tcp_abc_limit;
     }
@@ -727,7 +727,7 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
 
 int microtcp_tcp_getopt(const microtcp_stack *st, int h, int opt, int64_t *value) {
   const struct tcp_listener *l = listener_from_handle(st, h);
-  const struct tcb *t = l ? NULL : tcb_from_handle(st, h);
+  const struct tcb *t = l ? NULL : mtcp_tcb_from_handle(st, h);
   if (!l && !t) return MICROTCP_EBADF;
   if (!value) return MICROTCP_EINVAL;
   uint32_t flags = l ? l->flags : t->flags;
@@ -753,7 +753,7 @@ int microtcp_tcp_getopt(const microtcp_stack *st, int h, int opt, int64_t *value
 }
 
 int microtcp_tcp_get_stats(const microtcp_stack *st, int h, microtcp_tcp_stats *out) {
-  const struct tcb *t = tcb_from_handle(st, h);
+  const struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return MICROTCP_EBADF;
   if (!out) return MICROTCP_EINVAL;
   memset(out, 0, sizeof *out);
@@ -764,7 +764,7 @@ int microtcp_tcp_get_stats(const microtcp_stack *st, int h, microtcp_tcp_stats *
   out->cwnd = t->cc.cwnd;
   out->ssthresh = t->cc.ssthresh;
   out->snd_wnd = t->snd_wnd;
-  out->rcv_wnd = tcp_rcv_window(t);
+  out->rcv_wnd = mtcp_tcp_rcv_window(t);
   out->mss = t->mss;
   out->bytes_sent = t->bytes_sent;
   out->bytes_acked = t->bytes_acked;
@@ -786,9 +786,9 @@ int microtcp_tcp_get_stats(const microtcp_stack *st, int h, microtcp_tcp_stats *
 /* ---- invariants ------------------------------------------------------------------------------ */
 #ifdef MICROTCP_ASSERTS
 static void check_timers(const struct tcb *t) {
-  if (t->state == MICROTCP_CLOSED) /* tcb_terminate stopped them all */
+  if (t->state == MICROTCP_CLOSED) /* mtcp_tcb_terminate stopped them all */
     MICROTCP_ASSERT(!t->t_rexmt && !t->t_delack && !t->t_keep && !t->t_2msl);
-  if (t->state == MICROTCP_TIME_WAIT) /* only 2MSL runs (tcp_enter_time_wait) */
+  if (t->state == MICROTCP_TIME_WAIT) /* only 2MSL runs (mtcp_tcp_enter_time_wait) */
     MICROTCP_ASSERT(t->t_2msl && !t->t_rexmt && !(t->flags & TF_PERSIST));
   if ((t->flags & TF_PERSIST) && t->state != MICROTCP_CLOSED) MICROTCP_ASSERT(t->t_rexmt != 0);
   if (t->flags & TF_KEEPALIVE && t->t_keep) MICROTCP_ASSERT(tcb_synchronized(t));
@@ -806,11 +806,11 @@ static void check_owner(const struct microtcp_stack *st, const struct tcb *t) {
   if (t->state == MICROTCP_SYN_SENT) MICROTCP_ASSERT(t->owner == OWN_APP);
   /* Every open connection is found by its 4-tuple (closed ones are unhashed). */
   if (t->state != MICROTCP_CLOSED)
-    MICROTCP_ASSERT(tcb_lookup((struct microtcp_stack *)st, t->remote_ip, t->rport, t->lport) == t);
+    MICROTCP_ASSERT(mtcp_tcb_lookup((struct microtcp_stack *)st, t->remote_ip, t->rport, t->lport) == t);
 }
 
 void tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
-  MICROTCP_ASSERT(t >= st->tcp.tcbs && tcb_index(st, t) < st->cfg.max_tcp);
+  MICROTCP_ASSERT(t >= st->tcp.tcbs && mtcp_tcb_index(st, t) < st->cfg.max_tcp);
   MICROTCP_ASSERT(t->in_use);
   MICROTCP_ASSERT(t->state <= MICROTCP_TIME_WAIT && t->state != MICROTCP_LISTEN);
   /* Sequence order (tcp_int.h): snd_una <= snd_nxt <= snd_max; the first
@@ -901,11 +901,11 @@ void tcp_check(const struct microtcp_stack *st) {
 
 /* ---- public entry points -------------------------------------------------------------------------- */
 /* Each call does its work, then delivers the events it recorded (stack.c
- * events_deliver): the application sees them with every block consistent and
+ * mtcp_events_deliver): the application sees them with every block consistent and
  * may call back into the stack from its callback. */
 static int delivered(struct microtcp_stack *st, int ret) {
   tcp_check(st);
-  events_deliver(st);
+  mtcp_events_deliver(st);
   return ret;
 }
 

@@ -5,14 +5,14 @@
 
 /* ---- Ring buffer ---- */
 
-void rb_init(struct ringbuf *rb, uint8_t *mem, uint32_t cap) {
+void mtcp_rb_init(struct ringbuf *rb, uint8_t *mem, uint32_t cap) {
   rb->mem = mem;
   rb->cap = mem ? cap : 0;
   rb->head = 0;
   rb->len = 0;
 }
 
-uint32_t rb_free(const struct ringbuf *rb) { return rb->cap - rb->len; }
+uint32_t mtcp_rb_free(const struct ringbuf *rb) { return rb->cap - rb->len; }
 
 /* Physical index of logical offset off (off <= cap; off == cap maps back
  * to head). Written without the sum
@@ -42,39 +42,39 @@ static void rb_get(const struct ringbuf *rb, uint32_t off, uint8_t *dst, uint32_
   if (n > first) memcpy(dst + first, rb->mem, n - first);
 }
 
-uint32_t rb_write(struct ringbuf *rb, const void *src, uint32_t n) {
-  uint32_t room = rb_free(rb);
+uint32_t mtcp_rb_write(struct ringbuf *rb, const void *src, uint32_t n) {
+  uint32_t room = mtcp_rb_free(rb);
   if (n > room) n = room;
   rb_put(rb, rb->len, src, n);
   rb->len += n;
   return n;
 }
 
-uint32_t rb_peek(const struct ringbuf *rb, uint32_t off, void *dst, uint32_t n) {
+uint32_t mtcp_rb_peek(const struct ringbuf *rb, uint32_t off, void *dst, uint32_t n) {
   if (off >= rb->len) return 0;
   if (n > rb->len - off) n = rb->len - off;
   rb_get(rb, off, dst, n);
   return n;
 }
 
-void rb_drop(struct ringbuf *rb, uint32_t n) {
+void mtcp_rb_drop(struct ringbuf *rb, uint32_t n) {
   if (n > rb->len) n = rb->len;
   if (n == 0) return;
   /* head must not be reset to 0 when the buffer empties: out-of-order bytes
-   * stored by rb_write_at beyond len stay where they are. */
+   * stored by mtcp_rb_write_at beyond len stay where they are. */
   rb->head = rb_index(rb, n);
   rb->len -= n;
 }
 
-uint32_t rb_read(struct ringbuf *rb, void *dst, uint32_t n) {
+uint32_t mtcp_rb_read(struct ringbuf *rb, void *dst, uint32_t n) {
   if (n > rb->len) n = rb->len;
   if (dst) rb_get(rb, 0, dst, n);
-  rb_drop(rb, n);
+  mtcp_rb_drop(rb, n);
   return n;
 }
 
-uint32_t rb_write_at(struct ringbuf *rb, uint32_t off, const void *src, uint32_t n) {
-  uint32_t room = rb_free(rb);
+uint32_t mtcp_rb_write_at(struct ringbuf *rb, uint32_t off, const void *src, uint32_t n) {
+  uint32_t room = mtcp_rb_free(rb);
   if (off >= room) return 0;
   if (n > room - off) n = room - off;
   rb_put(rb, rb->len + off, src, n);
@@ -91,10 +91,10 @@ static bool rb_differs(const struct ringbuf *rb, uint32_t off, const uint8_t *sr
   return n > first && memcmp(rb->mem, src + first, n - first) != 0;
 }
 
-uint32_t rb_write_at_first(struct ringbuf *rb, const struct assembler *a, uint32_t off,
+uint32_t mtcp_rb_write_at_first(struct ringbuf *rb, const struct assembler *a, uint32_t off,
                            const void *src, uint32_t n, bool *conflict) {
   const uint8_t *p = src;
-  uint32_t room = rb_free(rb);
+  uint32_t room = mtcp_rb_free(rb);
   *conflict = false;
   if (off >= room) return 0;
   if (n > room - off) n = room - off;
@@ -103,7 +103,7 @@ uint32_t rb_write_at_first(struct ringbuf *rb, const struct assembler *a, uint32
   uint32_t ps, pe;
   bool held;
   asm_walk_init(&w, off, off + n);
-  while (asm_walk_next(a, &w, &ps, &pe, &held)) {
+  while (mtcp_asm_walk_next(a, &w, &ps, &pe, &held)) {
     if (!held)
       rb_put(rb, rb->len + ps, p + (ps - off), pe - ps);
     else if (rb_differs(rb, rb->len + ps, p + (ps - off), pe - ps))
@@ -112,12 +112,12 @@ uint32_t rb_write_at_first(struct ringbuf *rb, const struct assembler *a, uint32
   return n;
 }
 
-void rb_commit(struct ringbuf *rb, uint32_t n) {
-  uint32_t room = rb_free(rb);
+void mtcp_rb_commit(struct ringbuf *rb, uint32_t n) {
+  uint32_t room = mtcp_rb_free(rb);
   rb->len += n > room ? room : n;
 }
 
-uint32_t rb_spans(const struct ringbuf *rb, uint32_t off, uint32_t n, const uint8_t **p1,
+uint32_t mtcp_rb_spans(const struct ringbuf *rb, uint32_t off, uint32_t n, const uint8_t **p1,
                   uint32_t *n1, const uint8_t **p2, uint32_t *n2) {
   *p1 = *p2 = NULL;
   *n1 = *n2 = 0;

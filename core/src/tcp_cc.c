@@ -4,20 +4,20 @@
 
 #include "microtcp/microtcp.h"
 
-const struct tcp_cc_ops *tcp_cc_ops(int algorithm) {
+const struct mtcp_tcp_cc_ops *mtcp_tcp_cc_ops(int algorithm) {
   switch (algorithm) {
-  case MICROTCP_CC_NEWRENO: return &tcp_cc_newreno_ops;
-  case MICROTCP_CC_CUBIC: return &tcp_cc_cubic_ops;
+  case MICROTCP_CC_NEWRENO: return &mtcp_tcp_cc_newreno_ops;
+  case MICROTCP_CC_CUBIC: return &mtcp_tcp_cc_cubic_ops;
   default: return 0;
   }
 }
 
-void tcp_cc_restart_after_idle(struct tcp_cc *cc, uint32_t restart_window) {
+void mtcp_tcp_cc_restart_after_idle(struct tcp_cc *cc, uint32_t restart_window) {
   if (cc->cwnd > restart_window) cc->cwnd = restart_window;
   cc->epoch_start = 0;
 }
 
-void tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked) {
+void mtcp_tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked) {
   /* RFC 5681 3.1: cwnd += min(N, SMSS) per ACK. RFC 3465 2.2 lets L be 2
    * (abc_limit, opt-in); Linux has no per-ACK limit (core/TCP.md). */
   uint64_t limit = (uint64_t)(cc->abc_limit ? cc->abc_limit : 1) * mss;
@@ -44,7 +44,7 @@ static void newreno_on_ack(struct tcp_cc *cc, uint32_t mss, uint32_t acked, uint
   (void)srtt_us;
   if (mss == 0) mss = 1;
   if (cc->cwnd < cc->ssthresh) {
-    tcp_cc_slow_start(cc, mss, acked);
+    mtcp_tcp_cc_slow_start(cc, mss, acked);
     return;
   }
   /* RFC 5681 3.1 congestion avoidance, byte-counted as in RFC 3465 2.1:
@@ -91,7 +91,7 @@ static void newreno_on_recovery_end(struct tcp_cc *cc, uint32_t mss, uint64_t no
   cc->ack_acc = 0;
 }
 
-const struct tcp_cc_ops tcp_cc_newreno_ops = {
+const struct mtcp_tcp_cc_ops mtcp_tcp_cc_newreno_ops = {
     .name = "newreno",
     .init = newreno_init,
     .on_ack = newreno_on_ack,

@@ -40,7 +40,7 @@ struct tcp_cc {
                            TCP code after init; 0 counts as 1) */
 };
 
-struct tcp_cc_ops {
+struct mtcp_tcp_cc_ops {
   const char *name; /* "newreno", "cubic" */
   /* Start: cwnd = initial_cwnd_bytes (at least 1 mss), ssthresh = TCP_CC_INFINITE. */
   void (*init)(struct tcp_cc *cc, uint32_t mss, uint32_t initial_cwnd_bytes);
@@ -71,27 +71,27 @@ struct tcp_cc_ops {
 
 /* The ops of MICROTCP_CC_NEWRENO or MICROTCP_CC_CUBIC (microtcp.h); NULL for
  * any other value. The returned table is constant and shared. */
-const struct tcp_cc_ops *tcp_cc_ops(int algorithm);
+const struct mtcp_tcp_cc_ops *mtcp_tcp_cc_ops(int algorithm);
 
 /* ---- Shared by tcp_cc.c and tcp_cc_cubic.c, exposed for tests ---- */
-extern const struct tcp_cc_ops tcp_cc_newreno_ops;
-extern const struct tcp_cc_ops tcp_cc_cubic_ops;
+extern const struct mtcp_tcp_cc_ops mtcp_tcp_cc_newreno_ops;
+extern const struct mtcp_tcp_cc_ops mtcp_tcp_cc_cubic_ops;
 #define TCP_CC_CWND_MAX 0x7fffffffu /* cwnd never exceeds half the sequence space */
 /* RFC 5681 3.1 slow start with RFC 3465 ABC (L = 2): cwnd += min(acked,
  * 2*mss), not past ssthresh. Call only while cwnd < ssthresh. */
-void tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked);
+void mtcp_tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked);
 /* RFC 5681 4.1 restart after idle: cwnd = min(cwnd, restart_window); a
  * CUBIC epoch in progress ends (the next one starts at the next ACK in
  * congestion avoidance), so the idle time does not count as growth time. */
-void tcp_cc_restart_after_idle(struct tcp_cc *cc, uint32_t restart_window);
+void mtcp_tcp_cc_restart_after_idle(struct tcp_cc *cc, uint32_t restart_window);
 /* floor(cbrt(x)) for any 64-bit x, exact. */
-uint32_t tcp_cc_icbrt(uint64_t x);
+uint32_t mtcp_tcp_cc_icbrt(uint64_t x);
 /* CUBIC window W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 eq. 1) in bytes, for
  * t_ms milliseconds since the epoch start, given K in ms, W_max (origin) in
  * bytes and mss. Saturates at 0 and 0xffffffff instead of overflowing. */
-uint32_t tcp_cubic_window(uint32_t t_ms, uint32_t k_ms, uint32_t origin, uint32_t mss);
+uint32_t mtcp_tcp_cubic_window(uint32_t t_ms, uint32_t k_ms, uint32_t origin, uint32_t mss);
 /* K = cbrt((W_max - cwnd_epoch)/C) in ms (RFC 9438 eq. 2), 0 if
  * cwnd_epoch >= w_max. */
-uint32_t tcp_cubic_k_ms(uint32_t w_max, uint32_t cwnd_epoch, uint32_t mss);
+uint32_t mtcp_tcp_cubic_k_ms(uint32_t w_max, uint32_t cwnd_epoch, uint32_t mss);
 
 #endif

@@ -32,7 +32,7 @@
 #define CUBIC_D_MAX (1u << 21) /* ms; see the bound above */
 #define FIVE_POW_10 9765625ull
 
-uint32_t tcp_cc_icbrt(uint64_t x) {
+uint32_t mtcp_tcp_cc_icbrt(uint64_t x) {
   /* Digit-by-digit (binary) cube root: builds the result one bit at a time
    * from the top, keeping x as the remainder x - y^3 (scaled). The test
    * (x >> s) >= b avoids ever forming b << s larger than x. */
@@ -48,7 +48,7 @@ uint32_t tcp_cc_icbrt(uint64_t x) {
   return (uint32_t)y;
 }
 
-uint32_t tcp_cubic_window(uint32_t t_ms, uint32_t k_ms, uint32_t origin, uint32_t mss) {
+uint32_t mtcp_tcp_cubic_window(uint32_t t_ms, uint32_t k_ms, uint32_t origin, uint32_t mss) {
   if (mss == 0) mss = 1;
   int below = t_ms < k_ms; /* concave region: W_cubic below W_max */
   uint32_t d = below ? k_ms - t_ms : t_ms - k_ms;
@@ -64,11 +64,11 @@ uint32_t tcp_cubic_window(uint32_t t_ms, uint32_t k_ms, uint32_t origin, uint32_
   return delta >= (uint64_t)(0xffffffffu - origin) ? 0xffffffffu : (uint32_t)(origin + delta);
 }
 
-uint32_t tcp_cubic_k_ms(uint32_t w_max, uint32_t cwnd_epoch, uint32_t mss) {
+uint32_t mtcp_tcp_cubic_k_ms(uint32_t w_max, uint32_t cwnd_epoch, uint32_t mss) {
   if (mss == 0) mss = 1;
   if (cwnd_epoch >= w_max) return 0;
   uint64_t diff = w_max - cwnd_epoch;
-  return tcp_cc_icbrt(diff * 2500000000ull / mss);
+  return mtcp_tcp_cc_icbrt(diff * 2500000000ull / mss);
 }
 
 static uint32_t clamp_cwnd(uint64_t v) { return v > TCP_CC_CWND_MAX ? TCP_CC_CWND_MAX : (uint32_t)v; }
@@ -89,7 +89,7 @@ static void cubic_start_epoch(struct tcp_cc *cc, uint32_t mss, uint64_t now_us) 
   cc->est_acc = 0;
   cc->w_est = cc->cwnd; /* 4.3: W_est = cwnd_epoch */
   if (cc->cwnd < cc->w_max) {
-    cc->k_ms = tcp_cubic_k_ms(cc->w_max, cc->cwnd, mss);
+    cc->k_ms = mtcp_tcp_cubic_k_ms(cc->w_max, cc->cwnd, mss);
     cc->origin = cc->w_max;
   } else {
     cc->w_max = cc->cwnd;
@@ -102,7 +102,7 @@ static void cubic_on_ack(struct tcp_cc *cc, uint32_t mss, uint32_t acked, uint64
                          uint32_t srtt_us) {
   if (mss == 0) mss = 1;
   if (cc->cwnd < cc->ssthresh) {
-    tcp_cc_slow_start(cc, mss, acked); /* RFC 9438 4.10: slow start as Reno */
+    mtcp_tcp_cc_slow_start(cc, mss, acked); /* RFC 9438 4.10: slow start as Reno */
     return;
   }
   if (cc->epoch_start == 0) cubic_start_epoch(cc, mss, now_us);
@@ -127,7 +127,7 @@ static void cubic_on_ack(struct tcp_cc *cc, uint32_t mss, uint32_t acked, uint64
   }
   cc->est_acc = (uint32_t)(est_acc > 0xffffffffu ? 0xffffffffu : est_acc);
 
-  uint32_t w_cubic_now = tcp_cubic_window(t_now, cc->k_ms, cc->origin, mss);
+  uint32_t w_cubic_now = mtcp_tcp_cubic_window(t_now, cc->k_ms, cc->origin, mss);
   if (w_cubic_now < cc->w_est) {
     /* 4.3: Reno-friendly region, cwnd follows W_est. */
     if (cc->w_est > cc->cwnd) cc->cwnd = cc->w_est;
@@ -139,7 +139,7 @@ static void cubic_on_ack(struct tcp_cc *cc, uint32_t mss, uint32_t acked, uint64
    * [cwnd, 1.5*cwnd] (at most 50% growth per RTT), and grow cwnd by
    * (target - cwnd)/cwnd segments per segment acked: one mss per
    * cwnd*mss/(target-cwnd) bytes acked. */
-  uint64_t target = tcp_cubic_window(t_ahead, cc->k_ms, cc->origin, mss);
+  uint64_t target = mtcp_tcp_cubic_window(t_ahead, cc->k_ms, cc->origin, mss);
   uint64_t cap = (uint64_t)cc->cwnd + cc->cwnd / 2;
   if (target > cap) target = cap;
   if (target <= cc->cwnd) {
@@ -214,7 +214,7 @@ static void cubic_on_recovery_end(struct tcp_cc *cc, uint32_t mss, uint64_t now_
   cc->ack_acc = 0;
 }
 
-const struct tcp_cc_ops tcp_cc_cubic_ops = {
+const struct mtcp_tcp_cc_ops mtcp_tcp_cc_cubic_ops = {
     .name = "cubic",
     .init = cubic_init,
     .on_ack = cubic_on_ack,

@@ -48,7 +48,7 @@ static bool challenge_ack_allowed(struct microtcp_stack *st, struct tcb *t) {
       } in = {{'c', 'a', 'c', 'k'}, 0, second};
       tcp->challenge_second = second;
       tcp->challenge_started = true;
-      tcp->challenge_tokens = limit / 2u + (uint32_t)(prf(st, &in, sizeof in) % limit);
+      tcp->challenge_tokens = limit / 2u + (uint32_t)(mtcp_prf(st, &in, sizeof in) % limit);
     }
     if (tcp->challenge_tokens == 0) {
       st->ctr.tcp_challenge_acks_limited++;
@@ -63,16 +63,16 @@ static bool challenge_ack_allowed(struct microtcp_stack *st, struct tcb *t) {
 static void challenge_ack(struct microtcp_stack *st, struct tcb *t) {
   if (!challenge_ack_allowed(st, t)) return;
   st->ctr.tcp_challenge_acks++;
-  tcp_send_ack_now(st, t);
+  mtcp_tcp_send_ack_now(st, t);
 }
 
 /* ---- no connection: RFC 9293 3.10.7.1 (CLOSED) ------------------------------------------ */
 static void reply_rst(struct microtcp_stack *st, const struct seg_in *s) {
   if (has(s, WIRE_TCP_RST)) return;
   if (has(s, WIRE_TCP_ACK))
-    tcp_send_rst(st, s->src, s->h->dst_port, s->h->src_port, s->ack, 0, false);
+    mtcp_tcp_send_rst(st, s->src, s->h->dst_port, s->h->src_port, s->ack, 0, false);
   else
-    tcp_send_rst(st, s->src, s->h->dst_port, s->h->src_port, 0, s->seq + seg_seqlen(s), true);
+    mtcp_tcp_send_rst(st, s->src, s->h->dst_port, s->h->src_port, 0, s->seq + seg_seqlen(s), true);
 }
 
 /* Take the peer's SYN options. */
@@ -114,7 +114,7 @@ static void set_mss(struct microtcp_stack *st, struct tcb *t) {
 static void start_cc(struct microtcp_stack *st, struct tcb *t) {
   /* RFC 6928 / RFC 5681 3.1: initial window in segments. */
   uint32_t iw = (uint32_t)st->cfg.tcp_initial_cwnd * t->mss;
-  tcp_cc_ops(t->opt.cc_algo)->init(&t->cc, t->mss, iw);
+  mtcp_tcp_cc_ops(t->opt.cc_algo)->init(&t->cc, t->mss, iw);
   t->cc.abc_limit = st->cfg.tcp_abc_limit;
 }
 
@@ -123,7 +123,7 @@ static void synchronized_input(struct microtcp_stack *st, struct tcb *t, const s
 static void established(struct microtcp_stack *st, struct tcb *t);
 
 /* Options a passively opened connection inherits from its listener (the
- * listener's option flags replace the config defaults tcb_alloc set, so an
+ * listener's option flags replace the config defaults mtcp_tcb_alloc set, so an
  * option the application turned off on the listener stays off). */
 static void inherit_listener(struct tcb *t, const struct tcp_listener *l) {
   t->flags = (t->flags & ~(uint32_t)TCP_OPT_FLAGS) | (l->flags & TCP_OPT_FLAGS) | TF_PASSIVE;
@@ -135,17 +135,17 @@ static void inherit_listener(struct tcb *t, const struct tcp_listener *l) {
  * it is no valid cookie (the caller answers with a RST). */
 static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l,
                                const struct seg_in *s) {
-  uint16_t mss = tcp_syncookie_check(st, s->src, s->h->src_port, s->h->dst_port, s->seq - 1,
+  uint16_t mss = mtcp_tcp_syncookie_check(st, s->src, s->h->src_port, s->h->dst_port, s->seq - 1,
                                      s->ack - 1);
   if (!mss) {
     st->ctr.tcp_syncookies_failed++;
     return false;
   }
-  if (l->ready >= l->backlog || tcp_peer_at_limit(st, s->src)) {
+  if (l->ready >= l->backlog || mtcp_tcp_peer_at_limit(st, s->src)) {
     st->ctr.drop_tcp_backlog++; /* dropped: the peer's retransmission may find room */
     return true;
   }
-  struct tcb *t = tcb_alloc(st, true);
+  struct tcb *t = mtcp_tcb_alloc(st, true);
   if (!t) {
     st->ctr.drop_tcp_backlog++;
     return true;
@@ -154,7 +154,7 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
   t->owner = OWN_LISTENER;
   t->listener = (uint16_t)(l - st->tcp.listeners);
   inherit_listener(t, l);
-  tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
+  mtcp_tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
   t->iss = s->ack - 1;
   t->snd_una = t->snd_nxt = t->snd_max = t->snd_buf_seq = s->ack;
   t->irs = s->seq - 1;
@@ -170,10 +170,10 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
   t->recover = t->iss;
   start_cc(st, t);
   established(st, t);
-  tcp_acceptq_push(st, l, t);
+  mtcp_tcp_acceptq_push(st, l, t);
   if (s->len || has(s, WIRE_TCP_FIN)) { /* data on the ACK: the usual path takes it */
     synchronized_input(st, t, s);
-    if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) tcp_send_ack_now(st, t);
+    if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) mtcp_tcp_send_ack_now(st, t);
   }
   return true;
 }
@@ -191,15 +191,15 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
     st->ctr.drop_tcp_backlog++; /* accept queue full: the peer retries its SYN */
     return;
   }
-  if (tcp_peer_at_limit(st, s->src)) {
+  if (mtcp_tcp_peer_at_limit(st, s->src)) {
     st->ctr.drop_tcp_peer_limit++; /* one address may not take every block */
     return;
   }
-  if (st->cfg.tcp_syncookies && (l->half_open >= l->backlog || !tcp_pool_has_room(st))) {
+  if (st->cfg.tcp_syncookies && (l->half_open >= l->backlog || !mtcp_tcp_pool_has_room(st))) {
     /* RFC 4987 3.6: queue or pool full, answer without keeping state. */
     uint16_t mss = s->h->opts.has_mss ? s->h->opts.mss : TCP_DEFAULT_MSS;
-    uint32_t cookie = tcp_syncookie_make(st, s->src, s->h->src_port, s->h->dst_port, s->seq, mss);
-    tcp_syncookie_send_synack(st, s->src, s->h->dst_port, s->h->src_port, cookie, s->seq + 1);
+    uint32_t cookie = mtcp_tcp_syncookie_make(st, s->src, s->h->src_port, s->h->dst_port, s->seq, mss);
+    mtcp_tcp_syncookie_send_synack(st, s->src, s->h->dst_port, s->h->src_port, cookie, s->seq + 1);
     return;
   }
   uint16_t li = (uint16_t)(l - st->tcp.listeners);
@@ -215,10 +215,10 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
     }
     if (oldest) {
       st->ctr.tcp_half_open_evicted++;
-      tcb_terminate(st, oldest, MICROTCP_ECONNABORTED);
+      mtcp_tcb_terminate(st, oldest, MICROTCP_ECONNABORTED);
     }
   }
-  struct tcb *t = tcb_alloc(st, true);
+  struct tcb *t = mtcp_tcb_alloc(st, true);
   if (!t) {
     st->ctr.drop_tcp_backlog++;
     return;
@@ -227,7 +227,7 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
   t->listener = li;
   l->half_open++;
   inherit_listener(t, l);
-  tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
+  mtcp_tcb_setup(st, t, s->src, s->h->src_port, s->h->dst_port);
   if (iss) { /* reopening a TIME-WAIT connection: above its sequence space */
     t->iss = *iss;
     t->snd_una = t->snd_nxt = t->snd_max = t->iss;
@@ -243,9 +243,9 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
   t->snd_wl1 = s->seq;
   t->snd_wl2 = t->iss;
   t->recover = t->iss;
-  tcb_set_state(st, t, MICROTCP_SYN_RECEIVED);
+  mtcp_tcb_set_state(st, t, MICROTCP_SYN_RECEIVED);
   t->flags |= TF_SYN_NEEDED;
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
 }
 
 /* ---- SYN-SENT: RFC 9293 3.10.7.3 -------------------------------------------------------------- */
@@ -254,12 +254,12 @@ static void established(struct microtcp_stack *st, struct tcb *t) {
    * is below 3 s, it MUST be re-initialised to 3 s once data transfer begins
    * (Karn gave no RTT sample for the handshake). */
   if (t->backoff > 0 && t->rto < 3000000u) t->rto = MIN(3000000u, st->cfg.tcp_rto_max_us);
-  tcb_set_state(st, t, MICROTCP_ESTABLISHED);
+  mtcp_tcb_set_state(st, t, MICROTCP_ESTABLISHED);
   t->flags |= TF_CONNECTED;
   t->backoff = 0;
   t->t_rexmt = 0;
   t->unacked_since = 0;
-  tcp_arm_keepalive(t);
+  mtcp_tcp_arm_keepalive(t);
 }
 
 static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s);
@@ -271,7 +271,7 @@ static void fin_received(struct microtcp_stack *st, struct tcb *t);
  * for the application, within the window our SYN advertised; a FIN right
  * after it is taken too. */
 static void queue_syn_text(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
-  t->rcv_adv = t->rcv_nxt + MIN(tcp_rcv_window(t), 65535u); /* our SYN's unscaled window */
+  t->rcv_adv = t->rcv_nxt + MIN(mtcp_tcp_rcv_window(t), 65535u); /* our SYN's unscaled window */
   take_data(st, t, s);
 }
 
@@ -294,7 +294,7 @@ static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struc
   }
   if (has(s, WIRE_TCP_RST)) {
     /* RFC 5961 3.2 / RFC 9293: only a RST acknowledging our SYN refuses. */
-    if (ack_ok) tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    if (ack_ok) mtcp_tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
     return;
   }
   if (!has(s, WIRE_TCP_SYN)) return;
@@ -306,7 +306,7 @@ static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struc
   if (ack_ok) {
     t->snd_una = s->ack;
     if (t->flags & TF_RTT_TIMING) {
-      tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
+      mtcp_tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
       t->flags &= ~(uint32_t)TF_RTT_TIMING;
     }
     /* RFC 7323 2.2: the window in a SYN-ACK is not scaled. */
@@ -319,19 +319,19 @@ static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struc
     established(st, t);
     t->flags |= TF_ACK_NOW;
     syn_text(st, t, s);
-    tcb_notify(st, t);
+    mtcp_tcb_notify(st, t);
   } else {
     /* Simultaneous open (RFC 9293 3.5 figure 7): answer with SYN-ACK. */
     t->snd_wnd = s->h->window;
     t->max_snd_wnd = t->snd_wnd;
     t->snd_wl1 = s->seq;
-    tcb_set_state(st, t, MICROTCP_SYN_RECEIVED);
+    mtcp_tcb_set_state(st, t, MICROTCP_SYN_RECEIVED);
     t->flags |= TF_SYN_NEEDED;
     t->t_rexmt = 0;
     t->backoff = 0;
     if (s->len) queue_syn_text(st, t, s); /* our SYN-ACK acknowledges it */
   }
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
 }
 
 /* ---- synchronized states -------------------------------------------------------------------- */
@@ -366,8 +366,8 @@ static void update_window(struct tcb *t, const struct seg_in *s) {
 }
 
 static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
-  const struct tcp_cc_ops *cc = tcp_cc_ops(t->opt.cc_algo);
-  cc->on_loss(&t->cc, t->mss, tcp_flight(t), st->now);
+  const struct mtcp_tcp_cc_ops *cc = mtcp_tcp_cc_ops(t->opt.cc_algo);
+  cc->on_loss(&t->cc, t->mss, mtcp_tcp_flight(t), st->now);
   t->recover = t->snd_max;
   t->flags |= TF_RECOVERY | TF_REXMIT_UNA;
   t->flags &= ~(uint32_t)TF_RESCUED; /* RFC 6675 5 step 4.1: RescueRxt undefined */
@@ -389,7 +389,7 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
  * expressed as cwnd = pipe + sndcnt, which the output path then honours. */
 static void prr_on_ack(struct tcb *t, uint32_t delivered) {
   t->prr_delivered += delivered;
-  uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+  uint32_t pipe = mtcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
   uint32_t ssthresh = t->cc.ssthresh;
   int64_t sndcnt;
   if (pipe > ssthresh) {
@@ -413,13 +413,13 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
   uint32_t upto = seq_lt(s->ack, buf_end) ? s->ack : buf_end;
   if (seq_gt(upto, t->snd_buf_seq)) {
     uint32_t n = upto - t->snd_buf_seq;
-    rb_drop(&t->sndbuf, n);
+    mtcp_rb_drop(&t->sndbuf, n);
     t->snd_buf_seq += n;
     t->bytes_acked += n;
   }
   /* RFC 6298 5.3 / Karn: time only segments never retransmitted. */
   if ((t->flags & TF_RTT_TIMING) && seq_gt(s->ack, t->rtt_seq)) {
-    tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
+    mtcp_tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
     t->flags &= ~(uint32_t)TF_RTT_TIMING;
   } else if (t->backoff && (t->flags & TF_TS) && s->h->opts.has_ts && s->h->opts.ts_ecr) {
     /* RFC 7323 4 (RTTM): after a timeout Karn's rule leaves no sample and
@@ -427,15 +427,15 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
      * echoed timestamp names the transmission that was acknowledged, so it
      * gives a sample anyway. Our TS clock ticks in ms: the RTT is below
      * (elapsed + 1) ms, which is used (an overestimate, never an under-). */
-    uint32_t elapsed = tcp_ts_now(st, t) - s->h->opts.ts_ecr;
-    if (elapsed < st->cfg.tcp_rto_max_us / 1000u) tcp_rtt_sample(st, t, (elapsed + 1u) * 1000u);
+    uint32_t elapsed = mtcp_tcp_ts_now(st, t) - s->h->opts.ts_ecr;
+    if (elapsed < st->cfg.tcp_rto_max_us / 1000u) mtcp_tcp_rtt_sample(st, t, (elapsed + 1u) * 1000u);
   }
   t->snd_una = s->ack;
   if (seq_lt(t->snd_nxt, t->snd_una)) t->snd_nxt = t->snd_una;
   t->backoff = 0;
-  if (t->flags & TF_SACK) sb_advance(&t->sb, t->snd_una);
+  if (t->flags & TF_SACK) mtcp_sb_advance(&t->sb, t->snd_una);
 
-  const struct tcp_cc_ops *cc = tcp_cc_ops(t->opt.cc_algo);
+  const struct mtcp_tcp_cc_ops *cc = mtcp_tcp_cc_ops(t->opt.cc_algo);
   if (t->flags & TF_RECOVERY) {
     if (seq_ge(s->ack, t->recover)) {
       /* Full ACK: leave recovery (RFC 6582 3.2 step 3, RFC 6675 5). */
@@ -466,8 +466,8 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
     t->t_rexmt = st->now + t->rto;
     t->unacked_since = st->now;
   }
-  tcb_want_output(st, t);
-  tcb_notify(st, t);
+  mtcp_tcb_want_output(st, t);
+  mtcp_tcb_notify(st, t);
 }
 
 static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
@@ -475,7 +475,7 @@ static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
   t->dup_acks_total++;
   if (!(t->flags & TF_RECOVERY)) {
     bool lost = t->dupacks >= 3;
-    if (!lost && (t->flags & TF_SACK)) lost = sb_is_lost(&t->sb, t->snd_una, t->mss);
+    if (!lost && (t->flags & TF_SACK)) lost = mtcp_sb_is_lost(&t->sb, t->snd_una, t->mss);
     /* RFC 6582 4.1: no new recovery until snd_una passed the last one's
      * "recover" point (avoids multiple fast retransmits after an RTO). */
     if (lost && (!(t->flags & TF_RTO_RECOVER) || seq_gt(t->snd_una, t->recover))) {
@@ -485,7 +485,7 @@ static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
   } else if (!(t->flags & TF_SACK)) {
     t->cc.cwnd += t->mss; /* RFC 6582 3.2 step 3: inflate */
   }
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
 }
 
 /* Deliver in-window data; returns true if an immediate ACK is due. */
@@ -523,19 +523,19 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
    * path most likely saw it), counted. */
   bool conflict = false;
   if (off == 0) {
-    uint32_t n = rb_write_at_first(&t->rcvbuf, &t->ooo, 0, data, len, &conflict);
+    uint32_t n = mtcp_rb_write_at_first(&t->rcvbuf, &t->ooo, 0, data, len, &conflict);
     if (conflict) st->ctr.tcp_overlap_conflicts++;
-    rb_commit(&t->rcvbuf, n);
-    asm_shift(&t->ooo, n);
-    uint32_t extra = asm_front(&t->ooo);
+    mtcp_rb_commit(&t->rcvbuf, n);
+    mtcp_asm_shift(&t->ooo, n);
+    uint32_t extra = mtcp_asm_front(&t->ooo);
     if (extra) {
-      rb_commit(&t->rcvbuf, extra);
-      asm_shift(&t->ooo, extra);
+      mtcp_rb_commit(&t->rcvbuf, extra);
+      mtcp_asm_shift(&t->ooo, extra);
     }
     t->rcv_nxt += n + extra;
     t->bytes_received += n + extra;
     t->delack_bytes += n + extra;
-    tcb_notify(st, t);
+    mtcp_tcb_notify(st, t);
     /* RFC 5681 4.2: ACK at once when a hole is filled; otherwise at least
      * every second full-sized segment, else within the delayed-ACK time. */
     if (extra || t->ooo.count || dsack_now) return true;
@@ -544,9 +544,9 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
     if (!t->t_delack) t->t_delack = st->now + st->cfg.tcp_delack_us;
     return false;
   }
-  rb_write_at_first(&t->rcvbuf, &t->ooo, off, data, len, &conflict);
+  mtcp_rb_write_at_first(&t->rcvbuf, &t->ooo, off, data, len, &conflict);
   if (conflict) st->ctr.tcp_overlap_conflicts++;
-  if (asm_add(&t->ooo, off, off + len) < 0) {
+  if (mtcp_asm_add(&t->ooo, off, off + len) < 0) {
     st->ctr.drop_tcp_ooo_full++; /* bytes stored in gaps stay untracked, unused */
     return true;
   }
@@ -559,29 +559,29 @@ static void fin_received(struct microtcp_stack *st, struct tcb *t) {
   t->flags &= ~(uint32_t)TF_FIN_PENDING;
   switch (t->state) {
   case MICROTCP_SYN_RECEIVED:
-  case MICROTCP_ESTABLISHED: tcb_set_state(st, t, MICROTCP_CLOSE_WAIT); break;
+  case MICROTCP_ESTABLISHED: mtcp_tcb_set_state(st, t, MICROTCP_CLOSE_WAIT); break;
   case MICROTCP_FIN_WAIT_1:
     if ((t->flags & TF_FIN_SENT) && seq_gt(t->snd_una, t->fin_seq))
-      tcp_enter_time_wait(st, t);
+      mtcp_tcp_enter_time_wait(st, t);
     else
-      tcb_set_state(st, t, MICROTCP_CLOSING);
+      mtcp_tcb_set_state(st, t, MICROTCP_CLOSING);
     break;
-  case MICROTCP_FIN_WAIT_2: tcp_enter_time_wait(st, t); break;
-  case MICROTCP_TIME_WAIT: tcp_enter_time_wait(st, t); break; /* restart 2MSL */
+  case MICROTCP_FIN_WAIT_2: mtcp_tcp_enter_time_wait(st, t); break;
+  case MICROTCP_TIME_WAIT: mtcp_tcp_enter_time_wait(st, t); break; /* restart 2MSL */
   default: break;
   }
-  tcb_notify(st, t);
+  mtcp_tcb_notify(st, t);
 }
 
 /* Our FIN was acknowledged: advance the closing states. */
 static void fin_acked(struct microtcp_stack *st, struct tcb *t) {
   switch (t->state) {
   case MICROTCP_FIN_WAIT_1:
-    tcb_set_state(st, t, MICROTCP_FIN_WAIT_2);
+    mtcp_tcb_set_state(st, t, MICROTCP_FIN_WAIT_2);
     if (t->owner == OWN_ORPHAN) t->t_2msl = st->now + TCP_FIN_WAIT_2_TIMEOUT_US;
     break;
-  case MICROTCP_CLOSING: tcp_enter_time_wait(st, t); break;
-  case MICROTCP_LAST_ACK: tcb_terminate(st, t, 0); break;
+  case MICROTCP_CLOSING: mtcp_tcp_enter_time_wait(st, t); break;
+  case MICROTCP_LAST_ACK: mtcp_tcb_terminate(st, t, 0); break;
   default: break;
   }
 }
@@ -608,7 +608,7 @@ static bool syn_received_repeats(struct microtcp_stack *st, struct tcb *t, struc
   }
   /* A retransmitted SYN: repeat our SYN-ACK. */
   t->flags |= TF_SYN_NEEDED;
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
   return false;
 }
 
@@ -628,7 +628,7 @@ static bool check_timestamps(struct microtcp_stack *st, struct tcb *t, const str
     return true;
   }
   st->ctr.drop_tcp_paws++;
-  tcp_send_ack_now(st, t);
+  mtcp_tcp_send_ack_now(st, t);
   return false;
 }
 
@@ -655,12 +655,12 @@ static void unacceptable(struct microtcp_stack *st, struct tcb *t, const struct 
   if (s->len && seq_le(s->seq + s->len, t->rcv_nxt) && !has(s, WIRE_TCP_SYN))
     note_dsack(st, t, s->seq, s->seq + s->len); /* an old duplicate (RFC 2883 4) */
   if (t->state == MICROTCP_TIME_WAIT && has(s, WIRE_TCP_FIN))
-    tcp_enter_time_wait(st, t); /* retransmitted FIN: restart 2MSL, ACK below */
+    mtcp_tcp_enter_time_wait(st, t); /* retransmitted FIN: restart 2MSL, ACK below */
   st->ctr.drop_tcp_out_of_window++;
   if (has(s, WIRE_TCP_SYN) && tcb_synchronized(t))
     challenge_ack(st, t);
   else
-    tcp_send_ack_now(st, t);
+    mtcp_tcp_send_ack_now(st, t);
 }
 
 /* First: check the sequence number (PAWS first, RFC 7323 5.3). */
@@ -688,7 +688,7 @@ static bool check_rst(struct microtcp_stack *st, struct tcb *t, const struct seg
   if (t->state == MICROTCP_TIME_WAIT) return false;
   /* SYN-RECEIVED: a passive open goes back to LISTEN (the block is dropped);
    * an active one (simultaneous open) is refused. Elsewhere: reset. */
-  tcb_terminate(st, t,
+  mtcp_tcb_terminate(st, t,
                 t->state == MICROTCP_SYN_RECEIVED ? MICROTCP_ECONNREFUSED : MICROTCP_ECONNRESET);
   return false;
 }
@@ -699,7 +699,7 @@ static bool check_rst(struct microtcp_stack *st, struct tcb *t, const struct seg
 static bool check_syn(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
   if (!has(s, WIRE_TCP_SYN)) return true;
   if (t->state == MICROTCP_SYN_RECEIVED && (t->flags & TF_PASSIVE))
-    tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    mtcp_tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
   else
     challenge_ack(st, t);
   return false;
@@ -717,7 +717,7 @@ static bool ack_completes_handshake(struct microtcp_stack *st, struct tcb *t,
   }
   t->snd_una = s->ack;
   if (t->flags & TF_RTT_TIMING) {
-    tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
+    mtcp_tcp_rtt_sample(st, t, (uint32_t)(st->now - t->rtt_start));
     t->flags &= ~(uint32_t)TF_RTT_TIMING;
   }
   uint8_t ws = (t->flags & TF_WS) ? t->snd_wscale : 0;
@@ -731,11 +731,11 @@ static bool ack_completes_handshake(struct microtcp_stack *st, struct tcb *t,
   if (t->owner == OWN_LISTENER && t->listener != TCP_NONE) {
     struct tcp_listener *l = &st->tcp.listeners[t->listener];
     l->half_open--;
-    tcp_acceptq_push(st, l, t);
+    mtcp_tcp_acceptq_push(st, l, t);
   } else {
-    tcb_notify(st, t);
+    mtcp_tcb_notify(st, t);
   }
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
   return true;
 }
 
@@ -744,7 +744,7 @@ static bool ack_completes_handshake(struct microtcp_stack *st, struct tcb *t,
 static bool ack_acceptable(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
   if (seq_gt(s->ack, t->snd_max)) {
     st->ctr.drop_tcp_bad_ack++;
-    tcp_send_ack_now(st, t);
+    mtcp_tcp_send_ack_now(st, t);
     return false;
   }
   if (seq_lt(s->ack, t->snd_una - t->max_snd_wnd)) {
@@ -778,7 +778,7 @@ static void take_sack_blocks(struct tcb *t, const struct seg_in *s) {
     l[i] = o->sack[i].left;
     r[i] = o->sack[i].right;
   }
-  sb_update(&t->sb, t->snd_una, t->snd_max, l, r, o->sack_count);
+  mtcp_sb_update(&t->sb, t->snd_una, t->snd_max, l, r, o->sack_count);
 }
 
 /* SND.UNA < SEG.ACK: new data (and maybe our FIN) acknowledged; otherwise
@@ -805,11 +805,11 @@ static bool take_ack(struct microtcp_stack *st, struct tcb *t, const struct seg_
 /* The send window grew: more may go out; a window that opened ends the
  * persist timer (RFC 9293 3.8.6.1). */
 static void window_opened(struct microtcp_stack *st, struct tcb *t, uint32_t old_wnd) {
-  if (t->snd_wnd > old_wnd) tcb_want_output(st, t);
+  if (t->snd_wnd > old_wnd) mtcp_tcb_want_output(st, t);
   if (old_wnd == 0 && t->snd_wnd > 0 && (t->flags & TF_PERSIST)) {
     t->flags &= ~(uint32_t)TF_PERSIST;
     t->t_rexmt = 0;
-    tcb_want_output(st, t);
+    mtcp_tcb_want_output(st, t);
   }
 }
 
@@ -820,12 +820,12 @@ static bool check_ack(struct microtcp_stack *st, struct tcb *t, const struct seg
   if (!ack_acceptable(st, t, s)) return false;
   take_ts_recent(st, t, s);
   /* RFC 6937 DeliveredData = change in SND.UNA + change in SACKed bytes. */
-  uint32_t una_before = t->snd_una, sacked_before = sb_sacked_bytes(&t->sb);
+  uint32_t una_before = t->snd_una, sacked_before = mtcp_sb_sacked_bytes(&t->sb);
   take_sack_blocks(t, s);
   uint32_t old_wnd = t->snd_wnd;
   if (!take_ack(st, t, s, old_wnd)) return false;
   if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && st->cfg.tcp_prr) {
-    int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)sb_sacked_bytes(&t->sb) -
+    int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)mtcp_sb_sacked_bytes(&t->sb) -
                         (int64_t)sacked_before;
     prr_on_ack(t, delivered > 0 ? (uint32_t)delivered : 0);
   }
@@ -845,8 +845,8 @@ static bool process_text(struct microtcp_stack *st, struct tcb *t, const struct 
     if (t->owner == OWN_ORPHAN && seq_ge(s->seq + s->len, t->rcv_nxt) &&
         !(t->flags & TF_FIN_RCVD)) {
       /* Nobody will ever read this: RFC 9293 3.10.7.4 / RFC 2525 2.17 say reset. */
-      tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, 0, false);
-      tcb_terminate(st, t, MICROTCP_ECONNRESET);
+      mtcp_tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, 0, false);
+      mtcp_tcb_terminate(st, t, MICROTCP_ECONNRESET);
       return false;
     }
     *ack_now = take_data(st, t, s);
@@ -871,7 +871,7 @@ static void check_fin(struct microtcp_stack *st, struct tcb *t, const struct seg
   } else if (has(s, WIRE_TCP_FIN) && t->state == MICROTCP_TIME_WAIT) {
     /* TIME-WAIT: the FIN was already received: remain, ACK, restart 2MSL
      * (RCV.NXT does not move). */
-    tcp_enter_time_wait(st, t);
+    mtcp_tcp_enter_time_wait(st, t);
     t->flags |= TF_ACK_NOW;
   }
   if ((t->flags & TF_FIN_PENDING) && t->rcv_nxt == t->rcv_fin_seq) fin_received(st, t);
@@ -907,7 +907,7 @@ static bool time_wait_reopens(const struct tcb *t, const struct seg_in *s) {
   return seq_gt(s->seq, t->rcv_nxt);
 }
 
-void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
+void mtcp_tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   wire_tcp h;
   st->ctr.tcp_segments_in++;
   if (ip->dst != st->cfg.ip) { /* TCP is unicast only (RFC 1122 4.2.3.10) */
@@ -930,19 +930,19 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   }
   struct seg_in s = {&h, ip->src, h.seq, h.ack, (uint32_t)h.payload_len, h.flags};
 
-  struct tcb *t = tcb_lookup(st, ip->src, h.src_port, h.dst_port);
+  struct tcb *t = mtcp_tcb_lookup(st, ip->src, h.src_port, h.dst_port);
   bool reopen = false;
   uint32_t reopen_iss = 0;
-  if (t && time_wait_reopens(t, &s) && listener_by_port(st, h.dst_port)) {
+  if (t && time_wait_reopens(t, &s) && mtcp_listener_by_port(st, h.dst_port)) {
     /* RFC 1122 4.2.2.13: the new connection's ISN must lie above the old
      * connection's sequence space; Linux uses old SND.NXT + 65535 + 2. */
     reopen = true;
     reopen_iss = t->snd_max + 65538u;
-    tcb_terminate(st, t, 0);
+    mtcp_tcb_terminate(st, t, 0);
     t = NULL;
   }
   if (!t) {
-    struct tcp_listener *l = listener_by_port(st, h.dst_port);
+    struct tcp_listener *l = mtcp_listener_by_port(st, h.dst_port);
     if (l) {
       listen_input(st, l, &s, reopen ? &reopen_iss : NULL);
     } else {
@@ -964,7 +964,7 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   else
     synchronized_input(st, t, &s);
   if (t->in_use && t->bytes_acked + t->bytes_received != moved) t->progress_at = st->now;
-  if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) tcp_send_ack_now(st, t);
+  if (t->in_use && t->state != MICROTCP_CLOSED && (t->flags & TF_ACK_NOW)) mtcp_tcp_send_ack_now(st, t);
   if (t->in_use && was_synced) {
     MICROTCP_ASSERT(seq_ge(t->snd_una, una0));     /* the cumulative ACK point */
     MICROTCP_ASSERT(seq_ge(t->rcv_nxt, rcv_nxt0)); /* left edge of the receive window */
@@ -974,7 +974,7 @@ void tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
 }
 
 /* ---- ICMP errors (RFC 1122 4.2.3.9, RFC 5927) ------------------------------------------------ */
-void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint16_t next_mtu,
+void mtcp_tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint16_t next_mtu,
                     const struct wire_ipv4 *quoted) {
   /* A quote of a non-first fragment holds no TCP header (we never fragment
    * segments, so it is not about one of ours anyway). */
@@ -982,7 +982,7 @@ void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint1
   if (quoted->src != st->cfg.ip || wire_l4_quoted(quoted, &q) < 0) return;
   uint16_t sport = q.src_port, dport = q.dst_port;
   uint32_t seq = q.tcp_seq;
-  struct tcb *t = tcb_lookup(st, quoted->dst, dport, sport);
+  struct tcb *t = mtcp_tcb_lookup(st, quoted->dst, dport, sport);
   if (!t || t->state == MICROTCP_CLOSED) return;
   /* RFC 5927 4.1: the quoted sequence number must be in flight. */
   if (!(seq_ge(seq, t->snd_una) && seq_lt(seq, t->snd_max))) return;
@@ -992,7 +992,7 @@ void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint1
       t->peer_mss = (uint16_t)(next_mtu - 40);
       set_mss(st, t);
       t->snd_nxt = t->snd_una;
-      tcb_want_output(st, t);
+      mtcp_tcb_want_output(st, t);
     }
     return;
   }
@@ -1004,7 +1004,7 @@ void tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, uint1
      * are all a blind attacker needs to forge one, and a real peer would have
      * answered with a RST instead: RFC 5927 5.2 treats them as soft errors. */
     if (!tcb_synchronized(t)) {
-      tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+      mtcp_tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
       return;
     }
     st->ctr.tcp_icmp_hard_as_soft++;

@@ -1,5 +1,5 @@
 /*
- * TCP internals shared by tcp_api.c (socket calls), tcp_input.c (segment
+ * TCP internals shared by tcp_api.c (socket calls), mtcp_tcp_input.c (segment
  * arrival, RFC 9293 3.10.7), tcp_output.c (segment generation) and
  * tcp_timer.c (RTO, persist, delayed ACK, keepalive, TIME_WAIT).
  *
@@ -80,7 +80,7 @@ struct tcp_sockopts {
 };
 #define TCP_OPT_FLAGS (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)
 /* The options and option flags a new socket starts with (from the config). */
-void tcp_sockopts_default(const microtcp_config *cfg, struct tcp_sockopts *o, uint32_t *flags);
+void mtcp_tcp_sockopts_default(const microtcp_config *cfg, struct tcp_sockopts *o, uint32_t *flags);
 
 struct tcb {
   uint16_t gen;               /* handle generation */
@@ -172,67 +172,67 @@ struct tcp_listener {
 };
 
 /* ---- tcp_api.c / shared ---- */
-struct tcb *tcb_from_handle(const struct microtcp_stack *st, int h);
-int tcb_handle(const struct microtcp_stack *st, const struct tcb *t);
-uint16_t tcb_index(const struct microtcp_stack *st, const struct tcb *t);
-struct tcb *tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open);
+struct tcb *mtcp_tcb_from_handle(const struct microtcp_stack *st, int h);
+int mtcp_tcb_handle(const struct microtcp_stack *st, const struct tcb *t);
+uint16_t mtcp_tcb_index(const struct microtcp_stack *st, const struct tcb *t);
+struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open);
 /* Does remote address rip hold cfg.tcp_max_per_peer connections already? */
-bool tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip);
-/* Could tcb_alloc give a block without evicting a live connection (a free
+bool mtcp_tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip);
+/* Could mtcp_tcb_alloc give a block without evicting a live connection (a free
  * block or a TIME-WAIT one)? */
-bool tcp_pool_has_room(const struct microtcp_stack *st);
+bool mtcp_tcp_pool_has_room(const struct microtcp_stack *st);
 /* Put an ESTABLISHED passive connection on listener l's accept queue and tell
  * the application. */
-void tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t);
+void mtcp_tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t);
 
 /* ---- tcp_syncookie.c (RFC 4987 3.6) ---- */
 /* Our ISN for a SYN answered without state (peer_isn: the SYN's SEQ). */
-uint32_t tcp_syncookie_make(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
+uint32_t mtcp_tcp_syncookie_make(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
                             uint16_t lport, uint32_t peer_isn, uint16_t peer_mss);
 /* The MSS a valid cookie encodes, 0 if cookie (SEG.ACK - 1) is not valid for
  * this tuple and peer_isn (SEG.SEQ - 1) now. */
-uint16_t tcp_syncookie_check(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
+uint16_t mtcp_tcp_syncookie_check(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
                              uint16_t lport, uint32_t peer_isn, uint32_t cookie);
 /* Send the stateless SYN-ACK (MSS option only, unscaled window). */
-void tcp_syncookie_send_synack(struct microtcp_stack *st, uint32_t rip, uint16_t lport,
+void mtcp_tcp_syncookie_send_synack(struct microtcp_stack *st, uint32_t rip, uint16_t lport,
                                uint16_t rport, uint32_t iss, uint32_t ack);
-void tcb_free(struct microtcp_stack *st, struct tcb *t);
-void tcb_hash_insert(struct microtcp_stack *st, struct tcb *t);
-struct tcb *tcb_lookup(struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
-struct tcp_listener *listener_by_port(struct microtcp_stack *st, uint16_t port);
-bool tcp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void *ctx);
-void tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state);
+void mtcp_tcb_free(struct microtcp_stack *st, struct tcb *t);
+void mtcp_tcb_hash_insert(struct microtcp_stack *st, struct tcb *t);
+struct tcb *mtcp_tcb_lookup(struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
+struct tcp_listener *mtcp_listener_by_port(struct microtcp_stack *st, uint16_t port);
+bool mtcp_tcp_port_in_use(const struct microtcp_stack *st, uint16_t port, const void *ctx);
+void mtcp_tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state);
 /* Connection is finished (reset, timed out, or closed): record err, stop timers,
  * and free it if nobody will read the result. */
-void tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err);
+void mtcp_tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err);
 /* Initialise sequence numbers, buffers and options for a new connection. */
-void tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t rport,
+void mtcp_tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint16_t rport,
                uint16_t lport);
-uint32_t tcp_isn(const struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
-void tcb_notify(struct microtcp_stack *st, struct tcb *t);
+uint32_t mtcp_tcp_isn(const struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
+void mtcp_tcb_notify(struct microtcp_stack *st, struct tcb *t);
 
 /* ---- tcp_output.c ---- */
-void tcb_want_output(struct microtcp_stack *st, struct tcb *t);
+void mtcp_tcb_want_output(struct microtcp_stack *st, struct tcb *t);
 /* Send a RST (or RST|ACK) not tied to a connection block. */
-void tcp_send_rst(struct microtcp_stack *st, uint32_t rip, uint16_t lport, uint16_t rport,
+void mtcp_tcp_send_rst(struct microtcp_stack *st, uint32_t rip, uint16_t lport, uint16_t rport,
                   uint32_t seq, uint32_t ack, bool with_ack);
 /* Send a bare ACK for t right away (challenge ACKs, PAWS, out-of-window). */
-void tcp_send_ack_now(struct microtcp_stack *st, struct tcb *t);
+void mtcp_tcp_send_ack_now(struct microtcp_stack *st, struct tcb *t);
 /* Window we would advertise now, in bytes (unscaled). */
-uint32_t tcp_rcv_window(const struct tcb *t);
-uint32_t tcp_ts_now(const struct microtcp_stack *st, const struct tcb *t);
+uint32_t mtcp_tcp_rcv_window(const struct tcb *t);
+uint32_t mtcp_tcp_ts_now(const struct microtcp_stack *st, const struct tcb *t);
 /* Data bytes queued but not yet sent at snd_nxt. */
-uint32_t tcp_unsent(const struct tcb *t);
-uint32_t tcp_flight(const struct tcb *t);
+uint32_t mtcp_tcp_unsent(const struct tcb *t);
+uint32_t mtcp_tcp_flight(const struct tcb *t);
 
 /* ---- tcp_timer.c ---- */
-void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t rtt_us);
-void tcp_arm_keepalive(struct tcb *t);
-void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
+void mtcp_tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t rtt_us);
+void mtcp_tcp_arm_keepalive(struct tcb *t);
+void mtcp_tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
 /* Start the persist timer (t_rexmt) for a zero or unusable window, backoff
  * reset; the first probe goes out one RTO (at least rto_min) from now. */
-void tcp_persist_start(struct microtcp_stack *st, struct tcb *t);
-uint64_t tcb_deadline(const struct tcb *t);
+void mtcp_tcp_persist_start(struct microtcp_stack *st, struct tcb *t);
+uint64_t mtcp_tcb_deadline(const struct tcb *t);
 
 /* ---- invariants (MICROTCP_ASSERT, compiled in with MICROTCP_ASSERTS) ---- */
 #ifdef MICROTCP_ASSERTS

@@ -9,24 +9,24 @@
 #include "tcp_int.h"
 
 /* ---- small helpers ------------------------------------------------------------------ */
-uint32_t tcp_ts_now(const struct microtcp_stack *st, const struct tcb *t) {
+uint32_t mtcp_tcp_ts_now(const struct microtcp_stack *st, const struct tcb *t) {
   /* RFC 7323 5.4: a 1 ms clock with a per-connection random offset. */
   return (uint32_t)(st->now / 1000u) + t->ts_offset;
 }
 
-uint32_t tcp_unsent(const struct tcb *t) {
+uint32_t mtcp_tcp_unsent(const struct tcb *t) {
   uint32_t off = t->snd_nxt - t->snd_buf_seq;
   if (seq_lt(t->snd_nxt, t->snd_buf_seq)) return t->sndbuf.len; /* SYN not yet acked */
   return off < t->sndbuf.len ? t->sndbuf.len - off : 0;
 }
 
-uint32_t tcp_flight(const struct tcb *t) { return t->snd_nxt - t->snd_una; }
+uint32_t mtcp_tcp_flight(const struct tcb *t) { return t->snd_nxt - t->snd_una; }
 
-void tcb_want_output(struct microtcp_stack *st, struct tcb *t) {
+void mtcp_tcb_want_output(struct microtcp_stack *st, struct tcb *t) {
   if (t->flags & TF_OUTLISTED) return;
   t->flags |= TF_OUTLISTED;
   t->out_next = TCP_NONE;
-  uint16_t me = tcb_index(st, t);
+  uint16_t me = mtcp_tcb_index(st, t);
   if (st->tcp.out_tail == TCP_NONE)
     st->tcp.out_head = me;
   else
@@ -48,7 +48,7 @@ static struct tcb *output_list_pop(struct microtcp_stack *st) {
 /* Receive window to advertise, in bytes, following RFC 9293 3.8.6.2.2
  * (receiver SWS avoidance: the right edge moves only in steps of at least
  * min(half the buffer, one MSS)) and never shrinking the right edge. */
-uint32_t tcp_rcv_window(const struct tcb *t) {
+uint32_t mtcp_tcp_rcv_window(const struct tcb *t) {
   uint32_t used = t->rcvbuf.len;
   uint32_t lim = MIN(t->opt.rcvbuf_lim, t->rcvbuf.cap);
   uint32_t free_space = used < lim ? lim - used : 0;
@@ -85,21 +85,21 @@ static void build_options(struct microtcp_stack *st, struct tcb *t, uint8_t flag
     if (cfg->tcp_sack && (!synack || (t->flags & TF_SACK))) o->sack_permitted = true;
     if (cfg->tcp_timestamps && (!synack || (t->flags & TF_TS))) {
       o->has_ts = true;
-      o->ts_val = tcp_ts_now(st, t);
+      o->ts_val = mtcp_tcp_ts_now(st, t);
       o->ts_ecr = synack ? t->ts_recent : 0;
     }
     return;
   }
   if (t->flags & TF_TS) {
     o->has_ts = true;
-    o->ts_val = tcp_ts_now(st, t);
+    o->ts_val = mtcp_tcp_ts_now(st, t);
     o->ts_ecr = t->ts_recent;
   }
 }
 
 /* Raw window field for a segment, and remember the advertised right edge. */
 static uint16_t window_field(struct tcb *t, uint8_t flags) {
-  uint32_t wnd = tcp_rcv_window(t);
+  uint32_t wnd = mtcp_tcp_rcv_window(t);
   if (flags & WIRE_TCP_SYN) {
     /* RFC 7323 2.2: the window in a SYN is never scaled. */
     uint16_t raw = (uint16_t)MIN(wnd, 65535u);
@@ -121,7 +121,7 @@ static uint16_t window_field(struct tcb *t, uint8_t flags) {
  * counted there (drop_no_route) and the frame freed; TCP's timers retry. The
  * segment always fits the MTU (it was sized to the frame). */
 static void segment_out(struct microtcp_stack *st, struct frame *f, uint32_t rip) {
-  int r = ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, true);
+  int r = mtcp_ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, true);
   MICROTCP_ASSERT(r != MICROTCP_EMSGSIZE);
   (void)r;
 }
@@ -131,7 +131,7 @@ static void segment_out(struct microtcp_stack *st, struct frame *f, uint32_t rip
  * payload is copied once, from the send buffer straight into the frame behind
  * the header; the wire layer then writes the header in front of it. */
 static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct seg *s) {
-  struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4);
+  struct frame *f = mtcp_frame_alloc(st, FRAME_HEADROOM_L4);
   if (!f) return false;
   size_t room = frame_tailroom(st, f);
 
@@ -153,7 +153,7 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
       o->sack[k].right = t->dsack_right;
       k++;
     }
-    uint16_t n = asm_sack_blocks(&t->ooo, t->rcv_nxt, l, r, (uint16_t)(max - k));
+    uint16_t n = mtcp_asm_sack_blocks(&t->ooo, t->rcv_nxt, l, r, (uint16_t)(max - k));
     for (uint16_t i = 0; i < n; i++, k++) {
       o->sack[k].left = l[i];
       o->sack[k].right = r[i];
@@ -164,7 +164,7 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
   MICROTCP_ASSERT(hlen <= WIRE_TCP_MAX_HLEN && hlen % 4 == 0); /* header field ranges */
   MICROTCP_ASSERT(t->lport != 0 && t->rport != 0);
   if (hlen + s->len > room) {
-    frame_free(st, f);
+    mtcp_frame_free(st, f);
     return false;
   }
   uint8_t *seg = frame_tail(f);
@@ -177,7 +177,7 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
   h.payload = seg + hlen;
   h.payload_len = s->len;
   if (s->len) {
-    uint32_t got = rb_peek(&t->sndbuf, s->data_off, seg + hlen, s->len);
+    uint32_t got = mtcp_rb_peek(&t->sndbuf, s->data_off, seg + hlen, s->len);
     MICROTCP_ASSERT(got == s->len); /* the segment lies inside the send buffer */
     (void)got;
   }
@@ -201,17 +201,17 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
 }
 
 /* Send a bare ACK now (straight into the transmit queue). */
-void tcp_send_ack_now(struct microtcp_stack *st, struct tcb *t) {
+void mtcp_tcp_send_ack_now(struct microtcp_stack *st, struct tcb *t) {
   struct seg s = {t->snd_nxt, WIRE_TCP_ACK, 0, 0};
   if (!send_segment(st, t, &s)) {
     t->flags |= TF_ACK_NOW; /* no frame free: the output path sends it later */
-    tcb_want_output(st, t);
+    mtcp_tcb_want_output(st, t);
   }
 }
 
-void tcp_send_rst(struct microtcp_stack *st, uint32_t rip, uint16_t lport, uint16_t rport,
+void mtcp_tcp_send_rst(struct microtcp_stack *st, uint32_t rip, uint16_t lport, uint16_t rport,
                   uint32_t seq, uint32_t ack, bool with_ack) {
-  struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4);
+  struct frame *f = mtcp_frame_alloc(st, FRAME_HEADROOM_L4);
   if (!f) {
     st->ctr.drop_tx_queue_full++;
     return;
@@ -239,7 +239,7 @@ static void note_sent(struct microtcp_stack *st, struct tcb *t, uint32_t seq, ui
   if (rexmit) {
     t->retransmits++;
     st->ctr.tcp_retransmits++;
-    trace(st, MICROTCP_TRACE_TCP_RETRANSMIT, "tcp retransmit", tcb_index(st, t), seq);
+    mtcp_trace(st, MICROTCP_TRACE_TCP_RETRANSMIT, "tcp retransmit", mtcp_tcb_index(st, t), seq);
     if (t->flags & TF_RTT_TIMING) t->flags &= ~(uint32_t)TF_RTT_TIMING; /* Karn */
   } else if (seqlen && !(t->flags & TF_RTT_TIMING)) {
     t->flags |= TF_RTT_TIMING;
@@ -294,8 +294,8 @@ static bool send_data(struct microtcp_stack *st, struct tcb *t, uint32_t seq, ui
   note_sent(st, t, seq, len + (fin ? 1u : 0u), len);
   if (fin && !(t->flags & TF_FIN_SENT)) {
     t->flags |= TF_FIN_SENT;
-    if (t->state == MICROTCP_ESTABLISHED) tcb_set_state(st, t, MICROTCP_FIN_WAIT_1);
-    else if (t->state == MICROTCP_CLOSE_WAIT) tcb_set_state(st, t, MICROTCP_LAST_ACK);
+    if (t->state == MICROTCP_ESTABLISHED) mtcp_tcb_set_state(st, t, MICROTCP_FIN_WAIT_1);
+    else if (t->state == MICROTCP_CLOSE_WAIT) mtcp_tcb_set_state(st, t, MICROTCP_LAST_ACK);
   }
   return true;
 }
@@ -328,10 +328,10 @@ static bool can_send_data_now(const struct tcb *t) {
 
 /* The amount the congestion and peer windows allow beyond what is in flight. */
 static uint32_t send_allowance(const struct tcb *t) {
-  uint32_t flight = tcp_flight(t);
+  uint32_t flight = mtcp_tcp_flight(t);
   uint32_t cwnd = t->cc.cwnd;
   if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK)) {
-    uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+    uint32_t pipe = mtcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
     uint32_t c = cwnd > pipe ? cwnd - pipe : 0;
     uint32_t w = t->snd_wnd > flight ? t->snd_wnd - flight : 0;
     return MIN(c, w);
@@ -350,18 +350,18 @@ static uint32_t send_allowance(const struct tcb *t) {
  * recovery a "rescue" retransmission of the highest unSACKed segment.
  * Without them a partial ACK that leaves such a hole waits for the RTO. */
 static int sack_rescue(struct microtcp_stack *st, struct tcb *t) {
-  uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+  uint32_t pipe = mtcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
   if (t->cc.cwnd < pipe + t->mss) return 0; /* RFC 6675 5 step (C): cwnd - pipe >= 1 SMSS */
   uint32_t seq, len;
   uint32_t from = seq_gt(t->high_rxt, t->snd_una) ? t->high_rxt : t->snd_una;
-  if (sb_next_unsacked(&t->sb, from, t->snd_una, t->mss, &seq, &len)) { /* rule (3) */
+  if (mtcp_sb_next_unsacked(&t->sb, from, t->snd_una, t->mss, &seq, &len)) { /* rule (3) */
     if (!retransmit_at(st, t, seq, len)) return -1;
     t->high_rxt = seq + len;
     return 1;
   }
   /* Rule (4): "If HighACK > RescueRxt (or RescueRxt is undefined)". */
   if ((t->flags & TF_RESCUED) && !seq_gt(t->snd_una, t->rescue_rxt)) return 0;
-  if (!sb_highest_unsacked(&t->sb, t->snd_una, t->snd_max, t->mss, &seq, &len)) return 0;
+  if (!mtcp_sb_highest_unsacked(&t->sb, t->snd_una, t->snd_max, t->mss, &seq, &len)) return 0;
   /* Not a segment this recovery already retransmitted (below HighRxt): the
    * rescue is for an unSACKed tail, not a second copy within one RTT. */
   if (seq_le(seq + len, t->high_rxt)) return 0;
@@ -383,15 +383,15 @@ static int try_send_new(struct microtcp_stack *st, struct tcb *t) {
    * from the restart window RW = min(IW, cwnd). */
   if (t->snd_una == t->snd_max && t->last_data_sent_at &&
       st->now - t->last_data_sent_at > t->rto)
-    tcp_cc_restart_after_idle(&t->cc, (uint32_t)st->cfg.tcp_initial_cwnd * t->mss);
+    mtcp_tcp_cc_restart_after_idle(&t->cc, (uint32_t)st->cfg.tcp_initial_cwnd * t->mss);
   uint32_t allow = send_allowance(t);
   uint32_t len = MIN(MIN(avail, allow), (uint32_t)t->mss);
   bool resend = seq_lt(t->snd_nxt, t->snd_max);
   if (len == 0) {
     /* RFC 9293 3.8.6.1: a zero window with data waiting starts the persist
      * timer (when nothing is in flight to elicit ACKs). */
-    if (t->snd_wnd <= tcp_flight(t) && t->snd_una == t->snd_nxt && !t->t_rexmt)
-      tcp_persist_start(st, t);
+    if (t->snd_wnd <= mtcp_tcp_flight(t) && t->snd_una == t->snd_nxt && !t->t_rexmt)
+      mtcp_tcp_persist_start(st, t);
     return 0;
   }
   bool force = (t->flags & TF_FORCE) != 0;
@@ -406,7 +406,7 @@ static int try_send_new(struct microtcp_stack *st, struct tcb *t) {
     bool ok = (all_queued && (idle || nodelay || (t->flags & TF_SHUT_WR))) ||
               (len >= t->max_snd_wnd / 2 && (idle || nodelay));
     if (!ok) {
-      if (t->snd_wnd <= tcp_flight(t) + len && idle && !t->t_rexmt) tcp_persist_start(st, t);
+      if (t->snd_wnd <= mtcp_tcp_flight(t) + len && idle && !t->t_rexmt) mtcp_tcp_persist_start(st, t);
       return 0;
     }
   }
@@ -448,11 +448,11 @@ static int output_one(struct microtcp_stack *st, struct tcb *t) {
     if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK)) {
       /* RFC 6675 5 (NextSeg rule 1): retransmit the first lost, unSACKed
        * segment while the pipe leaves room. */
-      uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+      uint32_t pipe = mtcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
       if (t->cc.cwnd >= pipe + t->mss) {
         uint32_t seq, len;
         uint32_t from = seq_gt(t->high_rxt, t->snd_una) ? t->high_rxt : t->snd_una;
-        if (sb_next_lost(&t->sb, from, t->snd_una, t->mss, &seq, &len)) {
+        if (mtcp_sb_next_lost(&t->sb, from, t->snd_una, t->mss, &seq, &len)) {
           if (!retransmit_at(st, t, seq, len)) return -1;
           t->high_rxt = seq + len;
           return 1;
@@ -475,7 +475,7 @@ static int output_one(struct microtcp_stack *st, struct tcb *t) {
   return 0;
 }
 
-int tcp_output_pending(struct microtcp_stack *st) {
+int mtcp_tcp_output_pending(struct microtcp_stack *st) {
   /* Visit each listed connection at most once per call. */
   uint32_t budget = st->tcp.tcbs_in_use + 1;
   while (budget--) {
@@ -483,7 +483,7 @@ int tcp_output_pending(struct microtcp_stack *st) {
     if (!t) return 0;
     if (!t->in_use) continue;
     int r = output_one(st, t);
-    if (r != 0) tcb_want_output(st, t); /* sent (may have more) or blocked */
+    if (r != 0) mtcp_tcb_want_output(st, t); /* sent (may have more) or blocked */
     if (r > 0) return 1;
     if (r < 0) return 0;
   }

@@ -20,7 +20,7 @@ static void sb_set_high(struct sack_board *sb) {
   sb->high_sacked = sb->valid ? sb->blk[sb->count - 1].right : 0;
 }
 
-void sb_clear(struct sack_board *sb) {
+void mtcp_sb_clear(struct sack_board *sb) {
   sb->count = 0;
   sb->high_sacked = 0;
   sb->valid = false;
@@ -54,13 +54,13 @@ static void span_insert(struct span *s, uint8_t *n, uint32_t lo, uint32_t hi) {
   *n = (uint8_t)(*n - gone);
 }
 
-uint32_t sb_update(struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
+uint32_t mtcp_sb_update(struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
                    const uint32_t left[], const uint32_t right[], uint8_t n) {
   uint32_t win = snd_nxt - snd_una;
   if (!seq_le(snd_una, snd_nxt)) win = 0;
 
   /* Rebase the current board on snd_una, trimming anything now outside
-   * [snd_una, snd_nxt) (the caller may not have called sb_advance yet). */
+   * [snd_una, snd_nxt) (the caller may not have called mtcp_sb_advance yet). */
   struct span s[SACK_BOARD_MAX];
   uint8_t cnt = 0;
   uint32_t before = 0;
@@ -96,7 +96,7 @@ uint32_t sb_update(struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
   return after > before ? after - before : 0;
 }
 
-void sb_advance(struct sack_board *sb, uint32_t snd_una) {
+void mtcp_sb_advance(struct sack_board *sb, uint32_t snd_una) {
   uint8_t k = 0;
   for (uint8_t i = 0; i < sb->count; i++) {
     if (seq_le(sb->blk[i].right, snd_una)) continue;
@@ -108,19 +108,19 @@ void sb_advance(struct sack_board *sb, uint32_t snd_una) {
   sb_set_high(sb);
 }
 
-bool sb_is_sacked(const struct sack_board *sb, uint32_t seq) {
+bool mtcp_sb_is_sacked(const struct sack_board *sb, uint32_t seq) {
   for (uint8_t i = 0; i < sb->count; i++)
     if (seq_ge(seq, sb->blk[i].left) && seq_lt(seq, sb->blk[i].right)) return true;
   return false;
 }
 
-uint32_t sb_sacked_bytes(const struct sack_board *sb) {
+uint32_t mtcp_sb_sacked_bytes(const struct sack_board *sb) {
   uint32_t total = 0;
   for (uint8_t i = 0; i < sb->count; i++) total += sb->blk[i].right - sb->blk[i].left;
   return total;
 }
 
-uint32_t sb_sacked_above(const struct sack_board *sb, uint32_t seq) {
+uint32_t mtcp_sb_sacked_above(const struct sack_board *sb, uint32_t seq) {
   uint32_t total = 0;
   for (uint8_t i = 0; i < sb->count; i++) {
     if (seq_le(sb->blk[i].right, seq)) continue;
@@ -129,7 +129,7 @@ uint32_t sb_sacked_above(const struct sack_board *sb, uint32_t seq) {
   return total;
 }
 
-bool sb_is_lost(const struct sack_board *sb, uint32_t seq, uint32_t mss) {
+bool mtcp_sb_is_lost(const struct sack_board *sb, uint32_t seq, uint32_t mss) {
   if (mss == 0) mss = 1;
   uint64_t bytes = 0, segs = 0;
   for (uint8_t i = 0; i < sb->count; i++) {
@@ -155,7 +155,7 @@ static bool next_gap(const struct sack_board *sb, uint32_t from, uint32_t snd_un
   for (uint8_t i = 0; i < sb->count; i++) { /* only gaps before a SACKed range */
     uint32_t gap_end = sb->blk[i].left;
     uint32_t s = seq_max(gap_start, start);
-    if (seq_lt(s, gap_end) && (!need_lost || sb_is_lost(sb, s, mss))) {
+    if (seq_lt(s, gap_end) && (!need_lost || mtcp_sb_is_lost(sb, s, mss))) {
       uint32_t n = gap_end - s;
       *seq = s;
       *len = n < mss ? n : mss;
@@ -166,17 +166,17 @@ static bool next_gap(const struct sack_board *sb, uint32_t from, uint32_t snd_un
   return false;
 }
 
-bool sb_next_lost(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
+bool mtcp_sb_next_lost(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
                   uint32_t *seq, uint32_t *len) {
   return next_gap(sb, from, snd_una, mss, true, seq, len);
 }
 
-bool sb_next_unsacked(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
+bool mtcp_sb_next_unsacked(const struct sack_board *sb, uint32_t from, uint32_t snd_una, uint32_t mss,
                       uint32_t *seq, uint32_t *len) {
   return next_gap(sb, from, snd_una, mss, false, seq, len);
 }
 
-bool sb_highest_unsacked(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
+bool mtcp_sb_highest_unsacked(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
                          uint32_t mss, uint32_t *seq, uint32_t *len) {
   if (mss == 0) mss = 1;
   /* Walk the ranges from the top: the highest gap is above the last range,
@@ -203,7 +203,7 @@ static uint32_t below(uint32_t a, uint32_t b, uint32_t limit) {
   return (b < limit ? b : limit) - a;
 }
 
-uint32_t sb_pipe(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
+uint32_t mtcp_sb_pipe(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt,
                  uint32_t high_rxt, uint32_t mss) {
   if (!seq_lt(snd_una, snd_nxt)) return 0;
   uint32_t win = snd_nxt - snd_una;
@@ -221,7 +221,7 @@ uint32_t sb_pipe(const struct sack_board *sb, uint32_t snd_una, uint32_t snd_nxt
     }
     if (pos < gap_end) {
       /* RFC 6675 4 SetPipe (a): not lost => in flight; (b) retransmitted => in flight. */
-      if (!sb_is_lost(sb, snd_una + pos, mss)) pipe += gap_end - pos;
+      if (!mtcp_sb_is_lost(sb, snd_una + pos, mss)) pipe += gap_end - pos;
       pipe += below(pos, gap_end, rxt);
     }
     if (next_pos > pos) pos = next_pos;

@@ -41,10 +41,10 @@ static uint32_t cookie_hash(const struct microtcp_stack *st, uint8_t which, uint
   wire_put16(in + 12, lport);
   wire_put16(in + 14, rport);
   wire_put32(in + 16, period);
-  return (uint32_t)prf(st, in, which == 1 ? 16 : sizeof in);
+  return (uint32_t)mtcp_prf(st, in, which == 1 ? 16 : sizeof in);
 }
 
-uint32_t tcp_syncookie_make(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
+uint32_t mtcp_tcp_syncookie_make(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
                             uint16_t lport, uint32_t peer_isn, uint16_t peer_mss) {
   uint32_t idx = 0;
   for (uint32_t i = 0; i < 4; i++)
@@ -54,7 +54,7 @@ uint32_t tcp_syncookie_make(const struct microtcp_stack *st, uint32_t rip, uint1
          ((cookie_hash(st, 2, rip, rport, lport, t) + idx) & 0xffffffu);
 }
 
-uint16_t tcp_syncookie_check(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
+uint16_t mtcp_tcp_syncookie_check(const struct microtcp_stack *st, uint32_t rip, uint16_t rport,
                              uint16_t lport, uint32_t peer_isn, uint32_t cookie) {
   uint32_t v = cookie - cookie_hash(st, 1, rip, rport, lport, 0) - peer_isn;
   uint32_t now_t = (uint32_t)(st->now / COOKIE_PERIOD_US);
@@ -65,9 +65,9 @@ uint16_t tcp_syncookie_check(const struct microtcp_stack *st, uint32_t rip, uint
   return idx < 4 ? cookie_mss[idx] : 0;
 }
 
-void tcp_syncookie_send_synack(struct microtcp_stack *st, uint32_t rip, uint16_t lport,
+void mtcp_tcp_syncookie_send_synack(struct microtcp_stack *st, uint32_t rip, uint16_t lport,
                                uint16_t rport, uint32_t iss, uint32_t ack) {
-  struct frame *f = frame_alloc(st, FRAME_HEADROOM_L4);
+  struct frame *f = mtcp_frame_alloc(st, FRAME_HEADROOM_L4);
   if (!f) {
     st->ctr.drop_tx_queue_full++;
     return;
@@ -84,11 +84,11 @@ void tcp_syncookie_send_synack(struct microtcp_stack *st, uint32_t rip, uint16_t
   h.opts.mss = st->cfg.tcp_mss;
   int n = wire_tcp_emit_header(st->cfg.ip, rip, &h, frame_tail(f), frame_tailroom(st, f));
   if (n < 0) {
-    frame_free(st, f);
+    mtcp_frame_free(st, f);
     return;
   }
   frame_put(st, f, (size_t)n);
   st->ctr.tcp_syncookies_sent++;
   st->ctr.tcp_segments_out++;
-  (void)ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, true);
+  (void)mtcp_ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, true);
 }

@@ -8,7 +8,7 @@
 
 /* RFC 6298 2.2 / 2.3: SRTT/RTTVAR with alpha 1/8, beta 1/4; RTO = SRTT +
  * max(G, 4*RTTVAR), clamped to [rto_min, rto_max] (2.4, 2.5). */
-void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t r) {
+void mtcp_tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t r) {
   if (r == 0) r = 1;
   if (t->srtt == 0) {
     t->srtt = r;
@@ -25,25 +25,25 @@ void tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t r) {
 }
 
 
-void tcp_arm_keepalive(struct tcb *t) {
+void mtcp_tcp_arm_keepalive(struct tcb *t) {
   if ((t->flags & TF_KEEPALIVE) && tcb_synchronized(t))
     t->t_keep = t->last_rcv_at + t->opt.keepidle_us;
   else
     t->t_keep = 0;
 }
 
-void tcp_persist_start(struct microtcp_stack *st, struct tcb *t) {
+void mtcp_tcp_persist_start(struct microtcp_stack *st, struct tcb *t) {
   t->flags |= TF_PERSIST;
   t->persist_backoff = 0;
   t->t_rexmt = st->now + MAX(t->rto, st->cfg.tcp_rto_min_us);
 }
 
-void tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t) {
-  tcb_set_state(st, t, MICROTCP_TIME_WAIT);
+void mtcp_tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t) {
+  mtcp_tcb_set_state(st, t, MICROTCP_TIME_WAIT);
   t->t_rexmt = t->t_keep = 0;
   t->flags &= ~(uint32_t)TF_PERSIST;
   t->t_2msl = st->now + 2ull * st->cfg.tcp_msl_us;
-  tcb_notify(st, t);
+  mtcp_tcb_notify(st, t);
 }
 
 /* RFC 5482 / RFC 9293 3.8.3: when the oldest unacknowledged data has waited
@@ -53,7 +53,7 @@ static uint64_t user_timeout_at(const struct tcb *t) {
   return t->unacked_since + t->opt.user_timeout_us;
 }
 
-uint64_t tcb_deadline(const struct tcb *t) {
+uint64_t mtcp_tcb_deadline(const struct tcb *t) {
   uint64_t d = UINT64_MAX;
   uint64_t uto = user_timeout_at(t);
   if (uto) d = MIN(d, uto);
@@ -64,11 +64,11 @@ uint64_t tcb_deadline(const struct tcb *t) {
   return d;
 }
 
-uint64_t tcp_deadline(const struct microtcp_stack *st) {
+uint64_t mtcp_tcp_deadline(const struct microtcp_stack *st) {
   uint64_t d = UINT64_MAX;
   for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
     const struct tcb *t = &st->tcp.tcbs[i];
-    if (t->in_use && t->state != MICROTCP_CLOSED) d = MIN(d, tcb_deadline(t));
+    if (t->in_use && t->state != MICROTCP_CLOSED) d = MIN(d, mtcp_tcb_deadline(t));
   }
   /* Pending output is not a deadline: the caller drains microtcp_output(). */
   return d;
@@ -91,12 +91,12 @@ static void persist_fire(struct microtcp_stack *st, struct tcb *t) {
   if (t->probes_unanswered > st->cfg.tcp_max_retries ||
       t->probes_total > st->cfg.tcp_max_retries) {
     st->ctr.tcp_timeouts++;
-    tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
+    mtcp_tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
     return;
   }
   /* A small but non-zero window that sender SWS avoidance refused to use:
    * after the timeout, send what fits (RFC 9293 3.8.6.2.1 override). */
-  if (t->snd_wnd > tcp_flight(t))
+  if (t->snd_wnd > mtcp_tcp_flight(t))
     t->flags |= TF_FORCE;
   else
     t->flags |= TF_PROBE;
@@ -105,7 +105,7 @@ static void persist_fire(struct microtcp_stack *st, struct tcb *t) {
   iv = MIN(iv, (uint64_t)TCP_PERSIST_MAX_US);
   if (t->persist_backoff < 16) t->persist_backoff++;
   t->t_rexmt = st->now + iv;
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
 }
 
 static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
@@ -118,7 +118,7 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
   uint8_t limit = handshake ? st->cfg.tcp_syn_retries : st->cfg.tcp_max_retries;
   if (t->backoff >= limit) {
     st->ctr.tcp_timeouts++;
-    tcb_terminate(st, t, timeout_error(t));
+    mtcp_tcb_terminate(st, t, timeout_error(t));
     return;
   }
   t->backoff++;
@@ -132,26 +132,26 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
   } else {
     /* RFC 5681 3.1 eq. 4 / RFC 6582 4 / RFC 2018 8: collapse the window, leave
      * recovery, forget SACK state, and resend from snd_una (go-back-N). */
-    tcp_cc_ops(t->opt.cc_algo)->on_rto(&t->cc, t->mss, tcp_flight(t), st->now);
+    mtcp_tcp_cc_ops(t->opt.cc_algo)->on_rto(&t->cc, t->mss, mtcp_tcp_flight(t), st->now);
     t->flags &= ~(uint32_t)(TF_RECOVERY | TF_REXMIT_UNA);
     t->dupacks = 0;
     t->recover = t->snd_max;
     t->flags |= TF_RTO_RECOVER;
     t->high_rxt = t->snd_una;
-    sb_clear(&t->sb);
+    mtcp_sb_clear(&t->sb);
     t->snd_nxt = t->snd_una;
     /* The peer's window is shut: the resend cannot go out, and re-arming the
      * RTO would time out a live peer whose window updates were lost. Probe
      * the window instead (RFC 9293 3.8.6.1; BSD enters persist here too). */
     if (t->snd_wnd == 0) {
-      tcp_persist_start(st, t);
+      mtcp_tcp_persist_start(st, t);
       t->flags |= TF_PROBE;
-      tcb_want_output(st, t);
+      mtcp_tcb_want_output(st, t);
       return;
     }
   }
   t->t_rexmt = st->now + t->rto;
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
 }
 
 static void keep_fire(struct microtcp_stack *st, struct tcb *t) {
@@ -163,14 +163,14 @@ static void keep_fire(struct microtcp_stack *st, struct tcb *t) {
   }
   if (t->keep_probes_sent >= t->opt.keepcnt) {
     st->ctr.tcp_timeouts++;
-    tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, 0, false);
-    tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
+    mtcp_tcp_send_rst(st, t->remote_ip, t->lport, t->rport, t->snd_nxt, 0, false);
+    mtcp_tcb_terminate(st, t, MICROTCP_ETIMEDOUT);
     return;
   }
   t->keep_probes_sent++;
   t->flags |= TF_KEEP_PROBE;
   t->t_keep = st->now + t->opt.keepintvl_us;
-  tcb_want_output(st, t);
+  mtcp_tcb_want_output(st, t);
 }
 
 static void tcb_advance(struct microtcp_stack *st, struct tcb *t, uint64_t now) {
@@ -178,27 +178,27 @@ static void tcb_advance(struct microtcp_stack *st, struct tcb *t, uint64_t now) 
   if (uto && uto <= now && t->state != MICROTCP_TIME_WAIT) {
     /* The user timeout fires at its time, not at the next RTO or probe. */
     st->ctr.tcp_timeouts++;
-    tcb_terminate(st, t, timeout_error(t));
+    mtcp_tcb_terminate(st, t, timeout_error(t));
     return;
   }
   if (t->t_2msl && t->t_2msl <= now) {
     t->t_2msl = 0;
-    tcb_terminate(st, t, t->state == MICROTCP_TIME_WAIT ? 0 : MICROTCP_ETIMEDOUT);
+    mtcp_tcb_terminate(st, t, t->state == MICROTCP_TIME_WAIT ? 0 : MICROTCP_ETIMEDOUT);
     return;
   }
   if (t->t_delack && t->t_delack <= now) {
     t->t_delack = 0;
     t->flags |= TF_ACK_NOW;
-    tcb_want_output(st, t);
+    mtcp_tcb_want_output(st, t);
   }
   if (t->t_rexmt && t->t_rexmt <= now) rexmt_fire(st, t);
   if (t->state != MICROTCP_CLOSED && t->t_keep && t->t_keep <= now) keep_fire(st, t);
 }
 
-void tcp_advance(struct microtcp_stack *st, uint64_t now) {
+void mtcp_tcp_advance(struct microtcp_stack *st, uint64_t now) {
   for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
     struct tcb *t = &st->tcp.tcbs[i];
-    if (t->in_use && t->state != MICROTCP_CLOSED && tcb_deadline(t) <= now)
+    if (t->in_use && t->state != MICROTCP_CLOSED && mtcp_tcb_deadline(t) <= now)
       tcb_advance(st, t, now);
   }
   tcp_check(st);

@@ -8,9 +8,9 @@
 #define UDP_REC_HDR 8 /* len(2) ip(4) port(2) */
 #define UDP_MAX_PAYLOAD 65507u
 
-int udp_init(struct microtcp_stack *st, struct carve *c) {
-  st->udp.socks = carve_take(c, sizeof(struct udp_sock) * st->cfg.max_udp);
-  uint8_t *q = carve_take(c, (size_t)st->cfg.udp_rcvq * st->cfg.max_udp);
+int mtcp_udp_init(struct microtcp_stack *st, struct carve *c) {
+  st->udp.socks = mtcp_carve_take(c, sizeof(struct udp_sock) * st->cfg.max_udp);
+  uint8_t *q = mtcp_carve_take(c, (size_t)st->cfg.udp_rcvq * st->cfg.max_udp);
   if (st->udp.socks && q)
     for (uint16_t i = 0; i < st->cfg.max_udp; i++) st->udp.socks[i].q = q + (size_t)i * st->cfg.udp_rcvq;
   return MICROTCP_OK;
@@ -52,7 +52,7 @@ int microtcp_udp_bind(microtcp_stack *st, uint64_t now, uint16_t port) {
   if (port == 0) {
     /* RFC 6056: an unbound UDP socket has no remote end yet, so the hash
      * input is (proto, 0, 0); the per-stack counter still spreads ports. */
-    int p = ephemeral_port(st, WIRE_IP_PROTO_UDP, 0, 0, udp_port_in_use, NULL);
+    int p = mtcp_ephemeral_port(st, WIRE_IP_PROTO_UDP, 0, 0, udp_port_in_use, NULL);
     if (p < 0) return p;
     port = (uint16_t)p;
   } else if (sock_by_port(st, port)) {
@@ -88,14 +88,14 @@ int microtcp_udp_sendto(microtcp_stack *st, uint64_t now, int h, uint32_t ip, ui
   if (data == NULL && len) return MICROTCP_EINVAL;
   if (len > UDP_MAX_PAYLOAD) return MICROTCP_EMSGSIZE;
   if (port == 0 || ip == 0) return MICROTCP_EINVAL;
-  /* The header is written by the wire layer; ipv4_send then copies it and
+  /* The header is written by the wire layer; mtcp_ipv4_send then copies it and
    * the payload (once) into the frame(s), fragmenting if needed. */
   wire_udp u = {s->port, port, 0, 0, data, len};
   uint8_t h8[WIRE_UDP_HLEN];
   int n = wire_udp_emit_header(st->cfg.ip, ip, &u, h8, sizeof h8);
   MICROTCP_ASSERT(n == WIRE_UDP_HLEN); /* len <= UDP_MAX_PAYLOAD checked above */
   if (n < 0) return MICROTCP_EMSGSIZE;
-  int r = ipv4_send(st, ip, WIRE_IP_PROTO_UDP, h8, sizeof h8, data, len);
+  int r = mtcp_ipv4_send(st, ip, WIRE_IP_PROTO_UDP, h8, sizeof h8, data, len);
   if (r < 0) return r;
   st->ctr.udp_datagrams_out++;
   return (int)len;
@@ -122,7 +122,7 @@ static void q_get(const struct microtcp_stack *st, const struct udp_sock *s, uin
   memcpy(dst + first, s->q, n - first);
 }
 
-void udp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip, const uint8_t *ip_pkt,
+void mtcp_udp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip, const uint8_t *ip_pkt,
                size_t ip_len) {
   wire_udp u;
   if (wire_udp_parse(ip->payload, ip->payload_len, &u) < 0) {
@@ -139,7 +139,7 @@ void udp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip, const uint
   if (!s) {
     st->ctr.drop_udp_no_port++;
     if (ip->dst == st->cfg.ip)
-      icmp_send_error(st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PORT, 0, ip, ip_pkt, ip_len);
+      mtcp_icmp_send_error(st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PORT, 0, ip, ip_pkt, ip_len);
     return;
   }
   uint32_t need = UDP_REC_HDR + (uint32_t)u.payload_len;
@@ -157,7 +157,7 @@ void udp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip, const uint
   s->q_len += need;
   s->q_count++;
   st->ctr.udp_datagrams_in++;
-  notify(st, sock_handle(st, s));
+  mtcp_notify(st, sock_handle(st, s));
 }
 
 int microtcp_udp_recvfrom(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap,
@@ -182,17 +182,17 @@ int microtcp_udp_recvfrom(microtcp_stack *st, uint64_t now, int h, void *buf, si
   return (int)len;
 }
 
-void udp_icmp_error(struct microtcp_stack *st, int err, const struct wire_ipv4 *quoted) {
+void mtcp_udp_icmp_error(struct microtcp_stack *st, int err, const struct wire_ipv4 *quoted) {
   /* Only the first fragment's quote starts with our UDP header. */
   wire_l4_quote q;
   if (wire_l4_quoted(quoted, &q) < 0) return;
   struct udp_sock *s = sock_by_port(st, q.src_port);
   if (!s) return;
   s->err = (int16_t)err;
-  notify(st, sock_handle(st, s));
+  mtcp_notify(st, sock_handle(st, s));
 }
 
-unsigned udp_poll(const struct microtcp_stack *st, int h) {
+unsigned mtcp_udp_poll(const struct microtcp_stack *st, int h) {
   const struct udp_sock *s = sock_from_handle(st, h);
   if (!s) return 0;
   unsigned r = 0;
@@ -202,7 +202,7 @@ unsigned udp_poll(const struct microtcp_stack *st, int h) {
   return r;
 }
 
-int udp_socket_error(struct microtcp_stack *st, int h) {
+int mtcp_udp_socket_error(struct microtcp_stack *st, int h) {
   struct udp_sock *s = sock_from_handle(st, h);
   if (!s) return MICROTCP_EBADF;
   int e = s->err;
@@ -210,7 +210,7 @@ int udp_socket_error(struct microtcp_stack *st, int h) {
   return e;
 }
 
-int udp_local_port(const struct microtcp_stack *st, int h) {
+int mtcp_udp_local_port(const struct microtcp_stack *st, int h) {
   const struct udp_sock *s = sock_from_handle(st, h);
   return s ? s->port : MICROTCP_EBADF;
 }

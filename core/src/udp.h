@@ -28,20 +28,20 @@ struct udp_state {
   uint16_t in_use;
 };
 
-int udp_init(struct microtcp_stack *st, struct carve *c);
+int mtcp_udp_init(struct microtcp_stack *st, struct carve *c);
 /* ip->payload is the UDP datagram; ip_pkt/ip_len what an ICMP port
  * unreachable may quote (the IP header and at least the UDP header; for a
  * reassembled datagram the first fragment's header and 8 bytes), or NULL. */
-void udp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip, const uint8_t *ip_pkt,
+void mtcp_udp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip, const uint8_t *ip_pkt,
                size_t ip_len);
 /* An ICMP error quoting a UDP datagram we sent (quoted = its IP header view):
  * err (MICROTCP_EPORTUNREACH, EHOSTUNREACH, ...) becomes the pending error of
  * the socket bound to the quoted source port. */
-void udp_icmp_error(struct microtcp_stack *st, int err, const struct wire_ipv4 *quoted);
+void mtcp_udp_icmp_error(struct microtcp_stack *st, int err, const struct wire_ipv4 *quoted);
 /* Readiness of handle h (0 for a bad handle). */
-unsigned udp_poll(const struct microtcp_stack *st, int h);
+unsigned mtcp_udp_poll(const struct microtcp_stack *st, int h);
 /* Pending error of h and clear it (0 if none), or MICROTCP_EBADF. */
-int udp_socket_error(struct microtcp_stack *st, int h);
+int mtcp_udp_socket_error(struct microtcp_stack *st, int h);
 /* Bound port of h, or MICROTCP_EBADF. */
-int udp_local_port(const struct microtcp_stack *st, int h);
+int mtcp_udp_local_port(const struct microtcp_stack *st, int h);
 #endif

@@ -207,7 +207,7 @@ static void wait_queue_is_bounded(void) {
 
 /* The ARP request that starts a resolution takes a frame buffer too: a
  * datagram that needs every free frame must not be half-built when the
- * request took one (ipv4_send reserves after asking ARP). */
+ * request took one (mtcp_ipv4_send reserves after asking ARP). */
 static void resolution_request_and_datagram_share_the_frame_pool(void) {
   struct host h;
   microtcp_config cfg;

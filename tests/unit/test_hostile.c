@@ -586,27 +586,27 @@ static void syn_cookie_encodes_mss_and_expires(void) {
   const uint32_t rip = 0x0a000005u;
   for (int i = 0; i < 8; i++) {
     m.st->now = 1000000u + (uint64_t)i * 7000000u;
-    uint32_t c = tcp_syncookie_make(m.st, rip, 5555, 80, 1000u * (uint32_t)i, mss_in[i]);
-    CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 1000u * (uint32_t)i, c), mss_out[i]);
-    CHECK_EQ(tcp_syncookie_check(m.st, rip, 5556, 80, 1000u * (uint32_t)i, c), 0); /* other port */
-    CHECK_EQ(tcp_syncookie_check(m.st, rip + 1, 5555, 80, 1000u * (uint32_t)i, c), 0);
+    uint32_t c = mtcp_tcp_syncookie_make(m.st, rip, 5555, 80, 1000u * (uint32_t)i, mss_in[i]);
+    CHECK_EQ(mtcp_tcp_syncookie_check(m.st, rip, 5555, 80, 1000u * (uint32_t)i, c), mss_out[i]);
+    CHECK_EQ(mtcp_tcp_syncookie_check(m.st, rip, 5556, 80, 1000u * (uint32_t)i, c), 0); /* other port */
+    CHECK_EQ(mtcp_tcp_syncookie_check(m.st, rip + 1, 5555, 80, 1000u * (uint32_t)i, c), 0);
     /* (a change of a few units only moves the MSS index, as in Linux's
      * design: guessing still takes the 24-bit hash) */
-    CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 1000u * (uint32_t)i + 0x10000u, c), 0);
-    CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 1000u * (uint32_t)i, c + 0x10000u), 0);
+    CHECK_EQ(mtcp_tcp_syncookie_check(m.st, rip, 5555, 80, 1000u * (uint32_t)i + 0x10000u, c), 0);
+    CHECK_EQ(mtcp_tcp_syncookie_check(m.st, rip, 5555, 80, 1000u * (uint32_t)i, c + 0x10000u), 0);
   }
   /* made at 10 s (period 0): valid through period 1 (until 128 s), not after */
   m.st->now = 10000000u;
-  uint32_t c = tcp_syncookie_make(m.st, rip, 5555, 80, 42, 1460);
+  uint32_t c = mtcp_tcp_syncookie_make(m.st, rip, 5555, 80, 42, 1460);
   m.st->now = 127000000u;
-  CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 42, c), 1460);
+  CHECK_EQ(mtcp_tcp_syncookie_check(m.st, rip, 5555, 80, 42, c), 1460);
   m.st->now = 129000000u;
-  CHECK_EQ(tcp_syncookie_check(m.st, rip, 5555, 80, 42, c), 0);
+  CHECK_EQ(mtcp_tcp_syncookie_check(m.st, rip, 5555, 80, 42, c), 0);
   /* forged cookies: about 1 in 2^22 passes (24 bits of hash, 4 valid indices, 2 periods) */
   m.st->now = 10000000u;
   int passed = 0;
   for (uint32_t guess = 0; guess < 200000; guess++)
-    passed += tcp_syncookie_check(m.st, rip, 5555, 80, 42, guess * 2654435761u) != 0;
+    passed += mtcp_tcp_syncookie_check(m.st, rip, 5555, 80, 42, guess * 2654435761u) != 0;
   CHECK(passed <= 2);
   me_free(&m);
 }

@@ -153,7 +153,7 @@ static void errors_are_not_sent_where_rfc1122_forbids(void) {
   inject_udp(&h, 1000, 4444, "x", 1);
   CHECK_EQ(ctr(&h)->icmp_errors_out, 1);
   CHECK_EQ(drain(&h), 1);
-  /* build the offending packets and ask icmp_send_error directly */
+  /* build the offending packets and ask mtcp_icmp_send_error directly */
   static uint8_t pkt[200];
   wire_ipv4 orig;
   uint8_t inner[64];
@@ -161,7 +161,7 @@ static void errors_are_not_sent_where_rfc1122_forbids(void) {
   struct ipspec s = ip_from_peer(WIRE_IP_PROTO_ICMP);
   size_t len = craft_ip(pkt, &s, inner, n) - 14;
   CHECK_EQ(wire_ipv4_parse(pkt + 14, len, &orig), 0);
-  icmp_send_error(h.st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PROTO, 0, &orig, pkt + 14, len);
+  mtcp_icmp_send_error(h.st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PROTO, 0, &orig, pkt + 14, len);
   CHECK_EQ(drain(&h), 0); /* about an ICMP error */
   uint8_t u8[16];
   n = craft_udp(u8, PEER, ME, 1, 2, "z", 1);
@@ -175,7 +175,7 @@ static void errors_are_not_sent_where_rfc1122_forbids(void) {
   for (int i = 0; i < 3; i++) {
     len = craft_ip(pkt, &cases[i], u8, n) - 14;
     CHECK_EQ(wire_ipv4_parse(pkt + 14, len, &orig), 0);
-    icmp_send_error(h.st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PORT, 0, &orig, pkt + 14, len);
+    mtcp_icmp_send_error(h.st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PORT, 0, &orig, pkt + 14, len);
     CHECK_EQ(drain(&h), 0);
   }
   CHECK_EQ(ctr(&h)->icmp_errors_out, 1);
@@ -184,7 +184,7 @@ static void errors_are_not_sent_where_rfc1122_forbids(void) {
   s = ip_from_peer(WIRE_IP_PROTO_ICMP);
   len = craft_ip(pkt, &s, inner, n) - 14;
   CHECK_EQ(wire_ipv4_parse(pkt + 14, len, &orig), 0);
-  icmp_send_error(h.st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PROTO, 0, &orig, pkt + 14, len);
+  mtcp_icmp_send_error(h.st, WIRE_ICMP_DEST_UNREACH, WIRE_ICMP_UNREACH_PROTO, 0, &orig, pkt + 14, len);
   CHECK_EQ(drain(&h), 1);
   host_free(&h);
 }

@@ -82,12 +82,12 @@ static void asm_walk_agrees_with_a_byte_map(void) {
   struct asm_range mem[8];
   for (int round = 0; round < 2000; round++) {
     struct assembler a;
-    asm_init(&a, mem, 8);
+    mtcp_asm_init(&a, mem, 8);
     bool held_map[SPAN] = {false};
     for (int k = 0; k < 12; k++) {
       uint32_t s = rnd(SPAN - 1), e = s + 1 + rnd(40);
       if (e > SPAN) e = SPAN;
-      if (asm_add(&a, s, e) == 0)
+      if (mtcp_asm_add(&a, s, e) == 0)
         for (uint32_t i = s; i < e; i++) held_map[i] = true;
     }
     uint32_t s = rnd(SPAN - 1), e = s + 1 + rnd(SPAN - s);
@@ -96,7 +96,7 @@ static void asm_walk_agrees_with_a_byte_map(void) {
     bool held, last_held = false;
     int pieces = 0;
     asm_walk_init(&w, s, e);
-    while (asm_walk_next(&a, &w, &ps, &pe, &held)) {
+    while (mtcp_asm_walk_next(&a, &w, &ps, &pe, &held)) {
       CHECK_EQ(ps, pos);
       CHECK(pe > ps && pe <= e);
       if (pieces) CHECK(held != last_held); /* maximal pieces alternate */
@@ -110,7 +110,7 @@ static void asm_walk_agrees_with_a_byte_map(void) {
     uint32_t high = 0;
     for (uint32_t i = 0; i < SPAN; i++)
       if (held_map[i]) high = i + 1;
-    CHECK_EQ(asm_high(&a), high);
+    CHECK_EQ(mtcp_asm_high(&a), high);
   }
 }
 

@@ -1,5 +1,5 @@
 /* sim/prng.h: the generators keep the exact sequences of the copies they
- * replaced (trace pins and unit tests depend on them). The first outputs are
+ * replaced (mtcp_trace pins and unit tests depend on them). The first outputs are
  * pinned from the published reference values (SplitMix64 seeded 0 starts
  * 0xe220a8397b1dcdaf; Marsaglia's xorshift32 seeded 1 starts 270369) and, for
  * the rest, from the formulas computed independently in Python. */

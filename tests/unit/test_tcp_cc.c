@@ -8,13 +8,13 @@
 #include "tcp_cc.h"
 
 static void cc_ops_table_names_algorithms(void) {
-  const struct tcp_cc_ops *nr = tcp_cc_ops(MICROTCP_CC_NEWRENO);
-  const struct tcp_cc_ops *cu = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  const struct mtcp_tcp_cc_ops *nr = mtcp_tcp_cc_ops(MICROTCP_CC_NEWRENO);
+  const struct mtcp_tcp_cc_ops *cu = mtcp_tcp_cc_ops(MICROTCP_CC_CUBIC);
   CHECK(nr && cu && nr != cu);
   CHECK(strcmp(nr->name, "newreno") == 0);
   CHECK(strcmp(cu->name, "cubic") == 0);
-  CHECK(tcp_cc_ops(-1) == NULL);
-  CHECK(tcp_cc_ops(2) == NULL);
+  CHECK(mtcp_tcp_cc_ops(-1) == NULL);
+  CHECK(mtcp_tcp_cc_ops(2) == NULL);
   CHECK(nr->init && nr->on_ack && nr->on_loss && nr->on_rto && nr->on_recovery_end);
   CHECK(cu->init && cu->on_ack && cu->on_loss && cu->on_rto && cu->on_recovery_end);
 }
@@ -22,7 +22,7 @@ static void cc_ops_table_names_algorithms(void) {
 /* ---- NewReno ---- */
 
 static void newreno_slow_start_grows_per_ack_with_abc_limit(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_NEWRENO);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_NEWRENO);
   struct tcp_cc cc;
   const uint32_t mss = 1000;
   o->init(&cc, mss, 10 * mss);
@@ -56,7 +56,7 @@ static void newreno_slow_start_grows_per_ack_with_abc_limit(void) {
 }
 
 static void newreno_congestion_avoidance_adds_one_mss_per_rtt(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_NEWRENO);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_NEWRENO);
   struct tcp_cc cc;
   const uint32_t mss = 1460;
   o->init(&cc, mss, 10 * mss);
@@ -75,7 +75,7 @@ static void newreno_congestion_avoidance_adds_one_mss_per_rtt(void) {
 }
 
 static void newreno_loss_halves_flight_and_rto_drops_to_one_mss(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_NEWRENO);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_NEWRENO);
   struct tcp_cc cc;
   const uint32_t mss = 1000;
   o->init(&cc, mss, 40 * mss);
@@ -111,66 +111,66 @@ static void icbrt_exact_on_range_and_every_cube_boundary(void) {
   int bad = 0;
   for (uint64_t x = 0; x <= (1u << 22); x++) {
     while ((r + 1) * (r + 1) * (r + 1) <= x) r++;
-    if (tcp_cc_icbrt(x) != r) bad++;
+    if (mtcp_tcp_cc_icbrt(x) != r) bad++;
   }
   CHECK_EQ(bad, 0);
   /* Both sides of every perfect cube that fits in 64 bits. */
   bad = 0;
   for (uint64_t k = 1; k <= 2642245; k++) {
     uint64_t c = k * k * k;
-    if (tcp_cc_icbrt(c) != k || tcp_cc_icbrt(c - 1) != k - 1) bad++;
-    if (k < 2642245 && tcp_cc_icbrt(c + 1) != k) bad++;
+    if (mtcp_tcp_cc_icbrt(c) != k || mtcp_tcp_cc_icbrt(c - 1) != k - 1) bad++;
+    if (k < 2642245 && mtcp_tcp_cc_icbrt(c + 1) != k) bad++;
   }
   CHECK_EQ(bad, 0);
-  CHECK_EQ(tcp_cc_icbrt(UINT64_MAX), 2642245); /* 2642245^3 < 2^64 <= 2642246^3 */
-  CHECK_EQ(tcp_cc_icbrt(1ull << 63), 2097152); /* 2^21 exactly */
+  CHECK_EQ(mtcp_tcp_cc_icbrt(UINT64_MAX), 2642245); /* 2642245^3 < 2^64 <= 2642246^3 */
+  CHECK_EQ(mtcp_tcp_cc_icbrt(1ull << 63), 2097152); /* 2^21 exactly */
 }
 
 static void cubic_k_matches_rfc_formula(void) {
   /* W_max = 100 segments, cwnd_epoch = 70: K = cbrt(30/0.4) s = 4.2172 s. */
-  CHECK_EQ(tcp_cubic_k_ms(100 * 1460, 70 * 1460, 1460), 4217);
+  CHECK_EQ(mtcp_tcp_cubic_k_ms(100 * 1460, 70 * 1460, 1460), 4217);
   /* W_max - cwnd_epoch = 0.4 segments -> K = 1 s. */
-  CHECK_EQ(tcp_cubic_k_ms(1000, 600, 1000), 1000);
-  CHECK_EQ(tcp_cubic_k_ms(1000, 1000, 1000), 0);
-  CHECK_EQ(tcp_cubic_k_ms(1000, 2000, 1000), 0);
+  CHECK_EQ(mtcp_tcp_cubic_k_ms(1000, 600, 1000), 1000);
+  CHECK_EQ(mtcp_tcp_cubic_k_ms(1000, 1000, 1000), 0);
+  CHECK_EQ(mtcp_tcp_cubic_k_ms(1000, 2000, 1000), 0);
   /* Extreme inputs stay within 64-bit intermediates. */
-  CHECK_EQ(tcp_cubic_k_ms(0xffffffffu, 0, 1), tcp_cc_icbrt(0xffffffffull * 2500000000ull));
-  CHECK(tcp_cubic_k_ms(0xffffffffu, 0, 0) > 0);
+  CHECK_EQ(mtcp_tcp_cubic_k_ms(0xffffffffu, 0, 1), mtcp_tcp_cc_icbrt(0xffffffffull * 2500000000ull));
+  CHECK(mtcp_tcp_cubic_k_ms(0xffffffffu, 0, 0) > 0);
 }
 
 static void cubic_window_is_concave_then_convex_around_w_max(void) {
   const uint32_t mss = 1460, wmax = 100 * mss;
-  uint32_t k = tcp_cubic_k_ms(wmax, 70 * mss, mss);
+  uint32_t k = mtcp_tcp_cubic_k_ms(wmax, 70 * mss, mss);
   /* W(0) is the reduced window, W(K) is W_max. */
-  uint32_t w0 = tcp_cubic_window(0, k, wmax, mss);
+  uint32_t w0 = mtcp_tcp_cubic_window(0, k, wmax, mss);
   CHECK(w0 >= 70 * mss && w0 <= 70 * mss + mss / 10);
-  CHECK_EQ(tcp_cubic_window(k, k, wmax, mss), wmax);
+  CHECK_EQ(mtcp_tcp_cubic_window(k, k, wmax, mss), wmax);
   /* Against a floating-point reference (test-only) at every 10 ms up to 3K. */
   int bad = 0;
   for (uint32_t t = 0; t <= 3 * k; t += 10) {
     double d = ((double)t - (double)k) / 1000.0;
     double ref = 0.4 * d * d * d * mss + wmax;
-    double got = tcp_cubic_window(t, k, wmax, mss);
+    double got = mtcp_tcp_cubic_window(t, k, wmax, mss);
     if (got - ref > 1.5 || ref - got > 1.5) bad++;
   }
   CHECK_EQ(bad, 0);
   /* Increments shrink towards K (concave) and grow after it (convex). */
   uint32_t step = 100, prev_inc = UINT32_MAX;
   for (uint32_t t = 0; t + step <= k; t += step) {
-    uint32_t inc = tcp_cubic_window(t + step, k, wmax, mss) - tcp_cubic_window(t, k, wmax, mss);
+    uint32_t inc = mtcp_tcp_cubic_window(t + step, k, wmax, mss) - mtcp_tcp_cubic_window(t, k, wmax, mss);
     CHECK(inc <= prev_inc);
     prev_inc = inc;
   }
   prev_inc = 0;
   for (uint32_t t = k; t < 3 * k; t += step) {
-    uint32_t inc = tcp_cubic_window(t + step, k, wmax, mss) - tcp_cubic_window(t, k, wmax, mss);
+    uint32_t inc = mtcp_tcp_cubic_window(t + step, k, wmax, mss) - mtcp_tcp_cubic_window(t, k, wmax, mss);
     CHECK(inc >= prev_inc);
     prev_inc = inc;
   }
   /* Symmetry around the plateau (within rounding). */
   for (uint32_t d = 0; d <= k; d += 37) {
-    int64_t up = (int64_t)tcp_cubic_window(k + d, k, wmax, mss) - wmax;
-    int64_t down = (int64_t)wmax - tcp_cubic_window(k - d, k, wmax, mss);
+    int64_t up = (int64_t)mtcp_tcp_cubic_window(k + d, k, wmax, mss) - wmax;
+    int64_t down = (int64_t)wmax - mtcp_tcp_cubic_window(k - d, k, wmax, mss);
     CHECK(up - down <= 1 && down - up <= 1);
   }
 }
@@ -181,26 +181,26 @@ static void cubic_window_saturates_without_overflow(void) {
   const uint32_t msss[] = {1, 536, 1460, 9000, 65535, 0xffffffffu};
   for (unsigned i = 0; i < 6; i++)
     for (unsigned j = 0; j < 6; j++) {
-      uint32_t k = tcp_cubic_k_ms(origins[i], origins[i] / 2, msss[j]);
+      uint32_t k = mtcp_tcp_cubic_k_ms(origins[i], origins[i] / 2, msss[j]);
       uint32_t prev = 0;
       int mono = 1;
       for (uint64_t t = 0; t <= 3600ull * 1000 * 2; t += 997) {
-        uint32_t w = tcp_cubic_window((uint32_t)t, k, origins[i], msss[j]);
+        uint32_t w = mtcp_tcp_cubic_window((uint32_t)t, k, origins[i], msss[j]);
         if (w < prev) mono = 0;
         prev = w;
       }
       CHECK(mono);
       /* One hour past K is beyond the 2^21 ms clamp: saturated. */
-      CHECK_EQ(tcp_cubic_window(3600u * 1000, 0, origins[i], msss[j]), 0xffffffffu);
-      CHECK_EQ(tcp_cubic_window(0xffffffffu, 0, origins[i], msss[j]), 0xffffffffu);
-      CHECK_EQ(tcp_cubic_window(0, 0xffffffffu, origins[i], msss[j]), 0);
+      CHECK_EQ(mtcp_tcp_cubic_window(3600u * 1000, 0, origins[i], msss[j]), 0xffffffffu);
+      CHECK_EQ(mtcp_tcp_cubic_window(0xffffffffu, 0, origins[i], msss[j]), 0xffffffffu);
+      CHECK_EQ(mtcp_tcp_cubic_window(0, 0xffffffffu, origins[i], msss[j]), 0);
     }
 }
 
 /* ---- CUBIC behaviour over simulated ACK streams ---- */
 
 /* Acknowledge one window (cwnd bytes in mss-sized ACKs) spread over one RTT. */
-static void ack_one_rtt(const struct tcp_cc_ops *o, struct tcp_cc *cc, uint32_t mss, uint64_t *now,
+static void ack_one_rtt(const struct mtcp_tcp_cc_ops *o, struct tcp_cc *cc, uint32_t mss, uint64_t *now,
                         uint32_t rtt_us) {
   uint32_t segs = cc->cwnd / mss;
   if (segs == 0) segs = 1;
@@ -211,7 +211,7 @@ static void ack_one_rtt(const struct tcp_cc_ops *o, struct tcp_cc *cc, uint32_t 
 }
 
 static void cubic_loss_reduces_by_beta_with_fast_convergence(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_CUBIC);
   struct tcp_cc cc;
   const uint32_t mss = 1000;
   o->init(&cc, mss, 100000);
@@ -245,7 +245,7 @@ static void cubic_loss_reduces_by_beta_with_fast_convergence(void) {
  * back (concave), reaches W_max near t = K, then probes beyond (convex);
  * per-RTT growth never exceeds 1.5x. */
 static void cubic_recovers_to_w_max_near_k_then_probes(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_CUBIC);
   struct tcp_cc cc;
   const uint32_t mss = 1000, rtt = 100000; /* 100 ms */
   uint64_t now = 1000000;
@@ -278,7 +278,7 @@ static void cubic_recovers_to_w_max_near_k_then_probes(void) {
  * plateau: CUBIC follows W_est (RFC 9438 4.3), about alpha = 0.53 segments
  * per RTT until W_est reaches cwnd_prior. */
 static void cubic_short_rtt_follows_reno_friendly_estimate(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_CUBIC);
   struct tcp_cc cc;
   const uint32_t mss = 1000, rtt = 1000; /* 1 ms */
   uint64_t now = 5000000;
@@ -287,7 +287,7 @@ static void cubic_short_rtt_follows_reno_friendly_estimate(void) {
   for (int r = 0; r < 40; r++) ack_one_rtt(o, &cc, mss, &now, rtt);
   /* 70 + 40 * 0.529 = 91.2 segments, while W_cubic(40 ms) is still ~70. */
   CHECK(cc.cwnd >= 89 * mss && cc.cwnd <= 93 * mss);
-  CHECK(tcp_cubic_window(40, cc.k_ms, cc.origin, mss) < 72 * mss);
+  CHECK(mtcp_tcp_cubic_window(40, cc.k_ms, cc.origin, mss) < 72 * mss);
   /* Past cwnd_prior alpha is 1: one segment per RTT. */
   for (int r = 0; r < 60; r++) ack_one_rtt(o, &cc, mss, &now, rtt);
   uint32_t before = cc.cwnd;
@@ -298,7 +298,7 @@ static void cubic_short_rtt_follows_reno_friendly_estimate(void) {
 /* After an RTO, slow start to ssthresh, then K = 0 and W_max = cwnd at the
  * start of congestion avoidance (RFC 9438 4.8): growth resumes at once. */
 static void cubic_after_rto_restarts_with_k_zero(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_CUBIC);
   struct tcp_cc cc;
   const uint32_t mss = 1000, rtt = 50000;
   uint64_t now = 1000000;
@@ -319,7 +319,7 @@ static void cubic_after_rto_restarts_with_k_zero(void) {
  * limited) must not jump to W_cubic(t): growth is clamped to 1.5x cwnd per
  * window acked (RFC 9438 4.4/4.5 target clamp). */
 static void cubic_growth_clamped_to_one_and_a_half_per_rtt(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_CUBIC);
   struct tcp_cc cc;
   const uint32_t mss = 1000;
   uint64_t now = 1000000;
@@ -336,7 +336,7 @@ static void cubic_growth_clamped_to_one_and_a_half_per_rtt(void) {
 /* The target is W_cubic(t + RTT) (RFC 9438 4.2): a longer RTT aims further
  * ahead on the curve and grows faster at the same elapsed time. */
 static void cubic_target_looks_one_rtt_ahead(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_CUBIC);
   struct tcp_cc a, b;
   const uint32_t mss = 1000;
   o->init(&a, mss, 100 * mss);
@@ -353,7 +353,7 @@ static void cubic_target_looks_one_rtt_ahead(void) {
 /* Huge windows and times: no overflow (run under UBSan in the asan build),
  * cwnd stays bounded and never shrinks on an ACK. */
 static void cubic_huge_window_and_hour_long_epoch_stay_bounded(void) {
-  const struct tcp_cc_ops *o = tcp_cc_ops(MICROTCP_CC_CUBIC);
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_CUBIC);
   const uint32_t msss[] = {1, 536, 1460, 65535};
   for (unsigned m = 0; m < 4; m++) {
     struct tcp_cc cc;
@@ -376,7 +376,7 @@ static void cubic_huge_window_and_hour_long_epoch_stay_bounded(void) {
     CHECK_EQ(cc.cwnd, mss);
   }
   /* NewReno too. */
-  const struct tcp_cc_ops *nr = tcp_cc_ops(MICROTCP_CC_NEWRENO);
+  const struct mtcp_tcp_cc_ops *nr = mtcp_tcp_cc_ops(MICROTCP_CC_NEWRENO);
   struct tcp_cc cc;
   nr->init(&cc, 1460, 0xffffffffu);
   CHECK(cc.cwnd <= TCP_CC_CWND_MAX);

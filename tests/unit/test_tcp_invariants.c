@@ -49,7 +49,7 @@ static int child_breaking(void (*break_it)(microtcp_stack *st, struct tcb *t)) {
     struct pair p;
     int c;
     if (!open_conn(&p, &c)) _exit(3);
-    struct tcb *t = tcb_from_handle(p.st[0], c);
+    struct tcb *t = mtcp_tcb_from_handle(p.st[0], c);
     if (!t) _exit(4);
     break_it(p.st[0], t);
     _exit(0);
@@ -118,7 +118,7 @@ static void consistent_states_pass(void) {
   pair_run_until(&p, p.now + 20000000);
   tcp_check(p.st[0]);
   tcp_check(p.st[1]);
-  struct tcb *t = tcb_from_handle(p.st[0], c);
+  struct tcb *t = mtcp_tcb_from_handle(p.st[0], c);
   CHECK(t != NULL);
   if (t) CHECK_EQ(t->snd_una, t->snd_max); /* everything acknowledged */
   pair_free(&p);

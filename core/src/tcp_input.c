@@ -141,7 +141,11 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
     st->ctr.tcp_syncookies_failed++;
     return false;
   }
-  if (l->ready >= l->backlog || mtcp_tcp_peer_at_limit(st, s->src)) {
+  if (mtcp_tcp_peer_at_limit(st, s->src)) {
+    st->ctr.drop_tcp_peer_limit++; /* as for a SYN: one address may not take every block */
+    return true;
+  }
+  if (l->ready >= l->backlog) {
     st->ctr.drop_tcp_backlog++; /* dropped: the peer's retransmission may find room */
     return true;
   }

@@ -1,6 +1,7 @@
 /* The report model (frames, faults, TCP samples, links, events, flows) and
  * its HTML/SVG writer. See report.h. */
 #include "report.h"
+#include "prng.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -223,7 +224,7 @@ static uint64_t conn_hash(uint32_t a, uint16_t pa, uint32_t b, uint16_t pb) {
   /* symmetric in the two ends */
   uint64_t x = (uint64_t)a << 16 | pa, y = (uint64_t)b << 16 | pb;
   uint64_t lo = x < y ? x : y, hi = x < y ? y : x;
-  uint64_t h = lo * 0x9e3779b97f4a7c15ull ^ hi;
+  uint64_t h = prng_golden(lo) ^ hi;
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ull;
   return h ^ (h >> 32);

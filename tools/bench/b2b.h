@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "../../sim/prng.h"
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -32,11 +34,9 @@ static void b2b_corrupt_init(void);
 
 static void b2b_pattern_init(void) {
   b2b_corrupt_init();
-  uint64_t x = 0x9e3779b97f4a7c15ull;
+  uint64_t x = PRNG_GOLDEN64;
   for (uint32_t i = 0; i < B2B_PERIOD; i++) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
+    prng_xorshift64(&x);
     b2b_pat[i] = b2b_pat[i + B2B_PERIOD] = (uint8_t)(x >> 32);
   }
 }

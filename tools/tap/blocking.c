@@ -16,6 +16,7 @@
  * are sent at once by the calling thread (pump_out), not by the stack thread.
  */
 #define _GNU_SOURCE
+#include "../../sim/prng.h"
 #include "microtcp/blocking.h"
 
 #include <arpa/inet.h>
@@ -200,7 +201,7 @@ static microtcp_t *start(uint32_t ip, unsigned prefix, const char *mac, int fd, 
   uint64_t seed[2] = {mono_us() ^ (uint64_t)getpid() << 32, (uint64_t)(uintptr_t)m};
   struct timespec rt;
   clock_gettime(CLOCK_REALTIME, &rt);
-  seed[1] ^= (uint64_t)rt.tv_nsec * 0x9e3779b97f4a7c15ull;
+  seed[1] ^= prng_golden((uint64_t)rt.tv_nsec);
   memcpy(cfg.secret, seed, sizeof cfg.secret);
 
   size_t need = microtcp_footprint(&cfg);

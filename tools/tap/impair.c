@@ -4,11 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../sim/prng.h"
+
 static uint32_t roll(struct impair *im) { /* uniform in [0, 1e6) */
-  im->rng ^= im->rng << 13;
-  im->rng ^= im->rng >> 7;
-  im->rng ^= im->rng << 17;
-  return (uint32_t)(im->rng % 1000000u);
+  return (uint32_t)(prng_xorshift64(&im->rng) % 1000000u);
 }
 
 static int chance(struct impair *im, uint32_t ppm) { return ppm && roll(im) < ppm; }
@@ -18,7 +17,7 @@ int impair_init(struct impair *im, const struct impair_params *p, uint64_t seed)
   im->p = *p;
   if (!im->p.reorder_delay_us) im->p.reorder_delay_us = 2000;
   /* xorshift must not start at 0; mix the seed so nearby seeds differ */
-  im->rng = (seed + 1) * 0x9e3779b97f4a7c15ull;
+  im->rng = prng_golden(seed + 1);
   if (!im->rng) im->rng = 1;
   im->heap = calloc(IMPAIR_MAX_HELD, sizeof *im->heap);
   return im->heap ? 0 : -1;

@@ -28,6 +28,8 @@
  *        → mtcp_ipv4_send_frame / mtcp_ipv4_send: frame_push + wire_ipv4_emit (fragments)
  *        → mtcp_arp_resolve_and_send: frame_push + wire_eth_emit, or the ARP wait list
  *        → tx queue → microtcp_output_frame (lent in place) / microtcp_output (one copy)
+ *   events: protocol code → mtcp_notify (records the handle, calls nothing)
+ *        → mtcp_events_deliver at the end of the public call → cfg.event (may call back in)
  */
 #ifndef MICROTCP_INTERNAL_H
 #define MICROTCP_INTERNAL_H

@@ -27,6 +27,7 @@ def compile_obj(tmp_path, name, source):
         ("uses_clock", "#include <time.h>\nlong f(void){return (long)time(0);}\n", "time"),
         ("static_counter", "int g(void){static int n; return ++n;}\n", "writable"),
         ("global_var", "int counter = 3; int g(void){return counter++;}\n", "writable"),
+        ("unprefixed", "int tcp_input(int v){return v + 1;}\n", "without the internal prefix"),
     ],
 )
 def test_checker_rejects_forbidden(tmp_path, repo_dir, name, source, reason):
@@ -38,7 +39,8 @@ def test_checker_rejects_forbidden(tmp_path, repo_dir, name, source, reason):
 
 def test_checker_accepts_freestanding(tmp_path, repo_dir):
     obj = compile_obj(tmp_path, "ok", "#include <string.h>\nstatic const int t[2]={1,2};\n"
-                      "int f(char *d, const char *s, unsigned long n){memcpy(d,s,n);return t[n&1];}\n")
+                      "int mtcp_f(char *d, const char *s, unsigned long n){memcpy(d,s,n);return t[n&1];}\n"
+                      "int microtcp_g(void){return 1;}\nint wire_h(void){return 2;}\n")
     r = subprocess.run([str(repo_dir / CHECK), str(obj)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

@@ -30,7 +30,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 def chromium():
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("chromium is not installed (Debian package chromium; tools/lib-deps.sh)")
+        pytest.skip("chromium not installed (Debian package chromium; tools/lib-deps.sh)")
     return CHROMIUM
 
 

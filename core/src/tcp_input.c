@@ -541,10 +541,14 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
     t->delack_bytes += n + extra;
     mtcp_tcb_notify(st, t);
     /* RFC 5681 4.2: ACK at once when a hole is filled; otherwise at least
-     * every second full-sized segment, else within the delayed-ACK time. */
+     * every second full-sized segment, else within the delayed-ACK time.
+     * "Full-sized" is the sender's SMSS, i.e. the negotiated MSS (t->mss,
+     * options taken off), not our own configured one: with a peer whose MSS
+     * is smaller, two of its full segments never added up to two of ours, so
+     * a sender with a small cwnd waited out the whole delayed-ACK timer on
+     * every flight. */
     if (extra || t->ooo.count || dsack_now) return true;
-    if (t->delack_bytes >= 2u * st->cfg.tcp_mss - (uint32_t)((t->flags & TF_TS) ? 24 : 0))
-      return true;
+    if (t->delack_bytes >= 2u * t->mss) return true;
     if (!t->t_delack) t->t_delack = st->now + st->cfg.tcp_delack_us;
     return false;
   }

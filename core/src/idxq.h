@@ -3,16 +3,18 @@
  * 16-bit index, linked through a uint16_t field inside each element. One
  * implementation for the frame free list, the transmit queue and the ARP wait
  * list (all linked through struct frame.next: a frame is on one list at a
- * time) and any other pool list of the core.
+ * time), TCP's free connection-block list and listeners' accept queues (linked
+ * through struct tcb.next) and TCP's output list (struct tcb.out_next).
  *
  * A list is a struct idxq (head, tail, length); the element array is described
  * by a struct idxq_pool (base, element size, offset of the link field, element
  * count), so the functions are generic yet inline to plain index arithmetic.
  * Removal while walking: idxq_unlink(q, pool, prev, i) with prev the element
- * before i (IDXQ_NONE if i is the head).
+ * before i (IDXQ_NONE if i is the head); idxq_remove(q, pool, i) finds prev.
  */
 #ifndef MICROTCP_IDXQ_H
 #define MICROTCP_IDXQ_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +80,18 @@ static inline void idxq_unlink(struct idxq *q, const struct idxq_pool *p, uint16
   if (q->tail == i) q->tail = prev;
   *idxq_link(p, i) = IDXQ_NONE;
   q->len--;
+}
+
+/* Remove i wherever it is on q (a walk from the head to find its predecessor:
+ * O(position)). Returns false, leaving q alone, if i is not on q. */
+static inline bool idxq_remove(struct idxq *q, const struct idxq_pool *p, uint16_t i) {
+  uint16_t prev = IDXQ_NONE;
+  for (uint16_t j = q->head; j != IDXQ_NONE; prev = j, j = idxq_next(p, j)) {
+    if (j != i) continue;
+    idxq_unlink(q, p, prev, i);
+    return true;
+  }
+  return false;
 }
 
 /* Remove and return the head, IDXQ_NONE if empty. */

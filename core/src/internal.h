@@ -8,7 +8,8 @@
  *                the end of each public call by mtcp_events_deliver)
  *   wire_*.c     stateless parse/emit (see include/microtcp/wire.h)
  *   checksum.c   internet checksum;  siphash.c  keyed PRF
- *   idxq.h       index-linked queues (frame free list, tx queue, ARP wait list)
+ *   idxq.h       index-linked queues (frame free list, tx queue, ARP wait list,
+ *                TCP's free list, output list and accept queues)
  *   assembler.c  range list of received bytes (TCP out-of-order, IPv4 reassembly)
  *   arp.c        neighbour cache, requests/replies, frames waiting for resolution
  *   ipv4.c       routing, input validation, reassembly, output + fragmentation

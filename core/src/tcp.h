@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "idxq.h"
 #include "microtcp/microtcp.h"
 struct microtcp_stack;
 struct carve;
@@ -20,8 +21,9 @@ struct tcp_state {
   struct asm_range *ooo_mem;
   uint16_t *hash;                 /* buckets of tcb indices, chained by tcb.hnext */
   uint32_t hash_mask;
-  uint16_t free_head;             /* free tcb list */
-  uint16_t out_head, out_tail;    /* connections that may have output */
+  struct idxq free_q;             /* free tcbs, linked by tcb.next (used as a stack) */
+  struct idxq out_q;              /* connections that may have output, linked by
+                                   * tcb.out_next (FIFO; each flagged TF_OUTLISTED) */
   uint32_t tcbs_in_use, listeners_in_use;
   uint32_t challenge_tokens;      /* RFC 5961 7: global budget left this second */
   bool challenge_started;         /* challenge_second holds a drawn second */

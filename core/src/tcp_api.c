@@ -24,18 +24,33 @@ int mtcp_tcp_init(struct microtcp_stack *st, struct carve *c) {
   if (c->base == NULL) return MICROTCP_OK; /* footprint pass */
   tcp->hash_mask = nb - 1;
   for (uint32_t i = 0; i < nb; i++) tcp->hash[i] = TCP_NONE;
+  struct idxq_pool pool = mtcp_tcb_pool(st);
+  idxq_init(&tcp->free_q);
+  idxq_init(&tcp->out_q);
   for (uint16_t i = 0; i < cfg->max_tcp; i++) {
-    tcp->tcbs[i].next = i + 1 < cfg->max_tcp ? (uint16_t)(i + 1) : (uint16_t)TCP_NONE;
     tcp->tcbs[i].state = MICROTCP_CLOSED;
+    idxq_push_tail(&tcp->free_q, &pool, i); /* block 0 is taken first */
   }
-  tcp->free_head = cfg->max_tcp ? (uint16_t)0 : (uint16_t)TCP_NONE;
-  tcp->out_head = tcp->out_tail = TCP_NONE;
   return MICROTCP_OK;
 }
 
 /* ---- handles ----------------------------------------------------------------------------- */
 uint16_t mtcp_tcb_index(const struct microtcp_stack *st, const struct tcb *t) {
   return (uint16_t)(t - st->tcp.tcbs);
+}
+
+_Static_assert(TCP_NONE == IDXQ_NONE, "tcb links are idxq links");
+
+struct idxq_pool mtcp_tcb_pool(const struct microtcp_stack *st) {
+  struct idxq_pool p = {(uint8_t *)st->tcp.tcbs, sizeof(struct tcb), offsetof(struct tcb, next),
+                        st->cfg.max_tcp};
+  return p;
+}
+
+struct idxq_pool mtcp_tcb_out_pool(const struct microtcp_stack *st) {
+  struct idxq_pool p = {(uint8_t *)st->tcp.tcbs, sizeof(struct tcb),
+                        offsetof(struct tcb, out_next), st->cfg.max_tcp};
+  return p;
 }
 
 int mtcp_tcb_handle(const struct microtcp_stack *st, const struct tcb *t) {
@@ -190,7 +205,7 @@ static struct tcb *most_stalled(struct microtcp_stack *st) {
 static void tcb_reset_and_free(struct microtcp_stack *st, struct tcb *t);
 
 bool mtcp_tcp_pool_has_room(const struct microtcp_stack *st) {
-  if (st->tcp.free_head != TCP_NONE) return true;
+  if (st->tcp.free_q.len) return true;
   for (uint16_t i = 0; i < st->cfg.max_tcp; i++)
     if (st->tcp.tcbs[i].in_use && st->tcp.tcbs[i].state == MICROTCP_TIME_WAIT) return true;
   return false;
@@ -198,20 +213,15 @@ bool mtcp_tcp_pool_has_room(const struct microtcp_stack *st) {
 
 void mtcp_tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t) {
   uint16_t me = mtcp_tcb_index(st, t), li = (uint16_t)(l - st->tcp.listeners);
+  struct idxq_pool pool = mtcp_tcb_pool(st);
   t->flags |= TF_IN_ACCEPTQ;
-  t->next = TCP_NONE;
-  if (l->acc_tail == TCP_NONE)
-    l->acc_head = me;
-  else
-    st->tcp.tcbs[l->acc_tail].next = me;
-  l->acc_tail = me;
-  l->ready++;
+  idxq_push_tail(&l->acc, &pool, me);
   mtcp_notify(st, handle_make(HK_LISTENER, l->gen, li));
 }
 
 struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
   struct tcp_state *tcp = &st->tcp;
-  if (tcp->free_head == TCP_NONE) {
+  if (tcp->free_q.len == 0) {
     /* Pool exhausted: reuse the oldest TIME_WAIT block (its only job is to
      * absorb stray segments), then, for passive opens, the oldest half-open
      * connection (SYN-flood protection by eviction), then the connection
@@ -234,14 +244,14 @@ struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) 
         tcb_reset_and_free(st, victim);
       }
       victim = NULL;
-      if (tcp->free_head == TCP_NONE) return NULL;
+      if (tcp->free_q.len == 0) return NULL;
     }
     if (victim) mtcp_tcb_terminate(st, victim, MICROTCP_ECONNABORTED);
-    if (tcp->free_head == TCP_NONE) return NULL;
+    if (tcp->free_q.len == 0) return NULL;
   }
-  struct tcb *t = &tcp->tcbs[tcp->free_head];
+  struct idxq_pool pool = mtcp_tcb_pool(st);
+  struct tcb *t = &tcp->tcbs[idxq_pop_head(&tcp->free_q, &pool)];
   MICROTCP_ASSERT(!t->in_use && tcp->tcbs_in_use < st->cfg.max_tcp);
-  tcp->free_head = t->next;
   uint16_t gen = (uint16_t)((t->gen + 1) & 0x0fff);
   uint16_t idx = mtcp_tcb_index(st, t);
   memset(t, 0, sizeof *t);
@@ -264,38 +274,20 @@ struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) 
 
 static void output_list_remove(struct microtcp_stack *st, struct tcb *t) {
   if (!(t->flags & TF_OUTLISTED)) return;
-  uint16_t me = mtcp_tcb_index(st, t), prev = TCP_NONE, i = st->tcp.out_head;
-  while (i != TCP_NONE && i != me) {
-    prev = i;
-    i = st->tcp.tcbs[i].out_next;
-  }
-  MICROTCP_ASSERT(i != TCP_NONE); /* TF_OUTLISTED: it is on the list */
-  if (i == TCP_NONE) return;
-  if (prev == TCP_NONE)
-    st->tcp.out_head = t->out_next;
-  else
-    st->tcp.tcbs[prev].out_next = t->out_next;
-  if (st->tcp.out_tail == me) st->tcp.out_tail = prev;
+  struct idxq_pool pool = mtcp_tcb_out_pool(st);
+  bool found = idxq_remove(&st->tcp.out_q, &pool, mtcp_tcb_index(st, t));
+  MICROTCP_ASSERT(found); /* TF_OUTLISTED: it is on the list */
+  if (!found) return;
   t->flags &= ~(uint32_t)TF_OUTLISTED;
-  t->out_next = TCP_NONE;
 }
 
 static void acceptq_remove(struct microtcp_stack *st, struct tcb *t) {
   if (!(t->flags & TF_IN_ACCEPTQ) || t->listener == TCP_NONE) return;
   struct tcp_listener *l = &st->tcp.listeners[t->listener];
-  uint16_t me = mtcp_tcb_index(st, t), prev = TCP_NONE, i = l->acc_head;
-  while (i != TCP_NONE && i != me) {
-    prev = i;
-    i = st->tcp.tcbs[i].next;
-  }
-  MICROTCP_ASSERT(i != TCP_NONE); /* TF_IN_ACCEPTQ: it is on the queue */
-  if (i == TCP_NONE) return;
-  if (prev == TCP_NONE)
-    l->acc_head = t->next;
-  else
-    st->tcp.tcbs[prev].next = t->next;
-  if (l->acc_tail == me) l->acc_tail = prev;
-  l->ready--;
+  struct idxq_pool pool = mtcp_tcb_pool(st);
+  bool found = idxq_remove(&l->acc, &pool, mtcp_tcb_index(st, t));
+  MICROTCP_ASSERT(found); /* TF_IN_ACCEPTQ: it is on the queue */
+  if (!found) return;
   t->flags &= ~(uint32_t)TF_IN_ACCEPTQ;
 }
 
@@ -315,9 +307,9 @@ void mtcp_tcb_free(struct microtcp_stack *st, struct tcb *t) {
   t->gen = (uint16_t)((gen + 1) & 0x0fff); /* stale handles die here */
   t->state = MICROTCP_CLOSED;
   t->owner = OWN_ORPHAN;
-  t->next = st->tcp.free_head;
   t->hnext = t->out_next = t->listener = TCP_NONE;
-  st->tcp.free_head = mtcp_tcb_index(st, t);
+  struct idxq_pool pool = mtcp_tcb_pool(st);
+  idxq_push_head(&st->tcp.free_q, &pool, mtcp_tcb_index(st, t)); /* LIFO: reused first */
   st->tcp.tcbs_in_use--;
 }
 
@@ -391,7 +383,7 @@ static int api_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backl
     l->in_use = true;
     l->port = port;
     l->backlog = (uint16_t)backlog;
-    l->acc_head = l->acc_tail = TCP_NONE;
+    idxq_init(&l->acc);
     mtcp_tcp_sockopts_default(&st->cfg, &l->opt, &l->flags);
     st->tcp.listeners_in_use++;
     return listener_handle(st, l);
@@ -403,8 +395,8 @@ static int api_accept(microtcp_stack *st, uint64_t now, int listener, microtcp_e
   if (now > st->now) st->now = now;
   struct tcp_listener *l = listener_from_handle(st, listener);
   if (!l) return MICROTCP_EBADF;
-  if (l->acc_head == TCP_NONE) return MICROTCP_EAGAIN;
-  struct tcb *t = &st->tcp.tcbs[l->acc_head];
+  if (l->acc.len == 0) return MICROTCP_EAGAIN;
+  struct tcb *t = &st->tcp.tcbs[l->acc.head];
   acceptq_remove(st, t);
   t->owner = OWN_APP;
   t->listener = TCP_NONE;
@@ -627,7 +619,7 @@ int mtcp_tcp_local_port(const struct microtcp_stack *st, int h) {
 
 unsigned mtcp_tcp_poll(const struct microtcp_stack *st, int h) {
   const struct tcp_listener *l = listener_from_handle(st, h);
-  if (l) return l->ready ? MICROTCP_READABLE : 0;
+  if (l) return l->acc.len ? MICROTCP_READABLE : 0;
   const struct tcb *t = mtcp_tcb_from_handle(st, h);
   if (!t) return 0;
   unsigned r = 0;
@@ -832,49 +824,59 @@ void tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
   check_timers(t);
 }
 
+/* The shape of an idxq over the tcb array: at most max_tcp links from the
+ * head, the last one the tail, as many as its length. Returns that length. */
+static uint32_t check_tcb_queue(const struct microtcp_stack *st, const struct idxq *q,
+                                const struct idxq_pool *pool) {
+  uint32_t n = 0;
+  uint16_t last = IDXQ_NONE;
+  for (uint16_t i = q->head; i != IDXQ_NONE; last = i, i = idxq_next(pool, i)) {
+    MICROTCP_ASSERT(i < st->cfg.max_tcp);
+    MICROTCP_ASSERT(++n <= st->cfg.max_tcp);
+  }
+  MICROTCP_ASSERT(q->tail == last && q->len == n);
+  return n;
+}
+
 /* Free list: only free blocks, as many as are not in use. */
 static void check_free_list(const struct microtcp_stack *st, uint32_t in_use) {
   const struct tcp_state *tcp = &st->tcp;
-  uint32_t n = 0;
-  for (uint16_t i = tcp->free_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
-    MICROTCP_ASSERT(i < st->cfg.max_tcp && !tcp->tcbs[i].in_use);
-    MICROTCP_ASSERT(++n <= st->cfg.max_tcp);
-  }
+  struct idxq_pool pool = mtcp_tcb_pool(st);
+  uint32_t n = check_tcb_queue(st, &tcp->free_q, &pool);
+  for (uint16_t i = tcp->free_q.head; i != IDXQ_NONE; i = idxq_next(&pool, i))
+    MICROTCP_ASSERT(!tcp->tcbs[i].in_use);
   MICROTCP_ASSERT(n + in_use == st->cfg.max_tcp);
 }
 
-/* Output list: exactly the blocks flagged TF_OUTLISTED, tail last. */
+/* Output list: exactly the blocks flagged TF_OUTLISTED. */
 static void check_output_list(const struct microtcp_stack *st, uint32_t outlisted) {
   const struct tcp_state *tcp = &st->tcp;
-  uint32_t n = 0;
-  for (uint16_t i = tcp->out_head; i != TCP_NONE; i = tcp->tcbs[i].out_next) {
-    MICROTCP_ASSERT(i < st->cfg.max_tcp && tcp->tcbs[i].in_use);
-    MICROTCP_ASSERT(tcp->tcbs[i].flags & TF_OUTLISTED);
-    MICROTCP_ASSERT(++n <= st->cfg.max_tcp);
-    if (tcp->tcbs[i].out_next == TCP_NONE) MICROTCP_ASSERT(tcp->out_tail == i);
-  }
+  struct idxq_pool pool = mtcp_tcb_out_pool(st);
+  uint32_t n = check_tcb_queue(st, &tcp->out_q, &pool);
+  for (uint16_t i = tcp->out_q.head; i != IDXQ_NONE; i = idxq_next(&pool, i))
+    MICROTCP_ASSERT(tcp->tcbs[i].in_use && (tcp->tcbs[i].flags & TF_OUTLISTED));
   MICROTCP_ASSERT(n == outlisted);
 }
 
-/* A listener's accept queue holds `ready` established blocks of its own;
+/* A listener's accept queue holds its established blocks (acc.len of them);
  * its other blocks are the `half_open` ones. */
 static void check_listener(const struct microtcp_stack *st, uint16_t li) {
   const struct tcp_state *tcp = &st->tcp;
   const struct tcp_listener *l = &tcp->listeners[li];
-  uint32_t queued = 0, half_open = 0;
-  for (uint16_t i = l->acc_head; i != TCP_NONE; i = tcp->tcbs[i].next) {
+  struct idxq_pool pool = mtcp_tcb_pool(st);
+  uint32_t half_open = 0;
+  check_tcb_queue(st, &l->acc, &pool);
+  for (uint16_t i = l->acc.head; i != IDXQ_NONE; i = idxq_next(&pool, i)) {
     const struct tcb *t = &tcp->tcbs[i];
-    MICROTCP_ASSERT(i < st->cfg.max_tcp && t->in_use && (t->flags & TF_IN_ACCEPTQ));
+    MICROTCP_ASSERT(t->in_use && (t->flags & TF_IN_ACCEPTQ));
     MICROTCP_ASSERT(t->owner == OWN_LISTENER && t->listener == li);
-    MICROTCP_ASSERT(++queued <= st->cfg.max_tcp);
-    if (t->next == TCP_NONE) MICROTCP_ASSERT(l->acc_tail == i);
   }
   for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
     const struct tcb *t = &tcp->tcbs[i];
     if (t->in_use && t->owner == OWN_LISTENER && t->listener == li && !(t->flags & TF_IN_ACCEPTQ))
       half_open++;
   }
-  MICROTCP_ASSERT(queued == l->ready && half_open == l->half_open);
+  MICROTCP_ASSERT(half_open == l->half_open);
 }
 
 void tcp_check(const struct microtcp_stack *st) {

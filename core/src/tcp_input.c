@@ -145,7 +145,7 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
     st->ctr.drop_tcp_peer_limit++; /* as for a SYN: one address may not take every block */
     return true;
   }
-  if (l->ready >= l->backlog) {
+  if (l->acc.len >= l->backlog) {
     st->ctr.drop_tcp_backlog++; /* dropped: the peer's retransmission may find room */
     return true;
   }
@@ -191,7 +191,7 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
     return;
   }
   if (!has(s, WIRE_TCP_SYN) || has(s, WIRE_TCP_FIN)) return;
-  if (l->ready >= l->backlog) {
+  if (l->acc.len >= l->backlog) {
     st->ctr.drop_tcp_backlog++; /* accept queue full: the peer retries its SYN */
     return;
   }

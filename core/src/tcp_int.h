@@ -99,9 +99,9 @@ struct tcb {
   uint32_t flags;
 
   uint16_t listener;          /* listener index while OWN_LISTENER */
-  uint16_t next;              /* free list / accept queue link */
+  uint16_t next;              /* idxq link: free list or accept queue */
   uint16_t hnext;             /* hash chain */
-  uint16_t out_next;          /* output list link */
+  uint16_t out_next;          /* idxq link: output list */
 
   uint32_t remote_ip;
   uint16_t lport, rport;
@@ -164,8 +164,8 @@ struct tcp_listener {
   uint16_t port;
   uint16_t backlog;
   uint16_t half_open;         /* SYN_RECEIVED connections of this listener */
-  uint16_t ready;             /* connections on the accept queue */
-  uint16_t acc_head, acc_tail;
+  struct idxq acc;            /* accept queue (FIFO, linked by tcb.next; .len ready
+                               * connections, each flagged TF_IN_ACCEPTQ) */
   /* options inherited by accepted connections */
   uint32_t flags;             /* TCP_OPT_FLAGS bits */
   struct tcp_sockopts opt;
@@ -175,6 +175,10 @@ struct tcp_listener {
 struct tcb *mtcp_tcb_from_handle(const struct microtcp_stack *st, int h);
 int mtcp_tcb_handle(const struct microtcp_stack *st, const struct tcb *t);
 uint16_t mtcp_tcb_index(const struct microtcp_stack *st, const struct tcb *t);
+/* The tcb array as idxq element arrays: linked by tcb.next (free list, accept
+ * queues) or by tcb.out_next (output list). */
+struct idxq_pool mtcp_tcb_pool(const struct microtcp_stack *st);
+struct idxq_pool mtcp_tcb_out_pool(const struct microtcp_stack *st);
 struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open);
 /* Does remote address rip hold cfg.tcp_max_per_peer connections already? */
 bool mtcp_tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip);

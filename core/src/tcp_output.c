@@ -25,22 +25,15 @@ uint32_t mtcp_tcp_flight(const struct tcb *t) { return t->snd_nxt - t->snd_una; 
 void mtcp_tcb_want_output(struct microtcp_stack *st, struct tcb *t) {
   if (t->flags & TF_OUTLISTED) return;
   t->flags |= TF_OUTLISTED;
-  t->out_next = TCP_NONE;
-  uint16_t me = mtcp_tcb_index(st, t);
-  if (st->tcp.out_tail == TCP_NONE)
-    st->tcp.out_head = me;
-  else
-    st->tcp.tcbs[st->tcp.out_tail].out_next = me;
-  st->tcp.out_tail = me;
+  struct idxq_pool pool = mtcp_tcb_out_pool(st);
+  idxq_push_tail(&st->tcp.out_q, &pool, mtcp_tcb_index(st, t));
 }
 
 static struct tcb *output_list_pop(struct microtcp_stack *st) {
-  uint16_t i = st->tcp.out_head;
-  if (i == TCP_NONE) return NULL;
+  struct idxq_pool pool = mtcp_tcb_out_pool(st);
+  uint16_t i = idxq_pop_head(&st->tcp.out_q, &pool);
+  if (i == IDXQ_NONE) return NULL;
   struct tcb *t = &st->tcp.tcbs[i];
-  st->tcp.out_head = t->out_next;
-  if (st->tcp.out_head == TCP_NONE) st->tcp.out_tail = TCP_NONE;
-  t->out_next = TCP_NONE;
   t->flags &= ~(uint32_t)TF_OUTLISTED;
   return t;
 }

@@ -1,6 +1,7 @@
 /*
  * The shared building blocks of core/src: the index-linked queue (idxq.h:
- * frame free list, transmit queue, ARP wait list) and the range list's walk
+ * frame free list, transmit queue, ARP wait list, TCP's free list, output list
+ * and accept queues) and the range list's walk
  * (assembler.h: TCP out-of-order data and IPv4 reassembly), each against a
  * simple model.
  */
@@ -38,7 +39,7 @@ static void idxq_matches_a_model_under_random_operations(void) {
   size_t mlen = 0;
   bool on[N] = {false};
   for (int step = 0; step < 20000; step++) {
-    uint32_t op = rnd(4);
+    uint32_t op = rnd(5);
     if (op <= 1 && mlen < N) {
       uint16_t i;
       do i = (uint16_t)rnd(N); while (on[i]);
@@ -63,6 +64,17 @@ static void idxq_matches_a_model_under_random_operations(void) {
       idxq_unlink(&q, &pool, prev, model[k]);
       on[model[k]] = false;
       memmove(model + k, model + k + 1, (--mlen - k) * sizeof model[0]);
+    } else if (op == 4) {
+      /* idxq_remove of any index: found and removed iff it is on the list. */
+      uint16_t i = (uint16_t)rnd(N);
+      bool was_on = on[i];
+      CHECK_EQ(idxq_remove(&q, &pool, i), was_on);
+      if (was_on) {
+        size_t k = 0;
+        while (model[k] != i) k++;
+        on[i] = false;
+        memmove(model + k, model + k + 1, (--mlen - k) * sizeof model[0]);
+      }
     }
     CHECK_EQ(q.len, mlen);
     CHECK_EQ(q.head, mlen ? model[0] : IDXQ_NONE);

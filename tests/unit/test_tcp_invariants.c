@@ -94,7 +94,7 @@ static void pool_count_off(microtcp_stack *st, struct tcb *t) {
 
 /* On the output list by flag but not by link: list membership. */
 static void outlisted_flag_without_link(microtcp_stack *st, struct tcb *t) {
-  st->tcp.out_head = st->tcp.out_tail = TCP_NONE;
+  idxq_init(&st->tcp.out_q);
   t->flags |= TF_OUTLISTED;
   tcp_check(st);
 }

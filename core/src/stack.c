@@ -304,7 +304,7 @@ static void input_frame(microtcp_stack *st, uint64_t now, const void *frame, siz
 void microtcp_input(microtcp_stack *st, uint64_t now, const void *frame, size_t len) {
   MICROTCP_ASSERT(st->ev_delivering || st->evq_len == 0);
   input_frame(st, now, frame, len);
-  tcp_check(st);
+  mtcp_tcp_check(st);
   mtcp_events_deliver(st);
 }
 
@@ -316,7 +316,7 @@ int microtcp_output_frame(microtcp_stack *st, uint64_t now, const uint8_t **fram
   if (st->tx_lent == FRAME_NONE) {
     if (st->txq.head == FRAME_NONE) {
       mtcp_tcp_output_pending(st);
-      tcp_check(st);
+      mtcp_tcp_check(st);
       mtcp_events_deliver(st); /* (segment generation records none today) */
     }
     struct frame *f = txq_pop(st);

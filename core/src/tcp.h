@@ -47,8 +47,8 @@ int mtcp_tcp_local_port(const struct microtcp_stack *st, int h);
 /* MICROTCP_ASSERT every connection block and listener and the lists linking
  * them (tcp_api.c): O(max_tcp), so only with MICROTCP_ASSERTS; else nothing. */
 #ifdef MICROTCP_ASSERTS
-void tcp_check(const struct microtcp_stack *st);
+void mtcp_tcp_check(const struct microtcp_stack *st);
 #else
-static inline void tcp_check(const struct microtcp_stack *st) { (void)st; }
+static inline void mtcp_tcp_check(const struct microtcp_stack *st) { (void)st; }
 #endif
 #endif

@@ -801,7 +801,7 @@ static void check_owner(const struct microtcp_stack *st, const struct tcb *t) {
     MICROTCP_ASSERT(mtcp_tcb_lookup((struct microtcp_stack *)st, t->remote_ip, t->rport, t->lport) == t);
 }
 
-void tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
+void mtcp_tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
   MICROTCP_ASSERT(t >= st->tcp.tcbs && mtcp_tcb_index(st, t) < st->cfg.max_tcp);
   MICROTCP_ASSERT(t->in_use);
   MICROTCP_ASSERT(t->state <= MICROTCP_TIME_WAIT && t->state != MICROTCP_LISTEN);
@@ -879,7 +879,7 @@ static void check_listener(const struct microtcp_stack *st, uint16_t li) {
   MICROTCP_ASSERT(half_open == l->half_open);
 }
 
-void tcp_check(const struct microtcp_stack *st) {
+void mtcp_tcp_check(const struct microtcp_stack *st) {
   const struct tcp_state *tcp = &st->tcp;
   uint32_t in_use = 0, outlisted = 0, listeners = 0;
   for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
@@ -887,7 +887,7 @@ void tcp_check(const struct microtcp_stack *st) {
     if (!t->in_use) continue;
     in_use++;
     if (t->flags & TF_OUTLISTED) outlisted++;
-    tcb_check(st, t);
+    mtcp_tcb_check(st, t);
   }
   MICROTCP_ASSERT(in_use == tcp->tcbs_in_use && in_use <= st->cfg.max_tcp);
   check_free_list(st, in_use);
@@ -906,7 +906,7 @@ void tcp_check(const struct microtcp_stack *st) {
  * mtcp_events_deliver): the application sees them with every block consistent and
  * may call back into the stack from its callback. */
 static int delivered(struct microtcp_stack *st, int ret) {
-  tcp_check(st);
+  mtcp_tcp_check(st);
   mtcp_events_deliver(st);
   return ret;
 }

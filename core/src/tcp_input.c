@@ -978,7 +978,7 @@ void mtcp_tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
     MICROTCP_ASSERT(seq_ge(t->rcv_nxt, rcv_nxt0)); /* left edge of the receive window */
     MICROTCP_ASSERT(seq_ge(t->rcv_adv, rcv_adv0)); /* its right edge, as advertised */
   }
-  if (t->in_use) tcb_check(st, t);
+  if (t->in_use) mtcp_tcb_check(st, t);
 }
 
 /* ---- ICMP errors (RFC 1122 4.2.3.9, RFC 5927) ------------------------------------------------ */

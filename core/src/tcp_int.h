@@ -243,9 +243,9 @@ uint64_t mtcp_tcb_deadline(const struct tcb *t);
 /* One connection block: pool bounds, sequence order (snd_una <= snd_nxt <=
  * snd_max, the send buffer between them), buffer and SACK scoreboard bounds,
  * owner and list membership, state/timer consistency, hash membership. */
-void tcb_check(const struct microtcp_stack *st, const struct tcb *t);
+void mtcp_tcb_check(const struct microtcp_stack *st, const struct tcb *t);
 #else
-static inline void tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
+static inline void mtcp_tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
   (void)st, (void)t;
 }
 #endif

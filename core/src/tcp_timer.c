@@ -201,5 +201,5 @@ void mtcp_tcp_advance(struct microtcp_stack *st, uint64_t now) {
     if (t->in_use && t->state != MICROTCP_CLOSED && mtcp_tcb_deadline(t) <= now)
       tcb_advance(st, t, now);
   }
-  tcp_check(st);
+  mtcp_tcp_check(st);
 }

@@ -1,5 +1,5 @@
 /*
- * MICROTCP_ASSERT in TCP (core/src/invariant.h, tcb_check / tcp_check in
+ * MICROTCP_ASSERT in TCP (core/src/invariant.h, mtcp_tcb_check / mtcp_tcp_check in
  * tcp_api.c). In a build with MICROTCP_ASSERTS (the asan and fuzz presets) a
  * forked child that breaks an invariant and asks the core to check must die
  * by the trap instruction (SIGILL or SIGTRAP); in the default build the checks
@@ -74,7 +74,7 @@ static void expect_trap_iff_asserts(int sig, const char *what) {
 /* snd_una above snd_nxt: sequence order. */
 static void una_beyond_nxt(microtcp_stack *st, struct tcb *t) {
   t->snd_una = t->snd_nxt + 100;
-  tcb_check(st, t);
+  mtcp_tcb_check(st, t);
 }
 
 /* A SACK range beyond anything sent: scoreboard bounds. */
@@ -82,21 +82,21 @@ static void sack_beyond_snd_max(microtcp_stack *st, struct tcb *t) {
   t->sb.count = 1;
   t->sb.blk[0].left = t->snd_max + 10;
   t->sb.blk[0].right = t->snd_max + 20;
-  tcb_check(st, t);
+  mtcp_tcb_check(st, t);
 }
 
 /* The pool's in-use count disagrees with the blocks: pool bounds. */
 static void pool_count_off(microtcp_stack *st, struct tcb *t) {
   (void)t;
   st->tcp.tcbs_in_use += 1;
-  tcp_check(st);
+  mtcp_tcp_check(st);
 }
 
 /* On the output list by flag but not by link: list membership. */
 static void outlisted_flag_without_link(microtcp_stack *st, struct tcb *t) {
   idxq_init(&st->tcp.out_q);
   t->flags |= TF_OUTLISTED;
-  tcp_check(st);
+  mtcp_tcp_check(st);
 }
 
 /* TIME-WAIT with a retransmission timer armed: state/timer consistency. */
@@ -104,7 +104,7 @@ static void time_wait_with_rexmt(microtcp_stack *st, struct tcb *t) {
   t->state = MICROTCP_TIME_WAIT;
   t->t_2msl = st->now + 1;
   t->t_rexmt = st->now + 1;
-  tcb_check(st, t);
+  mtcp_tcb_check(st, t);
 }
 
 static void consistent_states_pass(void) {
@@ -116,8 +116,8 @@ static void consistent_states_pass(void) {
   p.loss_ppm = 30000;
   p.reorder_ppm = 30000;
   pair_run_until(&p, p.now + 20000000);
-  tcp_check(p.st[0]);
-  tcp_check(p.st[1]);
+  mtcp_tcp_check(p.st[0]);
+  mtcp_tcp_check(p.st[1]);
   struct tcb *t = mtcp_tcb_from_handle(p.st[0], c);
   CHECK(t != NULL);
   if (t) CHECK_EQ(t->snd_una, t->snd_max); /* everything acknowledged */

@@ -64,8 +64,10 @@ def run_hash(sim_exe, tmp_path, name, seed, swarm):
 
 
 def is_sanitized(build_dir):
+    if os.environ.get("MICROTCP_SANITIZED") == "1":  # set by ctest
+        return True
     cache = build_dir / "CMakeCache.txt"
-    return cache.exists() and "fsanitize" in cache.read_text()
+    return cache.exists() and "MICROTCP_SANITIZE:BOOL=ON" in cache.read_text()
 
 
 def test_pins_cover_every_scenario():
@@ -79,6 +81,11 @@ def test_pins_cover_every_scenario():
 def test_trace_hash_pinned(build_dir, tmp_path, name, seed, swarm):
     if name == "scale-1000.ini" and is_sanitized(build_dir):
         pytest.skip("scale-1000 runs in the default (unsanitized) build only")
+    if is_sanitized(build_dir) and (seed is not None or swarm):
+        # Under ASan every run costs ~10x; the sanitizer build checks each
+        # scenario's own seed (with MICROTCP_ASSERT on), the rest run in the
+        # default build. Keeps the test command under its 25-minute budget.
+        pytest.skip("other seeds run in the default (unsanitized) build")
     exe = build_dir / "sim" / "microtcp-sim"
     assert exe.exists(), f"{exe} was not built"
     got = run_hash(exe, tmp_path, name, seed, swarm)

@@ -26,7 +26,7 @@ bad_data=$(objdump -t "$lib" 2>/dev/null | awk '$0 ~ /^[0-9a-f]+ / {
     sec=""; for (i = 1; i <= NF; i++) if ($i ~ /^\./ || $i == "*COM*") { sec=$i; break }
     if ($NF == sec) next  # the section symbol itself (some assemblers emit one per section)
     if ((sec ~ /^\.(data|bss)/ && sec !~ /^\.data\.rel\.ro/) || sec == "*COM*") print sec, $NF }' |
-  grep -Ev '__(asan|ubsan|sancov|llvm|gcov|profc|profd)|\.L|asan\.module' | sort -u || true)
+  grep -Ev '__(asan|odr_asan|ubsan|sancov|llvm|gcov|profc|profd)|\.L|asan\.module' | sort -u || true)
 # Defined globals (text, data, rodata, bss, common) outside the three prefixes.
 bad_names=$(nm -g --defined-only "$lib" | awk 'NF >= 3 && $2 ~ /^[TDRBCVW]$/ {print $NF}' |
   grep -Ev '^(microtcp_|wire_|mtcp_)' | grep -Ev '^(__.*|_GLOBAL_OFFSET_TABLE_)$' | sort -u || true)

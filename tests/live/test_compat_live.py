@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from test_tap_hostile import _why_not as _why_not_tap
 from test_tap_live import Netns
 
 pytestmark = pytest.mark.live
@@ -20,18 +21,12 @@ TAP_IP, STACK_IP = "10.0.0.5", "10.0.0.4"  # the seed's examples' addresses
 
 
 def _why_not():
-    if os.environ.get("MICROTCP_SANITIZED") == "1":
-        return "live tests run in the default (unsanitized) build"
-    if os.geteuid() != 0:
-        return "needs root (network namespaces, TAP devices)"
-    if not os.path.exists("/dev/net/tun"):
-        return "needs /dev/net/tun"
-    if not shutil.which("ip"):
-        return "needs ip (iproute2)"
-    if not shutil.which("nc"):
-        return "needs nc (netcat-openbsd)"
-    if not shutil.which("curl"):
-        return "needs curl (curl)"
+    why = _why_not_tap()  # build, root, /dev/net/tun, iproute2: as the hostile probes
+    if why:
+        return why
+    for tool, package in (("nc", "netcat-openbsd"), ("curl", "curl")):
+        if not shutil.which(tool):
+            return f"needs {tool} ({package})"
     return None
 
 

@@ -461,6 +461,16 @@ BASE2 = "[sim]\nduration = 10s\n[host a]\nip = 10.0.0.1\n[host b]\nip = 10.0.0.2
 FLOW_AB = "[flow f]\ntype = ping\nclient = a\nserver = b\n"
 
 
+def assert_refused_at(sim, tmp_path, text, line, words):
+    """The scenario text is refused with exit 2 and one line 'FILE:LINE: ...words...'."""
+    f = tmp_path / "bad.ini"
+    f.write_text(text)
+    r = run(sim, "run", f, "--quiet", timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith(f"{f}:{line}: ") and words in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
 @pytest.mark.parametrize("text,line,words", [
     ("[sim]\nduration = 10s\n[host a]\nip = 10.0.0.1\n[host b]\nip = 10.0.0.1\n", 5, "has the address 10.0.0.1 of host a (line 3)"),
     ("[sim]\n[host a]\nip = 10.0.0.1\n[host b]\nip = 192.168.1.2\n", 5, "outside 10.0.0.0/8"),
@@ -480,12 +490,7 @@ FLOW_AB = "[flow f]\ntype = ping\nclient = a\nserver = b\n"
     ("[sim]\n[host a]\n[host b]\n[sim]\nseed = x\n", 5, "expected an integer seed"),
 ])
 def test_scenario_mistakes_are_refused_with_file_and_line(sim, tmp_path, text, line, words):
-    f = tmp_path / "bad.ini"
-    f.write_text(text)
-    r = run(sim, "run", f, "--quiet", timeout=60)
-    assert r.returncode == 2, r.stdout + r.stderr
-    assert r.stderr.startswith(f"{f}:{line}: ") and words in r.stderr, r.stderr
-    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert_refused_at(sim, tmp_path, text, line, words)
 
 
 def test_empty_sections_and_events_naming_a_group_work(sim, tmp_path):
@@ -612,12 +617,7 @@ def test_readme_key_reference_is_the_loaders_tables(sim):
     ("[defaults]\nip = 10.0.0.5\n[host a]\n[host b]\n", 2, "unknown key 'ip': expected mtu, drift_ppm"),
 ])
 def test_table_keys_refuse_bad_values_with_file_and_line(sim, tmp_path, text, line, words):
-    f = tmp_path / "bad.ini"
-    f.write_text(text)
-    r = run(sim, "run", f, "--quiet", timeout=60)
-    assert r.returncode == 2, r.stdout + r.stderr
-    assert r.stderr.startswith(f"{f}:{line}: ") and words in r.stderr, r.stderr
-    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert_refused_at(sim, tmp_path, text, line, words)
 
 
 def test_table_keys_reach_the_stack_config(sim, tmp_path):

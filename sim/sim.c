@@ -27,13 +27,13 @@ static bool ev_before(const struct sim_ev *x, const struct sim_ev *y) {
   return x->at < y->at || (x->at == y->at && x->seq < y->seq);
 }
 
-static void heap_push(struct sim *s, struct sim_ev ev) {
+/* Insert an event that already has its place in the order (ev.seq). */
+static void heap_insert(struct sim *s, struct sim_ev ev) {
   if (s->nheap == s->capheap) {
     s->capheap = s->capheap ? s->capheap * 2 : 1024;
     s->heap = realloc(s->heap, s->capheap * sizeof *s->heap);
     if (!s->heap) abort();
   }
-  ev.seq = s->evseq++;
   size_t i = s->nheap++;
   while (i > 0) {
     size_t parent = (i - 1) / 2;
@@ -42,6 +42,11 @@ static void heap_push(struct sim *s, struct sim_ev ev) {
     i = parent;
   }
   s->heap[i] = ev;
+}
+
+static void heap_push(struct sim *s, struct sim_ev ev) {
+  ev.seq = s->evseq++;
+  heap_insert(s, ev);
 }
 
 static struct sim_ev heap_pop(struct sim *s) {
@@ -171,8 +176,12 @@ static void log_event(struct sim *s, const char *what, const char *host, const c
 /* ---- the wire -------------------------------------------------------------------------- */
 /* Apply one direction's faults; returns the arrival time or 0 if dropped.
  * *copies is set to 2 for a duplicate. */
-static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame *f, int *copies) {
+static struct sim_frame *frame_copy(const uint8_t *data, size_t len);
+static void frame_release(struct sim_frame *f);
+
+static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame **fp, int *copies) {
   const struct sim_faults *x = &d->f;
+  struct sim_frame *f = *fp;
   d->frames++;
   d->bytes += f->len;
   *copies = 1;
@@ -229,6 +238,12 @@ static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame 
    * would have dropped that frame. The draw happens either way so the PRNG
    * stream does not shift. */
   if (ipv4 && chance(&d->rng, x->corrupt_ppm) && !f->corrupted) {
+    if (f->refs > 1) { /* shared with other hosts' deliveries: this one gets its own copy */
+      struct sim_frame *own = frame_copy(f->data, f->len);
+      own->id = f->id;
+      frame_release(f);
+      *fp = f = own;
+    }
     f->corrupted = true;
     uint64_t r = sim_rand(&d->rng);
     size_t bit = 14 * 8 + (size_t)(r % ((uint64_t)(f->len - 14) * 8u));
@@ -254,11 +269,57 @@ static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame 
 static struct sim_frame *frame_copy(const uint8_t *data, size_t len) {
   struct sim_frame *f = malloc(sizeof *f + len);
   if (!f) abort();
+  f->refs = 1;
   f->len = (uint16_t)len;
   f->corrupted = false;
   f->id = 0;
   memcpy(f->data, data, len);
   return f;
+}
+
+static void frame_release(struct sim_frame *f) {
+  if (f && --f->refs == 0) free(f);
+}
+
+/* ---- arrival queues ---------------------------------------------------------------------- *
+ * A link delivers in the order frames were put on it, except for jitter and
+ * reordering. So each host keeps its arriving frames in a FIFO and only the
+ * FIFO's head has an event in the heap; a frame that would arrive before the
+ * FIFO's tail (jitter, reorder) gets its own heap event instead. Each delivery
+ * takes its sequence number when it is scheduled, exactly as a heap event
+ * would, so the order of the run is the same as one heap event per frame. */
+static void delivery_event(struct sim *s, int dst, struct sim_delivery *d) {
+  struct sim_ev ev = {d->at, d->seq, EV_DELIVER, dst, d->src, false, 0, d};
+  heap_insert(s, ev);
+}
+
+static void schedule_delivery(struct sim *s, int dst, int src, struct sim_frame *f, uint64_t at) {
+  struct sim_host *h = &s->hosts[dst];
+  struct sim_delivery *d = malloc(sizeof *d);
+  if (!d) abort();
+  *d = (struct sim_delivery){NULL, at, s->evseq++, src, true, f};
+  if (!h->rx_tail) {
+    h->rx_head = h->rx_tail = d;
+    delivery_event(s, dst, d);
+  } else if (at >= h->rx_tail->at) {
+    h->rx_tail->next = d;
+    h->rx_tail = d;
+  } else {
+    d->queued = false;
+    delivery_event(s, dst, d);
+  }
+}
+
+/* The delivery an EV_DELIVER event stands for leaves its queue; the next one
+ * in the host's FIFO gets the heap event. */
+static struct sim_delivery *delivery_take(struct sim *s, const struct sim_ev *ev) {
+  struct sim_delivery *d = ev->dlv;
+  if (!d->queued) return d;
+  struct sim_host *h = &s->hosts[ev->a];
+  h->rx_head = d->next;
+  if (!h->rx_head) h->rx_tail = NULL;
+  else delivery_event(s, ev->a, h->rx_head);
+  return d;
 }
 
 /* ---- the observer (report): reads only, so it never changes the run ---------------------- */
@@ -270,18 +331,19 @@ static void observe_hop(struct sim *s, int host, bool down, uint64_t t, uint32_t
 /* link_apply, telling the observer what it did to the frame (from the
  * counters it moved, so link_apply itself stays as it is). */
 static uint64_t link_apply_seen(struct sim *s, int host, bool down, struct sim_link_dir *d,
-                                uint64_t t, struct sim_frame *f, int *copies) {
-  if (!s->observer) return link_apply(d, t, f, copies);
+                                uint64_t t, struct sim_frame **fp, int *copies) {
+  if (!s->observer) return link_apply(d, t, fp, copies);
   struct sim_link_dir before = *d;
-  size_t len = f->len;
-  uint64_t at = link_apply(d, t, f, copies);
+  size_t len = (*fp)->len;
+  uint32_t id = (*fp)->id;
+  uint64_t at = link_apply(d, t, fp, copies);
   unsigned fates = 0;
   for (int k = 0; k < DROP_KINDS; k++)
     if (d->drops[k] != before.drops[k]) fates |= 1u << k;
   if (d->dup != before.dup) fates |= SIM_FATE_DUP;
   if (d->reordered != before.reordered) fates |= SIM_FATE_REORDER;
   if (d->corrupted != before.corrupted) fates |= SIM_FATE_CORRUPT;
-  observe_hop(s, host, down, t, f->id, len, fates);
+  observe_hop(s, host, down, t, id, len, fates);
   return at;
 }
 
@@ -313,40 +375,34 @@ static void maybe_inject_bug(struct sim *s, struct sim_frame *f) {
   s->bug_injected = true;
 }
 
-/* Put the frame on dst's down link. With `give`, the frame is handed over
- * (used or freed here); otherwise dst gets its own copy. */
+/* Put the frame on dst's down link. With `give`, the caller's reference is
+ * handed over; otherwise dst shares the frame (a flood: one copy for all). */
 static void deliver_to(struct sim *s, int src, int dst, struct sim_frame *orig, uint64_t t,
                        bool give) {
   struct sim_host *hd = &s->hosts[dst];
   if (s->blocked[(size_t)src * (size_t)s->nhosts + (size_t)dst]) {
     s->hosts[src].up_dir.drops[DROP_PARTITION]++;
     observe_hop(s, src, false, t, orig->id, orig->len, 1u << DROP_PARTITION);
-    if (give) free(orig);
+    if (give) frame_release(orig);
     return;
   }
   if (!hd->link_up) {
     hd->down_dir.drops[DROP_LINK_DOWN]++;
     observe_hop(s, dst, true, t, orig->id, orig->len, 1u << DROP_LINK_DOWN);
-    if (give) free(orig);
+    if (give) frame_release(orig);
     return;
   }
   struct sim_frame *f = orig;
-  if (!give) {
-    f = frame_copy(orig->data, orig->len);
-    f->corrupted = orig->corrupted;
-    f->id = orig->id;
-  }
+  if (!give) f->refs++;
   int copies;
-  uint64_t at = link_apply_seen(s, dst, true, &hd->down_dir, t, f, &copies);
+  uint64_t at = link_apply_seen(s, dst, true, &hd->down_dir, t, &f, &copies);
   if (!at) {
-    free(f);
+    frame_release(f);
     return;
   }
   for (int c = 0; c < copies; c++) {
-    struct sim_ev ev = {at + (uint64_t)c, 0, EV_DELIVER, dst, src, false, 0,
-                        c ? frame_copy(f->data, f->len) : f};
-    ev.frame->id = f->id;
-    heap_push(s, ev);
+    if (c) f->refs++; /* a duplicate: the same bytes again, one microsecond later */
+    schedule_delivery(s, dst, src, f, at + (uint64_t)c);
   }
 }
 
@@ -408,9 +464,9 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
   maybe_inject_bug(s, f);
   if (s->bug_injected != bug_before) observe_hop(s, src, false, s->now, f->id, len, SIM_FATE_BUG);
   int copies;
-  uint64_t at = link_apply_seen(s, src, false, &h->up_dir, s->now, f, &copies);
+  uint64_t at = link_apply_seen(s, src, false, &h->up_dir, s->now, &f, &copies);
   if (!at) {
-    free(f);
+    frame_release(f);
     return;
   }
   if (g->kind == SEG_SWITCH) switch_learn(g, src_mac, src);
@@ -436,7 +492,7 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
       observe_hop(s, src, false, t, f->id, len, 1u << DROP_NO_HOST);
     }
   }
-  free(f);
+  frame_release(f);
 }
 
 void sim_transmit(struct sim *s, int src, const uint8_t *data, size_t len) { transmit(s, src, data, len); }
@@ -758,7 +814,8 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
   switch (ev->kind) {
   case EV_DELIVER: {
     struct sim_host *h = &s->hosts[ev->a];
-    struct sim_frame *f = ev->frame;
+    struct sim_delivery *d = delivery_take(s, ev);
+    struct sim_frame *f = d->frame;
     if (!h->up) {
       h->down_dir.drops[DROP_HOST_DOWN]++;
       observe_hop(s, ev->a, true, s->now, f->id, f->len, 1u << DROP_HOST_DOWN);
@@ -772,7 +829,8 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
       microtcp_input(h->st, local_time(h, s->now), f->data, f->len);
       host_service(s, h);
     }
-    free(f);
+    frame_release(f);
+    free(d);
     break;
   }
   case EV_WAKE: {
@@ -973,8 +1031,17 @@ int sim_check(struct sim *s, FILE *out) {
 void sim_free(struct sim *s) {
   while (s->nheap) {
     struct sim_ev ev = heap_pop(s);
-    free(ev.frame);
+    if (ev.kind == EV_DELIVER && !ev.dlv->queued) {
+      frame_release(ev.dlv->frame);
+      free(ev.dlv);
+    }
   }
+  for (int i = 0; i < s->nhosts; i++)
+    for (struct sim_delivery *d = s->hosts[i].rx_head, *next; d; d = next) {
+      next = d->next;
+      frame_release(d->frame);
+      free(d);
+    }
   free(s->heap);
   struct host_apps *apps_table = s->apps;
   for (int i = 0; i < s->nhosts; i++) {

@@ -126,6 +126,9 @@ struct sim_host {
   uint64_t tick_at;                   /* app timer tick (UDP/ping retries), 0 = none */
   uint64_t restarts;
   struct sim_link_dir up_dir, down_dir;
+  /* Frames on the down link in arrival order ((at, seq) ascending); only the
+   * head has an event in the heap (see schedule_delivery in sim.c). */
+  struct sim_delivery *rx_head, *rx_tail;
 };
 
 enum flow_status { FLOW_PENDING = 0, FLOW_RUNNING, FLOW_DONE, FLOW_FAILED };
@@ -182,6 +185,7 @@ struct sim_event_spec {               /* a scheduled scenario event */
 #define SIM_SWARM_CONVERGE_US 300000000ull /* swarm: time flows get after the calm */
 
 struct sim_frame {
+  uint32_t refs;  /* deliveries holding it (a flooded frame is shared, copied only to corrupt) */
   uint16_t len;
   bool corrupted; /* bits flipped on an earlier hop: not again (see link_apply) */
   uint32_t id;    /* the observer's frame id (0 without an observer) */
@@ -211,13 +215,22 @@ struct sim_observer {
   void (*serviced)(void *ctx, const struct sim *s, int host, struct app *const *apps, size_t napps);
 };
 
+/* One frame on its way to one host. */
+struct sim_delivery {
+  struct sim_delivery *next;  /* in the host's arrival queue */
+  uint64_t at, seq;           /* its place in the event order */
+  int src;
+  bool queued;                /* in the host's arrival queue (else it has its own heap event) */
+  struct sim_frame *frame;
+};
+
 struct sim_ev {
   uint64_t at, seq;
   enum sim_event_kind kind;
   int a, b;
   bool one_way;
   uint64_t stamp;                     /* EV_WAKE: the wake_at it was scheduled for */
-  struct sim_frame *frame;            /* EV_DELIVER */
+  struct sim_delivery *dlv;           /* EV_DELIVER */
 };
 
 struct sim {

@@ -69,6 +69,80 @@ static struct sim_ev heap_pop(struct sim *s) {
   return top;
 }
 
+/* ---- wake heap: one entry per host -------------------------------------------------------- *
+ * A host's next microtcp_advance moves with almost every frame (each ACK
+ * re-arms the retransmission timer). One heap event per change left the event
+ * heap full of superseded wake-ups; instead each host has one slot, re-keyed
+ * in place. A wake-up takes its sequence number when it is scheduled, like
+ * any event, and the run takes the earlier of the two heaps' tops. */
+static bool wake_before(const struct sim *s, int a, int b) {
+  const struct sim_host *x = &s->hosts[a], *y = &s->hosts[b];
+  return x->wake_key < y->wake_key || (x->wake_key == y->wake_key && x->wake_seq < y->wake_seq);
+}
+
+static void wheap_set(struct sim *s, size_t i, int host) {
+  s->wheap[i] = host;
+  s->hosts[host].wake_pos = i + 1;
+}
+
+static void wheap_sift(struct sim *s, size_t i) {
+  int host = s->wheap[i];
+  while (i > 0 && wake_before(s, host, s->wheap[(i - 1) / 2])) {
+    wheap_set(s, i, s->wheap[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    int best = host;
+    if (l < s->nwheap && wake_before(s, s->wheap[l], best)) {
+      m = l;
+      best = s->wheap[l];
+    }
+    if (r < s->nwheap && wake_before(s, s->wheap[r], best)) m = r;
+    if (m == i) break;
+    wheap_set(s, i, s->wheap[m]);
+    i = m;
+  }
+  wheap_set(s, i, host);
+}
+
+static void wheap_update(struct sim *s, int host) {
+  struct sim_host *h = &s->hosts[host];
+  if (!h->wake_pos) {
+    s->wheap[s->nwheap] = host;
+    h->wake_pos = ++s->nwheap;
+  }
+  wheap_sift(s, h->wake_pos - 1);
+}
+
+static struct sim_ev wheap_pop(struct sim *s) {
+  int host = s->wheap[0];
+  struct sim_host *h = &s->hosts[host];
+  struct sim_ev ev = {h->wake_key, h->wake_seq, EV_WAKE, host, 0, false, h->wake_key, NULL};
+  h->wake_pos = 0;
+  if (--s->nwheap) {
+    wheap_set(s, 0, s->wheap[s->nwheap]);
+    wheap_sift(s, 0);
+  }
+  return ev;
+}
+
+/* The next event of the run: the earlier of the event heap's and the wake heap's tops. */
+static bool wake_next(const struct sim *s) {
+  if (!s->nwheap) return false;
+  if (!s->nheap) return true;
+  const struct sim_host *h = &s->hosts[s->wheap[0]];
+  return h->wake_key < s->heap[0].at || (h->wake_key == s->heap[0].at && h->wake_seq < s->heap[0].seq);
+}
+
+static bool have_next(const struct sim *s) { return s->nheap || s->nwheap; }
+
+static uint64_t next_time(const struct sim *s) {
+  return wake_next(s) ? s->hosts[s->wheap[0]].wake_key : s->heap[0].at;
+}
+
+static struct sim_ev pop_next(struct sim *s) { return wake_next(s) ? wheap_pop(s) : heap_pop(s); }
+
 /* ---- per-host clocks (drift) ---------------------------------------------------------- */
 static uint64_t local_time(const struct sim_host *h, uint64_t global) {
   if (!h->drift_ppm) return global;
@@ -508,8 +582,9 @@ static void schedule_wake(struct sim *s, struct sim_host *h) {
   if (d <= s->now) d = s->now + 1;
   if (h->wake_at == d) return;
   h->wake_at = d;
-  struct sim_ev ev = {d, 0, EV_WAKE, h->index, 0, false, d, NULL};
-  heap_push(s, ev);
+  h->wake_key = d;
+  h->wake_seq = s->evseq++;
+  wheap_update(s, h->index);
 }
 
 static void flush_output(struct sim *s, struct sim_host *h) {
@@ -620,7 +695,8 @@ int sim_setup(struct sim *s) {
   struct host_apps *apps_table = calloc((size_t)s->nhosts, sizeof *apps_table);
   s->apps = apps_table;
   s->blocked = calloc((size_t)s->nhosts * (size_t)s->nhosts, 1);
-  if (!apps_table || !s->blocked) return -1;
+  s->wheap = calloc((size_t)s->nhosts + 1, sizeof *s->wheap);
+  if (!apps_table || !s->blocked || !s->wheap) return -1;
   for (int i = 0; i < s->nsegments; i++) {
     struct sim_segment *g = &s->segments[i];
     if (g->kind != SEG_SWITCH) continue;
@@ -916,11 +992,11 @@ void sim_run(struct sim *s, uint64_t until) {
   uint64_t ended_at = UINT64_MAX;
   s->stop_us = until;
   uint64_t t0 = s->progress_us ? wall_us() : 0, next_progress = t0 + s->progress_us;
-  while (s->nheap) {
+  while (have_next(s)) {
     if (s->progress_us && (s->events_processed & 4095) == 0) progress(s, until, t0, &next_progress);
-    if (s->heap[0].at > until) break;
-    if (ended_at != UINT64_MAX && s->heap[0].at > ended_at + s->settle_us) break;
-    struct sim_ev ev = heap_pop(s);
+    if (next_time(s) > until) break;
+    if (ended_at != UINT64_MAX && next_time(s) > ended_at + s->settle_us) break;
+    struct sim_ev ev = pop_next(s);
     if (ev.at > s->now) s->now = ev.at;
     handle_event(s, &ev);
     s->events_processed++;
@@ -930,7 +1006,7 @@ void sim_run(struct sim *s, uint64_t until) {
       if (ended_at == UINT64_MAX && all_flows_ended(s)) ended_at = s->flows_ended_at = s->now;
     }
   }
-  if (s->now < until && ended_at == UINT64_MAX && s->nheap == 0) s->now = until;
+  if (s->now < until && ended_at == UINT64_MAX && !have_next(s)) s->now = until;
 }
 
 /* ---- end of run ---------------------------------------------------------------------------- */
@@ -982,8 +1058,8 @@ int sim_check(struct sim *s, FILE *out) {
   for (int i = 0; i < s->nhosts; i++)
     if (s->hosts[i].attack) attack_finish(s, i);
   uint64_t settle_until = s->now + s->settle_us + 130000000ull;
-  while (s->nheap && s->heap[0].at <= settle_until) {
-    struct sim_ev ev = heap_pop(s);
+  while (have_next(s) && next_time(s) <= settle_until) {
+    struct sim_ev ev = pop_next(s);
     if (ev.kind != EV_DELIVER && ev.kind != EV_WAKE) continue; /* no new scenario events */
     if (ev.at > s->now) s->now = ev.at;
     handle_event(s, &ev);
@@ -1043,6 +1119,7 @@ void sim_free(struct sim *s) {
       free(d);
     }
   free(s->heap);
+  free(s->wheap);
   struct host_apps *apps_table = s->apps;
   for (int i = 0; i < s->nhosts; i++) {
     free(s->hosts[i].arena);

@@ -122,7 +122,9 @@ struct sim_host {
   bool up;                            /* false between crash and restart */
   bool link_up;
   int32_t drift_ppm;                  /* local clock runs (1 + drift/1e6) times real time */
-  uint64_t wake_at;                   /* scheduled deadline event (lazy deletion) */
+  uint64_t wake_at;                   /* when the stack wants microtcp_advance (0: not armed) */
+  uint64_t wake_key, wake_seq;        /* its place in the wake heap (stays after a crash) */
+  size_t wake_pos;                    /* 1 + index in sim.wheap; 0: not in it */
   uint64_t tick_at;                   /* app timer tick (UDP/ping retries), 0 = none */
   uint64_t restarts;
   struct sim_link_dir up_dir, down_dir;
@@ -244,6 +246,8 @@ struct sim {
   uint64_t settle_us;                 /* extra time after flows end, for TIME_WAIT etc. */
   struct sim_ev *heap;
   size_t nheap, capheap;
+  int *wheap;                         /* hosts by (wake_key, wake_seq): one wake-up each */
+  size_t nwheap;
   uint64_t evseq;
   uint64_t events_processed;
   struct sim_host *hosts;

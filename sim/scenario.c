@@ -324,6 +324,8 @@ static const struct key_def stack_keys[] = {
      "an integer 1..64", "initial window in segments (default 10, RFC 6928)"},
     {"ooo_ranges", KT_UINT, FIELD(struct host_tmpl, cfg.tcp_ooo_ranges), 1, 64, NULL, NULL, "an integer 1..64",
      "out-of-order ranges kept per connection (default 8)"},
+    {"arp_entries", KT_UINT, FIELD(struct host_tmpl, cfg.arp_entries), 1, 60000, NULL, NULL,
+     "an integer 1..60000", "ARP cache entries, all hosts (default 32; a server needs one per active peer)"},
     {"arp_pending", KT_UINT, FIELD(struct host_tmpl, cfg.arp_pending), 1, 60000, NULL, NULL,
      "an integer 1..60000", "frames waiting for ARP resolution, all hosts (default 32)"},
     {"sack", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_sack), ANY, NULL, NULL, BOOL_EXPECT,

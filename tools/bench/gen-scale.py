@@ -4,7 +4,7 @@ size: SERVERS servers, each with a group of CLIENTS client hosts, every client
 opening CONNS request/response connections to its group's server, and every
 server CONNS connections to the next server (a ring). Same per-host settings
 as scale-1000.ini (4 KiB buffers, 16 connection blocks and 64 frames per
-client; servers sized for their group). tools/bench-all.sh uses it for the
+client; servers sized for their group, with an ARP cache entry per peer). tools/bench-all.sh uses it for the
 "10,000 hosts x 10 connections" figure of issue 16:
 
   tools/bench/gen-scale.py --servers 100 --clients 99 --conns 10 > s.ini
@@ -35,7 +35,7 @@ def main():
            "sndbuf = 4KiB", "rcvbuf = 4KiB", f"max_tcp = {max(16, a.conns + 6)}", "frames = 64", "msl = 1s", ""]
     for s in range(a.servers):
         out += [f"[host server{s}]", f"ip = 10.0.{s}.1", f"max_tcp = {per_server + per_server // 10}",
-                "frames = 2048", ""]
+                "frames = 2048", f"arp_entries = {min(60000, a.clients + 16)}", ""]
     for s in range(a.servers):
         # client group s: 10.<s+1>.x.y, counted up from .0.1 by the simulator
         out += [f"[host g{s}c]", f"count = {a.clients}", f"ip = 10.{s + 1}.0.1", ""]

@@ -62,3 +62,29 @@ def test_harness_usage(harnesses, prog):
     out = subprocess.run([exe, "300K"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert re.search(r"bytes=307200 received=307200 .* integrity=ok$", out.stdout.strip()), out.stdout
+
+
+TIMER_ROW = re.compile(r"^(microtcp_deadline|microtcp_advance \(none due\)|data segment microtcp_input) per call, "
+                       r"n idle conns\s+50: \d+, 300: \d+ ns\s+n=50\s+(\d+\.\d+)\s+<= 2\.00", re.M)
+
+
+def test_timers_part_prints_three_rows(build_dir):
+    """Part "timers" (tools/bench/idle_timers.c): one row per measured call with
+    a numeric ratio, every connection established and every byte read."""
+    if not (build_dir / "tools/bench/idle-timers").exists():
+        pytest.fail("idle-timers not built", pytrace=False)
+    e = dict(os.environ, BUILD=str(build_dir), BENCH_QUICK="1", BENCH_PARTS="timers", TIMERS_N="50 300")
+    p = subprocess.run(["bash", str(REPO / "tools/bench-all.sh")], env=e, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = TIMER_ROW.findall(p.stdout)
+    assert len(rows) == 3, p.stdout
+    assert all(float(ratio) > 0 for _, ratio in rows)
+    assert "FAILED" not in p.stdout
+
+
+def test_idle_timers_rejects_a_bad_size(build_dir):
+    exe = str(build_dir / "tools/bench/idle-timers")
+    bad = subprocess.run([exe, "12Q"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "N must be" in bad.stderr
+    assert subprocess.run([exe, "--help"], capture_output=True).returncode == 0

@@ -19,11 +19,17 @@
 #            start (tools/bench/tap-start.py).
 #   4. tap   TAP plain and default paths vs veth (offloads off), each way
 #            (tools/bench-tap.sh).
+#   5. timers one stack holding 100, 1,000 and 10,000 idle connections
+#            (keepalive armed) and 4 active ones: ns per call of
+#            microtcp_deadline, microtcp_advance and a data segment's
+#            microtcp_input (tools/bench/idle_timers.c); the ratio is the
+#            10,000 figure over the 100 one (flat: about 1).
 #
 # Knobs: BUILD (default build/default), BENCH_QUICK=1 (smaller sizes, no
 # 10,000-host run: under 2 minutes), BENCH_PARTS (comma list of b2b, sim,
-# mem, tap; default all), B2B_BYTES (default 1G, quick 64M), B2B_RUNS
-# (default 5), SCALE_SERVERS (servers of the big scenario, 100 clients
+# mem, tap, timers; default all), B2B_BYTES (default 1G, quick 64M), B2B_RUNS
+# (default 5), TIMERS_N (idle connections per timers run, default
+# "100 1000 10000"; quick "100 1000"), SCALE_SERVERS (servers of the big scenario, 100 clients
 # each; default 100 for 10,000 hosts, fewer to try the part quickly). Parts
 # 2-4 need root (namespaces, veth, TAP); without it they are listed as
 # skipped.
@@ -38,12 +44,12 @@ esac
 cd "$(dirname "$0")/.."
 build=${BUILD:-build/default}
 quick=${BENCH_QUICK:-0}
-parts=",${BENCH_PARTS:-b2b,sim,mem,tap},"
+parts=",${BENCH_PARTS:-b2b,sim,mem,tap,timers},"
 py=/usr/bin/python3
 if [ "$quick" = 1 ]; then
-  b2b_bytes=${B2B_BYTES:-64M} sim_bytes=256MiB iperf_s=2 tap_mb=64
+  b2b_bytes=${B2B_BYTES:-64M} sim_bytes=256MiB iperf_s=2 tap_mb=64 timers_n=${TIMERS_N:-100 1000}
 else
-  b2b_bytes=${B2B_BYTES:-1G} sim_bytes=1GiB iperf_s=5 tap_mb=300
+  b2b_bytes=${B2B_BYTES:-1G} sim_bytes=1GiB iperf_s=5 tap_mb=300 timers_n=${TIMERS_N:-100 1000 10000}
 fi
 b2b_runs=${B2B_RUNS:-5}
 tmp=$(mktemp -d)
@@ -126,6 +132,18 @@ if want tap; then
     echo "tap_skip=needs root and /dev/net/tun" >>"$res"
   fi
 fi
+# ---- 5. idle connections vs per-call cost ----
+if want timers; then
+  it=$build/tools/bench/idle-timers
+  [ -x "$it" ] || { note "$it not built (cmake --build --preset default)"; exit 2; }
+  note "idle timers: n = $timers_n idle connections"
+  # shellcheck disable=SC2086 # timers_n is a list of numbers
+  if ! "$it" $timers_n >"$tmp/timers.out" 2>"$tmp/timers.err"; then
+    note "idle-timers failed: $(tail -n 3 "$tmp/timers.err")"
+    status=1
+  fi
+  sed 's/^/timers_run=/' "$tmp/timers.out" >>"$res"
+fi
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$res"
 
 # ---- the table ----
@@ -133,11 +151,13 @@ $py - "$res" "$quick" "$parts" <<'PY' || status=1
 import statistics, sys
 
 res_file, quick, parts = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
-kv, runs = {}, []
+kv, runs, timers = {}, [], []
 for line in open(res_file):
     k, _, v = line.rstrip("\n").partition("=")
     if k == "b2b_run":
         runs.append(dict(w.split("=", 1) for w in v.split()[1:] if "=" in w))
+    elif k == "timers_run":
+        timers.append(dict(w.split("=", 1) for w in v.split()[1:] if "=" in w))
     else:
         kv[k] = v
 rows, notes, bad = [], [], False
@@ -265,6 +285,21 @@ if ",tap," in parts:
             x = num(f"tap_gso_{d}_bps")
             what = "Linux -> stack" if d == "to" else "stack -> Linux"
             row(f"TAP --gso, {what} (no aim)", gb(x), f"veth offloads on {gb(ref)}", x / ref, "-")
+
+if ",timers," in parts:
+    ts = sorted((t for t in timers if "n" in t), key=lambda t: int(t["n"]))
+    if any(t.get("integrity") != "ok" for t in ts):
+        bad = True
+        notes.append("idle timers: a run FAILED its check (connections not established or data missing)")
+    if len(ts) < 2:
+        skipped("idle timers", "idle-timers failed" if not ts else "needs two sizes (TIMERS_N)", "<= 2.00 (flat)")
+    else:
+        lo, hi = ts[0], ts[-1]
+        for key, what in (("deadline_ns", "microtcp_deadline"), ("advance_ns", "microtcp_advance (none due)"),
+                          ("input_ns", "data segment microtcp_input")):
+            ours = ", ".join(f"{int(t['n']):,}: {float(t[key]):.0f}" for t in ts) + " ns"
+            row(f"{what} per call, n idle conns", ours, f"n={int(lo['n']):,}",
+                float(hi[key]) / float(lo[key]), "<= 2.00 (flat)", "<=", 2.0)
 
 hdr = ("figure", "ours", "reference (same run)", "ratio", "aim", "met")
 w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]

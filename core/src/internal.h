@@ -8,6 +8,7 @@
  *                the end of each public call by mtcp_events_deliver)
  *   wire_*.c     stateless parse/emit (see include/microtcp/wire.h)
  *   checksum.c   internet checksum;  siphash.c  keyed PRF
+ *   timerheap.c  min-heap of indices keyed by deadlines (TCP's armed blocks)
  *   idxq.h       index-linked queues (frame free list, tx queue, ARP wait list,
  *                TCP's free list, output list and accept queues)
  *   assembler.c  range list of received bytes (TCP out-of-order, IPv4 reassembly)
@@ -31,6 +32,12 @@
  *        → tx queue → microtcp_output_frame (lent in place) / microtcp_output (one copy)
  *   events: protocol code → mtcp_notify (records the handle, calls nothing)
  *        → mtcp_events_deliver at the end of the public call → cfg.event (may call back in)
+ *   timers: TCP blocks with a timer armed sit in a heap keyed by their deadline
+ *        (timerheap.c); whatever may change a block's timers touches it
+ *        (mtcp_tcb_touch: input demux, API handle, output list, firing, alloc/
+ *        terminate/free), and mtcp_events_deliver first re-keys every touched
+ *        block (mtcp_tcp_timers_sync). microtcp_deadline = the heap's top;
+ *        microtcp_advance visits only due blocks. (core/TCP.md "Timers".)
  */
 #ifndef MICROTCP_INTERNAL_H
 #define MICROTCP_INTERNAL_H

@@ -139,6 +139,7 @@ static int layout(struct microtcp_stack *st, struct carve *c) {
   if ((err = mtcp_icmp_init(st, c)) < 0) return err;
   if ((err = mtcp_udp_init(st, c)) < 0) return err;
   if ((err = mtcp_tcp_init(st, c)) < 0) return err;
+  mtcp_tcp_timers_init(st, c);
   return MICROTCP_OK;
 }
 
@@ -463,6 +464,10 @@ static bool handle_open(const struct microtcp_stack *st, int handle) {
 }
 
 void mtcp_events_deliver(struct microtcp_stack *st) {
+  /* The end of a public call (a callback's too): the connection blocks it
+   * touched get their timers re-keyed before anyone (a callback included)
+   * can ask microtcp_deadline. */
+  mtcp_tcp_timers_sync(st);
   if (st->ev_delivering) return; /* a callback's call: the running loop delivers */
   st->ev_delivering = true;
   while (st->evq_head < st->evq_len) {

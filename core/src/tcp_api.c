@@ -252,6 +252,7 @@ struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) 
   struct idxq_pool pool = mtcp_tcb_pool(st);
   struct tcb *t = &tcp->tcbs[idxq_pop_head(&tcp->free_q, &pool)];
   MICROTCP_ASSERT(!t->in_use && tcp->tcbs_in_use < st->cfg.max_tcp);
+  mtcp_tcb_touch(st, t);
   uint16_t gen = (uint16_t)((t->gen + 1) & 0x0fff);
   uint16_t idx = mtcp_tcb_index(st, t);
   memset(t, 0, sizeof *t);
@@ -293,6 +294,7 @@ static void acceptq_remove(struct microtcp_stack *st, struct tcb *t) {
 
 void mtcp_tcb_free(struct microtcp_stack *st, struct tcb *t) {
   MICROTCP_ASSERT(t->in_use && st->tcp.tcbs_in_use > 0);
+  mtcp_tcb_touch(st, t);
   if (t->owner == OWN_LISTENER && t->listener != TCP_NONE) {
     struct tcp_listener *l = &st->tcp.listeners[t->listener];
     if (t->flags & TF_IN_ACCEPTQ)
@@ -321,6 +323,7 @@ void mtcp_tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state)
 }
 
 void mtcp_tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err) {
+  mtcp_tcb_touch(st, t);
   mtcp_tcb_set_state(st, t, MICROTCP_CLOSED);
   t->t_rexmt = t->t_delack = t->t_keep = t->t_2msl = 0;
   output_list_remove(st, t);
@@ -911,6 +914,13 @@ static int delivered(struct microtcp_stack *st, int ret) {
   return ret;
 }
 
+/* The block an API call names may change its timers: touch it (the timer
+ * heap's rule, tcp_int.h); blocks it creates or frees are touched there. */
+static void touch_handle(struct microtcp_stack *st, int h) {
+  struct tcb *t = mtcp_tcb_from_handle(st, h);
+  if (t) mtcp_tcb_touch(st, t);
+}
+
 int microtcp_tcp_listen(microtcp_stack *st, uint64_t now, uint16_t port, int backlog) {
   return delivered(st, api_listen(st, now, port, backlog));
 }
@@ -925,29 +935,36 @@ int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t
 }
 
 int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len) {
+  touch_handle(st, h);
   return delivered(st, api_send(st, now, h, data, len));
 }
 
 int microtcp_tcp_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+  touch_handle(st, h);
   return delivered(st, api_recv(st, now, h, buf, cap));
 }
 
 int microtcp_tcp_peek(microtcp_stack *st, uint64_t now, int h, void *buf, size_t cap) {
+  touch_handle(st, h);
   return delivered(st, api_peek(st, now, h, buf, cap));
 }
 
 int microtcp_tcp_shutdown(microtcp_stack *st, uint64_t now, int h) {
+  touch_handle(st, h);
   return delivered(st, api_shutdown(st, now, h));
 }
 
 int microtcp_tcp_close(microtcp_stack *st, uint64_t now, int h) {
+  touch_handle(st, h);
   return delivered(st, api_close(st, now, h));
 }
 
 int microtcp_tcp_abort(microtcp_stack *st, uint64_t now, int h) {
+  touch_handle(st, h);
   return delivered(st, api_abort(st, now, h));
 }
 
 int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
+  touch_handle(st, h);
   return delivered(st, api_setopt(st, h, opt, value));
 }

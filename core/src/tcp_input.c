@@ -939,6 +939,7 @@ void mtcp_tcp_input(struct microtcp_stack *st, const struct wire_ipv4 *ip) {
   struct seg_in s = {&h, ip->src, h.seq, h.ack, (uint32_t)h.payload_len, h.flags};
 
   struct tcb *t = mtcp_tcb_lookup(st, ip->src, h.src_port, h.dst_port);
+  if (t) mtcp_tcb_touch(st, t); /* its timers may change (tcp_int.h) */
   bool reopen = false;
   uint32_t reopen_iss = 0;
   if (t && time_wait_reopens(t, &s) && mtcp_listener_by_port(st, h.dst_port)) {
@@ -992,6 +993,7 @@ void mtcp_tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, 
   uint32_t seq = q.tcp_seq;
   struct tcb *t = mtcp_tcb_lookup(st, quoted->dst, dport, sport);
   if (!t || t->state == MICROTCP_CLOSED) return;
+  mtcp_tcb_touch(st, t); /* its timers may change (tcp_int.h) */
   /* RFC 5927 4.1: the quoted sequence number must be in flight. */
   if (!(seq_ge(seq, t->snd_una) && seq_lt(seq, t->snd_max))) return;
   if (type == WIRE_ICMP_DEST_UNREACH && code == WIRE_ICMP_UNREACH_NEEDFRAG) {

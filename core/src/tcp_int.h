@@ -237,6 +237,25 @@ void mtcp_tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t);
  * reset; the first probe goes out one RTO (at least rto_min) from now. */
 void mtcp_tcp_persist_start(struct microtcp_stack *st, struct tcb *t);
 uint64_t mtcp_tcb_deadline(const struct tcb *t);
+/* The timer heap's rule (tcp_timer.c): code that may change a block's timers
+ * (its t_* fields, unacked_since, user timeout, state or in_use) during a
+ * public call touches it first or after; mtcp_tcp_timers_sync re-keys every
+ * touched block at the end of the call. The entry points touch for everyone:
+ * the block a segment or ICMP error is for (tcp_input.c), the block an API
+ * call names (tcp_api.c), each block taken off the output list
+ * (tcp_output.c), each block whose timer fires (tcp_timer.c), and every block
+ * allocated, terminated or freed (other blocks a call acts on: eviction,
+ * listener close). A missed touch traps under MICROTCP_ASSERTS at the end of
+ * the call (the heap key no longer equals mtcp_tcb_deadline). O(1). */
+static inline void mtcp_tcb_touch(struct microtcp_stack *st, const struct tcb *t) {
+  struct tcp_state *tcp = &st->tcp;
+  uint16_t i = (uint16_t)(t - tcp->tcbs);
+  MICROTCP_ASSERT(i < st->cfg.max_tcp);
+  if (tcp->dirty_mark[i]) return;
+  tcp->dirty_mark[i] = 1;
+  MICROTCP_ASSERT(tcp->ndirty < st->cfg.max_tcp);
+  tcp->dirty[tcp->ndirty++] = i;
+}
 
 /* ---- invariants (MICROTCP_ASSERT, compiled in with MICROTCP_ASSERTS) ---- */
 #ifdef MICROTCP_ASSERTS

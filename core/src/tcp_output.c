@@ -35,6 +35,7 @@ static struct tcb *output_list_pop(struct microtcp_stack *st) {
   if (i == IDXQ_NONE) return NULL;
   struct tcb *t = &st->tcp.tcbs[i];
   t->flags &= ~(uint32_t)TF_OUTLISTED;
+  mtcp_tcb_touch(st, t); /* sending arms and stops timers (tcp_int.h) */
   return t;
 }
 

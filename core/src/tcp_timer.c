@@ -64,14 +64,74 @@ uint64_t mtcp_tcb_deadline(const struct tcb *t) {
   return d;
 }
 
-uint64_t mtcp_tcp_deadline(const struct microtcp_stack *st) {
-  uint64_t d = UINT64_MAX;
+/* ---- the timer heap ------------------------------------------------------------------
+ * Every connection block with a timer armed sits in st->tcp.timers keyed by
+ * heap_key(t) = mtcp_tcb_deadline(t), so microtcp_deadline reads the top and
+ * microtcp_advance visits only the blocks that are due: idle connections cost
+ * those calls nothing. The rule that keeps the keys right (tcp_int.h,
+ * mtcp_tcb_touch): a block whose timers may change during a public call is
+ * touched, and the call ends with mtcp_tcp_timers_sync re-keying each touched
+ * block (from mtcp_events_deliver). Between public calls the dirty list is
+ * empty and, checked under MICROTCP_ASSERTS, every key equals its deadline. */
+
+/* The heap key of a block: its earliest timer, UINT64_MAX (not in the heap)
+ * for a free or CLOSED block or one with no timer armed. */
+static uint64_t heap_key(const struct tcb *t) {
+  if (!t->in_use || t->state == MICROTCP_CLOSED) return UINT64_MAX;
+  return mtcp_tcb_deadline(t);
+}
+
+void mtcp_tcp_timers_init(struct microtcp_stack *st, struct carve *c) {
+  struct tcp_state *tcp = &st->tcp;
+  mtcp_theap_init(&tcp->timers, c, st->cfg.max_tcp);
+  tcp->dirty = mtcp_carve_take(c, sizeof(uint16_t) * st->cfg.max_tcp);
+  tcp->dirty_mark = mtcp_carve_take(c, st->cfg.max_tcp); /* zeroed */
+  tcp->ndirty = 0;
+}
+
+static void rekey(struct microtcp_stack *st, uint16_t i) {
+  uint64_t key = heap_key(&st->tcp.tcbs[i]);
+  if (key == UINT64_MAX)
+    mtcp_theap_remove(&st->tcp.timers, i);
+  else
+    mtcp_theap_set(&st->tcp.timers, i, key);
+}
+
+#ifdef MICROTCP_ASSERTS
+/* After a sync: nothing dirty, the heap well formed, and it holds exactly the
+ * blocks with a timer, each keyed by its deadline. O(max_tcp). */
+static void timers_check(const struct microtcp_stack *st) {
+  const struct tcp_state *tcp = &st->tcp;
+  MICROTCP_ASSERT(tcp->ndirty == 0);
+  mtcp_theap_check(&tcp->timers);
   for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
-    const struct tcb *t = &st->tcp.tcbs[i];
-    if (t->in_use && t->state != MICROTCP_CLOSED) d = MIN(d, mtcp_tcb_deadline(t));
+    MICROTCP_ASSERT(!tcp->dirty_mark[i]);
+    uint64_t key = heap_key(&tcp->tcbs[i]);
+    if (key == UINT64_MAX)
+      MICROTCP_ASSERT(!theap_has(&tcp->timers, i));
+    else /* a block whose timer changed without mtcp_tcb_touch traps here */
+      MICROTCP_ASSERT(theap_has(&tcp->timers, i) && theap_key(&tcp->timers, i) == key);
   }
+}
+#else
+static void timers_check(const struct microtcp_stack *st) { (void)st; }
+#endif
+
+void mtcp_tcp_timers_sync(struct microtcp_stack *st) {
+  struct tcp_state *tcp = &st->tcp;
+  for (uint16_t k = 0; k < tcp->ndirty; k++) {
+    uint16_t i = tcp->dirty[k];
+    tcp->dirty_mark[i] = 0;
+    rekey(st, i);
+  }
+  tcp->ndirty = 0;
+  timers_check(st);
+}
+
+uint64_t mtcp_tcp_deadline(const struct microtcp_stack *st) {
+  MICROTCP_ASSERT(st->tcp.ndirty == 0); /* every public call ends synced */
   /* Pending output is not a deadline: the caller drains microtcp_output(). */
-  return d;
+  return theap_min(&st->tcp.timers);
 }
 
 static int timeout_error(const struct tcb *t) {
@@ -195,9 +255,43 @@ static void tcb_advance(struct microtcp_stack *st, struct tcb *t, uint64_t now) 
   if (t->state != MICROTCP_CLOSED && t->t_keep && t->t_keep <= now) keep_fire(st, t);
 }
 
+/* Heapsort of block indices, ascending, in place (O(n log n), no memory). */
+static void ids_sift_down(uint16_t *a, uint32_t r, uint32_t n) {
+  for (;;) {
+    uint32_t c = 2 * r + 1;
+    if (c >= n) return;
+    if (c + 1 < n && a[c + 1] > a[c]) c++;
+    if (a[r] >= a[c]) return;
+    uint16_t x = a[r];
+    a[r] = a[c];
+    a[c] = x;
+    r = c;
+  }
+}
+
+static void sort_ids(uint16_t *a, uint32_t n) {
+  for (uint32_t i = n / 2; i-- > 0;) ids_sift_down(a, i, n);
+  for (uint32_t end = n; end-- > 1;) {
+    uint16_t x = a[0];
+    a[0] = a[end];
+    a[end] = x;
+    ids_sift_down(a, 0, end);
+  }
+}
+
 void mtcp_tcp_advance(struct microtcp_stack *st, uint64_t now) {
-  for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
-    struct tcb *t = &st->tcp.tcbs[i];
+  struct tcp_state *tcp = &st->tcp;
+  mtcp_tcp_timers_sync(st); /* (nothing touched yet in microtcp_advance) */
+  /* The due blocks become the first entries of the dirty list (each fired
+   * block is touched), in block order: the order a scan of every block would
+   * fire them in, which decides the order of what they send. A block whose
+   * firing touches another appends it behind them. */
+  uint16_t n = mtcp_theap_due(&tcp->timers, now, tcp->dirty);
+  sort_ids(tcp->dirty, n);
+  for (uint16_t k = 0; k < n; k++) tcp->dirty_mark[tcp->dirty[k]] = 1;
+  tcp->ndirty = n;
+  for (uint16_t k = 0; k < n; k++) {
+    struct tcb *t = &tcp->tcbs[tcp->dirty[k]];
     if (t->in_use && t->state != MICROTCP_CLOSED && mtcp_tcb_deadline(t) <= now)
       tcb_advance(st, t, now);
   }

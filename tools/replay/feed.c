@@ -191,9 +191,9 @@ int feed_run(const struct replay_opts *o) {
   host_config(&h, &o->sc, &cfg);
   /* Small buffers (microtcp-tap's 256 KiB ones would make a big arena) and
    * 64 connection blocks: enough for any ordinary capture, few enough that a
-   * SYN flood or a port scan reaches pool exhaustion and half-open eviction,
-   * and cheap per frame (the core scans every block for its deadline, so 512
-   * blocks cost about half the feed rate). The sidecar's [config] max_tcp
+   * SYN flood or a port scan reaches pool exhaustion and half-open eviction
+   * (that, not speed, is why: idle blocks cost nothing per frame since the
+   * core keeps its timers in a heap). The sidecar's [config] max_tcp
    * overrides it. */
   cfg.max_tcp = 64;
   cfg.tcp_sndbuf = cfg.tcp_rcvbuf = 16 * 1024;

@@ -130,8 +130,6 @@ source_run "${plain_opts[@]}"; from_stack=$result
 from_stack_def=$from_stack
 if [ ${#plain_opts[@]} -gt 0 ]; then source_run; from_stack_def=$result; fi
 # the same with --gso: runs of segments handed to Linux as one 64 KiB GSO frame
-# (last: a run without --gso on the persistent device after one with it fails,
-# Linux answering its SYN with a RST)
 source_run --gso; from_stack_gso=$result
 
 # ---- Linux <-> Linux over veth, same MTU, offloads off, same programs ----

@@ -247,6 +247,25 @@ print(s.recv(10) == b'')  # the sink closes once it has read everything
         assert m and int(m.group(1)) > 0 and int(m.group(3)) == 0, log
 
 
+def test_discard_reads_everything(ns):
+    # --app discard (the benchmark's receiver) reads and drops: no verification,
+    # but every byte counted, and the stack closes after Linux's FIN
+    stack = ns.start_stack("--app", "discard", "--port", 9, "--no-gso")
+    code = f"""
+import socket
+s = socket.create_connection(('{STACK_IP}', 9), timeout=30)
+s.sendall(b'x' * 30_000_000)
+s.shutdown(socket.SHUT_WR)
+print(s.recv(10) == b'')
+"""
+    assert ns.python(code, timeout=120) == "True"
+    rc, log = ns.stop(stack)
+    assert rc == 0, log
+    assert summary(log) == {"done": 1, "failed": 0, "received": 30_000_000, "errors": 0}, log
+    m = re.search(r"plain: (\d+) frames to Linux in (\d+) writes, (\d+) ACKs thinned", log)
+    assert m and int(m.group(3)) > 0 and int(m.group(1)) == int(m.group(2)) + int(m.group(3)), log
+
+
 def test_http_get_content_checked(ns):
     ns.start_stack("--app", "http", "--port", 80)
     for i, size in enumerate((0, 1000, 65536, 1_000_000, 5_000_000)):

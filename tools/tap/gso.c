@@ -68,8 +68,17 @@ static int same_headers(const uint8_t *a, const uint8_t *b, size_t hdr_len) {
 
 void gso_init(struct gso *g) { memset(g, 0, sizeof *g); }
 
+void gso_init_plain(struct gso *g) {
+  gso_init(g);
+  g->plain = 1;
+}
+
 static int write_single(struct gso *g, const uint8_t *frame, size_t len, gso_write_fn w, void *ctx) {
   uint8_t buf[GSO_VNET_HDR_LEN + GSO_FRAME_MAX];
+  if (g->plain) { /* no header to add: the frame as it is */
+    g->writes++;
+    return w(ctx, frame, len);
+  }
   if (len > GSO_FRAME_MAX) return -1;
   memset(buf, 0, GSO_VNET_HDR_LEN); /* no offload: the frame is complete */
   memcpy(buf + GSO_VNET_HDR_LEN, frame, len);
@@ -148,6 +157,7 @@ int gso_add(struct gso *g, const uint8_t *frame, size_t len, gso_write_fn w, voi
     return 0;
   }
   if (g->ack_len && flush_ack(g, w, ctx) < 0) return -1;
+  if (g->plain) return write_single(g, frame, len, w, ctx);
   struct seg s;
   if (parse(frame, len, &s) < 0) { /* not joinable: keep the order, write it alone */
     int rc = gso_flush(g, w, ctx);

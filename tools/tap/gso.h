@@ -44,9 +44,14 @@ struct gso {
   uint8_t ack[GSO_FRAME_MAX]; /* a pure ACK held back (see above) */
   size_t ack_len;               /* 0 if none */
   uint64_t writes, frames, batched, thinned; /* write() calls, frames in, joined, ACKs replaced */
+  int plain; /* gso_init_plain: no header, no joining; ACK thinning only */
 };
 
 void gso_init(struct gso *g);
+/* The plain path (a device without IFF_VNET_HDR): every frame is written as
+ * it is, on its own, and only the pure-ACK thinning above applies (it needs
+ * no offload: the frames are complete). */
+void gso_init_plain(struct gso *g);
 /* Queue one frame; may write the pending batch first. Returns 0, or -1 if a
  * write failed (the frame or batch is dropped, like a congested wire). */
 int gso_add(struct gso *g, const uint8_t *frame, size_t len, gso_write_fn w, void *ctx);

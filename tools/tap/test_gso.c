@@ -3,7 +3,8 @@
  * from gso_split (headers, sequence numbers, PSH on the last only, full
  * checksums); a flow change, a gap, a short segment, PSH, a SYN or a non-TCP
  * frame ends a batch and keeps the order; pure ACKs are thinned but
- * duplicates kept; a partial checksum is completed;
+ * duplicates kept, also on the plain path (no header, nothing joined); a
+ * partial checksum is completed;
  * malformed virtio headers are refused.
  */
 #include <linux/virtio_net.h>
@@ -161,6 +162,27 @@ int main(void) {
   CHECK(gso_add(&g, sent[1], sent_len[1], capture, NULL) == 0);
   CHECK(gso_flush(&g, capture, NULL) == 0);
   CHECK(nwritten == 2 && memcmp(written[0] + GSO_VNET_HDR_LEN, sent[0], sent_len[0]) == 0);
+
+  /* the plain path: frames go out as they are, one write each, no header,
+   * nothing joined; pure ACKs are thinned as above */
+  gso_init_plain(&g);
+  nwritten = 0;
+  for (size_t i = 0; i < 6; i++) {
+    sent_len[i] = make_tcp(sent[i], 5000, 1, 0x10, 0);
+    uint8_t *t = sent[i] + 34;
+    t[8] = (uint8_t)(acks[i] >> 24), t[9] = (uint8_t)(acks[i] >> 16), t[10] = (uint8_t)(acks[i] >> 8),
+    t[11] = (uint8_t)acks[i];
+    CHECK(gso_add(&g, sent[i], sent_len[i], capture, NULL) == 0);
+  }
+  sent_len[6] = make_tcp(sent[6], 5000, 1, 0x10, 1448);
+  sent_len[7] = make_tcp(sent[7], 5000, 1449, 0x10, 1448); /* would be joined with --gso */
+  for (size_t i = 6; i < 8; i++) CHECK(gso_add(&g, sent[i], sent_len[i], capture, NULL) == 0);
+  CHECK(gso_flush(&g, capture, NULL) == 0);
+  CHECK(nwritten == 5 && g.thinned == 3 && g.writes == 5 && g.frames == 8);
+  static const size_t plain_want[] = {2, 3, 5, 6, 7}; /* 300, 300, 400 (first), then the data */
+  for (size_t i = 0; i < 5 && i < nwritten; i++)
+    CHECK(written_len[i] == sent_len[plain_want[i]] &&
+          memcmp(written[i], sent[plain_want[i]], sent_len[plain_want[i]]) == 0);
 
   /* a partial checksum (NEEDS_CSUM) is completed */
   uint8_t buf[GSO_VNET_HDR_LEN + GSO_FRAME_MAX];

@@ -18,14 +18,34 @@ static void put16(uint8_t *p, uint16_t v) {
   p[1] = (uint8_t)v;
 }
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc) {
-  for (size_t i = 0; i + 1 < n; i += 2) acc += get16(p + i);
-  if (n & 1) acc += (uint32_t)p[n - 1] << 8;
-  return acc;
-}
 static uint16_t fold(uint32_t acc) {
   while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
   return (uint16_t)acc;
+}
+
+/* The ones' complement sum of n bytes (as big-endian 16-bit words) added to
+ * acc; not folded. Eight bytes at a time: the ones' complement sum does not
+ * depend on how the words are grouped or on the byte order, only the result
+ * is byte-swapped on a little-endian machine (RFC 1071, 2.(B)). This was a
+ * quarter of microtcp-tap's CPU with --gso, two bytes at a time. */
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc) {
+  uint64_t s = 0;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    s += v;
+    s += s < v; /* end-around carry */
+  }
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffffffu) + (s >> 32);
+  uint16_t w = fold((uint32_t)s);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  w = (uint16_t)(w << 8 | w >> 8);
+#endif
+  acc += w;
+  for (; n >= 2; p += 2, n -= 2) acc += get16(p);
+  if (n) acc += (uint32_t)p[0] << 8;
+  return acc;
 }
 
 /* A plain IPv4/TCP data segment: its header length and payload length. */
@@ -199,11 +219,11 @@ static int complete_csum(uint8_t *f, size_t len, size_t start, size_t offset) {
   return 0;
 }
 
-int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx) {
+int gso_split(uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx) {
   struct virtio_net_hdr vh;
   if (len < GSO_VNET_HDR_LEN + ETH) return -1;
   memcpy(&vh, in, GSO_VNET_HDR_LEN);
-  const uint8_t *f = in + GSO_VNET_HDR_LEN;
+  uint8_t *f = in + GSO_VNET_HDR_LEN;
   size_t flen = len - GSO_VNET_HDR_LEN;
   uint8_t gso_type = (uint8_t)(vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN);
   if (gso_type == VIRTIO_NET_HDR_GSO_NONE) {
@@ -211,11 +231,8 @@ int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx) 
       deliver(ctx, f, flen);
       return 1;
     }
-    static _Thread_local uint8_t one[GSO_FRAME_MAX];
-    if (flen > sizeof one) return -1;
-    memcpy(one, f, flen);
-    if (complete_csum(one, flen, vh.csum_start, vh.csum_offset) < 0) return -1;
-    deliver(ctx, one, flen);
+    if (complete_csum(f, flen, vh.csum_start, vh.csum_offset) < 0) return -1;
+    deliver(ctx, f, flen);
     return 1;
   }
   if (gso_type != VIRTIO_NET_HDR_GSO_TCPV4 || vh.gso_size == 0) return -1;
@@ -233,13 +250,17 @@ int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx) 
   uint32_t seq = get32(f + ETH + ihl + 4);
   uint16_t id = get16(f + ETH + 4);
   uint8_t flags = f[ETH + ihl + 13];
-  static _Thread_local uint8_t seg[GSO_FRAME_MAX];
+  /* In place, without copying the payload: segment n's headers are written
+   * just before its payload, over bytes already delivered (the payload of
+   * the segments before it, or the original headers, kept in tmpl). */
+  uint8_t tmpl[ETH + 60 + 60];
+  memcpy(tmpl, f, hdr);
   int n = 0;
   for (size_t off = 0; off < payload || (payload == 0 && n == 0); off += mss) {
     size_t k = payload - off < mss ? payload - off : mss;
     int last = off + k >= payload;
-    memcpy(seg, f, hdr);
-    memcpy(seg + hdr, f + hdr + off, k);
+    uint8_t *seg = f + off;
+    memcpy(seg, tmpl, hdr);
     uint8_t *ip = seg + ETH, *tcp = ip + ihl;
     put16(ip + 2, (uint16_t)(ihl + doff + k));
     put16(ip + 4, (uint16_t)(id + n));

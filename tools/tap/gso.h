@@ -66,9 +66,12 @@ int gso_flush(struct gso *g, gso_write_fn w, void *ctx);
  * gso_size segments (sequence numbers, IP IDs, lengths, FIN/PSH on the last
  * and CWR on the first only, full checksums), delivering each frame in
  * order; a plain frame is delivered as it is. in/len: what read() returned,
- * header included. Returns the number of frames delivered, -1 if the header
- * or frame is malformed (dropped). */
+ * header included. The segments are made in place (in is overwritten: each
+ * segment's headers go just before its payload), so deliver must be done
+ * with a frame when it returns (copy it to keep it). Returns the number of
+ * frames delivered, -1 if the header or frame is malformed (dropped, in
+ * untouched). */
 typedef void (*gso_deliver_fn)(void *ctx, const uint8_t *frame, size_t len);
-int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx);
+int gso_split(uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx);
 /* TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) on an IFF_VNET_HDR device: 0 or -1. */
 int gso_enable_offloads(int fd);

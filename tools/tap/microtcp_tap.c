@@ -68,6 +68,7 @@ static const char USAGE[] =
     "                       as one 64 KiB GSO frame and Linux's TSO frames are cut for\n"
     "                       the stack (fewer writes and receive-path passes; the\n"
     "                       segments are unchanged); --no-gso: one frame per read/write\n"
+    "                       (both: a pure ACK superseded before it is written is dropped)\n"
     "  --loss R  --duplicate R  --reorder R   rates per frame and direction:\n"
     "                       5 or 5% (percent) or 50000ppm\n"
     "  --delay MS           delay every frame by MS milliseconds (both directions)\n"

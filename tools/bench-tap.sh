@@ -13,6 +13,10 @@
 # The plain path is microtcp-tap without options, or with PLAIN_OPTS when
 # its default is something else (set automatically to --no-gso when
 # --help lists it); the default path (no options) is then measured too.
+# Linux -> stack goes to microtcp-tap's discard app (reads and drops, as the
+# Python reader on veth does) where --help lists it; the sink app, which also
+# checks every byte against the apps' stream (a cost Linux's reader does not
+# have), is measured on the plain path too, for comparison (one more line).
 # RESULTS=FILE also appends the figures (bit/s) there as key=value lines
 # (tools/bench-all.sh reads them).
 #   BUILD=build-tap MB=300 tools/bench-tap.sh
@@ -30,6 +34,8 @@ if [ -z "${PLAIN_OPTS+set}" ]; then
   if "$tap" --help 2>&1 | grep -q -- '--no-gso'; then PLAIN_OPTS=--no-gso; fi
 fi
 read -r -a plain_opts <<<"$PLAIN_OPTS"
+to_app=sink
+if "$tap" --help 2>&1 | grep -q 'discard'; then to_app=discard; fi
 ns=mtcpb-$$ na=mtcpb-a-$$ nb=mtcpb-b-$$
 pids=()
 tmp=$(mktemp -d)
@@ -101,8 +107,8 @@ wait_addr() { # namespace, address: wait until the device carries it
 }
 
 # ---- Linux -> stack: the stack's sink reads (and verifies) everything ----
-sink_run() { # extra microtcp-tap options; the sender's figure in $result
-  ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --host-ip 10.9.9.1/24 --app sink --port 9 \
+sink_run() { # extra microtcp-tap options; the sender's figure in $result (app: $app)
+  ip netns exec "$ns" "$tap" --ifname tapb --ip 10.9.9.2/24 --host-ip 10.9.9.1/24 --app "$app" --port 9 \
     --max-conns 8 --buffer 4194304 "$@" 2>/dev/null &
   local stack=$!
   pids+=("$stack")
@@ -111,10 +117,13 @@ sink_run() { # extra microtcp-tap options; the sender's figure in $result
   kill "$stack"; wait "$stack" 2>/dev/null || true
   while ip -n "$ns" link show tapb >/dev/null 2>&1; do sleep 0.05; done # the device is gone
 }
+app=$to_app
 sink_run "${plain_opts[@]}"; to_stack=$result
 to_stack_def=$to_stack
 if [ ${#plain_opts[@]} -gt 0 ]; then sink_run; to_stack_def=$result; fi
 sink_run --gso; to_stack_gso=$result
+to_stack_sink=$to_stack
+if [ "$to_app" != sink ]; then app=sink; sink_run "${plain_opts[@]}"; to_stack_sink=$result; fi
 
 # ---- stack -> Linux: the stack's source connects to a Linux reader ----
 ip netns exec "$ns" ip tuntap add tapb mode tap
@@ -130,8 +139,6 @@ source_run "${plain_opts[@]}"; from_stack=$result
 from_stack_def=$from_stack
 if [ ${#plain_opts[@]} -gt 0 ]; then source_run; from_stack_def=$result; fi
 # the same with --gso: runs of segments handed to Linux as one 64 KiB GSO frame
-# (last: a run without --gso on the persistent device after one with it fails,
-# Linux answering its SYN with a RST)
 source_run --gso; from_stack_gso=$result
 
 # ---- Linux <-> Linux over veth, same MTU, offloads off, same programs ----
@@ -163,13 +170,16 @@ vto=$veth_to vfo=$veth_from veth_to=$vt veth_from=$vf
   echo "tap_gso_to_bps=$to_stack_gso"; echo "tap_gso_from_bps=$from_stack_gso"
   echo "tap_veth_off_to_bps=$veth_to"; echo "tap_veth_off_from_bps=$veth_from"
   echo "tap_veth_on_to_bps=$vto"; echo "tap_veth_on_from_bps=$vfo"
-  echo "tap_plain_opts=${PLAIN_OPTS:-none}"
+  echo "tap_plain_opts=${PLAIN_OPTS:-none}"; echo "tap_to_app=$to_app"
+  echo "tap_plain_sink_to_bps=$to_stack_sink"
 } >>"$results"
 
-awk -v a="$to_stack" -v ag="$to_stack_gso" -v b="$from_stack" -v g="$from_stack_gso" -v va="$veth_to" -v vb="$veth_from" \
+awk -v a="$to_stack" -v as="$to_stack_sink" -v app="$to_app" -v ag="$to_stack_gso" -v b="$from_stack" -v g="$from_stack_gso" -v va="$veth_to" -v vb="$veth_from" \
     -v vao="$vto" -v vbo="$vfo" -v mb="$mb" 'BEGIN {
   printf "bulk goodput, %d MiB per run, one run each (MTU 1500)\n", mb
-  printf "  linux -> stack, plain (--no-gso): %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", a/1e9, a/va, va/1e9
+  printf "  linux -> stack, plain (--no-gso): %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)  [app %s]\n", a/1e9, a/va, va/1e9, app
+  if (app != "sink")
+    printf "  linux -> stack, plain, sink app:  %6.2f Gbit/s  (%.2f x veth; the sink checks every byte)\n", as/1e9, as/va
   printf "  linux -> stack, default (--gso):  %6.2f Gbit/s  (%.2f x veth offloads on %.2f Gbit/s; %.2f x veth offloads off)\n", ag/1e9, ag/vao, vao/1e9, ag/va
   printf "  stack -> linux, plain (--no-gso): %6.2f Gbit/s  (%.2f x linux->linux veth %.2f Gbit/s)\n", b/1e9, b/vb, vb/1e9
   printf "  stack -> linux, default (--gso):  %6.2f Gbit/s  (%.2f x veth offloads on %.2f Gbit/s; %.2f x veth offloads off)\n", g/1e9, g/vbo, vbo/1e9, g/vb }'

@@ -245,6 +245,28 @@ print(s.recv(10) == b'')  # the sink closes once it has read everything
     if gso:  # Linux did send super-frames, and none was refused
         m = re.search(r"(\d+) super-frames from Linux cut into (\d+), (\d+) malformed", log)
         assert m and int(m.group(1)) > 0 and int(m.group(3)) == 0, log
+    else:  # the batched plain path: many frames per wakeup, most pure ACKs thinned
+        m = re.search(r"plain: (\d+) frames to Linux in (\d+) writes, (\d+) ACKs thinned", log)
+        assert m and int(m.group(3)) > int(m.group(2)), log
+
+
+def test_discard_reads_everything(ns):
+    # --app discard (the benchmark's receiver) reads and drops: no verification,
+    # but every byte counted, and the stack closes after Linux's FIN
+    stack = ns.start_stack("--app", "discard", "--port", 9, "--no-gso")
+    code = f"""
+import socket
+s = socket.create_connection(('{STACK_IP}', 9), timeout=30)
+s.sendall(b'x' * 30_000_000)
+s.shutdown(socket.SHUT_WR)
+print(s.recv(10) == b'')
+"""
+    assert ns.python(code, timeout=120) == "True"
+    rc, log = ns.stop(stack)
+    assert rc == 0, log
+    assert summary(log) == {"done": 1, "failed": 0, "received": 30_000_000, "errors": 0}, log
+    m = re.search(r"plain: (\d+) frames to Linux in (\d+) writes, (\d+) ACKs thinned", log)
+    assert m and int(m.group(3)) > 0 and int(m.group(1)) == int(m.group(2)) + int(m.group(3)), log
 
 
 def test_http_get_content_checked(ns):
@@ -284,12 +306,11 @@ print(ok)
     assert summary(log)["done"] == 500, log
 
 
-@pytest.mark.parametrize("gso", [False, True], ids=["plain", "gso"])
-def test_stack_as_client_to_linux_server(ns, gso):
-    server = f"""
+LINUX_SERVER = f"""
 import socket, hashlib
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(('{HOST_IP}', 5001)); srv.listen(1); srv.settimeout(30)
+print('listening', flush=True)
 c, (ip, port) = srv.accept()
 c.settimeout(30)
 data = bytearray()
@@ -300,30 +321,67 @@ while True:
 c.close()
 print(len(data), ip, port, hashlib.sha256(data).hexdigest())
 """
-    ns.run(["ip", "tuntap", "add", "tap0", "mode", "tap"])  # persistent: listen before the stack
+
+
+def persistent_tap0(ns):
+    """A persistent tap0 with Linux's side configured, as `ip tuntap` leaves it."""
+    ns.run(["ip", "tuntap", "add", "tap0", "mode", "tap"])
     ns.run(["ip", "addr", "add", f"{HOST_IP}/24", "dev", "tap0"])
     ns.run(["ip", "link", "set", "tap0", "up"])
-    p = subprocess.Popen(ns.cmd(["/usr/bin/python3", "-c", server]), stdout=subprocess.PIPE,
+
+
+def source_to_linux(ns, mode, nbytes, log="stack.log"):
+    """The stack's source app sends nbytes to a Linux server over the existing
+    tap0; checks the sha256 of what Linux got against the apps' stream and
+    returns microtcp-tap's log."""
+    p = subprocess.Popen(ns.cmd(["/usr/bin/python3", "-c", LINUX_SERVER]), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     ns.procs.append(p)
-    time.sleep(0.3)
+    assert p.stdout.readline().strip() == "listening", p.stderr.read()
     # attach to the existing device (no --host-ip: Linux's side is configured)
     stack = ns.spawn([ns.tap_bin, "--ifname", "tap0", "--ip", f"{STACK_IP}/24", "--max-conns", 8,
-                      "--app", "source", "--connect", f"{HOST_IP}:5001", "--bytes", 20_000_000,
-                      "--gso" if gso else "--no-gso"],
-                     "stack.log")
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 0, err
+                      "--app", "source", "--connect", f"{HOST_IP}:5001", "--bytes", nbytes,
+                      "--counters", mode], log)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        stack.kill()
+        stack.wait()
+        raise AssertionError(f"{mode}: the Linux server got nothing in 60 s; "
+                             + stack.log.read_text())
+    assert p.returncode == 0, err + stack.log.read_text()
     n, ip, port, digest = out.split()
-    assert int(n) == 20_000_000 and ip == STACK_IP
-    want = hashlib.sha256(stream(conn_seed(0, STACK_IP, int(port)), 20_000_000)).hexdigest()
-    assert digest == want
+    assert int(n) == nbytes and ip == STACK_IP
+    want = hashlib.sha256(stream(conn_seed(0, STACK_IP, int(port)), nbytes)).hexdigest()
+    assert digest == want, mode
     assert stack.wait(timeout=30) == 0, stack.log.read_text()
     log = stack.log.read_text()
-    assert "source done: 20000000 bytes sent" in log
+    assert f"source done: {nbytes} bytes sent" in log
+    return log
+
+
+@pytest.mark.parametrize("gso", [False, True], ids=["plain", "gso"])
+def test_stack_as_client_to_linux_server(ns, gso):
+    persistent_tap0(ns)  # persistent: listen before the stack
+    log = source_to_linux(ns, "--gso" if gso else "--no-gso", 20_000_000)
     if gso:  # a one-way bulk transfer batches well
         m = re.search(r"gso: (\d+) frames to Linux in (\d+) writes", log)
         assert m and int(m.group(1)) > 4 * int(m.group(2)), log
+
+
+def test_plain_after_gso_on_one_persistent_device(ns):
+    """--gso turns on the device's checksum and TSO offloads (TUNSETOFFLOAD),
+    and a persistent device keeps them after the fd is closed: a later
+    --no-gso run on it got Linux's SYN-ACK with a partial checksum, dropped
+    it (drop_tcp_checksum) and never connected. Both orders, twice."""
+    persistent_tap0(ns)
+    for i, mode in enumerate(("--gso", "--no-gso", "--gso", "--no-gso")):
+        log = source_to_linux(ns, mode, 5_000_000, log=f"stack{i}.log")
+        assert "drop_tcp_checksum" not in log, (mode, log)
+        # what the run left on the device (ethtool: tools/lib-deps.sh)
+        features = ns.run(["ethtool", "-k", "tap0"]).stdout
+        want = "on" if mode == "--gso" else "off"
+        assert f"tx-checksumming: {want}" in features, (mode, features)
 
 
 def test_linux_closes_first(ns):

@@ -18,14 +18,46 @@ static void put16(uint8_t *p, uint16_t v) {
   p[1] = (uint8_t)v;
 }
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc) {
-  for (size_t i = 0; i + 1 < n; i += 2) acc += get16(p + i);
-  if (n & 1) acc += (uint32_t)p[n - 1] << 8;
-  return acc;
-}
 static uint16_t fold(uint32_t acc) {
   while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
   return (uint16_t)acc;
+}
+
+/* The ones' complement sum of n bytes (as big-endian 16-bit words) added to
+ * acc; not folded. Eight bytes at a time: the ones' complement sum does not
+ * depend on how the words are grouped or on the byte order, only the result
+ * is byte-swapped on a little-endian machine (RFC 1071, 2.(B)). This was a
+ * quarter of microtcp-tap's CPU with --gso, two bytes at a time. */
+static uint64_t add_eac(uint64_t a, uint64_t v) {
+  a += v;
+  return a + (a < v); /* end-around carry */
+}
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc) {
+  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0; /* four chains: twice as fast as one */
+  for (; n >= 32; p += 32, n -= 32) {
+    uint64_t w[4];
+    memcpy(w, p, 32);
+    a0 = add_eac(a0, w[0]);
+    a1 = add_eac(a1, w[1]);
+    a2 = add_eac(a2, w[2]);
+    a3 = add_eac(a3, w[3]);
+  }
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    a0 = add_eac(a0, v);
+  }
+  uint64_t s = add_eac(add_eac(a0, a1), add_eac(a2, a3));
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffffffu) + (s >> 32);
+  uint16_t w = fold((uint32_t)s);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  w = (uint16_t)(w << 8 | w >> 8);
+#endif
+  acc += w;
+  for (; n >= 2; p += 2, n -= 2) acc += get16(p);
+  if (n) acc += (uint32_t)p[0] << 8;
+  return acc;
 }
 
 /* A plain IPv4/TCP data segment: its header length and payload length. */
@@ -68,8 +100,17 @@ static int same_headers(const uint8_t *a, const uint8_t *b, size_t hdr_len) {
 
 void gso_init(struct gso *g) { memset(g, 0, sizeof *g); }
 
+void gso_init_plain(struct gso *g) {
+  gso_init(g);
+  g->plain = 1;
+}
+
 static int write_single(struct gso *g, const uint8_t *frame, size_t len, gso_write_fn w, void *ctx) {
   uint8_t buf[GSO_VNET_HDR_LEN + GSO_FRAME_MAX];
+  if (g->plain) { /* no header to add: the frame as it is */
+    g->writes++;
+    return w(ctx, frame, len);
+  }
   if (len > GSO_FRAME_MAX) return -1;
   memset(buf, 0, GSO_VNET_HDR_LEN); /* no offload: the frame is complete */
   memcpy(buf + GSO_VNET_HDR_LEN, frame, len);
@@ -148,6 +189,7 @@ int gso_add(struct gso *g, const uint8_t *frame, size_t len, gso_write_fn w, voi
     return 0;
   }
   if (g->ack_len && flush_ack(g, w, ctx) < 0) return -1;
+  if (g->plain) return write_single(g, frame, len, w, ctx);
   struct seg s;
   if (parse(frame, len, &s) < 0) { /* not joinable: keep the order, write it alone */
     int rc = gso_flush(g, w, ctx);
@@ -189,11 +231,11 @@ static int complete_csum(uint8_t *f, size_t len, size_t start, size_t offset) {
   return 0;
 }
 
-int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx) {
+int gso_split(uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx) {
   struct virtio_net_hdr vh;
   if (len < GSO_VNET_HDR_LEN + ETH) return -1;
   memcpy(&vh, in, GSO_VNET_HDR_LEN);
-  const uint8_t *f = in + GSO_VNET_HDR_LEN;
+  uint8_t *f = in + GSO_VNET_HDR_LEN;
   size_t flen = len - GSO_VNET_HDR_LEN;
   uint8_t gso_type = (uint8_t)(vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN);
   if (gso_type == VIRTIO_NET_HDR_GSO_NONE) {
@@ -201,11 +243,8 @@ int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx) 
       deliver(ctx, f, flen);
       return 1;
     }
-    static _Thread_local uint8_t one[GSO_FRAME_MAX];
-    if (flen > sizeof one) return -1;
-    memcpy(one, f, flen);
-    if (complete_csum(one, flen, vh.csum_start, vh.csum_offset) < 0) return -1;
-    deliver(ctx, one, flen);
+    if (complete_csum(f, flen, vh.csum_start, vh.csum_offset) < 0) return -1;
+    deliver(ctx, f, flen);
     return 1;
   }
   if (gso_type != VIRTIO_NET_HDR_GSO_TCPV4 || vh.gso_size == 0) return -1;
@@ -223,13 +262,17 @@ int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx) 
   uint32_t seq = get32(f + ETH + ihl + 4);
   uint16_t id = get16(f + ETH + 4);
   uint8_t flags = f[ETH + ihl + 13];
-  static _Thread_local uint8_t seg[GSO_FRAME_MAX];
+  /* In place, without copying the payload: segment n's headers are written
+   * just before its payload, over bytes already delivered (the payload of
+   * the segments before it, or the original headers, kept in tmpl). */
+  uint8_t tmpl[ETH + 60 + 60];
+  memcpy(tmpl, f, hdr);
   int n = 0;
   for (size_t off = 0; off < payload || (payload == 0 && n == 0); off += mss) {
     size_t k = payload - off < mss ? payload - off : mss;
     int last = off + k >= payload;
-    memcpy(seg, f, hdr);
-    memcpy(seg + hdr, f + hdr + off, k);
+    uint8_t *seg = f + off;
+    memcpy(seg, tmpl, hdr);
     uint8_t *ip = seg + ETH, *tcp = ip + ihl;
     put16(ip + 2, (uint16_t)(ihl + doff + k));
     put16(ip + 4, (uint16_t)(id + n));

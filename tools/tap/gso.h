@@ -44,9 +44,14 @@ struct gso {
   uint8_t ack[GSO_FRAME_MAX]; /* a pure ACK held back (see above) */
   size_t ack_len;               /* 0 if none */
   uint64_t writes, frames, batched, thinned; /* write() calls, frames in, joined, ACKs replaced */
+  int plain; /* gso_init_plain: no header, no joining; ACK thinning only */
 };
 
 void gso_init(struct gso *g);
+/* The plain path (a device without IFF_VNET_HDR): every frame is written as
+ * it is, on its own, and only the pure-ACK thinning above applies (it needs
+ * no offload: the frames are complete). */
+void gso_init_plain(struct gso *g);
 /* Queue one frame; may write the pending batch first. Returns 0, or -1 if a
  * write failed (the frame or batch is dropped, like a congested wire). */
 int gso_add(struct gso *g, const uint8_t *frame, size_t len, gso_write_fn w, void *ctx);
@@ -61,9 +66,12 @@ int gso_flush(struct gso *g, gso_write_fn w, void *ctx);
  * gso_size segments (sequence numbers, IP IDs, lengths, FIN/PSH on the last
  * and CWR on the first only, full checksums), delivering each frame in
  * order; a plain frame is delivered as it is. in/len: what read() returned,
- * header included. Returns the number of frames delivered, -1 if the header
- * or frame is malformed (dropped). */
+ * header included. The segments are made in place (in is overwritten: each
+ * segment's headers go just before its payload), so deliver must be done
+ * with a frame when it returns (copy it to keep it). Returns the number of
+ * frames delivered, -1 if the header or frame is malformed (dropped, in
+ * untouched). */
 typedef void (*gso_deliver_fn)(void *ctx, const uint8_t *frame, size_t len);
-int gso_split(const uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx);
+int gso_split(uint8_t *in, size_t len, gso_deliver_fn deliver, void *ctx);
 /* TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) on an IFF_VNET_HDR device: 0 or -1. */
 int gso_enable_offloads(int fd);

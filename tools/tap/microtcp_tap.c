@@ -58,7 +58,8 @@ static const char USAGE[] =
     "                       (without it the device is left for you to configure)\n"
     "  --mac M              the stack's MAC (default 02:00:00:00:00:02)\n"
     "  --gateway A.B.C.D    the stack's default gateway\n"
-    "  --app NAME           echo | sink | http | udp-echo | source | none (default echo)\n"
+    "  --app NAME           echo | sink | discard | http | udp-echo | source | none\n"
+    "                       (default echo; discard reads and drops, checking nothing)\n"
     "  --port N             server port (default 7)\n"
     "  --connect A.B.C.D:P  source: the server to send to;  --bytes N  how much (1000000)\n"
     "  --pcap FILE          write every frame the stack receives and sends\n"
@@ -67,6 +68,7 @@ static const char USAGE[] =
     "                       as one 64 KiB GSO frame and Linux's TSO frames are cut for\n"
     "                       the stack (fewer writes and receive-path passes; the\n"
     "                       segments are unchanged); --no-gso: one frame per read/write\n"
+    "                       (both: a pure ACK superseded before it is written is dropped)\n"
     "  --loss R  --duplicate R  --reorder R   rates per frame and direction:\n"
     "                       5 or 5% (percent) or 50000ppm\n"
     "  --delay MS           delay every frame by MS milliseconds (both directions)\n"
@@ -93,6 +95,12 @@ static int usage(const char *msg, const char *arg) {
 }
 
 /* ---- the apps: servers accept any number of connections ------------------------ */
+/* --app discard (RFC 863): read everything and drop it, as a Linux program
+ * that only recv()s does; the sink app verifies every byte against the
+ * apps' stream, which costs more than the copy. Not a shared app (sim/apps):
+ * the simulator has nothing to measure against. */
+#define APP_DISCARD ((enum app_kind)100)
+
 struct server {
   enum app_kind kind;
   int listener; /* TCP listener handle, -1 if none */
@@ -117,10 +125,32 @@ static void tally(struct server *sv, const struct app *a) {
     sv->done++;
   else {
     sv->failed++;
-    fprintf(stderr, "microtcp-tap: %s failed: %s\n", app_kind_name(a->kind), a->reason);
+    fprintf(stderr, "microtcp-tap: %s failed: %s\n",
+            a->kind == APP_DISCARD ? "discard" : app_kind_name(a->kind), a->reason);
   }
   sv->bytes_in += a->received;
   sv->verify_errors += a->verified_errors;
+}
+
+static enum app_status poll_discard(struct app *a, microtcp_stack *st, uint64_t now) {
+  static uint8_t buf[65536];
+  for (;;) {
+    int r = microtcp_tcp_recv(st, now, a->handle, buf, sizeof buf);
+    if (r > 0) {
+      a->received += (uint64_t)r;
+      continue;
+    }
+    if (r == MICROTCP_EAGAIN) return APP_RUNNING;
+    if (r == 0) {
+      a->status = APP_DONE;
+    } else {
+      a->status = APP_FAILED;
+      snprintf(a->reason, sizeof a->reason, "recv: %s", microtcp_strerror(r));
+    }
+    microtcp_tcp_close(st, now, a->handle);
+    a->closed = true;
+    return a->status;
+  }
 }
 
 static void serve(struct server *sv, microtcp_stack *st, uint64_t now) {
@@ -130,13 +160,20 @@ static void serve(struct server *sv, microtcp_stack *st, uint64_t now) {
     struct app *a = calloc(1, sizeof *a);
     if (!a) abort();
     struct app_params p = {0};
-    app_start_server(a, sv->kind, &p, c, st, now);
+    if (sv->kind == APP_DISCARD) {
+      a->kind = APP_DISCARD;
+      a->status = APP_RUNNING;
+      a->handle = c;
+    } else {
+      app_start_server(a, sv->kind, &p, c, st, now);
+    }
     add_app(sv, a);
   }
   size_t w = 0;
   for (size_t i = 0; i < sv->n; i++) {
     struct app *a = sv->apps[i];
-    if (app_poll(a, st, now) == APP_RUNNING) {
+    enum app_status s = a->kind == APP_DISCARD ? poll_discard(a, st, now) : app_poll(a, st, now);
+    if (s == APP_RUNNING) {
       sv->apps[w++] = a;
     } else {
       tally(sv, a);
@@ -153,7 +190,7 @@ struct bridge {
   uint64_t now;
   pcap_dumper_t *dump;
   uint64_t write_errors;
-  struct gso *gso;              /* NULL unless --gso */
+  struct gso *gso;              /* --gso: joins runs of segments; plain: thins ACKs only */
   uint64_t malformed;           /* --gso: frames from Linux with a bad virtio_net_hdr */
   uint64_t split_in, split_out; /* --gso: TSO super-frames from Linux, segments cut */
 };
@@ -185,10 +222,7 @@ static int write_dev(void *ctx, const uint8_t *buf, size_t len) {
 
 static void to_linux(void *ctx, const uint8_t *f, size_t len) {
   struct bridge *b = ctx;
-  if (b->gso)
-    gso_add(b->gso, f, len, write_dev, b); /* written by gso_flush at the latest */
-  else
-    write_dev(b, f, len);
+  gso_add(b->gso, f, len, write_dev, b); /* written by gso_flush at the latest */
 }
 
 /* A frame from Linux (after gso_split): impairments, then the stack. */
@@ -202,7 +236,7 @@ static void from_linux(void *ctx, const uint8_t *f, size_t len) {
 }
 
 static void flush_linux(struct bridge *b) {
-  if (b->gso) gso_flush(b->gso, write_dev, b);
+  gso_flush(b->gso, write_dev, b);
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -445,13 +479,13 @@ static int choose_app(struct options *o) {
   static const struct {
     const char *name;
     enum app_kind kind;
-  } apps[] = {{"echo", APP_ECHO_SERVER}, {"sink", APP_SINK},
-              {"http", APP_HTTP_SERVER}, {"udp-echo", APP_UDP_ECHO_SERVER},
-              {"source", APP_SOURCE},    {"none", (enum app_kind)0}};
+  } apps[] = {{"echo", APP_ECHO_SERVER},     {"sink", APP_SINK},     {"discard", APP_DISCARD},
+              {"http", APP_HTTP_SERVER},     {"udp-echo", APP_UDP_ECHO_SERVER},
+              {"source", APP_SOURCE},        {"none", (enum app_kind)0}};
   size_t i = 0, n = sizeof apps / sizeof apps[0];
   while (i < n && strcmp(o->app, apps[i].name) != 0)
     i++;
-  if (i == n) return usage("--app expects echo, sink, http, udp-echo, source or none", o->app);
+  if (i == n) return usage("--app expects echo, sink, discard, http, udp-echo, source or none", o->app);
   o->kind = apps[i].kind;
   if (o->kind == APP_SOURCE && !o->connect_ip)
     return usage("--app source needs --connect A.B.C.D:PORT", NULL);
@@ -603,10 +637,11 @@ static int start_bridge(struct run *r) {
   r->br.st = r->st;
   r->br.fd = r->fd;
   r->br.now = mono_us();
-  if (r->o.use_gso) {
+  if (r->o.use_gso)
     gso_init(&gso_state);
-    r->br.gso = &gso_state;
-  }
+  else
+    gso_init_plain(&gso_state);
+  r->br.gso = &gso_state;
   if (r->o.pcap_path) {
     r->pd = pcap_open_dead(DLT_EN10MB, 65535);
     r->br.dump = r->pd ? pcap_dump_open(r->pd, r->o.pcap_path) : NULL;
@@ -800,6 +835,10 @@ static void print_summary(const struct run *r) {
              (unsigned long long)gso_state.frames, (unsigned long long)gso_state.writes,
              (unsigned long long)b->split_in, (unsigned long long)b->split_out,
              (unsigned long long)b->malformed, (unsigned long long)gso_state.thinned);
+  else
+    snprintf(gso_note, sizeof gso_note, "; plain: %llu frames to Linux in %llu writes, %llu ACKs thinned",
+             (unsigned long long)gso_state.frames, (unsigned long long)gso_state.writes,
+             (unsigned long long)gso_state.thinned);
   fprintf(stderr,
           "microtcp-tap: stopped: %llu frames in, %llu out; apps %llu done, %llu failed, "
           "%llu bytes received, %llu verification errors; bridge %llu dropped, %llu duplicated, "

@@ -60,6 +60,20 @@ int tap_open(const char *ifname, int vnet_hdr, char name_out[16], char *err, siz
     errno = e;
     return -1;
   }
+  /* Offloads belong to the device, not to the fd: a persistent device that
+   * an IFF_VNET_HDR user (microtcp-tap --gso) left with TUN_F_CSUM/TSO4 keeps
+   * them, and Linux would go on handing it frames with partial checksums and
+   * 64 KiB TSO frames, which a reader without the header cannot tell apart
+   * from corrupt ones (the stack dropped every SYN-ACK: drop_tcp_checksum).
+   * Without the header no offload can be used, so clear them all. */
+  if (!vnet_hdr && ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
+    int e = errno;
+    snprintf(err, errlen, "cannot clear the offloads of %s (TUNSETOFFLOAD): %s", ifr.ifr_name,
+             strerror(e));
+    close(fd);
+    errno = e;
+    return -1;
+  }
   if (name_out) memcpy(name_out, ifr.ifr_name, IFNAMSIZ);
   return fd;
 }

@@ -18,6 +18,8 @@
  * IFF_NO_PI, plus IFF_VNET_HDR if vnet_hdr is non-zero (every read and write
  * then starts with a 10-byte struct virtio_net_hdr; no offloads are enabled
  * for frames Linux sends, so those stay MTU-sized with full checksums).
+ * Without vnet_hdr the device's offloads are cleared (TUNSETOFFLOAD 0): an
+ * earlier IFF_VNET_HDR user of a persistent device may have left them on.
  * ifname may contain "%d" (the kernel picks the number); the final name is
  * written back to name_out (IFNAMSIZ bytes). The fd is non-blocking and
  * close-on-exec; closing it removes a non-persistent device. */

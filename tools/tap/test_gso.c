@@ -3,7 +3,8 @@
  * from gso_split (headers, sequence numbers, PSH on the last only, full
  * checksums); a flow change, a gap, a short segment, PSH, a SYN or a non-TCP
  * frame ends a batch and keeps the order; pure ACKs are thinned but
- * duplicates kept; a partial checksum is completed;
+ * duplicates kept, also on the plain path (no header, nothing joined); a
+ * partial checksum is completed;
  * malformed virtio headers are refused.
  */
 #include <linux/virtio_net.h>
@@ -162,6 +163,27 @@ int main(void) {
   CHECK(gso_flush(&g, capture, NULL) == 0);
   CHECK(nwritten == 2 && memcmp(written[0] + GSO_VNET_HDR_LEN, sent[0], sent_len[0]) == 0);
 
+  /* the plain path: frames go out as they are, one write each, no header,
+   * nothing joined; pure ACKs are thinned as above */
+  gso_init_plain(&g);
+  nwritten = 0;
+  for (size_t i = 0; i < 6; i++) {
+    sent_len[i] = make_tcp(sent[i], 5000, 1, 0x10, 0);
+    uint8_t *t = sent[i] + 34;
+    t[8] = (uint8_t)(acks[i] >> 24), t[9] = (uint8_t)(acks[i] >> 16), t[10] = (uint8_t)(acks[i] >> 8),
+    t[11] = (uint8_t)acks[i];
+    CHECK(gso_add(&g, sent[i], sent_len[i], capture, NULL) == 0);
+  }
+  sent_len[6] = make_tcp(sent[6], 5000, 1, 0x10, 1448);
+  sent_len[7] = make_tcp(sent[7], 5000, 1449, 0x10, 1448); /* would be joined with --gso */
+  for (size_t i = 6; i < 8; i++) CHECK(gso_add(&g, sent[i], sent_len[i], capture, NULL) == 0);
+  CHECK(gso_flush(&g, capture, NULL) == 0);
+  CHECK(nwritten == 5 && g.thinned == 3 && g.writes == 5 && g.frames == 8);
+  static const size_t plain_want[] = {2, 3, 5, 6, 7}; /* 300, 300, 400 (first), then the data */
+  for (size_t i = 0; i < 5 && i < nwritten; i++)
+    CHECK(written_len[i] == sent_len[plain_want[i]] &&
+          memcmp(written[i], sent[plain_want[i]], sent_len[plain_want[i]]) == 0);
+
   /* a partial checksum (NEEDS_CSUM) is completed */
   uint8_t buf[GSO_VNET_HDR_LEN + GSO_FRAME_MAX];
   size_t len = make_tcp(buf + GSO_VNET_HDR_LEN, 7, 1, 0x18, 300);
@@ -176,6 +198,37 @@ int main(void) {
   ngot = 0;
   CHECK(gso_split(buf, GSO_VNET_HDR_LEN + len, collect, NULL) == 1);
   CHECK(ngot == 1 && memcmp(got[0], sent[0], len) == 0);
+
+  /* partial checksums over every payload length from 0 to 300 (odd, even,
+   * any remainder of the eight-byte steps) and an odd start, against the
+   * reference checksum of make_tcp */
+  for (size_t k = 0; k <= 300; k++) {
+    len = make_tcp(buf + GSO_VNET_HDR_LEN, 7, 1, 0x18, k);
+    for (size_t i = 0; i < k; i++) buf[GSO_VNET_HDR_LEN + 66 + i] = (uint8_t)(i * 37 + k);
+    uint8_t *t = buf + GSO_VNET_HDR_LEN + 34;
+    t[16] = t[17] = 0;
+    uint16_t c = csum(buf + GSO_VNET_HDR_LEN + 34, 32 + k, (10u << 8) + 1 + (10u << 8) + 2 + 6 + 32 + (uint32_t)k);
+    t[16] = (uint8_t)(c >> 8), t[17] = (uint8_t)c;
+    memcpy(sent[0], buf + GSO_VNET_HDR_LEN, len);
+    seed = (uint16_t)~csum(NULL, 0, (10u << 8) + 1 + (10u << 8) + 2 + 6 + 32 + (uint32_t)k);
+    t[16] = (uint8_t)(seed >> 8), t[17] = (uint8_t)seed;
+    memset(&vh, 0, sizeof vh);
+    vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, vh.csum_start = 34, vh.csum_offset = 16;
+    memcpy(buf, &vh, sizeof vh);
+    ngot = 0;
+    CHECK(gso_split(buf, GSO_VNET_HDR_LEN + len, collect, NULL) == 1);
+    CHECK(ngot == 1 && got_len[0] == len && memcmp(got[0], sent[0], len) == 0);
+  }
+  /* and a partial IPv4 header checksum: 20 bytes, not a multiple of eight */
+  len = make_tcp(buf + GSO_VNET_HDR_LEN, 7, 1, 0x18, 3);
+  memcpy(sent[0], buf + GSO_VNET_HDR_LEN, len);
+  buf[GSO_VNET_HDR_LEN + 24] = buf[GSO_VNET_HDR_LEN + 25] = 0;
+  memset(&vh, 0, sizeof vh);
+  vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, vh.csum_start = 14, vh.csum_offset = 10;
+  memcpy(buf, &vh, sizeof vh);
+  ngot = 0;
+  CHECK(gso_split(buf, GSO_VNET_HDR_LEN + 14 + 20, collect, NULL) == 1);
+  CHECK(ngot == 1 && memcmp(got[0] + 24, sent[0] + 24, 2) == 0);
 
   /* malformed headers: refused, nothing delivered */
   ngot = 0;

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "mem.h"
+
 #include "invariant.h"
 
 

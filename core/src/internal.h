@@ -47,6 +47,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "mem.h"
+
 #include "microtcp/microtcp.h"
 #include "microtcp/wire.h"
 #include "idxq.h"

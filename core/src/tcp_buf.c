@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "mem.h"
+
 /* ---- Ring buffer ---- */
 
 void mtcp_rb_init(struct ringbuf *rb, uint8_t *mem, uint32_t cap) {

@@ -601,6 +601,14 @@ static int write_report(struct sim_recorder *rec, const struct sim *s, int code,
 
 static int cmd_run(const struct opts *o) {
   struct sim s;
+  if (o->faults_out) { /* before the run: a path that cannot be written is a usage error */
+    FILE *f = fopen(o->faults_out, "w");
+    if (!f) {
+      fprintf(stderr, "microtcp-sim: cannot write %s: %s\n", o->faults_out, strerror(errno));
+      return 2;
+    }
+    fclose(f);
+  }
   struct opts ro = *o;
   struct sim_recorder *rec = o->report ? sim_recorder_new() : NULL;
   if (rec) ro.observer = sim_recorder_observer(rec);

@@ -556,7 +556,7 @@ int sim_shrink(const struct shrink_opts *o) {
   /* Pin the addresses; if that changed the run (it should not), go without. */
   struct text pinned = text_copy(&k.scen);
   pin_addresses(&pinned, o->scenario);
-  if (!try_scenario(&k, &pinned))
+  if (!try_scenario(&k, &pinned) && !k.out_of_time)
     fprintf(stderr, "shrink: the scenario with its addresses written out fails differently; not pinning\n");
   /* 1: the scenario, faults drawn from the seed */
   shrink_scenario(&k);
@@ -589,17 +589,19 @@ int sim_shrink(const struct shrink_opts *o) {
     cleanup(&k);
     return 2;
   }
-  text_write(k.faults_path, &k.sched, NULL);
   struct shrink_result fin;
   memset(&fin, 0, sizeof fin);
-  o->run(o->ctx, ini, k.faults_path, k.rec_path, &fin);
-  k.runs++;
-  struct text rec = {0};
-  if (same_failure(&fin, &k.want) && text_read(k.rec_path, &rec, true) == 0) {
-    text_free(&k.sched);
-    k.sched = rec;
-  } else {
-    text_free(&rec);
+  if (!k.out_of_time) { /* (out of time: the lines keep the notes they were recorded with) */
+    text_write(k.faults_path, &k.sched, NULL);
+    o->run(o->ctx, ini, k.faults_path, k.rec_path, &fin);
+    k.runs++;
+    struct text rec = {0};
+    if (same_failure(&fin, &k.want) && text_read(k.rec_path, &rec, true) == 0) {
+      text_free(&k.sched);
+      k.sched = rec;
+    } else {
+      text_free(&rec);
+    }
   }
   char fheader[1800];
   snprintf(fheader, sizeof fheader,

@@ -65,7 +65,8 @@ struct opts {
   uint64_t seed_a, seed_b;
   bool have_seeds, have_progress;
   uint64_t shard_k, shard_n;
-  char repro[1200]; /* options the reproduce line repeats: --until, --inject-bug, --faults-in */
+  char repro[160]; /* options the reproduce line repeats: --until, --inject-bug */
+  char repro_run[1200]; /* run's reproduce line: those and --faults-in */
   const char *report;              /* --report DIR: HTML report (sim/report.c) */
   const char *faults_out, *faults_in; /* fault schedules (sim/faults.c) */
   const char *out;                 /* shrink: output prefix */
@@ -205,8 +206,8 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   if (o->inject_bug)
     snprintf(o->repro + strlen(o->repro), sizeof o->repro - strlen(o->repro), " --inject-bug %s",
              o->inject_bug);
-  if (o->faults_in)
-    snprintf(o->repro + strlen(o->repro), sizeof o->repro - strlen(o->repro), " --faults-in %s", o->faults_in);
+  snprintf(o->repro_run, sizeof o->repro_run, "%s%s%.1000s", o->repro, o->faults_in ? " --faults-in " : "",
+           o->faults_in ? o->faults_in : "");
   return 0;
 }
 
@@ -236,7 +237,7 @@ static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, b
   if (!have_seed && s->seed == 0) s->seed = 1;
   s->swarm = swarm;
   s->inject_bug = o->inject_bug;
-  s->repro_args = o->repro;
+  s->repro_args = o->repro_run;
   s->progress_us = swarm && !strcmp(o->cmd, "swarm") ? 0 : o->progress_us; /* swarm has its own line */
   if (o->faults_out) s->faults_out = calloc(1, sizeof *s->faults_out);
   if (swarm) sim_swarm_config(s);
@@ -624,9 +625,9 @@ static int cmd_run(const struct opts *o) {
     sim_recorder_free(rec);
   }
   if (o->faults_out) {
-    char header[1400];
-    snprintf(header, sizeof header, "recorded by: microtcp-sim run %s --seed %" PRIu64 "%s%s", o->scenario, s.seed,
-             o->swarm ? " --swarm" : "", o->repro);
+    char header[1600];
+    snprintf(header, sizeof header, "recorded by: microtcp-sim run %.200s --seed %" PRIu64 "%s%s", o->scenario, s.seed,
+             o->swarm ? " --swarm" : "", o->repro_run);
     if (sim_schedule_write(&s, s.faults_out, o->faults_out, header) < 0) {
       fprintf(stderr, "microtcp-sim: cannot write %s: %s\n", o->faults_out, strerror(errno));
       code = code ? code : 2;

@@ -332,6 +332,37 @@ static void shrink_sections(struct shrinker *k, const char *kind) {
   }
 }
 
+/* A group flow (client = a group G: flows X.0, X.1, ...) failing in member
+ * X.k: that member alone, as [flow X.k] with client = Gk (the same name, so
+ * the same flow seed and the same identity). */
+static void single_member_flow(struct shrinker *k) {
+  const char *fl = strstr(k->want.failure, "flow ");
+  if (!fl) return;
+  char subject[160];
+  snprintf(subject, sizeof subject, "%s", fl + 5);
+  char *sp = strchr(subject, ' ');
+  if (sp) *sp = 0;
+  char *dot = strrchr(subject, '.');
+  if (!dot || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1)) return;
+  int heads[4096];
+  int n = sections_of(&k->scen, "flow", heads, 4096);
+  for (int i = 0; i < n; i++) {
+    char kind[64], name[192], client[256];
+    section_at(&k->scen, heads[i], kind, sizeof kind, name, sizeof name);
+    if (strlen(name) != (size_t)(dot - subject) || strncmp(name, subject, (size_t)(dot - subject))) continue;
+    if (!key_get(&k->scen, heads[i], "client", client, sizeof client)) return;
+    struct text c = text_copy(&k->scen);
+    char line[400];
+    snprintf(line, sizeof line, "[flow %s]", subject);
+    free(c.l[heads[i]]);
+    c.l[heads[i]] = strdup(line);
+    snprintf(line, sizeof line, "%.200s%s", client, dot + 1);
+    key_set(&c, heads[i], "client", line);
+    try_scenario(k, &c);
+    return;
+  }
+}
+
 /* Halve a numeric key (sizes in bytes, counts) while the failure stays. */
 static void shrink_number(struct shrinker *k, const char *kind, const char *key, uint64_t floor) {
   int heads[4096];
@@ -388,6 +419,7 @@ static void shrink_duration(struct shrinker *k) {
 
 static void shrink_scenario(struct shrinker *k) {
   shrink_sections(k, "flow");
+  single_member_flow(k);
   shrink_sections(k, "event");
   shrink_sections(k, "attacker");
   shrink_sections(k, "host");
@@ -477,7 +509,39 @@ static void pin_addresses(struct text *t, const char *path) {
     for (int i = n - 1; i >= 0; i--) {
       char kind[64], name[192], v[256], first[200];
       section_at(t, heads[i], kind, sizeof kind, name, sizeof name);
-      bool group = key_get(t, heads[i], "count", v, sizeof v) && strcmp(v, "1");
+      uint64_t count = key_get(t, heads[i], "count", v, sizeof v) ? strtoull(v, NULL, 10) : 1;
+      if (count > 1 && count <= 1000) { /* a group: one section per member, so members can go one by one */
+        int end = section_end(t, heads[i]);
+        struct text body = {0};
+        char k2[64], v2[256];
+        for (int j = heads[i] + 1; j < end; j++)
+          if (!line_key(t->l[j], k2, sizeof k2, v2, sizeof v2) ||
+              (strcmp(k2, "count") && strcmp(k2, "ip") && strcmp(k2, "mac")))
+            text_add(&body, t->l[j]);
+        section_remove(t, heads[i]);
+        for (uint64_t m = count; m-- > 0;) {
+          char hn[256], line[320];
+          snprintf(hn, sizeof hn, "%.190s%" PRIu64, name, m);
+          const struct sim_host *h = NULL;
+          for (int j = 0; j < s.nhosts; j++)
+            if (!strcmp(s.hosts[j].name, hn)) h = &s.hosts[j];
+          if (!h) continue;
+          for (int j = body.n - 1; j >= 0; j--) text_insert(t, heads[i], body.l[j]);
+          const uint8_t *mc = h->cfg.mac;
+          uint32_t ip = h->cfg.ip;
+          snprintf(line, sizeof line, "mac = %02x:%02x:%02x:%02x:%02x:%02x ; pinned by shrink", mc[0], mc[1], mc[2],
+                   mc[3], mc[4], mc[5]);
+          text_insert(t, heads[i], line);
+          snprintf(line, sizeof line, "ip = %u.%u.%u.%u ; pinned by shrink (group %s, member %" PRIu64 ")", ip >> 24,
+                   ip >> 16 & 255, ip >> 8 & 255, ip & 255, name, m);
+          text_insert(t, heads[i], line);
+          snprintf(line, sizeof line, "[%.60s %.200s]", kind, hn);
+          text_insert(t, heads[i], line);
+        }
+        text_free(&body);
+        continue;
+      }
+      bool group = count > 1;
       snprintf(first, sizeof first, group ? "%s0" : "%s", name);
       const struct sim_host *h = NULL;
       for (int j = 0; j < s.nhosts; j++)

@@ -527,6 +527,7 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
   cJSON_AddNumberToObject(root, "events", (double)s->events_processed);
   cJSON_AddStringToObject(root, "trace_hash", hash);
   cJSON_AddNumberToObject(root, "exit_code", exit_code);
+  cJSON_AddStringToObject(root, "failure", exit_code == 3 || exit_code == 4 ? s->failure : "");
   cJSON_AddNumberToObject(root, "integrity_errors", (double)s->integrity_errors);
   cJSON *flows = cJSON_AddArrayToObject(root, "flows");
   for (int f = 0; f < s->nflows; f++) {

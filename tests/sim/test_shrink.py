@@ -156,9 +156,10 @@ def test_shrink_injected_bug(sim, tmp_path, bug):
         assert {"loss"} & kinds(small_faults) or {"burst"} & kinds(small_faults)
     # the printed command reproduces the same failure
     cmd = re.search(r"^reproduce: microtcp-sim (.+)$", r.stdout, re.M).group(1)
-    again = run(sim, *shlex.split(cmd))
+    again = run(sim, *shlex.split(cmd), "--json", tmp_path / "again.json")
     assert again.returncode == before.returncode, again.stderr
     assert failure_of(again.stderr) == identity
+    assert json.loads((tmp_path / "again.json").read_text())["failure"] == identity
     # and the small scenario is small: one flow section, two hosts
     ini = (tmp_path / "small.ini").read_text()
     assert ini.count("[flow ") == 1 and ini.count("[host ") == 2

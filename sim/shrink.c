@@ -7,7 +7,7 @@
  * It works on text: the scenario as INI lines, the schedule as its lines, so
  * what it writes is what a person reads. The phases:
  *   1. the scenario, drawing faults from the seed: drop flows, events,
- *      attackers and hosts, shrink transfer sizes, counts, groups and the
+ *      attackers, links, hosts and segments, shrink transfer sizes, counts, groups and the
  *      duration (each accepted step records the run's schedule afresh);
  *   2. the schedule, replayed: drop whole kinds of faults (all jitter, ...),
  *      then ddmin over the remaining lines;
@@ -422,7 +422,9 @@ static void shrink_scenario(struct shrinker *k) {
   single_member_flow(k);
   shrink_sections(k, "event");
   shrink_sections(k, "attacker");
+  shrink_sections(k, "link");
   shrink_sections(k, "host");
+  shrink_sections(k, "segment");
   shrink_number(k, "flow", "connections", 1);
   shrink_number(k, "flow", "bytes", 1000);
   shrink_number(k, "flow", "count", 1);

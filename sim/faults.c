@@ -22,9 +22,9 @@
 
 #include "sim.h"
 
-const char *const sim_fault_kind_names[FK_KINDS] = {"loss",    "burst", "jitter",    "reorder",
-                                                    "corrupt", "duplicate", "latency", "drift",
-                                                    "partition", "heal", "calm"};
+const char *const sim_fault_kind_names[FK_KINDS] = {"loss",      "burst",     "jitter",  "reorder",
+                                                    "corrupt",   "duplicate", "latency", "drift",
+                                                    "partition", "heal",      "calm"};
 
 static bool frame_kind(enum sim_fault_kind k) { return k <= FK_DUP; }
 
@@ -45,7 +45,9 @@ void sim_schedule_free(struct sim_schedule *sc) {
 }
 
 /* ---- frame notes ---------------------------------------------------------------------- */
-static void ip_text(const uint8_t *p, char *out, size_t n) { snprintf(out, n, "%u.%u.%u.%u", p[0], p[1], p[2], p[3]); }
+static void ip_text(const uint8_t *p, char *out, size_t n) {
+  snprintf(out, n, "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
+}
 
 void sim_frame_note(const uint8_t *d, size_t len, char *out, size_t n) {
   char a[16], b[16];
@@ -56,8 +58,11 @@ void sim_frame_note(const uint8_t *d, size_t len, char *out, size_t n) {
     const uint8_t *p = d + 14;
     ip_text(p + 14, a, sizeof a);
     ip_text(p + 24, b, sizeof b);
-    if (p[7] == 1) snprintf(out, n, "ARP who-has %s tell %s", b, a);
-    else snprintf(out, n, "ARP %s is-at %02x:%02x:%02x:%02x:%02x:%02x", a, p[8], p[9], p[10], p[11], p[12], p[13]);
+    if (p[7] == 1)
+      snprintf(out, n, "ARP who-has %s tell %s", b, a);
+    else
+      snprintf(out, n, "ARP %s is-at %02x:%02x:%02x:%02x:%02x:%02x", a, p[8], p[9], p[10], p[11],
+               p[12], p[13]);
     return;
   }
   if (et != 0x0800 || len < 14 + 20) {
@@ -82,10 +87,12 @@ void sim_frame_note(const uint8_t *d, size_t len, char *out, size_t n) {
     uint32_t seq = (uint32_t)l4[4] << 24 | (uint32_t)l4[5] << 16 | (uint32_t)l4[6] << 8 | l4[7];
     uint32_t ack = (uint32_t)l4[8] << 24 | (uint32_t)l4[9] << 16 | (uint32_t)l4[10] << 8 | l4[11];
     size_t off = (size_t)(l4[12] >> 4) * 4;
-    snprintf(out, n, "TCP %s:%u > %s:%u [%s] seq %" PRIu32 " ack %" PRIu32 " len %zu", a, l4[0] << 8 | l4[1], b,
-             l4[2] << 8 | l4[3], fl, seq, ack, l4len > off ? l4len - off : 0);
+    snprintf(out, n, "TCP %s:%u > %s:%u [%s] seq %" PRIu32 " ack %" PRIu32 " len %zu", a,
+             l4[0] << 8 | l4[1], b, l4[2] << 8 | l4[3], fl, seq, ack,
+             l4len > off ? l4len - off : 0);
   } else if (ip[9] == 17 && l4len >= 8 && 14 + ihl + 8 <= len) {
-    snprintf(out, n, "UDP %s:%u > %s:%u len %zu", a, l4[0] << 8 | l4[1], b, l4[2] << 8 | l4[3], l4len - 8);
+    snprintf(out, n, "UDP %s:%u > %s:%u len %zu", a, l4[0] << 8 | l4[1], b, l4[2] << 8 | l4[3],
+             l4len - 8);
   } else if (ip[9] == 1 && l4len >= 8 && 14 + ihl + 8 <= len) {
     snprintf(out, n, "ICMP %s > %s type %u code %u", a, b, l4[0], l4[1]);
   } else {
@@ -100,7 +107,8 @@ static int cmp_time(const void *x, const void *y) {
   return a->order < b->order ? -1 : a->order > b->order;
 }
 
-int sim_schedule_write(const struct sim *s, const struct sim_schedule *sc, const char *path, const char *header) {
+int sim_schedule_write(const struct sim *s, const struct sim_schedule *sc, const char *path,
+                       const char *header) {
   FILE *out = fopen(path, "w");
   if (!out) return -1;
   struct sim_fault *v = malloc((sc->n ? sc->n : 1) * sizeof *v);
@@ -108,7 +116,8 @@ int sim_schedule_write(const struct sim *s, const struct sim_schedule *sc, const
   if (sc->n) memcpy(v, sc->f, sc->n * sizeof *v);
   qsort(v, sc->n, sizeof *v, cmp_time);
   fprintf(out, "# microtcp-sim fault schedule: %zu faults\n# %s\n", sc->n, header ? header : "");
-  fprintf(out, "# time (s)     where                kind       frame     parameters  # the frame\n");
+  fprintf(out,
+          "# time (s)     where                kind       frame     parameters  # the frame\n");
   for (size_t i = 0; i < sc->n; i++) {
     const struct sim_fault *f = &v[i];
     char where[80], frame[24], par[96];
@@ -117,16 +126,20 @@ int sim_schedule_write(const struct sim *s, const struct sim_schedule *sc, const
       snprintf(where, sizeof where, "%s.%s", hn, f->down ? "down" : "up");
     else
       snprintf(where, sizeof where, "%s", hn);
-    if (frame_kind(f->kind)) snprintf(frame, sizeof frame, "#%" PRIu64, f->frame);
-    else snprintf(frame, sizeof frame, "-");
+    if (frame_kind(f->kind))
+      snprintf(frame, sizeof frame, "#%" PRIu64, f->frame);
+    else
+      snprintf(frame, sizeof frame, "-");
     par[0] = 0;
     switch (f->kind) {
     case FK_JITTER:
     case FK_REORDER:
     case FK_LATENCY: snprintf(par, sizeof par, "us=%" PRId64, f->v1); break;
     case FK_CORRUPT:
-      if (f->v2 >= 0) snprintf(par, sizeof par, "bit=%" PRId64 " bit2=%" PRId64, f->v1, f->v2);
-      else snprintf(par, sizeof par, "bit=%" PRId64, f->v1);
+      if (f->v2 >= 0)
+        snprintf(par, sizeof par, "bit=%" PRId64 " bit2=%" PRId64, f->v1, f->v2);
+      else
+        snprintf(par, sizeof par, "bit=%" PRId64, f->v1);
       break;
     case FK_DRIFT: snprintf(par, sizeof par, "ppm=%" PRId64, f->v1); break;
     case FK_PARTITION:
@@ -136,8 +149,9 @@ int sim_schedule_write(const struct sim *s, const struct sim_schedule *sc, const
       break;
     default: break;
     }
-    fprintf(out, "%" PRIu64 ".%06" PRIu64 "  %-20s %-10s %-9s %s%s%s\n", f->at / 1000000, f->at % 1000000, where,
-            sim_fault_kind_names[f->kind], frame, par, f->note[0] ? "  # " : "", f->note);
+    fprintf(out, "%" PRIu64 ".%06" PRIu64 "  %-20s %-10s %-9s %s%s%s\n", f->at / 1000000,
+            f->at % 1000000, where, sim_fault_kind_names[f->kind], frame, par,
+            f->note[0] ? "  # " : "", f->note);
   }
   free(v);
   return fclose(out) == 0 ? 0 : -1;
@@ -177,14 +191,15 @@ static int parse_time(const char *t, uint64_t *us) {
     if (!fd) return -1;
   }
   if (*t) return -1;
-  while (fd++ < 6) frac *= 10;
+  while (fd++ < 6)
+    frac *= 10;
   *us = sec * 1000000 + frac;
   return 0;
 }
 
 #define BAD(...)                                                                                   \
   do {                                                                                             \
-    fprintf(stderr, "%s:%d: ", path, line);                                                       \
+    fprintf(stderr, "%s:%d: ", path, line);                                                        \
     fprintf(stderr, __VA_ARGS__);                                                                  \
     fputc('\n', stderr);                                                                           \
     goto fail;                                                                                     \
@@ -204,7 +219,8 @@ int sim_schedule_read(const struct sim *s, const char *path, struct sim_schedule
     if (!strchr(buf, '\n') && !feof(in)) BAD("line too long (1023 characters at most)");
     /* '#' starts a comment, except in a frame index ("#17") */
     char *hash = buf;
-    while ((hash = strchr(hash, '#')) && isdigit((unsigned char)hash[1])) hash++;
+    while ((hash = strchr(hash, '#')) && isdigit((unsigned char)hash[1]))
+      hash++;
     if (hash) *hash = 0;
     char *tok[16];
     int nt = 0;
@@ -213,19 +229,23 @@ int sim_schedule_read(const struct sim *s, const char *path, struct sim_schedule
       tok[nt++] = p;
     }
     if (nt == 0) continue;
-    if (nt < 4) BAD("expected TIME WHERE KIND FRAME [key=value ...], e.g. '1.250000 client.up loss #17'");
+    if (nt < 4)
+      BAD("expected TIME WHERE KIND FRAME [key=value ...], e.g. '1.250000 client.up loss #17'");
     struct sim_fault f;
     memset(&f, 0, sizeof f);
     f.line = line;
     f.peer = -1;
     f.v2 = -1;
-    if (parse_time(tok[0], &f.at) < 0) BAD("expected a time in seconds like 1.250000, not '%s'", tok[0]);
+    if (parse_time(tok[0], &f.at) < 0)
+      BAD("expected a time in seconds like 1.250000, not '%s'", tok[0]);
     int kind = -1;
     for (int k = 0; k < FK_KINDS; k++)
       if (!strcmp(tok[2], sim_fault_kind_names[k])) kind = k;
     if (kind < 0)
-      BAD("unknown fault kind '%s': expected loss, burst, jitter, reorder, corrupt, duplicate, latency, drift, "
-          "partition, heal or calm", tok[2]);
+      BAD("unknown fault kind '%s': expected loss, burst, jitter, reorder, corrupt, duplicate, "
+          "latency, drift, "
+          "partition, heal or calm",
+          tok[2]);
     f.kind = (enum sim_fault_kind)kind;
     const char *w = tok[1];
     if (frame_kind(f.kind) || f.kind == FK_LATENCY) {
@@ -248,7 +268,8 @@ int sim_schedule_read(const struct sim *s, const char *path, struct sim_schedule
         BAD("%s: expected a frame index like #17, not '%s'", tok[2], tok[3]);
       f.frame = (uint64_t)idx;
     } else if (strcmp(tok[3], "-")) {
-      BAD("%s: expected '-' in the frame column (it is not a frame fault), not '%s'", tok[2], tok[3]);
+      BAD("%s: expected '-' in the frame column (it is not a frame fault), not '%s'", tok[2],
+          tok[3]);
     }
     bool have_v1 = false, have_peer = false;
     for (int i = 4; i < nt; i++) {
@@ -256,16 +277,21 @@ int sim_schedule_read(const struct sim *s, const char *path, struct sim_schedule
       if (!eq) BAD("expected key=value, not '%s'", tok[i]);
       *eq = 0;
       const char *k = tok[i], *v = eq + 1;
-      if ((f.kind == FK_JITTER || f.kind == FK_REORDER || f.kind == FK_LATENCY) && !strcmp(k, "us")) {
-        if (parse_i64(v, 0, 100000000000ll, &f.v1) < 0) BAD("us: expected microseconds, not '%s'", v);
+      if ((f.kind == FK_JITTER || f.kind == FK_REORDER || f.kind == FK_LATENCY) &&
+          !strcmp(k, "us")) {
+        if (parse_i64(v, 0, 100000000000ll, &f.v1) < 0)
+          BAD("us: expected microseconds, not '%s'", v);
         have_v1 = true;
       } else if (f.kind == FK_CORRUPT && !strcmp(k, "bit")) {
-        if (parse_i64(v, 112, 65535 * 8, &f.v1) < 0) BAD("bit: expected a bit offset 112..524280, not '%s'", v);
+        if (parse_i64(v, 112, 65535 * 8, &f.v1) < 0)
+          BAD("bit: expected a bit offset 112..524280, not '%s'", v);
         have_v1 = true;
       } else if (f.kind == FK_CORRUPT && !strcmp(k, "bit2")) {
-        if (parse_i64(v, 112, 65535 * 8, &f.v2) < 0) BAD("bit2: expected a bit offset 112..524280, not '%s'", v);
+        if (parse_i64(v, 112, 65535 * 8, &f.v2) < 0)
+          BAD("bit2: expected a bit offset 112..524280, not '%s'", v);
       } else if (f.kind == FK_DRIFT && !strcmp(k, "ppm")) {
-        if (parse_i64(v, -100000, 100000, &f.v1) < 0) BAD("ppm: expected -100000..100000, not '%s'", v);
+        if (parse_i64(v, -100000, 100000, &f.v1) < 0)
+          BAD("ppm: expected -100000..100000, not '%s'", v);
         have_v1 = true;
       } else if ((f.kind == FK_PARTITION || f.kind == FK_HEAL) && !strcmp(k, "peer")) {
         f.peer = strcmp(v, "*") ? host_named(s, v, strlen(v)) : -1;
@@ -279,11 +305,15 @@ int sim_schedule_read(const struct sim *s, const char *path, struct sim_schedule
         BAD("%s takes no key '%s'", tok[2], k);
       }
     }
-    bool needs_v1 = f.kind == FK_JITTER || f.kind == FK_REORDER || f.kind == FK_LATENCY || f.kind == FK_CORRUPT ||
-                    f.kind == FK_DRIFT;
+    bool needs_v1 = f.kind == FK_JITTER || f.kind == FK_REORDER || f.kind == FK_LATENCY ||
+                    f.kind == FK_CORRUPT || f.kind == FK_DRIFT;
     if (needs_v1 && !have_v1)
-      BAD("%s needs %s", tok[2], f.kind == FK_CORRUPT ? "bit=N" : f.kind == FK_DRIFT ? "ppm=N" : "us=N");
-    if ((f.kind == FK_PARTITION || f.kind == FK_HEAL) && !have_peer) BAD("%s needs peer=HOST (or peer=*)", tok[2]);
+      BAD("%s needs %s", tok[2],
+          f.kind == FK_CORRUPT ? "bit=N"
+          : f.kind == FK_DRIFT ? "ppm=N"
+                               : "us=N");
+    if ((f.kind == FK_PARTITION || f.kind == FK_HEAL) && !have_peer)
+      BAD("%s needs peer=HOST (or peer=*)", tok[2]);
     sim_fault_add(sc, &f);
   }
   if (ferror(in)) {
@@ -358,7 +388,10 @@ void sim_faults_apply_setup(struct sim *s) {
     case FK_PARTITION:
     case FK_HEAL:
     case FK_CALM: {
-      struct sim_event_spec ev = {f->at, f->kind == FK_PARTITION ? EV_PARTITION : f->kind == FK_HEAL ? EV_HEAL : EV_CALM,
+      struct sim_event_spec ev = {f->at,
+                                  f->kind == FK_PARTITION ? EV_PARTITION
+                                  : f->kind == FK_HEAL    ? EV_HEAL
+                                                          : EV_CALM,
                                   f->host >= 0 ? f->host : 0, f->peer, f->one_way};
       s->events = realloc(s->events, (size_t)(s->nevents + 1) * sizeof *s->events);
       if (!s->events) abort();
@@ -389,7 +422,9 @@ void sim_faults_apply_setup(struct sim *s) {
   }
   for (size_t a = 0; a < nframe;) {
     size_t b = a;
-    while (b < nframe && s->replay[b].host == s->replay[a].host && s->replay[b].down == s->replay[a].down) b++;
+    while (b < nframe && s->replay[b].host == s->replay[a].host &&
+           s->replay[b].down == s->replay[a].down)
+      b++;
     struct sim_host *h = &s->hosts[s->replay[a].host];
     struct sim_link_dir *d = s->replay[a].down ? &h->down_dir : &h->up_dir;
     d->rp = s->replay + a;

@@ -55,14 +55,16 @@ static void text_insert(struct text *t, int at, const char *line) {
 }
 
 static void text_free(struct text *t) {
-  for (int i = 0; i < t->n; i++) free(t->l[i]);
+  for (int i = 0; i < t->n; i++)
+    free(t->l[i]);
   free(t->l);
   memset(t, 0, sizeof *t);
 }
 
 static struct text text_copy(const struct text *t) {
   struct text c = {0};
-  for (int i = 0; i < t->n; i++) text_add(&c, t->l[i]);
+  for (int i = 0; i < t->n; i++)
+    text_add(&c, t->l[i]);
   return c;
 }
 
@@ -74,7 +76,8 @@ static int text_read(const char *path, struct text *t, bool data_only) {
     buf[strcspn(buf, "\r\n")] = 0;
     if (data_only) {
       const char *p = buf;
-      while (isspace((unsigned char)*p)) p++;
+      while (isspace((unsigned char)*p))
+        p++;
       if (!*p || *p == '#') continue;
     }
     text_add(t, buf);
@@ -87,7 +90,8 @@ static int text_write(const char *path, const struct text *t, const char *header
   FILE *f = fopen(path, "w");
   if (!f) return -1;
   if (header) fputs(header, f);
-  for (int i = 0; i < t->n; i++) fprintf(f, "%s\n", t->l[i]);
+  for (int i = 0; i < t->n; i++)
+    fprintf(f, "%s\n", t->l[i]);
   return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -95,7 +99,8 @@ static int text_write(const char *path, const struct text *t, const char *header
 /* Section header at line i: "[kind name]" → kind, name. */
 static bool section_at(const struct text *t, int i, char *kind, size_t nk, char *name, size_t nn) {
   const char *p = t->l[i];
-  while (isspace((unsigned char)*p)) p++;
+  while (isspace((unsigned char)*p))
+    p++;
   if (*p != '[') return false;
   const char *close = strchr(p, ']');
   if (!close) return false;
@@ -111,7 +116,8 @@ static bool section_at(const struct text *t, int i, char *kind, size_t nk, char 
 static int section_end(const struct text *t, int head) {
   char k[64], n[192];
   int i = head + 1;
-  while (i < t->n && !section_at(t, i, k, sizeof k, n, sizeof n)) i++;
+  while (i < t->n && !section_at(t, i, k, sizeof k, n, sizeof n))
+    i++;
   return i;
 }
 
@@ -126,7 +132,8 @@ static int sections_of(const struct text *t, const char *kind, int *heads, int m
 
 static void section_remove(struct text *t, int head) {
   int end = section_end(t, head);
-  for (int i = head; i < end; i++) free(t->l[i]);
+  for (int i = head; i < end; i++)
+    free(t->l[i]);
   memmove(t->l + head, t->l + end, (size_t)(t->n - end) * sizeof *t->l);
   t->n -= end - head;
 }
@@ -134,17 +141,21 @@ static void section_remove(struct text *t, int head) {
 /* key = value (inline comments after ';' or '#' dropped). */
 static bool line_key(const char *line, char *key, size_t nk, char *val, size_t nv) {
   const char *p = line;
-  while (isspace((unsigned char)*p)) p++;
+  while (isspace((unsigned char)*p))
+    p++;
   if (!*p || *p == ';' || *p == '#' || *p == '[') return false;
   const char *eq = strchr(p, '=');
   if (!eq) return false;
   const char *ke = eq;
-  while (ke > p && isspace((unsigned char)ke[-1])) ke--;
+  while (ke > p && isspace((unsigned char)ke[-1]))
+    ke--;
   snprintf(key, nk, "%.*s", (int)(ke - p), p);
   const char *v = eq + 1;
-  while (isspace((unsigned char)*v)) v++;
+  while (isspace((unsigned char)*v))
+    v++;
   size_t len = strcspn(v, ";#");
-  while (len && isspace((unsigned char)v[len - 1])) len--;
+  while (len && isspace((unsigned char)v[len - 1]))
+    len--;
   snprintf(val, nv, "%.*s", (int)len, v);
   return true;
 }
@@ -181,7 +192,8 @@ static void key_set(struct text *t, int head, const char *key, const char *val) 
 static bool sched_field(const char *line, int k, char *out, size_t n) {
   const char *p = line;
   for (int i = 0;; i++) {
-    while (isspace((unsigned char)*p)) p++;
+    while (isspace((unsigned char)*p))
+      p++;
     if (!*p || *p == '#') return false;
     size_t len = strcspn(p, " \t");
     if (i == k) {
@@ -201,9 +213,9 @@ struct shrinker {
   uint64_t t0;
   unsigned runs;
   bool out_of_time;
-  struct text scen;                 /* the current scenario */
-  struct text sched;                /* the current schedule (data lines) */
-  bool replay;                      /* phase 2/3: runs replay sched */
+  struct text scen;  /* the current scenario */
+  struct text sched; /* the current schedule (data lines) */
+  bool replay;       /* phase 2/3: runs replay sched */
 };
 
 static uint64_t wall_us(void) {
@@ -213,7 +225,8 @@ static uint64_t wall_us(void) {
 }
 
 static bool same_failure(const struct shrink_result *a, const struct shrink_result *b) {
-  return a->code == b->code && !strcmp(a->failure, b->failure) && a->liveness_too == b->liveness_too;
+  return a->code == b->code && !strcmp(a->failure, b->failure) &&
+         a->liveness_too == b->liveness_too;
 }
 
 /* Run a candidate (scenario, and in replay mode a schedule); true if it fails
@@ -228,7 +241,8 @@ static bool try_run(struct shrinker *k, const struct text *scen, const struct te
   struct shrink_result r;
   memset(&r, 0, sizeof r);
   k->runs++;
-  k->o->run(k->o->ctx, k->scen_path, k->replay ? k->faults_path : NULL, k->replay ? NULL : k->rec_path, &r);
+  k->o->run(k->o->ctx, k->scen_path, k->replay ? k->faults_path : NULL,
+            k->replay ? NULL : k->rec_path, &r);
   return same_failure(&r, &k->want);
 }
 
@@ -266,12 +280,14 @@ static bool try_scenario(struct shrinker *k, struct text *cand) {
         char *dot = strrchr(w, '.');
         if (dot && (!strcmp(dot, ".up") || !strcmp(dot, ".down"))) *dot = 0;
         gone = true;
-        for (int h = 0; h < s.nhosts && gone; h++) gone = strcmp(s.hosts[h].name, w) != 0;
+        for (int h = 0; h < s.nhosts && gone; h++)
+          gone = strcmp(s.hosts[h].name, w) != 0;
       }
       for (int f = 4; !gone && sched_field(k->sched.l[i], f, w, sizeof w); f++)
         if (!strncmp(w, "peer=", 5) && strcmp(w + 5, "*")) {
           gone = true;
-          for (int h = 0; h < s.nhosts && gone; h++) gone = strcmp(s.hosts[h].name, w + 5) != 0;
+          for (int h = 0; h < s.nhosts && gone; h++)
+            gone = strcmp(s.hosts[h].name, w + 5) != 0;
         }
       if (!gone) text_add(&sched, k->sched.l[i]);
     }
@@ -319,9 +335,12 @@ static void shrink_sections(struct shrinker *k, const char *kind) {
   if (n > 1 || (n == 1 && strcmp(kind, "flow"))) {
     struct text c = text_copy(&k->scen);
     for (int i = n - 1; i >= 0; i--)
-      if (strcmp(kind, "flow") || !subject[0] || !flow_section_of(subject, &c, heads[i])) section_remove(&c, heads[i]);
-    if (c.n != k->scen.n) try_scenario(k, &c);
-    else text_free(&c);
+      if (strcmp(kind, "flow") || !subject[0] || !flow_section_of(subject, &c, heads[i]))
+        section_remove(&c, heads[i]);
+    if (c.n != k->scen.n)
+      try_scenario(k, &c);
+    else
+      text_free(&c);
   }
   for (int i = sections_of(&k->scen, kind, heads, 4096) - 1; i >= 0 && !k->out_of_time; i--) {
     n = sections_of(&k->scen, kind, heads, 4096);
@@ -349,7 +368,8 @@ static void single_member_flow(struct shrinker *k) {
   for (int i = 0; i < n; i++) {
     char kind[64], name[192], client[256];
     section_at(&k->scen, heads[i], kind, sizeof kind, name, sizeof name);
-    if (strlen(name) != (size_t)(dot - subject) || strncmp(name, subject, (size_t)(dot - subject))) continue;
+    if (strlen(name) != (size_t)(dot - subject) || strncmp(name, subject, (size_t)(dot - subject)))
+      continue;
     if (!key_get(&k->scen, heads[i], "client", client, sizeof client)) return;
     struct text c = text_copy(&k->scen);
     char line[400];
@@ -374,19 +394,28 @@ static void shrink_number(struct shrinker *k, const char *kind, const char *key,
       char v[256];
       uint64_t x;
       if (!key_get(&k->scen, heads[i], key, v, sizeof v)) {
-        if (!strcmp(key, "bytes") && strcmp(kind, "flow") == 0) x = 1000000; /* the default */
-        else break;
+        if (!strcmp(key, "bytes") && strcmp(kind, "flow") == 0)
+          x = 1000000; /* the default */
+        else
+          break;
       } else {
         char *end;
         x = strtoull(v, &end, 10);
         uint64_t mult = 1;
-        if (!strcasecmp(end, "KB")) mult = 1000;
-        else if (!strcasecmp(end, "MB")) mult = 1000000;
-        else if (!strcasecmp(end, "GB")) mult = 1000000000;
-        else if (!strcasecmp(end, "KiB")) mult = 1024;
-        else if (!strcasecmp(end, "MiB")) mult = 1048576;
-        else if (!strcasecmp(end, "GiB")) mult = 1073741824;
-        else if (*end) break;
+        if (!strcasecmp(end, "KB"))
+          mult = 1000;
+        else if (!strcasecmp(end, "MB"))
+          mult = 1000000;
+        else if (!strcasecmp(end, "GB"))
+          mult = 1000000000;
+        else if (!strcasecmp(end, "KiB"))
+          mult = 1024;
+        else if (!strcasecmp(end, "MiB"))
+          mult = 1048576;
+        else if (!strcasecmp(end, "GiB"))
+          mult = 1073741824;
+        else if (*end)
+          break;
         x *= mult;
       }
       if (x / 2 < floor) break;
@@ -400,13 +429,15 @@ static void shrink_number(struct shrinker *k, const char *kind, const char *key,
 }
 
 static void shrink_duration(struct shrinker *k) {
-  if (strstr(k->want.failure, "still running")) return; /* a shorter run would fail that way trivially */
+  if (strstr(k->want.failure, "still running"))
+    return; /* a shorter run would fail that way trivially */
   int heads[4];
   if (sections_of(&k->scen, "sim", heads, 4) != 1) return;
   for (;;) {
     char v[256];
     uint64_t us = 60000000;
-    if (key_get(&k->scen, heads[0], "duration", v, sizeof v) && sim_parse_duration(v, &us) < 0) return;
+    if (key_get(&k->scen, heads[0], "duration", v, sizeof v) && sim_parse_duration(v, &us) < 0)
+      return;
     if (us / 2 < 100000) return;
     char nv[32];
     snprintf(nv, sizeof nv, "%" PRIu64 "ms", us / 2 / 1000);
@@ -440,7 +471,8 @@ static bool try_lines(struct shrinker *k, char **lines, int n) {
 
 static void set_sched(struct shrinker *k, char **lines, int n) {
   struct text t = {0};
-  for (int i = 0; i < n; i++) text_add(&t, lines[i]);
+  for (int i = 0; i < n; i++)
+    text_add(&t, lines[i]);
   text_free(&k->sched);
   k->sched = t;
 }
@@ -452,14 +484,16 @@ static void ddmin(struct shrinker *k) {
     return;
   }
   /* whole kinds first: all jitter, all duplicates, ... */
-  static const char *const kinds[] = {"jitter", "latency", "drift", "duplicate", "reorder", "corrupt",
-                                      "calm", "partition", "heal", "burst", "loss"};
+  static const char *const kinds[] = {"jitter",  "latency", "drift", "duplicate",
+                                      "reorder", "corrupt", "calm",  "partition",
+                                      "heal",    "burst",   "loss"};
   for (size_t kk = 0; kk < sizeof kinds / sizeof *kinds && !k->out_of_time; kk++) {
     char **keep = malloc((size_t)(k->sched.n ? k->sched.n : 1) * sizeof *keep);
     int nk = 0;
     char f[32];
     for (int i = 0; i < k->sched.n; i++)
-      if (!sched_field(k->sched.l[i], 2, f, sizeof f) || strcmp(f, kinds[kk])) keep[nk++] = k->sched.l[i];
+      if (!sched_field(k->sched.l[i], 2, f, sizeof f) || strcmp(f, kinds[kk]))
+        keep[nk++] = k->sched.l[i];
     if (nk < k->sched.n && try_lines(k, keep, nk)) set_sched(k, keep, nk);
     free(keep);
   }
@@ -512,7 +546,8 @@ static void pin_addresses(struct text *t, const char *path) {
       char kind[64], name[192], v[256], first[200];
       section_at(t, heads[i], kind, sizeof kind, name, sizeof name);
       uint64_t count = key_get(t, heads[i], "count", v, sizeof v) ? strtoull(v, NULL, 10) : 1;
-      if (count > 1 && count <= 1000) { /* a group: one section per member, so members can go one by one */
+      if (count > 1 &&
+          count <= 1000) { /* a group: one section per member, so members can go one by one */
         int end = section_end(t, heads[i]);
         struct text body = {0};
         char k2[64], v2[256];
@@ -528,13 +563,15 @@ static void pin_addresses(struct text *t, const char *path) {
           for (int j = 0; j < s.nhosts; j++)
             if (!strcmp(s.hosts[j].name, hn)) h = &s.hosts[j];
           if (!h) continue;
-          for (int j = body.n - 1; j >= 0; j--) text_insert(t, heads[i], body.l[j]);
+          for (int j = body.n - 1; j >= 0; j--)
+            text_insert(t, heads[i], body.l[j]);
           const uint8_t *mc = h->cfg.mac;
           uint32_t ip = h->cfg.ip;
-          snprintf(line, sizeof line, "mac = %02x:%02x:%02x:%02x:%02x:%02x ; pinned by shrink", mc[0], mc[1], mc[2],
-                   mc[3], mc[4], mc[5]);
+          snprintf(line, sizeof line, "mac = %02x:%02x:%02x:%02x:%02x:%02x ; pinned by shrink",
+                   mc[0], mc[1], mc[2], mc[3], mc[4], mc[5]);
           text_insert(t, heads[i], line);
-          snprintf(line, sizeof line, "ip = %u.%u.%u.%u ; pinned by shrink (group %s, member %" PRIu64 ")", ip >> 24,
+          snprintf(line, sizeof line,
+                   "ip = %u.%u.%u.%u ; pinned by shrink (group %s, member %" PRIu64 ")", ip >> 24,
                    ip >> 16 & 255, ip >> 8 & 255, ip & 255, name, m);
           text_insert(t, heads[i], line);
           snprintf(line, sizeof line, "[%.60s %.200s]", kind, hn);
@@ -552,15 +589,15 @@ static void pin_addresses(struct text *t, const char *path) {
       if (key_line(t, heads[i], "mac") < 0) {
         const uint8_t *m = h->cfg.mac;
         char line[300];
-        snprintf(line, sizeof line, "mac = %02x:%02x:%02x:%02x:%02x:%02x ; pinned by shrink", m[0], m[1], m[2], m[3],
-                 m[4], m[5]);
+        snprintf(line, sizeof line, "mac = %02x:%02x:%02x:%02x:%02x:%02x ; pinned by shrink", m[0],
+                 m[1], m[2], m[3], m[4], m[5]);
         text_insert(t, heads[i] + 1, line);
       }
       if (key_line(t, heads[i], "ip") < 0) {
         uint32_t ip = h->cfg.ip;
         char line[300];
-        snprintf(line, sizeof line, "ip = %u.%u.%u.%u ; pinned by shrink", ip >> 24, ip >> 16 & 255, ip >> 8 & 255,
-                 ip & 255);
+        snprintf(line, sizeof line, "ip = %u.%u.%u.%u ; pinned by shrink", ip >> 24, ip >> 16 & 255,
+                 ip >> 8 & 255, ip & 255);
         text_insert(t, heads[i] + 1, line);
       }
     }
@@ -589,7 +626,8 @@ int sim_shrink(const struct shrink_opts *o) {
   k.t0 = wall_us();
   snprintf(k.dir, sizeof k.dir, "/tmp/microtcp-shrink-XXXXXX");
   if (!mkdtemp(k.dir)) {
-    fprintf(stderr, "microtcp-sim: shrink: cannot create a directory in /tmp: %s\n", strerror(errno));
+    fprintf(stderr, "microtcp-sim: shrink: cannot create a directory in /tmp: %s\n",
+            strerror(errno));
     return 2;
   }
   snprintf(k.scen_path, sizeof k.scen_path, "%s/candidate.ini", k.dir);
@@ -617,20 +655,22 @@ int sim_shrink(const struct shrink_opts *o) {
   k.want = first;
   text_read(k.rec_path, &k.sched, true);
   int faults0 = k.sched.n;
-  fprintf(stderr, "shrink: failure: %s (exit %d); %d flows, %d hosts, %d faults\n", first.failure, first.code,
-          first.nflows, first.nhosts, faults0);
+  fprintf(stderr, "shrink: failure: %s (exit %d); %d flows, %d hosts, %d faults\n", first.failure,
+          first.code, first.nflows, first.nhosts, faults0);
   /* Pin the addresses; if that changed the run (it should not), go without. */
   struct text pinned = text_copy(&k.scen);
   pin_addresses(&pinned, o->scenario);
   if (!try_scenario(&k, &pinned) && !k.out_of_time)
-    fprintf(stderr, "shrink: the scenario with its addresses written out fails differently; not pinning\n");
+    fprintf(stderr,
+            "shrink: the scenario with its addresses written out fails differently; not pinning\n");
   /* 1: the scenario, faults drawn from the seed */
   shrink_scenario(&k);
   /* 2: the schedule, replayed */
   k.replay = true;
   if (!try_run(&k, &k.scen, &k.sched) && !k.out_of_time) {
-    fprintf(stderr, "microtcp-sim: shrink: the recorded schedule does not reproduce the failure (a bug: "
-                    "replay must be exact)\n");
+    fprintf(stderr,
+            "microtcp-sim: shrink: the recorded schedule does not reproduce the failure (a bug: "
+            "replay must be exact)\n");
     cleanup(&k);
     return 2;
   }
@@ -647,9 +687,9 @@ int sim_shrink(const struct shrink_opts *o) {
   snprintf(faults, sizeof faults, "%s.faults", prefix);
   char header[1600];
   snprintf(header, sizeof header,
-           "; shrunk by microtcp-sim shrink from %s --seed %" PRIu64 "%s%s%s\n; failure: %s\n", o->scenario, o->seed,
-           o->swarm ? " --swarm" : "", o->inject_bug ? " --inject-bug " : "", o->inject_bug ? o->inject_bug : "",
-           k.want.failure);
+           "; shrunk by microtcp-sim shrink from %s --seed %" PRIu64 "%s%s%s\n; failure: %s\n",
+           o->scenario, o->seed, o->swarm ? " --swarm" : "", o->inject_bug ? " --inject-bug " : "",
+           o->inject_bug ? o->inject_bug : "", k.want.failure);
   if (text_write(ini, &k.scen, header) < 0) {
     fprintf(stderr, "microtcp-sim: shrink: cannot write %s: %s\n", ini, strerror(errno));
     cleanup(&k);
@@ -685,19 +725,20 @@ int sim_shrink(const struct shrink_opts *o) {
   k.runs++;
   double secs = (double)(wall_us() - k.t0) / 1e6;
   printf("shrink: failure: %s\n", k.want.failure);
-  printf("shrink: faults %d -> %d, flows %d -> %d, hosts %d -> %d; %u runs, %.1f s%s\n", faults0, k.sched.n,
-         first.nflows, fin.nflows, first.nhosts, fin.nhosts, k.runs, secs,
+  printf("shrink: faults %d -> %d, flows %d -> %d, hosts %d -> %d; %u runs, %.1f s%s\n", faults0,
+         k.sched.n, first.nflows, fin.nflows, first.nhosts, fin.nhosts, k.runs, secs,
          k.out_of_time ? " (budget used up: the result is smaller, not minimal)" : "");
-  printf("shrink: wrote %s (%d flow sections, %d event sections) and %s\n", ini, count_sections(&k.scen, "flow"),
-         count_sections(&k.scen, "event"), faults);
+  printf("shrink: wrote %s (%d flow sections, %d event sections) and %s\n", ini,
+         count_sections(&k.scen, "flow"), count_sections(&k.scen, "event"), faults);
   int rc = 0;
   if (!same_failure(&fin, &k.want)) {
-    fprintf(stderr, "microtcp-sim: shrink: the written files fail as '%s' (exit %d), not as '%s': a bug\n",
+    fprintf(stderr,
+            "microtcp-sim: shrink: the written files fail as '%s' (exit %d), not as '%s': a bug\n",
             fin.failure, fin.code, k.want.failure);
     rc = 2;
   }
-  printf("reproduce: microtcp-sim run %s --seed %" PRIu64 "%s%s%s%s%s --faults-in %s\n", ini, o->seed,
-         o->swarm ? " --swarm" : "", o->until ? " --until " : "", o->until ? o->until : "",
+  printf("reproduce: microtcp-sim run %s --seed %" PRIu64 "%s%s%s%s%s --faults-in %s\n", ini,
+         o->seed, o->swarm ? " --swarm" : "", o->until ? " --until " : "", o->until ? o->until : "",
          o->inject_bug ? " --inject-bug " : "", o->inject_bug ? o->inject_bug : "", faults);
   cleanup(&k);
   return rc;

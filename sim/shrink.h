@@ -8,16 +8,16 @@
 
 /* What one run ended with. */
 struct shrink_result {
-  int code;                 /* the exit code: 0, 2, 3 or 4 */
-  char failure[160];        /* sim_check's identity: "integrity: flow bulk", ... */
-  bool liveness_too;        /* an invariant failed and so did liveness */
+  int code;          /* the exit code: 0, 2, 3 or 4 */
+  char failure[160]; /* sim_check's identity: "integrity: flow bulk", ... */
+  bool liveness_too; /* an invariant failed and so did liveness */
   int nflows, nhosts;
 };
 
 /* Run SCENARIO with the seed; faults_in: replay that schedule (NULL: draw
  * from the seed); faults_out: record the run's schedule there (or NULL). */
-typedef void (*shrink_run_fn)(void *ctx, const char *scenario, const char *faults_in, const char *faults_out,
-                              struct shrink_result *r);
+typedef void (*shrink_run_fn)(void *ctx, const char *scenario, const char *faults_in,
+                              const char *faults_out, struct shrink_result *r);
 
 struct shrink_opts {
   const char *scenario, *out, *inject_bug, *until;

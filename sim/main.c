@@ -834,17 +834,18 @@ static void shrink_run(void *ctx, const char *scenario, const char *faults_in, c
 
 static int cmd_shrink(const struct opts *o) {
   struct opts so = *o;
+  /* Loaded here once, loudly: the runs of the search are silent. */
+  struct sim s;
+  memset(&s, 0, sizeof s);
+  if (sim_scenario_load(&s, o->scenario) < 0) {
+    sim_free(&s);
+    return 2;
+  }
   if (!so.have_seed) { /* the scenario's own seed, as run uses it */
-    struct sim s;
-    memset(&s, 0, sizeof s);
-    if (sim_scenario_load(&s, o->scenario) < 0) {
-      sim_free(&s);
-      return 2;
-    }
     so.seed = s.seed ? s.seed : 1;
     so.have_seed = true;
-    sim_free(&s);
   }
+  sim_free(&s);
   struct shrink_runner R = {&so, fopen("/dev/null", "w")};
   struct shrink_opts sh = {o->scenario, o->out, o->inject_bug, o->until, so.seed, o->swarm, o->budget_us,
                            shrink_run, &R};

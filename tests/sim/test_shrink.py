@@ -223,7 +223,9 @@ def test_bad_schedule_is_one_line_and_exit_2(sim, tmp_path, line, message):
 
 
 def test_bad_input_for_faults_and_shrink(sim, tmp_path):
+    (tmp_path / "broken.ini").write_text("[sim]\nduration = 0\n")
     cases = [
+        (("shrink", tmp_path / "broken.ini"), "broken.ini:2: expected a duration"),
         (("run", SCEN / "quickstart.ini", "--faults-in", tmp_path / "missing.faults"), "cannot open fault schedule"),
         (("run", SCEN / "quickstart.ini", "--faults-out", tmp_path / "no" / "dir.faults"), "cannot write"),
         (("swarm", SCEN / "quickstart.ini", "--seeds", "1..2", "--faults-in", "x"), "are for run"),

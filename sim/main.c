@@ -200,6 +200,9 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   if ((o->faults_out || o->faults_in) && strcmp(o->cmd, "run"))
     return usage_error("--faults-out and --faults-in are for run", NULL);
   if ((o->budget_us || o->out) && strcmp(o->cmd, "shrink")) return usage_error("--budget and --out are for shrink", NULL);
+  if (!strcmp(o->cmd, "shrink") && (o->pcap || o->npcap_links || o->json || o->events))
+    return usage_error("shrink writes PREFIX.ini and PREFIX.faults: --pcap, --pcap-link, --json and --events are for run",
+                       NULL);
   if (!o->budget_us) o->budget_us = 60000000;
   if (!o->have_progress) o->progress_us = o->quiet ? 0 : 10000000; /* every 10 s of wall time */
   if (o->until) snprintf(o->repro, sizeof o->repro, " --until %.60s", o->until);

@@ -230,6 +230,7 @@ def test_bad_input_for_faults_and_shrink(sim, tmp_path):
         (("run", SCEN / "quickstart.ini", "--faults-out", tmp_path / "no" / "dir.faults"), "cannot write"),
         (("swarm", SCEN / "quickstart.ini", "--seeds", "1..2", "--faults-in", "x"), "are for run"),
         (("shrink", SCEN / "quickstart.ini", "--budget", "0"), "--budget expects"),
+        (("shrink", SCEN / "quickstart.ini", "--pcap", "x.pcap"), "are for run"),
         (("shrink", tmp_path / "missing.ini"), "cannot open scenario"),
         (("shrink", SCEN / "quickstart.ini", "--seed", 1), "passes: nothing to shrink"),
         (("run", SCEN / "quickstart.ini", "--inject-bug", "everything"), "--inject-bug expects"),

@@ -8,6 +8,8 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
@@ -16,18 +18,31 @@
 #include <time.h>
 
 #include "report_sim.h"
+#include "shrink.h"
 #include "sim.h"
 
 static const char usage[] =
     "usage: microtcp-sim run SCENARIO [--seed N] [--swarm] [--pcap FILE] [--pcap-link HOST:FILE]...\n"
     "                        [--json FILE] [--until T] [--events FILE] [--quiet]\n"
-    "                        [--inject-bug corrupt-payload] [--progress T] [--report DIR]\n"
+    "                        [--inject-bug KIND] [--progress T] [--report DIR]\n"
+    "                        [--faults-out FILE] [--faults-in FILE]\n"
+    "       microtcp-sim shrink SCENARIO [--seed N] [--swarm] [--inject-bug KIND] [--until T]\n"
+    "                           [--budget SECONDS] [--out PREFIX]\n"
     "       microtcp-sim swarm SCENARIO --seeds A..B [--shard K/N] [--until T] [--json FILE]\n"
     "                          [--report DIR]\n"
     "       microtcp-sim check SCENARIO [--seed N] [--swarm]\n"
     "       microtcp-sim keys      (every scenario key, as the Markdown reference in sim/README.md)\n"
     "       microtcp-sim --help | --version\n"
     "Seeds are unsigned 64-bit integers (0..18446744073709551615).\n"
+    "--faults-out FILE writes every random decision of the network (loss, burst, jitter, reordering,\n"
+    "  corruption, duplication; swarm's drift, latency, partition, calm) as a text schedule;\n"
+    "  --faults-in FILE replays one instead of drawing (lines removed: those faults do not happen).\n"
+    "shrink: from a failing seed, delta-debug the fault schedule and the scenario (flows, events,\n"
+    "  hosts, sizes, duration) while the same failure stays; writes PREFIX.ini and PREFIX.faults\n"
+    "  (default PREFIX: shrunk) and prints the command that reproduces it (budget default 60 s).\n"
+    "--inject-bug (test hooks): corrupt-payload (one payload byte of the first large segment),\n"
+    "  drop-rexmit (the first retransmitted segment never leaves, nor do its retransmissions),\n"
+    "  stale-rexmit (the first retransmitted segment carries a wrong byte).\n"
     "exit codes: 0 ok, 1 failure found (microtcp-sim says which: 3 invariant violated,\n"
     "            4 liveness failure), 2 usage or input error (bad option, scenario file:line)\n";
 
@@ -51,7 +66,12 @@ struct opts {
   bool have_seeds, have_progress;
   uint64_t shard_k, shard_n;
   char repro[160]; /* options the reproduce line repeats: --until, --inject-bug */
+  char repro_run[1200]; /* run's reproduce line: those and --faults-in */
   const char *report;              /* --report DIR: HTML report (sim/report.c) */
+  const char *faults_out, *faults_in; /* fault schedules (sim/faults.c) */
+  const char *out;                 /* shrink: output prefix */
+  uint64_t budget_us;              /* shrink: wall-time budget */
+  FILE *check_out;                 /* shrink: where sim_check writes (else the caller's) */
   struct sim_observer *observer;   /* set per run when a report records it */
 };
 
@@ -68,7 +88,7 @@ static int parse_u64(const char *s, uint64_t *out) {
 
 enum { OPT_SEED = 256, OPT_SWARM, OPT_QUIET, OPT_PCAP, OPT_PCAP_LINK, OPT_JSON, OPT_EVENTS,
        OPT_INJECT, OPT_UNTIL, OPT_SEEDS, OPT_SHARD, OPT_HELP, OPT_VERSION, OPT_PROGRESS,
-       OPT_REPORT };
+       OPT_REPORT, OPT_FAULTS_OUT, OPT_FAULTS_IN, OPT_BUDGET, OPT_OUT };
 
 static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},     {"swarm", no_argument, NULL, OPT_SWARM},
@@ -80,6 +100,9 @@ static const struct option long_opts[] = {
     {"shard", required_argument, NULL, OPT_SHARD},   {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"report", required_argument, NULL, OPT_REPORT},
+    {"faults-out", required_argument, NULL, OPT_FAULTS_OUT},
+    {"faults-in", required_argument, NULL, OPT_FAULTS_IN},
+    {"budget", required_argument, NULL, OPT_BUDGET},  {"out", required_argument, NULL, OPT_OUT},
     {NULL, 0, NULL, 0}};
 
 /* Returns 0 to run, 2 on a usage error, -1 after printing --help/--version. */
@@ -120,9 +143,20 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     case OPT_REPORT: o->report = v; break;
     case OPT_EVENTS: o->events = v; break;
     case OPT_INJECT:
-      if (strcmp(v, "corrupt-payload")) return usage_error("--inject-bug knows only corrupt-payload", v);
+      if (strcmp(v, "corrupt-payload") && strcmp(v, "drop-rexmit") && strcmp(v, "stale-rexmit"))
+        return usage_error("--inject-bug expects corrupt-payload, drop-rexmit or stale-rexmit", v);
       o->inject_bug = v;
       break;
+    case OPT_FAULTS_OUT: o->faults_out = v; break;
+    case OPT_FAULTS_IN: o->faults_in = v; break;
+    case OPT_OUT: o->out = v; break;
+    case OPT_BUDGET: {
+      uint64_t sec;
+      if (parse_u64(v, &sec) < 0 || sec == 0 || sec > 86400)
+        return usage_error("--budget expects seconds 1..86400", v);
+      o->budget_us = sec * 1000000;
+      break;
+    }
     case OPT_UNTIL:
       if (sim_parse_duration(v, &o->until_us) < 0 || o->until_us == 0)
         return usage_error("--until expects a time above zero like 10s", v);
@@ -156,17 +190,27 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   }
   if (npos == 0) return usage_error("missing command", NULL);
   o->cmd = positional[0];
-  if (strcmp(o->cmd, "run") && strcmp(o->cmd, "swarm") && strcmp(o->cmd, "check"))
+  if (strcmp(o->cmd, "run") && strcmp(o->cmd, "swarm") && strcmp(o->cmd, "check") && strcmp(o->cmd, "shrink"))
     return usage_error("unknown command", o->cmd);
   if (npos < 2) return usage_error("missing SCENARIO file", NULL);
   o->scenario = positional[1];
   if (!strcmp(o->cmd, "swarm") && !o->have_seeds) return usage_error("swarm needs --seeds A..B", NULL);
-  if (o->report && !strcmp(o->cmd, "check")) return usage_error("--report is for run and swarm", NULL);
+  if (o->report && (!strcmp(o->cmd, "check") || !strcmp(o->cmd, "shrink")))
+    return usage_error("--report is for run and swarm", NULL);
+  if ((o->faults_out || o->faults_in) && strcmp(o->cmd, "run"))
+    return usage_error("--faults-out and --faults-in are for run", NULL);
+  if ((o->budget_us || o->out) && strcmp(o->cmd, "shrink")) return usage_error("--budget and --out are for shrink", NULL);
+  if (!strcmp(o->cmd, "shrink") && (o->pcap || o->npcap_links || o->json || o->events))
+    return usage_error("shrink writes PREFIX.ini and PREFIX.faults: --pcap, --pcap-link, --json and --events are for run",
+                       NULL);
+  if (!o->budget_us) o->budget_us = 60000000;
   if (!o->have_progress) o->progress_us = o->quiet ? 0 : 10000000; /* every 10 s of wall time */
   if (o->until) snprintf(o->repro, sizeof o->repro, " --until %.60s", o->until);
   if (o->inject_bug)
     snprintf(o->repro + strlen(o->repro), sizeof o->repro - strlen(o->repro), " --inject-bug %s",
              o->inject_bug);
+  snprintf(o->repro_run, sizeof o->repro_run, "%s%s%.1000s", o->repro, o->faults_in ? " --faults-in " : "",
+           o->faults_in ? o->faults_in : "");
   return 0;
 }
 
@@ -196,11 +240,19 @@ static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, b
   if (!have_seed && s->seed == 0) s->seed = 1;
   s->swarm = swarm;
   s->inject_bug = o->inject_bug;
-  s->repro_args = o->repro;
+  s->repro_args = o->repro_run;
   s->progress_us = swarm && !strcmp(o->cmd, "swarm") ? 0 : o->progress_us; /* swarm has its own line */
-  if (swarm) {
-    sim_swarm_config(s);
+  if (o->faults_out) s->faults_out = calloc(1, sizeof *s->faults_out);
+  if (swarm) sim_swarm_config(s);
+  if (o->faults_in) {
+    /* the schedule decides what swarm would draw for the network */
+    s->faults_in = calloc(1, sizeof *s->faults_in);
+    if (!s->faults_in || sim_schedule_read(s, o->faults_in, s->faults_in) < 0) return 2;
+    sim_faults_apply_setup(s);
+  } else if (swarm) {
+    int scenario_events = s->nevents;
     sim_swarm_faults(s);
+    sim_faults_record_setup(s, scenario_events);
   }
   if (o->pcap || o->npcap_links) {
     s->pcap = pcap_open_dead(DLT_EN10MB, 65535);
@@ -240,7 +292,7 @@ static int run_once_inner(const struct opts *o, uint64_t seed, bool have_seed, b
   }
   if (sim_setup(s) < 0) return 2;
   sim_run(s, o->until_us ? o->until_us : s->duration_us);
-  int code = sim_check(s, report);
+  int code = sim_check(s, o->check_out ? o->check_out : report);
   close_pcaps(s);
   if (s->events_log) fclose(s->events_log);
   s->events_log = NULL;
@@ -478,6 +530,7 @@ int sim_write_json(const struct sim *s, const char *path, int exit_code) {
   cJSON_AddNumberToObject(root, "events", (double)s->events_processed);
   cJSON_AddStringToObject(root, "trace_hash", hash);
   cJSON_AddNumberToObject(root, "exit_code", exit_code);
+  cJSON_AddStringToObject(root, "failure", exit_code == 3 || exit_code == 4 ? s->failure : "");
   cJSON_AddNumberToObject(root, "integrity_errors", (double)s->integrity_errors);
   cJSON *flows = cJSON_AddArrayToObject(root, "flows");
   for (int f = 0; f < s->nflows; f++) {
@@ -553,6 +606,14 @@ static int write_report(struct sim_recorder *rec, const struct sim *s, int code,
 
 static int cmd_run(const struct opts *o) {
   struct sim s;
+  if (o->faults_out) { /* before the run: a path that cannot be written is a usage error */
+    FILE *f = fopen(o->faults_out, "w");
+    if (!f) {
+      fprintf(stderr, "microtcp-sim: cannot write %s: %s\n", o->faults_out, strerror(errno));
+      return 2;
+    }
+    fclose(f);
+  }
   struct opts ro = *o;
   struct sim_recorder *rec = o->report ? sim_recorder_new() : NULL;
   if (rec) ro.observer = sim_recorder_observer(rec);
@@ -566,6 +627,15 @@ static int cmd_run(const struct opts *o) {
     code = write_report(rec, &s, code, o->report);
     if (!o->quiet) fprintf(stderr, "microtcp-sim: report: %s/index.html\n", o->report);
     sim_recorder_free(rec);
+  }
+  if (o->faults_out) {
+    char header[1600];
+    snprintf(header, sizeof header, "recorded by: microtcp-sim run %.200s --seed %" PRIu64 "%s%s", o->scenario, s.seed,
+             o->swarm ? " --swarm" : "", o->repro_run);
+    if (sim_schedule_write(&s, s.faults_out, o->faults_out, header) < 0) {
+      fprintf(stderr, "microtcp-sim: cannot write %s: %s\n", o->faults_out, strerror(errno));
+      code = code ? code : 2;
+    }
   }
   if (!o->quiet) sim_print_summary(&s, stdout);
   if (o->json && sim_write_json(&s, o->json, code) < 0) {
@@ -726,6 +796,67 @@ static int cmd_swarm(const struct opts *o) {
   return worst;
 }
 
+/* shrink's runner: one in-process run, quiet (stderr silenced: candidates
+ * that do not load are expected), schedule recorded when asked. */
+struct shrink_runner {
+  const struct opts *o;
+  FILE *devnull;
+};
+
+static void shrink_run(void *ctx, const char *scenario, const char *faults_in, const char *faults_out,
+                       struct shrink_result *r) {
+  struct shrink_runner *R = ctx;
+  struct opts ro = *R->o;
+  ro.cmd = "run";
+  ro.scenario = scenario;
+  ro.faults_in = faults_in;
+  ro.faults_out = faults_out;
+  ro.quiet = true;
+  ro.progress_us = 0;
+  ro.pcap = ro.json = ro.events = ro.report = NULL;
+  ro.npcap_links = 0;
+  ro.observer = NULL;
+  ro.check_out = R->devnull;
+  fflush(stderr);
+  int saved = dup(2);
+  if (R->devnull) dup2(fileno(R->devnull), 2);
+  struct sim s;
+  r->code = run_once(&ro, R->o->seed, true, R->o->swarm, &s, R->devnull);
+  fflush(stderr);
+  if (saved >= 0) {
+    dup2(saved, 2);
+    close(saved);
+  }
+  snprintf(r->failure, sizeof r->failure, "%s", r->code == 2 ? "" : s.failure);
+  r->liveness_too = s.failure_liveness_too;
+  r->nflows = s.nflows;
+  r->nhosts = s.nhosts;
+  if (faults_out && r->code != 2 && sim_schedule_write(&s, s.faults_out, faults_out, NULL) < 0) r->code = 2;
+  sim_free(&s);
+}
+
+static int cmd_shrink(const struct opts *o) {
+  struct opts so = *o;
+  /* Loaded here once, loudly: the runs of the search are silent. */
+  struct sim s;
+  memset(&s, 0, sizeof s);
+  if (sim_scenario_load(&s, o->scenario) < 0) {
+    sim_free(&s);
+    return 2;
+  }
+  if (!so.have_seed) { /* the scenario's own seed, as run uses it */
+    so.seed = s.seed ? s.seed : 1;
+    so.have_seed = true;
+  }
+  sim_free(&s);
+  struct shrink_runner R = {&so, fopen("/dev/null", "w")};
+  struct shrink_opts sh = {o->scenario, o->out, o->inject_bug, o->until, so.seed, o->swarm, o->budget_us,
+                           shrink_run, &R};
+  int rc = sim_shrink(&sh);
+  if (R.devnull) fclose(R.devnull);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "help")) {
     fputs(usage, stdout);
@@ -740,5 +871,6 @@ int main(int argc, char **argv) {
   if (r) return r < 0 ? 0 : r;
   if (!strcmp(o.cmd, "run")) return cmd_run(&o);
   if (!strcmp(o.cmd, "check")) return cmd_check(&o);
+  if (!strcmp(o.cmd, "shrink")) return cmd_shrink(&o);
   return cmd_swarm(&o);
 }

@@ -248,12 +248,119 @@ static void log_event(struct sim *s, const char *what, const char *host, const c
 }
 
 /* ---- the wire -------------------------------------------------------------------------- */
-/* Apply one direction's faults; returns the arrival time or 0 if dropped.
- * *copies is set to 2 for a duplicate. */
 static struct sim_frame *frame_copy(const uint8_t *data, size_t len);
 static void frame_release(struct sim_frame *f);
 
-static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame **fp, int *copies) {
+/* A frame this delivery may change: the frame itself, or (when other
+ * deliveries of a flooded frame share it) a copy of it. */
+static struct sim_frame *frame_own(struct sim_frame *f) {
+  if (f->refs == 1) return f;
+  struct sim_frame *own = frame_copy(f->data, f->len);
+  own->id = f->id;
+  own->corrupted = f->corrupted;
+  frame_release(f);
+  return own;
+}
+
+/* --faults-out: one random decision that hit a frame, as a schedule line. */
+static void fault_rec(struct sim *s, int host, bool down, const struct sim_link_dir *d, uint64_t t,
+                      enum sim_fault_kind kind, int64_t v1, int64_t v2, const struct sim_frame *f) {
+  struct sim_fault x;
+  memset(&x, 0, sizeof x);
+  x.at = t;
+  x.kind = kind;
+  x.host = host;
+  x.peer = -1;
+  x.down = down;
+  x.frame = d->frames;
+  x.v1 = v1;
+  x.v2 = v2;
+  sim_frame_note(f->data, f->len, x.note, sizeof x.note);
+  sim_fault_add(s->faults_out, &x);
+}
+
+/* Bandwidth and the byte-limited tail-drop queue in front of it (no
+ * randomness). Returns false for a queue drop; *start is when the frame has
+ * left the serialiser. */
+static bool link_queue(struct sim_link_dir *d, uint64_t t, const struct sim_frame *f, uint64_t *start) {
+  const struct sim_faults *x = &d->f;
+  *start = t;
+  if (!x->bandwidth_bps) return true;
+  uint64_t backlog_us = d->busy_until > t ? d->busy_until - t : 0;
+  uint64_t backlog_bytes = backlog_us * x->bandwidth_bps / 8u / 1000000u;
+  if (x->queue_bytes && backlog_bytes + f->len > x->queue_bytes) {
+    d->drops[DROP_QUEUE]++;
+    return false;
+  }
+  uint64_t st = d->busy_until > t ? d->busy_until : t;
+  uint64_t ser = ((uint64_t)f->len * 8u * 1000000u + x->bandwidth_bps - 1) / x->bandwidth_bps;
+  d->busy_until = st + ser;
+  *start = st + ser;
+  return true;
+}
+
+static bool frame_is_ipv4(const struct sim_frame *f) {
+  return f->len > 14 + 20 && f->data[12] == 0x08 && f->data[13] == 0x00;
+}
+
+/* --faults-in: the schedule decides instead of the PRNG (which is not used).
+ * The frame's lines act in link_apply's order: drop, jitter, reorder,
+ * corruption, duplication. A line that no longer fits its frame (a corrupt
+ * bit past its end, a frame that is not IPv4) does nothing. */
+static uint64_t link_replay(struct sim *s, int host, bool down, struct sim_link_dir *d, uint64_t t,
+                            struct sim_frame **fp, int *copies) {
+  const struct sim_faults *x = &d->f;
+  struct sim_frame *f = *fp;
+  while (d->rp < d->rend && d->rp->frame < d->frames) d->rp++;
+  const struct sim_fault *first = d->rp, *end = d->rp;
+  while (end < d->rend && end->frame == d->frames) end++;
+  d->rp = end;
+  const struct sim_fault *by[FK_KINDS] = {0};
+  for (const struct sim_fault *q = first; q < end; q++) by[q->kind] = q;
+  if (by[FK_BURST] || by[FK_LOSS]) {
+    enum sim_fault_kind k = by[FK_BURST] ? FK_BURST : FK_LOSS;
+    d->drops[k == FK_BURST ? DROP_BURST : DROP_LOSS]++;
+    if (s->faults_out) fault_rec(s, host, down, d, t, k, 0, 0, f);
+    return 0;
+  }
+  uint64_t start;
+  if (!link_queue(d, t, f, &start)) return 0;
+  uint64_t at = start + x->latency_us;
+  if (by[FK_JITTER] && by[FK_JITTER]->v1 > 0) {
+    at += (uint64_t)by[FK_JITTER]->v1;
+    if (s->faults_out) fault_rec(s, host, down, d, t, FK_JITTER, by[FK_JITTER]->v1, 0, f);
+  }
+  if (by[FK_REORDER] && by[FK_REORDER]->v1 >= 0) {
+    at += (uint64_t)by[FK_REORDER]->v1;
+    d->reordered++;
+    if (s->faults_out) fault_rec(s, host, down, d, t, FK_REORDER, by[FK_REORDER]->v1, 0, f);
+  }
+  const struct sim_fault *c = by[FK_CORRUPT];
+  if (c && frame_is_ipv4(f) && !f->corrupted && c->v1 >= 14 * 8 && (uint64_t)c->v1 < (uint64_t)f->len * 8u) {
+    if (s->faults_out) fault_rec(s, host, down, d, t, FK_CORRUPT, c->v1,
+                                 c->v2 >= 14 * 8 && (uint64_t)c->v2 < (uint64_t)f->len * 8u ? c->v2 : -1, f);
+    f = *fp = frame_own(f);
+    f->corrupted = true;
+    f->data[c->v1 / 8] ^= (uint8_t)(1u << (c->v1 % 8));
+    if (c->v2 >= 14 * 8 && (uint64_t)c->v2 < (uint64_t)f->len * 8u)
+      f->data[c->v2 / 8] ^= (uint8_t)(1u << (c->v2 % 8));
+    d->corrupted++;
+  }
+  *copies = 1;
+  if (by[FK_DUP]) {
+    *copies = 2;
+    d->dup++;
+    if (s->faults_out) fault_rec(s, host, down, d, t, FK_DUP, 0, 0, f);
+  }
+  return at;
+}
+
+/* Apply one direction's faults; returns the arrival time or 0 if dropped.
+ * *copies is set to 2 for a duplicate. With --faults-out every decision that
+ * touched the frame is recorded (after the draw: the draws are the same).
+ * *fp may be replaced: a shared frame is copied before a corruption. */
+static uint64_t link_apply(struct sim *s, int host, bool down, struct sim_link_dir *d, uint64_t t,
+                           struct sim_frame **fp, int *copies) {
   const struct sim_faults *x = &d->f;
   struct sim_frame *f = *fp;
   d->frames++;
@@ -263,6 +370,7 @@ static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame 
     d->drops[DROP_MTU]++;
     return 0;
   }
+  if (s->faults_in) return link_replay(s, host, down, d, t, fp, copies);
   /* Gilbert-Elliott: the state moves once per frame. */
   if (x->ge_p_ppm || x->ge_r_ppm) {
     if (d->ge_bad) {
@@ -272,39 +380,35 @@ static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame 
     }
     if (chance(&d->rng, d->ge_bad ? x->ge_loss_bad_ppm : x->ge_loss_good_ppm)) {
       d->drops[DROP_BURST]++;
+      if (s->faults_out) fault_rec(s, host, down, d, t, FK_BURST, 0, 0, f);
       return 0;
     }
   }
   if (chance(&d->rng, x->loss_ppm)) {
     d->drops[DROP_LOSS]++;
+    if (s->faults_out) fault_rec(s, host, down, d, t, FK_LOSS, 0, 0, f);
     return 0;
   }
-  uint64_t start = t;
-  if (x->bandwidth_bps) {
-    /* Byte-limited tail-drop queue in front of a serialising link. */
-    uint64_t backlog_us = d->busy_until > t ? d->busy_until - t : 0;
-    uint64_t backlog_bytes = backlog_us * x->bandwidth_bps / 8u / 1000000u;
-    if (x->queue_bytes && backlog_bytes + f->len > x->queue_bytes) {
-      d->drops[DROP_QUEUE]++;
-      return 0;
-    }
-    start = d->busy_until > t ? d->busy_until : t;
-    uint64_t ser = ((uint64_t)f->len * 8u * 1000000u + x->bandwidth_bps - 1) / x->bandwidth_bps;
-    d->busy_until = start + ser;
-    start += ser;
-  }
+  uint64_t start;
+  if (!link_queue(d, t, f, &start)) return 0;
   uint64_t at = start + x->latency_us;
-  if (x->jitter_us) at += sim_rand(&d->rng) % (x->jitter_us + 1u);
+  if (x->jitter_us) {
+    uint64_t j = sim_rand(&d->rng) % (x->jitter_us + 1u);
+    at += j;
+    if (j && s->faults_out) fault_rec(s, host, down, d, t, FK_JITTER, (int64_t)j, 0, f);
+  }
   if (chance(&d->rng, x->reorder_ppm)) {
-    at += x->reorder_delay_us ? x->reorder_delay_us : 1000;
+    uint64_t r = x->reorder_delay_us ? x->reorder_delay_us : 1000;
+    at += r;
     d->reordered++;
+    if (s->faults_out) fault_rec(s, host, down, d, t, FK_REORDER, (int64_t)r, 0, f);
   }
   /* Corruption models bit errors that got past the Ethernet CRC, so it only
    * touches bytes an end-to-end checksum covers: the IPv4 header and payload.
    * A flip in an ARP body or an Ethernet header would be poison no checksum
    * can catch (a wrong MAC cached for minutes), which CRC-protected links do
    * not deliver. Frames without such bytes pass unharmed. */
-  bool ipv4 = f->len > 14 + 20 && f->data[12] == 0x08 && f->data[13] == 0x00;
+  bool ipv4 = frame_is_ipv4(f);
   /* At most once per path: a second flip on the next hop (host → switch →
    * host) lands in another word and can cancel the first in the checksum
    * (seen in swarm seeds 1919 and 2286: two flips of the same bit position,
@@ -312,15 +416,19 @@ static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame 
    * would have dropped that frame. The draw happens either way so the PRNG
    * stream does not shift. */
   if (ipv4 && chance(&d->rng, x->corrupt_ppm) && !f->corrupted) {
-    if (f->refs > 1) { /* shared with other hosts' deliveries: this one gets its own copy */
-      struct sim_frame *own = frame_copy(f->data, f->len);
-      own->id = f->id;
-      frame_release(f);
-      *fp = f = own;
-    }
+    f = *fp = frame_own(f);
     f->corrupted = true;
     uint64_t r = sim_rand(&d->rng);
     size_t bit = 14 * 8 + (size_t)(r % ((uint64_t)(f->len - 14) * 8u));
+    int64_t bit2_rec = -1;
+    if (s->faults_out) { /* the note describes the frame before the flip */
+      if ((r >> 40) & 1) {
+        size_t word = bit / 16, other = (bit % 16 + 1 + (size_t)((r >> 20) % 15)) % 16;
+        size_t b2 = word * 16 + other;
+        if (b2 / 8 < f->len) bit2_rec = (int64_t)b2;
+      }
+      fault_rec(s, host, down, d, t, FK_CORRUPT, (int64_t)bit, bit2_rec, f);
+    }
     f->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     if ((r >> 40) & 1) {
       /* Half of them: a second bit in the same 16-bit word (a burst of at most
@@ -336,6 +444,7 @@ static uint64_t link_apply(struct sim_link_dir *d, uint64_t t, struct sim_frame 
   if (chance(&d->rng, x->dup_ppm)) {
     *copies = 2;
     d->dup++;
+    if (s->faults_out) fault_rec(s, host, down, d, t, FK_DUP, 0, 0, f);
   }
   return at;
 }
@@ -406,11 +515,11 @@ static void observe_hop(struct sim *s, int host, bool down, uint64_t t, uint32_t
  * counters it moved, so link_apply itself stays as it is). */
 static uint64_t link_apply_seen(struct sim *s, int host, bool down, struct sim_link_dir *d,
                                 uint64_t t, struct sim_frame **fp, int *copies) {
-  if (!s->observer) return link_apply(d, t, fp, copies);
+  if (!s->observer) return link_apply(s, host, down, d, t, fp, copies);
   struct sim_link_dir before = *d;
   size_t len = (*fp)->len;
   uint32_t id = (*fp)->id;
-  uint64_t at = link_apply(d, t, fp, copies);
+  uint64_t at = link_apply(s, host, down, d, t, fp, copies);
   unsigned fates = 0;
   for (int k = 0; k < DROP_KINDS; k++)
     if (d->drops[k] != before.drops[k]) fates |= 1u << k;
@@ -419,6 +528,24 @@ static uint64_t link_apply_seen(struct sim *s, int host, bool down, struct sim_l
   if (d->corrupted != before.corrupted) fates |= SIM_FATE_CORRUPT;
   observe_hop(s, host, down, t, id, len, fates);
   return at;
+}
+
+/* Recompute the TCP checksum of an IPv4 (IHL 5) frame after a test hook
+ * changed its payload, so no stack can notice. */
+static void tcp_fix_checksum(uint8_t *ip) {
+  uint8_t *tcp = ip + 20;
+  size_t total = (size_t)(ip[2] << 8 | ip[3]);
+  tcp[16] = tcp[17] = 0;
+  uint32_t sum = 0;
+  size_t tlen = total - 20;
+  for (int i = 12; i < 20; i += 2) sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+  sum += 6 + (uint32_t)tlen;
+  for (size_t i = 0; i + 1 < tlen; i += 2) sum += (uint32_t)(tcp[i] << 8 | tcp[i + 1]);
+  if (tlen & 1) sum += (uint32_t)tcp[tlen - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  uint16_t c = (uint16_t)~sum;
+  tcp[16] = (uint8_t)(c >> 8);
+  tcp[17] = (uint8_t)c;
 }
 
 /* Test hook (--inject-bug corrupt-payload): change one byte of the first large
@@ -434,19 +561,82 @@ static void maybe_inject_bug(struct sim *s, struct sim_frame *f) {
   size_t total = (size_t)(ip[2] << 8 | ip[3]);
   if (total < ihl + off + 50) return;
   tcp[off + 40] ^= 0x5a;
-  /* recompute the TCP checksum over the pseudo header */
-  tcp[16] = tcp[17] = 0;
-  uint32_t sum = 0;
-  size_t tlen = total - ihl;
-  for (int i = 12; i < 20; i += 2) sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
-  sum += 6 + (uint32_t)tlen;
-  for (size_t i = 0; i + 1 < tlen; i += 2) sum += (uint32_t)(tcp[i] << 8 | tcp[i + 1]);
-  if (tlen & 1) sum += (uint32_t)tcp[tlen - 1] << 8;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  uint16_t c = (uint16_t)~sum;
-  tcp[16] = (uint8_t)(c >> 8);
-  tcp[17] = (uint8_t)c;
+  tcp_fix_checksum(ip);
   s->bug_injected = true;
+}
+
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Test hooks for retransmissions (--inject-bug drop-rexmit | stale-rexmit):
+ * a stack that mishandles the first TCP retransmission of data it ever sends,
+ * so the bug shows only when a fault (a loss, mostly) causes one.
+ * The simulator tracks, per TCP direction as the host sends it, the highest
+ * sequence number sent; a data segment starting below it is a retransmission.
+ *   drop-rexmit   that segment, and every later retransmission of the same
+ *                 sequence number on that connection, never leaves the host
+ *                 (the connection stalls: a liveness failure);
+ *   stale-rexmit  that segment carries one wrong byte, checksum fixed (an
+ *                 integrity failure).
+ * Returns 1 to drop the frame, 2 to corrupt it, 0 to leave it. */
+static int rexmit_bug(struct sim *s, const uint8_t *d, size_t len) {
+  bool drop = !strcmp(s->inject_bug, "drop-rexmit");
+  if (s->bug_off || (!drop && strcmp(s->inject_bug, "stale-rexmit"))) return 0;
+  if (len < 14 + 20 + 20 || d[12] != 0x08 || d[13] != 0x00) return 0;
+  const uint8_t *ip = d + 14;
+  if (ip[9] != 6 || (ip[0] & 0x0f) != 5) return 0;
+  const uint8_t *tcp = ip + 20;
+  size_t total = (size_t)(ip[2] << 8 | ip[3]), off = (size_t)(tcp[12] >> 4) * 4;
+  if (total > len - 14 || total < 20 + off || off < 20) return 0;
+  uint32_t payload = (uint32_t)(total - 20 - off), seq = be32(tcp + 4);
+  uint32_t sip = be32(ip + 12), dip = be32(ip + 16);
+  uint16_t sport = (uint16_t)(tcp[0] << 8 | tcp[1]), dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
+  struct sim_bug_conn *c = NULL;
+  for (size_t i = 0; i < s->nbug_conns && !c; i++)
+    if (s->bug_conns[i].sip == sip && s->bug_conns[i].dip == dip && s->bug_conns[i].sport == sport &&
+        s->bug_conns[i].dport == dport)
+      c = &s->bug_conns[i];
+  bool syn = tcp[13] & 0x02;
+  if (!c) {
+    if (!syn && !payload) return 0;
+    s->bug_conns = realloc(s->bug_conns, (s->nbug_conns + 1) * sizeof *s->bug_conns);
+    if (!s->bug_conns) abort();
+    c = &s->bug_conns[s->nbug_conns++];
+    memset(c, 0, sizeof *c);
+    c->sip = sip;
+    c->dip = dip;
+    c->sport = sport;
+    c->dport = dport;
+    c->max_end = seq;
+  }
+  if (syn) { /* a new connection on this 4-tuple (or the SYN again) */
+    c->max_end = seq + 1;
+    return 0;
+  }
+  if (!payload) return 0;
+  uint32_t end = seq + payload;
+  bool rexmit = (int32_t)(c->max_end - seq) > 0;
+  if ((int32_t)(end - c->max_end) > 0) c->max_end = end;
+  if (!rexmit) return 0;
+  if (drop && c->cursed && seq == c->cursed_seq) {
+    s->bug_hits++;
+    return 1;
+  }
+  if (s->bug_injected) return 0;
+  s->bug_injected = true;
+  s->bug_hits++;
+  if (!drop) return 2;
+  c->cursed = true;
+  c->cursed_seq = seq;
+  return 1;
+}
+
+/* stale-rexmit: one wrong payload byte (the first), checksum fixed. */
+static void stale_payload(struct sim_frame *f) {
+  uint8_t *ip = f->data + 14, *tcp = ip + 20;
+  tcp[(size_t)(tcp[12] >> 4) * 4] ^= 0x5a;
+  tcp_fix_checksum(ip);
 }
 
 /* Put the frame on dst's down link. With `give`, the caller's reference is
@@ -523,6 +713,8 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
     for (int i = 0; i < s->nhosts; i++)
       if (s->hosts[i].attack && s->hosts[i].attack->flow >= 0 && s->hosts[i].attack->victim == src)
         attack_observe(s, i, src, data, len);
+  int rexmit = s->inject_bug ? rexmit_bug(s, data, len) : 0;
+  if (rexmit == 1) return; /* drop-rexmit: the stack never sent it */
   pcap_write(s->pcap_dumper, s->now, data, len);
   pcap_write(h->pcap_dumper, s->now, data, len);
   uint32_t id = s->observer && s->observer->sent ? s->observer->sent(s->observer->ctx, s, src, data, len) : 0;
@@ -536,6 +728,10 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
   f->id = id;
   bool bug_before = s->bug_injected;
   maybe_inject_bug(s, f);
+  if (rexmit == 2) {
+    stale_payload(f);
+    bug_before = false;
+  }
   if (s->bug_injected != bug_before) observe_hop(s, src, false, s->now, f->id, len, SIM_FATE_BUG);
   int copies;
   uint64_t at = link_apply_seen(s, src, false, &h->up_dir, s->now, &f, &copies);
@@ -1010,8 +1206,31 @@ void sim_run(struct sim *s, uint64_t until) {
 }
 
 /* ---- end of run ---------------------------------------------------------------------------- */
+/* The flow a server-side app (found by its flow seed) belongs to: its name
+ * when one flow uses that server, else "server HOST:PORT". */
+static void server_app_subject(const struct sim *s, const struct app *a, char *out, size_t n) {
+  for (int i = 0; i < s->nservers; i++) {
+    const struct sim_server *sv = &s->servers[i];
+    if (sv->flow_seed != a->p.flow_seed) continue;
+    int found = -1, count = 0;
+    for (int f = 0; f < s->nflows; f++)
+      if (s->flows[f].server == sv->host && s->flows[f].port == sv->port) {
+        found = f;
+        count++;
+      }
+    if (count == 1) snprintf(out, n, "flow %s", s->flows[found].name);
+    else snprintf(out, n, "server %s:%u", s->hosts[sv->host].name, sv->port);
+    return;
+  }
+  snprintf(out, n, "an unknown flow");
+}
+
 int sim_check(struct sim *s, FILE *out) {
   int code = 0;
+  /* The failure's identity (kind + subject), for shrinking: the first
+   * invariant violation if any, else the first liveness failure. */
+  char live_id[160] = "", inv_id[160] = "";
+  s->failure[0] = 0;
   /* Liveness: every flow finished or failed with a reason, as the scenario
    * expected (expect = done by default; failed or any for flows a crash or a
    * long partition is meant to break). */
@@ -1022,16 +1241,22 @@ int sim_check(struct sim *s, FILE *out) {
       uint64_t t = s->stop_us > s->now ? s->stop_us : s->now;
       fprintf(out, "LIVENESS: flow %s still %s when the run stopped at %" PRIu64 ".%06" PRIu64 " s\n",
               fl->name, fl->status == FLOW_PENDING ? "pending" : "running", t / 1000000, t % 1000000);
+      if (!live_id[0]) snprintf(live_id, sizeof live_id, "liveness: flow %s still running", fl->name);
       code = 4;
     } else if (fl->status == FLOW_FAILED && fl->expect == EXPECT_DONE) {
       fprintf(out, "LIVENESS: flow %s failed (%s) but was expected to complete\n", fl->name,
               fl->reason);
+      if (!live_id[0]) snprintf(live_id, sizeof live_id, "liveness: flow %s failed", fl->name);
       code = 4;
     } else if (fl->status == FLOW_DONE && fl->expect == EXPECT_FAILED) {
       fprintf(out, "LIVENESS: flow %s completed but was expected to fail\n", fl->name);
+      if (!live_id[0]) snprintf(live_id, sizeof live_id, "liveness: flow %s completed", fl->name);
       code = 4;
     }
   }
+  /* Liveness is judged: the retransmission test hooks stop, so the closing
+   * handshakes can finish (their failure is the liveness one, not a leak). */
+  s->bug_off = true;
   /* Close everything, then let TIME_WAIT and retransmissions run out. */
   for (int i = 0; i < s->nhosts; i++) {
     struct sim_host *h = &s->hosts[i];
@@ -1068,13 +1293,22 @@ int sim_check(struct sim *s, FILE *out) {
   /* Integrity: every byte any app received was the byte sent. */
   uint64_t bad = 0;
   for (int f = 0; f < s->nflows; f++)
-    for (uint32_t c = 0; s->flows[f].clients && c < s->flows[f].connections; c++)
+    for (uint32_t c = 0; s->flows[f].clients && c < s->flows[f].connections; c++) {
       bad += s->flows[f].clients[c].verified_errors;
+      if (s->flows[f].clients[c].verified_errors && !inv_id[0])
+        snprintf(inv_id, sizeof inv_id, "integrity: flow %s", s->flows[f].name);
+    }
   for (int i = 0; i < s->nhosts; i++) {
     struct host_apps *ha = g_apps_of(s, i);
     for (size_t k = 0; k < ha->nall; k++)
-      if (ha->all[k]->kind == APP_SINK)
+      if (ha->all[k]->kind == APP_SINK && ha->all[k]->verified_errors) {
         bad += ha->all[k]->verified_errors;
+        if (!inv_id[0]) {
+          char subj[120];
+          server_app_subject(s, ha->all[k], subj, sizeof subj);
+          snprintf(inv_id, sizeof inv_id, "integrity: %s", subj);
+        }
+      }
   }
   s->integrity_errors = bad;
   if (bad) {
@@ -1095,9 +1329,13 @@ int sim_check(struct sim *s, FILE *out) {
               "reasm %u/%u\n",
               h->name, u.tcp, u.listeners, u.udp, u.frames, u.arp_pending, u.reasm_slots,
               u.reasm_bytes);
+      if (!inv_id[0]) snprintf(inv_id, sizeof inv_id, "leak: host %s", h->name);
       code = 3;
     }
   }
+  snprintf(s->failure, sizeof s->failure, "%s", inv_id[0] ? inv_id : live_id);
+  s->failure_liveness_too = inv_id[0] && live_id[0];
+  if (code) fprintf(out, "failure: %s\n", s->failure);
   if (code)
     fprintf(out, "reproduce: microtcp-sim run %s --seed %llu%s%s\n", s->scenario_path,
             (unsigned long long)s->seed, s->swarm ? " --swarm" : "", s->repro_args ? s->repro_args : "");
@@ -1153,5 +1391,11 @@ void sim_free(struct sim *s) {
   free(s->servers);
   free(s->events);
   free(s->blocked);
+  free(s->replay);
+  free(s->bug_conns);
+  if (s->faults_in) sim_schedule_free(s->faults_in);
+  if (s->faults_out) sim_schedule_free(s->faults_out);
+  free(s->faults_in);
+  free(s->faults_out);
   memset(s, 0, sizeof *s);
 }

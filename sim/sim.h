@@ -44,9 +44,21 @@ enum sim_drop {
 };
 extern const char *const sim_drop_names[DROP_KINDS];
 
+struct sim_fault;
+
+/* --inject-bug drop-rexmit / stale-rexmit: one TCP direction as sent. */
+struct sim_bug_conn {
+  uint32_t sip, dip;
+  uint16_t sport, dport;
+  uint32_t max_end;                   /* highest sequence number sent + 1 */
+  bool cursed;                        /* drop-rexmit: retransmissions of cursed_seq never leave */
+  uint32_t cursed_seq;
+};
+
 struct sim_link_dir {
   struct sim_faults f;
   uint64_t rng;
+  const struct sim_fault *rp, *rend; /* --faults-in: this link's frame faults, by frame index */
   bool ge_bad;
   uint64_t busy_until;                /* bandwidth: serialisation of the last queued frame ends */
   uint64_t frames, bytes, dup, corrupted, reordered;
@@ -265,7 +277,7 @@ struct sim {
   uint64_t trace_hash;                /* FNV-style hash over (time, dst, frame) of every delivery */
   void *pcap, *pcap_dumper;           /* pcap_t* (dead, Ethernet) and pcap_dumper_t* */
   FILE *events_log;
-  const char *inject_bug;             /* test hook: "corrupt-payload" */
+  const char *inject_bug;             /* test hook: corrupt-payload, drop-rexmit, stale-rexmit */
   bool bug_injected;
   uint64_t integrity_errors;
   bool flows_dirty;                   /* some app changed status since the last flow update */
@@ -273,6 +285,20 @@ struct sim {
   char scenario_path[512];
   bool swarm;
   struct sim_observer *observer;      /* NULL = none (see struct sim_observer) */
+  /* Fault schedules (sim/faults.c): every random decision of the network as
+   * data. faults_out records them (no extra draws: the run is unchanged);
+   * faults_in replaces the draws by its lines (the link PRNGs are not used). */
+  struct sim_schedule *faults_out;
+  struct sim_schedule *faults_in;
+  struct sim_fault *replay;           /* faults_in's frame faults, sorted by link and frame */
+  /* The first failure sim_check found (sim_failure_id): kind and subject. */
+  char failure[160];
+  bool failure_liveness_too;          /* an invariant failed and so did liveness */
+  /* --inject-bug drop-rexmit / stale-rexmit: TCP sequence state per direction */
+  struct sim_bug_conn *bug_conns;
+  size_t nbug_conns;
+  bool bug_off;                       /* sim_check: hooks stop once liveness is judged */
+  uint64_t bug_hits;
 };
 
 /* Build hosts/flows after the scenario was parsed (sim_scenario_load). */
@@ -316,6 +342,43 @@ void attack_input(struct sim *s, int host, const uint8_t *frame, size_t len);
 void attack_observe(struct sim *s, int attacker, int src, const uint8_t *frame, size_t len);
 void attack_finish(struct sim *s, int host);
 const char *attack_kind_name(enum sim_attack_kind k);
+
+/* faults.c: fault schedules (format in sim/README.md "Fault schedules"). */
+enum sim_fault_kind {
+  FK_LOSS, FK_BURST, FK_JITTER, FK_REORDER, FK_CORRUPT, FK_DUP, /* one frame on one link direction */
+  FK_LATENCY, FK_DRIFT, FK_PARTITION, FK_HEAL, FK_CALM,         /* swarm's draws: setup and events */
+  FK_KINDS
+};
+extern const char *const sim_fault_kind_names[FK_KINDS];
+struct sim_fault {
+  uint64_t at;                        /* virtual µs (frame faults: when the frame entered the link) */
+  enum sim_fault_kind kind;
+  int host, peer;                     /* host index; partition/heal peer (-1 = everyone) */
+  bool down, one_way;                 /* frame faults: the host's down link; partition/heal: one way */
+  uint64_t frame;                     /* frame faults: the link direction's frame index (1-based) */
+  int64_t v1, v2;                     /* jitter/reorder/latency µs; corrupt bit (v2 = 2nd bit or -1); drift ppm */
+  uint64_t order;                     /* record order (ties in time keep it) */
+  int line;                           /* line in the file read (0 = recorded) */
+  char note[96];                      /* what the frame was (written as a comment, never read) */
+};
+struct sim_schedule {
+  struct sim_fault *f;
+  size_t n, cap;
+};
+void sim_fault_add(struct sim_schedule *sc, const struct sim_fault *f);
+void sim_schedule_free(struct sim_schedule *sc);
+/* Write sorted by time; header names the command that made it. 0 or -1 (errno). */
+int sim_schedule_write(const struct sim *s, const struct sim_schedule *sc, const char *path, const char *header);
+/* Read a schedule for the hosts of s; errors "FILE:LINE: ..." on stderr, -1. */
+int sim_schedule_read(const struct sim *s, const char *path, struct sim_schedule *sc);
+/* Record swarm's draws (drift, latency, partition/heal/calm events) after
+ * sim_swarm_faults; nevents_before: the scenario's own events. */
+void sim_faults_record_setup(struct sim *s, int nevents_before);
+/* Replay: apply setup lines (drift, latency, events) and arm the per-link
+ * frame faults. Call after sim_scenario_load (and sim_swarm_config), before sim_setup. */
+void sim_faults_apply_setup(struct sim *s);
+/* A one-line summary of a frame (ARP, IPv4 TCP/UDP/ICMP) for notes. */
+void sim_frame_note(const uint8_t *d, size_t len, char *out, size_t n);
 
 uint64_t sim_rand(uint64_t *state);
 uint64_t sim_stream_seed(uint64_t master, uint64_t a, uint64_t b);

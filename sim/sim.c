@@ -194,15 +194,26 @@ static int host_boot(struct sim *s, struct sim_host *h) {
     fprintf(stderr, "host %s: invalid stack configuration\n", h->name);
     return -1;
   }
+  /* The first boot gets a zeroed arena from calloc: large ones are fresh
+   * pages the kernel commits only as the stack touches them, so a host costs
+   * RAM for the buffers and frames it uses (the shared TCP pool's chunks are
+   * carved unwritten). A restart reuses the arena after filling it with a
+   * garbage pattern: the stack must not depend on anything left in it (state
+   * lost), and either way every boot starts from the same bytes (determinism). */
   if (h->arena_len < need) {
     free(h->arena);
-    h->arena = aligned_alloc(16, (need + 15) & ~(size_t)15);
+    size_t len = (need + 15) & ~(size_t)15;
+    h->arena = calloc(1, len);
+    if (h->arena && ((uintptr_t)h->arena & 15u)) { /* calloc is 16-aligned on glibc; be sure */
+      free(h->arena);
+      h->arena = aligned_alloc(16, len);
+      if (h->arena) memset(h->arena, 0, len);
+    }
     h->arena_len = need;
     if (!h->arena) return -1;
+  } else {
+    memset(h->arena, 0xa5, h->arena_len);
   }
-  /* State lost: the stack must not depend on anything left in its arena (a
-   * restart reuses it), so every boot starts from the same garbage pattern. */
-  memset(h->arena, 0xa5, h->arena_len);
   int err = 0;
   h->st = microtcp_init(h->arena, h->arena_len, &h->cfg, local_time(h, s->now), &err);
   if (!h->st) {

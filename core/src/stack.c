@@ -19,6 +19,14 @@ void *mtcp_carve_take(struct carve *c, size_t size) {
   return p;
 }
 
+void *mtcp_carve_take_raw(struct carve *c, size_t size) {
+  size_t start = (c->used + (CARVE_ALIGN - 1)) & ~(size_t)(CARVE_ALIGN - 1);
+  size_t end = start + ((size + (CARVE_ALIGN - 1)) & ~(size_t)(CARVE_ALIGN - 1));
+  c->used = end;
+  if (c->base == NULL || end > c->cap) return NULL;
+  return c->base + start;
+}
+
 /* ---- configuration ------------------------------------------------------------------ */
 void microtcp_config_default(microtcp_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -95,7 +103,14 @@ static int config_derive(const microtcp_config *in, microtcp_config *out) {
   if (out->arp_entries == 0) return MICROTCP_EINVAL;
   if (out->tcp_sndbuf > (1u << 30) || out->tcp_rcvbuf > (1u << 30)) return MICROTCP_EINVAL;
   if (out->max_tcp && (out->tcp_sndbuf < 64 || out->tcp_rcvbuf < 64)) return MICROTCP_EINVAL;
-  if (out->tcp_buf_chunk_size == 0) out->tcp_buf_chunk_size = 2048;
+  if (out->tcp_buf_chunk_size == 0) {
+    /* 2048, smaller for small buffers: a buffer may need one chunk more
+     * than cap / size, so keep that slack near 1/8 of the buffer. */
+    uint32_t small = MIN(out->tcp_sndbuf, out->tcp_rcvbuf);
+    uint32_t cs = 2048;
+    while (cs > 64 && (uint64_t)cs * 8 > small) cs >>= 1;
+    out->tcp_buf_chunk_size = cs;
+  }
   if (out->tcp_buf_chunk_size < 64 || out->tcp_buf_chunk_size > 65536 ||
       (out->tcp_buf_chunk_size & (out->tcp_buf_chunk_size - 1)) != 0)
     return MICROTCP_EINVAL;

@@ -24,7 +24,7 @@ int mtcp_tcp_init(struct microtcp_stack *st, struct carve *c) {
   uint32_t nb = hash_buckets(cfg);
   tcp->tcbs = mtcp_carve_take(c, sizeof(struct tcb) * cfg->max_tcp);
   tcp->listeners = mtcp_carve_take(c, sizeof(struct tcp_listener) * cfg->max_listeners);
-  uint8_t *chunks = mtcp_carve_take(c, (size_t)cfg->tcp_buf_chunks * cfg->tcp_buf_chunk_size);
+  uint8_t *chunks = mtcp_carve_take_raw(c, (size_t)cfg->tcp_buf_chunks * cfg->tcp_buf_chunk_size);
   tcp->buf_slots = mtcp_carve_take(c, sizeof(uint32_t) * tcb_buf_slots(cfg) * cfg->max_tcp);
   tcp->ooo_mem = mtcp_carve_take(c, sizeof(struct asm_range) * cfg->tcp_ooo_ranges * cfg->max_tcp);
   tcp->hash = mtcp_carve_take(c, sizeof(uint16_t) * nb);

@@ -230,9 +230,9 @@ static void pool_config_checks(void) {
   CHECK(st != NULL);
   if (st) {
     const microtcp_config *d = microtcp_get_config(st);
-    CHECK_EQ(d->tcp_buf_chunk_size, 2048);
-    /* 8 KiB buffers: 4 + 1 chunks each, both buffers, every block. */
-    CHECK_EQ(d->tcp_buf_chunks, (uint32_t)c.max_tcp * 10u);
+    CHECK_EQ(d->tcp_buf_chunk_size, 1024); /* 8 KiB buffers: 8 chunks of 1 KiB */
+    /* 8 + 1 chunks each, both buffers, every block. */
+    CHECK_EQ(d->tcp_buf_chunks, (uint32_t)c.max_tcp * 18u);
   }
   c.tcp_buf_chunks = 3;
   CHECK(microtcp_footprint(&c) < legacy);

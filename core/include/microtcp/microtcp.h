@@ -138,7 +138,8 @@ typedef struct microtcp_config {
                               * (0 = enough for every connection to fill both buffers:
                               * max_tcp x (ceil(sndbuf/chunk)+1 + ceil(rcvbuf/chunk)+1),
                               * the behaviour of dedicated buffers). Sizing: see below */
-  uint32_t tcp_buf_chunk_size; /* bytes per pool chunk, a power of two 64..65536 (0 = 2048) */
+  uint32_t tcp_buf_chunk_size; /* bytes per pool chunk, a power of two 64..65536 (0 = 2048,
+                               * halved down to 64 while 8 chunks exceed the smaller buffer) */
   uint32_t udp_rcvq;         /* bytes of receive queue per UDP socket */
   uint16_t frames;           /* frame buffers (tx queue + ARP waiting) */
   uint16_t arp_entries;      /* ARP cache size */

@@ -356,6 +356,11 @@ void mtcp_tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state)
   mtcp_trace(st, MICROTCP_TRACE_TCP_STATE, "tcp state", mtcp_tcb_index(st, t),
         (uint32_t)t->state << 8 | state);
   t->state = state;
+  /* No more data can arrive: the window's reserved chunks go back to the
+   * pool (the bytes buffered stay until read). */
+  if (state == MICROTCP_CLOSE_WAIT || state == MICROTCP_CLOSING || state == MICROTCP_LAST_ACK ||
+      state == MICROTCP_TIME_WAIT || state == MICROTCP_CLOSED)
+    mtcp_rb_unreserve(&t->rcvbuf);
 }
 
 void mtcp_tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err) {
@@ -862,10 +867,12 @@ void mtcp_tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
   /* Buffer chunks: claims cover the mapped chunks and, on the receive side,
    * the whole window advertised (the right edge is never withdrawn); the
    * send buffer holds no reservation. */
-  MICROTCP_ASSERT(t->sndbuf.mapped <= t->sndbuf.claims && t->rcvbuf.mapped <= t->rcvbuf.claims);
+  MICROTCP_ASSERT(t->sndbuf.mapped == t->sndbuf.claims && t->rcvbuf.mapped <= t->rcvbuf.claims);
   MICROTCP_ASSERT(!!(t->flags & TF_POOL_WAIT) <= st->tcp.pool_waiters);
+  bool takes_data = t->state == MICROTCP_ESTABLISHED || t->state == MICROTCP_FIN_WAIT_1 ||
+                    t->state == MICROTCP_FIN_WAIT_2;
   if (seq_gt(t->rcv_adv, t->rcv_nxt) && !(t->flags & TF_FIN_RCVD) && t->rcvbuf.cap &&
-      (t->flags & TF_CONNECTED)) {
+      (t->flags & TF_CONNECTED) && takes_data) {
     uint64_t end = (uint64_t)t->rcvbuf.head + t->rcvbuf.len + (t->rcv_adv - t->rcv_nxt);
     uint64_t want = (end + st->tcp.pool.size - 1) >> st->tcp.pool.shift;
     if (want > t->rcvbuf.nslots) want = t->rcvbuf.nslots;

@@ -426,7 +426,10 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
   if (seq_gt(upto, t->snd_buf_seq)) {
     uint32_t n = upto - t->snd_buf_seq;
     mtcp_rb_drop(&t->sndbuf, n);
-    if (t->sndbuf.len == 0) mtcp_rb_trim(&t->sndbuf); /* all acked: its last chunk back */
+    if (t->sndbuf.len == 0) { /* all acked: its last chunk back, no claim kept */
+      mtcp_rb_trim(&t->sndbuf);
+      mtcp_rb_unreserve(&t->sndbuf);
+    }
     mtcp_tcp_pool_wake(st);
     t->snd_buf_seq += n;
     t->bytes_acked += n;

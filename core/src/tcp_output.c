@@ -95,7 +95,10 @@ static void build_options(struct microtcp_stack *st, struct tcb *t, uint8_t flag
 
 /* Raw window field for a segment, and remember the advertised right edge. */
 bool mtcp_tcp_rcv_reserve(struct tcb *t) {
-  if (!seq_gt(t->rcv_adv, t->rcv_nxt) || (t->flags & TF_FIN_RCVD)) return true;
+  bool takes_data = (t->state >= MICROTCP_SYN_SENT && t->state <= MICROTCP_ESTABLISHED) ||
+                    t->state == MICROTCP_FIN_WAIT_1 ||
+                    t->state == MICROTCP_FIN_WAIT_2;
+  if (!seq_gt(t->rcv_adv, t->rcv_nxt) || (t->flags & TF_FIN_RCVD) || !takes_data) return true;
   return mtcp_rb_reserve(&t->rcvbuf, t->rcvbuf.len + (t->rcv_adv - t->rcv_nxt));
 }
 

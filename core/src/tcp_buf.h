@@ -96,7 +96,7 @@ struct ringbuf {
 
 /* Slots a buffer of cap bytes needs with chunks of size bytes (cap 0: 0). */
 static inline uint32_t mtcp_rb_slots(uint32_t cap, uint32_t size) {
-  return cap ? (uint32_t)(((uint64_t)cap + size - 1) / size) + 1u : 0u;
+  return cap ? (cap - 1) / size + 2u : 0u; /* ceil(cap / size) + 1, no overflow */
 }
 /* An empty buffer of cap bytes over pool, with tab[0..mtcp_rb_slots(cap,
  * pool->size)) as its slot table (all set empty here). cap 0 (or pool NULL)

@@ -150,15 +150,16 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
     return true;
   }
   uint32_t cookie_wnd = MIN(st->cfg.tcp_rcvbuf, 65535u);
-  if (mtcp_cpool_unclaimed(&st->tcp.pool) <
-      mtcp_rb_slots(cookie_wnd, st->cfg.tcp_buf_chunk_size)) {
-    st->ctr.tcp_bufpool_window_limited++; /* the window the cookie offered has no room */
-    return true;                          /* dropped: the peer's retransmission may find it */
-  }
   struct tcb *t = mtcp_tcb_alloc(st, true);
   if (!t) {
     st->ctr.drop_tcp_backlog++;
     return true;
+  }
+  if (mtcp_cpool_unclaimed(&st->tcp.pool) <
+      mtcp_rb_slots(cookie_wnd, st->cfg.tcp_buf_chunk_size)) {
+    mtcp_tcb_free(st, t);
+    st->ctr.tcp_bufpool_window_limited++; /* the window the cookie offered has no room */
+    return true;                          /* dropped: the peer's retransmission may find it */
   }
   st->ctr.tcp_syncookies_ok++;
   t->owner = OWN_LISTENER;
@@ -170,7 +171,6 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
   t->irs = s->seq - 1;
   t->rcv_nxt = t->last_ack_sent = s->seq;
   t->rcv_adv = s->seq + cookie_wnd; /* as the cookie SYN-ACK offered */
-  (void)mtcp_tcp_rcv_reserve(t);     /* checked above: the pool covers it */
   t->flags &= ~(uint32_t)(TF_WS | TF_TS | TF_SACK); /* the cookie SYN-ACK offered none */
   t->snd_wscale = t->rcv_wscale = 0;
   t->peer_mss = mss;
@@ -181,6 +181,7 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
   t->recover = t->iss;
   start_cc(st, t);
   established(st, t);
+  (void)mtcp_tcp_rcv_reserve(t); /* the window the cookie offered: checked above, it fits */
   mtcp_tcp_acceptq_push(st, l, t);
   if (s->len || has(s, WIRE_TCP_FIN)) { /* data on the ACK: the usual path takes it */
     synchronized_input(st, t, s);

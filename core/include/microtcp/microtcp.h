@@ -407,7 +407,8 @@ int microtcp_tcp_accept(microtcp_stack *st, uint64_t now, int listener, microtcp
 int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
                          uint16_t local_port);
 /* Queue up to len bytes; returns bytes queued (>0), MICROTCP_EAGAIN if the send
- * buffer is full, or an error (ENOTCONN before the handshake completes is not an
+ * buffer is full or the shared buffer pool has no chunk left (counted in
+ * tcp_bufpool_send_blocked; WRITABLE is reported again once chunks return), or an error (ENOTCONN before the handshake completes is not an
  * error: data is queued and sent once established). */
 int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len);
 /* Read up to cap bytes: >0 bytes, 0 at end of stream (peer FIN), MICROTCP_EAGAIN,

@@ -18,6 +18,30 @@ static size_t tcb_buf_slots(const microtcp_config *cfg) {
          mtcp_rb_slots(cfg->tcp_rcvbuf, cfg->tcp_buf_chunk_size);
 }
 
+/* A pool smaller than the default (max_tcp x both buffers) is shared out:
+ * one connection's receive window may claim at most an even share of the
+ * pool (nchunks / blocks in use, at least one chunk), and windows never take
+ * the last eighth of the unclaimed chunks (left for sends). Without this the
+ * first connections' windows could claim every chunk for good (an
+ * advertised window is never withdrawn) and starve every send and every
+ * later window. At the default size or above nothing is limited, so
+ * behaviour is that of dedicated buffers. */
+static void rcv_share_update(struct microtcp_stack *st) {
+  const microtcp_config *cfg = &st->cfg;
+  struct chunk_pool *p = &st->tcp.pool;
+  uint64_t per = (uint64_t)mtcp_rb_slots(cfg->tcp_rcvbuf, cfg->tcp_buf_chunk_size) +
+                 mtcp_rb_slots(cfg->tcp_sndbuf, cfg->tcp_buf_chunk_size);
+  if ((uint64_t)p->nchunks >= per * cfg->max_tcp) {
+    p->rcv_share = 0xffffffffu;
+    p->rcv_floor = 0;
+    return;
+  }
+  uint32_t in_use = st->tcp.tcbs_in_use ? st->tcp.tcbs_in_use : 1;
+  uint32_t share = p->nchunks / in_use;
+  p->rcv_share = share < 1 ? 1 : share;
+  p->rcv_floor = p->nchunks / 8;
+}
+
 int mtcp_tcp_init(struct microtcp_stack *st, struct carve *c) {
   const microtcp_config *cfg = &st->cfg;
   struct tcp_state *tcp = &st->tcp;
@@ -32,6 +56,7 @@ int mtcp_tcp_init(struct microtcp_stack *st, struct carve *c) {
   tcp->hash_mask = nb - 1;
   mtcp_cpool_init(&tcp->pool, chunks, cfg->tcp_buf_chunks, cfg->tcp_buf_chunk_size);
   tcp->pool_waiters = 0;
+  rcv_share_update(st);
   for (uint32_t i = 0; i < nb; i++) tcp->hash[i] = TCP_NONE;
   struct idxq_pool pool = mtcp_tcb_pool(st);
   idxq_init(&tcp->free_q);
@@ -278,6 +303,7 @@ struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) 
            st->cfg.tcp_ooo_ranges);
   mtcp_tcp_sockopts_default(&st->cfg, &t->opt, &t->flags);
   tcp->tcbs_in_use++;
+  rcv_share_update(st);
   return t;
 }
 
@@ -324,6 +350,7 @@ void mtcp_tcb_free(struct microtcp_stack *st, struct tcb *t) {
   struct idxq_pool pool = mtcp_tcb_pool(st);
   idxq_push_head(&st->tcp.free_q, &pool, mtcp_tcb_index(st, t)); /* LIFO: reused first */
   st->tcp.tcbs_in_use--;
+  rcv_share_update(st);
   if (had_chunks) mtcp_tcp_pool_wake(st);
 }
 

@@ -17,6 +17,8 @@ void mtcp_cpool_init(struct chunk_pool *p, uint8_t *mem, uint32_t nchunks, uint3
   p->free_head = CHUNK_NONE;
   p->in_use = 0;
   p->claimed = 0;
+  p->rcv_share = 0xffffffffu;
+  p->rcv_floor = 0;
 }
 
 static uint8_t *chunk_mem(const struct chunk_pool *p, uint32_t c) {
@@ -77,10 +79,15 @@ void mtcp_rb_release(struct ringbuf *rb) {
 
 uint32_t mtcp_rb_free(const struct ringbuf *rb) { return rb->cap - rb->len; }
 
-uint32_t mtcp_rb_room(const struct ringbuf *rb) {
+uint32_t mtcp_rb_room(const struct ringbuf *rb) { return mtcp_rb_room_capped(rb, 0xffffffffu, 0); }
+
+uint32_t mtcp_rb_room_capped(const struct ringbuf *rb, uint32_t max_chunks, uint32_t floor) {
   uint32_t room = rb->cap - rb->len;
   if (room == 0) return 0;
-  uint64_t chunks = (uint64_t)rb->claims + mtcp_cpool_unclaimed(rb->pool);
+  uint32_t unclaimed = mtcp_cpool_unclaimed(rb->pool);
+  uint64_t chunks = (uint64_t)rb->claims + (unclaimed > floor ? unclaimed - floor : 0);
+  if (max_chunks < rb->claims) max_chunks = rb->claims;
+  if (chunks > max_chunks) chunks = max_chunks;
   uint64_t cover = (chunks << rb->pool->shift);
   uint64_t used = (uint64_t)rb->head + rb->len;
   if (cover <= used) return 0;

@@ -66,6 +66,9 @@ struct chunk_pool {
   uint32_t free_head; /* returned chunks, linked through their first 4 bytes */
   uint32_t in_use;    /* chunks mapped into some buffer */
   uint32_t claimed;   /* in use + reserved; <= nchunks */
+  uint32_t rcv_share; /* chunks one receive buffer may claim to offer window (set by
+                       * the TCP layer: its fair share of the pool) */
+  uint32_t rcv_floor; /* unclaimed chunks windows may not take (left for sends) */
 };
 
 /* Use mem (nchunks * size bytes; size a power of two >= 64) as an empty
@@ -110,6 +113,10 @@ uint32_t mtcp_rb_free(const struct ringbuf *rb);
  * mtcp_rb_free, less when the buffer's claims plus the unclaimed chunks of
  * the pool cannot cover them. */
 uint32_t mtcp_rb_room(const struct ringbuf *rb);
+/* mtcp_rb_room as if the buffer could hold at most max_chunks claims (never
+ * fewer than it has) and floor unclaimed chunks were not there: the room a
+ * fair share of the pool gives. */
+uint32_t mtcp_rb_room_capped(const struct ringbuf *rb, uint32_t max_chunks, uint32_t floor);
 /* Append up to n bytes from src; returns the number appended (min(n, free),
  * less if the pool runs dry). Overwrites any out-of-order bytes beyond len. */
 uint32_t mtcp_rb_write(struct ringbuf *rb, const void *src, uint32_t n);

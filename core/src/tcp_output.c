@@ -47,7 +47,7 @@ uint32_t mtcp_tcp_rcv_window(const struct tcb *t) {
   uint32_t free_space = used < lim ? lim - used : 0;
   /* Only what the shared buffer pool can still back (chunks reserved when
    * advertised: mtcp_tcp_rcv_reserve). */
-  free_space = MIN(free_space, mtcp_rb_room(&t->rcvbuf));
+  free_space = MIN(free_space, mtcp_rb_room_capped(&t->rcvbuf, t->rcvbuf.pool->rcv_share, t->rcvbuf.pool->rcv_floor));
   uint32_t old = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
   uint32_t step = MIN(lim / 2, (uint32_t)TCP_DEFAULT_MSS);
   if (free_space >= old + step || free_space < old) return MAX(free_space, old);
@@ -107,7 +107,8 @@ bool mtcp_tcp_rcv_reserve(struct tcb *t) {
 static void note_pool_window(struct microtcp_stack *st, struct tcb *t) {
   uint32_t used = t->rcvbuf.len;
   uint32_t lim = MIN(t->opt.rcvbuf_lim, t->rcvbuf.cap);
-  if (used < lim && mtcp_rb_room(&t->rcvbuf) < lim - used && !(t->flags & TF_FIN_RCVD)) {
+  if (used < lim && mtcp_rb_room_capped(&t->rcvbuf, t->rcvbuf.pool->rcv_share, t->rcvbuf.pool->rcv_floor) < lim - used &&
+      !(t->flags & TF_FIN_RCVD)) {
     st->ctr.tcp_bufpool_window_limited++;
     mtcp_tcp_pool_wait(st, t);
   }

@@ -79,6 +79,7 @@ static void pool_exhaustion_end_to_end(void) {
     cfg[i].tcp_buf_chunks = 40; /* 80 KiB shared by 12 connections of 32 KiB buffers */
     cfg[i].tcp_rto_min_us = 200000;
     cfg[i].tcp_msl_us = 1000000;
+    cfg[i].tcp_max_per_peer = NCONN + 2; /* one client address opens all of them */
   }
   cfg[0].tcp_rcvbuf = 4096; /* the client only sends: small windows to reserve */
   microtcp_config big = cfg[1];
@@ -184,6 +185,10 @@ static void pool_exhaustion_end_to_end(void) {
           ", edges checked %d, peak claimed %u/%u\n",
           (double)p.now / 1e6, c0->tcp_bufpool_send_blocked, eagain_dry,
           c1->tcp_bufpool_window_limited, ew.checked, peak_claimed[0], peak_claimed[1]);
+  for (size_t ci = 0; getenv("POOL_DEBUG") && microtcp_counter_name(ci); ci++) {
+    uint64_t v0 = ((const uint64_t *)c0)[ci], v1 = ((const uint64_t *)c1)[ci];
+    if (v0 || v1) fprintf(stderr, "  %s: client %" PRIu64 " server %" PRIu64 "\n", microtcp_counter_name(ci), v0, v1);
+  }
   CHECK_EQ(accepted, NCONN);
   CHECK(c0->tcp_bufpool_send_blocked > 0);
   CHECK(eagain_dry > 0);
@@ -192,7 +197,8 @@ static void pool_exhaustion_end_to_end(void) {
   CHECK(ew.checked > 1000);
   CHECK_EQ(ew.moved_left, 0);
   CHECK_EQ(peak_claimed[0], cfg[0].tcp_buf_chunks); /* the pools really ran dry */
-  CHECK_EQ(peak_claimed[1], cfg[1].tcp_buf_chunks);
+  /* The server only receives: its windows took all but the eighth kept for sends. */
+  CHECK(peak_claimed[1] >= cfg[1].tcp_buf_chunks - cfg[1].tcp_buf_chunks / 8);
   for (int i = 0; i < NCONN; i++) {
     CHECK_EQ(cs[i].sent, TOTAL);
     CHECK_EQ(cs[i].received, TOTAL);

@@ -232,8 +232,10 @@ enum { MICROTCP_CC_NEWRENO = 0, MICROTCP_CC_CUBIC = 1 };
  * MICROTCP_EAGAIN (counted in tcp_bufpool_send_blocked; the socket becomes
  * WRITABLE again when chunks come back) and the receive window offered for
  * new data shrinks towards zero (tcp_bufpool_window_limited; the right edge
- * already advertised never moves left). Default 0 keeps dedicated-buffer
- * behaviour exactly. */
+ * already advertised never moves left). A pool below the default size is
+ * shared out: one window claims at most chunks / connections in use, and
+ * windows leave an eighth of the pool to sends. Default 0 keeps
+ * dedicated-buffer behaviour exactly. */
 
 /* Fill cfg with defaults: 192.168.1.2/24 with no gateway, MAC 02:00:00:00:00:01,
  * MTU 1500, small pools suitable for a microcontroller (see microtcp.c). */

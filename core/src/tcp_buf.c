@@ -257,12 +257,19 @@ uint32_t mtcp_rb_span(const struct ringbuf *rb, uint32_t off, uint32_t n, const 
 void mtcp_rb_trim(struct ringbuf *rb) {
   if (rb->nslots == 0) return;
   if (rb->len == 0) {
-    for (uint32_t s = 0; s < rb->nslots; s++) slot_unmap(rb, s);
+    if (rb->mapped == 1 && rb->tab[rb->first] != CHUNK_NONE) {
+      slot_unmap(rb, rb->first); /* the usual case: the front chunk, partly read */
+    } else {
+      for (uint32_t s = 0; s < rb->nslots && rb->mapped; s++) slot_unmap(rb, s);
+    }
     rb->head = 0;
     return;
   }
+  /* Slots [0, last] hold the buffered bytes, so all of them are mapped:
+   * anything mapped beyond shows in the count (the usual case: nothing). */
   uint32_t last = (uint32_t)(((uint64_t)rb->head + rb->len - 1) >> rb->pool->shift);
-  for (uint32_t k = last + 1; k < rb->nslots; k++) slot_unmap(rb, slot_at(rb, k));
+  for (uint32_t k = last + 1; k < rb->nslots && rb->mapped > last + 1; k++)
+    slot_unmap(rb, slot_at(rb, k));
 }
 
 bool mtcp_rb_reserve(struct ringbuf *rb, uint32_t bytes) {

@@ -344,6 +344,9 @@ static void ringbuf_random_ops_match_linear_model(void) {
       if (rnd(4) == 0) {
         mtcp_rb_trim(r);
         memset(ooo_valid[i], 0, sizeof ooo_valid[i]);
+        /* only the chunks holding buffered bytes are left */
+        CHECK_EQ(r->mapped, mlen[i] ? (r->head + mlen[i] - 1) / CS + 1 : 0);
+        if (!mlen[i]) CHECK_EQ(r->head, 0);
       }
       break;
     case 7: { /* reserve */

@@ -251,6 +251,8 @@ struct host_tmpl {
   struct sim_faults up, down;
   microtcp_config cfg;
   int32_t drift_ppm;
+  uint64_t tcp_pool;   /* bytes of TCP buffer pool (0: the core's default, enough for
+                        * every connection block to fill both buffers) */
   int segment;         /* -1 = the default switch (or a [link]) */
   bool have_mac;
   uint8_t mac[6];
@@ -290,6 +292,7 @@ static const struct key_def fault_keys[] = {
 
 static int set_rto_min(struct load *L, void *obj, const struct entry *e);
 static int set_wscale(struct load *L, void *obj, const struct entry *e);
+static int set_chunk(struct load *L, void *obj, const struct entry *e);
 
 static const struct choice cc_choices[] = {{"newreno", MICROTCP_CC_NEWRENO}, {"cubic", MICROTCP_CC_CUBIC}, {NULL, 0}};
 #define BOOL_EXPECT "yes or no"
@@ -308,6 +311,12 @@ static const struct key_def stack_keys[] = {
      "TCP send buffer per connection (default 64 KiB)"},
     {"rcvbuf", KT_SIZE, FIELD(struct host_tmpl, cfg.tcp_rcvbuf), 64, 1u << 30, NULL, NULL, "a size 64B..1GiB",
      "TCP receive buffer per connection (default 64 KiB)"},
+    {"tcp_pool", KT_SIZE, FIELD(struct host_tmpl, tcp_pool), 0, 1ull << 36, NULL, NULL, "a size up to 64GiB",
+     "TCP buffer pool shared by all connections (default 0: max_tcp x both buffers; size it for "
+     "the connections in use x their windows)"},
+    {"tcp_chunk", KT_SIZE, FIELD(struct host_tmpl, cfg.tcp_buf_chunk_size), 0, 65536, NULL, set_chunk,
+     "a power of two 64B..64KiB", "bytes per chunk of the TCP buffer pool (default 0: 2048, less for "
+     "buffers under 16 KiB)"},
     {"cc", KT_CHOICE, FIELD(struct host_tmpl, cfg.tcp_cc), ANY, cc_choices, NULL, "newreno or cubic",
      "congestion control"},
     {"rto_min", KT_DURATION, FIELD(struct host_tmpl, cfg.tcp_rto_min_us), 1, 3600000000ull, NULL, set_rto_min,
@@ -349,6 +358,28 @@ static int set_rto_min(struct load *L, void *obj, const struct entry *e) {
   microtcp_config *c = &((struct host_tmpl *)obj)->cfg;
   if (c->tcp_rto_initial_us < c->tcp_rto_min_us) c->tcp_rto_initial_us = c->tcp_rto_min_us;
   return 0;
+}
+
+static int set_chunk(struct load *L, void *obj, const struct entry *e) {
+  (void)L;
+  (void)e;
+  uint32_t cs = ((struct host_tmpl *)obj)->cfg.tcp_buf_chunk_size;
+  return cs == 0 || (cs >= 64 && (cs & (cs - 1)) == 0) ? 0 : -1;
+}
+
+/* tcp_pool bytes as chunks of the size the core will use (its derivation
+ * for chunk size 0, microtcp.h), rounded up. */
+static void apply_tcp_pool(struct host_tmpl *t) {
+  microtcp_config *c = &t->cfg;
+  if (t->tcp_pool == 0) return;
+  uint32_t cs = c->tcp_buf_chunk_size;
+  if (cs == 0) {
+    uint32_t small = c->tcp_sndbuf < c->tcp_rcvbuf ? c->tcp_sndbuf : c->tcp_rcvbuf;
+    for (cs = 2048; cs > 64 && (uint64_t)cs * 8 > small; cs >>= 1) {
+    }
+  }
+  uint64_t n = (t->tcp_pool + cs - 1) / cs;
+  c->tcp_buf_chunks = n > 0xfffffffeu ? 0xfffffffeu : (uint32_t)n;
 }
 
 static int set_wscale(struct load *L, void *obj, const struct entry *e) {
@@ -745,8 +776,10 @@ static int host_create(struct load *L, const struct entry *e, const char *name, 
   if ((uint64_t)s->nhosts + h->count > SIM_MAX_HOSTS)
     return errf(L->r, h->count_at, "%llu more hosts make %llu: the limit is %d", (unsigned long long)h->count,
                 (unsigned long long)s->nhosts + h->count, SIM_MAX_HOSTS);
+  struct host_tmpl tmpl = h->t;
+  apply_tcp_pool(&tmpl);
   /* Memory is checked up front: every host's arena is committed at setup. */
-  s->mem_estimate += ((uint64_t)microtcp_footprint(&h->t.cfg) + SIM_HOST_OVERHEAD) * h->count;
+  s->mem_estimate += ((uint64_t)microtcp_footprint(&tmpl.cfg) + SIM_HOST_OVERHEAD) * h->count;
   if (s->mem_estimate > L->max_memory)
     return errf(L->r, h->count_at, "the hosts so far need about %llu MiB of stack memory, more than max_memory "
                 "(%llu MiB; raise it in [sim] if the machine has it)",
@@ -756,7 +789,7 @@ static int host_create(struct load *L, const struct entry *e, const char *name, 
     if (h->count == 1) snprintf(hn, sizeof hn, "%s", name);
     else snprintf(hn, sizeof hn, "%s%llu", name, (unsigned long long)k);
     if (find_host(s, hn) >= 0) return errf(L->r, e, "host '%s' defined twice", hn);
-    if (add_host(s, hn, &h->t, h->ip ? h->ip + (uint32_t)k : 0, (uint32_t)k) < 0) return -1;
+    if (add_host(s, hn, &tmpl, h->ip ? h->ip + (uint32_t)k : 0, (uint32_t)k) < 0) return -1;
     L->r->host_line = realloc(L->r->host_line, (size_t)s->nhosts * sizeof *L->r->host_line);
     if (!L->r->host_line) abort();
     L->r->host_line[s->nhosts - 1] = e->line;

@@ -62,6 +62,9 @@ struct carve {
   size_t used, cap;
 };
 void *mtcp_carve_take(struct carve *c, size_t size);  /* 16-byte aligned, zeroed */
+/* The same, not zeroed: memory the stack writes before it reads (the TCP
+ * buffer pool), so an arena the OS gives lazily costs RAM only as used. */
+void *mtcp_carve_take_raw(struct carve *c, size_t size);
 
 /* ---- frames ------------------------------------------------------------------- */
 /* A frame is built in place, back to front, in one pool buffer of

@@ -19,6 +19,14 @@ void *mtcp_carve_take(struct carve *c, size_t size) {
   return p;
 }
 
+void *mtcp_carve_take_raw(struct carve *c, size_t size) {
+  size_t start = (c->used + (CARVE_ALIGN - 1)) & ~(size_t)(CARVE_ALIGN - 1);
+  size_t end = start + ((size + (CARVE_ALIGN - 1)) & ~(size_t)(CARVE_ALIGN - 1));
+  c->used = end;
+  if (c->base == NULL || end > c->cap) return NULL;
+  return c->base + start;
+}
+
 /* ---- configuration ------------------------------------------------------------------ */
 void microtcp_config_default(microtcp_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -33,6 +41,8 @@ void microtcp_config_default(microtcp_config *cfg) {
   cfg->max_udp = 4;
   cfg->tcp_sndbuf = 8192;
   cfg->tcp_rcvbuf = 8192;
+  cfg->tcp_buf_chunks = 0;     /* derived: both buffers of every connection fit */
+  cfg->tcp_buf_chunk_size = 0; /* derived: 2048 */
   cfg->udp_rcvq = 4096;
   cfg->frames = 16;
   cfg->arp_entries = 8;
@@ -93,6 +103,26 @@ static int config_derive(const microtcp_config *in, microtcp_config *out) {
   if (out->arp_entries == 0) return MICROTCP_EINVAL;
   if (out->tcp_sndbuf > (1u << 30) || out->tcp_rcvbuf > (1u << 30)) return MICROTCP_EINVAL;
   if (out->max_tcp && (out->tcp_sndbuf < 64 || out->tcp_rcvbuf < 64)) return MICROTCP_EINVAL;
+  if (out->tcp_buf_chunk_size == 0) {
+    /* 2048, smaller for small buffers: a buffer may need one chunk more
+     * than cap / size, so keep that slack near 1/8 of the buffer. */
+    uint32_t small = MIN(out->tcp_sndbuf, out->tcp_rcvbuf);
+    uint32_t cs = 2048;
+    while (cs > 64 && (uint64_t)cs * 8 > small) cs >>= 1;
+    out->tcp_buf_chunk_size = cs;
+  }
+  if (out->tcp_buf_chunk_size < 64 || out->tcp_buf_chunk_size > 65536 ||
+      (out->tcp_buf_chunk_size & (out->tcp_buf_chunk_size - 1)) != 0)
+    return MICROTCP_EINVAL;
+  if (out->tcp_buf_chunks == 0 && out->max_tcp) {
+    /* Dedicated-buffer sizing: every connection can fill both buffers. */
+    uint64_t per = (uint64_t)mtcp_rb_slots(out->tcp_sndbuf, out->tcp_buf_chunk_size) +
+                   mtcp_rb_slots(out->tcp_rcvbuf, out->tcp_buf_chunk_size);
+    uint64_t n = per * out->max_tcp;
+    if (n >= CHUNK_NONE) return MICROTCP_EINVAL;
+    out->tcp_buf_chunks = (uint32_t)n;
+  }
+  if (out->tcp_buf_chunks >= CHUNK_NONE) return MICROTCP_EINVAL;
   if (out->tcp_cc > MICROTCP_CC_CUBIC) return MICROTCP_EINVAL;
   if (out->tcp_ooo_ranges == 0) out->tcp_ooo_ranges = 1;
   if (out->tcp_abc_limit == 0) out->tcp_abc_limit = 1;
@@ -393,6 +423,8 @@ void microtcp_get_pool_usage(const microtcp_stack *st, microtcp_pool_usage *out)
   out->arp_pending = st->arp.wait.len;
   out->reasm_slots = st->ip.reasm_slots_used;
   out->reasm_bytes = st->ip.reasm_bytes_used;
+  out->tcp_buf_chunks = st->tcp.pool.in_use;
+  out->tcp_buf_claimed = st->tcp.pool.claimed;
 }
 
 /* ---- handles: generic calls dispatch by kind ----------------------------------------------- */

@@ -7,6 +7,7 @@
 
 #include "idxq.h"
 #include "timerheap.h"
+#include "tcp_buf.h"
 #include "microtcp/microtcp.h"
 struct microtcp_stack;
 struct carve;
@@ -18,7 +19,9 @@ struct asm_range;
 struct tcp_state {
   struct tcb *tcbs;
   struct tcp_listener *listeners;
-  uint8_t *bufs;
+  struct chunk_pool pool;         /* bytes of every send and receive buffer */
+  uint32_t *buf_slots;            /* per tcb: sndbuf then rcvbuf slot tables */
+  uint32_t pool_waiters;          /* tcbs flagged TF_POOL_WAIT (refused by the pool) */
   struct asm_range *ooo_mem;
   uint16_t *hash;                 /* buckets of tcb indices, chained by tcb.hnext */
   uint32_t hash_mask;

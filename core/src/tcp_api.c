@@ -12,17 +12,51 @@ static uint32_t hash_buckets(const microtcp_config *cfg) {
   return n;
 }
 
+/* Slot-table entries of one connection block: its send and receive buffer. */
+static size_t tcb_buf_slots(const microtcp_config *cfg) {
+  return (size_t)mtcp_rb_slots(cfg->tcp_sndbuf, cfg->tcp_buf_chunk_size) +
+         mtcp_rb_slots(cfg->tcp_rcvbuf, cfg->tcp_buf_chunk_size);
+}
+
+/* A pool smaller than the default (max_tcp x both buffers) is shared out:
+ * one connection's receive window may claim at most an even share of the
+ * pool (nchunks / blocks in use, at least one chunk), and windows never take
+ * the last eighth of the unclaimed chunks (left for sends). Without this the
+ * first connections' windows could claim every chunk for good (an
+ * advertised window is never withdrawn) and starve every send and every
+ * later window. At the default size or above nothing is limited, so
+ * behaviour is that of dedicated buffers. */
+static void rcv_share_update(struct microtcp_stack *st) {
+  const microtcp_config *cfg = &st->cfg;
+  struct chunk_pool *p = &st->tcp.pool;
+  uint64_t per = (uint64_t)mtcp_rb_slots(cfg->tcp_rcvbuf, cfg->tcp_buf_chunk_size) +
+                 mtcp_rb_slots(cfg->tcp_sndbuf, cfg->tcp_buf_chunk_size);
+  if ((uint64_t)p->nchunks >= per * cfg->max_tcp) {
+    p->rcv_share = 0xffffffffu;
+    p->rcv_floor = 0;
+    return;
+  }
+  uint32_t in_use = st->tcp.tcbs_in_use ? st->tcp.tcbs_in_use : 1;
+  uint32_t share = p->nchunks / in_use;
+  p->rcv_share = share < 1 ? 1 : share;
+  p->rcv_floor = p->nchunks / 8;
+}
+
 int mtcp_tcp_init(struct microtcp_stack *st, struct carve *c) {
   const microtcp_config *cfg = &st->cfg;
   struct tcp_state *tcp = &st->tcp;
   uint32_t nb = hash_buckets(cfg);
   tcp->tcbs = mtcp_carve_take(c, sizeof(struct tcb) * cfg->max_tcp);
   tcp->listeners = mtcp_carve_take(c, sizeof(struct tcp_listener) * cfg->max_listeners);
-  tcp->bufs = mtcp_carve_take(c, ((size_t)cfg->tcp_sndbuf + cfg->tcp_rcvbuf) * cfg->max_tcp);
+  uint8_t *chunks = mtcp_carve_take_raw(c, (size_t)cfg->tcp_buf_chunks * cfg->tcp_buf_chunk_size);
+  tcp->buf_slots = mtcp_carve_take(c, sizeof(uint32_t) * tcb_buf_slots(cfg) * cfg->max_tcp);
   tcp->ooo_mem = mtcp_carve_take(c, sizeof(struct asm_range) * cfg->tcp_ooo_ranges * cfg->max_tcp);
   tcp->hash = mtcp_carve_take(c, sizeof(uint16_t) * nb);
   if (c->base == NULL) return MICROTCP_OK; /* footprint pass */
   tcp->hash_mask = nb - 1;
+  mtcp_cpool_init(&tcp->pool, chunks, cfg->tcp_buf_chunks, cfg->tcp_buf_chunk_size);
+  tcp->pool_waiters = 0;
+  rcv_share_update(st);
   for (uint32_t i = 0; i < nb; i++) tcp->hash[i] = TCP_NONE;
   struct idxq_pool pool = mtcp_tcb_pool(st);
   idxq_init(&tcp->free_q);
@@ -261,15 +295,16 @@ struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) 
   t->next = t->hnext = t->out_next = t->listener = TCP_NONE;
   t->created_at = st->now;
   t->progress_at = st->now;
-  /* Buffers are fixed slices of the arena: slot idx owns them for good. */
-  size_t slot = (size_t)st->cfg.tcp_sndbuf + st->cfg.tcp_rcvbuf;
-  uint8_t *mem = st->tcp.bufs + slot * idx;
-  mtcp_rb_init(&t->sndbuf, mem, st->cfg.tcp_sndbuf);
-  mtcp_rb_init(&t->rcvbuf, mem + st->cfg.tcp_sndbuf, st->cfg.tcp_rcvbuf);
+  /* Buffers take chunks from the shared pool as data comes; block idx owns
+   * only its slot tables. */
+  uint32_t *tab = st->tcp.buf_slots + tcb_buf_slots(&st->cfg) * idx;
+  mtcp_rb_init(&t->sndbuf, &st->tcp.pool, tab, st->cfg.tcp_sndbuf);
+  mtcp_rb_init(&t->rcvbuf, &st->tcp.pool, tab + t->sndbuf.nslots, st->cfg.tcp_rcvbuf);
   mtcp_asm_init(&t->ooo, st->tcp.ooo_mem + (size_t)st->cfg.tcp_ooo_ranges * idx,
            st->cfg.tcp_ooo_ranges);
   mtcp_tcp_sockopts_default(&st->cfg, &t->opt, &t->flags);
   tcp->tcbs_in_use++;
+  rcv_share_update(st);
   return t;
 }
 
@@ -304,6 +339,10 @@ void mtcp_tcb_free(struct microtcp_stack *st, struct tcb *t) {
   }
   output_list_remove(st, t);
   tcb_hash_remove(st, t);
+  if (t->flags & TF_POOL_WAIT) st->tcp.pool_waiters--;
+  bool had_chunks = t->sndbuf.claims || t->rcvbuf.claims;
+  mtcp_rb_release(&t->sndbuf);
+  mtcp_rb_release(&t->rcvbuf);
   uint16_t gen = t->gen;
   memset(t, 0, sizeof *t);
   t->gen = (uint16_t)((gen + 1) & 0x0fff); /* stale handles die here */
@@ -313,6 +352,32 @@ void mtcp_tcb_free(struct microtcp_stack *st, struct tcb *t) {
   struct idxq_pool pool = mtcp_tcb_pool(st);
   idxq_push_head(&st->tcp.free_q, &pool, mtcp_tcb_index(st, t)); /* LIFO: reused first */
   st->tcp.tcbs_in_use--;
+  rcv_share_update(st);
+  if (had_chunks) mtcp_tcp_pool_wake(st);
+}
+
+void mtcp_tcp_pool_wake(struct microtcp_stack *st) {
+  if (st->tcp.pool_waiters == 0 || mtcp_cpool_unclaimed(&st->tcp.pool) == 0) return;
+  /* Rare (the pool ran dry): one pass over the blocks, each waiter once. */
+  for (uint16_t i = 0; i < st->cfg.max_tcp && st->tcp.pool_waiters; i++) {
+    struct tcb *t = &st->tcp.tcbs[i];
+    if (!t->in_use || !(t->flags & TF_POOL_WAIT)) continue;
+    t->flags &= ~(uint32_t)TF_POOL_WAIT;
+    st->tcp.pool_waiters--;
+    mtcp_tcb_notify(st, t); /* a blocked sender may write again */
+    /* A window held back by the pool may open: tell the peer. */
+    uint32_t advertised = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+    if (tcb_synchronized(t) && !(t->flags & TF_FIN_RCVD) && mtcp_tcp_rcv_window(t) > advertised) {
+      t->flags |= TF_ACK_NOW;
+      mtcp_tcb_want_output(st, t);
+    }
+  }
+}
+
+void mtcp_tcp_pool_wait(struct microtcp_stack *st, struct tcb *t) {
+  if (t->flags & TF_POOL_WAIT) return;
+  t->flags |= TF_POOL_WAIT;
+  st->tcp.pool_waiters++;
 }
 
 void mtcp_tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state) {
@@ -320,6 +385,11 @@ void mtcp_tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state)
   mtcp_trace(st, MICROTCP_TRACE_TCP_STATE, "tcp state", mtcp_tcb_index(st, t),
         (uint32_t)t->state << 8 | state);
   t->state = state;
+  /* No more data can arrive: the window's reserved chunks go back to the
+   * pool (the bytes buffered stay until read). */
+  if (state == MICROTCP_CLOSE_WAIT || state == MICROTCP_CLOSING || state == MICROTCP_LAST_ACK ||
+      state == MICROTCP_TIME_WAIT || state == MICROTCP_CLOSED)
+    mtcp_rb_unreserve(&t->rcvbuf);
 }
 
 void mtcp_tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err) {
@@ -455,7 +525,12 @@ static int api_send(microtcp_stack *st, uint64_t now, int h, const void *data, s
   uint32_t space = t->sndbuf.len < t->opt.sndbuf_lim ? t->opt.sndbuf_lim - t->sndbuf.len : 0;
   if (space == 0) return MICROTCP_EAGAIN;
   if (len > 0x7fffffff) len = 0x7fffffff;
-  uint32_t n = mtcp_rb_write(&t->sndbuf, data, (uint32_t)MIN((size_t)space, len));
+  uint32_t want = (uint32_t)MIN((size_t)space, len);
+  uint32_t n = mtcp_rb_write(&t->sndbuf, data, want);
+  if (n < want) { /* the shared pool ran dry: what was queued stays queued */
+    st->ctr.tcp_bufpool_send_blocked++;
+    mtcp_tcp_pool_wait(st, t);
+  }
   if (n == 0) return len ? MICROTCP_EAGAIN : 0;
   mtcp_tcb_want_output(st, t);
   return (int)n;
@@ -470,6 +545,9 @@ static int api_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t c
     uint32_t old_wnd = mtcp_tcp_rcv_window(t);
     if (cap > 0x7fffffff) cap = 0x7fffffff;
     uint32_t n = mtcp_rb_read(&t->rcvbuf, buf, (uint32_t)MIN(cap, (size_t)t->rcvbuf.len));
+    if (t->ooo.count == 0) mtcp_rb_trim(&t->rcvbuf); /* chunks back (claims stay) */
+    if (t->flags & TF_FIN_RCVD) mtcp_rb_unreserve(&t->rcvbuf); /* no more data will come */
+    mtcp_tcp_pool_wake(st);
     /* RFC 9293 3.8.6.2.2 (receiver SWS avoidance): announce the opened window
      * once it grew by min(half the buffer, one MSS) beyond what we advertised. */
     uint32_t wnd = mtcp_tcp_rcv_window(t);
@@ -631,7 +709,8 @@ unsigned mtcp_tcp_poll(const struct microtcp_stack *st, int h) {
   if (t->flags & TF_FIN_RCVD) r |= MICROTCP_PEER_FIN;
   bool can_send = t->state == MICROTCP_ESTABLISHED || t->state == MICROTCP_CLOSE_WAIT ||
                   t->state == MICROTCP_SYN_SENT || t->state == MICROTCP_SYN_RECEIVED;
-  if (can_send && !(t->flags & TF_SHUT_WR) && t->sndbuf.len < t->opt.sndbuf_lim)
+  if (can_send && !(t->flags & TF_SHUT_WR) && t->sndbuf.len < t->opt.sndbuf_lim &&
+      mtcp_rb_room(&t->sndbuf) > 0)
     r |= MICROTCP_WRITABLE;
   if (t->flags & TF_CONNECTED) r |= MICROTCP_CONNECTED;
   if (t->state == MICROTCP_CLOSED || t->state == MICROTCP_TIME_WAIT) r |= MICROTCP_HANGUP;
@@ -815,6 +894,20 @@ void mtcp_tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
   MICROTCP_ASSERT(seq_le(t->snd_una, t->snd_buf_seq + 1) && seq_le(t->snd_buf_seq, t->snd_una + 1));
   MICROTCP_ASSERT(seq_le(t->snd_max, t->snd_buf_seq + t->sndbuf.len + 1));
   MICROTCP_ASSERT(t->sndbuf.len <= t->sndbuf.cap && t->rcvbuf.len <= t->rcvbuf.cap);
+  /* Buffer chunks: claims cover the mapped chunks and, on the receive side,
+   * the whole window advertised (the right edge is never withdrawn); the
+   * send buffer holds no reservation. */
+  MICROTCP_ASSERT(t->sndbuf.mapped == t->sndbuf.claims && t->rcvbuf.mapped <= t->rcvbuf.claims);
+  MICROTCP_ASSERT(!!(t->flags & TF_POOL_WAIT) <= st->tcp.pool_waiters);
+  bool takes_data = t->state == MICROTCP_ESTABLISHED || t->state == MICROTCP_FIN_WAIT_1 ||
+                    t->state == MICROTCP_FIN_WAIT_2;
+  if (seq_gt(t->rcv_adv, t->rcv_nxt) && !(t->flags & TF_FIN_RCVD) && t->rcvbuf.cap &&
+      (t->flags & TF_CONNECTED) && takes_data) {
+    uint64_t end = (uint64_t)t->rcvbuf.head + t->rcvbuf.len + (t->rcv_adv - t->rcv_nxt);
+    uint64_t want = (end + st->tcp.pool.size - 1) >> st->tcp.pool.shift;
+    if (want > t->rcvbuf.nslots) want = t->rcvbuf.nslots;
+    MICROTCP_ASSERT(t->rcvbuf.claims >= want);
+  }
   MICROTCP_ASSERT(t->ooo.count <= t->ooo.max);
   /* SACK scoreboard: at most SACK_BOARD_MAX sorted ranges inside the send window. */
   MICROTCP_ASSERT(t->sb.count <= SACK_BOARD_MAX);

@@ -149,10 +149,17 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
     st->ctr.drop_tcp_backlog++; /* dropped: the peer's retransmission may find room */
     return true;
   }
+  uint32_t cookie_wnd = MIN(st->cfg.tcp_rcvbuf, 65535u);
   struct tcb *t = mtcp_tcb_alloc(st, true);
   if (!t) {
     st->ctr.drop_tcp_backlog++;
     return true;
+  }
+  if (mtcp_cpool_unclaimed(&st->tcp.pool) <
+      mtcp_rb_slots(cookie_wnd, st->cfg.tcp_buf_chunk_size)) {
+    mtcp_tcb_free(st, t);
+    st->ctr.tcp_bufpool_window_limited++; /* the window the cookie offered has no room */
+    return true;                          /* dropped: the peer's retransmission may find it */
   }
   st->ctr.tcp_syncookies_ok++;
   t->owner = OWN_LISTENER;
@@ -163,7 +170,7 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
   t->snd_una = t->snd_nxt = t->snd_max = t->snd_buf_seq = s->ack;
   t->irs = s->seq - 1;
   t->rcv_nxt = t->last_ack_sent = s->seq;
-  t->rcv_adv = s->seq + MIN(st->cfg.tcp_rcvbuf, 65535u); /* as the cookie SYN-ACK offered */
+  t->rcv_adv = s->seq + cookie_wnd; /* as the cookie SYN-ACK offered */
   t->flags &= ~(uint32_t)(TF_WS | TF_TS | TF_SACK); /* the cookie SYN-ACK offered none */
   t->snd_wscale = t->rcv_wscale = 0;
   t->peer_mss = mss;
@@ -174,6 +181,7 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
   t->recover = t->iss;
   start_cc(st, t);
   established(st, t);
+  (void)mtcp_tcp_rcv_reserve(t); /* the window the cookie offered: checked above, it fits */
   mtcp_tcp_acceptq_push(st, l, t);
   if (s->len || has(s, WIRE_TCP_FIN)) { /* data on the ACK: the usual path takes it */
     synchronized_input(st, t, s);
@@ -276,6 +284,7 @@ static void fin_received(struct microtcp_stack *st, struct tcb *t);
  * after it is taken too. */
 static void queue_syn_text(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
   t->rcv_adv = t->rcv_nxt + MIN(mtcp_tcp_rcv_window(t), 65535u); /* our SYN's unscaled window */
+  (void)mtcp_tcp_rcv_reserve(t);
   take_data(st, t, s);
 }
 
@@ -418,6 +427,11 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
   if (seq_gt(upto, t->snd_buf_seq)) {
     uint32_t n = upto - t->snd_buf_seq;
     mtcp_rb_drop(&t->sndbuf, n);
+    if (t->sndbuf.len == 0) { /* all acked: its last chunk back, no claim kept */
+      mtcp_rb_trim(&t->sndbuf);
+      mtcp_rb_unreserve(&t->sndbuf);
+    }
+    mtcp_tcp_pool_wake(st);
     t->snd_buf_seq += n;
     t->bytes_acked += n;
   }
@@ -518,7 +532,7 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
   bool dsack_now = (t->flags & TF_DSACK) != 0; /* a D-SACK goes out at once */
   uint32_t off = seq - t->rcv_nxt;
   uint32_t wnd = cur_rcv_wnd(t);
-  uint32_t physical = t->rcvbuf.cap - t->rcvbuf.len;
+  uint32_t physical = mtcp_rb_room(&t->rcvbuf); /* buffer and pool (reserved: the window) */
   wnd = MIN(MAX(wnd, 0u), physical);
   if (off >= wnd) return true;
   if (len > wnd - off) len = wnd - off; /* trim to the window */
@@ -552,8 +566,9 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
     if (!t->t_delack) t->t_delack = st->now + st->cfg.tcp_delack_us;
     return false;
   }
-  mtcp_rb_write_at_first(&t->rcvbuf, &t->ooo, off, data, len, &conflict);
+  len = mtcp_rb_write_at_first(&t->rcvbuf, &t->ooo, off, data, len, &conflict);
   if (conflict) st->ctr.tcp_overlap_conflicts++;
+  if (len == 0) return true; /* the pool has no chunk for it (window not reserved) */
   if (mtcp_asm_add(&t->ooo, off, off + len) < 0) {
     st->ctr.drop_tcp_ooo_full++; /* bytes stored in gaps stay untracked, unused */
     return true;

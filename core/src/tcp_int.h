@@ -64,6 +64,7 @@ enum {
   TF_FORCE = 1u << 25,       /* persist timer: send what the window allows, ignoring SWS */
   TF_RESCUED = 1u << 26,     /* RFC 6675 RescueRxt is defined (a rescue retransmission was sent) */
   TF_DSACK = 1u << 27,       /* dsack_left/right hold a duplicate range to report once (RFC 2883) */
+  TF_POOL_WAIT = 1u << 30,   /* the buffer pool refused it chunks: wake it when some come back */
 };
 
 /* Per-socket options (microtcp_tcp_setopt) of a connection or a listener; a
@@ -214,6 +215,12 @@ void mtcp_tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint
                uint16_t lport);
 uint32_t mtcp_tcp_isn(const struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 void mtcp_tcb_notify(struct microtcp_stack *st, struct tcb *t);
+/* The buffer pool refused t chunks (a short send, or a window held back):
+ * flag it so mtcp_tcp_pool_wake reports it once chunks come back. */
+void mtcp_tcp_pool_wait(struct microtcp_stack *st, struct tcb *t);
+/* Chunks came back to the pool: notify the flagged connections (writable
+ * again; a window held back is announced). Cheap when nobody waits. */
+void mtcp_tcp_pool_wake(struct microtcp_stack *st);
 
 /* ---- tcp_output.c ---- */
 void mtcp_tcb_want_output(struct microtcp_stack *st, struct tcb *t);
@@ -224,6 +231,10 @@ void mtcp_tcp_send_rst(struct microtcp_stack *st, uint32_t rip, uint16_t lport, 
 void mtcp_tcp_send_ack_now(struct microtcp_stack *st, struct tcb *t);
 /* Window we would advertise now, in bytes (unscaled). */
 uint32_t mtcp_tcp_rcv_window(const struct tcb *t);
+/* Claim the pool chunks the advertised window (rcv_nxt..rcv_adv) needs, so
+ * the bytes the peer may send always fit. Returns false if the pool could
+ * not cover all of it. */
+bool mtcp_tcp_rcv_reserve(struct tcb *t);
 uint32_t mtcp_tcp_ts_now(const struct microtcp_stack *st, const struct tcb *t);
 /* Data bytes queued but not yet sent at snd_nxt. */
 uint32_t mtcp_tcp_unsent(const struct tcb *t);

@@ -46,6 +46,9 @@ uint32_t mtcp_tcp_rcv_window(const struct tcb *t) {
   uint32_t used = t->rcvbuf.len;
   uint32_t lim = MIN(t->opt.rcvbuf_lim, t->rcvbuf.cap);
   uint32_t free_space = used < lim ? lim - used : 0;
+  /* Only what the shared buffer pool can still back (chunks reserved when
+   * advertised: mtcp_tcp_rcv_reserve). */
+  free_space = MIN(free_space, mtcp_rb_room_capped(&t->rcvbuf, t->rcvbuf.pool->rcv_share, t->rcvbuf.pool->rcv_floor));
   uint32_t old = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
   uint32_t step = MIN(lim / 2, (uint32_t)TCP_DEFAULT_MSS);
   if (free_space >= old + step || free_space < old) return MAX(free_space, old);
@@ -92,18 +95,41 @@ static void build_options(struct microtcp_stack *st, struct tcb *t, uint8_t flag
 }
 
 /* Raw window field for a segment, and remember the advertised right edge. */
-static uint16_t window_field(struct tcb *t, uint8_t flags) {
+bool mtcp_tcp_rcv_reserve(struct tcb *t) {
+  bool takes_data = (t->state >= MICROTCP_SYN_SENT && t->state <= MICROTCP_ESTABLISHED) ||
+                    t->state == MICROTCP_FIN_WAIT_1 ||
+                    t->state == MICROTCP_FIN_WAIT_2;
+  if (!seq_gt(t->rcv_adv, t->rcv_nxt) || (t->flags & TF_FIN_RCVD) || !takes_data) return true;
+  return mtcp_rb_reserve(&t->rcvbuf, t->rcvbuf.len + (t->rcv_adv - t->rcv_nxt));
+}
+
+/* The window a full pool held back: counted, and t is woken when chunks
+ * come back (mtcp_tcp_pool_wake). */
+static void note_pool_window(struct microtcp_stack *st, struct tcb *t) {
+  uint32_t used = t->rcvbuf.len;
+  uint32_t lim = MIN(t->opt.rcvbuf_lim, t->rcvbuf.cap);
+  if (used < lim && mtcp_rb_room_capped(&t->rcvbuf, t->rcvbuf.pool->rcv_share, t->rcvbuf.pool->rcv_floor) < lim - used &&
+      !(t->flags & TF_FIN_RCVD)) {
+    st->ctr.tcp_bufpool_window_limited++;
+    mtcp_tcp_pool_wait(st, t);
+  }
+}
+
+static uint16_t window_field(struct microtcp_stack *st, struct tcb *t, uint8_t flags) {
   uint32_t wnd = mtcp_tcp_rcv_window(t);
+  note_pool_window(st, t);
   if (flags & WIRE_TCP_SYN) {
     /* RFC 7323 2.2: the window in a SYN is never scaled. */
     uint16_t raw = (uint16_t)MIN(wnd, 65535u);
     t->rcv_adv = t->rcv_nxt + raw;
+    (void)mtcp_tcp_rcv_reserve(t); /* wnd fits mtcp_rb_room: always all of it */
     return raw;
   }
   uint8_t ws = (t->flags & TF_WS) ? t->rcv_wscale : 0;
   uint32_t raw = MIN(wnd >> ws, 65535u);
   uint32_t edge = t->rcv_nxt + (raw << ws);
   if (seq_gt(edge, t->rcv_adv) || !(t->flags & TF_CONNECTED)) t->rcv_adv = edge;
+  (void)mtcp_tcp_rcv_reserve(t);
   if (raw == 0)
     t->flags |= TF_WND_ZERO_ADV;
   else
@@ -167,7 +193,7 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
   h.seq = s->seq;
   h.ack = (s->flags & WIRE_TCP_ACK) ? t->rcv_nxt : 0;
   h.flags = s->flags;
-  h.window = window_field(t, s->flags);
+  h.window = window_field(st, t, s->flags);
   h.payload = seg + hlen;
   h.payload_len = s->len;
   if (s->len) {

@@ -24,40 +24,89 @@ static void seq_compare_wraps_around_2_32(void) {
   CHECK(seq_gt(0, 0x80000001u)); /* more than 2^31 ahead counts as behind */
 }
 
+/* ---- Chunked buffers over a small pool ---- */
+enum { CS = 64, MAXCH = 64 };
+struct fixture {
+  _Alignas(16) uint8_t mem[MAXCH * CS];
+  struct chunk_pool pool;
+  uint32_t tab[2][80];
+};
+
+static void fx_init(struct fixture *f, uint32_t nchunks) {
+  memset(f->mem, 0xa5, sizeof f->mem);
+  mtcp_cpool_init(&f->pool, f->mem, nchunks, CS);
+}
+
+/* Pool accounting matches the buffers: every chunk mapped once, claims >= mapped. */
+static void check_pool(const struct chunk_pool *p, const struct ringbuf *b, int nb) {
+  uint32_t mapped = 0, claims = 0;
+  static uint8_t seen[MAXCH];
+  memset(seen, 0, sizeof seen);
+  for (int i = 0; i < nb; i++) {
+    uint32_t m = 0;
+    for (uint32_t s = 0; s < b[i].nslots; s++) {
+      uint32_t c = b[i].tab[s];
+      if (c == CHUNK_NONE) continue;
+      m++;
+      CHECK(c < p->fresh);
+      if (c < MAXCH) CHECK(!seen[c]++);
+    }
+    CHECK_EQ(m, b[i].mapped);
+    CHECK(b[i].mapped <= b[i].claims);
+    mapped += b[i].mapped;
+    claims += b[i].claims;
+  }
+  CHECK_EQ(p->in_use, mapped);
+  CHECK_EQ(p->claimed, claims);
+  CHECK(p->claimed <= p->nchunks);
+}
+
+/* Walk [off, off+n) with mtcp_rb_span and compare with want. */
+static void check_spans(const struct ringbuf *rb, uint32_t off, uint32_t n, const uint8_t *want,
+                        uint32_t expect) {
+  uint32_t tot = 0;
+  for (;;) {
+    const uint8_t *p;
+    uint32_t k = mtcp_rb_span(rb, off + tot, n - tot, &p);
+    if (k == 0) {
+      CHECK(p == NULL || n == tot);
+      break;
+    }
+    CHECK(k <= CS);
+    CHECK(memcmp(p, want + tot, k) == 0);
+    tot += k;
+    if (tot >= n) break;
+  }
+  CHECK_EQ(tot, expect);
+}
+
 /* For every head position, fill/drain and compare with what was written. */
 static void ringbuf_wraparound_at_every_head_position(void) {
-  enum { CAP = 17 };
-  uint8_t mem[CAP], src[CAP], dst[CAP];
-  for (uint32_t h = 0; h < CAP; h++) {
-    for (uint32_t n = 0; n <= CAP; n++) {
+  enum { CAP = 201 };
+  static struct fixture f;
+  uint8_t src[CAP], dst[CAP + 8];
+  for (uint32_t h = 0; h < CAP; h += 3) {
+    for (uint32_t n = 0; n <= CAP; n += 7) {
+      fx_init(&f, MAXCH);
       struct ringbuf rb;
-      mtcp_rb_init(&rb, mem, CAP);
-      memset(mem, 0xee, sizeof mem);
+      mtcp_rb_init(&rb, &f.pool, f.tab[0], CAP);
+      CHECK_EQ(rb.nslots, (CAP + CS - 1) / CS + 1);
       CHECK_EQ(mtcp_rb_write(&rb, src, h), h); /* move head to h */
       CHECK_EQ(mtcp_rb_read(&rb, NULL, h), h);
-      CHECK_EQ(rb.head, h == CAP ? 0 : h);
+      CHECK_EQ(rb.head, h % CS);
+      CHECK(rb.mapped <= 1);
       for (uint32_t i = 0; i < CAP; i++) src[i] = (uint8_t)(h * 31 + n * 7 + i);
       CHECK_EQ(mtcp_rb_free(&rb), CAP);
+      CHECK_EQ(mtcp_rb_room(&rb), CAP);
       CHECK_EQ(mtcp_rb_write(&rb, src, n), n);
       CHECK_EQ(rb.len, n);
       CHECK_EQ(mtcp_rb_free(&rb), CAP - n);
-      /* Peek every sub-range. */
       for (uint32_t off = 0; off <= n; off++) {
         memset(dst, 0, sizeof dst);
         uint32_t got = mtcp_rb_peek(&rb, off, dst, CAP);
         CHECK_EQ(got, n - off);
         CHECK(memcmp(dst, src + off, got) == 0);
-        /* Spans describe the same bytes. */
-        const uint8_t *p1, *p2;
-        uint32_t n1, n2;
-        uint32_t tot = mtcp_rb_spans(&rb, off, CAP, &p1, &n1, &p2, &n2);
-        CHECK_EQ(tot, n - off);
-        CHECK_EQ(n1 + n2, tot);
-        if (n1) CHECK(memcmp(p1, src + off, n1) == 0);
-        if (n2) CHECK(memcmp(p2, src + off + n1, n2) == 0);
-        if (!n2) CHECK(p2 == NULL);
-        /* The first span ends at the end of memory if there is a second. */
-        if (n2) CHECK(p1 + n1 == mem + CAP && p2 == mem);
+        check_spans(&rb, off, CAP, src + off, n - off);
       }
       /* A write beyond the free space is clipped. */
       CHECK_EQ(mtcp_rb_write(&rb, src, CAP), CAP - n);
@@ -66,36 +115,49 @@ static void ringbuf_wraparound_at_every_head_position(void) {
       CHECK(memcmp(dst, src, n) == 0);
       CHECK(memcmp(dst + n, src, CAP - n) == 0);
       CHECK_EQ(rb.len, 0);
+      check_pool(&f.pool, &rb, 1);
+      mtcp_rb_trim(&rb); /* empty: every chunk back */
+      CHECK_EQ(f.pool.in_use, 0);
+      mtcp_rb_release(&rb);
+      CHECK_EQ(f.pool.claimed, 0);
     }
   }
 }
 
 static void ringbuf_write_at_then_commit_fills_gap(void) {
-  enum { CAP = 10 };
-  uint8_t mem[CAP], out[CAP];
-  for (uint32_t h = 0; h < CAP; h++) {
+  enum { CAP = 150 };
+  static struct fixture f;
+  for (uint32_t h = 0; h < CAP; h += 5) {
+    fx_init(&f, MAXCH);
     struct ringbuf rb;
-    mtcp_rb_init(&rb, mem, CAP);
-    mtcp_rb_write(&rb, "xxxxxxxxxx", h);
+    uint8_t out[CAP], junk[CAP];
+    memset(junk, 'x', sizeof junk);
+    mtcp_rb_init(&rb, &f.pool, f.tab[0], CAP);
+    mtcp_rb_write(&rb, junk, h);
     mtcp_rb_drop(&rb, h);
     CHECK_EQ(mtcp_rb_write(&rb, "AB", 2), 2);
-    /* Out-of-order "EFG" at offset 2 beyond len (logical 4..6). */
+    /* Out of order: EFG at offset 2 beyond len, and far out (another chunk). */
     CHECK_EQ(mtcp_rb_write_at(&rb, 2, "EFG", 3), 3);
-    CHECK_EQ(rb.len, 2);
+    CHECK_EQ(mtcp_rb_write_at(&rb, 100, "Z", 1), 1);
     CHECK_EQ(mtcp_rb_peek(&rb, 0, out, CAP), 2); /* not yet visible */
-    /* The gap "CD" arrives in order, then everything is committed. */
+    /* Fill the gap and commit. */
     CHECK_EQ(mtcp_rb_write_at(&rb, 0, "CD", 2), 2);
     mtcp_rb_commit(&rb, 2 + 3);
-    CHECK_EQ(rb.len, 7);
     CHECK_EQ(mtcp_rb_read(&rb, out, CAP), 7);
     CHECK(memcmp(out, "ABCDEFG", 7) == 0);
+    CHECK_EQ(mtcp_rb_write_at(&rb, 93, "", 0), 0);
+    mtcp_rb_commit(&rb, 96); /* Z: offset 2 + 100 before 7 bytes were read */
+    CHECK_EQ(mtcp_rb_peek(&rb, 95, out, 1), 1);
+    CHECK_EQ(out[0], 'Z');
+    check_pool(&f.pool, &rb, 1);
   }
 }
 
 static void ringbuf_write_at_clips_to_capacity(void) {
-  uint8_t mem[8];
+  static struct fixture f;
+  fx_init(&f, MAXCH);
   struct ringbuf rb;
-  mtcp_rb_init(&rb, mem, 8);
+  mtcp_rb_init(&rb, &f.pool, f.tab[0], 8);
   mtcp_rb_write(&rb, "abc", 3);                    /* 5 free */
   CHECK_EQ(mtcp_rb_write_at(&rb, 3, "0123", 4), 2); /* only offsets 3,4 fit */
   CHECK_EQ(mtcp_rb_write_at(&rb, 5, "0", 1), 0);    /* len+5 == cap */
@@ -104,15 +166,19 @@ static void ringbuf_write_at_clips_to_capacity(void) {
   CHECK_EQ(rb.len, 8);
   mtcp_rb_drop(&rb, 100); /* clipped to len */
   CHECK_EQ(rb.len, 0);
-  CHECK_EQ(mtcp_rb_peek(&rb, 0, mem, 1), 0);
+  uint8_t b;
+  CHECK_EQ(mtcp_rb_peek(&rb, 0, &b, 1), 0);
 }
 
-/* Out-of-order bytes beyond len survive the application draining the buffer
- * to empty (head must not be reset). */
 static void ringbuf_ooo_bytes_survive_drain_to_empty(void) {
-  uint8_t mem[8], out[8];
+  static struct fixture f;
+  fx_init(&f, MAXCH);
+  uint8_t out[8];
   struct ringbuf rb;
-  mtcp_rb_init(&rb, mem, 8);
+  mtcp_rb_init(&rb, &f.pool, f.tab[0], 100);
+  uint8_t junk[62] = {0};
+  mtcp_rb_write(&rb, junk, 62);
+  mtcp_rb_drop(&rb, 62); /* head 62: the next bytes straddle two chunks */
   mtcp_rb_write(&rb, "abc", 3);
   CHECK_EQ(mtcp_rb_write_at(&rb, 1, "Z", 1), 1);
   CHECK_EQ(mtcp_rb_read(&rb, out, 3), 3);
@@ -123,86 +189,186 @@ static void ringbuf_ooo_bytes_survive_drain_to_empty(void) {
 }
 
 static void ringbuf_zero_capacity_holds_nothing(void) {
+  static struct fixture f;
+  fx_init(&f, 4);
   struct ringbuf rb;
-  mtcp_rb_init(&rb, NULL, 0);
+  mtcp_rb_init(&rb, &f.pool, f.tab[0], 0);
   CHECK_EQ(mtcp_rb_free(&rb), 0);
+  CHECK_EQ(mtcp_rb_room(&rb), 0);
   CHECK_EQ(mtcp_rb_write(&rb, "a", 1), 0);
   CHECK_EQ(mtcp_rb_write_at(&rb, 0, "a", 1), 0);
-  const uint8_t *p1, *p2;
-  uint32_t n1, n2;
-  CHECK_EQ(mtcp_rb_spans(&rb, 0, 5, &p1, &n1, &p2, &n2), 0);
+  const uint8_t *p;
+  CHECK_EQ(mtcp_rb_span(&rb, 0, 5, &p), 0);
+  CHECK(p == NULL);
+  CHECK(mtcp_rb_reserve(&rb, 10));
+  CHECK_EQ(f.pool.claimed, 0);
+  mtcp_rb_init(&rb, NULL, NULL, 100); /* no pool: holds nothing either */
+  CHECK_EQ(mtcp_rb_room(&rb), 0);
+  CHECK_EQ(mtcp_rb_write(&rb, "a", 1), 0);
 }
 
-/* Random operations against a flat model of the logical byte stream. */
+/* The pool runs dry and refills: chunks are taken lazily (untouched memory
+ * beyond the watermark), a dry pool stores a prefix, never loses a byte
+ * already held, reservations are honoured whatever the other buffer does. */
+static void pool_exhaustion_and_reservations(void) {
+  static struct fixture f;
+  fx_init(&f, 6);
+  struct ringbuf b[2];
+  mtcp_rb_init(&b[0], &f.pool, f.tab[0], 1000);
+  mtcp_rb_init(&b[1], &f.pool, f.tab[1], 1000);
+  uint8_t src[1000], out[1000];
+  for (uint32_t i = 0; i < sizeof src; i++) src[i] = (uint8_t)(i * 7 + 3);
+  CHECK_EQ(mtcp_rb_room(&b[0]), 6 * CS);
+  CHECK_EQ(mtcp_rb_write(&b[0], src, 100), 100); /* 2 chunks */
+  CHECK_EQ(f.pool.fresh, 2);
+  CHECK_EQ(f.mem[2 * CS], 0xa5); /* never handed out: never written */
+  /* b[1] reserves 3 chunks: b[0] can get only one more. */
+  CHECK(mtcp_rb_reserve(&b[1], 3 * CS));
+  CHECK_EQ(f.pool.claimed, 5);
+  CHECK_EQ(mtcp_rb_room(&b[0]), 3 * CS - 100);
+  CHECK_EQ(mtcp_rb_write(&b[0], src + 100, 500), 3 * CS - 100); /* a prefix */
+  CHECK_EQ(mtcp_rb_write(&b[0], src, 1), 0);
+  CHECK_EQ(mtcp_rb_room(&b[0]), 0);
+  CHECK(!mtcp_rb_reserve(&b[1], 5 * CS)); /* only what is left */
+  /* The reserved bytes always fit, out of order too. */
+  CHECK_EQ(mtcp_rb_write_at(&b[1], 2 * CS, src, CS), CS);
+  CHECK_EQ(mtcp_rb_write_at(&b[1], 0, src + 500, 2 * CS), 2 * CS);
+  mtcp_rb_commit(&b[1], 3 * CS);
+  check_pool(&f.pool, b, 2);
+  /* Everything b[0] held is intact. */
+  CHECK_EQ(mtcp_rb_peek(&b[0], 0, out, 1000), 3 * CS);
+  CHECK(memcmp(out, src, 3 * CS) == 0);
+  /* Reading frees chunks (LIFO reuse, no new memory touched). */
+  CHECK_EQ(mtcp_rb_read(&b[0], out, CS), CS);
+  CHECK_EQ(mtcp_rb_write(&b[1], src, 10), 10);
+  CHECK_EQ(f.pool.fresh, 6);
+  mtcp_rb_release(&b[0]);
+  mtcp_rb_release(&b[1]);
+  CHECK_EQ(f.pool.in_use, 0);
+  CHECK_EQ(f.pool.claimed, 0);
+  /* Unreserve gives back only unbacked claims. */
+  CHECK(mtcp_rb_reserve(&b[0], 4 * CS));
+  CHECK_EQ(mtcp_rb_write(&b[0], src, 10), 10);
+  mtcp_rb_unreserve(&b[0]);
+  CHECK_EQ(b[0].claims, 1);
+  CHECK_EQ(f.pool.claimed, 1);
+}
+
+/* Are all of r's chunks inside the slots covering bytes [0, bytes)? (The
+ * TCP receive side only writes inside its advertised window, which it
+ * reserved; a reservation is a guarantee under that condition.) */
+static bool mapped_within(const struct ringbuf *r, uint32_t bytes) {
+  uint32_t want = (r->head + bytes + CS - 1) / CS;
+  for (uint32_t k = want; k < r->nslots; k++)
+    if (r->tab[(r->first + k) % r->nslots] != CHUNK_NONE) return false;
+  return true;
+}
+
+/* Random operations on two buffers sharing a small pool, each against a flat
+ * model of its logical byte stream: writes, reads, peeks, out-of-order
+ * write_at, commits, spans, trims, reservations; the head wraps the slot
+ * ring many times and the pool runs dry often. */
 static void ringbuf_random_ops_match_linear_model(void) {
-  enum { CAP = 23 };
-  uint8_t mem[CAP], model[4096], tmp[64], tmp2[64];
-  uint32_t mlen = 0;         /* model: model[0..mlen) buffered, model[mlen..) ooo area */
-  uint8_t ooo_valid[64] = {0}; /* model of stored-but-uncommitted bytes (offset from len) */
-  struct ringbuf rb;
-  mtcp_rb_init(&rb, mem, CAP);
-  for (int step = 0; step < 200000; step++) {
-    uint32_t op = rnd(6), n = rnd(CAP + 3), off = rnd(CAP + 2);
-    for (uint32_t i = 0; i < sizeof tmp; i++) tmp[i] = (uint8_t)rnd(256);
+  enum { CAP = 300, NCH = 9 };
+  static struct fixture f;
+  fx_init(&f, NCH);
+  struct ringbuf rb[2];
+  static uint8_t model[2][CAP + 64];
+  uint32_t mlen[2] = {0, 0};
+  static uint8_t ooo_valid[2][CAP + 64];
+  uint32_t resv[2] = {0, 0}; /* bytes from the front reserved and still guaranteed */
+  uint8_t tmp[CAP], tmp2[CAP];
+  memset(ooo_valid, 0, sizeof ooo_valid);
+  for (int i = 0; i < 2; i++) mtcp_rb_init(&rb[i], &f.pool, f.tab[i], CAP);
+  for (int step = 0; step < 300000; step++) {
+    int i = (int)rnd(2);
+    struct ringbuf *r = &rb[i];
+    uint32_t op = rnd(9), n = rnd(CAP / 2), off = rnd(CAP + 2);
+    for (uint32_t k = 0; k < n; k++) tmp[k] = (uint8_t)rnd(256);
+    uint32_t room = CAP - mlen[i];
+    bool within = mapped_within(r, resv[i]);
     switch (op) {
     case 0: { /* write */
-      uint32_t w = mtcp_rb_write(&rb, tmp, n);
-      CHECK_EQ(w, n < CAP - mlen ? n : CAP - mlen);
-      memcpy(model + mlen, tmp, w);
-      /* Appended bytes overwrite the ooo area; shift validity. */
-      memmove(ooo_valid, ooo_valid + w, sizeof ooo_valid - w);
-      memset(ooo_valid + sizeof ooo_valid - w, 0, w);
-      mlen += w;
+      uint32_t rm = mtcp_rb_room(r);
+      uint32_t w = mtcp_rb_write(r, tmp, n);
+      uint32_t cap_w = n < room ? n : room;
+      CHECK(w <= cap_w);
+      if (w < cap_w) CHECK(mtcp_cpool_unclaimed(&f.pool) == 0 || f.pool.claimed == f.pool.nchunks);
+      if (cap_w <= rm && resv[i] >= mlen[i] + cap_w && within) CHECK_EQ(w, cap_w);
+      memcpy(model[i] + mlen[i], tmp, w);
+      memmove(ooo_valid[i], ooo_valid[i] + w, sizeof ooo_valid[i] - w);
+      memset(ooo_valid[i] + sizeof ooo_valid[i] - w, 0, w);
+      mlen[i] += w;
       break;
     }
     case 1: { /* read */
-      uint32_t r = mtcp_rb_read(&rb, tmp2, n);
-      CHECK_EQ(r, n < mlen ? n : mlen);
-      CHECK(memcmp(tmp2, model, r) == 0);
-      memmove(model, model + r, mlen - r + CAP);
-      mlen -= r;
+      uint32_t got = mtcp_rb_read(r, tmp2, n);
+      CHECK_EQ(got, n < mlen[i] ? n : mlen[i]);
+      CHECK(memcmp(tmp2, model[i], got) == 0);
+      memmove(model[i], model[i] + got, sizeof model[i] - got);
+      mlen[i] -= got;
+      resv[i] = resv[i] > got ? resv[i] - got : 0;
       break;
     }
     case 2: { /* peek */
-      uint32_t r = mtcp_rb_peek(&rb, off, tmp2, n);
-      uint32_t want = off >= mlen ? 0 : (n < mlen - off ? n : mlen - off);
-      CHECK_EQ(r, want);
-      CHECK(memcmp(tmp2, model + off, r) == 0);
+      uint32_t got = mtcp_rb_peek(r, off, tmp2, n);
+      uint32_t want = off >= mlen[i] ? 0 : (n < mlen[i] - off ? n : mlen[i] - off);
+      CHECK_EQ(got, want);
+      CHECK(memcmp(tmp2, model[i] + off, got) == 0);
       break;
     }
-    case 3: { /* write_at */
-      uint32_t w = mtcp_rb_write_at(&rb, off, tmp, n);
-      uint32_t room = CAP - mlen;
+    case 3: { /* write_at: a prefix, all of it when reserved */
+      uint32_t w = mtcp_rb_write_at(r, off, tmp, n);
       uint32_t want = off >= room ? 0 : (n < room - off ? n : room - off);
-      CHECK_EQ(w, want);
-      memcpy(model + mlen + off, tmp, w);
-      memset(ooo_valid + off, 1, w);
+      CHECK(w <= want);
+      if (mlen[i] + off + want <= resv[i] && within) CHECK_EQ(w, want);
+      memcpy(model[i] + mlen[i] + off, tmp, w);
+      memset(ooo_valid[i] + off, 1, w);
       break;
     }
     case 4: { /* commit only bytes that were stored (as the TCP code does) */
       uint32_t c = 0;
-      while (c < n && ooo_valid[c]) c++;
-      mtcp_rb_commit(&rb, c);
-      memmove(ooo_valid, ooo_valid + c, sizeof ooo_valid - c);
-      memset(ooo_valid + sizeof ooo_valid - c, 0, c);
-      mlen += c;
+      while (c < n && c < room && ooo_valid[i][c]) c++;
+      mtcp_rb_commit(r, c);
+      memmove(ooo_valid[i], ooo_valid[i] + c, sizeof ooo_valid[i] - c);
+      memset(ooo_valid[i] + sizeof ooo_valid[i] - c, 0, c);
+      mlen[i] += c;
       break;
     }
     case 5: { /* spans */
-      const uint8_t *p1, *p2;
-      uint32_t n1, n2;
-      uint32_t t = mtcp_rb_spans(&rb, off, n, &p1, &n1, &p2, &n2);
-      uint32_t want = off >= mlen ? 0 : (n < mlen - off ? n : mlen - off);
-      CHECK_EQ(t, want);
-      if (n1) CHECK(memcmp(p1, model + off, n1) == 0);
-      if (n2) CHECK(memcmp(p2, model + off + n1, n2) == 0);
+      uint32_t want = off >= mlen[i] ? 0 : (n < mlen[i] - off ? n : mlen[i] - off);
+      check_spans(r, off, n, model[i] + off, want);
       break;
     }
+    case 6: /* trim: nothing beyond len wanted */
+      if (rnd(4) == 0) {
+        mtcp_rb_trim(r);
+        memset(ooo_valid[i], 0, sizeof ooo_valid[i]);
+        /* only the chunks holding buffered bytes are left */
+        CHECK_EQ(r->mapped, mlen[i] ? (r->head + mlen[i] - 1) / CS + 1 : 0);
+        if (!mlen[i]) CHECK_EQ(r->head, 0);
+      }
+      break;
+    case 7: { /* reserve */
+      uint32_t b = mlen[i] + rnd(CAP - mlen[i] + 1);
+      if (mtcp_rb_reserve(r, b) && b > resv[i]) resv[i] = b;
+      break;
     }
-    CHECK_EQ(rb.len, mlen);
-    CHECK(rb.head < CAP);
+    case 8: /* unreserve */
+      if (rnd(8) == 0) {
+        mtcp_rb_unreserve(r);
+        resv[i] = 0;
+      }
+      break;
+    }
+    CHECK_EQ(r->len, mlen[i]);
+    CHECK(r->head < CS);
+    check_pool(&f.pool, rb, 2);
     if (check_failures > 20) return;
   }
+  for (int i = 0; i < 2; i++) mtcp_rb_release(&rb[i]);
+  CHECK_EQ(f.pool.in_use, 0);
+  CHECK_EQ(f.pool.claimed, 0);
 }
 
 /* ---- Assembler ---- */
@@ -387,10 +553,13 @@ static void assembler_random_ops_match_bitmap(void) {
 static void write_at_first_keeps_first_copy_random(void) {
   enum { CAP = 61 };
   for (uint32_t head = 0; head < CAP; head += 7) {
-    uint8_t mem[CAP];
+    static struct fixture f;
+    fx_init(&f, MAXCH);
     struct ringbuf rb;
-    mtcp_rb_init(&rb, mem, CAP);
-    rb.head = head;
+    uint8_t junk[CAP] = {0};
+    mtcp_rb_init(&rb, &f.pool, f.tab[0], CAP);
+    mtcp_rb_write(&rb, junk, head);
+    mtcp_rb_drop(&rb, head);
     struct asm_range r[64];
     struct assembler a;
     mtcp_asm_init(&a, r, 64);
@@ -434,6 +603,7 @@ int main(void) {
   RUN(ringbuf_ooo_bytes_survive_drain_to_empty);
   RUN(ringbuf_zero_capacity_holds_nothing);
   RUN(ringbuf_random_ops_match_linear_model);
+  RUN(pool_exhaustion_and_reservations);
   RUN(assembler_merges_adjacent_overlapping_and_covering);
   RUN(assembler_full_refuses_and_stays_unchanged);
   RUN(assembler_shift_drops_trims_and_rebases);

@@ -107,6 +107,13 @@ static void time_wait_with_rexmt(microtcp_stack *st, struct tcb *t) {
   mtcp_tcb_check(st, t);
 }
 
+/* The advertised window's chunks given back to the pool: the bytes the
+ * peer may send would find no room (buffer-pool reservation). */
+static void window_not_reserved(microtcp_stack *st, struct tcb *t) {
+  mtcp_rb_unreserve(&t->rcvbuf);
+  mtcp_tcb_check(st, t);
+}
+
 static void consistent_states_pass(void) {
   /* A lossy transfer in both directions with every check on at every call
    * (with asserts compiled in, any violation kills this test). */
@@ -131,6 +138,7 @@ static void violations_trap_only_with_asserts(void) {
   expect_trap_iff_asserts(child_breaking(pool_count_off), "pool count off by one");
   expect_trap_iff_asserts(child_breaking(outlisted_flag_without_link), "output list membership");
   expect_trap_iff_asserts(child_breaking(time_wait_with_rexmt), "TIME-WAIT with RTO armed");
+  expect_trap_iff_asserts(child_breaking(window_not_reserved), "advertised window not reserved");
 }
 
 int main(void) {

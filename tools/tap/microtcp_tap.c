@@ -75,9 +75,10 @@ static const char USAGE[] =
     "  --seed N             deterministic run: seeds the impairments and the stack's secret\n"
     "                       (default: secret from getrandom(), impairments seed 1)\n"
     "  --max-conns N        TCP connection blocks (default 32, as microtcp-replay)\n"
-    "  --buffer BYTES       send and receive buffer per connection (default 131072);\n"
-    "                       the stack allocates max-conns x 2 x buffer up front\n"
-    "                       (8 MiB by default; 1000 connections: --max-conns 1000)\n"
+    "  --buffer BYTES       send and receive buffer per connection (default 131072)\n"
+    "  --pool BYTES         TCP buffer pool all connections share (default 0:\n"
+    "                       max-conns x 2 x buffer, 8 MiB; RAM is used only as data\n"
+    "                       is buffered; when it runs dry sends wait and windows shrink)\n"
     "  --duration S         stop after S seconds\n"
     "  --counters           at exit, also print every nonzero stack counter and the\n"
     "                       pools in use (one line: \"microtcp-tap: counters: name=N ...\")\n"
@@ -317,7 +318,7 @@ struct options {
   unsigned prefix, host_prefix;
   uint8_t mac[6];
   uint16_t port, connect_port;
-  uint64_t source_bytes, seed, duration_ms, max_conns, buffer;
+  uint64_t source_bytes, seed, duration_ms, max_conns, buffer, pool;
   bool have_seed, use_gso, print_counters;
   int gso_choice; /* -1 auto (the default), 0 --no-gso, 1 --gso */
   struct impair_params impair;
@@ -428,6 +429,11 @@ static int opt_buffer(struct options *o, const char *v) {
     return usage("--buffer expects 2048..67108864 bytes", v);
   return 0;
 }
+static int opt_pool(struct options *o, const char *v) {
+  if (parse_u64(v, &o->pool) < 0 || o->pool > (64ull << 30))
+    return usage("--pool expects 0..68719476736 bytes", v);
+  return 0;
+}
 static int opt_bytes(struct options *o, const char *v) {
   return parse_u64(v, &o->source_bytes) < 0 ? usage("--bytes expects an unsigned integer", v) : 0;
 }
@@ -444,7 +450,7 @@ static const struct value_option {
     {"--reorder", opt_reorder}, {"--delay", opt_delay},
     {"--seed", opt_seed},       {"--duration", opt_duration},
     {"--connect", opt_connect}, {"--max-conns", opt_max_conns},
-    {"--buffer", opt_buffer},   {"--bytes", opt_bytes},
+    {"--buffer", opt_buffer},   {"--bytes", opt_bytes},     {"--pool", opt_pool},
 };
 
 static const struct value_option *find_value_option(const char *a) {
@@ -572,6 +578,12 @@ static int create_stack(struct run *r) {
   microtcp_config cfg;
   configure_stack(&cfg, o->mac, o->ip, o->prefix, o->gw, o->seed, (uint16_t)o->max_conns,
                   (uint32_t)o->buffer);
+  if (o->pool) { /* bytes -> chunks of the size the core derives (2048 for buffers >= 16 KiB) */
+    uint32_t cs = cfg.tcp_buf_chunk_size ? cfg.tcp_buf_chunk_size : 2048;
+    cfg.tcp_buf_chunk_size = cs;
+    uint64_t n = (o->pool + cs - 1) / cs;
+    cfg.tcp_buf_chunks = n > 0xfffffffeu ? 0xfffffffeu : (uint32_t)n;
+  }
   /* Without --seed the secret is unpredictable (ISNs, IP IDs, ports). */
   if (tap_config_choose_secret(cfg.secret, o->have_seed, o->seed) < 0)
     return fail("getrandom: %s%s", strerror(errno), "");

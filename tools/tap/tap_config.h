@@ -44,11 +44,11 @@ static inline int tap_config_choose_secret(uint8_t secret[16], bool have_seed, u
   return 0;
 }
 
-/* max_conns connection blocks with `buffer` bytes of send and of receive
- * buffer each. The defaults are sized for a microcontroller; a PC can afford
- * 1000 concurrent connections with 128 KiB windows (the core zeroes the whole
- * arena at init, so it is all committed memory: 256 MiB for microtcp-tap's
- * defaults). */
+/* max_conns connection blocks with up to `buffer` bytes of send and of
+ * receive buffer each. The buffers share one pool (cfg.tcp_buf_chunks, left
+ * at 0 here: max_conns x 2 x buffer); the core never zeroes it, so the
+ * arena's pool pages cost RAM only once data passes through them (1024
+ * connections of 128 KiB: 256 MiB reserved, ~10 MiB resident at start). */
 static inline void tap_config_stack(microtcp_config *cfg, uint16_t max_conns, uint32_t buffer,
                                     uint64_t seed) {
   cfg->max_tcp = max_conns;

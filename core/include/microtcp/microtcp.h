@@ -134,6 +134,12 @@ typedef struct microtcp_config {
   uint16_t max_udp;          /* UDP sockets */
   uint32_t tcp_sndbuf;       /* bytes of send buffer per TCP connection */
   uint32_t tcp_rcvbuf;       /* bytes of receive buffer per TCP connection */
+  uint32_t tcp_buf_chunks;   /* chunks in the pool all TCP send and receive buffers share
+                              * (0 = enough for every connection to fill both buffers:
+                              * max_tcp x (ceil(sndbuf/chunk)+1 + ceil(rcvbuf/chunk)+1),
+                              * the behaviour of dedicated buffers). Sizing: see below */
+  uint32_t tcp_buf_chunk_size; /* bytes per pool chunk, a power of two 64..65536 (0 = 2048,
+                               * halved down to 64 while 8 chunks exceed the smaller buffer) */
   uint32_t udp_rcvq;         /* bytes of receive queue per UDP socket */
   uint16_t frames;           /* frame buffers (tx queue + ARP waiting) */
   uint16_t arp_entries;      /* ARP cache size */
@@ -209,6 +215,27 @@ typedef struct microtcp_config {
 } microtcp_config;
 
 enum { MICROTCP_CC_NEWRENO = 0, MICROTCP_CC_CUBIC = 1 };
+
+/* Sizing the TCP buffer pool. tcp_sndbuf / tcp_rcvbuf stay per-connection
+ * limits; the bytes behind them come from one pool of tcp_buf_chunks chunks
+ * of tcp_buf_chunk_size bytes, taken when data is queued or arrives and
+ * given back when it is acknowledged or read. The arena holds the pool
+ * (chunks x chunk size) plus 4 bytes per chunk slot of every connection
+ * block (ceil(buf/chunk)+1 slots per buffer), so microtcp_footprint grows
+ * with the pool, not with max_tcp x buffers. Size it for the expected load:
+ * about (connections moving data at once) x (send window in flight + receive
+ * window advertised) / chunk size, plus one chunk per buffer for alignment.
+ * The receive side reserves chunks for every window it advertises, so an
+ * idle connection holds its advertised window's worth of claims (not
+ * memory: untouched chunks of a lazily zeroed arena cost no RAM). When the
+ * pool runs dry nothing acknowledged is lost: microtcp_tcp_send returns
+ * MICROTCP_EAGAIN (counted in tcp_bufpool_send_blocked; the socket becomes
+ * WRITABLE again when chunks come back) and the receive window offered for
+ * new data shrinks towards zero (tcp_bufpool_window_limited; the right edge
+ * already advertised never moves left). A pool below the default size is
+ * shared out: one window claims at most chunks / connections in use, and
+ * windows leave an eighth of the pool to sends. Default 0 keeps
+ * dedicated-buffer behaviour exactly. */
 
 /* Fill cfg with defaults: 192.168.1.2/24 with no gateway, MAC 02:00:00:00:00:01,
  * MTU 1500, small pools suitable for a microcontroller (see microtcp.c). */
@@ -288,7 +315,8 @@ void microtcp_advance(microtcp_stack *st, uint64_t now);
   X(tcp_conns_opened) X(tcp_conns_accepted) X(tcp_timeouts)  \
   X(tcp_icmp_hard_as_soft) X(arp_incomplete_evicted) X(tcp_overlap_conflicts) \
   X(ip_reasm_conflicts) X(drop_tcp_peer_limit) X(tcp_stalled_evicted) \
-  X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed)
+  X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
+  X(tcp_bufpool_send_blocked) X(tcp_bufpool_window_limited)
 
 typedef struct microtcp_counters {
 #define MICROTCP_X_FIELD(name) uint64_t name;
@@ -304,6 +332,8 @@ const char *microtcp_counter_name(size_t i);
  * closed and all timers ran out, except arp_entries which is a cache). */
 typedef struct microtcp_pool_usage {
   uint32_t tcp, listeners, udp, frames, arp_entries, arp_pending, reasm_slots, reasm_bytes;
+  uint32_t tcp_buf_chunks;  /* chunks of the TCP buffer pool holding data */
+  uint32_t tcp_buf_claimed; /* chunks in use or reserved for advertised windows */
 } microtcp_pool_usage;
 void microtcp_get_pool_usage(const microtcp_stack *st, microtcp_pool_usage *out);
 
@@ -379,7 +409,8 @@ int microtcp_tcp_accept(microtcp_stack *st, uint64_t now, int listener, microtcp
 int microtcp_tcp_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t port,
                          uint16_t local_port);
 /* Queue up to len bytes; returns bytes queued (>0), MICROTCP_EAGAIN if the send
- * buffer is full, or an error (ENOTCONN before the handshake completes is not an
+ * buffer is full or the shared buffer pool has no chunk left (counted in
+ * tcp_bufpool_send_blocked; WRITABLE is reported again once chunks return), or an error (ENOTCONN before the handshake completes is not an
  * error: data is queued and sent once established). */
 int microtcp_tcp_send(microtcp_stack *st, uint64_t now, int h, const void *data, size_t len);
 /* Read up to cap bytes: >0 bytes, 0 at end of stream (peer FIN), MICROTCP_EAGAIN,

@@ -22,7 +22,7 @@ static uint16_t pool_chunks(const microtcp_config *cfg) {
 static void layout(struct ipv4_state *ip, const microtcp_config *cfg, struct carve *c) {
   uint16_t n = pool_chunks(cfg);
   ip->reasm = mtcp_carve_take(c, sizeof(struct reasm_slot) * cfg->reasm_slots);
-  ip->pool = mtcp_carve_take(c, (size_t)n * REASM_CHUNK);
+  ip->pool = mtcp_carve_take_raw(c, (size_t)n * REASM_CHUNK); /* written before read */
   ip->chunk_owner = mtcp_carve_take(c, sizeof(uint16_t) * n);
   ip->chunk_pos = mtcp_carve_take(c, n);
   ip->pool_chunks = n;

@@ -156,7 +156,7 @@ static int layout(struct microtcp_stack *st, struct carve *c) {
   size_t cap = mtcp_frame_cap(st);
   st->frames = mtcp_carve_take(c, sizeof(struct frame) * cfg->frames);
   for (uint16_t i = 0; i < cfg->frames; i++) {
-    uint8_t *data = mtcp_carve_take(c, cap);
+    uint8_t *data = mtcp_carve_take_raw(c, cap); /* written before read: test_arena_garbage */
     if (st->frames) st->frames[i].data = data;
   }
   /* One pending event per socket slot at most (see mtcp_notify). */

@@ -10,7 +10,7 @@
 
 int mtcp_udp_init(struct microtcp_stack *st, struct carve *c) {
   st->udp.socks = mtcp_carve_take(c, sizeof(struct udp_sock) * st->cfg.max_udp);
-  uint8_t *q = mtcp_carve_take(c, (size_t)st->cfg.udp_rcvq * st->cfg.max_udp);
+  uint8_t *q = mtcp_carve_take_raw(c, (size_t)st->cfg.udp_rcvq * st->cfg.max_udp); /* written before read */
   if (st->udp.socks && q)
     for (uint16_t i = 0; i < st->cfg.max_udp; i++) st->udp.socks[i].q = q + (size_t)i * st->cfg.udp_rcvq;
   return MICROTCP_OK;

@@ -56,8 +56,10 @@ static inline void pair_config(microtcp_config *cfg, int which) {
   for (int i = 0; i < 16; i++) cfg->secret[i] = (uint8_t)(i * 7 + which * 31 + 1);
 }
 
-/* Create both stacks from cfg[0], cfg[1]. Returns 0 or a MICROTCP error. */
-static inline int pair_init(struct pair *p, const microtcp_config cfg[2], uint64_t seed) {
+/* Create both stacks from cfg[0], cfg[1], on arenas first filled with the
+ * byte `fill` (-1: left as the allocator gave them). Returns 0 or a MICROTCP
+ * error. */
+static inline int pair_init_fill(struct pair *p, const microtcp_config cfg[2], uint64_t seed, int fill) {
   memset(p, 0, sizeof *p);
   p->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
   p->delay_us = 50;
@@ -70,11 +72,17 @@ static inline int pair_init(struct pair *p, const microtcp_config cfg[2], uint64
     size_t n = microtcp_footprint(&cfg[i]);
     if (n == 0) return MICROTCP_EINVAL;
     p->arena[i] = aligned_alloc(16, (n + 15) & ~(size_t)15);
+    if (!p->arena[i]) return MICROTCP_ENOMEM;
+    if (fill >= 0) memset(p->arena[i], fill, n);
     int err = 0;
     p->st[i] = microtcp_init(p->arena[i], n, &cfg[i], 0, &err);
     if (!p->st[i]) return err;
   }
   return 0;
+}
+
+static inline int pair_init(struct pair *p, const microtcp_config cfg[2], uint64_t seed) {
+  return pair_init_fill(p, cfg, seed, -1);
 }
 
 static inline void pair_free(struct pair *p) {

@@ -116,6 +116,8 @@ static void start_cc(struct microtcp_stack *st, struct tcb *t) {
   uint32_t iw = (uint32_t)st->cfg.tcp_initial_cwnd * t->mss;
   mtcp_tcp_cc_ops(t->opt.cc_algo)->init(&t->cc, t->mss, iw);
   t->cc.abc_limit = st->cfg.tcp_abc_limit;
+  if (t->opt.hystart) mtcp_tcp_hystart_start(&t->cc, t->snd_max);
+  t->rack.reo_wnd_mult = 1; /* RFC 8985 6.2 (initialization) */
 }
 
 /* ---- LISTEN: RFC 9293 3.10.7.2 -------------------------------------------------------------- */
@@ -434,6 +436,8 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
     uint32_t elapsed = mtcp_tcp_ts_now(st, t) - s->h->opts.ts_ecr;
     if (elapsed < st->cfg.tcp_rto_max_us / 1000u) mtcp_tcp_rtt_sample(st, t, (elapsed + 1u) * 1000u);
   }
+  /* HyStart++ takes one RTT sample per ACK (tcp_rack.h RTT probes). */
+  uint32_t rtt_sample = t->rttp.n ? mtcp_rttp_acked(&t->rttp, s->ack, st->now) : 0;
   t->snd_una = s->ack;
   if (seq_lt(t->snd_nxt, t->snd_una)) t->snd_nxt = t->snd_una;
   t->backoff = 0;
@@ -457,6 +461,11 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
       t->high_rxt = t->snd_una;
     }
   } else {
+    if (t->cc.hs.state == HYSTART_SS || t->cc.hs.state == HYSTART_CSS) {
+      int r = mtcp_tcp_hystart_on_ack(&t->cc, s->ack, t->snd_max, rtt_sample);
+      if (r == 1) st->ctr.tcp_hystart_css++;
+      if (r == 2) st->ctr.tcp_hystart_exits++;
+    }
     cc->on_ack(&t->cc, t->mss, acked, st->now, t->srtt);
     t->dupacks = 0;
   }
@@ -832,7 +841,8 @@ static bool check_ack(struct microtcp_stack *st, struct tcb *t, const struct seg
   take_sack_blocks(t, s);
   uint32_t old_wnd = t->snd_wnd;
   if (!take_ack(st, t, s, old_wnd)) return false;
-  if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && st->cfg.tcp_prr) {
+  if (tcb_txlog_on(t)) mtcp_txlog_trim(&t->txl, t->snd_una);
+  if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && t->opt.prr) {
     int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)mtcp_sb_sacked_bytes(&t->sb) -
                         (int64_t)sacked_before;
     prr_on_ack(t, delivered > 0 ? (uint32_t)delivered : 0);

@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "tcp_buf.h"
 #include "tcp_cc.h"
+#include "tcp_rack.h"
 #include "tcp_sack.h"
 
 #define TCP_NONE 0xffffu
@@ -77,6 +78,10 @@ struct tcp_sockopts {
   uint16_t maxseg;            /* application MSS clamp (0 = none) */
   uint8_t keepcnt;
   uint8_t cc_algo;            /* MICROTCP_CC_* */
+  bool hystart;               /* RFC 9406 HyStart++ (cfg.tcp_hystart) */
+  bool dsack_undo;            /* RFC 3708-style undo from D-SACKs (cfg.tcp_dsack_undo) */
+  bool rack;                  /* RFC 8985 RACK-TLP when SACK is in use (cfg.tcp_rack) */
+  bool prr;                   /* RFC 6937 PRR in SACK recovery (cfg.tcp_prr) */
 };
 #define TCP_OPT_FLAGS (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)
 /* The options and option flags a new socket starts with (from the config). */
@@ -119,6 +124,14 @@ struct tcb {
   struct ringbuf sndbuf;
   struct tcp_cc cc;
   struct sack_board sb;
+  struct txlog txl;           /* per-segment send times (tcp_rack.h), kept while tcb_txlog_on() */
+  struct rack rack;           /* RFC 8985 state */
+  struct rtt_probes rttp;     /* RTT samples for HyStart++ (kept while opt.hystart) */
+  /* D-SACK undo (RFC 3708 / Linux's undo): the window before the current
+   * episode's reduction and the retransmitted bytes not yet reported as
+   * duplicates (valid with undo_armed). */
+  uint32_t undo_cwnd, undo_ssthresh, undo_retrans, undo_marker;
+  bool undo_armed;
 
   /* receive side */
   uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge of the window we advertised */
@@ -143,6 +156,8 @@ struct tcb {
   uint64_t t_delack;
   uint64_t t_keep;
   uint64_t t_2msl;            /* TIME_WAIT, or orphan FIN-WAIT-2 timeout */
+  uint64_t t_reorder;         /* RFC 8985 6.3 RACK reordering timer */
+  uint64_t t_tlp;             /* RFC 8985 7.2 Tail Loss Probe timeout (PTO) */
   uint64_t unacked_since;     /* when the oldest unacknowledged data was sent (user timeout) */
   uint64_t last_rcv_at;       /* for keepalive idle */
   uint64_t last_data_sent_at; /* last segment carrying data (RFC 5681 4.1 restart) */
@@ -249,6 +264,14 @@ static inline void mtcp_tcb_check(const struct microtcp_stack *st, const struct 
   (void)st, (void)t;
 }
 #endif
+
+/* The transmission log is kept for RACK. */
+static inline bool tcb_txlog_on(const struct tcb *t) {
+  return t->opt.rack && (t->flags & TF_SACK);
+}
+static inline bool tcb_rack_on(const struct tcb *t) {
+  return t->opt.rack && (t->flags & TF_SACK);
+}
 
 static inline bool tcb_synchronized(const struct tcb *t) {
   return t->state >= MICROTCP_ESTABLISHED;

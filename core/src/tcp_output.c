@@ -241,6 +241,10 @@ static void note_sent(struct microtcp_stack *st, struct tcb *t, uint32_t seq, ui
   }
   if (!rexmit) t->bytes_sent += datalen;
   if (datalen) t->last_data_sent_at = st->now;
+  if (seqlen && tcb_txlog_on(t) && seq_ge(seq, t->snd_una))
+    mtcp_txlog_sent(&t->txl, seq, end, t->snd_max, st->now);
+  if (seqlen && t->cc.hs.state != HYSTART_OFF && t->cc.hs.state != HYSTART_DONE)
+    mtcp_rttp_sent(&t->rttp, seq, end, t->snd_max, st->now);
   if (seq_gt(end, t->snd_nxt) && seq_ge(seq, t->snd_una) && seq_le(seq, t->snd_nxt))
     t->snd_nxt = end;
   if (seq_gt(end, t->snd_max)) t->snd_max = end;

@@ -371,8 +371,41 @@ static void update_window(struct tcb *t, const struct seg_in *s) {
   }
 }
 
+/* D-SACK undo (RFC 3708 3, as Linux's undo): a loss episode (fast
+ * recovery or an RTO) begins. Remember the window before its reduction and
+ * count the bytes it retransmits (note_sent); when D-SACKs report all of
+ * them as duplicates, nothing was lost and the reduction is undone. An RTO
+ * inside an episode continues it (the window saved is the one before). */
+void mtcp_tcp_undo_arm(struct tcb *t) {
+  if (!t->opt.dsack_undo || !(t->flags & TF_SACK)) return;
+  if (t->undo_armed && seq_lt(t->snd_una, t->recover)) return;
+  t->undo_armed = true;
+  t->undo_cwnd = t->cc.cwnd;
+  t->undo_ssthresh = t->cc.ssthresh;
+  t->undo_n = 0;
+}
+
+void mtcp_tcp_undo_note_rexmit(struct tcb *t, uint32_t left, uint32_t right) {
+  if (!t->undo_armed || !seq_lt(left, right)) return;
+  for (uint8_t i = 0; i < t->undo_n; i++) {
+    if (seq_le(left, t->undo_rng[i].right) && seq_ge(right, t->undo_rng[i].left)) {
+      t->undo_rng[i].left = seq_min(left, t->undo_rng[i].left); /* touching or overlapping */
+      t->undo_rng[i].right = seq_max(right, t->undo_rng[i].right);
+      return;
+    }
+  }
+  if (t->undo_n == TCP_UNDO_RANGES) {
+    t->undo_armed = false; /* too scattered to follow: no undo for this episode */
+    return;
+  }
+  t->undo_rng[t->undo_n].left = left;
+  t->undo_rng[t->undo_n].right = right;
+  t->undo_n++;
+}
+
 static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
   const struct mtcp_tcp_cc_ops *cc = mtcp_tcp_cc_ops(t->opt.cc_algo);
+  mtcp_tcp_undo_arm(t);
   cc->on_loss(&t->cc, t->mss, mtcp_tcp_flight(t), st->now);
   t->recover = t->snd_max;
   t->flags |= TF_RECOVERY | TF_REXMIT_UNA;
@@ -786,6 +819,59 @@ static void take_ts_recent(struct microtcp_stack *st, struct tcb *t, const struc
   }
 }
 
+/* RFC 2883 4 (sender side): the first SACK block of an ACK reports a
+ * duplicate (D-SACK) when it lies at or below SEG.ACK, or inside the
+ * second block. */
+static bool first_block_is_dsack(const struct tcb *t, const struct seg_in *s, uint32_t *l,
+                                 uint32_t *r) {
+  const wire_tcp_opts *o = &s->h->opts;
+  if (!(t->flags & TF_SACK) || !o->sack_count) return false;
+  *l = o->sack[0].left;
+  *r = o->sack[0].right;
+  if (!seq_lt(*l, *r)) return false;
+  if (seq_le(*r, s->ack)) return true;
+  return o->sack_count >= 2 && seq_ge(*l, o->sack[1].left) && seq_le(*r, o->sack[1].right);
+}
+
+/* A D-SACK for [l, r): if it reports bytes the armed episode retransmitted,
+ * they were not lost. When the last of them is reported, undo (RFC 3708 3:
+ * all retransmissions were spurious): cwnd and ssthresh back to at least
+ * their values before the episode, recovery ends (Linux's
+ * tcp_try_undo_dsack / tcp_undo_cwnd_reduction). */
+static void dsack_undo(struct microtcp_stack *st, struct tcb *t, uint32_t l, uint32_t r) {
+  if (!t->undo_armed || !t->undo_n) return;
+  /* Remove [l, r) from the retransmitted ranges; only bytes this episode
+   * retransmitted count (a duplicate the network made of an original
+   * segment proves nothing). */
+  uint32_t keep_l[2 * TCP_UNDO_RANGES], keep_r[2 * TCP_UNDO_RANGES];
+  uint8_t k = 0;
+  for (uint8_t i = 0; i < t->undo_n; i++) {
+    uint32_t a = t->undo_rng[i].left, b = t->undo_rng[i].right;
+    if (!seq_lt(l, b) || !seq_lt(a, r)) { /* no overlap */
+      keep_l[k] = a, keep_r[k++] = b;
+      continue;
+    }
+    if (seq_lt(a, l)) keep_l[k] = a, keep_r[k++] = l;
+    if (seq_lt(r, b)) keep_l[k] = r, keep_r[k++] = b;
+  }
+  if (k > TCP_UNDO_RANGES) {
+    t->undo_armed = false;
+    return;
+  }
+  for (uint8_t i = 0; i < k; i++) t->undo_rng[i].left = keep_l[i], t->undo_rng[i].right = keep_r[i];
+  t->undo_n = k;
+  if (k) return;
+  t->undo_armed = false;
+  if (t->cc.cwnd < t->undo_cwnd) t->cc.cwnd = t->undo_cwnd;
+  if (t->cc.ssthresh < t->undo_ssthresh) t->cc.ssthresh = t->undo_ssthresh;
+  t->cc.epoch_start = 0; /* CUBIC: a new epoch from the restored window */
+  t->cc.ack_acc = 0;
+  t->flags &= ~(uint32_t)(TF_RECOVERY | TF_REXMIT_UNA);
+  t->dupacks = 0;
+  st->ctr.tcp_dsack_undos++;
+  mtcp_tcb_want_output(st, t);
+}
+
 /* RFC 2018 / RFC 6675: the SACK blocks into the scoreboard. */
 static void take_sack_blocks(struct tcb *t, const struct seg_in *s) {
   const wire_tcp_opts *o = &s->h->opts;
@@ -838,9 +924,12 @@ static bool check_ack(struct microtcp_stack *st, struct tcb *t, const struct seg
   take_ts_recent(st, t, s);
   /* RFC 6937 DeliveredData = change in SND.UNA + change in SACKed bytes. */
   uint32_t una_before = t->snd_una, sacked_before = mtcp_sb_sacked_bytes(&t->sb);
+  uint32_t dsack_l = 0, dsack_r = 0;
+  bool dsack = first_block_is_dsack(t, s, &dsack_l, &dsack_r);
   take_sack_blocks(t, s);
   uint32_t old_wnd = t->snd_wnd;
   if (!take_ack(st, t, s, old_wnd)) return false;
+  if (dsack && t->opt.dsack_undo) dsack_undo(st, t, dsack_l, dsack_r);
   if (tcb_txlog_on(t)) mtcp_txlog_trim(&t->txl, t->snd_una);
   if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && t->opt.prr) {
     int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)mtcp_sb_sacked_bytes(&t->sb) -

@@ -128,9 +128,14 @@ struct tcb {
   struct rack rack;           /* RFC 8985 state */
   struct rtt_probes rttp;     /* RTT samples for HyStart++ (kept while opt.hystart) */
   /* D-SACK undo (RFC 3708 / Linux's undo): the window before the current
-   * episode's reduction and the retransmitted bytes not yet reported as
-   * duplicates (valid with undo_armed). */
-  uint32_t undo_cwnd, undo_ssthresh, undo_retrans, undo_marker;
+   * episode's reduction and the byte ranges it retransmitted that no D-SACK
+   * reported yet (valid with undo_armed; more than TCP_UNDO_RANGES ranges
+   * disarm it). */
+  uint32_t undo_cwnd, undo_ssthresh;
+  struct {
+    uint32_t left, right;
+  } undo_rng[4];
+  uint8_t undo_n;
   bool undo_armed;
 
   /* receive side */
@@ -229,6 +234,14 @@ void mtcp_tcb_setup(struct microtcp_stack *st, struct tcb *t, uint32_t rip, uint
                uint16_t lport);
 uint32_t mtcp_tcp_isn(const struct microtcp_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 void mtcp_tcb_notify(struct microtcp_stack *st, struct tcb *t);
+
+/* ---- tcp_input.c (recovery) ---- */
+/* A loss episode starts (fast recovery, RTO): arm the D-SACK undo. Call
+ * before the congestion controller reduces the window. */
+void mtcp_tcp_undo_arm(struct tcb *t);
+/* [left, right) was retransmitted: remember it for the undo (if armed). */
+void mtcp_tcp_undo_note_rexmit(struct tcb *t, uint32_t left, uint32_t right);
+#define TCP_UNDO_RANGES 4
 
 /* ---- tcp_output.c ---- */
 void mtcp_tcb_want_output(struct microtcp_stack *st, struct tcb *t);

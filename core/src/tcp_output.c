@@ -230,6 +230,7 @@ static void note_sent(struct microtcp_stack *st, struct tcb *t, uint32_t seq, ui
   uint32_t end = seq + seqlen;
   bool rexmit = seq_lt(seq, t->snd_max);
   if (rexmit) {
+    if (t->undo_armed) mtcp_tcp_undo_note_rexmit(t, seq, end); /* D-SACK undo */
     t->retransmits++;
     st->ctr.tcp_retransmits++;
     mtcp_trace(st, MICROTCP_TRACE_TCP_RETRANSMIT, "tcp retransmit", mtcp_tcb_index(st, t), seq);

@@ -326,7 +326,7 @@ void mtcp_tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state)
 
 void mtcp_tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err) {
   mtcp_tcb_set_state(st, t, MICROTCP_CLOSED);
-  t->t_rexmt = t->t_delack = t->t_keep = t->t_2msl = 0;
+  t->t_rexmt = t->t_delack = t->t_keep = t->t_2msl = t->t_reorder = t->t_tlp = 0;
   output_list_remove(st, t);
   tcb_hash_remove(st, t);
   t->hnext = TCP_NONE;

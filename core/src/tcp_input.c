@@ -421,6 +421,24 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
   }
 }
 
+void mtcp_tcp_rack_loss(struct microtcp_stack *st, struct tcb *t) {
+  t->t_tlp = 0;
+  if (!(t->flags & TF_RECOVERY)) {
+    /* RFC 6582 4.1 as for duplicate ACKs: after an RTO the go-back-N resend
+     * covers the loss until SND.UNA passes its recover point. */
+    if ((t->flags & TF_RTO_RECOVER) && !seq_gt(t->snd_una, t->recover)) return;
+    t->flags &= ~(uint32_t)TF_RTO_RECOVER;
+    enter_recovery(st, t);
+    /* RFC 8985: what to retransmit are the segments RACK marked lost; the
+     * first one goes out at once whatever the window (the fast retransmit,
+     * RFC 6937's forced first retransmission), which is SND.UNA's segment
+     * when RACK marked it. */
+    uint32_t seq, len;
+    if (!mtcp_rack_next_lost(t, &seq, &len) || seq != t->snd_una) t->flags &= ~(uint32_t)TF_REXMIT_UNA;
+  }
+  mtcp_tcb_want_output(st, t);
+}
+
 /* RFC 6937 (PRR), on every ACK during SACK recovery: spread the window
  * reduction over the recovery in proportion to the data delivered, so that
  * at its end about ssthresh bytes are in flight, and (PRR-SSRB) grow back at
@@ -428,7 +446,7 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
  * expressed as cwnd = pipe + sndcnt, which the output path then honours. */
 static void prr_on_ack(struct tcb *t, uint32_t delivered) {
   t->prr_delivered += delivered;
-  uint32_t pipe = mtcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+  uint32_t pipe = mtcp_tcp_pipe(t);
   uint32_t ssthresh = t->cc.ssthresh;
   int64_t sndcnt;
   if (pipe > ssthresh) {
@@ -519,7 +537,9 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
 static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
   t->dupacks = (uint8_t)MIN(t->dupacks + 1, 250);
   t->dup_acks_total++;
-  if (!(t->flags & TF_RECOVERY)) {
+  if (!(t->flags & TF_RECOVERY) && tcb_rack_on(t)) {
+    /* RFC 8985: RACK-TLP replaces the DupThresh rule (mtcp_rack_on_ack). */
+  } else if (!(t->flags & TF_RECOVERY)) {
     bool lost = t->dupacks >= 3;
     if (!lost && (t->flags & TF_SACK)) lost = mtcp_sb_is_lost(&t->sb, t->snd_una, t->mss);
     /* RFC 6582 4.1: no new recovery until snd_una passed the last one's
@@ -926,11 +946,17 @@ static bool check_ack(struct microtcp_stack *st, struct tcb *t, const struct seg
   uint32_t una_before = t->snd_una, sacked_before = mtcp_sb_sacked_bytes(&t->sb);
   uint32_t dsack_l = 0, dsack_r = 0;
   bool dsack = first_block_is_dsack(t, s, &dsack_l, &dsack_r);
+  uint32_t acked_was_sacked = 0; /* RACK reordering: was the newly acked range SACKed? */
+  if (seq_gt(s->ack, t->snd_una))
+    acked_was_sacked = mtcp_sb_sacked_above(&t->sb, t->snd_una) - mtcp_sb_sacked_above(&t->sb, s->ack);
   take_sack_blocks(t, s);
   uint32_t old_wnd = t->snd_wnd;
+  bool in_recovery = (t->flags & TF_RECOVERY) != 0;
   if (!take_ack(st, t, s, old_wnd)) return false;
   if (dsack && t->opt.dsack_undo) dsack_undo(st, t, dsack_l, dsack_r);
-  if (tcb_txlog_on(t)) mtcp_txlog_trim(&t->txl, t->snd_una);
+  if (tcb_rack_on(t))
+    mtcp_rack_on_ack(st, t, una_before, acked_was_sacked, dsack, dsack_l, dsack_r,
+                     in_recovery && !(t->flags & TF_RECOVERY));
   if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && t->opt.prr) {
     int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)mtcp_sb_sacked_bytes(&t->sb) -
                         (int64_t)sacked_before;

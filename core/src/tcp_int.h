@@ -65,6 +65,7 @@ enum {
   TF_FORCE = 1u << 25,       /* persist timer: send what the window allows, ignoring SWS */
   TF_RESCUED = 1u << 26,     /* RFC 6675 RescueRxt is defined (a rescue retransmission was sent) */
   TF_DSACK = 1u << 27,       /* dsack_left/right hold a duplicate range to report once (RFC 2883) */
+  TF_TLP = 1u << 28,         /* the PTO fired: send a Tail Loss Probe (RFC 8985 7.3) */
 };
 
 /* Per-socket options (microtcp_tcp_setopt) of a connection or a listener; a
@@ -242,6 +243,27 @@ void mtcp_tcp_undo_arm(struct tcb *t);
 /* [left, right) was retransmitted: remember it for the undo (if armed). */
 void mtcp_tcp_undo_note_rexmit(struct tcb *t, uint32_t left, uint32_t right);
 #define TCP_UNDO_RANGES 4
+
+/* RACK marked something lost (tcp_rack.c): enter recovery if not in it. */
+void mtcp_tcp_rack_loss(struct microtcp_stack *st, struct tcb *t);
+
+/* ---- tcp_rack.c (RFC 8985) ---- */
+/* Bytes in flight during SACK recovery: RFC 6675 SetPipe, or with RACK on
+ * every byte sent and neither SACKed nor marked lost since last sent. */
+uint32_t mtcp_tcp_pipe(const struct tcb *t);
+/* The first byte of a RACK-lost, unSACKed run and its length (<= mss). */
+bool mtcp_rack_next_lost(const struct tcb *t, uint32_t *seq, uint32_t *len);
+/* After an ACK was processed (una_before: SND.UNA before it;
+ * acked_was_sacked: bytes of [una_before, SEG.ACK) SACKed before it; dsack
+ * with its first block's range; recovery_ended: this ACK ended fast
+ * recovery): RFC 8985 6.2 steps 1-5 and 7.4; trims the transmission log. */
+void mtcp_rack_on_ack(struct microtcp_stack *st, struct tcb *t, uint32_t una_before,
+                      uint32_t acked_was_sacked, bool dsack, uint32_t dsack_l, uint32_t dsack_r,
+                      bool recovery_ended);
+/* (Re)arm the Tail Loss Probe timer if RFC 8985 7.2 allows it. */
+void mtcp_rack_arm_tlp(struct microtcp_stack *st, struct tcb *t);
+/* t_reorder or t_tlp is due. */
+void mtcp_rack_timer(struct microtcp_stack *st, struct tcb *t);
 
 /* ---- tcp_output.c ---- */
 void mtcp_tcb_want_output(struct microtcp_stack *st, struct tcb *t);

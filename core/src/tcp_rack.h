@@ -25,7 +25,6 @@
 enum {
   TXR_RETRANS = 1u << 0,   /* the bytes were sent more than once; `at` is the last time */
   TXR_LOST = 1u << 1,      /* RACK marked them lost since they were last sent */
-  TXR_DELIVERED = 1u << 2, /* the record's last byte was SACKed (RACK already saw it) */
   TXR_MERGED = 1u << 3,    /* sends of different times were merged: `at` is exact only for
                             * the last byte (RTT samples are taken from unmerged records) */
 };
@@ -45,7 +44,7 @@ struct txlog {
 void mtcp_txlog_clear(struct txlog *l);
 /* [seq, end) left at `now`; bytes below snd_max (the highest byte sent
  * before this one) are a retransmission: their records are split off,
- * re-timed and flagged TXR_RETRANS (TXR_LOST and TXR_DELIVERED cleared);
+ * re-timed and flagged TXR_RETRANS (TXR_LOST cleared);
  * bytes at and above snd_max are appended. */
 void mtcp_txlog_sent(struct txlog *l, uint32_t seq, uint32_t end, uint32_t snd_max, uint64_t now);
 /* Forget everything below una (cumulatively acknowledged). */
@@ -89,7 +88,8 @@ struct rack {
   bool dsack_round_set;
   bool tlp_outstanding;   /* TLP.is_retrans / TLP.end_seq valid: a probe is in flight */
   bool tlp_is_retrans;
-  uint32_t tlp_end_seq;   /* TLP.end_seq */
+  uint32_t tlp_end_seq;   /* TLP.end_seq: SND.MAX after the probe */
+  uint32_t tlp_seq;       /* first byte of a retransmitted probe */
 };
 
 #endif

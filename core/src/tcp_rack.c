@@ -41,7 +41,8 @@ static void merge_one(struct txrec *o, uint8_t *n) {
   (*n)--;
 }
 
-/* Append [.., end) with (flags, at), joining the last record when equal. */
+/* Append [.., end) with (flags, at), joining the last record when it has
+ * the same flags and time. */
 static void put(struct txrec *o, uint8_t *n, uint32_t end, uint32_t flags, uint64_t at) {
   if (*n && o[*n - 1].flags == flags && o[*n - 1].at == at) {
     o[*n - 1].end = end;
@@ -60,8 +61,8 @@ static void append(struct txlog *l, uint32_t seq, uint32_t end, uint64_t now) {
     l->n = 0;
     l->start = seq;
   }
-  if (l->n == TXLOG_MAX && !(l->r[l->n - 1].flags == 0 && l->r[l->n - 1].at == now))
-    merge_one(l->r, &l->n);
+  const struct txrec *last = l->n ? &l->r[l->n - 1] : NULL;
+  if (l->n == TXLOG_MAX && !(last->flags == 0 && last->at == now)) merge_one(l->r, &l->n);
   put(l->r, &l->n, end, 0, now);
 }
 
@@ -72,11 +73,12 @@ static void retimed(struct txlog *l, uint32_t a, uint32_t b, uint64_t now) {
   uint32_t s = l->start;
   for (uint8_t i = 0; i < l->n; i++) {
     uint32_t e = l->r[i].end;
-    if (seq_lt(s, a)) put(o, &k, seq_min(e, a), l->r[i].flags, l->r[i].at);
+    const struct txrec *x = &l->r[i];
+    if (seq_lt(s, a)) put(o, &k, seq_min(e, a), x->flags, x->at);
     uint32_t lo = seq_max(s, a), hi = seq_min(e, b);
     if (seq_lt(lo, hi)) put(o, &k, hi, TXR_RETRANS, now);
     uint32_t from = seq_max(s, b);
-    if (seq_lt(from, e)) put(o, &k, e, l->r[i].flags, l->r[i].at);
+    if (seq_lt(from, e)) put(o, &k, e, x->flags, x->at);
     s = e;
   }
   while (k > TXLOG_MAX) merge_one(o, &k);
@@ -268,15 +270,15 @@ static bool detect_loss(struct microtcp_stack *st, struct tcb *t) {
     uint32_t a = seq_max(mtcp_txlog_rec_start(l, i), t->snd_una);
     if (!seq_lt(a, x->end) || sacked_in(&t->sb, a, x->end) == x->end - a) continue; /* delivered */
     /* RACK_sent_after(RACK.xmit_ts, RACK.end_seq, Segment): a record sent
-     * earlier, or one sent in the same burst (same time) holding unSACKed
-     * bytes below RACK.end_seq; only those bytes then qualify. */
+     * before RACK.xmit_ts, or in the same burst (same time) with unSACKed
+     * bytes below RACK.end_seq; only those bytes qualify then (the record
+     * is split there). */
+    if (x->at > r->xmit_ts) continue;
     uint32_t upto = x->end;
-    if (x->at == r->xmit_ts && !seq_gt(x->end, r->end_seq)) continue;
     if (x->at == r->xmit_ts) {
-      if (!seq_lt(a, r->end_seq) || sacked_in(&t->sb, a, r->end_seq) == r->end_seq - a) continue;
-      upto = r->end_seq;
-    } else if (x->at > r->xmit_ts) {
-      continue;
+      if (!seq_lt(a, r->end_seq)) continue;
+      upto = seq_min(x->end, r->end_seq);
+      if (sacked_in(&t->sb, a, upto) == upto - a) continue;
     }
     uint64_t due = x->at + r->rtt + rw;
     if (due > st->now) {
@@ -325,9 +327,7 @@ void mtcp_rack_on_ack(struct microtcp_stack *st, struct tcb *t, uint32_t una_bef
   }
   /* 6.2 steps 1-2: every record with bytes delivered by this ACK
    * (cumulatively or SACKed), at its highest delivered byte: min RTT, and
-   * RACK.xmit_ts/end_seq/rtt from the most recently sent one. A merged
-   * record's time is exact only for its last byte, so a partial delivery
-   * of one says nothing. */
+   * RACK.xmit_ts/end_seq/rtt from the most recently sent one. */
   bool have = false;
   uint64_t best_at = 0;
   uint32_t best_end = 0;
@@ -344,17 +344,22 @@ void mtcp_rack_on_ack(struct microtcp_stack *st, struct tcb *t, uint32_t una_bef
       hi = h;
       got = true;
     }
-    if (!got || (hi != x->end && (x->flags & TXR_MERGED))) continue;
+    if (!got) continue;
+    /* A merged record's time is exact only for its last byte; for bytes
+     * below it, it is an upper bound (taken: RACK then times the loss from
+     * that delivery, as for one burst) and gives no min_RTT sample. */
+    bool exact = hi == x->end || !(x->flags & TXR_MERGED);
+    uint64_t sent = x->at;
     if (seq_gt(hi, r->fack)) r->fack = hi;
-    uint64_t rtt = st->now > x->at ? st->now - x->at : 0;
+    uint64_t rtt = st->now > sent ? st->now - sent : 0;
     if (x->flags & TXR_RETRANS) {
       if (rtt < r->min_rtt) continue; /* may be the original's ACK (6.2 step 2) */
-    } else if (rtt && (r->min_rtt == 0 || rtt < r->min_rtt)) {
+    } else if (exact && rtt && (r->min_rtt == 0 || rtt < r->min_rtt)) {
       r->min_rtt = (uint32_t)MIN(rtt, (uint64_t)UINT32_MAX);
     }
-    if (!have || sent_after(x->at, hi, best_at, best_end)) {
+    if (!have || sent_after(sent, hi, best_at, best_end)) {
       have = true;
-      best_at = x->at;
+      best_at = sent;
       best_end = hi;
     }
   }

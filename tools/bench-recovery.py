@@ -8,11 +8,14 @@ ratios (one dot per cell and feature, no plotting library needed).
 
     tools/bench-recovery.py [--sim build/default/sim/microtcp-sim] [--seeds 3]
                             [--features prr,hystart,dsack_undo,rack]
-                            [--cc newreno|cubic] [--jobs 2] [--quick | --full]
+                            [--cc newreno|cubic] [--base KEY=VALUE,...] [--jobs 2]
+                            [--quick | --full]
                             [--out FILE.md] [--svg FILE.svg]
 
 --features (or --feature) names scenario host keys that are booleans (prr,
-dsack, sack, hystart, dsack_undo, rack). The default grid is 54 cells: loss
+dsack, sack, hystart, dsack_undo, rack); "a+b" switches both together.
+--base KEY=VALUE,... sets host keys on both sides (e.g. rack=true to
+measure dsack_undo on top of RACK). The default grid is 54 cells: loss
 0/1/5 %, reordering 0/1/5 % (2 ms extra delay), three RTT/bandwidth points
 (2 ms at 1 Gbit/s, 20 ms at 100 Mbit/s, 100 ms at 10 Mbit/s), without and
 with Gilbert-Elliott bursts (p 0.2 %, r 20 %, 50 % loss in the bad state);
@@ -48,8 +51,7 @@ link.queue = {queue}
 {burst}sndbuf = 4MiB
 rcvbuf = 4MiB
 cc = {cc}
-{feature} = {on}
-
+{base}{feature_lines}
 [host a]
 ip = 10.0.0.1
 
@@ -82,11 +84,13 @@ def one_run(sim, ini, seed, tmp):
     return (fl["bytes"] * 8 / max(1, fl["finished_us"] - fl["start_us"]), fl["retransmits"]), None
 
 
-def cell_ini(tmp, cell, feature, on, cc):
-    name = "-".join(str(v).replace("%", "p").replace(".", "_") for v in cell.values())
-    path = os.path.join(tmp, f"{feature}-{'on' if on else 'off'}-{cc}-{name}.ini")
+def cell_ini(tmp, cell, feature, on, cc, base):
+    name = "-".join(str(v).replace("%", "p").replace(".", "_").replace("\n", "") for v in cell.values())
+    path = os.path.join(tmp, f"{feature}-{'on' if on else 'off'}-{cc}-{abs(hash(name))}.ini")
+    # "a+b" switches several keys together
+    lines = "".join(f"{k} = {'true' if on else 'false'}\n" for k in feature.split("+"))
     with open(path, "w") as f:
-        f.write(TEMPLATE.format(feature=feature, on="true" if on else "false", cc=cc, **cell))
+        f.write(TEMPLATE.format(feature_lines=lines, cc=cc, base=base, **cell))
     return path
 
 
@@ -156,6 +160,7 @@ def main():
     ap.add_argument("--feature", "--features", dest="features", default="prr")
     ap.add_argument("--cc", default="newreno", choices=["newreno", "cubic"])
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--base", default="", help="KEY=VALUE,... host keys for both sides (e.g. rack=true)")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true")
     g.add_argument("--full", action="store_true")
@@ -169,6 +174,14 @@ def main():
         print("bench-recovery: --seeds and --jobs must be at least 1", file=sys.stderr)
         return 2
     features = [f for f in a.features.split(",") if f]
+    base = ""
+    for kv in filter(None, a.base.split(",")):
+        if "=" not in kv:
+            print(f"bench-recovery: --base expects KEY=VALUE,...: {kv}", file=sys.stderr)
+            return 2
+        k, v = kv.split("=", 1)
+        base += f"{k.strip()} = {v.strip()}\n"
+
     cells = grid("quick" if a.quick else "full" if a.full else "default")
     failures, results, md = 0, [], []
     with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
@@ -177,13 +190,13 @@ def main():
             for c in cells:
                 cell = make_cell(*c)
                 for on in (False, True):
-                    ini = cell_ini(tmp, cell, feat, on, a.cc)
+                    ini = cell_ini(tmp, cell, feat, on, a.cc, base)
                     for seed in range(1, a.seeds + 1):
                         jobs[(c, on, seed)] = pool.submit(one_run, a.sim, ini, seed, tmp)
-            head = (f"feature {feat}, cc {a.cc}, {a.seeds} seeds per cell, medians; goodput Mbit/s, "
-                    f"retransmitted segments")
+            head = (f"feature {feat}, cc {a.cc}{', base ' + a.base if a.base else ''}, {a.seeds} seeds per cell, "
+                    f"medians; goodput Mbit/s, retransmitted segments")
             print(head)
-            md += [f"### {feat} ({a.cc}, {a.seeds} seeds, medians)", "",
+            md += [f"### {feat} ({a.cc}{', base ' + a.base if a.base else ''}, {a.seeds} seeds, medians)", "",
                    "| loss | reorder | RTT | bandwidth | bursts | off Mbit/s | rexmit | on Mbit/s | rexmit | on/off |",
                    "|---|---|---|---|---|---|---|---|---|---|"]
             print(f"{'loss':>5} {'reord':>5} {'rtt':>6} {'bw':>8} {'burst':>5} | {'off':>8} {'rexmit':>6} | "

@@ -341,9 +341,9 @@ static const struct key_def stack_keys[] = {
     {"hystart", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_hystart), ANY, NULL, NULL, BOOL_EXPECT,
      "RFC 9406 HyStart++ in the initial slow start (default no)"},
     {"dsack_undo", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_dsack_undo), ANY, NULL, NULL, BOOL_EXPECT,
-     "undo a recovery that D-SACKs show was spurious (RFC 3708, default no)"},
+     "undo a recovery that D-SACKs show was spurious (RFC 3708, default yes)"},
     {"rack", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_rack), ANY, NULL, NULL, BOOL_EXPECT,
-     "RFC 8985 RACK-TLP loss detection with SACK (default no)"},
+     "RFC 8985 RACK-TLP loss detection with SACK (default yes)"},
 };
 
 /* The initial RTO is never below the minimum (RFC 6298 2.4). */

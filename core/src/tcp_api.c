@@ -864,6 +864,17 @@ void mtcp_tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
     MICROTCP_ASSERT(seq_le(t->sb.blk[i].right, t->snd_max));
     if (i) MICROTCP_ASSERT(seq_lt(t->sb.blk[i - 1].right, t->sb.blk[i].left));
   }
+  /* Transmission log (RACK, tcp_rack.h): bounded, contiguous records in
+   * sequence order, none beyond SND.MAX. */
+  MICROTCP_ASSERT(t->txl.n <= TXLOG_MAX && t->rttp.n <= RTTP_MAX);
+  if (t->txl.n && t->state != MICROTCP_CLOSED) {
+    uint32_t end = t->txl.start;
+    for (uint8_t i = 0; i < t->txl.n; i++) {
+      MICROTCP_ASSERT(seq_lt(end, t->txl.r[i].end));
+      end = t->txl.r[i].end;
+    }
+    MICROTCP_ASSERT(seq_le(end, t->snd_max));
+  }
   check_owner(st, t);
   check_timers(t);
 }

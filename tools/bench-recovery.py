@@ -8,7 +8,8 @@ ratios (one dot per cell and feature, no plotting library needed).
 
     tools/bench-recovery.py [--sim build/default/sim/microtcp-sim] [--seeds 3]
                             [--features prr,hystart,dsack_undo,rack]
-                            [--cc newreno|cubic] [--base KEY=VALUE,...] [--jobs 2]
+                            [--cc newreno|cubic] [--base KEY=VALUE,...] [--queue 256KiB] [--scale 1]
+                            [--jobs 2]
                             [--quick | --full]
                             [--out FILE.md] [--svg FILE.svg]
 
@@ -107,13 +108,13 @@ def grid(kind):
             for r in ("0%", "1%", "5%") for t, b in paths]
 
 
-def make_cell(loss, reorder, rtt, bw, burst):
+def make_cell(loss, reorder, rtt, bw, burst, queue="256KiB", scale=1):
     one_way = f"{float(rtt[:-2]) / 2:g}ms"
     # 1 MB at 10 Mbit/s, 5 MB above: big enough to leave slow start on the
     # fast links, small enough to finish under 5 % loss at 100 ms.
-    nbytes = "1MB" if MBIT[bw] < 100 else "5MB"
+    nbytes = f"{(1 if MBIT[bw] < 100 else 5) * scale}MB"
     return dict(latency=one_way, loss=loss, reorder=reorder, reorder_delay="2ms", bandwidth=bw,
-                queue="256KiB", duration="1200s", nbytes=nbytes, burst=BURST if burst else "")
+                queue=queue, duration="1200s", nbytes=nbytes, burst=BURST if burst else "")
 
 
 def verdict(off, on):
@@ -160,6 +161,8 @@ def main():
     ap.add_argument("--feature", "--features", dest="features", default="prr")
     ap.add_argument("--cc", default="newreno", choices=["newreno", "cubic"])
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--scale", type=int, default=1, help="transfer size factor (1: 1 MB at 10 Mbit/s, 5 MB above)")
+    ap.add_argument("--queue", default="256KiB", help="bottleneck queue (e.g. 2MiB for deep buffers)")
     ap.add_argument("--base", default="", help="KEY=VALUE,... host keys for both sides (e.g. rack=true)")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true")
@@ -188,15 +191,17 @@ def main():
         for feat in features:
             jobs = {}
             for c in cells:
-                cell = make_cell(*c)
+                cell = make_cell(*c, queue=a.queue, scale=a.scale)
                 for on in (False, True):
                     ini = cell_ini(tmp, cell, feat, on, a.cc, base)
                     for seed in range(1, a.seeds + 1):
                         jobs[(c, on, seed)] = pool.submit(one_run, a.sim, ini, seed, tmp)
-            head = (f"feature {feat}, cc {a.cc}{', base ' + a.base if a.base else ''}, {a.seeds} seeds per cell, "
+            head = (f"feature {feat}, cc {a.cc}{', base ' + a.base if a.base else ''}, queue {a.queue}, "
+                    f"transfers x{a.scale}, {a.seeds} seeds per cell, "
                     f"medians; goodput Mbit/s, retransmitted segments")
             print(head)
-            md += [f"### {feat} ({a.cc}{', base ' + a.base if a.base else ''}, {a.seeds} seeds, medians)", "",
+            md += [f"### {feat} ({a.cc}{', base ' + a.base if a.base else ''}, queue {a.queue}, transfers x{a.scale}, "
+                   f"{a.seeds} seeds, medians)", "",
                    "| loss | reorder | RTT | bandwidth | bursts | off Mbit/s | rexmit | on Mbit/s | rexmit | on/off |",
                    "|---|---|---|---|---|---|---|---|---|---|"]
             print(f"{'loss':>5} {'reord':>5} {'rtt':>6} {'bw':>8} {'burst':>5} | {'off':>8} {'rexmit':>6} | "

@@ -349,6 +349,12 @@ static const struct key_def stack_keys[] = {
      "RFC 6937 rate reduction in SACK recovery (default yes)"},
     {"dsack", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_dsack), ANY, NULL, NULL, BOOL_EXPECT,
      "RFC 2883 D-SACK reporting (default yes)"},
+    {"hystart", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_hystart), ANY, NULL, NULL, BOOL_EXPECT,
+     "RFC 9406 HyStart++ in the initial slow start (default yes)"},
+    {"dsack_undo", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_dsack_undo), ANY, NULL, NULL, BOOL_EXPECT,
+     "undo a recovery that D-SACKs show was spurious (RFC 3708, default yes)"},
+    {"rack", KT_BOOL, FIELD(struct host_tmpl, cfg.tcp_rack), ANY, NULL, NULL, BOOL_EXPECT,
+     "RFC 8985 RACK-TLP loss detection with SACK (default yes)"},
 };
 
 /* The initial RTO is never below the minimum (RFC 6298 2.4). */

@@ -68,6 +68,9 @@ void microtcp_config_default(microtcp_config *cfg) {
   cfg->tcp_sack = true;
   cfg->tcp_dsack = true;
   cfg->tcp_prr = true; /* RFC 6937: tools/bench-recovery.py, core/TCP.md "Measured" */
+  cfg->tcp_hystart = true;     /* RFC 9406: docs/recovery-grid.md (deep queues) */
+  cfg->tcp_dsack_undo = true;  /* RFC 3708-style undo: docs/recovery-grid.md */
+  cfg->tcp_rack = true;        /* RFC 8985: docs/recovery-grid.md */
   cfg->tcp_timestamps = true;
   cfg->tcp_nodelay = false;
   cfg->tcp_cc = MICROTCP_CC_NEWRENO;

@@ -180,6 +180,10 @@ void mtcp_tcp_sockopts_default(const microtcp_config *cfg, struct tcp_sockopts *
   o->rcvbuf_lim = cfg->tcp_rcvbuf;
   o->keepcnt = cfg->tcp_keepcnt;
   o->cc_algo = cfg->tcp_cc;
+  o->hystart = cfg->tcp_hystart;
+  o->dsack_undo = cfg->tcp_dsack_undo;
+  o->rack = cfg->tcp_rack;
+  o->prr = cfg->tcp_prr;
   *flags = (*flags & ~(uint32_t)TCP_OPT_FLAGS) | (cfg->tcp_nodelay ? (uint32_t)TF_NODELAY : 0u);
 }
 
@@ -395,7 +399,7 @@ void mtcp_tcb_set_state(struct microtcp_stack *st, struct tcb *t, uint8_t state)
 void mtcp_tcb_terminate(struct microtcp_stack *st, struct tcb *t, int err) {
   mtcp_tcb_touch(st, t);
   mtcp_tcb_set_state(st, t, MICROTCP_CLOSED);
-  t->t_rexmt = t->t_delack = t->t_keep = t->t_2msl = 0;
+  t->t_rexmt = t->t_delack = t->t_keep = t->t_2msl = t->t_reorder = t->t_tlp = 0;
   output_list_remove(st, t);
   tcb_hash_remove(st, t);
   t->hnext = TCP_NONE;
@@ -736,6 +740,34 @@ static int set_flag(uint32_t *flags, uint32_t bit, int64_t value) {
   return MICROTCP_OK;
 }
 
+/* The loss-recovery switches (core/TCP.md). Turning HyStart++ or RACK on
+ * mid-connection starts with an empty transmission log (it refills as data
+ * is sent); HyStart++ acts only in the initial slow start. */
+static int set_recovery_opt(microtcp_stack *st, struct tcb *t, struct tcp_sockopts *o, int opt,
+                            bool on) {
+  (void)st;
+  switch (opt) {
+  case MICROTCP_OPT_HYSTART:
+    if (t && on != o->hystart) {
+      if (on && tcb_synchronized(t)) mtcp_tcp_hystart_start(&t->cc, t->snd_nxt);
+      if (!on) t->cc.hs.state = HYSTART_OFF;
+    }
+    o->hystart = on;
+    break;
+  case MICROTCP_OPT_DSACK_UNDO:
+    o->dsack_undo = on;
+    if (t && !on) t->undo_armed = false;
+    break;
+  case MICROTCP_OPT_RACK:
+    o->rack = on;
+    if (t && !on) t->t_reorder = t->t_tlp = 0;
+    break;
+  default: o->prr = on; break;
+  }
+  if (t && !tcb_txlog_on(t)) mtcp_txlog_clear(&t->txl);
+  return MICROTCP_OK;
+}
+
 static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
   struct tcp_listener *l = listener_from_handle(st, h);
   struct tcb *t = l ? NULL : mtcp_tcb_from_handle(st, h);
@@ -785,8 +817,10 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
     if (t && t->opt.cc_algo != value && tcb_synchronized(t)) {
       /* Switch: the new controller starts from the current window. */
       uint32_t cwnd = t->cc.cwnd, ssthresh = t->cc.ssthresh;
+      struct tcp_hystart hs = t->cc.hs;
       mtcp_tcp_cc_ops((uint8_t)value)->init(&t->cc, t->mss, cwnd);
       t->cc.ssthresh = ssthresh;
+      t->cc.hs = hs;
       t->cc.abc_limit = st->cfg.tcp_abc_limit;
     }
     o->cc_algo = (uint8_t)value;
@@ -795,6 +829,12 @@ static int api_setopt(microtcp_stack *st, int h, int opt, int64_t value) {
     if (value < TCP_MIN_MSS || value > 65535) return MICROTCP_EINVAL;
     o->maxseg = (uint16_t)value;
     return MICROTCP_OK;
+  case MICROTCP_OPT_HYSTART:
+  case MICROTCP_OPT_DSACK_UNDO:
+  case MICROTCP_OPT_RACK:
+  case MICROTCP_OPT_PRR:
+    if (value != 0 && value != 1) return MICROTCP_EINVAL;
+    return set_recovery_opt(st, t, o, opt, value != 0);
   default: return MICROTCP_ENOPROTOOPT;
   }
 }
@@ -817,6 +857,10 @@ int microtcp_tcp_getopt(const microtcp_stack *st, int h, int opt, int64_t *value
   case MICROTCP_OPT_SNDBUF: *value = o->sndbuf_lim; break;
   case MICROTCP_OPT_RCVBUF: *value = o->rcvbuf_lim; break;
   case MICROTCP_OPT_CC: *value = o->cc_algo; break;
+  case MICROTCP_OPT_HYSTART: *value = o->hystart; break;
+  case MICROTCP_OPT_DSACK_UNDO: *value = o->dsack_undo; break;
+  case MICROTCP_OPT_RACK: *value = o->rack; break;
+  case MICROTCP_OPT_PRR: *value = o->prr; break;
   case MICROTCP_OPT_MAXSEG:
     /* A listener reports its clamp; a connection the MSS in use. */
     *value = l ? (o->maxseg ? o->maxseg : st->cfg.tcp_mss) : (t->mss ? t->mss : st->cfg.tcp_mss);
@@ -915,6 +959,17 @@ void mtcp_tcb_check(const struct microtcp_stack *st, const struct tcb *t) {
     MICROTCP_ASSERT(seq_lt(t->sb.blk[i].left, t->sb.blk[i].right));
     MICROTCP_ASSERT(seq_le(t->sb.blk[i].right, t->snd_max));
     if (i) MICROTCP_ASSERT(seq_lt(t->sb.blk[i - 1].right, t->sb.blk[i].left));
+  }
+  /* Transmission log (RACK, tcp_rack.h): bounded, contiguous records in
+   * sequence order, none beyond SND.MAX. */
+  MICROTCP_ASSERT(t->txl.n <= TXLOG_MAX && t->rttp.n <= RTTP_MAX);
+  if (t->txl.n && t->state != MICROTCP_CLOSED) {
+    uint32_t end = t->txl.start;
+    for (uint8_t i = 0; i < t->txl.n; i++) {
+      MICROTCP_ASSERT(seq_lt(end, t->txl.r[i].end));
+      end = t->txl.r[i].end;
+    }
+    MICROTCP_ASSERT(seq_le(end, t->snd_max));
   }
   check_owner(st, t);
   check_timers(t);

@@ -22,6 +22,9 @@ void mtcp_tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked) {
    * (abc_limit, opt-in); Linux has no per-ACK limit (core/TCP.md). */
   uint64_t limit = (uint64_t)(cc->abc_limit ? cc->abc_limit : 1) * mss;
   uint64_t inc = acked < limit ? acked : limit;
+  /* RFC 9406 4.2: in Conservative Slow Start cwnd grows by
+   * min(N, L*SMSS) / CSS_GROWTH_DIVISOR per ACK. */
+  if (cc->hs.state == HYSTART_CSS && cc->ssthresh == TCP_CC_INFINITE) inc /= HYSTART_CSS_GROWTH_DIVISOR;
   uint64_t next = (uint64_t)cc->cwnd + inc;
   if (next > cc->ssthresh) next = cc->ssthresh > cc->cwnd ? cc->ssthresh : cc->cwnd;
   if (next > TCP_CC_CWND_MAX) next = TCP_CC_CWND_MAX;

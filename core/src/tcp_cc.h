@@ -38,7 +38,18 @@ struct tcp_cc {
   uint64_t epoch_start; /* CUBIC: start of the current congestion-avoidance epoch (µs), 0 = none */
   uint8_t abc_limit;    /* both: slow start grows by at most abc_limit*SMSS per ACK (set by the
                            TCP code after init; 0 counts as 1) */
+  struct tcp_hystart {  /* both: HyStart++ (RFC 9406), tcp_cc_hystart.c; all zero = off */
+    uint8_t state;              /* HYSTART_OFF, _SS, _CSS, _DONE */
+    uint8_t css_rounds;         /* rounds completed in CSS */
+    uint16_t rtt_samples;       /* rttSampleCount of this round */
+    uint32_t window_end;        /* windowEnd: this round ends when SND.UNA passes it */
+    uint32_t last_round_min_rtt;/* lastRoundMinRTT, µs (UINT32_MAX = infinity) */
+    uint32_t cur_round_min_rtt; /* currentRoundMinRTT, µs */
+    uint32_t css_baseline_min_rtt; /* cssBaselineMinRtt, µs */
+  } hs;
 };
+
+enum { HYSTART_OFF = 0, HYSTART_SS, HYSTART_CSS, HYSTART_DONE };
 
 struct mtcp_tcp_cc_ops {
   const char *name; /* "newreno", "cubic" */
@@ -84,6 +95,23 @@ void mtcp_tcp_cc_slow_start(struct tcp_cc *cc, uint32_t mss, uint32_t acked);
  * CUBIC epoch in progress ends (the next one starts at the next ACK in
  * congestion avoidance), so the idle time does not count as growth time. */
 void mtcp_tcp_cc_restart_after_idle(struct tcp_cc *cc, uint32_t restart_window);
+/* HyStart++ (RFC 9406, tcp_cc_hystart.c) for either algorithm. The TCP code
+ * calls start once cwnd is set (connection established), then on_ack for
+ * every ACK of new data outside recovery, before the algorithm's on_ack,
+ * with one RTT sample in µs (0 = none: the ACK counts no sample). It only
+ * acts while ssthresh is still TCP_CC_INFINITE (4.3: the initial slow start
+ * only); while in CSS, mtcp_tcp_cc_slow_start grows by 1/CSS_GROWTH_DIVISOR.
+ * Returns 1 when slow start was left for CSS on this ACK, 2 when CSS ended
+ * in congestion avoidance (ssthresh = cwnd), 0 otherwise. */
+void mtcp_tcp_hystart_start(struct tcp_cc *cc, uint32_t snd_nxt);
+int mtcp_tcp_hystart_on_ack(struct tcp_cc *cc, uint32_t ack, uint32_t snd_nxt, uint32_t rtt_us);
+#define HYSTART_MIN_RTT_THRESH_US 4000u  /* RFC 9406 4.3 */
+#define HYSTART_MAX_RTT_THRESH_US 16000u
+#define HYSTART_MIN_RTT_DIVISOR 8u
+#define HYSTART_N_RTT_SAMPLE 8u
+#define HYSTART_CSS_GROWTH_DIVISOR 4u
+#define HYSTART_CSS_ROUNDS 5u
+
 /* floor(cbrt(x)) for any 64-bit x, exact. */
 uint32_t mtcp_tcp_cc_icbrt(uint64_t x);
 /* CUBIC window W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 eq. 1) in bytes, for

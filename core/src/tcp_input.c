@@ -116,6 +116,8 @@ static void start_cc(struct microtcp_stack *st, struct tcb *t) {
   uint32_t iw = (uint32_t)st->cfg.tcp_initial_cwnd * t->mss;
   mtcp_tcp_cc_ops(t->opt.cc_algo)->init(&t->cc, t->mss, iw);
   t->cc.abc_limit = st->cfg.tcp_abc_limit;
+  if (t->opt.hystart) mtcp_tcp_hystart_start(&t->cc, t->snd_max);
+  t->rack.reo_wnd_mult = 1; /* RFC 8985 6.2 (initialization) */
 }
 
 /* ---- LISTEN: RFC 9293 3.10.7.2 -------------------------------------------------------------- */
@@ -378,8 +380,41 @@ static void update_window(struct tcb *t, const struct seg_in *s) {
   }
 }
 
+/* D-SACK undo (RFC 3708 3, as Linux's undo): a loss episode (fast
+ * recovery or an RTO) begins. Remember the window before its reduction and
+ * count the bytes it retransmits (note_sent); when D-SACKs report all of
+ * them as duplicates, nothing was lost and the reduction is undone. An RTO
+ * inside an episode continues it (the window saved is the one before). */
+void mtcp_tcp_undo_arm(struct tcb *t) {
+  if (!t->opt.dsack_undo || !(t->flags & TF_SACK)) return;
+  if (t->undo_armed && seq_lt(t->snd_una, t->recover)) return;
+  t->undo_armed = true;
+  t->undo_cwnd = t->cc.cwnd;
+  t->undo_ssthresh = t->cc.ssthresh;
+  t->undo_n = 0;
+}
+
+void mtcp_tcp_undo_note_rexmit(struct tcb *t, uint32_t left, uint32_t right) {
+  if (!t->undo_armed || !seq_lt(left, right)) return;
+  for (uint8_t i = 0; i < t->undo_n; i++) {
+    if (seq_le(left, t->undo_rng[i].right) && seq_ge(right, t->undo_rng[i].left)) {
+      t->undo_rng[i].left = seq_min(left, t->undo_rng[i].left); /* touching or overlapping */
+      t->undo_rng[i].right = seq_max(right, t->undo_rng[i].right);
+      return;
+    }
+  }
+  if (t->undo_n == TCP_UNDO_RANGES) {
+    t->undo_armed = false; /* too scattered to follow: no undo for this episode */
+    return;
+  }
+  t->undo_rng[t->undo_n].left = left;
+  t->undo_rng[t->undo_n].right = right;
+  t->undo_n++;
+}
+
 static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
   const struct mtcp_tcp_cc_ops *cc = mtcp_tcp_cc_ops(t->opt.cc_algo);
+  mtcp_tcp_undo_arm(t);
   cc->on_loss(&t->cc, t->mss, mtcp_tcp_flight(t), st->now);
   t->recover = t->snd_max;
   t->flags |= TF_RECOVERY | TF_REXMIT_UNA;
@@ -395,6 +430,24 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
   }
 }
 
+void mtcp_tcp_rack_loss(struct microtcp_stack *st, struct tcb *t) {
+  t->t_tlp = 0;
+  if (!(t->flags & TF_RECOVERY)) {
+    /* RFC 6582 4.1 as for duplicate ACKs: after an RTO the go-back-N resend
+     * covers the loss until SND.UNA passes its recover point. */
+    if ((t->flags & TF_RTO_RECOVER) && !seq_gt(t->snd_una, t->recover)) return;
+    t->flags &= ~(uint32_t)TF_RTO_RECOVER;
+    enter_recovery(st, t);
+    /* RFC 8985: what to retransmit are the segments RACK marked lost; the
+     * first one goes out at once whatever the window (the fast retransmit,
+     * RFC 6937's forced first retransmission), which is SND.UNA's segment
+     * when RACK marked it. */
+    uint32_t seq, len;
+    if (!mtcp_rack_next_lost(t, &seq, &len) || seq != t->snd_una) t->flags &= ~(uint32_t)TF_REXMIT_UNA;
+  }
+  mtcp_tcb_want_output(st, t);
+}
+
 /* RFC 6937 (PRR), on every ACK during SACK recovery: spread the window
  * reduction over the recovery in proportion to the data delivered, so that
  * at its end about ssthresh bytes are in flight, and (PRR-SSRB) grow back at
@@ -402,7 +455,7 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
  * expressed as cwnd = pipe + sndcnt, which the output path then honours. */
 static void prr_on_ack(struct tcb *t, uint32_t delivered) {
   t->prr_delivered += delivered;
-  uint32_t pipe = mtcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+  uint32_t pipe = mtcp_tcp_pipe(t);
   uint32_t ssthresh = t->cc.ssthresh;
   int64_t sndcnt;
   if (pipe > ssthresh) {
@@ -448,6 +501,8 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
     uint32_t elapsed = mtcp_tcp_ts_now(st, t) - s->h->opts.ts_ecr;
     if (elapsed < st->cfg.tcp_rto_max_us / 1000u) mtcp_tcp_rtt_sample(st, t, (elapsed + 1u) * 1000u);
   }
+  /* HyStart++ takes one RTT sample per ACK (tcp_rack.h RTT probes). */
+  uint32_t rtt_sample = t->rttp.n ? mtcp_rttp_acked(&t->rttp, s->ack, st->now) : 0;
   t->snd_una = s->ack;
   if (seq_lt(t->snd_nxt, t->snd_una)) t->snd_nxt = t->snd_una;
   t->backoff = 0;
@@ -471,6 +526,11 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
       t->high_rxt = t->snd_una;
     }
   } else {
+    if (t->cc.hs.state == HYSTART_SS || t->cc.hs.state == HYSTART_CSS) {
+      int r = mtcp_tcp_hystart_on_ack(&t->cc, s->ack, t->snd_max, rtt_sample);
+      if (r == 1) st->ctr.tcp_hystart_css++;
+      if (r == 2) st->ctr.tcp_hystart_exits++;
+    }
     cc->on_ack(&t->cc, t->mss, acked, st->now, t->srtt);
     t->dupacks = 0;
   }
@@ -491,7 +551,9 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
 static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
   t->dupacks = (uint8_t)MIN(t->dupacks + 1, 250);
   t->dup_acks_total++;
-  if (!(t->flags & TF_RECOVERY)) {
+  if (!(t->flags & TF_RECOVERY) && tcb_rack_on(t)) {
+    /* RFC 8985: RACK-TLP replaces the DupThresh rule (mtcp_rack_on_ack). */
+  } else if (!(t->flags & TF_RECOVERY)) {
     bool lost = t->dupacks >= 3;
     if (!lost && (t->flags & TF_SACK)) lost = mtcp_sb_is_lost(&t->sb, t->snd_una, t->mss);
     /* RFC 6582 4.1: no new recovery until snd_una passed the last one's
@@ -792,6 +854,59 @@ static void take_ts_recent(struct microtcp_stack *st, struct tcb *t, const struc
   }
 }
 
+/* RFC 2883 4 (sender side): the first SACK block of an ACK reports a
+ * duplicate (D-SACK) when it lies at or below SEG.ACK, or inside the
+ * second block. */
+static bool first_block_is_dsack(const struct tcb *t, const struct seg_in *s, uint32_t *l,
+                                 uint32_t *r) {
+  const wire_tcp_opts *o = &s->h->opts;
+  if (!(t->flags & TF_SACK) || !o->sack_count) return false;
+  *l = o->sack[0].left;
+  *r = o->sack[0].right;
+  if (!seq_lt(*l, *r)) return false;
+  if (seq_le(*r, s->ack)) return true;
+  return o->sack_count >= 2 && seq_ge(*l, o->sack[1].left) && seq_le(*r, o->sack[1].right);
+}
+
+/* A D-SACK for [l, r): if it reports bytes the armed episode retransmitted,
+ * they were not lost. When the last of them is reported, undo (RFC 3708 3:
+ * all retransmissions were spurious): cwnd and ssthresh back to at least
+ * their values before the episode, recovery ends (Linux's
+ * tcp_try_undo_dsack / tcp_undo_cwnd_reduction). */
+static void dsack_undo(struct microtcp_stack *st, struct tcb *t, uint32_t l, uint32_t r) {
+  if (!t->undo_armed || !t->undo_n) return;
+  /* Remove [l, r) from the retransmitted ranges; only bytes this episode
+   * retransmitted count (a duplicate the network made of an original
+   * segment proves nothing). */
+  uint32_t keep_l[2 * TCP_UNDO_RANGES], keep_r[2 * TCP_UNDO_RANGES];
+  uint8_t k = 0;
+  for (uint8_t i = 0; i < t->undo_n; i++) {
+    uint32_t a = t->undo_rng[i].left, b = t->undo_rng[i].right;
+    if (!seq_lt(l, b) || !seq_lt(a, r)) { /* no overlap */
+      keep_l[k] = a, keep_r[k++] = b;
+      continue;
+    }
+    if (seq_lt(a, l)) keep_l[k] = a, keep_r[k++] = l;
+    if (seq_lt(r, b)) keep_l[k] = r, keep_r[k++] = b;
+  }
+  if (k > TCP_UNDO_RANGES) {
+    t->undo_armed = false;
+    return;
+  }
+  for (uint8_t i = 0; i < k; i++) t->undo_rng[i].left = keep_l[i], t->undo_rng[i].right = keep_r[i];
+  t->undo_n = k;
+  if (k) return;
+  t->undo_armed = false;
+  if (t->cc.cwnd < t->undo_cwnd) t->cc.cwnd = t->undo_cwnd;
+  if (t->cc.ssthresh < t->undo_ssthresh) t->cc.ssthresh = t->undo_ssthresh;
+  t->cc.epoch_start = 0; /* CUBIC: a new epoch from the restored window */
+  t->cc.ack_acc = 0;
+  t->flags &= ~(uint32_t)(TF_RECOVERY | TF_REXMIT_UNA);
+  t->dupacks = 0;
+  st->ctr.tcp_dsack_undos++;
+  mtcp_tcb_want_output(st, t);
+}
+
 /* RFC 2018 / RFC 6675: the SACK blocks into the scoreboard. */
 static void take_sack_blocks(struct tcb *t, const struct seg_in *s) {
   const wire_tcp_opts *o = &s->h->opts;
@@ -844,10 +959,20 @@ static bool check_ack(struct microtcp_stack *st, struct tcb *t, const struct seg
   take_ts_recent(st, t, s);
   /* RFC 6937 DeliveredData = change in SND.UNA + change in SACKed bytes. */
   uint32_t una_before = t->snd_una, sacked_before = mtcp_sb_sacked_bytes(&t->sb);
+  uint32_t dsack_l = 0, dsack_r = 0;
+  bool dsack = first_block_is_dsack(t, s, &dsack_l, &dsack_r);
+  uint32_t acked_was_sacked = 0; /* RACK reordering: was the newly acked range SACKed? */
+  if (seq_gt(s->ack, t->snd_una))
+    acked_was_sacked = mtcp_sb_sacked_above(&t->sb, t->snd_una) - mtcp_sb_sacked_above(&t->sb, s->ack);
   take_sack_blocks(t, s);
   uint32_t old_wnd = t->snd_wnd;
+  bool in_recovery = (t->flags & TF_RECOVERY) != 0;
   if (!take_ack(st, t, s, old_wnd)) return false;
-  if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && st->cfg.tcp_prr) {
+  if (dsack && t->opt.dsack_undo) dsack_undo(st, t, dsack_l, dsack_r);
+  if (tcb_rack_on(t))
+    mtcp_rack_on_ack(st, t, una_before, acked_was_sacked, dsack, dsack_l, dsack_r,
+                     in_recovery && !(t->flags & TF_RECOVERY));
+  if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && t->opt.prr) {
     int64_t delivered = (int64_t)(t->snd_una - una_before) + (int64_t)mtcp_sb_sacked_bytes(&t->sb) -
                         (int64_t)sacked_before;
     prr_on_ack(t, delivered > 0 ? (uint32_t)delivered : 0);

@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "tcp_buf.h"
 #include "tcp_cc.h"
+#include "tcp_rack.h"
 #include "tcp_sack.h"
 
 #define TCP_NONE 0xffffu
@@ -64,6 +65,7 @@ enum {
   TF_FORCE = 1u << 25,       /* persist timer: send what the window allows, ignoring SWS */
   TF_RESCUED = 1u << 26,     /* RFC 6675 RescueRxt is defined (a rescue retransmission was sent) */
   TF_DSACK = 1u << 27,       /* dsack_left/right hold a duplicate range to report once (RFC 2883) */
+  TF_TLP = 1u << 28,         /* the PTO fired: send a Tail Loss Probe (RFC 8985 7.3) */
   TF_POOL_WAIT = 1u << 30,   /* the buffer pool refused it chunks: wake it when some come back */
 };
 
@@ -78,6 +80,10 @@ struct tcp_sockopts {
   uint16_t maxseg;            /* application MSS clamp (0 = none) */
   uint8_t keepcnt;
   uint8_t cc_algo;            /* MICROTCP_CC_* */
+  bool hystart;               /* RFC 9406 HyStart++ (cfg.tcp_hystart) */
+  bool dsack_undo;            /* RFC 3708-style undo from D-SACKs (cfg.tcp_dsack_undo) */
+  bool rack;                  /* RFC 8985 RACK-TLP when SACK is in use (cfg.tcp_rack) */
+  bool prr;                   /* RFC 6937 PRR in SACK recovery (cfg.tcp_prr) */
 };
 #define TCP_OPT_FLAGS (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0)
 /* The options and option flags a new socket starts with (from the config). */
@@ -120,6 +126,19 @@ struct tcb {
   struct ringbuf sndbuf;
   struct tcp_cc cc;
   struct sack_board sb;
+  struct txlog txl;           /* per-segment send times (tcp_rack.h), kept while tcb_txlog_on() */
+  struct rack rack;           /* RFC 8985 state */
+  struct rtt_probes rttp;     /* RTT samples for HyStart++ (kept while opt.hystart) */
+  /* D-SACK undo (RFC 3708 / Linux's undo): the window before the current
+   * episode's reduction and the byte ranges it retransmitted that no D-SACK
+   * reported yet (valid with undo_armed; more than TCP_UNDO_RANGES ranges
+   * disarm it). */
+  uint32_t undo_cwnd, undo_ssthresh;
+  struct {
+    uint32_t left, right;
+  } undo_rng[4];
+  uint8_t undo_n;
+  bool undo_armed;
 
   /* receive side */
   uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge of the window we advertised */
@@ -144,6 +163,8 @@ struct tcb {
   uint64_t t_delack;
   uint64_t t_keep;
   uint64_t t_2msl;            /* TIME_WAIT, or orphan FIN-WAIT-2 timeout */
+  uint64_t t_reorder;         /* RFC 8985 6.3 RACK reordering timer */
+  uint64_t t_tlp;             /* RFC 8985 7.2 Tail Loss Probe timeout (PTO) */
   uint64_t unacked_since;     /* when the oldest unacknowledged data was sent (user timeout) */
   uint64_t last_rcv_at;       /* for keepalive idle */
   uint64_t last_data_sent_at; /* last segment carrying data (RFC 5681 4.1 restart) */
@@ -222,6 +243,35 @@ void mtcp_tcp_pool_wait(struct microtcp_stack *st, struct tcb *t);
  * again; a window held back is announced). Cheap when nobody waits. */
 void mtcp_tcp_pool_wake(struct microtcp_stack *st);
 
+/* ---- tcp_input.c (recovery) ---- */
+/* A loss episode starts (fast recovery, RTO): arm the D-SACK undo. Call
+ * before the congestion controller reduces the window. */
+void mtcp_tcp_undo_arm(struct tcb *t);
+/* [left, right) was retransmitted: remember it for the undo (if armed). */
+void mtcp_tcp_undo_note_rexmit(struct tcb *t, uint32_t left, uint32_t right);
+#define TCP_UNDO_RANGES 4
+
+/* RACK marked something lost (tcp_rack.c): enter recovery if not in it. */
+void mtcp_tcp_rack_loss(struct microtcp_stack *st, struct tcb *t);
+
+/* ---- tcp_rack.c (RFC 8985) ---- */
+/* Bytes in flight during SACK recovery: RFC 6675 SetPipe, or with RACK on
+ * every byte sent and neither SACKed nor marked lost since last sent. */
+uint32_t mtcp_tcp_pipe(const struct tcb *t);
+/* The first byte of a RACK-lost, unSACKed run and its length (<= mss). */
+bool mtcp_rack_next_lost(const struct tcb *t, uint32_t *seq, uint32_t *len);
+/* After an ACK was processed (una_before: SND.UNA before it;
+ * acked_was_sacked: bytes of [una_before, SEG.ACK) SACKed before it; dsack
+ * with its first block's range; recovery_ended: this ACK ended fast
+ * recovery): RFC 8985 6.2 steps 1-5 and 7.4; trims the transmission log. */
+void mtcp_rack_on_ack(struct microtcp_stack *st, struct tcb *t, uint32_t una_before,
+                      uint32_t acked_was_sacked, bool dsack, uint32_t dsack_l, uint32_t dsack_r,
+                      bool recovery_ended);
+/* (Re)arm the Tail Loss Probe timer if RFC 8985 7.2 allows it. */
+void mtcp_rack_arm_tlp(struct microtcp_stack *st, struct tcb *t);
+/* t_reorder or t_tlp is due. */
+void mtcp_rack_timer(struct microtcp_stack *st, struct tcb *t);
+
 /* ---- tcp_output.c ---- */
 void mtcp_tcb_want_output(struct microtcp_stack *st, struct tcb *t);
 /* Send a RST (or RST|ACK) not tied to a connection block. */
@@ -279,6 +329,14 @@ static inline void mtcp_tcb_check(const struct microtcp_stack *st, const struct 
   (void)st, (void)t;
 }
 #endif
+
+/* The transmission log is kept for RACK. */
+static inline bool tcb_txlog_on(const struct tcb *t) {
+  return t->opt.rack && (t->flags & TF_SACK);
+}
+static inline bool tcb_rack_on(const struct tcb *t) {
+  return t->opt.rack && (t->flags & TF_SACK);
+}
 
 static inline bool tcb_synchronized(const struct tcb *t) {
   return t->state >= MICROTCP_ESTABLISHED;

@@ -257,6 +257,7 @@ static void note_sent(struct microtcp_stack *st, struct tcb *t, uint32_t seq, ui
   uint32_t end = seq + seqlen;
   bool rexmit = seq_lt(seq, t->snd_max);
   if (rexmit) {
+    if (t->undo_armed) mtcp_tcp_undo_note_rexmit(t, seq, end); /* D-SACK undo */
     t->retransmits++;
     st->ctr.tcp_retransmits++;
     mtcp_trace(st, MICROTCP_TRACE_TCP_RETRANSMIT, "tcp retransmit", mtcp_tcb_index(st, t), seq);
@@ -268,6 +269,10 @@ static void note_sent(struct microtcp_stack *st, struct tcb *t, uint32_t seq, ui
   }
   if (!rexmit) t->bytes_sent += datalen;
   if (datalen) t->last_data_sent_at = st->now;
+  if (seqlen && tcb_txlog_on(t) && seq_ge(seq, t->snd_una))
+    mtcp_txlog_sent(&t->txl, seq, end, t->snd_max, st->now);
+  if (seqlen && t->cc.hs.state != HYSTART_OFF && t->cc.hs.state != HYSTART_DONE)
+    mtcp_rttp_sent(&t->rttp, seq, end, t->snd_max, st->now);
   if (seq_gt(end, t->snd_nxt) && seq_ge(seq, t->snd_una) && seq_le(seq, t->snd_nxt))
     t->snd_nxt = end;
   if (seq_gt(end, t->snd_max)) t->snd_max = end;
@@ -280,6 +285,7 @@ static void note_sent(struct microtcp_stack *st, struct tcb *t, uint32_t seq, ui
       t->flags &= ~(uint32_t)TF_PERSIST;
       t->t_rexmt = st->now + t->rto;
     }
+    if (!rexmit && tcb_rack_on(t)) mtcp_rack_arm_tlp(st, t); /* RFC 8985 7.2 */
   }
 }
 
@@ -351,7 +357,7 @@ static uint32_t send_allowance(const struct tcb *t) {
   uint32_t flight = mtcp_tcp_flight(t);
   uint32_t cwnd = t->cc.cwnd;
   if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK)) {
-    uint32_t pipe = mtcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+    uint32_t pipe = mtcp_tcp_pipe(t);
     uint32_t c = cwnd > pipe ? cwnd - pipe : 0;
     uint32_t w = t->snd_wnd > flight ? t->snd_wnd - flight : 0;
     return MIN(c, w);
@@ -370,7 +376,7 @@ static uint32_t send_allowance(const struct tcb *t) {
  * recovery a "rescue" retransmission of the highest unSACKed segment.
  * Without them a partial ACK that leaves such a hole waits for the RTO. */
 static int sack_rescue(struct microtcp_stack *st, struct tcb *t) {
-  uint32_t pipe = mtcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+  uint32_t pipe = mtcp_tcp_pipe(t);
   if (t->cc.cwnd < pipe + t->mss) return 0; /* RFC 6675 5 step (C): cwnd - pipe >= 1 SMSS */
   uint32_t seq, len;
   uint32_t from = seq_gt(t->high_rxt, t->snd_una) ? t->high_rxt : t->snd_una;
@@ -388,6 +394,45 @@ static int sack_rescue(struct microtcp_stack *st, struct tcb *t) {
   if (!retransmit_at(st, t, seq, len)) return -1;
   t->rescue_rxt = t->recover; /* RescueRxt = RecoveryPoint; HighRxt is not updated */
   t->flags |= TF_RESCUED;
+  return 1;
+}
+
+/* RFC 8985 7.3: the PTO fired. Probe with one new segment if there is
+ * unsent data and the peer's window has room, else with the last segment
+ * sent; then the RTO is restarted. */
+static int send_tlp(struct microtcp_stack *st, struct tcb *t) {
+  t->flags &= ~(uint32_t)TF_TLP;
+  if ((t->flags & TF_RECOVERY) || t->snd_una == t->snd_max) return 0;
+  uint32_t flight = mtcp_tcp_flight(t);
+  uint32_t room = t->snd_wnd > flight ? t->snd_wnd - flight : 0;
+  uint32_t avail = data_after(t, t->snd_nxt);
+  uint32_t seq, len;
+  bool rexmit;
+  if (avail && room && t->snd_nxt == t->snd_max) {
+    seq = t->snd_nxt;
+    len = MIN(MIN(avail, room), (uint32_t)t->mss);
+    rexmit = false;
+  } else {
+    uint32_t data_end = seq_min(t->snd_buf_seq + t->sndbuf.len, t->snd_max);
+    if (seq_gt(data_end, t->snd_una)) {
+      len = MIN(data_end - t->snd_una, (uint32_t)t->mss);
+      seq = data_end - len;
+    } else {
+      seq = t->snd_una; /* only the FIN is outstanding */
+      len = 0;
+    }
+    rexmit = true;
+  }
+  if (!(rexmit ? retransmit_at(st, t, seq, len ? len : 0) : send_data(st, t, seq, len))) {
+    t->flags |= TF_TLP;
+    return -1;
+  }
+  t->rack.tlp_outstanding = true;
+  t->rack.tlp_is_retrans = rexmit;
+  t->rack.tlp_seq = seq;
+  t->rack.tlp_end_seq = t->snd_max;
+  t->t_tlp = 0;
+  t->t_rexmt = st->now + t->rto;
   return 1;
 }
 
@@ -468,20 +513,28 @@ static int output_one(struct microtcp_stack *st, struct tcb *t) {
     if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK)) {
       /* RFC 6675 5 (NextSeg rule 1): retransmit the first lost, unSACKed
        * segment while the pipe leaves room. */
-      uint32_t pipe = mtcp_sb_pipe(&t->sb, t->snd_una, t->snd_max, t->high_rxt, t->mss);
+      uint32_t pipe = mtcp_tcp_pipe(t);
       if (t->cc.cwnd >= pipe + t->mss) {
         uint32_t seq, len;
         uint32_t from = seq_gt(t->high_rxt, t->snd_una) ? t->high_rxt : t->snd_una;
-        if (mtcp_sb_next_lost(&t->sb, from, t->snd_una, t->mss, &seq, &len)) {
+        /* RFC 8985: with RACK the lost segments are the ones it marked. */
+        bool found = tcb_rack_on(t) ? mtcp_rack_next_lost(t, &seq, &len)
+                                    : mtcp_sb_next_lost(&t->sb, from, t->snd_una, t->mss, &seq, &len);
+        if (found) {
           if (!retransmit_at(st, t, seq, len)) return -1;
-          t->high_rxt = seq + len;
+          if (seq_gt(seq + len, t->high_rxt)) t->high_rxt = seq + len;
           return 1;
         }
       }
     }
+    if (t->flags & TF_TLP) {
+      int r = send_tlp(st, t);
+      if (r != 0) return r;
+    }
     int r = try_send_new(st, t);
     if (r != 0) return r;
-    if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK)) {
+    /* RFC 6675 rules (3)/(4); RACK's timer and TLP cover those cases. */
+    if ((t->flags & TF_RECOVERY) && (t->flags & TF_SACK) && !tcb_rack_on(t)) {
       r = sack_rescue(st, t);
       if (r != 0) return r;
     }

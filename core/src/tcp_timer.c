@@ -40,7 +40,7 @@ void mtcp_tcp_persist_start(struct microtcp_stack *st, struct tcb *t) {
 
 void mtcp_tcp_enter_time_wait(struct microtcp_stack *st, struct tcb *t) {
   mtcp_tcb_set_state(st, t, MICROTCP_TIME_WAIT);
-  t->t_rexmt = t->t_keep = 0;
+  t->t_rexmt = t->t_keep = t->t_reorder = t->t_tlp = 0;
   t->flags &= ~(uint32_t)TF_PERSIST;
   t->t_2msl = st->now + 2ull * st->cfg.tcp_msl_us;
   mtcp_tcb_notify(st, t);
@@ -61,6 +61,8 @@ uint64_t mtcp_tcb_deadline(const struct tcb *t) {
   if (t->t_delack) d = MIN(d, t->t_delack);
   if (t->t_keep) d = MIN(d, t->t_keep);
   if (t->t_2msl) d = MIN(d, t->t_2msl);
+  if (t->t_reorder) d = MIN(d, t->t_reorder); /* RFC 8985 (tcp_rack.c) */
+  if (t->t_tlp) d = MIN(d, t->t_tlp);
   return d;
 }
 
@@ -192,6 +194,7 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
   } else {
     /* RFC 5681 3.1 eq. 4 / RFC 6582 4 / RFC 2018 8: collapse the window, leave
      * recovery, forget SACK state, and resend from snd_una (go-back-N). */
+    mtcp_tcp_undo_arm(t); /* D-SACK undo of a spurious timeout (tcp_input.c) */
     mtcp_tcp_cc_ops(t->opt.cc_algo)->on_rto(&t->cc, t->mss, mtcp_tcp_flight(t), st->now);
     t->flags &= ~(uint32_t)(TF_RECOVERY | TF_REXMIT_UNA);
     t->dupacks = 0;
@@ -252,6 +255,7 @@ static void tcb_advance(struct microtcp_stack *st, struct tcb *t, uint64_t now) 
     mtcp_tcb_want_output(st, t);
   }
   if (t->t_rexmt && t->t_rexmt <= now) rexmt_fire(st, t);
+  if ((t->t_reorder && t->t_reorder <= now) || (t->t_tlp && t->t_tlp <= now)) mtcp_rack_timer(st, t);
   if (t->state != MICROTCP_CLOSED && t->t_keep && t->t_keep <= now) keep_fire(st, t);
 }
 

@@ -237,7 +237,7 @@ static void listener_options_are_inherited(void) {
   int64_t v = -1;
   CHECK_EQ(microtcp_tcp_getopt(p.st[1], l, MICROTCP_OPT_NODELAY, &v), 0);
   CHECK_EQ(v, 1);
-  static const struct {
+  const struct {
     int opt;
     int64_t value;
   } set[] = {
@@ -246,10 +246,15 @@ static void listener_options_are_inherited(void) {
       {MICROTCP_OPT_KEEPCNT, 3},        {MICROTCP_OPT_SNDBUF, 1000},
       {MICROTCP_OPT_RCVBUF, 2000},      {MICROTCP_OPT_CC, MICROTCP_CC_CUBIC},
       {MICROTCP_OPT_USER_TIMEOUT_US, 9000000}, {MICROTCP_OPT_LINGER_ZERO, 1},
+      {MICROTCP_OPT_HYSTART, !cfg[1].tcp_hystart}, {MICROTCP_OPT_DSACK_UNDO, !cfg[1].tcp_dsack_undo},
+      {MICROTCP_OPT_RACK, !cfg[1].tcp_rack},    {MICROTCP_OPT_PRR, !cfg[1].tcp_prr},
   };
   size_t n = sizeof set / sizeof set[0];
   for (size_t i = 0; i < n; i++) CHECK_EQ(microtcp_tcp_setopt(p.st[1], l, set[i].opt, set[i].value), 0);
   CHECK_EQ(microtcp_tcp_setopt(p.st[1], l, MICROTCP_OPT_MAXSEG, 600), 0);
+  /* The recovery switches are booleans. */
+  CHECK_EQ(microtcp_tcp_setopt(p.st[1], l, MICROTCP_OPT_RACK, 2), MICROTCP_EINVAL);
+  CHECK_EQ(microtcp_tcp_setopt(p.st[1], l, MICROTCP_OPT_HYSTART, -1), MICROTCP_EINVAL);
   int c = microtcp_tcp_connect(p.st[0], p.now, IP_B, 80, 0);
   CHECK(c >= 0);
   int s = MICROTCP_EAGAIN;

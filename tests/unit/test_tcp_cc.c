@@ -385,6 +385,96 @@ static void cubic_huge_window_and_hour_long_epoch_stay_bounded(void) {
   CHECK(cc.cwnd <= TCP_CC_CWND_MAX);
 }
 
+
+/* ---- HyStart++ (RFC 9406) ---- */
+
+/* Feed n ACKs of one mss each, all with RTT rtt_us, two new segments sent
+ * per ACK; with n = 10, 20, 40, ... from the start each call is one round
+ * (a round ends when an ACK passes the SND.NXT of its start). */
+static int hystart_round(const struct mtcp_tcp_cc_ops *o, struct tcp_cc *cc, uint32_t mss,
+                         uint32_t *una, uint32_t *nxt, int n, uint32_t rtt_us) {
+  int events = 0;
+  for (int i = 0; i < n; i++) {
+    *una += mss;
+    int r = mtcp_tcp_hystart_on_ack(cc, *una, *nxt, rtt_us);
+    if (r) events = r;
+    o->on_ack(cc, mss, mss, 0, 0);
+    *nxt += 2 * mss; /* slow start: two new segments per ACK */
+  }
+  return events;
+}
+
+static void hystart_leaves_slow_start_on_rtt_rise_then_css_ends_in_ca(void) {
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_NEWRENO);
+  struct tcp_cc cc;
+  const uint32_t mss = 1000;
+  o->init(&cc, mss, 10 * mss);
+  uint32_t una = 0, nxt = 10 * mss;
+  mtcp_tcp_hystart_start(&cc, nxt);
+  /* Rounds at a flat 40 ms: slow start continues (cwnd doubles). */
+  CHECK_EQ(hystart_round(o, &cc, mss, &una, &nxt, 10, 40000), 0);
+  CHECK_EQ(hystart_round(o, &cc, mss, &una, &nxt, 20, 40000), 0);
+  CHECK_EQ(cc.hs.state, HYSTART_SS);
+  /* RttThresh = max(4 ms, min(lastRoundMinRTT/8, 16 ms)): 5 ms after the
+   * 40 ms round, so a rise of 4.9 ms is not enough; 5.6125 ms after the
+   * 44.9 ms round, which 5.7 ms exceeds. */
+  CHECK_EQ(hystart_round(o, &cc, mss, &una, &nxt, 40, 44900), 0);
+  CHECK_EQ(cc.hs.state, HYSTART_SS);
+  CHECK_EQ(hystart_round(o, &cc, mss, &una, &nxt, 80, 44900 + 5700), 1);
+  CHECK_EQ(cc.hs.state, HYSTART_CSS);
+  /* CSS grows a quarter as fast: 8 ACKs of one mss add 2 mss. */
+  uint32_t before = cc.cwnd;
+  for (int i = 0; i < 8; i++) o->on_ack(&cc, mss, mss, 0, 0);
+  CHECK_EQ(cc.cwnd, before + 2 * mss);
+  /* CSS_ROUNDS rounds without the RTT falling below the baseline: ssthresh
+   * = cwnd, congestion avoidance. */
+  int ev = 0;
+  for (int r = 0; r < 6 && cc.hs.state == HYSTART_CSS; r++)
+    ev = hystart_round(o, &cc, mss, &una, &nxt, (int)((nxt - una) / mss), 60000);
+  CHECK_EQ(ev, 2);
+  CHECK_EQ(cc.hs.state, HYSTART_DONE);
+  /* ssthresh = cwnd at the exit; the rest of that round's ACKs grew cwnd by
+   * congestion avoidance only (a few mss, not slow start's one per ACK). */
+  CHECK(cc.ssthresh != TCP_CC_INFINITE && cc.ssthresh <= cc.cwnd && cc.cwnd - cc.ssthresh <= 3 * mss);
+}
+
+static void hystart_css_resumes_slow_start_when_rtt_falls_back(void) {
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_CUBIC);
+  struct tcp_cc cc;
+  const uint32_t mss = 1000;
+  o->init(&cc, mss, 10 * mss);
+  uint32_t una = 0, nxt = 10 * mss;
+  mtcp_tcp_hystart_start(&cc, nxt);
+  hystart_round(o, &cc, mss, &una, &nxt, 10, 20000);
+  hystart_round(o, &cc, mss, &una, &nxt, 20, 20000);
+  CHECK_EQ(hystart_round(o, &cc, mss, &una, &nxt, 40, 30000), 1);
+  /* The next round's minimum is below the 30 ms baseline: spurious exit. */
+  hystart_round(o, &cc, mss, &una, &nxt, 10, 21000);
+  CHECK_EQ(cc.hs.state, HYSTART_SS);
+  CHECK_EQ(cc.ssthresh, TCP_CC_INFINITE);
+}
+
+static void hystart_needs_eight_samples_and_stops_after_loss(void) {
+  const struct mtcp_tcp_cc_ops *o = mtcp_tcp_cc_ops(MICROTCP_CC_NEWRENO);
+  struct tcp_cc cc;
+  const uint32_t mss = 1000;
+  o->init(&cc, mss, 10 * mss);
+  uint32_t una = 0, nxt = 10 * mss;
+  mtcp_tcp_hystart_start(&cc, nxt);
+  hystart_round(o, &cc, mss, &una, &nxt, 10, 10000);
+  /* Seven samples of a much higher RTT in a round decide nothing. */
+  CHECK_EQ(hystart_round(o, &cc, mss, &una, &nxt, 7, 90000), 0);
+  CHECK_EQ(cc.hs.state, HYSTART_SS);
+  /* A loss (ssthresh set by the algorithm) ends HyStart++ for good (4.3). */
+  o->on_loss(&cc, mss, cc.cwnd, 0);
+  CHECK_EQ(mtcp_tcp_hystart_on_ack(&cc, una + mss, nxt, 90000), 0);
+  CHECK_EQ(cc.hs.state, HYSTART_DONE);
+  /* Off (never started): nothing happens, slow start as before. */
+  o->init(&cc, mss, 10 * mss);
+  CHECK_EQ(mtcp_tcp_hystart_on_ack(&cc, 1000, 2000, 90000), 0);
+  CHECK_EQ(cc.hs.state, HYSTART_OFF);
+}
+
 int main(void) {
   RUN(cc_ops_table_names_algorithms);
   RUN(newreno_slow_start_grows_per_ack_with_abc_limit);
@@ -401,5 +491,8 @@ int main(void) {
   RUN(cubic_growth_clamped_to_one_and_a_half_per_rtt);
   RUN(cubic_target_looks_one_rtt_ahead);
   RUN(cubic_huge_window_and_hour_long_epoch_stay_bounded);
+  RUN(hystart_leaves_slow_start_on_rtt_rise_then_css_ends_in_ca);
+  RUN(hystart_css_resumes_slow_start_when_rtt_falls_back);
+  RUN(hystart_needs_eight_samples_and_stops_after_loss);
   return check_report();
 }

@@ -34,6 +34,7 @@ static const struct microtcp_knob MICROTCP_KNOBS[] = {
     MICROTCP_KNOB(tcp_keepidle_us), MICROTCP_KNOB(tcp_keepintvl_us), MICROTCP_KNOB(tcp_keepcnt),
     MICROTCP_KNOB(tcp_challenge_ack_per_s), MICROTCP_KNOB(tcp_ooo_ranges),
     MICROTCP_KNOB(tcp_abc_limit), MICROTCP_KNOB(tcp_dsack), MICROTCP_KNOB(tcp_prr),
+    MICROTCP_KNOB(tcp_hystart), MICROTCP_KNOB(tcp_dsack_undo), MICROTCP_KNOB(tcp_rack),
     MICROTCP_KNOB(tcp_challenge_ack_interval_us), MICROTCP_KNOB(tcp_max_per_peer),
     MICROTCP_KNOB(tcp_evict_stalled_us), MICROTCP_KNOB(tcp_syncookies),
 };
@@ -64,6 +65,9 @@ static inline void microtcp_script_config(microtcp_config *c) {
   c->tcp_initial_cwnd = 10;
   c->tcp_abc_limit = 1;
   c->tcp_prr = true;
+  c->tcp_hystart = false;
+  c->tcp_dsack_undo = false;
+  c->tcp_rack = false;
   c->tcp_rto_initial_us = 1000000;
   c->tcp_rto_min_us = 1000000;
   c->tcp_rto_max_us = 120000000;

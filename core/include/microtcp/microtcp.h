@@ -175,6 +175,13 @@ typedef struct microtcp_config {
   bool tcp_sack;                 /* offer/accept SACK */
   bool tcp_dsack;                /* with SACK: report duplicate segments (RFC 2883 D-SACK) */
   bool tcp_prr;                  /* SACK recovery paced by Proportional Rate Reduction (RFC 6937) */
+  bool tcp_hystart;              /* HyStart++ (RFC 9406) in the initial slow start (per socket:
+                                  * MICROTCP_OPT_HYSTART) */
+  bool tcp_dsack_undo;           /* undo a recovery's window reduction when D-SACKs show every
+                                  * retransmission was spurious (RFC 3708 / RFC 2883 4;
+                                  * MICROTCP_OPT_DSACK_UNDO) */
+  bool tcp_rack;                 /* RACK-TLP loss detection with SACK (RFC 8985;
+                                  * MICROTCP_OPT_RACK) */
   bool tcp_timestamps;           /* offer/accept timestamps */
   bool tcp_nodelay;              /* default: Nagle on (false) */
   uint8_t tcp_cc;                /* MICROTCP_CC_NEWRENO or MICROTCP_CC_CUBIC */
@@ -316,7 +323,9 @@ void microtcp_advance(microtcp_stack *st, uint64_t now);
   X(tcp_icmp_hard_as_soft) X(arp_incomplete_evicted) X(tcp_overlap_conflicts) \
   X(ip_reasm_conflicts) X(drop_tcp_peer_limit) X(tcp_stalled_evicted) \
   X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
-  X(tcp_bufpool_send_blocked) X(tcp_bufpool_window_limited)
+  X(tcp_bufpool_send_blocked) X(tcp_bufpool_window_limited) \
+  X(tcp_hystart_css) X(tcp_hystart_exits) X(tcp_dsack_undos) X(tcp_rack_marked_lost) \
+  X(tcp_tlp_probes)
 
 typedef struct microtcp_counters {
 #define MICROTCP_X_FIELD(name) uint64_t name;
@@ -444,6 +453,10 @@ enum microtcp_tcp_option {
   MICROTCP_OPT_USER_TIMEOUT_US,   /* 0 = off */
   MICROTCP_OPT_MAXSEG,            /* clamp our MSS */
   MICROTCP_OPT_LINGER_ZERO,       /* bool: close() sends RST (SO_LINGER with 0) */
+  MICROTCP_OPT_HYSTART,           /* bool: HyStart++ slow start (RFC 9406); cfg.tcp_hystart */
+  MICROTCP_OPT_DSACK_UNDO,        /* bool: D-SACK undo of spurious recoveries; cfg.tcp_dsack_undo */
+  MICROTCP_OPT_RACK,              /* bool: RACK-TLP loss detection (RFC 8985); cfg.tcp_rack */
+  MICROTCP_OPT_PRR,               /* bool: PRR in SACK recovery (RFC 6937); cfg.tcp_prr */
 };
 int microtcp_tcp_setopt(microtcp_stack *st, int h, int opt, int64_t value);
 int microtcp_tcp_getopt(const microtcp_stack *st, int h, int opt, int64_t *value);

@@ -1,0 +1,141 @@
+/* Unit tests for core/src/tcp_rack.c: the transmission log (per-segment send
+ * times) and the RTT probes used by HyStart++. RACK's loss detection itself
+ * is pinned by tests/tcp/scripts/rack-*.pkt. */
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "../../sim/prng.h"
+#include "tcp_int.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(uint32_t n) {
+  uint32_t r = prng_xorshift64s(&rng_state);
+  return n ? r % n : 0;
+}
+
+static void txlog_same_time_sends_share_a_record(void) {
+  struct txlog l;
+  mtcp_txlog_clear(&l);
+  mtcp_txlog_sent(&l, 1000, 1100, 1000, 50);
+  mtcp_txlog_sent(&l, 1100, 1200, 1100, 50);
+  mtcp_txlog_sent(&l, 1200, 1300, 1200, 60);
+  CHECK_EQ(l.n, 2);
+  CHECK_EQ(l.start, 1000);
+  CHECK_EQ(l.r[0].end, 1200);
+  CHECK_EQ(l.r[0].at, 50);
+  CHECK_EQ(l.r[1].at, 60);
+  CHECK_EQ(mtcp_txlog_find(&l, 999), -1);
+  CHECK_EQ(mtcp_txlog_find(&l, 1199), 0);
+  CHECK_EQ(mtcp_txlog_find(&l, 1200), 1);
+  CHECK_EQ(mtcp_txlog_find(&l, 1300), -1);
+  /* A retransmission in the middle splits it off, re-timed. */
+  mtcp_txlog_sent(&l, 1100, 1150, 1300, 90);
+  CHECK_EQ(l.n, 4);
+  CHECK_EQ(l.r[0].end, 1100);
+  CHECK_EQ(l.r[1].end, 1150);
+  CHECK_EQ(l.r[1].at, 90);
+  CHECK_EQ(l.r[1].flags, TXR_RETRANS);
+  CHECK_EQ(l.r[2].end, 1200);
+  CHECK_EQ(l.r[2].at, 50);
+  CHECK_EQ(l.r[2].flags, 0);
+  /* A resend that runs past SND.MAX is partly new data. */
+  mtcp_txlog_sent(&l, 1250, 1400, 1300, 95);
+  CHECK_EQ(l.r[l.n - 1].end, 1400);
+  CHECK_EQ(l.r[l.n - 1].flags, 0);
+  CHECK_EQ(l.r[l.n - 2].end, 1300);
+  CHECK_EQ(l.r[l.n - 2].flags, TXR_RETRANS);
+  /* The cumulative ACK trims, also inside a record. */
+  mtcp_txlog_trim(&l, 1120);
+  CHECK_EQ(l.start, 1120);
+  CHECK_EQ(l.r[0].end, 1150);
+  mtcp_txlog_trim(&l, 1400);
+  CHECK_EQ(l.n, 0);
+  CHECK_EQ(l.start, 1400);
+}
+
+/* Random sends, resends and ACKs against a per-byte model (10-byte units):
+ * the log always covers exactly [SND.UNA, SND.MAX), stays within
+ * TXLOG_MAX, a record's time is an upper bound of every byte's last send
+ * time and exact when the record was never merged, and RETRANS marks every
+ * record holding a byte sent twice. */
+static void txlog_random_sends_keep_coverage_and_time_bounds(void) {
+  enum { UNITS = 2000, U = 10 };
+  static uint64_t sent_at[UNITS];
+  static uint8_t times_sent[UNITS];
+  int saw_full = 0, saw_merged = 0;
+  for (int round = 0; round < 20; round++) {
+    struct txlog l;
+    mtcp_txlog_clear(&l);
+    memset(times_sent, 0, sizeof times_sent);
+    uint32_t base = 0xfffff000u + (uint32_t)round * 97; /* wraps the sequence space */
+    uint32_t una = 0, max = 0;                          /* in units */
+    uint64_t now = 1;
+    while (max < UNITS - 20) {
+      now += rnd(3);
+      uint32_t op = rnd(10);
+      if (op < 6) { /* new data: 1..4 units */
+        uint32_t n = 1 + rnd(4);
+        mtcp_txlog_sent(&l, base + max * U, base + (max + n) * U, base + max * U, now);
+        for (uint32_t u = max; u < max + n; u++) sent_at[u] = now, times_sent[u]++;
+        max += n;
+      } else if (op < 9 && max > una) { /* resend somewhere in flight */
+        uint32_t a = una + rnd(max - una), n = 1 + rnd(3);
+        uint32_t b = a + n;
+        mtcp_txlog_sent(&l, base + a * U, base + b * U, base + max * U, now);
+        for (uint32_t u = a; u < b; u++) sent_at[u] = now, times_sent[u]++;
+        if (b > max) max = b;
+      } else if (max > una) { /* cumulative ACK */
+        una += rnd(MIN(max - una, 12u) + 1); /* small steps: the window fills up */
+        mtcp_txlog_trim(&l, base + una * U);
+      }
+      CHECK(l.n <= TXLOG_MAX);
+      saw_full |= l.n == TXLOG_MAX;
+      if (una == max) continue;
+      CHECK_EQ(l.start, base + una * U);
+      CHECK_EQ(l.r[l.n - 1].end, base + max * U);
+      uint32_t s = l.start;
+      for (int i = 0; i < l.n; i++) {
+        CHECK(seq_lt(s, l.r[i].end));
+        bool merged = (l.r[i].flags & TXR_MERGED) != 0;
+        saw_merged |= merged;
+        for (uint32_t q = s; q != l.r[i].end; q += U) {
+          uint32_t u = (q - base) / U;
+          CHECK(l.r[i].at >= sent_at[u]);
+          if (!merged) CHECK_EQ(l.r[i].at, sent_at[u]);
+          if (times_sent[u] > 1) CHECK(l.r[i].flags & TXR_RETRANS);
+        }
+        s = l.r[i].end;
+      }
+      if (check_failures) return;
+    }
+  }
+  CHECK(saw_full && saw_merged); /* the bound was exercised */
+}
+
+static void rtt_probes_sample_each_covered_probe_and_obey_karn(void) {
+  struct rtt_probes p;
+  memset(&p, 0, sizeof p);
+  mtcp_rttp_sent(&p, 0, 100, 0, 1000);
+  mtcp_rttp_sent(&p, 100, 200, 100, 1500);
+  mtcp_rttp_sent(&p, 200, 300, 200, 2000);
+  CHECK_EQ(p.n, 3);
+  /* An ACK covering two probes gives the RTT of the later one. */
+  CHECK_EQ(mtcp_rttp_acked(&p, 200, 11500), 10000);
+  CHECK_EQ(p.n, 1);
+  CHECK_EQ(mtcp_rttp_acked(&p, 250, 12000), 0); /* covers none */
+  /* Karn: resending [250, 300) cancels the probe ending at 300. */
+  mtcp_rttp_sent(&p, 250, 300, 300, 12500);
+  CHECK_EQ(p.n, 0);
+  CHECK_EQ(mtcp_rttp_acked(&p, 300, 13000), 0);
+  /* At most RTTP_MAX probes at once. */
+  for (uint32_t i = 0; i < RTTP_MAX + 5; i++) mtcp_rttp_sent(&p, 300 + i * 10, 310 + i * 10, 300 + i * 10, 20000);
+  CHECK_EQ(p.n, RTTP_MAX);
+}
+
+int main(void) {
+  RUN(txlog_same_time_sends_share_a_record);
+  RUN(txlog_random_sends_keep_coverage_and_time_bounds);
+  RUN(rtt_probes_sample_each_covered_probe_and_obey_karn);
+  return check_report();
+}

@@ -4,8 +4,9 @@ size: SERVERS servers, each with a group of CLIENTS client hosts, every client
 opening CONNS request/response connections to its group's server, and every
 server CONNS connections to the next server (a ring). Same per-host settings
 as scale-1000.ini (4 KiB buffers, 16 connection blocks and 64 frames per
-client; servers sized for their group, with an ARP cache entry per peer). tools/bench-all.sh uses it for the
-"10,000 hosts x 10 connections" figure of issue 16:
+client; servers sized for their group, with an ARP cache entry per peer).
+tools/bench-all.sh uses it for the "10,000 hosts x 10 connections" figure of
+issue 16:
 
   tools/bench/gen-scale.py --servers 100 --clients 99 --conns 10 > s.ini
   (100 + 100 x 99 = 10,000 hosts; 99,000 + 1,000 = 100,000 connections)
@@ -15,7 +16,14 @@ scale-1000.ini. Each host's TCP buffer pool (tcp_pool) is sized for the
 connections it uses: --pool-per-conn bytes each (default 6656: a 4 KiB
 receive window reserved in 512-byte chunks plus a request in flight), at
 least 64 KiB; --pool-per-conn 0 leaves the default (max_tcp x both buffers).
-Smaller values still run every flow to completion, with smaller windows."""
+Smaller values still run every flow to completion, with smaller windows.
+
+On one switch every broadcast reaches every host: 10,000 hosts announcing
+themselves (gratuitous ARP) and resolving their servers in the same
+microsecond put 10,000 x 10,000 ARP frames in flight at once (about 5 GiB of
+simulator memory for frames that exist only at t=0). --no-announce and
+--stagger-ms spread that out as real hosts would (tools/bench-all.sh uses
+--no-announce --stagger-ms 10 for the 10,000-host figure)."""
 import argparse
 import sys
 
@@ -27,12 +35,20 @@ def main():
     ap.add_argument("--conns", type=int, default=10, help="connections per client (and per server, ring)")
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--max-memory", default="4GiB", help="the simulator's [sim] max_memory (default 4GiB)")
+    ap.add_argument("--stagger-ms", type=int, default=0,
+                    help="start group s's flows at s x this many ms (default 0: all at t=0)")
+    ap.add_argument("--no-announce", action="store_true",
+                    help="no gratuitous ARP at boot (arp_announce = no)")
     ap.add_argument("--pool-per-conn", type=int, default=6656,
                     help="tcp_pool bytes per connection a host uses (0: the core's default)")
     a = ap.parse_args()
     if not (1 <= a.servers <= 250 and 1 <= a.clients <= 250 * 250 and 1 <= a.conns <= 1000):
         sys.exit("gen-scale: --servers 1..250, --clients 1..62500, --conns 1..1000")
     hosts = a.servers * (1 + a.clients)
+
+    def start(s):
+        return [f"start = {s * a.stagger_ms}ms"] if a.stagger_ms else []
+
     per_server = a.clients * a.conns + 2 * a.conns  # its group, plus the ring both ways
 
     def pool(conns):
@@ -41,7 +57,7 @@ def main():
            f"--conns {a.conns}: {hosts} hosts, {a.servers * per_server - a.servers * a.conns} connections",
            "[sim]", f"seed = {a.seed}", "duration = 120s", f"max_memory = {a.max_memory}", "",
            "[defaults]", "link.latency = 500us", "link.bandwidth = 1gbit", "link.queue = 1MiB",
-           "sndbuf = 4KiB", "rcvbuf = 4KiB", f"max_tcp = {max(16, a.conns + 6)}", "frames = 64", "msl = 1s"] + pool(a.conns) + [""]
+           "sndbuf = 4KiB", "rcvbuf = 4KiB", f"max_tcp = {max(16, a.conns + 6)}", "frames = 64", "msl = 1s"] + (["arp_announce = no"] if a.no_announce else []) + pool(a.conns) + [""]
     for s in range(a.servers):
         out += [f"[host server{s}]", f"ip = 10.0.{s}.1", f"max_tcp = {per_server + per_server // 10}",
                 "frames = 2048", f"arp_entries = {min(60000, a.clients + 16)}"] + pool(per_server) + [""]
@@ -50,12 +66,12 @@ def main():
         out += [f"[host g{s}c]", f"count = {a.clients}", f"ip = 10.{s + 1}.0.1", ""]
     for s in range(a.servers):
         out += [f"[flow rpc{s}]", "type = tcp-echo", f"client = g{s}c", f"server = server{s}", "port = 7",
-                f"connections = {a.conns}", "count = 5", "size = 200", ""]
+                f"connections = {a.conns}", "count = 5", "size = 200"] + start(s) + [""]
     if a.servers > 1:
         for s in range(a.servers):
             out += [f"[flow ring{s}]", "type = tcp-echo", f"client = server{s}",
                     f"server = server{(s + 1) % a.servers}", "port = 7", f"connections = {a.conns}",
-                    "count = 5", "size = 200", ""]
+                    "count = 5", "size = 200"] + start(s) + [""]
     sys.stdout.write("\n".join(out))
 
 

@@ -76,6 +76,7 @@ static const char USAGE[] =
     "                       (default: secret from getrandom(), impairments seed 1)\n"
     "  --max-conns N        TCP connection blocks (default 32, as microtcp-replay)\n"
     "  --buffer BYTES       send and receive buffer per connection (default 131072)\n"
+    "  --cc NAME            congestion control: newreno (the default) or cubic\n"
     "  --pool BYTES         TCP buffer pool all connections share (default 0:\n"
     "                       max-conns x 2 x buffer, 8 MiB; RAM is used only as data\n"
     "                       is buffered; when it runs dry sends wait and windows shrink)\n"
@@ -321,6 +322,7 @@ struct options {
   uint64_t source_bytes, seed, duration_ms, max_conns, buffer, pool;
   bool have_seed, use_gso, print_counters;
   int gso_choice; /* -1 auto (the default), 0 --no-gso, 1 --gso */
+  int cc;         /* -1: the core's default; else MICROTCP_CC_* (--cc) */
   struct impair_params impair;
   enum app_kind kind; /* 0: --app none */
 };
@@ -338,6 +340,7 @@ static void options_default(struct options *o) {
   o->max_conns = 32;
   o->buffer = 128 * 1024;
   o->gso_choice = -1;
+  o->cc = -1;
 }
 
 /* One handler per option that takes a value: 0, or usage()'s exit code. */
@@ -434,6 +437,12 @@ static int opt_pool(struct options *o, const char *v) {
     return usage("--pool expects 0..68719476736 bytes", v);
   return 0;
 }
+static int opt_cc(struct options *o, const char *v) {
+  if (!strcmp(v, "newreno")) o->cc = MICROTCP_CC_NEWRENO;
+  else if (!strcmp(v, "cubic")) o->cc = MICROTCP_CC_CUBIC;
+  else return usage("--cc expects newreno or cubic", v);
+  return 0;
+}
 static int opt_bytes(struct options *o, const char *v) {
   return parse_u64(v, &o->source_bytes) < 0 ? usage("--bytes expects an unsigned integer", v) : 0;
 }
@@ -451,6 +460,7 @@ static const struct value_option {
     {"--seed", opt_seed},       {"--duration", opt_duration},
     {"--connect", opt_connect}, {"--max-conns", opt_max_conns},
     {"--buffer", opt_buffer},   {"--bytes", opt_bytes},     {"--pool", opt_pool},
+    {"--cc", opt_cc},
 };
 
 static const struct value_option *find_value_option(const char *a) {
@@ -584,6 +594,7 @@ static int create_stack(struct run *r) {
     uint64_t n = (o->pool + cs - 1) / cs;
     cfg.tcp_buf_chunks = n > 0xfffffffeu ? 0xfffffffeu : (uint32_t)n;
   }
+  if (o->cc >= 0) cfg.tcp_cc = (uint8_t)o->cc;
   /* Without --seed the secret is unpredictable (ISNs, IP IDs, ports). */
   if (tap_config_choose_secret(cfg.secret, o->have_seed, o->seed) < 0)
     return fail("getrandom: %s%s", strerror(errno), "");

@@ -64,6 +64,15 @@ def test_http_server_needs_an_existing_directory(build_dir):
     assert r.returncode == 2 and "bad port" in r.stderr, r.stderr
 
 
+def test_tap_cc_takes_newreno_or_cubic(build_dir):
+    tap = str(build_dir / "tools/tap/microtcp-tap")
+    r = run([tap, "--cc", "vegas"])
+    assert r.returncode == 2 and "--cc expects newreno or cubic" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = run([tap, "--help"])
+    assert "--cc NAME" in r.stdout
+
+
 def test_replay_names_a_missing_capture_once(build_dir):
     r = run([str(build_dir / "tools/replay/microtcp-replay"), "/nonexistent/x.pcap"])
     assert r.returncode == 2

@@ -267,7 +267,8 @@ static uint32_t reo_wnd(const struct tcb *t) {
  * transfer (the walk cost 16% of a simulated 1 GiB transfer's CPU). */
 static bool nothing_to_detect(const struct tcb *t) {
   const struct txlog *l = &t->txl;
-  if (t->sb.count || l->n == 0) return l->n == 0;
+  if (l->n == 0) return true;
+  if (t->sb.count) return false;
   int first = 0;
   while (first < l->n && seq_le(l->r[first].end, t->snd_una)) first++;
   if (first == l->n) return true;

@@ -17,14 +17,6 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 MIX = REPO / "sim" / "scenarios" / "attack-mix.ini"
 
 
-@pytest.fixture(scope="session")
-def sim(build_dir):
-    exe = build_dir / "sim" / "microtcp-sim"
-    if not exe.exists():
-        pytest.fail(f"{exe} was not built")
-    return exe
-
-
 def run_json(sim, scenario, tmp_path, *extra, name="out"):
     js = tmp_path / f"{name}.json"
     r = subprocess.run([str(sim), "run", str(scenario), "--quiet", "--json", str(js), *extra],

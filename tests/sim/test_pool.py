@@ -15,14 +15,6 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SCEN = REPO / "sim" / "scenarios"
 
 
-@pytest.fixture(scope="session")
-def sim(build_dir):
-    exe = build_dir / "sim" / "microtcp-sim"
-    if not exe.exists():
-        pytest.fail(f"{exe} was not built")
-    return exe
-
-
 def tight(tmp_path, server_pool, client_pool):
     text = (SCEN / "many-clients.ini").read_text()
     text = text.replace("max_tcp = 256\nframes = 512\n", f"max_tcp = 256\nframes = 512\ntcp_pool = {server_pool}\n", 1)

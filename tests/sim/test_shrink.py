@@ -22,14 +22,6 @@ SCEN = REPO / "sim" / "scenarios"
 SLOW = 3 if os.environ.get("MICROTCP_SANITIZED") == "1" else 1
 
 
-@pytest.fixture(scope="session")
-def sim(build_dir):
-    exe = build_dir / "sim" / "microtcp-sim"
-    if not exe.exists():
-        pytest.fail(f"{exe} was not built")
-    return exe
-
-
 def run(exe, *args, timeout=300, cwd=None):
     return subprocess.run([str(pathlib.Path(exe).resolve()), *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd)

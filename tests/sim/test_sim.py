@@ -13,14 +13,6 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SCEN = REPO / "sim" / "scenarios"
 
 
-@pytest.fixture(scope="session")
-def sim(build_dir):
-    exe = build_dir / "sim" / "microtcp-sim"
-    if not exe.exists():
-        pytest.fail(f"{exe} was not built")
-    return exe
-
-
 def run(exe, *args, timeout=300):
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 

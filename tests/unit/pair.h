@@ -180,4 +180,19 @@ static inline void pair_run_until(struct pair *p, uint64_t until) {
   for (int i = 0; i < 2; i++) microtcp_advance(p->st[i], p->now);
   pair_collect(p);
 }
+
+/* Two default stacks (pair_config) joined, and one connection from st[0] to
+ * port 80 of st[1] established and accepted; *client is st[0]'s handle.
+ * Returns 1 on success, 0 otherwise. */
+static inline int pair_open_conn(struct pair *p, uint64_t seed, int *client) {
+  microtcp_config cfg[2];
+  for (int i = 0; i < 2; i++) pair_config(&cfg[i], i);
+  if (pair_init(p, cfg, seed) != 0) return 0;
+  int l = microtcp_tcp_listen(p->st[1], p->now, 80, 4);
+  *client = microtcp_tcp_connect(p->st[0], p->now, cfg[1].ip, 80, 0);
+  int s = MICROTCP_EAGAIN;
+  while ((s = microtcp_tcp_accept(p->st[1], p->now, l, NULL)) < 0 && pair_step(p, 2000000)) {
+  }
+  return l >= 0 && *client >= 0 && s >= 0;
+}
 #endif

@@ -331,17 +331,7 @@ static void timers_fire_when_a_scan_says(void) {
 }
 
 /* ---- the rule: a change without a touch is caught, a touch re-keys ------------------------ */
-static int open_conn(struct pair *p, int *client) {
-  microtcp_config cfg[2];
-  for (int i = 0; i < 2; i++) pair_config(&cfg[i], i);
-  if (pair_init(p, cfg, 5) != 0) return 0;
-  int l = microtcp_tcp_listen(p->st[1], p->now, 80, 4);
-  *client = microtcp_tcp_connect(p->st[0], p->now, IP_B, 80, 0);
-  int s = MICROTCP_EAGAIN;
-  while ((s = microtcp_tcp_accept(p->st[1], p->now, l, NULL)) < 0 && pair_step(p, 2000000)) {
-  }
-  return l >= 0 && *client >= 0 && s >= 0;
-}
+static int open_conn(struct pair *p, int *client) { return pair_open_conn(p, 5, client); }
 
 static void touched_change_is_rekeyed(void) {
   struct pair p;

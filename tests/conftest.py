@@ -67,3 +67,12 @@ def build_dir():
         return default
     pytest.fail("no build: set MICROTCP_BUILD_DIR or build the default preset first "
                 "(cmake --preset default && cmake --build --preset default)", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def sim(build_dir):
+    """The built microtcp-sim executable (the simulator tests' tool)."""
+    exe = build_dir / "sim" / "microtcp-sim"
+    if not exe.exists():
+        pytest.fail(f"{exe} was not built")
+    return exe

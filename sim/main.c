@@ -476,6 +476,9 @@ static cJSON *host_json(const struct sim_host *h) {
     cJSON_AddBoolToObject(k, "sack", c->tcp_sack);
     cJSON_AddBoolToObject(k, "dsack", c->tcp_dsack);
     cJSON_AddBoolToObject(k, "prr", c->tcp_prr);
+    cJSON_AddBoolToObject(k, "rack", c->tcp_rack);
+    cJSON_AddBoolToObject(k, "dsack_undo", c->tcp_dsack_undo);
+    cJSON_AddBoolToObject(k, "hystart", c->tcp_hystart);
     cJSON_AddBoolToObject(k, "timestamps", c->tcp_timestamps);
     if (c->tcp_wscale == MICROTCP_WSCALE_OFF) cJSON_AddStringToObject(k, "wscale", "off");
     else if (c->tcp_wscale == 0xff) cJSON_AddStringToObject(k, "wscale", "auto");

@@ -89,6 +89,9 @@ void sim_swarm_faults(struct sim *s) {
  *   arp_pending        4..32
  *   max_tcp            the scenario's value up to twice it (never below: a flow
  *                      needs its connections)
+ *   rack, dsack_undo, hystart
+ *                      on with probability 3/4 each (drawn last, so adding them
+ *                      left every earlier draw of a seed as it was)
  * Identity (IP, MAC, MTU), listeners, UDP sockets and ICMP settings stay as
  * the scenario says. */
 void sim_swarm_config(struct sim *s) {
@@ -117,6 +120,9 @@ void sim_swarm_config(struct sim *s) {
     c->frames = (uint16_t)(32 + sim_rand(&rng) % 225);
     c->arp_pending = (uint16_t)(4 + sim_rand(&rng) % 29);
     c->max_tcp = (uint16_t)(c->max_tcp + sim_rand(&rng) % ((uint64_t)c->max_tcp + 1));
+    c->tcp_rack = sim_rand(&rng) % 4 != 0;
+    c->tcp_dsack_undo = sim_rand(&rng) % 4 != 0;
+    c->tcp_hystart = sim_rand(&rng) % 4 != 0;
   }
 }
 
@@ -131,10 +137,12 @@ void sim_print_config(const struct sim *s, FILE *out) {
     else if (c->tcp_wscale == MICROTCP_WSCALE_OFF) snprintf(ws, sizeof ws, "off");
     else snprintf(ws, sizeof ws, "%u", c->tcp_wscale);
     fprintf(out,
-            "  config %-10s sndbuf %u rcvbuf %u mss %u%s sack %d ts %d ws %s dsack %d prr %d cc %s nodelay %d "
+            "  config %-10s sndbuf %u rcvbuf %u mss %u%s sack %d ts %d ws %s dsack %d prr %d rack %d "
+            "dsack_undo %d hystart %d cc %s nodelay %d "
             "iw %u delack %u us rto_min %u us ooo %u frames %u arp_pending %u max_tcp %u drift %d ppm\n",
             h->name, c->tcp_sndbuf, c->tcp_rcvbuf, c->tcp_mss, c->tcp_mss ? "" : "(mtu)", c->tcp_sack,
-            c->tcp_timestamps, ws, c->tcp_dsack, c->tcp_prr, c->tcp_cc == MICROTCP_CC_CUBIC ? "cubic" : "newreno",
+            c->tcp_timestamps, ws, c->tcp_dsack, c->tcp_prr, c->tcp_rack, c->tcp_dsack_undo,
+            c->tcp_hystart, c->tcp_cc == MICROTCP_CC_CUBIC ? "cubic" : "newreno",
             c->tcp_nodelay, c->tcp_initial_cwnd, c->tcp_delack_us, c->tcp_rto_min_us, c->tcp_ooo_ranges, c->frames,
             c->arp_pending, c->max_tcp, h->drift_ppm);
   }

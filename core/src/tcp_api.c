@@ -898,6 +898,8 @@ int microtcp_tcp_get_stats(const microtcp_stack *st, int h, microtcp_tcp_stats *
   out->rcv_wscale = (t->flags & TF_WS) ? t->rcv_wscale : 0;
   out->sack = (t->flags & TF_SACK) != 0;
   out->timestamps = (t->flags & TF_TS) != 0;
+  out->recovery_us = t->recovery_us;
+  if (t->flags & TF_RECOVERY) out->recovery_us += st->now > t->recovery_at ? st->now - t->recovery_at : 0;
   return MICROTCP_OK;
 }
 

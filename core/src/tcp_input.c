@@ -418,6 +418,7 @@ static void enter_recovery(struct microtcp_stack *st, struct tcb *t) {
   cc->on_loss(&t->cc, t->mss, mtcp_tcp_flight(t), st->now);
   t->recover = t->snd_max;
   t->flags |= TF_RECOVERY | TF_REXMIT_UNA;
+  t->recovery_at = st->now;
   t->flags &= ~(uint32_t)TF_RESCUED; /* RFC 6675 5 step 4.1: RescueRxt undefined */
   t->prr_delivered = t->prr_out = 0; /* RFC 6937: start of recovery */
   t->recover_fs = t->snd_max - t->snd_una;
@@ -512,7 +513,7 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
   if (t->flags & TF_RECOVERY) {
     if (seq_ge(s->ack, t->recover)) {
       /* Full ACK: leave recovery (RFC 6582 3.2 step 3, RFC 6675 5). */
-      t->flags &= ~(uint32_t)TF_RECOVERY;
+      mtcp_tcp_leave_recovery(t, st->now);
       cc->on_recovery_end(&t->cc, t->mss, st->now);
       t->dupacks = 0;
     } else if (!(t->flags & TF_SACK)) {
@@ -901,7 +902,8 @@ static void dsack_undo(struct microtcp_stack *st, struct tcb *t, uint32_t l, uin
   if (t->cc.ssthresh < t->undo_ssthresh) t->cc.ssthresh = t->undo_ssthresh;
   t->cc.epoch_start = 0; /* CUBIC: a new epoch from the restored window */
   t->cc.ack_acc = 0;
-  t->flags &= ~(uint32_t)(TF_RECOVERY | TF_REXMIT_UNA);
+  mtcp_tcp_leave_recovery(t, st->now);
+  t->flags &= ~(uint32_t)TF_REXMIT_UNA;
   t->dupacks = 0;
   st->ctr.tcp_dsack_undos++;
   mtcp_tcb_want_output(st, t);

@@ -178,6 +178,8 @@ struct tcb {
   uint64_t bytes_sent, bytes_acked, bytes_received;
   uint32_t segs_out, segs_in, retransmits, fast_retransmits, rto_timeouts, dup_acks_total,
       sack_recoveries;
+  uint64_t recovery_at, recovery_us; /* start of the current fast recovery; time spent in
+                                      * finished ones (microtcp_tcp_stats.recovery_us) */
 };
 
 struct tcp_listener {
@@ -250,6 +252,13 @@ void mtcp_tcp_undo_arm(struct tcb *t);
 /* [left, right) was retransmitted: remember it for the undo (if armed). */
 void mtcp_tcp_undo_note_rexmit(struct tcb *t, uint32_t left, uint32_t right);
 #define TCP_UNDO_RANGES 4
+
+/* Fast recovery ends (full ACK, RTO, D-SACK undo): clear TF_RECOVERY and
+ * count the time spent in it. */
+static inline void mtcp_tcp_leave_recovery(struct tcb *t, uint64_t now) {
+  if (t->flags & TF_RECOVERY) t->recovery_us += now > t->recovery_at ? now - t->recovery_at : 0;
+  t->flags &= ~(uint32_t)TF_RECOVERY;
+}
 
 /* RACK marked something lost (tcp_rack.c): enter recovery if not in it. */
 void mtcp_tcp_rack_loss(struct microtcp_stack *st, struct tcb *t);

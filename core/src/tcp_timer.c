@@ -196,7 +196,8 @@ static void rexmt_fire(struct microtcp_stack *st, struct tcb *t) {
      * recovery, forget SACK state, and resend from snd_una (go-back-N). */
     mtcp_tcp_undo_arm(t); /* D-SACK undo of a spurious timeout (tcp_input.c) */
     mtcp_tcp_cc_ops(t->opt.cc_algo)->on_rto(&t->cc, t->mss, mtcp_tcp_flight(t), st->now);
-    t->flags &= ~(uint32_t)(TF_RECOVERY | TF_REXMIT_UNA);
+    mtcp_tcp_leave_recovery(t, st->now);
+    t->flags &= ~(uint32_t)TF_REXMIT_UNA;
     t->dupacks = 0;
     t->recover = t->snd_max;
     t->flags |= TF_RTO_RECOVER;

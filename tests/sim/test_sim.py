@@ -654,7 +654,8 @@ def test_swarm_config_is_a_function_of_the_seed_within_documented_ranges(sim, tm
             base = scenario_cfg[name]["max_tcp"]
             assert base <= c["max_tcp"] <= 2 * base, (c, base)
             assert c["mtu"] == scenario_cfg[name]["mtu"], c  # identity stays
-            for k in ("sack", "timestamps", "dsack", "prr", "cc", "nodelay", "wscale"):
+            for k in ("sack", "timestamps", "dsack", "prr", "rack", "dsack_undo", "hystart", "cc", "nodelay",
+                      "wscale"):
                 seen.setdefault(k, set()).add(str(c[k]))
     # every switch is really drawn both ways over 30 seeds (a stuck draw fails here)
     assert all(len(v) >= 2 for v in seen.values()), seen

@@ -1,10 +1,12 @@
 /* Unit tests for core/src/tcp_rack.c: the transmission log (per-segment send
  * times) and the RTT probes used by HyStart++. RACK's loss detection itself
- * is pinned by tests/tcp/scripts/rack-*.pkt. */
+ * is pinned by tests/tcp/scripts/rack-*.pkt. Also the recovery figures of
+ * microtcp_tcp_stats (time in fast recovery) over a lossy pair. */
 #include <stdint.h>
 #include <string.h>
 
 #include "check.h"
+#include "pair.h"
 #include "../../sim/prng.h"
 #include "tcp_int.h"
 
@@ -133,9 +135,71 @@ static void rtt_probes_sample_each_covered_probe_and_obey_karn(void) {
   CHECK_EQ(p.n, RTTP_MAX);
 }
 
+/* Drop the 40th data segment towards st[1] (one loss, then SACK recovery). */
+static int drop_count;
+static int drop_40th_data(struct pair *p, int to, uint8_t *f, size_t len) {
+  (void)p;
+  if (to != 1 || len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6) return 1;
+  size_t ihl = (size_t)(f[14] & 15) * 4, tot = (size_t)f[16] << 8 | f[17];
+  size_t doff = (size_t)(f[14 + ihl + 12] >> 4) * 4;
+  if (tot <= ihl + doff) return 1; /* no payload */
+  return ++drop_count != 40;
+}
+
+/* 200 kB over a 5 ms path: without loss no time is spent in recovery; with
+ * one segment lost the sender recovers once, in about one round trip, and
+ * the stats say so (recovery_us is what tools/bench-recovery-linux.sh
+ * prints as rec_ms). */
+static void stats_count_time_in_fast_recovery(void) {
+  for (int lossy = 0; lossy < 2; lossy++) {
+    struct pair p;
+    microtcp_config cfg[2];
+    for (int i = 0; i < 2; i++) pair_config(&cfg[i], i);
+    drop_count = 0;
+    CHECK_EQ(pair_init(&p, cfg, 11), 0);
+    int l = microtcp_tcp_listen(p.st[1], p.now, 80, 4);
+    int c = microtcp_tcp_connect(p.st[0], p.now, cfg[1].ip, 80, 0), srv;
+    while ((srv = microtcp_tcp_accept(p.st[1], p.now, l, NULL)) < 0 && pair_step(&p, 2000000)) {
+    }
+    CHECK(l >= 0 && c >= 0 && srv >= 0);
+    p.delay_us = 5000;
+    p.filter = lossy ? drop_40th_data : NULL;
+    static uint8_t buf[200000];
+    size_t sent = 0;
+    uint64_t start = p.now;
+    while (sent < sizeof buf && p.now < start + 20000000) {
+      int n = microtcp_tcp_send(p.st[0], p.now, c, buf + sent, sizeof buf - sent);
+      if (n > 0) sent += (size_t)n;
+      pair_step(&p, p.now + 1000000);
+      uint8_t sink[65536];
+      while (microtcp_tcp_recv(p.st[1], p.now, srv, sink, sizeof sink) > 0) {
+      }
+    }
+    for (int k = 0; k < 50; k++) {
+      pair_run_until(&p, p.now + 20000);
+      uint8_t sink[65536];
+      while (microtcp_tcp_recv(p.st[1], p.now, srv, sink, sizeof sink) > 0) {
+      }
+    }
+    microtcp_tcp_stats s;
+    CHECK_EQ(microtcp_tcp_get_stats(p.st[0], c, &s), 0);
+    CHECK_EQ(s.bytes_acked, sizeof buf);
+    if (!lossy) {
+      CHECK_EQ(s.fast_retransmits, 0);
+      CHECK_EQ(s.recovery_us, 0);
+    } else {
+      CHECK_EQ(s.fast_retransmits, 1);
+      CHECK_EQ(s.rto_timeouts, 0);
+      CHECK(s.recovery_us >= 5000 && s.recovery_us <= 100000);
+    }
+    pair_free(&p);
+  }
+}
+
 int main(void) {
   RUN(txlog_same_time_sends_share_a_record);
   RUN(txlog_random_sends_keep_coverage_and_time_bounds);
   RUN(rtt_probes_sample_each_covered_probe_and_obey_karn);
+  RUN(stats_count_time_in_fast_recovery);
   return check_report();
 }

@@ -72,11 +72,16 @@ static const char USAGE[] =
     "  --loss R  --duplicate R  --reorder R   rates per frame and direction:\n"
     "                       5 or 5% (percent) or 50000ppm\n"
     "  --delay MS           delay every frame by MS milliseconds (both directions)\n"
+    "  --impair-swap        the two directions swap their impairment streams (a benchmark\n"
+    "                       sending from the stack draws what one sending from Linux draws)\n"
     "  --seed N             deterministic run: seeds the impairments and the stack's secret\n"
     "                       (default: secret from getrandom(), impairments seed 1)\n"
     "  --max-conns N        TCP connection blocks (default 32, as microtcp-replay)\n"
     "  --buffer BYTES       send and receive buffer per connection (default 131072)\n"
     "  --cc NAME            congestion control: newreno (the default) or cubic\n"
+    "  --tcp KEY=N          a stack knob (experiments; repeatable): rack, dsack_undo,\n"
+    "                       hystart, prr (0/1), abc_limit, initial_cwnd (segments),\n"
+    "                       rto_min_ms, delack_ms\n"
     "  --pool BYTES         TCP buffer pool all connections share (default 0:\n"
     "                       max-conns x 2 x buffer, 8 MiB; RAM is used only as data\n"
     "                       is buffered; when it runs dry sends wait and windows shrink)\n"
@@ -320,7 +325,12 @@ struct options {
   uint8_t mac[6];
   uint16_t port, connect_port;
   uint64_t source_bytes, seed, duration_ms, max_conns, buffer, pool;
-  bool have_seed, use_gso, print_counters;
+  bool have_seed, use_gso, print_counters, impair_swap;
+  struct tcp_knob {
+    const char *key;
+    uint64_t value;
+  } knobs[8]; /* --tcp KEY=N, applied to the config in order */
+  unsigned nknobs;
   int gso_choice; /* -1 auto (the default), 0 --no-gso, 1 --gso */
   int cc;         /* -1: the core's default; else MICROTCP_CC_* (--cc) */
   struct impair_params impair;
@@ -443,6 +453,46 @@ static int opt_cc(struct options *o, const char *v) {
   else return usage("--cc expects newreno or cubic", v);
   return 0;
 }
+/* --tcp KEY=N: a stack config knob for experiments (tools/bench-recovery-linux.sh
+ * tests one hypothesis at a time with it). Keys: see TCP_KNOBS. */
+static const struct {
+  const char *key;
+  uint64_t max;
+} TCP_KNOBS[] = {{"rack", 1},          {"dsack_undo", 1},    {"hystart", 1},
+                 {"prr", 1},           {"abc_limit", 255},   {"initial_cwnd", 64},
+                 {"rto_min_ms", 60000}, {"delack_ms", 500}};
+static int opt_tcp(struct options *o, const char *v) {
+  const char *eq = strchr(v, '=');
+  uint64_t n;
+  if (!eq || parse_u64(eq + 1, &n) < 0) return usage("--tcp expects KEY=N", v);
+  for (size_t i = 0; i < sizeof TCP_KNOBS / sizeof TCP_KNOBS[0]; i++) {
+    if (strlen(TCP_KNOBS[i].key) != (size_t)(eq - v) || strncmp(v, TCP_KNOBS[i].key, (size_t)(eq - v)))
+      continue;
+    if (n > TCP_KNOBS[i].max) return usage("--tcp value out of range", v);
+    if (o->nknobs == sizeof o->knobs / sizeof o->knobs[0]) return usage("too many --tcp", v);
+    o->knobs[o->nknobs].key = TCP_KNOBS[i].key;
+    o->knobs[o->nknobs++].value = n;
+    return 0;
+  }
+  return usage("--tcp: unknown key (rack, dsack_undo, hystart, prr, abc_limit, initial_cwnd, "
+               "rto_min_ms, delack_ms)", v);
+}
+static void apply_knobs(microtcp_config *cfg, const struct options *o) {
+  for (unsigned i = 0; i < o->nknobs; i++) {
+    const char *k = o->knobs[i].key;
+    uint64_t n = o->knobs[i].value;
+    if (!strcmp(k, "rack")) cfg->tcp_rack = n != 0;
+    else if (!strcmp(k, "dsack_undo")) cfg->tcp_dsack_undo = n != 0;
+    else if (!strcmp(k, "hystart")) cfg->tcp_hystart = n != 0;
+    else if (!strcmp(k, "prr")) cfg->tcp_prr = n != 0;
+    else if (!strcmp(k, "abc_limit")) cfg->tcp_abc_limit = (uint8_t)n;
+    else if (!strcmp(k, "initial_cwnd")) cfg->tcp_initial_cwnd = (uint8_t)n;
+    else if (!strcmp(k, "rto_min_ms")) {
+      cfg->tcp_rto_min_us = (uint32_t)(n * 1000);
+      if (cfg->tcp_rto_initial_us < cfg->tcp_rto_min_us) cfg->tcp_rto_initial_us = cfg->tcp_rto_min_us;
+    } else if (!strcmp(k, "delack_ms")) cfg->tcp_delack_us = (uint32_t)(n * 1000);
+  }
+}
 static int opt_bytes(struct options *o, const char *v) {
   return parse_u64(v, &o->source_bytes) < 0 ? usage("--bytes expects an unsigned integer", v) : 0;
 }
@@ -460,7 +510,7 @@ static const struct value_option {
     {"--seed", opt_seed},       {"--duration", opt_duration},
     {"--connect", opt_connect}, {"--max-conns", opt_max_conns},
     {"--buffer", opt_buffer},   {"--bytes", opt_bytes},     {"--pool", opt_pool},
-    {"--cc", opt_cc},
+    {"--cc", opt_cc},           {"--tcp", opt_tcp},
 };
 
 static const struct value_option *find_value_option(const char *a) {
@@ -484,6 +534,8 @@ static int flag_option(struct options *o, const char *a, int *exit_code) {
     o->gso_choice = 0;
   } else if (!strcmp(a, "--counters")) {
     o->print_counters = true;
+  } else if (!strcmp(a, "--impair-swap")) {
+    o->impair_swap = true;
   } else {
     return 0;
   }
@@ -565,6 +617,8 @@ struct run {
   struct impair in, out;
   struct inbound inb;
   int rc, client_reported;
+  microtcp_tcp_stats client_stats; /* --app source: the connection's last stats */
+  bool have_client_stats;
   char ns[256]; /* the network namespace's name, "" if none */
   struct stat ns_self;
 };
@@ -595,6 +649,7 @@ static int create_stack(struct run *r) {
     cfg.tcp_buf_chunks = n > 0xfffffffeu ? 0xfffffffeu : (uint32_t)n;
   }
   if (o->cc >= 0) cfg.tcp_cc = (uint8_t)o->cc;
+  apply_knobs(&cfg, o);
   /* Without --seed the secret is unpredictable (ISNs, IP IDs, ports). */
   if (tap_config_choose_secret(cfg.secret, o->have_seed, o->seed) < 0)
     return fail("getrandom: %s%s", strerror(errno), "");
@@ -671,8 +726,12 @@ static int start_bridge(struct run *r) {
     if (!r->br.dump)
       return fail("cannot write %s: %s", r->o.pcap_path, r->pd ? pcap_geterr(r->pd) : "pcap");
   }
-  if (impair_init(&r->in, &r->o.impair, r->o.seed * 2) < 0 ||
-      impair_init(&r->out, &r->o.impair, r->o.seed * 2 + 1) < 0)
+  /* --impair-swap: each direction gets the other's stream, so a transfer
+   * from the stack draws the decisions a transfer from Linux draws. */
+  uint64_t in_seed = r->o.seed * 2 + (r->o.impair_swap ? 1 : 0);
+  uint64_t out_seed = r->o.seed * 2 + (r->o.impair_swap ? 0 : 1);
+  if (impair_init(&r->in, &r->o.impair, in_seed) < 0 ||
+      impair_init(&r->out, &r->o.impair, out_seed) < 0)
     return fail("out of memory%s%s", "", "");
   r->inb.im = &r->in;
   r->inb.br = &r->br;
@@ -756,12 +815,26 @@ static void check_netns(struct run *r, uint64_t now, uint64_t *next_check) {
  * the last frames (the FIN). */
 static void poll_client(struct run *r, uint64_t now) {
   struct app *c = r->client;
+  /* The connection's stats while it is open (the app closes it when done):
+   * the recovery figures of tools/bench-recovery-linux.sh. */
+  if (c && c->connected && !c->closed && microtcp_tcp_get_stats(r->st, c->handle, &r->client_stats) == 0)
+    r->have_client_stats = true;
   if (!c || app_poll(c, r->st, now) == APP_RUNNING) return;
   fprintf(stderr,
           "microtcp-tap: source %s: %llu bytes sent in %.3f s, %u retransmits, srtt %u us%s%s\n",
           c->status == APP_DONE ? "done" : "failed", (unsigned long long)c->sent,
           (double)(c->finished_at - c->started_at) / 1e6, c->retransmits, c->srtt_us,
           c->reason[0] ? ", " : "", c->reason);
+  if (r->have_client_stats) {
+    const microtcp_tcp_stats *s = &r->client_stats;
+    fprintf(stderr,
+            "microtcp-tap: source stats: segs_out=%u retransmits=%u fast_recoveries=%u "
+            "rto_timeouts=%u dup_acks=%u recovery_ms=%llu cwnd=%u ssthresh=%u srtt_us=%u "
+            "rto_us=%u mss=%u\n",
+            s->segs_out, s->retransmits, s->fast_retransmits, s->rto_timeouts, s->dup_acks,
+            (unsigned long long)(s->recovery_us / 1000), s->cwnd, s->ssthresh, s->srtt_us,
+            s->rto_us, s->mss);
+  }
   r->rc = c->status == APP_DONE ? 0 : 1;
   if (c->status == APP_DONE)
     r->sv.done++; /* in the summary's counts (reported above) */

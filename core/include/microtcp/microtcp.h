@@ -472,6 +472,7 @@ typedef struct microtcp_tcp_stats {
   uint32_t dup_acks, sack_recoveries;
   uint8_t snd_wscale, rcv_wscale;
   bool sack, timestamps;
+  uint64_t recovery_us;           /* time spent in fast recovery (the current one included) */
 } microtcp_tcp_stats;
 int microtcp_tcp_get_stats(const microtcp_stack *st, int h, microtcp_tcp_stats *out);
 

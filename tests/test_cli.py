@@ -73,6 +73,17 @@ def test_tap_cc_takes_newreno_or_cubic(build_dir):
     assert "--cc NAME" in r.stdout
 
 
+def test_tap_tcp_knob_misuse_is_one_line(build_dir):
+    tap = str(build_dir / "tools/tap/microtcp-tap")
+    for arg, want in (("nosuch=1", "--tcp: unknown key"), ("rack", "--tcp expects KEY=N"),
+                      ("rack=2", "--tcp value out of range"), ("rto_min_ms=x", "--tcp expects KEY=N")):
+        r = run([tap, "--ip", "10.9.0.2/24", "--tcp", arg])
+        assert r.returncode == 2 and want in r.stderr, (arg, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = run([tap, "--help"])
+    assert "--tcp KEY=N" in r.stdout and "--impair-swap" in r.stdout
+
+
 def test_replay_names_a_missing_capture_once(build_dir):
     r = run([str(build_dir / "tools/replay/microtcp-replay"), "/nonexistent/x.pcap"])
     assert r.returncode == 2

@@ -19,7 +19,16 @@
 # and is not what the stack implements).
 # The kernel has no netem, so this is the "impairments injected by
 # microtcp-tap's bridge" comparison of issue 18.
-#   MB=4 DELAY_MS=5 CC=cubic tools/bench-recovery-linux.sh
+# Our runs pass --impair-swap: the bridge draws one decision stream per
+# direction, and without the swap Linux's data frames and ours met different
+# losses (in a short transfer the first loss decides most of the goodput).
+# After the goodput table comes one of each sender's recovery (Linux: nstat
+# TcpExt deltas in the namespace and TCP_INFO; ours: microtcp-tap's `source
+# stats:` line and --counters) and one of the receivers (core/TCP.md,
+# "Against Linux", reads them).
+#   MB=16 SEEDS="1 2 3" DELAY_MS=5 CC=cubic tools/bench-recovery-linux.sh
+# LOSSES, REORDERS: the grid (percent); PCAP_DIR: keep each run's capture;
+# TAP_OPTS: extra microtcp-tap options for our sender (experiments).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build/default}
@@ -27,7 +36,7 @@ tap=$build/tools/tap/microtcp-tap
 [ -x "$tap" ] || { echo "bench-recovery-linux: $tap not built (set BUILD=...)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench-recovery-linux: needs root (namespaces, TAP)" >&2; exit 2; }
 py=/usr/bin/python3
-mb=${MB:-4}
+mb=${MB:-16}
 delay=${DELAY_MS:-5}
 losses=${LOSSES:-0 1 3}
 reorders=${REORDERS:-0 2}

@@ -7,7 +7,9 @@
 #include "tcp_int.h"
 
 /* RFC 6298 2.2 / 2.3: SRTT/RTTVAR with alpha 1/8, beta 1/4; RTO = SRTT +
- * max(G, 4*RTTVAR), clamped to [rto_min, rto_max] (2.4, 2.5). */
+ * max(G, 4*RTTVAR), clamped to [rto_min, rto_max] (2.4, 2.5); with
+ * cfg.tcp_rto_min_plus_srtt the floor is SRTT + rto_min (Linux's
+ * SRTT + max(4*RTTVAR, rto_min)), which stays above a peer's delayed ACK. */
 void mtcp_tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t r) {
   if (r == 0) r = 1;
   if (t->srtt == 0) {
@@ -19,7 +21,9 @@ void mtcp_tcp_rtt_sample(struct microtcp_stack *st, struct tcb *t, uint32_t r) {
     t->srtt = t->srtt - t->srtt / 8 + r / 8;
   }
   uint64_t rto = (uint64_t)t->srtt + MAX(1000u, 4ull * t->rttvar);
-  rto = MAX(rto, (uint64_t)st->cfg.tcp_rto_min_us);
+  uint64_t floor = st->cfg.tcp_rto_min_us;
+  if (st->cfg.tcp_rto_min_plus_srtt) floor += t->srtt;
+  rto = MAX(rto, floor);
   rto = MIN(rto, (uint64_t)st->cfg.tcp_rto_max_us);
   t->rto = (uint32_t)rto;
 }

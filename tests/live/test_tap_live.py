@@ -357,6 +357,9 @@ def source_to_linux(ns, mode, nbytes, log="stack.log"):
     assert stack.wait(timeout=30) == 0, stack.log.read_text()
     log = stack.log.read_text()
     assert f"source done: {nbytes} bytes sent" in log
+    # the connection's figures (tools/bench-recovery-linux.sh reads them)
+    m = re.search(r"source stats: segs_out=(\d+) retransmits=(\d+) .*recovery_ms=\d+ cwnd=(\d+)", log)
+    assert m and int(m.group(1)) * 1460 >= nbytes and int(m.group(3)) > 0, log
     return log
 
 

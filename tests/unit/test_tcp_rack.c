@@ -196,10 +196,43 @@ static void stats_count_time_in_fast_recovery(void) {
   }
 }
 
+/* cfg.tcp_rto_min_plus_srtt: the RTO floor is SRTT + rto_min (Linux), not
+ * rto_min alone (RFC 6298 2.4). 20 ms round trips, rto_min 200 ms. */
+static void rto_floor_is_srtt_plus_rto_min_when_asked(void) {
+  for (int plus = 0; plus < 2; plus++) {
+    struct pair p;
+    microtcp_config cfg[2];
+    for (int i = 0; i < 2; i++) {
+      pair_config(&cfg[i], i);
+      cfg[i].tcp_rto_min_us = 200000;
+      cfg[i].tcp_rto_min_plus_srtt = plus;
+    }
+    CHECK_EQ(pair_init(&p, cfg, 3), 0);
+    p.delay_us = 10000;
+    int l = microtcp_tcp_listen(p.st[1], p.now, 80, 4);
+    int c = microtcp_tcp_connect(p.st[0], p.now, cfg[1].ip, 80, 0), srv;
+    while ((srv = microtcp_tcp_accept(p.st[1], p.now, l, NULL)) < 0 && pair_step(&p, 2000000)) {
+    }
+    CHECK(srv >= 0);
+    static const uint8_t msg[3000];
+    for (int k = 0; k < 5; k++) { /* a few RTT samples */
+      CHECK(microtcp_tcp_send(p.st[0], p.now, c, msg, sizeof msg) > 0);
+      pair_run_until(&p, p.now + 100000);
+    }
+    microtcp_tcp_stats s;
+    CHECK_EQ(microtcp_tcp_get_stats(p.st[0], c, &s), 0);
+    CHECK(s.srtt_us >= 20000); /* (the last segment of each send may wait for a delayed ACK) */
+    CHECK(s.srtt_us + 4 * s.rttvar_us < 200000);
+    CHECK_EQ(s.rto_us, plus ? 200000 + s.srtt_us : 200000);
+    pair_free(&p);
+  }
+}
+
 int main(void) {
   RUN(txlog_same_time_sends_share_a_record);
   RUN(txlog_random_sends_keep_coverage_and_time_bounds);
   RUN(rtt_probes_sample_each_covered_probe_and_obey_karn);
   RUN(stats_count_time_in_fast_recovery);
+  RUN(rto_floor_is_srtt_plus_rto_min_when_asked);
   return check_report();
 }

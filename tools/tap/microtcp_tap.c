@@ -81,7 +81,7 @@ static const char USAGE[] =
     "  --cc NAME            congestion control: newreno (the default) or cubic\n"
     "  --tcp KEY=N          a stack knob (experiments; repeatable): rack, dsack_undo,\n"
     "                       hystart, prr (0/1), abc_limit, initial_cwnd (segments),\n"
-    "                       rto_min_ms, delack_ms\n"
+    "                       rto_min_ms, delack_ms, rto_min_plus_srtt (0/1)\n"
     "  --pool BYTES         TCP buffer pool all connections share (default 0:\n"
     "                       max-conns x 2 x buffer, 8 MiB; RAM is used only as data\n"
     "                       is buffered; when it runs dry sends wait and windows shrink)\n"
@@ -329,7 +329,7 @@ struct options {
   struct tcp_knob {
     const char *key;
     uint64_t value;
-  } knobs[8]; /* --tcp KEY=N, applied to the config in order */
+  } knobs[12]; /* --tcp KEY=N, applied to the config in order */
   unsigned nknobs;
   int gso_choice; /* -1 auto (the default), 0 --no-gso, 1 --gso */
   int cc;         /* -1: the core's default; else MICROTCP_CC_* (--cc) */
@@ -460,7 +460,7 @@ static const struct {
   uint64_t max;
 } TCP_KNOBS[] = {{"rack", 1},          {"dsack_undo", 1},    {"hystart", 1},
                  {"prr", 1},           {"abc_limit", 255},   {"initial_cwnd", 64},
-                 {"rto_min_ms", 60000}, {"delack_ms", 500}};
+                 {"rto_min_ms", 60000}, {"delack_ms", 500},   {"rto_min_plus_srtt", 1}};
 static int opt_tcp(struct options *o, const char *v) {
   const char *eq = strchr(v, '=');
   uint64_t n;
@@ -475,7 +475,7 @@ static int opt_tcp(struct options *o, const char *v) {
     return 0;
   }
   return usage("--tcp: unknown key (rack, dsack_undo, hystart, prr, abc_limit, initial_cwnd, "
-               "rto_min_ms, delack_ms)", v);
+               "rto_min_ms, delack_ms, rto_min_plus_srtt)", v);
 }
 static void apply_knobs(microtcp_config *cfg, const struct options *o) {
   for (unsigned i = 0; i < o->nknobs; i++) {
@@ -491,6 +491,7 @@ static void apply_knobs(microtcp_config *cfg, const struct options *o) {
       cfg->tcp_rto_min_us = (uint32_t)(n * 1000);
       if (cfg->tcp_rto_initial_us < cfg->tcp_rto_min_us) cfg->tcp_rto_initial_us = cfg->tcp_rto_min_us;
     } else if (!strcmp(k, "delack_ms")) cfg->tcp_delack_us = (uint32_t)(n * 1000);
+    else if (!strcmp(k, "rto_min_plus_srtt")) cfg->tcp_rto_min_plus_srtt = n != 0;
   }
 }
 static int opt_bytes(struct options *o, const char *v) {

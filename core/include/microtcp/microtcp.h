@@ -189,6 +189,12 @@ typedef struct microtcp_config {
   uint32_t tcp_rto_initial_us;   /* RFC 6298: 1 s */
   uint32_t tcp_rto_min_us;       /* RFC 6298: 1 s (Linux 200 ms) */
   uint32_t tcp_rto_max_us;       /* >= 60 s */
+  bool tcp_rto_min_plus_srtt;    /* the RTO floor is SRTT + tcp_rto_min_us, as Linux's RTO =
+                                  * SRTT + max(4*RTTVAR, rto_min), instead of tcp_rto_min_us
+                                  * (RFC 6298 2.4; default off). With a floor below a peer's
+                                  * 200 ms delayed-ACK limit, a lone segment (a tail loss
+                                  * probe) can be timed out before its delayed ACK is back;
+                                  * core/TCP.md "Against Linux" */
   uint32_t tcp_delack_us;        /* delayed ACK timeout, <= 200 ms (RFC 1122: < 500) */
   uint32_t tcp_msl_us;           /* TIME_WAIT lasts 2*msl */
   uint8_t tcp_syn_retries;       /* SYN retransmissions before ETIMEDOUT */

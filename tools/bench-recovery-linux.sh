@@ -122,7 +122,7 @@ nstat_delta() {
   done
 }
 # The value of name=N in a line of words (0 if absent).
-field() { tr ' ;,' '\n\n\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2; f = 1; exit } END { if (!f) print 0 }'; }
+field() { tr ' ;,' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2; f = 1; exit } END { if (!f) print 0 }'; }
 linux_sender_mib=(RetransSegs TCPLossProbes TCPLossProbeRecovery TCPSackRecovery TCPTimeouts
   TCPSpuriousRTOs TCPDSACKUndo TCPDSACKRecv TCPFastRetrans TCPLostRetransmit TCPSACKReorder)
 linux_receiver_mib=(DelayedACKs TCPDSACKOldSent TCPOFOQueue TCPSACKReneging)
@@ -139,7 +139,7 @@ linux_sends() { # impairment options...; Linux's goodput in $result, its figures
   local out
   out=$(ip netns exec "$ns" timeout 120 $py -c "$send_py" 10.9.8.2 9 "$mb" "$linux_cc")
   lx_mib=$(nstat_delta "${linux_sender_mib[@]}")
-  read -r result lx_segs lx_retr lx_cwnd lx_ssth lx_rtt lx_rto lx_dsack lx_reord <<<"$out"
+  read -r result lx_segs lx_retr lx_cwnd lx_ssth lx_rtt lx_rto lx_dsack _ <<<"$out"
   kill "$stack"; wait "$stack" 2>/dev/null || true
   lx_stack=$(grep 'counters:' "$tmp/discard.err" || true)
   while ip -n "$ns" link show tapr >/dev/null 2>&1; do sleep 0.05; done

@@ -117,6 +117,7 @@ struct tcb {
   uint32_t iss, snd_una, snd_nxt, snd_max, snd_buf_seq, fin_seq;
   uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
   uint32_t recover;           /* RFC 6582 "recover" / RFC 6675 RecoveryPoint */
+  uint32_t prev_una;          /* snd_una before its last advance (RFC 6582 4.2 prev_highest_ack) */
   uint32_t high_rxt;          /* RFC 6675 HighRxt */
   uint32_t rescue_rxt;        /* RFC 6675 RescueRxt (valid with TF_RESCUED) */
   uint32_t dsack_left, dsack_right; /* RFC 2883 D-SACK block to send (valid with TF_DSACK) */

@@ -152,7 +152,7 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
     return true;
   }
   uint32_t cookie_wnd = MIN(st->cfg.tcp_rcvbuf, 65535u);
-  struct tcb *t = mtcp_tcb_alloc(st, true);
+  struct tcb *t = mtcp_tcb_alloc(st, EVICT_UNANSWERED_HALF_OPEN);
   if (!t) {
     st->ctr.drop_tcp_backlog++;
     return true;
@@ -232,7 +232,7 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
       mtcp_tcb_terminate(st, oldest, MICROTCP_ECONNABORTED);
     }
   }
-  struct tcb *t = mtcp_tcb_alloc(st, true);
+  struct tcb *t = mtcp_tcb_alloc(st, EVICT_HALF_OPEN);
   if (!t) {
     st->ctr.drop_tcp_backlog++;
     return;
@@ -309,7 +309,10 @@ static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struc
   }
   if (has(s, WIRE_TCP_RST)) {
     /* RFC 5961 3.2 / RFC 9293: only a RST acknowledging our SYN refuses. */
-    if (ack_ok) mtcp_tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    if (ack_ok) {
+      st->ctr.tcp_resets_in++;
+      mtcp_tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    }
     return;
   }
   if (!has(s, WIRE_TCP_SYN)) return;
@@ -795,6 +798,7 @@ static bool check_rst(struct microtcp_stack *st, struct tcb *t, const struct seg
   if (t->state == MICROTCP_TIME_WAIT) return false;
   /* SYN-RECEIVED: a passive open goes back to LISTEN (the block is dropped);
    * an active one (simultaneous open) is refused. Elsewhere: reset. */
+  st->ctr.tcp_resets_in++;
   mtcp_tcb_terminate(st, t,
                 t->state == MICROTCP_SYN_RECEIVED ? MICROTCP_ECONNREFUSED : MICROTCP_ECONNRESET);
   return false;

@@ -202,7 +202,14 @@ uint16_t mtcp_tcb_index(const struct microtcp_stack *st, const struct tcb *t);
  * queues) or by tcb.out_next (output list). */
 struct idxq_pool mtcp_tcb_pool(const struct microtcp_stack *st);
 struct idxq_pool mtcp_tcb_out_pool(const struct microtcp_stack *st);
-struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open);
+/* Which live connection a full pool may give up for a new block (after the
+ * oldest TIME-WAIT one): none (active opens); the oldest half-open one, then
+ * the most stalled (a SYN); or only a half-open one whose SYN-ACK went
+ * unanswered for an RTO, then the most stalled (a SYN cookie's ACK: a fresh
+ * half-open connection is a peer mid-handshake, and its non-cookie SYN-ACK
+ * cannot be completed statelessly once its block is gone). */
+enum tcb_evict { EVICT_NONE, EVICT_HALF_OPEN, EVICT_UNANSWERED_HALF_OPEN };
+struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, enum tcb_evict evict);
 /* Does remote address rip hold cfg.tcp_max_per_peer connections already? */
 bool mtcp_tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip);
 /* Could mtcp_tcb_alloc give a block without evicting a live connection (a free

@@ -397,12 +397,16 @@ def tcp_fast_retransmit_sack(s=None):
         right = 1 + min(1448 * (k + 1), hdr + 20000)
         p.seg("A", ack=1, options=[("NOP", None), ("NOP", None), ("Timestamp", (p.tsval + k, 1)),
                                    ("NOP", None), ("NOP", None), ("SAck", (1449, right))], dt=0.0005)
+    p.tsval += 3  # the explicit options above used these values
     s.wait(0.01)
-    p.got(hdr + 20000 + 1)
+    # the retransmission filled the hole: everything of the initial window is in
+    p.seg("A", ack=1 + 1448 * 10)
+    s.wait(0.01)
+    p.got(hdr + 20000 + 1)  # the rest and the FIN, sent after that ACK
     p.seg("A")
     p.seg("FA")
     s.replay = {"app": "http", "port": 80}
-    s.expect = {"counters": "tcp_retransmits >= 1"}
+    s.expect = {"counters": "tcp_retransmits >= 1", "close": "clean"}
     return s
 
 

@@ -251,6 +251,8 @@ bool mtcp_tcp_pool_has_room(const struct microtcp_stack *st) {
   return false;
 }
 
+bool microtcp_tcp_pool_full(const microtcp_stack *st) { return !mtcp_tcp_pool_has_room(st); }
+
 void mtcp_tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t) {
   uint16_t me = mtcp_tcb_index(st, t), li = (uint16_t)(l - st->tcp.listeners);
   struct idxq_pool pool = mtcp_tcb_pool(st);

@@ -1163,9 +1163,19 @@ void mtcp_tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, 
   /* RFC 5927 4.1: the quoted sequence number must be in flight. */
   if (!(seq_ge(seq, t->snd_una) && seq_lt(seq, t->snd_max))) return;
   if (type == WIRE_ICMP_DEST_UNREACH && code == WIRE_ICMP_UNREACH_NEEDFRAG) {
-    /* RFC 1191: lower the MSS to fit the next-hop MTU, resend at once. */
-    if (next_mtu >= 68 + 40 && next_mtu - 40u < (uint32_t)t->peer_mss) {
-      t->peer_mss = (uint16_t)(next_mtu - 40);
+    /* RFC 1191: lower the MSS to fit the next-hop MTU, resend at once. Not
+     * below cfg.ip_min_pmtu (552, Linux's min_pmtu): a smaller value - or
+     * none, 0 - sets the floor and clears DF on this connection's segments,
+     * so a router with a really small MTU fragments them (Linux locks the
+     * route's MTU so). A forged frag-needed quoting a segment in flight then
+     * costs at most a 512-byte MSS, not 68-byte segments. */
+    uint32_t mtu = next_mtu;
+    if (mtu < st->cfg.ip_min_pmtu) {
+      mtu = st->cfg.ip_min_pmtu;
+      t->flags |= TF_NO_DF;
+    }
+    if (mtu - 40u < (uint32_t)t->peer_mss) {
+      t->peer_mss = (uint16_t)(mtu - 40);
       set_mss(st, t);
       t->snd_nxt = t->snd_una;
       mtcp_tcb_want_output(st, t);

@@ -66,6 +66,7 @@ enum {
   TF_RESCUED = 1u << 26,     /* RFC 6675 RescueRxt is defined (a rescue retransmission was sent) */
   TF_DSACK = 1u << 27,       /* dsack_left/right hold a duplicate range to report once (RFC 2883) */
   TF_TLP = 1u << 28,         /* the PTO fired: send a Tail Loss Probe (RFC 8985 7.3) */
+  TF_NO_DF = 1u << 29,       /* a frag-needed asked for less than cfg.ip_min_pmtu: send without DF */
   TF_POOL_WAIT = 1u << 30,   /* the buffer pool refused it chunks: wake it when some come back */
 };
 

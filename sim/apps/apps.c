@@ -427,7 +427,23 @@ static void poll_http_client(struct app *a, microtcp_stack *st, uint64_t now) {
   }
 }
 
+/* Under pressure (the pool is full: new clients get SYN cookies and wait for
+ * a block), a request head still incomplete HTTP_HEAD_GRACE_US after the
+ * connection started is shed with a RST. A slowloris keeps connections alive
+ * with a byte now and then: each makes progress, so the stack's eviction of
+ * stalled connections never applies, and spread over a few addresses it
+ * passes the per-peer cap and holds every block. Like Apache's
+ * mod_reqtimeout, but only while blocks run out: an idle server waits. */
+#define HTTP_HEAD_GRACE_US 2000000u
+
 static void poll_http_server(struct app *a, microtcp_stack *st, uint64_t now) {
+  if (!a->http_header_done && !a->closed && now - a->started_at >= HTTP_HEAD_GRACE_US &&
+      microtcp_tcp_pool_full(st)) {
+    microtcp_tcp_abort(st, now, a->handle);
+    a->closed = true;
+    fail(a, now, "http: %s", "request head too slow while the connection pool is full (shed)");
+    return;
+  }
   while (!a->http_header_done) {
     int r = microtcp_tcp_recv(st, now, a->handle, a->buf + a->hdr_len, 1);
     if (r == MICROTCP_EAGAIN) return;

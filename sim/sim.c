@@ -1069,13 +1069,22 @@ static uint64_t trace_mix(uint64_t h, uint64_t now, uint64_t dst, const uint8_t 
   const uint64_t prime = 1099511628211ull;
   h = (h ^ now) * prime;
   h = (h ^ dst) * prime;
-  uint64_t lane[4] = {h, h ^ 1, h ^ 2, h ^ 3};
+  /* Four named lanes, not an array: gcc -O2 kept an array in memory, and
+   * every multiply then waited on a store and a reload. */
+  uint64_t l0 = h, l1 = h ^ 1, l2 = h ^ 2, l3 = h ^ 3;
   size_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int k = 0; k < 4; k++) lane[k] = (lane[k] ^ load_le64(p + i + 8 * (size_t)k)) * prime;
-  for (; i + 8 <= n; i += 8) lane[0] = (lane[0] ^ load_le64(p + i)) * prime;
-  for (; i < n; i++) lane[1] = (lane[1] ^ p[i]) * prime;
-  for (int k = 0; k < 4; k++) h = (h ^ lane[k]) * prime;
+  for (; i + 32 <= n; i += 32) {
+    l0 = (l0 ^ load_le64(p + i)) * prime;
+    l1 = (l1 ^ load_le64(p + i + 8)) * prime;
+    l2 = (l2 ^ load_le64(p + i + 16)) * prime;
+    l3 = (l3 ^ load_le64(p + i + 24)) * prime;
+  }
+  for (; i + 8 <= n; i += 8) l0 = (l0 ^ load_le64(p + i)) * prime;
+  for (; i < n; i++) l1 = (l1 ^ p[i]) * prime;
+  h = (h ^ l0) * prime;
+  h = (h ^ l1) * prime;
+  h = (h ^ l2) * prime;
+  h = (h ^ l3) * prime;
   return (h ^ n) * prime;
 }
 

@@ -259,17 +259,17 @@ static void log_event(struct sim *s, const char *what, const char *host, const c
 }
 
 /* ---- the wire -------------------------------------------------------------------------- */
-static struct sim_frame *frame_copy(const uint8_t *data, size_t len);
-static void frame_release(struct sim_frame *f);
+static struct sim_frame *frame_copy(struct sim *s, const uint8_t *data, size_t len);
+static void frame_release(struct sim *s, struct sim_frame *f);
 
 /* A frame this delivery may change: the frame itself, or (when other
  * deliveries of a flooded frame share it) a copy of it. */
-static struct sim_frame *frame_own(struct sim_frame *f) {
+static struct sim_frame *frame_own(struct sim *s, struct sim_frame *f) {
   if (f->refs == 1) return f;
-  struct sim_frame *own = frame_copy(f->data, f->len);
+  struct sim_frame *own = frame_copy(s, f->data, f->len);
   own->id = f->id;
   own->corrupted = f->corrupted;
-  frame_release(f);
+  frame_release(s, f);
   return own;
 }
 
@@ -350,7 +350,7 @@ static uint64_t link_replay(struct sim *s, int host, bool down, struct sim_link_
   if (c && frame_is_ipv4(f) && !f->corrupted && c->v1 >= 14 * 8 && (uint64_t)c->v1 < (uint64_t)f->len * 8u) {
     if (s->faults_out) fault_rec(s, host, down, d, t, FK_CORRUPT, c->v1,
                                  c->v2 >= 14 * 8 && (uint64_t)c->v2 < (uint64_t)f->len * 8u ? c->v2 : -1, f);
-    f = *fp = frame_own(f);
+    f = *fp = frame_own(s, f);
     f->corrupted = true;
     f->data[c->v1 / 8] ^= (uint8_t)(1u << (c->v1 % 8));
     if (c->v2 >= 14 * 8 && (uint64_t)c->v2 < (uint64_t)f->len * 8u)
@@ -427,7 +427,7 @@ static uint64_t link_apply(struct sim *s, int host, bool down, struct sim_link_d
    * would have dropped that frame. The draw happens either way so the PRNG
    * stream does not shift. */
   if (ipv4 && chance(&d->rng, x->corrupt_ppm) && !f->corrupted) {
-    f = *fp = frame_own(f);
+    f = *fp = frame_own(s, f);
     f->corrupted = true;
     uint64_t r = sim_rand(&d->rng);
     size_t bit = 14 * 8 + (size_t)(r % ((uint64_t)(f->len - 14) * 8u));
@@ -460,9 +460,21 @@ static uint64_t link_apply(struct sim *s, int host, bool down, struct sim_link_d
   return at;
 }
 
-static struct sim_frame *frame_copy(const uint8_t *data, size_t len) {
-  struct sim_frame *f = malloc(sizeof *f + len);
-  if (!f) abort();
+static const size_t frame_class_size[SIM_FRAME_CLASSES] = {128, 1536};
+
+static struct sim_frame *frame_copy(struct sim *s, const uint8_t *data, size_t len) {
+  uint8_t cls = 0;
+  while (cls < SIM_FRAME_CLASSES && len > frame_class_size[cls]) cls++;
+  struct sim_frame *f;
+  if (cls < SIM_FRAME_CLASSES && s->frame_free[cls]) {
+    f = s->frame_free[cls];
+    s->frame_free[cls] = f->next_free;
+  } else {
+    f = malloc(sizeof *f + (cls < SIM_FRAME_CLASSES ? frame_class_size[cls] : len));
+    if (!f) abort();
+  }
+  f->cls = cls;
+  f->next_free = NULL;
   f->refs = 1;
   f->len = (uint16_t)len;
   f->corrupted = false;
@@ -471,8 +483,30 @@ static struct sim_frame *frame_copy(const uint8_t *data, size_t len) {
   return f;
 }
 
-static void frame_release(struct sim_frame *f) {
-  if (f && --f->refs == 0) free(f);
+static void frame_release(struct sim *s, struct sim_frame *f) {
+  if (!f || --f->refs) return;
+  if (f->cls == SIM_FRAME_CLASSES) {
+    free(f);
+    return;
+  }
+  f->next_free = s->frame_free[f->cls];
+  s->frame_free[f->cls] = f;
+}
+
+static struct sim_delivery *delivery_alloc(struct sim *s) {
+  struct sim_delivery *d = s->dlv_free;
+  if (d) {
+    s->dlv_free = d->next;
+    return d;
+  }
+  d = malloc(sizeof *d);
+  if (!d) abort();
+  return d;
+}
+
+static void delivery_free(struct sim *s, struct sim_delivery *d) {
+  d->next = s->dlv_free;
+  s->dlv_free = d;
 }
 
 /* ---- arrival queues ---------------------------------------------------------------------- *
@@ -489,8 +523,7 @@ static void delivery_event(struct sim *s, int dst, struct sim_delivery *d) {
 
 static void schedule_delivery(struct sim *s, int dst, int src, struct sim_frame *f, uint64_t at) {
   struct sim_host *h = &s->hosts[dst];
-  struct sim_delivery *d = malloc(sizeof *d);
-  if (!d) abort();
+  struct sim_delivery *d = delivery_alloc(s);
   *d = (struct sim_delivery){NULL, at, s->evseq++, src, true, f};
   if (!h->rx_tail) {
     h->rx_head = h->rx_tail = d;
@@ -658,13 +691,13 @@ static void deliver_to(struct sim *s, int src, int dst, struct sim_frame *orig, 
   if (s->blocked[(size_t)src * (size_t)s->nhosts + (size_t)dst]) {
     s->hosts[src].up_dir.drops[DROP_PARTITION]++;
     observe_hop(s, src, false, t, orig->id, orig->len, 1u << DROP_PARTITION);
-    if (give) frame_release(orig);
+    if (give) frame_release(s, orig);
     return;
   }
   if (!hd->link_up) {
     hd->down_dir.drops[DROP_LINK_DOWN]++;
     observe_hop(s, dst, true, t, orig->id, orig->len, 1u << DROP_LINK_DOWN);
-    if (give) frame_release(orig);
+    if (give) frame_release(s, orig);
     return;
   }
   struct sim_frame *f = orig;
@@ -672,7 +705,7 @@ static void deliver_to(struct sim *s, int src, int dst, struct sim_frame *orig, 
   int copies;
   uint64_t at = link_apply_seen(s, dst, true, &hd->down_dir, t, &f, &copies);
   if (!at) {
-    frame_release(f);
+    frame_release(s, f);
     return;
   }
   for (int c = 0; c < copies; c++) {
@@ -735,7 +768,7 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
     return;
   }
   uint64_t src_mac = mac_key(data + 6), dst_mac = mac_key(data);
-  struct sim_frame *f = frame_copy(data, len);
+  struct sim_frame *f = frame_copy(s, data, len);
   f->id = id;
   bool bug_before = s->bug_injected;
   maybe_inject_bug(s, f);
@@ -747,7 +780,7 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
   int copies;
   uint64_t at = link_apply_seen(s, src, false, &h->up_dir, s->now, &f, &copies);
   if (!at) {
-    frame_release(f);
+    frame_release(s, f);
     return;
   }
   if (g->kind == SEG_SWITCH) switch_learn(g, src_mac, src);
@@ -773,7 +806,7 @@ static void transmit(struct sim *s, int src, const uint8_t *data, size_t len) {
       observe_hop(s, src, false, t, f->id, len, 1u << DROP_NO_HOST);
     }
   }
-  frame_release(f);
+  frame_release(s, f);
 }
 
 void sim_transmit(struct sim *s, int src, const uint8_t *data, size_t len) { transmit(s, src, data, len); }
@@ -1121,8 +1154,8 @@ static void handle_event(struct sim *s, const struct sim_ev *ev) {
       microtcp_input(h->st, local_time(h, s->now), f->data, f->len);
       host_service(s, h);
     }
-    frame_release(f);
-    free(d);
+    frame_release(s, f);
+    delivery_free(s, d);
     break;
   }
   case EV_WAKE: {
@@ -1366,15 +1399,24 @@ void sim_free(struct sim *s) {
   while (s->nheap) {
     struct sim_ev ev = heap_pop(s);
     if (ev.kind == EV_DELIVER && !ev.dlv->queued) {
-      frame_release(ev.dlv->frame);
+      frame_release(s, ev.dlv->frame);
       free(ev.dlv);
     }
   }
   for (int i = 0; i < s->nhosts; i++)
     for (struct sim_delivery *d = s->hosts[i].rx_head, *next; d; d = next) {
       next = d->next;
-      frame_release(d->frame);
+      frame_release(s, d->frame);
       free(d);
+    }
+  for (struct sim_delivery *d = s->dlv_free, *next; d; d = next) {
+    next = d->next;
+    free(d);
+  }
+  for (int c = 0; c < SIM_FRAME_CLASSES; c++)
+    for (struct sim_frame *f = s->frame_free[c], *next; f; f = next) {
+      next = f->next_free;
+      free(f);
     }
   free(s->heap);
   free(s->wheap);

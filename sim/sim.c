@@ -304,7 +304,12 @@ static bool link_queue(struct sim_link_dir *d, uint64_t t, const struct sim_fram
     return false;
   }
   uint64_t st = d->busy_until > t ? d->busy_until : t;
-  uint64_t ser = ((uint64_t)f->len * 8u * 1000000u + x->bandwidth_bps - 1) / x->bandwidth_bps;
+  if (f->len != d->ser_len || x->bandwidth_bps != d->ser_bw) {
+    d->ser_len = f->len;
+    d->ser_bw = x->bandwidth_bps;
+    d->ser_us = ((uint64_t)f->len * 8u * 1000000u + x->bandwidth_bps - 1) / x->bandwidth_bps;
+  }
+  uint64_t ser = d->ser_us;
   d->busy_until = st + ser;
   *start = st + ser;
   return true;

@@ -61,6 +61,8 @@ struct sim_link_dir {
   const struct sim_fault *rp, *rend; /* --faults-in: this link's frame faults, by frame index */
   bool ge_bad;
   uint64_t busy_until;                /* bandwidth: serialisation of the last queued frame ends */
+  uint64_t ser_bw, ser_us;            /* the last serialisation time computed, for ser_len bytes */
+  uint16_t ser_len;                   /* at ser_bw (a bulk run has two frame sizes: one division each) */
   uint64_t frames, bytes, dup, corrupted, reordered;
   uint64_t drops[DROP_KINDS];
 };

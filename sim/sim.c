@@ -465,17 +465,16 @@ static uint64_t link_apply(struct sim *s, int host, bool down, struct sim_link_d
   return at;
 }
 
-static const size_t frame_class_size[SIM_FRAME_CLASSES] = {128, 1536};
-
 static struct sim_frame *frame_copy(struct sim *s, const uint8_t *data, size_t len) {
-  uint8_t cls = 0;
-  while (cls < SIM_FRAME_CLASSES && len > frame_class_size[cls]) cls++;
+  /* class c holds up to 64 (c + 1) bytes; SIM_FRAME_CLASSES: malloc'd to size */
+  uint8_t cls = len > 64u * SIM_FRAME_CLASSES ? SIM_FRAME_CLASSES : (uint8_t)(len ? (len - 1) / 64 : 0);
   struct sim_frame *f;
   if (cls < SIM_FRAME_CLASSES && s->frame_free[cls]) {
     f = s->frame_free[cls];
     s->frame_free[cls] = f->next_free;
+    s->nframe_free[cls]--;
   } else {
-    f = malloc(sizeof *f + (cls < SIM_FRAME_CLASSES ? frame_class_size[cls] : len));
+    f = malloc(sizeof *f + (cls < SIM_FRAME_CLASSES ? 64u * (cls + 1u) : len));
     if (!f) abort();
   }
   f->cls = cls;
@@ -490,18 +489,20 @@ static struct sim_frame *frame_copy(struct sim *s, const uint8_t *data, size_t l
 
 static void frame_release(struct sim *s, struct sim_frame *f) {
   if (!f || --f->refs) return;
-  if (f->cls == SIM_FRAME_CLASSES) {
+  if (f->cls == SIM_FRAME_CLASSES || s->nframe_free[f->cls] == SIM_FREE_MAX) {
     free(f);
     return;
   }
   f->next_free = s->frame_free[f->cls];
   s->frame_free[f->cls] = f;
+  s->nframe_free[f->cls]++;
 }
 
 static struct sim_delivery *delivery_alloc(struct sim *s) {
   struct sim_delivery *d = s->dlv_free;
   if (d) {
     s->dlv_free = d->next;
+    s->ndlv_free--;
     return d;
   }
   d = malloc(sizeof *d);
@@ -510,8 +511,13 @@ static struct sim_delivery *delivery_alloc(struct sim *s) {
 }
 
 static void delivery_free(struct sim *s, struct sim_delivery *d) {
+  if (s->ndlv_free == SIM_FREE_MAX) {
+    free(d);
+    return;
+  }
   d->next = s->dlv_free;
   s->dlv_free = d;
+  s->ndlv_free++;
 }
 
 /* ---- arrival queues ---------------------------------------------------------------------- *

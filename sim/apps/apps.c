@@ -28,8 +28,8 @@ uint8_t app_stream_byte(uint64_t s, uint64_t i) {
  * identical; the tests compare against app_stream_byte). On x86-64 with gcc
  * the loops are also built for AVX2 and picked at load time (target_clones):
  * baseline SSE2 has no 64-bit multiply, AVX2 does four at once. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(__SANITIZE_ADDRESS__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    !defined(__SANITIZE_ADDRESS__) /* target_clones needs ifunc (glibc) */
 #define STREAM_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define STREAM_CLONES

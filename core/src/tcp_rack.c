@@ -17,33 +17,18 @@ static uint64_t time_gap(uint64_t a, uint64_t b) { return a > b ? a - b : b - a;
  * then a loss mark survives only if both had it). The merged record keeps
  * the later time. */
 static void merge_one(struct txrec *o, uint8_t *n) {
-  /* Two passes (pairs with equal flags, then any pair if there was none),
-   * each a tight loop: it runs on every append to a full log. Same choice
-   * as one pass ranking (equal flags, gap): the first pair with equal flags
-   * is taken whatever its gap, later ones when closer; without any, the
-   * closest pair with a gap below UINT64_MAX. */
-  if (*n < 2) return;
   int best = -1;
+  bool best_same = false;
   uint64_t best_gap = UINT64_MAX;
-  uint32_t f0 = o[0].flags;
-  uint64_t t0 = o[0].at;
   for (int i = 0; i + 1 < *n; i++) {
-    uint32_t f1 = o[i + 1].flags;
-    uint64_t t1 = o[i + 1].at, g = time_gap(t0, t1);
-    if (((f0 ^ f1) & ~(uint32_t)TXR_MERGED) == 0 && (g < best_gap || best < 0)) {
+    bool same = ((o[i].flags ^ o[i + 1].flags) & ~(uint32_t)TXR_MERGED) == 0;
+    uint64_t g = time_gap(o[i].at, o[i + 1].at);
+    if ((same && !best_same) || (same == best_same && g < best_gap)) {
       best = i;
+      best_same = same;
       best_gap = g;
     }
-    f0 = f1;
-    t0 = t1;
   }
-  for (int i = 0; best < 0 && i + 1 < *n; i++) {
-    uint64_t g = time_gap(o[i].at, o[i + 1].at);
-    if (g < best_gap) best_gap = g;
-  }
-  if (best < 0 && best_gap < UINT64_MAX)
-    for (int i = 0; best < 0; i++)
-      if (time_gap(o[i].at, o[i + 1].at) == best_gap) best = i;
   if (best < 0) return;
   struct txrec *a = &o[best], *b = &o[best + 1];
   uint32_t f = ((a->flags | b->flags) & TXR_RETRANS) | (a->flags & b->flags & TXR_LOST);

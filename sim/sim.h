@@ -119,6 +119,7 @@ struct sim_attack {
   uint8_t v_mac_dst[6];
   /* figures */
   uint64_t frames, opened, established, resets, probes, probes_answered, bytes_trickled;
+  uint64_t exact_hits;                /* rst-probe: victim connections its RSTs reset (sim.c forged_reset) */
 };
 
 struct sim_host {
@@ -164,6 +165,7 @@ struct sim_flow {
   enum flow_expect expect;
   char reason[128];
   uint64_t finished_at;
+  bool forged_reset;                  /* an rst-probe's exact RST reset one of its connections (sim.c) */
 };
 
 /* A listener (or bound UDP socket) on a server host, spawning server apps. */
@@ -205,6 +207,7 @@ struct sim_frame {
   uint16_t len;
   bool corrupted; /* bits flipped on an earlier hop: not again (see link_apply) */
   uint8_t cls;    /* size class (sim.c's free lists), SIM_FRAME_CLASSES: malloc'd to size */
+  uint16_t forger; /* 1 + the attacker host that sent it, else 0 (sim.c forged_reset) */
   uint32_t id;    /* the observer's frame id (0 without an observer) */
   struct sim_frame *next_free;
   uint8_t data[];

@@ -59,14 +59,14 @@ INI
 # The same run sim_runs times (each one whole process, as a user runs it):
 # the median wall time, since on a shared machine one run can lose a
 # quarter of its time to other work.
-walls=""
+walls=()
 for _ in $(seq "$sim_runs"); do
   start=$(date +%s.%N)
   "$sim" run "$tmp/bulk.ini" --json "$tmp/bulk.json" --quiet
   end=$(date +%s.%N)
-  walls="$walls $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.4f", b-a}')"
+  walls+=("$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.4f", b-a}')")
 done
-sim_bps=$(/usr/bin/python3 - "$tmp/bulk.json" $walls <<'PY'
+sim_bps=$(/usr/bin/python3 - "$tmp/bulk.json" "${walls[@]}" <<'PY'
 import json, statistics, sys
 d = json.load(open(sys.argv[1])); walls = sorted(float(w) for w in sys.argv[2:])
 wall = statistics.median(walls)

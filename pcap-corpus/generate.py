@@ -220,16 +220,19 @@ def tcp_ack_closed_port(s=None):
 
 @scenario
 def tcp_syn_flood_burst(s=None):
-    s = Script("tcp-syn-flood-burst", "300 SYNs from different ports within 30 ms to a listener with backlog 1024 and 64 connection blocks: once the blocks are taken, SYNs get SYN cookies (MSS only), nothing crashes, a late real client connects with its cookie, evicting the oldest half-open connection")
+    s = Script("tcp-syn-flood-burst", "300 SYNs from different ports within 30 ms to a listener with backlog 1024 and 64 connection blocks: once the blocks are taken, SYNs get SYN cookies (MSS only), nothing crashes; a real client completes its handshake with the cookie 10 ms later, but every half-open block is fresh (a peer mid-handshake is not evicted), so its ACK and data are dropped; its retransmission after the flood's SYN-ACKs went unanswered for an RTO takes the oldest half-open block")
     for i in range(300):
         s.add(s.eth(ip="10.0.0.%d" % (10 + i % 200), mac="02:00:00:00:01:%02x" % (i % 200)) /
               TCP(sport=20000 + i, dport=80, flags="S", seq=1000 * i, window=64240, options=[("MSS", 1460)]), dt=0.0001)
     p = Peer(s, sport=40000)
     p.handshake(dt=0.01)
     p.send(b"hello")
+    s.wait(1.2)  # the flood's SYN-ACKs are retransmitted at 1 s: unanswered for an RTO
+    p.seg("PA", b"hello", seq=p.seq - 5)  # the client's retransmission
     s.replay = {"app": "sink", "port": 80}
     s.config = {"max_tcp": 64}
-    s.expect = {"bytes_to_app": 5, "counters": "tcp_half_open_evicted >= 1, tcp_syncookies_ok = 1"}
+    s.expect = {"bytes_to_app": 5,
+                "counters": "tcp_half_open_evicted >= 1, tcp_syncookies_ok = 1, drop_tcp_backlog >= 2"}
     return s
 
 
@@ -394,12 +397,16 @@ def tcp_fast_retransmit_sack(s=None):
         right = 1 + min(1448 * (k + 1), hdr + 20000)
         p.seg("A", ack=1, options=[("NOP", None), ("NOP", None), ("Timestamp", (p.tsval + k, 1)),
                                    ("NOP", None), ("NOP", None), ("SAck", (1449, right))], dt=0.0005)
+    p.tsval += 3  # the explicit options above used these values
     s.wait(0.01)
-    p.got(hdr + 20000 + 1)
+    # the retransmission filled the hole: everything of the initial window is in
+    p.seg("A", ack=1 + 1448 * 10)
+    s.wait(0.01)
+    p.got(hdr + 20000 + 1)  # the rest and the FIN, sent after that ACK
     p.seg("A")
     p.seg("FA")
     s.replay = {"app": "http", "port": 80}
-    s.expect = {"counters": "tcp_retransmits >= 1"}
+    s.expect = {"counters": "tcp_retransmits >= 1", "close": "clean"}
     return s
 
 

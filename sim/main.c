@@ -349,6 +349,7 @@ static void print_attacks(const struct sim *s, FILE *out) {
               a->opened, a->established, a->resets);
     if (a->bytes_trickled) fprintf(out, ", %" PRIu64 " bytes trickled", a->bytes_trickled);
     if (a->probes) fprintf(out, ", %" PRIu64 " injections", a->probes);
+    if (a->exact_hits) fprintf(out, ", %" PRIu64 " hit RCV.NXT exactly (connection reset)", a->exact_hits);
     fputc('\n', out);
   }
   /* the defences, on every host that used one */
@@ -501,6 +502,7 @@ static cJSON *host_json(const struct sim_host *h) {
     cJSON_AddNumberToObject(x, "probes_answered", (double)a->probes_answered);
     cJSON_AddNumberToObject(x, "bytes_trickled", (double)a->bytes_trickled);
     cJSON_AddNumberToObject(x, "injections", (double)a->probes);
+    cJSON_AddNumberToObject(x, "exact_hits", (double)a->exact_hits);
   }
   if (h->st) {
     const microtcp_counters *ctr = microtcp_get_counters(h->st);

@@ -61,6 +61,8 @@ struct sim_link_dir {
   const struct sim_fault *rp, *rend; /* --faults-in: this link's frame faults, by frame index */
   bool ge_bad;
   uint64_t busy_until;                /* bandwidth: serialisation of the last queued frame ends */
+  uint64_t ser_bw, ser_us;            /* the last serialisation time computed, for ser_len bytes */
+  uint16_t ser_len;                   /* at ser_bw (a bulk run has two frame sizes: one division each) */
   uint64_t frames, bytes, dup, corrupted, reordered;
   uint64_t drops[DROP_KINDS];
 };
@@ -117,6 +119,7 @@ struct sim_attack {
   uint8_t v_mac_dst[6];
   /* figures */
   uint64_t frames, opened, established, resets, probes, probes_answered, bytes_trickled;
+  uint64_t exact_hits;                /* rst-probe: victim connections its RSTs reset (sim.c forged_reset) */
 };
 
 struct sim_host {
@@ -162,6 +165,7 @@ struct sim_flow {
   enum flow_expect expect;
   char reason[128];
   uint64_t finished_at;
+  bool forged_reset;                  /* an rst-probe's exact RST reset one of its connections (sim.c) */
 };
 
 /* A listener (or bound UDP socket) on a server host, spawning server apps. */
@@ -202,9 +206,14 @@ struct sim_frame {
   uint32_t refs;  /* deliveries holding it (a flooded frame is shared, copied only to corrupt) */
   uint16_t len;
   bool corrupted; /* bits flipped on an earlier hop: not again (see link_apply) */
+  uint8_t cls;    /* size class (sim.c's free lists), SIM_FRAME_CLASSES: malloc'd to size */
+  uint16_t forger; /* 1 + the attacker host that sent it, else 0 (sim.c forged_reset) */
   uint32_t id;    /* the observer's frame id (0 without an observer) */
+  struct sim_frame *next_free;
   uint8_t data[];
 };
+#define SIM_FRAME_CLASSES 24 /* frames up to 1536 bytes come from free lists, by 64-byte size */
+#define SIM_FREE_MAX 512     /* entries a free list keeps; beyond, free() (peak RSS stays malloc's) */
 
 /* Optional observer of a run (sim/report_sim.c draws it): told what the pcap
  * cannot show. It only reads, so a run with an observer is the same run
@@ -261,6 +270,14 @@ struct sim {
   int *wheap;                         /* hosts by (wake_key, wake_seq): one wake-up each */
   size_t nwheap;
   uint64_t evseq;
+  /* Frames (by size class: 64, 128, .. 1536 bytes) and deliveries given
+   * back, reused before malloc (one per frame on the wire: malloc/free were
+   * 3 % of a bulk run). Classes 64 bytes apart waste no more than malloc's
+   * own rounding, and each list is bounded: unbounded lists with two
+   * classes (128 and 1536) had held on to 40 MiB of scale-1000's peak. */
+  struct sim_frame *frame_free[SIM_FRAME_CLASSES];
+  struct sim_delivery *dlv_free;
+  uint32_t nframe_free[SIM_FRAME_CLASSES], ndlv_free; /* each list holds at most SIM_FREE_MAX */
   uint64_t events_processed;
   struct sim_host *hosts;
   int nhosts;

@@ -30,7 +30,8 @@
 # 10,000-host run: under 2 minutes), BENCH_PARTS (comma list of b2b, sim,
 # mem, tap, timers; default all), B2B_BYTES (default 1G, quick 64M), B2B_RUNS
 # (default 5), TIMERS_N (idle connections per timers run, default
-# "100 1000 10000"; quick "100 1000"), SCALE_SERVERS (servers of the big scenario, 100 clients
+# "100 1000 10000"; quick "100 1000"), SIM_RUNS (simulator bulk runs, the
+# median counts; default 3), SCALE_SERVERS (servers of the big scenario, 100 clients
 # each; default 100 for 10,000 hosts, fewer to try the part quickly). Parts
 # 2-4 need root (namespaces, veth, TAP); without it they are listed as
 # skipped.

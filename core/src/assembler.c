@@ -129,3 +129,9 @@ bool mtcp_asm_walk_next(const struct assembler *a, struct asm_walk *w, uint32_t 
 }
 
 uint32_t mtcp_asm_high(const struct assembler *a) { return a->count ? a->r[a->count - 1].end : 0; }
+
+void mtcp_asm_drop_last(struct assembler *a) {
+  if (a->count == 0) return;
+  a->count--;
+  if (a->recent == a->count) a->recent = ASM_NONE;
+}

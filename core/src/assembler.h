@@ -78,5 +78,7 @@ bool mtcp_asm_walk_next(const struct assembler *a, struct asm_walk *w, uint32_t 
                    uint32_t *piece_end, bool *held);
 /* The last byte held + 1 (end of the highest range), 0 if none. */
 uint32_t mtcp_asm_high(const struct assembler *a);
+/* Forget the highest range (its bytes become untracked). */
+void mtcp_asm_drop_last(struct assembler *a);
 
 #endif

@@ -100,6 +100,8 @@ void microtcp_config_default(microtcp_config *cfg) {
 static int config_derive(const microtcp_config *in, microtcp_config *out) {
   *out = *in;
   if (out->mtu < 576 || out->mtu > 9000) return MICROTCP_EINVAL;
+  if (out->ip_min_pmtu == 0) out->ip_min_pmtu = 552;
+  if (out->ip_min_pmtu < 68 + 40 || out->ip_min_pmtu > out->mtu) return MICROTCP_EINVAL;
   if (out->frames < 2 || out->frames >= FRAME_NONE) return MICROTCP_EINVAL;
   if (out->max_tcp > 0x7fff || out->max_listeners > 0x7fff || out->max_udp > 0x7fff)
     return MICROTCP_EINVAL;

@@ -188,11 +188,13 @@ void mtcp_tcp_sockopts_default(const microtcp_config *cfg, struct tcp_sockopts *
 }
 
 /* ---- allocation ---------------------------------------------------------------------------- */
-static struct tcb *oldest_in_state(struct microtcp_stack *st, uint8_t state) {
+/* unanswered: only blocks whose retransmission timer fired (backoff > 0). */
+static struct tcb *oldest_in_state(struct microtcp_stack *st, uint8_t state, bool unanswered) {
   struct tcb *best = NULL;
   for (uint16_t i = 0; i < st->cfg.max_tcp; i++) {
     struct tcb *t = &st->tcp.tcbs[i];
-    if (t->in_use && t->state == state && t->owner != OWN_APP && (!best || t->created_at < best->created_at))
+    if (t->in_use && t->state == state && t->owner != OWN_APP && (!unanswered || t->backoff > 0) &&
+        (!best || t->created_at < best->created_at))
       best = t;
   }
   return best;
@@ -249,6 +251,8 @@ bool mtcp_tcp_pool_has_room(const struct microtcp_stack *st) {
   return false;
 }
 
+bool microtcp_tcp_pool_full(const microtcp_stack *st) { return !mtcp_tcp_pool_has_room(st); }
+
 void mtcp_tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, struct tcb *t) {
   uint16_t me = mtcp_tcb_index(st, t), li = (uint16_t)(l - st->tcp.listeners);
   struct idxq_pool pool = mtcp_tcb_pool(st);
@@ -257,7 +261,8 @@ void mtcp_tcp_acceptq_push(struct microtcp_stack *st, struct tcp_listener *l, st
   mtcp_notify(st, handle_make(HK_LISTENER, l->gen, li));
 }
 
-struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) {
+struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, enum tcb_evict evict) {
+  bool may_evict_half_open = evict != EVICT_NONE;
   struct tcp_state *tcp = &st->tcp;
   if (tcp->free_q.len == 0) {
     /* Pool exhausted: reuse the oldest TIME_WAIT block (its only job is to
@@ -265,9 +270,9 @@ struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open) 
      * connection (SYN-flood protection by eviction), then the connection
      * stalled longest (pressure: peers holding blocks without progress must
      * not lock others out). */
-    struct tcb *victim = oldest_in_state(st, MICROTCP_TIME_WAIT);
+    struct tcb *victim = oldest_in_state(st, MICROTCP_TIME_WAIT, false);
     if (!victim && may_evict_half_open) {
-      victim = oldest_in_state(st, MICROTCP_SYN_RECEIVED);
+      victim = oldest_in_state(st, MICROTCP_SYN_RECEIVED, evict == EVICT_UNANSWERED_HALF_OPEN);
       if (victim) st->ctr.tcp_half_open_evicted++;
     }
     if (!victim && may_evict_half_open && (victim = most_stalled(st)) != NULL) {
@@ -499,7 +504,7 @@ static int api_connect(microtcp_stack *st, uint64_t now, uint32_t ip, uint16_t p
   } else if (mtcp_tcb_lookup(st, ip, port, local_port) || mtcp_listener_by_port(st, local_port)) {
     return MICROTCP_EADDRINUSE;
   }
-  struct tcb *t = mtcp_tcb_alloc(st, false);
+  struct tcb *t = mtcp_tcb_alloc(st, EVICT_NONE);
   if (!t) return MICROTCP_ENOMEM;
   t->owner = OWN_APP;
   mtcp_tcb_setup(st, t, ip, port, local_port);

@@ -152,7 +152,7 @@ static bool syncookie_complete(struct microtcp_stack *st, struct tcp_listener *l
     return true;
   }
   uint32_t cookie_wnd = MIN(st->cfg.tcp_rcvbuf, 65535u);
-  struct tcb *t = mtcp_tcb_alloc(st, true);
+  struct tcb *t = mtcp_tcb_alloc(st, EVICT_UNANSWERED_HALF_OPEN);
   if (!t) {
     st->ctr.drop_tcp_backlog++;
     return true;
@@ -232,7 +232,7 @@ static void listen_input(struct microtcp_stack *st, struct tcp_listener *l,
       mtcp_tcb_terminate(st, oldest, MICROTCP_ECONNABORTED);
     }
   }
-  struct tcb *t = mtcp_tcb_alloc(st, true);
+  struct tcb *t = mtcp_tcb_alloc(st, EVICT_HALF_OPEN);
   if (!t) {
     st->ctr.drop_tcp_backlog++;
     return;
@@ -309,7 +309,10 @@ static void syn_sent_input(struct microtcp_stack *st, struct tcb *t, const struc
   }
   if (has(s, WIRE_TCP_RST)) {
     /* RFC 5961 3.2 / RFC 9293: only a RST acknowledging our SYN refuses. */
-    if (ack_ok) mtcp_tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    if (ack_ok) {
+      st->ctr.tcp_resets_in++;
+      mtcp_tcb_terminate(st, t, MICROTCP_ECONNREFUSED);
+    }
     return;
   }
   if (!has(s, WIRE_TCP_SYN)) return;
@@ -504,6 +507,7 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
   }
   /* HyStart++ takes one RTT sample per ACK (tcp_rack.h RTT probes). */
   uint32_t rtt_sample = t->rttp.n ? mtcp_rttp_acked(&t->rttp, s->ack, st->now) : 0;
+  t->prev_una = t->snd_una;
   t->snd_una = s->ack;
   if (seq_lt(t->snd_nxt, t->snd_una)) t->snd_nxt = t->snd_una;
   t->backoff = 0;
@@ -549,6 +553,20 @@ static void ack_new_data(struct microtcp_stack *st, struct tcb *t, const struct 
   mtcp_tcb_notify(st, t);
 }
 
+/* RFC 6582 4.1: after an RTO, duplicate ACKs start no fast retransmit until
+ * snd_una passes the RTO's "recover" point (they may come from the
+ * go-back-N resend of data the receiver already held) - except by 4.2's ACK
+ * heuristic: with cwnd above one SMSS and the last cumulative-ACK advance at
+ * most 4 SMSS, the resend is being acknowledged segment by segment and the
+ * duplicates mark a hole, a segment lost again. Without it a sender whose
+ * resend lost one segment waited for the next, backed-off RTO (up to
+ * rto_max without an RTT sample: the quickstart swarm's 120 s stalls with a
+ * receiver without SACK). */
+static bool may_recover_after_rto(const struct tcb *t) {
+  if (!(t->flags & TF_RTO_RECOVER) || seq_gt(t->snd_una, t->recover)) return true;
+  return t->cc.cwnd > t->mss && t->snd_una - t->prev_una <= 4u * t->mss;
+}
+
 static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
   t->dupacks = (uint8_t)MIN(t->dupacks + 1, 250);
   t->dup_acks_total++;
@@ -557,9 +575,7 @@ static void dup_ack(struct microtcp_stack *st, struct tcb *t) {
   } else if (!(t->flags & TF_RECOVERY)) {
     bool lost = t->dupacks >= 3;
     if (!lost && (t->flags & TF_SACK)) lost = mtcp_sb_is_lost(&t->sb, t->snd_una, t->mss);
-    /* RFC 6582 4.1: no new recovery until snd_una passed the last one's
-     * "recover" point (avoids multiple fast retransmits after an RTO). */
-    if (lost && (!(t->flags & TF_RTO_RECOVER) || seq_gt(t->snd_una, t->recover))) {
+    if (lost && may_recover_after_rto(t)) {
       t->flags &= ~(uint32_t)TF_RTO_RECOVER;
       enter_recovery(st, t);
     }
@@ -634,7 +650,16 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
   if (len == 0) return true; /* the pool has no chunk for it (window not reserved) */
   if (mtcp_asm_add(&t->ooo, off, off + len) < 0) {
     st->ctr.drop_tcp_ooo_full++; /* bytes stored in gaps stay untracked, unused */
-    return true;
+    /* Full, and this segment lies below the highest range: keep the data
+     * nearest RCV.NXT, which is delivered as soon as the hole below it
+     * fills (Linux prunes its out-of-order queue from the top, too).
+     * Keeping the first range held instead made a small queue useless
+     * through a recovery: every segment between the hole and a far range
+     * was dropped and resent one per RTT. Only without SACK: a range the
+     * peer saw SACKed is not withdrawn (no reneging). */
+    if ((t->flags & TF_SACK) || off >= t->ooo.r[t->ooo.count - 1].start) return true;
+    mtcp_asm_drop_last(&t->ooo);
+    if (mtcp_asm_add(&t->ooo, off, off + len) < 0) return true; /* (a free slot now: cannot fail) */
   }
   return true; /* RFC 5681 4.2: out-of-order data gets an immediate ACK */
 }
@@ -774,6 +799,7 @@ static bool check_rst(struct microtcp_stack *st, struct tcb *t, const struct seg
   if (t->state == MICROTCP_TIME_WAIT) return false;
   /* SYN-RECEIVED: a passive open goes back to LISTEN (the block is dropped);
    * an active one (simultaneous open) is refused. Elsewhere: reset. */
+  st->ctr.tcp_resets_in++;
   mtcp_tcb_terminate(st, t,
                 t->state == MICROTCP_SYN_RECEIVED ? MICROTCP_ECONNREFUSED : MICROTCP_ECONNRESET);
   return false;
@@ -1139,9 +1165,19 @@ void mtcp_tcp_icmp_error(struct microtcp_stack *st, uint8_t type, uint8_t code, 
   /* RFC 5927 4.1: the quoted sequence number must be in flight. */
   if (!(seq_ge(seq, t->snd_una) && seq_lt(seq, t->snd_max))) return;
   if (type == WIRE_ICMP_DEST_UNREACH && code == WIRE_ICMP_UNREACH_NEEDFRAG) {
-    /* RFC 1191: lower the MSS to fit the next-hop MTU, resend at once. */
-    if (next_mtu >= 68 + 40 && next_mtu - 40u < (uint32_t)t->peer_mss) {
-      t->peer_mss = (uint16_t)(next_mtu - 40);
+    /* RFC 1191: lower the MSS to fit the next-hop MTU, resend at once. Not
+     * below cfg.ip_min_pmtu (552, Linux's min_pmtu): a smaller value - or
+     * none, 0 - sets the floor and clears DF on this connection's segments,
+     * so a router with a really small MTU fragments them (Linux locks the
+     * route's MTU so). A forged frag-needed quoting a segment in flight then
+     * costs at most a 512-byte MSS, not 68-byte segments. */
+    uint32_t mtu = next_mtu;
+    if (mtu < st->cfg.ip_min_pmtu) {
+      mtu = st->cfg.ip_min_pmtu;
+      t->flags |= TF_NO_DF;
+    }
+    if (mtu - 40u < (uint32_t)t->peer_mss) {
+      t->peer_mss = (uint16_t)(mtu - 40);
       set_mss(st, t);
       t->snd_nxt = t->snd_una;
       mtcp_tcb_want_output(st, t);

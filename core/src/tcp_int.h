@@ -66,6 +66,7 @@ enum {
   TF_RESCUED = 1u << 26,     /* RFC 6675 RescueRxt is defined (a rescue retransmission was sent) */
   TF_DSACK = 1u << 27,       /* dsack_left/right hold a duplicate range to report once (RFC 2883) */
   TF_TLP = 1u << 28,         /* the PTO fired: send a Tail Loss Probe (RFC 8985 7.3) */
+  TF_NO_DF = 1u << 29,       /* a frag-needed asked for less than cfg.ip_min_pmtu: send without DF */
   TF_POOL_WAIT = 1u << 30,   /* the buffer pool refused it chunks: wake it when some come back */
 };
 
@@ -117,6 +118,7 @@ struct tcb {
   uint32_t iss, snd_una, snd_nxt, snd_max, snd_buf_seq, fin_seq;
   uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
   uint32_t recover;           /* RFC 6582 "recover" / RFC 6675 RecoveryPoint */
+  uint32_t prev_una;          /* snd_una before its last advance (RFC 6582 4.2 prev_highest_ack) */
   uint32_t high_rxt;          /* RFC 6675 HighRxt */
   uint32_t rescue_rxt;        /* RFC 6675 RescueRxt (valid with TF_RESCUED) */
   uint32_t dsack_left, dsack_right; /* RFC 2883 D-SACK block to send (valid with TF_DSACK) */
@@ -203,7 +205,14 @@ uint16_t mtcp_tcb_index(const struct microtcp_stack *st, const struct tcb *t);
  * queues) or by tcb.out_next (output list). */
 struct idxq_pool mtcp_tcb_pool(const struct microtcp_stack *st);
 struct idxq_pool mtcp_tcb_out_pool(const struct microtcp_stack *st);
-struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, bool may_evict_half_open);
+/* Which live connection a full pool may give up for a new block (after the
+ * oldest TIME-WAIT one): none (active opens); the oldest half-open one, then
+ * the most stalled (a SYN); or only a half-open one whose SYN-ACK went
+ * unanswered for an RTO, then the most stalled (a SYN cookie's ACK: a fresh
+ * half-open connection is a peer mid-handshake, and its non-cookie SYN-ACK
+ * cannot be completed statelessly once its block is gone). */
+enum tcb_evict { EVICT_NONE, EVICT_HALF_OPEN, EVICT_UNANSWERED_HALF_OPEN };
+struct tcb *mtcp_tcb_alloc(struct microtcp_stack *st, enum tcb_evict evict);
 /* Does remote address rip hold cfg.tcp_max_per_peer connections already? */
 bool mtcp_tcp_peer_at_limit(const struct microtcp_stack *st, uint32_t rip);
 /* Could mtcp_tcb_alloc give a block without evicting a live connection (a free

@@ -140,8 +140,8 @@ static uint16_t window_field(struct microtcp_stack *st, struct tcb *t, uint8_t f
 /* Hand a finished segment (the frame's body) to IPv4. A failure is already
  * counted there (drop_no_route) and the frame freed; TCP's timers retry. The
  * segment always fits the MTU (it was sized to the frame). */
-static void segment_out(struct microtcp_stack *st, struct frame *f, uint32_t rip) {
-  int r = mtcp_ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, true);
+static void segment_out(struct microtcp_stack *st, struct frame *f, uint32_t rip, bool df) {
+  int r = mtcp_ipv4_send_frame(st, f, rip, WIRE_IP_PROTO_TCP, df);
   MICROTCP_ASSERT(r != MICROTCP_EMSGSIZE);
   (void)r;
 }
@@ -216,7 +216,7 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
   }
   t->segs_out++;
   st->ctr.tcp_segments_out++;
-  segment_out(st, f, t->remote_ip);
+  segment_out(st, f, t->remote_ip, !(t->flags & TF_NO_DF));
   return true;
 }
 
@@ -248,7 +248,7 @@ void mtcp_tcp_send_rst(struct microtcp_stack *st, uint32_t rip, uint16_t lport, 
   frame_put(st, f, (size_t)n);
   st->ctr.tcp_rst_out++;
   st->ctr.tcp_segments_out++;
-  segment_out(st, f, rip);
+  segment_out(st, f, rip, true);
 }
 
 /* ---- what to send --------------------------------------------------------------------------- */

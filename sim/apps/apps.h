@@ -78,6 +78,8 @@ struct app {
 /* Byte i of stream s (SplitMix-style hash; integers only). */
 uint8_t app_stream_byte(uint64_t s, uint64_t i);
 void app_stream_fill(uint64_t s, uint64_t off, uint8_t *buf, size_t n);
+/* How many bytes of buf differ from stream s's bytes [off, off + n). */
+uint64_t app_stream_verify(uint64_t s, uint64_t off, const uint8_t *buf, size_t n);
 /* Stream seed of a TCP connection: flow seed + client endpoint. */
 uint64_t app_conn_seed(uint64_t flow_seed, uint32_t client_ip, uint16_t client_port);
 

@@ -129,6 +129,11 @@ class RawPeer:
         """Payload lengths of every data segment the stack sent us."""
         return [len(p[TCP].payload) for p in self.seen if TCP in p and len(p[TCP].payload) > 0]
 
+    def data_segments_df(self):
+        """(payload length, DF bit) of every data segment the stack sent us."""
+        return [(len(p[TCP].payload), bool(p[IP].flags & 2)) for p in self.seen
+                if TCP in p and len(p[TCP].payload) > 0]
+
     def close(self):
         self.send(self.seg(flags="RA"))
 

@@ -718,21 +718,21 @@ def forge(typ, code, mtu=0):
 for _ in range(3):
     forge(3, 3); forge(3, 2); forge(3, 1); forge(11, 0)   # port/proto/host unreachable, TTL
 n0 = len(p.data_segments())
-for mtu in (68, 0, 100):                     # below the smallest MTU TCP accepts (108)
-    forge(3, 4, mtu)
-p.pump(1.5)                                  # the RTO retransmits, at the old size
-low = p.data_segments()[n0:]
+forge(3, 4, 1000)                            # above the floor: RFC 1191, MSS 960, DF kept
+p.pump(0.5)                                  # resent at once
+mid = p.data_segments_df()[n0:]
 n1 = len(p.data_segments())
-forge(3, 4, 108)                             # the smallest accepted: MSS 68
-p.pump(0.5)
-tiny = p.data_segments()[n1:]
+for mtu in (68, 0, 100, 108, 300):           # all below the floor, 552 (Linux's min_pmtu)
+    forge(3, 4, mtu)
+p.pump(1.5)                                  # resent at once: MSS 512, DF cleared
+low = p.data_segments_df()[n1:]
 p.send(p.seg(flags="A"))                     # acknowledge everything
 p.pump(0.3)
 p.queue.clear()
 p.write(b"after")
 after = p.read(5, 2.0)
 p.close()
-print(json.dumps({"below_min": low, "at_108": tiny, "after": after.decode(errors="replace")}))
+print(json.dumps({"below_min": low, "at_1000": mid, "after": after.decode(errors="replace")}))
 """.replace("STACK_IP", repr(STACK_IP))
 
 
@@ -740,9 +740,11 @@ print(json.dumps({"below_min": low, "at_108": tiny, "after": after.decode(errors
 def test_forged_icmp_errors_quoting_a_connection(ns):
     """Forged port/protocol/host unreachable and time exceeded quoting a live
     connection (right 4-tuple, sequence number in flight): soft errors, the
-    connection lives on. Frag-needed with an MTU below 108 (68, 0, 100) is
-    ignored; at 108 the MSS goes to 68, never below the floor (64). A Linux
-    client is served during and after. (--no-gso: the raw peer measures the
+    connection lives on. Frag-needed below 552 (68, 0, 100, 108, 300) sets
+    the floor, Linux's min_pmtu: MSS 512 and segments without DF (until
+    2026-12-03 108 forced 68-byte segments); one above it (1000, sent first)
+    lowers the MSS to 960 with DF kept (RFC 1191). A Linux client is served
+    during and after. (--no-gso: the raw peer measures the
     stack's segment sizes, and the default fast path would hand a run of them
     to the device as one GSO frame, which a packet socket sees unsegmented.)"""
     stack = ns.start_stack("--app", "echo", "--port", 7, "--counters", "--no-gso")
@@ -752,13 +754,14 @@ def test_forged_icmp_errors_quoting_a_connection(ns):
     after = legit_echo(ns, 2, 0.1)
     ctr, _ = stop_clean(ns, stack)
     print(f"\nforged ICMP: {ctr.get('icmp_errors_in', 0)} errors in, tcp_icmp_hard_as_soft="
-          f"{ctr.get('tcp_icmp_hard_as_soft', 0)}; retransmissions after frag-needed MTU 68/0/100: "
-          f"{r['below_min']} bytes; after MTU 108: {r['at_108']} bytes; the connection then echoed "
+          f"{ctr.get('tcp_icmp_hard_as_soft', 0)}; (bytes, DF) resent after frag-needed MTU "
+          f"68/0/100/108/300: {r['below_min']}; after MTU 1000: {r['at_1000']}; the connection then echoed "
           f"{r['after']!r}; Linux client during {during} s, after {after} s")
     assert r["after"] == "after", r
     assert ctr.get("tcp_icmp_hard_as_soft", 0) >= 6, ctr
-    assert r["below_min"] and min(r["below_min"]) == 1000, r
-    assert r["at_108"] and max(r["at_108"]) == 68, r  # MSS 68 (the tail of 1000 is 48)
+    assert r["at_1000"] and max(n for n, _ in r["at_1000"]) == 960 and all(df for _, df in r["at_1000"]), r
+    assert r["below_min"] and max(n for n, _ in r["below_min"]) == 512, r
+    assert not any(df for _, df in r["below_min"]), r
     assert served(during) and served(after), (during, after)
 
 
@@ -1048,16 +1051,14 @@ def test_slowloris_one_client_many_slow_requests(ns):
     assert rss1 <= rss0 + 4096, (rss0, rss1)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: a slowloris spread over 4 addresses holds every "
-                   "block (each makes progress, so none is stalled, and the per-peer cap is per "
-                   "address); needs a request-head deadline or a minimum-rate eviction under pressure")
 def test_slowloris_from_four_addresses(ns):
     """The same slowloris spread over 4 client addresses (75 connections each,
-    more than the 64 blocks): the per-peer cap no longer leaves room, nothing
-    is stalled, so a fifth client is locked out while it lasts (measured
-    2026-12-03: 0 of 3 fetches during, 2 of 2 right after). Pinned as a known
-    gap: this test starts passing (and then fails as XPASS) once the stack
-    or the app evicts slow request heads under pressure."""
+    more than the 64 blocks): the per-peer cap no longer leaves room and
+    nothing is stalled. Until 2026-12-03 a fifth client was locked out while
+    it lasted (0 of 3 fetches during, 2 of 2 right after); now the http app
+    sheds request heads still incomplete 2 s after their connection started
+    while the pool is full (sim/apps/apps.c), so the fifth client is served
+    during the attack too."""
     stack = ns.start_stack("--app", "http", "--port", 80, "--max-conns", 64, "--counters")
     srcs = ["10.9.0.3", "10.9.0.4", "10.9.0.5", "10.9.0.6"]
     for a in srcs + ["10.9.0.7"]:

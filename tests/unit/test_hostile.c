@@ -529,6 +529,75 @@ static void stalled_app_connection_is_aborted_under_pressure(void) {
   me_free(&m);
 }
 
+/* A full pool holds one fresh half-open connection (a client mid-handshake).
+ * Another client's cookie ACK must not evict it: its SYN-ACK was not a
+ * cookie, so once its block is gone its ACK gets a RST (the attack-mix swarm
+ * lost web connections so, to sockstress's cookie completions). The cookie
+ * ACK is dropped instead (the client retransmits). A half-open connection
+ * whose SYN-ACK went unanswered for an RTO (a spoofed SYN) is evicted. */
+static void cookie_ack_does_not_evict_a_fresh_half_open_connection(void) {
+  struct me m;
+  me_pool(&m, 8);
+  int l = microtcp_tcp_listen(m.st, 0, 80, 64);
+  for (uint32_t i = 0; i < 7; i++) {
+    m.now += 1000;
+    CHECK(handshake(&m, 0x0a000020u + i, (uint16_t)(3000 + i), 1000) != 0);
+  }
+  /* the eighth block: a half-open connection, its SYN-ACK not yet acked */
+  m.now += 1000;
+  struct seg syn = {0x0a000040u, 0, 4000, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
+  send_seg(&m, &syn);
+  struct out o = {0};
+  drain_out(&m, 4000, 0x0a000040u, &o);
+  CHECK_EQ(o.synacks, 1);
+  uint32_t half_open_iss = o.last_seq;
+  /* pool full: a cookie for the next client, whose ACK finds no block to take */
+  m.now += 1000;
+  struct out r = client_handshake(&m, 0x0a000005u, 5555, NULL);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_sent, 1);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_ok, 0);
+  CHECK_EQ(ctr(&m)->tcp_half_open_evicted, 0);
+  CHECK_EQ(r.rsts, 0); /* dropped, not refused */
+  /* the half-open connection completes */
+  struct seg ack = {0x0a000040u, 0, 4000, 80, 1001, half_open_iss + 1, WIRE_TCP_ACK, 1000, NULL, 0, false};
+  send_seg(&m, &ack);
+  struct out a = {0};
+  drain_out(&m, 4000, 0x0a000040u, &a);
+  CHECK_EQ(a.rsts, 0);
+  int accepted = 0;
+  microtcp_endpoint peer;
+  int h;
+  bool found = false;
+  while ((h = microtcp_tcp_accept(m.st, m.now, l, &peer)) >= 0) {
+    accepted++;
+    if (peer.port == 4000) found = true;
+  }
+  CHECK_EQ(accepted, 8);
+  CHECK(found);
+  me_free(&m);
+
+  /* the same, but the half-open connection's SYN-ACK goes unanswered for an
+   * RTO (retransmitted): the cookie ACK takes its block */
+  me_pool(&m, 8);
+  l = microtcp_tcp_listen(m.st, 0, 80, 64);
+  for (uint32_t i = 0; i < 7; i++) {
+    m.now += 1000;
+    CHECK(handshake(&m, 0x0a000020u + i, (uint16_t)(3000 + i), 1000) != 0);
+  }
+  m.now += 1000;
+  send_seg(&m, &syn);
+  drain_out(&m, 0, 0, NULL);
+  m.now += 1500000; /* past the initial RTO: the SYN-ACK is retransmitted */
+  microtcp_advance(m.st, m.now);
+  struct out re = {0};
+  drain_out(&m, 4000, 0x0a000040u, &re);
+  CHECK_EQ(re.synacks, 1);
+  client_handshake(&m, 0x0a000005u, 5556, NULL);
+  CHECK_EQ(ctr(&m)->tcp_half_open_evicted, 1);
+  CHECK_EQ(ctr(&m)->tcp_syncookies_ok, 1);
+  me_free(&m);
+}
+
 /* ---- 7. SYN cookies ------------------------------------------------------------------------- */
 
 /* A spoofed SYN flood fills the listener's half-open queue; from then on SYNs
@@ -619,6 +688,7 @@ int main(void) {
   RUN(one_peer_cannot_take_every_connection_block);
   RUN(stalled_connections_are_evicted_under_pressure);
   RUN(stalled_app_connection_is_aborted_under_pressure);
+  RUN(cookie_ack_does_not_evict_a_fresh_half_open_connection);
   RUN(syn_cookies_when_half_open_queue_is_full);
   RUN(syn_cookie_encodes_mss_and_expires);
   return check_report();

@@ -88,7 +88,8 @@ static void idxq_matches_a_model_under_random_operations(void) {
 }
 
 /* asm_walk splits [s, e) into alternating held/gap pieces that cover it
- * exactly and agree with a byte map of the ranges added. */
+ * exactly and agree with a byte map of the ranges added (and of the highest
+ * ranges dropped by mtcp_asm_drop_last). */
 static void asm_walk_agrees_with_a_byte_map(void) {
   enum { SPAN = 300 };
   struct asm_range mem[8];
@@ -97,6 +98,15 @@ static void asm_walk_agrees_with_a_byte_map(void) {
     mtcp_asm_init(&a, mem, 8);
     bool held_map[SPAN] = {false};
     for (int k = 0; k < 12; k++) {
+      if (rnd(6) == 0 && a.count) { /* mtcp_asm_drop_last forgets the highest range */
+        uint32_t hs = a.r[a.count - 1].start, he = a.r[a.count - 1].end;
+        uint16_t before = a.count;
+        mtcp_asm_drop_last(&a);
+        CHECK_EQ(a.count, before - 1);
+        for (uint32_t i = hs; i < he; i++) held_map[i] = false;
+        for (uint32_t i = he; i < SPAN; i++) CHECK(!held_map[i]); /* it was the highest */
+        continue;
+      }
       uint32_t s = rnd(SPAN - 1), e = s + 1 + rnd(40);
       if (e > SPAN) e = SPAN;
       if (mtcp_asm_add(&a, s, e) == 0)

@@ -56,6 +56,35 @@ static void txlog_same_time_sends_share_a_record(void) {
   CHECK_EQ(l.start, 1400);
 }
 
+/* A full log frees a slot by merging the adjacent pair with equal flags and
+ * the closest send times, the first such pair on a tie; the merged record
+ * keeps the later time and is marked TXR_MERGED. */
+static void txlog_full_log_merges_the_closest_pair(void) {
+  struct txlog l;
+  mtcp_txlog_clear(&l);
+  /* 64 records 100 us apart, except 41 only 1 us after 40. */
+  for (uint32_t i = 0; i < TXLOG_MAX; i++) {
+    uint64_t at = i <= 40 ? 100u * i : 100u * (i - 1) + 1;
+    mtcp_txlog_sent(&l, 1000 + 10 * i, 1010 + 10 * i, 1000 + 10 * i, at);
+  }
+  CHECK_EQ(l.n, TXLOG_MAX);
+  mtcp_txlog_sent(&l, 1640, 1650, 1640, 100000);
+  CHECK_EQ(l.n, TXLOG_MAX);
+  CHECK_EQ(l.r[40].end, 1420);
+  CHECK_EQ(l.r[40].at, 100u * 40 + 1);
+  CHECK_EQ(l.r[40].flags, TXR_MERGED);
+  CHECK_EQ(l.r[39].flags, 0);
+  CHECK_EQ(l.r[41].end, 1430);
+  CHECK_EQ(l.r[TXLOG_MAX - 1].at, 100000);
+  /* Now every gap is 100 but the last (much wider): the first pair goes. */
+  mtcp_txlog_sent(&l, 1650, 1660, 1650, 200000);
+  CHECK_EQ(l.start, 1000);
+  CHECK_EQ(l.r[0].end, 1020);
+  CHECK_EQ(l.r[0].at, 100);
+  CHECK_EQ(l.r[0].flags, TXR_MERGED);
+  CHECK_EQ(l.r[1].end, 1030);
+}
+
 /* Random sends, resends and ACKs against a per-byte model (10-byte units):
  * the log always covers exactly [SND.UNA, SND.MAX), stays within
  * TXLOG_MAX, a record's time is an upper bound of every byte's last send
@@ -230,6 +259,7 @@ static void rto_floor_is_srtt_plus_rto_min_when_asked(void) {
 
 int main(void) {
   RUN(txlog_same_time_sends_share_a_record);
+  RUN(txlog_full_log_merges_the_closest_pair);
   RUN(txlog_random_sends_keep_coverage_and_time_bounds);
   RUN(rtt_probes_sample_each_covered_probe_and_obey_karn);
   RUN(stats_count_time_in_fast_recovery);

@@ -126,6 +126,8 @@ typedef struct microtcp_config {
   uint8_t mac[6];
   uint32_t ip, netmask, gateway; /* host order; gateway 0 = none */
   uint16_t mtu;                  /* IP MTU (bytes of IP datagram), default 1500 */
+  uint16_t ip_min_pmtu;          /* path MTU floor (0 = 552, Linux's min_pmtu): a frag-needed
+                                    below it sets this much and clears DF on that connection */
   uint8_t secret[16];            /* key of the PRF for ISNs, ports, IP IDs */
 
   /* Pools (sizes fix the arena footprint) */
@@ -331,7 +333,7 @@ void microtcp_advance(microtcp_stack *st, uint64_t now);
   X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
   X(tcp_bufpool_send_blocked) X(tcp_bufpool_window_limited) \
   X(tcp_hystart_css) X(tcp_hystart_exits) X(tcp_dsack_undos) X(tcp_rack_marked_lost) \
-  X(tcp_tlp_probes)
+  X(tcp_tlp_probes) X(tcp_resets_in)
 
 typedef struct microtcp_counters {
 #define MICROTCP_X_FIELD(name) uint64_t name;
@@ -351,6 +353,10 @@ typedef struct microtcp_pool_usage {
   uint32_t tcp_buf_claimed; /* chunks in use or reserved for advertised windows */
 } microtcp_pool_usage;
 void microtcp_get_pool_usage(const microtcp_stack *st, microtcp_pool_usage *out);
+/* Is the connection pool full: no free block and no TIME-WAIT one, so a new
+ * connection gets a SYN cookie and waits for a block to be given up? The cue
+ * for an application to shed load (O(max_tcp) when full). */
+bool microtcp_tcp_pool_full(const microtcp_stack *st);
 
 /* ---- ARP --------------------------------------------------------------------- */
 /* Add a static (never aged, never overwritten) entry. EINVAL for our own IP,

@@ -362,6 +362,9 @@ void mtcp_rack_on_ack(struct microtcp_stack *st, struct tcb *t, uint32_t una_bef
   for (int i = 0; i < l->n; i++) {
     struct txrec *x = &l->r[i];
     uint32_t start = mtcp_txlog_rec_start(l, i), hi = 0;
+    /* Records are in sequence order: with nothing SACKed, none from SND.UNA
+     * on was delivered (a bulk transfer's common case: stop here, not at 64). */
+    if (t->sb.count == 0 && !seq_lt(start, t->snd_una)) break;
     bool got = false;
     if (seq_gt(t->snd_una, una_before) && seq_lt(start, t->snd_una) && seq_gt(x->end, una_before)) {
       hi = seq_min(x->end, t->snd_una);

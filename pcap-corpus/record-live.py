@@ -362,6 +362,14 @@ def record(sc, build, outdir):
             started = sc["run"](ns)
             helpers.append(subprocess.Popen(started["server"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                             text=True))
+            # microtcp-tap is up in milliseconds and connects at once: the
+            # server must be listening first (else its SYN meets a RST).
+            port = sc["tap_args"][sc["tap_args"].index("--connect") + 1].rsplit(":", 1)[1]
+            deadline = time.time() + 10
+            while (":%s " % port) not in ns.run(["ss", "-Hltn"], check=False).stdout:
+                if time.time() > deadline or helpers[0].poll() is not None:
+                    raise RuntimeError("the Linux server did not start listening on port " + port)
+                time.sleep(0.05)
             ns.start_tap(pcap, "source", 0, sc["tap_args"])
             out, err = helpers[0].communicate(timeout=30)
             if helpers[0].returncode != 0:

@@ -195,6 +195,7 @@ struct bridge {
   microtcp_stack *st;
   int fd;
   uint64_t now;
+  uint64_t wall_minus_mono_us; /* --pcap stamps: the loop's `now` on the wall clock */
   pcap_dumper_t *dump;
   uint64_t write_errors;
   struct gso *gso;              /* --gso: joins runs of segments; plain: thins ACKs only */
@@ -202,13 +203,22 @@ struct bridge {
   uint64_t split_in, split_out; /* --gso: TSO super-frames from Linux, segments cut */
 };
 
+/* --pcap: every frame is stamped with the loop's `now` (on the wall clock),
+ * the time the stack saw it or sent it: the frames one turn reads in go in
+ * together, with one timestamp, which is what microtcp-replay's `clock = tap`
+ * model takes as one batch. (Stamped with gettimeofday at each read, a
+ * batch's frames got distinct times, and a bulk capture no longer replayed
+ * frame by frame: its window updates depend on how many frames each turn
+ * took before the app read.) The wall clock's offset is a whole number of
+ * milliseconds, so a stamp has the stack clock's phase within its
+ * millisecond: the replay's TCP timestamps (ms ticks) then match. */
 static void record(struct bridge *b, const uint8_t *f, size_t len) {
   if (!b->dump) return;
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
+  uint64_t t = b->now + b->wall_minus_mono_us;
   struct pcap_pkthdr h;
   memset(&h, 0, sizeof h);
-  h.ts = tv;
+  h.ts.tv_sec = (time_t)(t / 1000000u);
+  h.ts.tv_usec = (suseconds_t)(t % 1000000u);
   h.caplen = h.len = (bpf_u_int32)len;
   pcap_dump((u_char *)b->dump, &h, f);
 }
@@ -716,6 +726,10 @@ static int start_bridge(struct run *r) {
   r->br.st = r->st;
   r->br.fd = r->fd;
   r->br.now = mono_us();
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  uint64_t wall = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+  r->br.wall_minus_mono_us = wall > r->br.now ? (wall - r->br.now) / 1000u * 1000u : 0;
   if (r->o.use_gso)
     gso_init(&gso_state);
   else
@@ -907,6 +921,7 @@ static void fail_unfinished_client(struct run *r) {
 /* Close what is still open so Linux sees FIN/RST rather than silence. */
 static void close_apps(struct run *r) {
   uint64_t now = mono_us();
+  r->br.now = now;
   for (size_t i = 0; i < r->sv.n; i++) {
     if (r->sv.apps[i]->status == APP_RUNNING) app_close(r->sv.apps[i], r->st, now);
     free(r->sv.apps[i]);

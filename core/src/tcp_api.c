@@ -558,12 +558,16 @@ static int api_recv(microtcp_stack *st, uint64_t now, int h, void *buf, size_t c
     if (t->flags & TF_FIN_RCVD) mtcp_rb_unreserve(&t->rcvbuf); /* no more data will come */
     mtcp_tcp_pool_wake(st);
     /* RFC 9293 3.8.6.2.2 (receiver SWS avoidance): announce the opened window
-     * once it grew by min(half the buffer, one MSS) beyond what we advertised. */
+     * once it grew by min(half the buffer, one MSS) beyond what we advertised
+     * - and, as Linux (tcp_cleanup_rbuf), only when that at least doubles it:
+     * while the peer still has half the window, the ACKs its data draws
+     * carry the new edge anyway. (An update after every read of two segments
+     * doubled the frames on a bulk transfer's return path.) */
     uint32_t wnd = mtcp_tcp_rcv_window(t);
     uint32_t advertised = t->rcv_adv - t->rcv_nxt;
     uint32_t thresh = MIN(t->opt.rcvbuf_lim / 2, (uint32_t)st->cfg.tcp_mss);
     if (tcb_synchronized(t) && !(t->flags & TF_FIN_RCVD) && wnd > old_wnd &&
-        (wnd >= advertised + thresh || advertised == 0)) {
+        (wnd >= advertised + thresh || advertised == 0) && wnd >= 2u * advertised) {
       t->flags |= TF_ACK_NOW;
       mtcp_tcb_want_output(st, t);
     }

@@ -723,6 +723,8 @@ static bool syn_received_repeats(struct microtcp_stack *st, struct tcb *t, struc
   return false;
 }
 
+static void oow_ack(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s);
+
 /* RFC 7323 3.2 and 5.3 R1 (PAWS), checked ahead of the window: once
  * timestamps are in use, a non-RST segment without one, or with a TSval older
  * than TS.Recent, is not acceptable. */
@@ -739,7 +741,7 @@ static bool check_timestamps(struct microtcp_stack *st, struct tcb *t, const str
     return true;
   }
   st->ctr.drop_tcp_paws++;
-  mtcp_tcp_send_ack_now(st, t);
+  oow_ack(st, t, s);
   return false;
 }
 
@@ -759,6 +761,25 @@ static void zero_window_keep_ack(struct microtcp_stack *st, struct tcb *t, struc
   t->flags |= TF_ACK_NOW;
 }
 
+/* The ACK that answers a segment we drop (out of window, PAWS, an ACK of
+ * data never sent). For a bare segment (no data, no SYN) at most one per
+ * tcp_challenge_ack_interval_us per connection, as Linux's
+ * tcp_invalid_ratelimit (500 ms): two ends that each find the other's bare
+ * ACKs unacceptable would otherwise answer each other at wire speed for
+ * ever (an ACK loop). Data segments are always answered (they are not a
+ * loop, and a keepalive probe needs its answer). */
+static void oow_ack(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
+  uint32_t interval = st->cfg.tcp_challenge_ack_interval_us;
+  if (s->len == 0 && !has(s, WIRE_TCP_SYN) && interval) {
+    if (st->now < t->oow_ack_next) {
+      st->ctr.tcp_oow_acks_limited++;
+      return;
+    }
+    t->oow_ack_next = st->now + interval;
+  }
+  mtcp_tcp_send_ack_now(st, t);
+}
+
 /* An unacceptable segment: "send an acknowledgment ... and drop" (a RST is
  * just dropped); a SYN gets a challenge ACK (RFC 5961 4.2). */
 static void unacceptable(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
@@ -771,7 +792,7 @@ static void unacceptable(struct microtcp_stack *st, struct tcb *t, const struct 
   if (has(s, WIRE_TCP_SYN) && tcb_synchronized(t))
     challenge_ack(st, t);
   else
-    mtcp_tcp_send_ack_now(st, t);
+    oow_ack(st, t, s);
 }
 
 /* First: check the sequence number (PAWS first, RFC 7323 5.3). */
@@ -856,7 +877,7 @@ static bool ack_completes_handshake(struct microtcp_stack *st, struct tcb *t,
 static bool ack_acceptable(struct microtcp_stack *st, struct tcb *t, const struct seg_in *s) {
   if (seq_gt(s->ack, t->snd_max)) {
     st->ctr.drop_tcp_bad_ack++;
-    mtcp_tcp_send_ack_now(st, t);
+    oow_ack(st, t, s);
     return false;
   }
   if (seq_lt(s->ack, t->snd_una - t->max_snd_wnd)) {

@@ -172,6 +172,7 @@ struct tcb {
   uint64_t last_data_sent_at; /* last segment carrying data (RFC 5681 4.1 restart) */
   uint64_t created_at;        /* half-open age (eviction order) */
   uint64_t challenge_ack_next; /* RFC 5961 7: no challenge ACK before this time */
+  uint64_t oow_ack_next;       /* no ACK to a dropped bare ACK before this time (tcp_input.c) */
   uint64_t progress_at;       /* last new data acknowledged or received (pressure eviction) */
 
   struct tcp_sockopts opt;

@@ -220,9 +220,22 @@ static bool send_segment(struct microtcp_stack *st, struct tcb *t, const struct 
   return true;
 }
 
+/* The sequence number of a bare ACK: the next new byte, SND.MAX, or the
+ * right edge of the peer's window if that is lower (Linux's
+ * tcp_acceptable_seq; Linux never moves its snd_nxt back). Not SND.NXT: an
+ * RTO's go-back-N moves it back, below what the peer has received, and the
+ * peer then drops the ACK as unacceptable, without taking its ACK field.
+ * Two ends in that state each answered the other's ACKs with another one,
+ * neither advancing (an ACK loop at wire speed in a swarm run; BSD has used
+ * SND.MAX for bare ACKs for the same reason). */
+static uint32_t bare_ack_seq(const struct tcb *t) {
+  uint32_t edge = t->snd_una + t->snd_wnd;
+  return seq_ge(edge, t->snd_max) ? t->snd_max : seq_max(edge, t->snd_nxt);
+}
+
 /* Send a bare ACK now (straight into the transmit queue). */
 void mtcp_tcp_send_ack_now(struct microtcp_stack *st, struct tcb *t) {
-  struct seg s = {t->snd_nxt, WIRE_TCP_ACK, 0, 0};
+  struct seg s = {bare_ack_seq(t), WIRE_TCP_ACK, 0, 0};
   if (!send_segment(st, t, &s)) {
     t->flags |= TF_ACK_NOW; /* no frame free: the output path sends it later */
     mtcp_tcb_want_output(st, t);
@@ -542,7 +555,7 @@ static int output_one(struct microtcp_stack *st, struct tcb *t) {
   /* Window update after the application read (receiver SWS rule) or a
    * pending ACK. */
   if (t->flags & TF_ACK_NOW) {
-    struct seg s = {t->snd_nxt, WIRE_TCP_ACK, 0, 0};
+    struct seg s = {bare_ack_seq(t), WIRE_TCP_ACK, 0, 0};
     return send_segment(st, t, &s) ? 1 : -1;
   }
   return 0;

@@ -333,7 +333,7 @@ void microtcp_advance(microtcp_stack *st, uint64_t now);
   X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
   X(tcp_bufpool_send_blocked) X(tcp_bufpool_window_limited) \
   X(tcp_hystart_css) X(tcp_hystart_exits) X(tcp_dsack_undos) X(tcp_rack_marked_lost) \
-  X(tcp_tlp_probes) X(tcp_resets_in)
+  X(tcp_tlp_probes) X(tcp_resets_in) X(tcp_oow_acks_limited)
 
 typedef struct microtcp_counters {
 #define MICROTCP_X_FIELD(name) uint64_t name;

@@ -659,7 +659,8 @@ static bool take_data(struct microtcp_stack *st, struct tcb *t, const struct seg
      * peer saw SACKed is not withdrawn (no reneging). */
     if ((t->flags & TF_SACK) || off >= t->ooo.r[t->ooo.count - 1].start) return true;
     mtcp_asm_drop_last(&t->ooo);
-    if (mtcp_asm_add(&t->ooo, off, off + len) < 0) return true; /* (a free slot now: cannot fail) */
+    int added = mtcp_asm_add(&t->ooo, off, off + len);
+    MICROTCP_ASSERT(added == 0); /* a slot is free now */
   }
   return true; /* RFC 5681 4.2: out-of-order data gets an immediate ACK */
 }

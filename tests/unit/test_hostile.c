@@ -535,20 +535,28 @@ static void stalled_app_connection_is_aborted_under_pressure(void) {
  * lost web connections so, to sockstress's cookie completions). The cookie
  * ACK is dropped instead (the client retransmits). A half-open connection
  * whose SYN-ACK went unanswered for an RTO (a spoofed SYN) is evicted. */
+/* A pool of 8 blocks on a listener (returned): 7 connections, then the
+ * eighth a half-open one from 10.0.0.64:4000; what the stack answered it. */
+static struct out pool_full_with_a_half_open(struct me *m, int *listener) {
+  me_pool(m, 8);
+  *listener = microtcp_tcp_listen(m->st, 0, 80, 64);
+  for (uint32_t i = 0; i < 7; i++) {
+    m->now += 1000;
+    CHECK(handshake(m, 0x0a000020u + i, (uint16_t)(3000 + i), 1000) != 0);
+  }
+  m->now += 1000;
+  struct seg syn = {0x0a000040u, 0, 4000, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
+  send_seg(m, &syn);
+  struct out o = {0};
+  drain_out(m, 4000, 0x0a000040u, &o);
+  return o;
+}
+
 static void cookie_ack_does_not_evict_a_fresh_half_open_connection(void) {
   struct me m;
-  me_pool(&m, 8);
-  int l = microtcp_tcp_listen(m.st, 0, 80, 64);
-  for (uint32_t i = 0; i < 7; i++) {
-    m.now += 1000;
-    CHECK(handshake(&m, 0x0a000020u + i, (uint16_t)(3000 + i), 1000) != 0);
-  }
+  int l;
   /* the eighth block: a half-open connection, its SYN-ACK not yet acked */
-  m.now += 1000;
-  struct seg syn = {0x0a000040u, 0, 4000, 80, 1000, 0, WIRE_TCP_SYN, 0, NULL, 0, false};
-  send_seg(&m, &syn);
-  struct out o = {0};
-  drain_out(&m, 4000, 0x0a000040u, &o);
+  struct out o = pool_full_with_a_half_open(&m, &l);
   CHECK_EQ(o.synacks, 1);
   uint32_t half_open_iss = o.last_seq;
   /* pool full: a cookie for the next client, whose ACK finds no block to take */
@@ -578,15 +586,7 @@ static void cookie_ack_does_not_evict_a_fresh_half_open_connection(void) {
 
   /* the same, but the half-open connection's SYN-ACK goes unanswered for an
    * RTO (retransmitted): the cookie ACK takes its block */
-  me_pool(&m, 8);
-  l = microtcp_tcp_listen(m.st, 0, 80, 64);
-  for (uint32_t i = 0; i < 7; i++) {
-    m.now += 1000;
-    CHECK(handshake(&m, 0x0a000020u + i, (uint16_t)(3000 + i), 1000) != 0);
-  }
-  m.now += 1000;
-  send_seg(&m, &syn);
-  drain_out(&m, 0, 0, NULL);
+  pool_full_with_a_half_open(&m, &l);
   m.now += 1500000; /* past the initial RTO: the SYN-ACK is retransmitted */
   microtcp_advance(m.st, m.now);
   struct out re = {0};
